@@ -1,0 +1,127 @@
+/*
+ * The nginx-xds agent's C ABI: an xDS (ADS, state of the world) client that
+ * keeps a stream to the control plane, validates every snapshot, hands it to
+ * the embedder, and ACKs or NACKs it with the embedder's verdict.
+ *
+ * Everything is callable from C; no C++ type or exception crosses it. A
+ * handle is used by one embedder thread plus the agent's own thread; the
+ * callbacks run on the agent's thread.
+ */
+
+#ifndef AGENT_XDS_AGENT_H_
+#define AGENT_XDS_AGENT_H_
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NXA_OK     0
+#define NXA_ERROR  -1
+
+#define NXA_LOG_ERROR  0
+#define NXA_LOG_WARN   1
+#define NXA_LOG_INFO   2
+#define NXA_LOG_DEBUG  3
+
+/* Balancing methods, as nginx_xds.v1.Method. */
+#define NXA_METHOD_ROUND_ROBIN  0
+#define NXA_METHOD_LEAST_CONN   1
+#define NXA_METHOD_IP_HASH      2
+#define NXA_METHOD_HASH         3
+#define NXA_METHOD_RANDOM       4
+
+typedef struct nxa_agent_s     nxa_agent_t;
+typedef struct nxa_snapshot_s  nxa_snapshot_t;
+
+/* One upstream of a snapshot. Strings are NUL-terminated and live as long as
+ * the snapshot (or, for nxa_agent_add_static_upstream, are copied). */
+typedef struct {
+    const char  *name;
+    const char  *zone;              /* "" when none */
+    int          method;            /* NXA_METHOD_* */
+    const char  *hash_key;          /* "" unless NXA_METHOD_HASH */
+    int          hash_consistent;
+    unsigned     keepalive;         /* 0: none */
+    unsigned     keepalive_requests;
+    unsigned     keepalive_time_ms;
+    unsigned     keepalive_timeout_ms;
+    size_t       nservers;
+} nxa_upstream_t;
+
+/* One server of an upstream. */
+typedef struct {
+    const char  *address;           /* "1.2.3.4:80", "[::1]:80", "unix:/p" */
+    unsigned     weight;
+    unsigned     max_fails;
+    unsigned     fail_timeout;      /* seconds */
+    unsigned     max_conns;         /* 0: no limit */
+    int          backup;
+    int          down;
+} nxa_server_t;
+
+/* Called on the agent thread with a validated snapshot. The embedder must
+ * later call nxa_snapshot_done() exactly once (from any thread); until then
+ * the agent sends no ACK or NACK and applies no newer snapshot. */
+typedef void (*nxa_snapshot_handler_pt)(void *ctx, nxa_snapshot_t *snapshot);
+
+/* Called on the agent thread for log lines; `msg` is NUL-terminated. */
+typedef void (*nxa_log_handler_pt)(void *ctx, int level, const char *msg);
+
+typedef struct {
+    const char              *server;      /* control plane, "127.0.0.1:18000" */
+    const char              *node_id;     /* required */
+    const char              *fleet;       /* NULL or "": "default" */
+    const char              *cache_path;  /* last-good snapshot file; NULL: none */
+    const char              *user_agent;  /* NULL: "nginx-xds-agent" */
+    nxa_snapshot_handler_pt  on_snapshot;
+    nxa_log_handler_pt       on_log;      /* NULL: no logging */
+    void                    *ctx;         /* passed to the handlers */
+    unsigned                 backoff_initial_ms;  /* 0: 500 */
+    unsigned                 backoff_max_ms;      /* 0: 30000 */
+} nxa_config_t;
+
+/* Creates an agent; copies everything it needs from `config`. On error
+ * returns NXA_ERROR and writes a message into `err` (if not NULL). */
+int nxa_agent_create(const nxa_config_t *config, nxa_agent_t **agent,
+    char *err, size_t err_len);
+
+/* Declares an upstream from nginx.conf; sent to the control plane in the
+ * Node's metadata so it adopts the ones it does not know. Before start only. */
+int nxa_agent_add_static_upstream(nxa_agent_t *agent,
+    const nxa_upstream_t *upstream, const nxa_server_t *servers);
+
+/* Starts the agent thread. If the control plane cannot be reached and the
+ * cache file holds a snapshot, that snapshot is handed over first. */
+int nxa_agent_start(nxa_agent_t *agent);
+
+/* Cancels the stream, joins the thread and frees the agent. A snapshot
+ * handed over and not yet done is released. Safe with NULL. */
+void nxa_agent_destroy(nxa_agent_t *agent);
+
+/* The snapshot's version, as the control plane named it. */
+const char *nxa_snapshot_version(const nxa_snapshot_t *snapshot);
+
+/* Whether the snapshot came from the cache file rather than the stream. */
+int nxa_snapshot_from_cache(const nxa_snapshot_t *snapshot);
+
+size_t nxa_snapshot_upstream_count(const nxa_snapshot_t *snapshot);
+
+/* Fills `out` with upstream `index`; NXA_ERROR when out of range. */
+int nxa_snapshot_upstream(const nxa_snapshot_t *snapshot, size_t index,
+    nxa_upstream_t *out);
+
+/* Fills `out` with server `server` of upstream `upstream`. */
+int nxa_snapshot_server(const nxa_snapshot_t *snapshot, size_t upstream,
+    size_t server, nxa_server_t *out);
+
+/* Reports the embedder's verdict and releases the snapshot: NXA_OK ACKs it
+ * (and writes it to the cache file); anything else NACKs it with `error`. */
+void nxa_snapshot_done(nxa_snapshot_t *snapshot, int status, const char *error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AGENT_XDS_AGENT_H_ */

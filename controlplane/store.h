@@ -1,0 +1,45 @@
+#ifndef CONTROLPLANE_STORE_H_
+#define CONTROLPLANE_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "nginx_xds/v1/upstream.pb.h"
+
+namespace nginx_xds {
+
+// Everything a store holds, as read at start.
+struct StoredState {
+  // The newest version of any write; 0 for an empty store.
+  uint64_t version = 0;
+  // Per fleet: the version of its newest write.
+  std::map<std::string, uint64_t> fleet_versions;
+  // Per fleet: its upstreams (normalized), ordered by UpstreamKey(name).
+  std::map<std::string, std::vector<nginx_xds::v1::Upstream>> upstreams;
+};
+
+// The durable home of every upstream. Implementations are thread-compatible:
+// the caller serializes Commit() calls.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Reads everything. Called once at start.
+  virtual absl::StatusOr<StoredState> Load() = 0;
+
+  // In one transaction: stores each of `puts` (replacing the upstream with
+  // the same UpstreamKey), deletes the upstreams whose keys are in
+  // `delete_keys`, and makes the next version, which becomes the fleet's
+  // version too. Durable (fsync'ed) when it returns; on error nothing changed.
+  virtual absl::StatusOr<uint64_t> Commit(
+      absl::string_view fleet, const std::vector<nginx_xds::v1::Upstream>& puts,
+      const std::vector<std::string>& delete_keys) = 0;
+};
+
+}  // namespace nginx_xds
+
+#endif  // CONTROLPLANE_STORE_H_

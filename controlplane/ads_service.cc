@@ -1,0 +1,21 @@
+#include "controlplane/ads_service.h"
+
+#include <utility>
+
+#include "controlplane/ads_stream.h"
+
+namespace nginx_xds {
+
+AdsService::AdsService(SnapshotCache* cache, NodeRegistry* registry,
+                       StaticUpstreamsHandler on_static_upstreams)
+    : cache_(cache),
+      registry_(registry),
+      on_static_upstreams_(std::move(on_static_upstreams)) {}
+
+grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
+                        envoy::service::discovery::v3::DiscoveryResponse>*
+AdsService::StreamAggregatedResources(grpc::CallbackServerContext* /*context*/) {
+  return AdsStream::Start(cache_, registry_, &on_static_upstreams_);
+}
+
+}  // namespace nginx_xds

@@ -1,0 +1,250 @@
+#include "controlplane/ads_stream.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/upstream_rules.h"
+#include "common/xds_mapping.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace nginx_xds {
+
+namespace {
+
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+
+bool Supported(const std::string& type_url) {
+  return type_url == kClusterTypeUrl || type_url == kEndpointTypeUrl;
+}
+
+// The upstreams an nginx node declares in nginx.conf, which its agent sends as
+// Node.metadata["nginx"]["static_upstreams"]: a list of nginx_xds.v1.Upstream
+// in JSON form.
+absl::StatusOr<std::vector<nginx_xds::v1::Upstream>> StaticUpstreams(
+    const envoy::config::core::v3::Node& node) {
+  std::vector<nginx_xds::v1::Upstream> upstreams;
+  const auto& fields = node.metadata().fields();
+  auto nginx = fields.find(kNginxMetadataKey);
+  if (nginx == fields.end()) return upstreams;
+  const auto& nginx_fields = nginx->second.struct_value().fields();
+  auto list = nginx_fields.find("static_upstreams");
+  if (list == nginx_fields.end()) return upstreams;
+  for (const auto& value : list->second.list_value().values()) {
+    std::string json;
+    nginx_xds::v1::Upstream upstream;
+    if (!google::protobuf::util::MessageToJsonString(value, &json).ok() ||
+        !google::protobuf::util::JsonStringToMessage(json, &upstream).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("node.metadata.nginx.static_upstreams: not an upstream: ", json));
+    }
+    upstreams.push_back(std::move(upstream));
+  }
+  return upstreams;
+}
+
+}  // namespace
+
+AdsStream* AdsStream::Start(SnapshotCache* cache, NodeRegistry* registry,
+                            const StaticUpstreamsHandler* on_static_upstreams) {
+  auto stream = std::make_shared<AdsStream>(cache, registry, on_static_upstreams);
+  AdsStream* raw = stream.get();
+  {
+    absl::MutexLock lock(&raw->mu_);
+    raw->self_ = std::move(stream);
+  }
+  raw->StartRead(&raw->request_);
+  return raw;
+}
+
+AdsStream::AdsStream(SnapshotCache* cache, NodeRegistry* registry,
+                     const StaticUpstreamsHandler* on_static_upstreams)
+    : cache_(cache), registry_(registry), on_static_upstreams_(on_static_upstreams) {}
+
+void AdsStream::OnReadDone(bool ok) {
+  std::optional<std::vector<nginx_xds::v1::Upstream>> adopt;
+  std::string node, fleet;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ok) {
+      // The client half-closed or went away: answer what is queued, then end.
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    const bool first = node_.empty();
+    absl::Status status = HandleRequest(request_);
+    if (!status.ok()) {
+      FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                                std::string(status.message())));
+      return;
+    }
+    if (first) {
+      auto upstreams = StaticUpstreams(request_.node());
+      if (!upstreams.ok()) {
+        FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  std::string(upstreams.status().message())));
+        return;
+      }
+      if (!upstreams->empty()) adopt = std::move(*upstreams);
+      node = node_;
+      fleet = fleet_;
+    }
+  }
+  // Adoption writes and publishes, which calls back into OnSnapshot: so it
+  // runs without this stream's lock.
+  if (adopt && *on_static_upstreams_) (*on_static_upstreams_)(node, fleet, std::move(*adopt));
+  StartRead(&request_);
+}
+
+absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
+  if (node_.empty()) {
+    absl::Status identified = Identify(request);
+    if (!identified.ok()) return identified;
+  }
+  const std::string& type_url = request.type_url();
+  if (!Supported(type_url)) {
+    // Other xDS types (listeners, routes) are not served; a client asking for
+    // them gets no response for them, as from a server without such resources.
+    return absl::OkStatus();
+  }
+  auto [it, first] = types_.try_emplace(type_url);
+  TypeState& type = it->second;
+  if (first) registry_->Subscribed(node_, type_url);
+
+  if (!request.response_nonce().empty()) {
+    // Validate that only the reply to the newest response counts: an older
+    // nonce means the client has not seen that response yet.
+    if (request.response_nonce() != type.last_nonce) return absl::OkStatus();
+    type.awaiting_reply = false;
+    if (request.has_error_detail()) {
+      registry_->Nacked(node_, type_url, *type.sent_version,
+                        request.error_detail().message());
+    } else {
+      registry_->Acked(node_, type_url, *type.sent_version);
+    }
+  } else if (first) {
+    // A new stream's first request says which version the client already
+    // runs (say, from its cache): nothing is re-sent for that version.
+    uint64_t held = 0;
+    if (!request.version_info().empty() && absl::SimpleAtoi(request.version_info(), &held)) {
+      type.sent_version = held;
+      registry_->Acked(node_, type_url, held);
+    }
+  }
+  UpdateSubscription(request, first, &type);
+  MaybeSend(type_url, &type);
+  return absl::OkStatus();
+}
+
+absl::Status AdsStream::Identify(const DiscoveryRequest& request) {
+  const auto& node = request.node();
+  if (node.id().empty()) {
+    return absl::InvalidArgumentError("the first request of a stream must carry node.id");
+  }
+  if (node.id().size() > kMaxNameLength) {
+    return absl::InvalidArgumentError("node.id is longer than 255 characters");
+  }
+  std::string fleet = node.cluster().empty() ? kDefaultFleet : node.cluster();
+  absl::Status valid = ValidateName("fleet (node.cluster)", fleet);
+  if (!valid.ok()) return valid;
+  node_ = node.id();
+  fleet_ = std::move(fleet);
+  std::string user_agent = node.user_agent_name();
+  if (!node.user_agent_version().empty()) absl::StrAppend(&user_agent, "/", node.user_agent_version());
+  registry_->StreamOpened(node_, fleet_, user_agent);
+  snapshot_ = cache_->Watch(fleet_, std::weak_ptr<SnapshotWatcher>(self_));
+  return absl::OkStatus();
+}
+
+void AdsStream::UpdateSubscription(const DiscoveryRequest& request, bool first,
+                                   TypeState* type) {
+  std::set<std::string> names(request.resource_names().begin(),
+                              request.resource_names().end());
+  // An empty list on the first request means "everything" (wildcard), and
+  // stays so; "*" asks for everything explicitly.
+  bool wildcard = names.erase("*") > 0 || (names.empty() && (first || type->wildcard));
+  if (wildcard != type->wildcard || names != type->names) {
+    type->wildcard = wildcard;
+    type->names = std::move(names);
+    type->names_changed = true;
+  }
+}
+
+void AdsStream::OnSnapshot(std::shared_ptr<const Snapshot> snapshot) {
+  absl::MutexLock lock(&mu_);
+  if (finish_ || (snapshot_ && snapshot_->version() >= snapshot->version())) return;
+  snapshot_ = std::move(snapshot);
+  MaybeSendAll();
+}
+
+void AdsStream::MaybeSendAll() {
+  for (auto& [type_url, type] : types_) MaybeSend(type_url, &type);
+}
+
+void AdsStream::MaybeSend(const std::string& type_url, TypeState* type) {
+  if (type->awaiting_reply || finish_) return;
+  const uint64_t version = snapshot_->version();
+  const bool newer = !type->sent_version || *type->sent_version != version;
+  if (!newer && !type->names_changed) return;
+  // Validate that a version this node rejected is never sent to it again.
+  if (registry_->Rejected(node_, type_url, version)) return;
+  DiscoveryResponse response;
+  snapshot_->FillResponse(type_url, type->wildcard, type->names, &response);
+  response.set_nonce(std::to_string(++nonce_));
+  type->last_nonce = response.nonce();
+  type->sent_version = version;
+  type->awaiting_reply = true;
+  type->names_changed = false;
+  Write(std::move(response));
+}
+
+void AdsStream::Write(DiscoveryResponse response) {
+  pending_.push_back(std::move(response));
+  if (writing_) return;
+  writing_ = true;
+  StartWrite(&pending_.front());
+}
+
+void AdsStream::OnWriteDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  pending_.pop_front();
+  if (!ok) {
+    // The stream is broken; OnReadDone(false) or OnDone follows.
+    pending_.clear();
+    writing_ = false;
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+    return;
+  }
+  if (!pending_.empty()) {
+    StartWrite(&pending_.front());
+    return;
+  }
+  writing_ = false;
+  if (finish_ && !finished_) {
+    finished_ = true;
+    Finish(*finish_);
+  }
+}
+
+void AdsStream::FinishLocked(const grpc::Status& status) {
+  if (!finish_) finish_ = status;
+  if (writing_ || finished_) return;
+  finished_ = true;
+  Finish(*finish_);
+}
+
+void AdsStream::OnDone() {
+  std::shared_ptr<AdsStream> self;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!node_.empty()) registry_->StreamClosed(node_);
+    // Publishers holding a reference see finish_ and leave the stream alone.
+    if (!finish_) finish_ = grpc::Status::CANCELLED;
+    self = std::move(self_);
+  }
+  // `self` may be the last reference: this object may be gone after this.
+}
+
+}  // namespace nginx_xds

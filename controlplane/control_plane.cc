@@ -1,0 +1,84 @@
+#include "controlplane/control_plane.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controlplane/sqlite_store.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace nginx_xds {
+
+absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options& options) {
+  std::unique_ptr<ControlPlane> cp(new ControlPlane());
+  auto store = SqliteStore::Open(options.database_path);
+  if (!store.ok()) return store.status();
+  cp->store_ = std::move(*store);
+
+  UpstreamService::Options service_options;
+  service_options.ack_timeout = options.ack_timeout;
+  auto upstreams = UpstreamService::Create(cp->store_.get(), &cp->cache_, &cp->registry_,
+                                           std::move(service_options));
+  if (!upstreams.ok()) return upstreams.status();
+  cp->upstreams_ = std::move(*upstreams);
+
+  UpstreamService* service = cp->upstreams_.get();
+  cp->ads_ = std::make_unique<AdsService>(
+      &cp->cache_, &cp->registry_,
+      [service](const std::string& node, const std::string& fleet,
+                std::vector<nginx_xds::v1::Upstream> upstreams) {
+        auto adopted = service->Adopt(fleet, std::move(upstreams));
+        if (!adopted.ok()) {
+          fprintf(stderr, "node \"%s\": static upstreams not adopted: %s\n", node.c_str(),
+                  std::string(adopted.status().message()).c_str());
+        } else if (*adopted > 0) {
+          fprintf(stderr, "node \"%s\": adopted %d static upstream(s) into fleet \"%s\"\n",
+                  node.c_str(), *adopted, fleet.c_str());
+        }
+      });
+  cp->upstream_grpc_ = std::make_unique<UpstreamGrpcService>(service);
+  cp->fleet_grpc_ = std::make_unique<FleetGrpcService>(&cp->registry_, service);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder xds_builder;
+  xds_builder.AddListeningPort(options.xds_listen, grpc::InsecureServerCredentials(),
+                               &cp->xds_port_);
+  xds_builder.RegisterService(cp->ads_.get());
+  cp->xds_server_ = xds_builder.BuildAndStart();
+  if (cp->xds_server_ == nullptr || cp->xds_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on \"", options.xds_listen, "\""));
+  }
+
+  grpc::ServerBuilder admin_builder;
+  admin_builder.AddListeningPort(options.admin_listen, grpc::InsecureServerCredentials(),
+                                 &cp->admin_port_);
+  admin_builder.RegisterService(cp->upstream_grpc_.get());
+  admin_builder.RegisterService(cp->fleet_grpc_.get());
+  cp->admin_server_ = admin_builder.BuildAndStart();
+  if (cp->admin_server_ == nullptr || cp->admin_port_ == 0) {
+    cp->xds_server_->Shutdown();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on \"", options.admin_listen, "\""));
+  }
+  return cp;
+}
+
+ControlPlane::~ControlPlane() { Shutdown(); }
+
+void ControlPlane::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  const auto deadline = absl::ToChronoTime(absl::Now() + grace);
+  if (admin_server_) admin_server_->Shutdown(deadline);
+  if (xds_server_) xds_server_->Shutdown(deadline);
+}
+
+void ControlPlane::Wait() {
+  if (xds_server_) xds_server_->Wait();
+  if (admin_server_) admin_server_->Wait();
+}
+
+}  // namespace nginx_xds

@@ -1,0 +1,67 @@
+// nginx-xds control plane: serves upstream state to nginx agents over xDS
+// (ADS) and takes changes through the management API.
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "controlplane/control_plane.h"
+
+ABSL_FLAG(std::string, xds_listen, "127.0.0.1:18000",
+          "Address (host:port) to serve ADS to nginx agents on; port 0 picks one.");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:18001",
+          "Address (host:port) of the gRPC management API; port 0 picks one.");
+ABSL_FLAG(std::string, data_dir, ".",
+          "Directory of the embedded store (nginx-xds.db); created if missing.");
+ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(5),
+          "How long a write waits for the fleet's ACKs before it is answered.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("nginx-xds control plane: --xds_listen, --admin_listen, --data_dir");
+  absl::ParseCommandLine(argc, argv);
+
+  // Block the stop signals before gRPC starts threads, so only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    fprintf(stderr, "cannot create --data_dir \"%s\": %s\n", data_dir.c_str(), strerror(errno));
+    return 1;
+  }
+  nginx_xds::ControlPlane::Options options;
+  options.xds_listen = absl::GetFlag(FLAGS_xds_listen);
+  options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  options.database_path = data_dir + "/nginx-xds.db";
+  options.ack_timeout = absl::GetFlag(FLAGS_ack_timeout);
+  auto control_plane = nginx_xds::ControlPlane::Start(options);
+  if (!control_plane.ok()) {
+    fprintf(stderr, "nginx-xds control plane: %s\n",
+            std::string(control_plane.status().message()).c_str());
+    return 1;
+  }
+  // Scripts and tests read the chosen ports from these lines.
+  printf("xds_port=%d\nadmin_port=%d\n", (*control_plane)->xds_port(),
+         (*control_plane)->admin_port());
+  fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  fprintf(stderr, "nginx-xds control plane: signal %d, stopping\n", signal_number);
+  (*control_plane)->Shutdown();
+  (*control_plane)->Wait();
+  return 0;
+}

@@ -1,0 +1,152 @@
+#include "controlplane/node_registry.h"
+
+#include <algorithm>
+#include <limits>
+#include <tuple>
+
+#include "google/protobuf/util/time_util.h"
+
+namespace nginx_xds {
+
+namespace {
+
+google::protobuf::Timestamp ToProto(absl::Time time) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
+}
+
+}  // namespace
+
+void NodeRegistry::StreamOpened(const std::string& id, const std::string& fleet,
+                                const std::string& user_agent) {
+  absl::MutexLock lock(&mu_);
+  Node& node = nodes_[id];
+  if (node.fleet != fleet) {
+    // A node that moved to another fleet starts over: its versions were another fleet's.
+    node.types.clear();
+    node.last_nack.Clear();
+  }
+  node.fleet = fleet;
+  node.user_agent = user_agent;
+  ++node.streams;
+  Changed(&node);
+}
+
+void NodeRegistry::StreamClosed(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return;
+  --it->second.streams;
+  Changed(&it->second);
+}
+
+void NodeRegistry::Subscribed(const std::string& id, const std::string& type_url) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(id);
+  if (it == nodes_.end() || it->second.types.count(type_url) != 0) return;
+  it->second.types[type_url];
+  Changed(&it->second);
+}
+
+void NodeRegistry::Acked(const std::string& id, const std::string& type_url,
+                         uint64_t version) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return;
+  TypeState& type = it->second.types[type_url];
+  type.acked = std::max(type.acked, version);
+  Changed(&it->second);
+}
+
+void NodeRegistry::Nacked(const std::string& id, const std::string& type_url,
+                          uint64_t version, const std::string& message) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return;
+  Node& node = it->second;
+  node.types[type_url].rejected = version;
+  node.last_nack.set_node(id);
+  node.last_nack.set_version(version);
+  node.last_nack.set_message(message);
+  *node.last_nack.mutable_time() = ToProto(absl::Now());
+  Changed(&node);
+}
+
+bool NodeRegistry::Rejected(const std::string& id, const std::string& type_url,
+                            uint64_t version) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return false;
+  auto type = it->second.types.find(type_url);
+  return type != it->second.types.end() && type->second.rejected == version;
+}
+
+nginx_xds::v1::FleetStatus NodeRegistry::Status(const std::string& fleet) const {
+  nginx_xds::v1::FleetStatus status;
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::pair<const std::string*, const Node*>> ordered;
+  for (const auto& [id, node] : nodes_) {
+    if (fleet.empty() || node.fleet == fleet) ordered.emplace_back(&id, &node);
+  }
+  std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.second->fleet, *a.first) < std::tie(b.second->fleet, *b.first);
+  });
+  for (const auto& [id, node] : ordered) {
+    auto* out = status.add_nodes();
+    out->set_id(*id);
+    out->set_fleet(node->fleet);
+    out->set_connected(node->streams > 0);
+    out->set_acked_version(AckedVersion(*node));
+    if (node->last_nack.version() != 0) *out->mutable_last_nack() = node->last_nack;
+    out->set_user_agent(node->user_agent);
+    *out->mutable_updated() = ToProto(node->updated);
+  }
+  return status;
+}
+
+NodeRegistry::Progress NodeRegistry::WaitForFleet(const std::string& fleet,
+                                                  uint64_t version,
+                                                  absl::Time deadline) const {
+  auto settled = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    Progress p = ProgressOf(fleet, version);
+    return p.acked + p.rejections.size() >= p.connected;
+  };
+  absl::ReaderMutexLock lock(&mu_);
+  mu_.AwaitWithDeadline(absl::Condition(&settled), deadline);
+  return ProgressOf(fleet, version);
+}
+
+uint64_t NodeRegistry::WaitForChange(uint64_t seen, absl::Time deadline) const {
+  auto changed = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return changes_ != seen; };
+  absl::ReaderMutexLock lock(&mu_);
+  mu_.AwaitWithDeadline(absl::Condition(&changed), deadline);
+  return changes_;
+}
+
+uint64_t NodeRegistry::AckedVersion(const Node& node) const {
+  if (node.types.empty()) return 0;
+  uint64_t lowest = std::numeric_limits<uint64_t>::max();
+  for (const auto& [type_url, type] : node.types) lowest = std::min(lowest, type.acked);
+  return lowest;
+}
+
+NodeRegistry::Progress NodeRegistry::ProgressOf(const std::string& fleet,
+                                                uint64_t version) const {
+  Progress progress;
+  for (const auto& [id, node] : nodes_) {
+    if (node.fleet != fleet || node.streams <= 0) continue;
+    ++progress.connected;
+    if (node.last_nack.version() >= version) {
+      progress.rejections.push_back(node.last_nack);
+    } else if (!node.types.empty() && AckedVersion(node) >= version) {
+      ++progress.acked;
+    }
+  }
+  return progress;
+}
+
+void NodeRegistry::Changed(Node* node) {
+  node->updated = absl::Now();
+  ++changes_;
+}
+
+}  // namespace nginx_xds

@@ -1,0 +1,86 @@
+#ifndef CONTROLPLANE_NODE_REGISTRY_H_
+#define CONTROLPLANE_NODE_REGISTRY_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "nginx_xds/v1/management.pb.h"
+
+namespace nginx_xds {
+
+// What every node has acknowledged and rejected: the fleet status. Nodes are
+// keyed by id; a node may have several streams at once (during an nginx
+// reload the old and the new worker both connect). Thread-safe.
+class NodeRegistry {
+ public:
+  // How far a fleet has taken a version.
+  struct Progress {
+    uint32_t connected = 0;
+    uint32_t acked = 0;
+    // Nodes that rejected the version (or a newer one).
+    std::vector<nginx_xds::v1::NodeRejection> rejections;
+  };
+
+  void StreamOpened(const std::string& node, const std::string& fleet,
+                    const std::string& user_agent) ABSL_LOCKS_EXCLUDED(mu_);
+  void StreamClosed(const std::string& node) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The node subscribes to `type_url`; its acked version is the lowest over
+  // the types it subscribes to.
+  void Subscribed(const std::string& node, const std::string& type_url)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Acked(const std::string& node, const std::string& type_url, uint64_t version)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Nacked(const std::string& node, const std::string& type_url, uint64_t version,
+              const std::string& message) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Whether the node rejected exactly `version` of `type_url`: such a
+  // version is never sent to it again.
+  bool Rejected(const std::string& node, const std::string& type_url,
+                uint64_t version) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The status of every node of `fleet` (every node when empty).
+  nginx_xds::v1::FleetStatus Status(const std::string& fleet) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Waits until every connected node of `fleet` has acknowledged `version`
+  // (or newer) or rejected it, or until `deadline`; returns how far it got.
+  Progress WaitForFleet(const std::string& fleet, uint64_t version,
+                        absl::Time deadline) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A counter that grows with every change; WaitForChange returns once it
+  // differs from `seen` or at `deadline`, with its value.
+  uint64_t WaitForChange(uint64_t seen, absl::Time deadline) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct TypeState {
+    uint64_t acked = 0;
+    uint64_t rejected = 0;  // 0: none
+  };
+  struct Node {
+    std::string fleet;
+    std::string user_agent;
+    int streams = 0;
+    std::map<std::string, TypeState> types;
+    nginx_xds::v1::NodeRejection last_nack;  // version 0: none
+    absl::Time updated;
+  };
+
+  uint64_t AckedVersion(const Node& node) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  Progress ProgressOf(const std::string& fleet, uint64_t version) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void Changed(Node* node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, Node> nodes_ ABSL_GUARDED_BY(mu_);
+  uint64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace nginx_xds
+
+#endif  // CONTROLPLANE_NODE_REGISTRY_H_

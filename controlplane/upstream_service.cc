@@ -1,0 +1,287 @@
+#include "controlplane/upstream_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace nginx_xds {
+
+namespace {
+
+using nginx_xds::v1::Server;
+using nginx_xds::v1::Upstream;
+using nginx_xds::v1::WriteResponse;
+
+absl::Status UnknownUpstream(const std::string& fleet, const std::string& name) {
+  return absl::NotFoundError(
+      absl::StrCat("upstream \"", name, "\" not found in fleet \"", fleet, "\""));
+}
+
+// The canonical text of a server address as the client wrote it, so that
+// "[0::1]:80" finds "[::1]:80".
+absl::StatusOr<std::string> CanonicalAddress(const std::string& address) {
+  auto parsed = ParseServerAddress(address, 0);
+  if (!parsed.ok()) return parsed.status();
+  return parsed->ToString();
+}
+
+Server* FindServer(Upstream* upstream, const std::string& canonical) {
+  for (auto& server : *upstream->mutable_servers()) {
+    if (server.address() == canonical) return &server;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<UpstreamService>> UpstreamService::Create(
+    Store* store, SnapshotCache* cache, NodeRegistry* registry, Options options) {
+  auto state = store->Load();
+  if (!state.ok()) return state.status();
+  std::unique_ptr<UpstreamService> service(
+      new UpstreamService(store, cache, registry, std::move(options)));
+  absl::MutexLock lock(&service->mu_);
+  for (auto& [fleet, version] : state->fleet_versions) {
+    Snapshot::UpstreamMap upstreams;
+    for (auto& upstream : state->upstreams[fleet]) {
+      std::string key = UpstreamKey(upstream.name());
+      upstreams[key] = std::make_shared<const UpstreamResources>(std::move(upstream));
+    }
+    auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
+    service->fleets_[fleet] = snapshot;
+    cache->Publish(fleet, std::move(snapshot));
+  }
+  return service;
+}
+
+UpstreamService::UpstreamService(Store* store, SnapshotCache* cache, NodeRegistry* registry,
+                                 Options options)
+    : store_(store), cache_(cache), registry_(registry), options_(std::move(options)) {}
+
+absl::StatusOr<std::string> UpstreamService::FleetName(const std::string& fleet) {
+  if (fleet.empty()) return std::string(kDefaultFleet);
+  absl::Status valid = ValidateName("fleet", fleet);
+  if (!valid.ok()) return valid;
+  return fleet;
+}
+
+std::vector<Upstream> UpstreamService::List(const std::string& fleet) const {
+  std::vector<Upstream> upstreams;
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fleets_.find(fleet.empty() ? kDefaultFleet : fleet);
+  if (it == fleets_.end()) return upstreams;
+  for (const auto& [key, resources] : it->second->upstreams()) {
+    upstreams.push_back(resources->upstream);
+  }
+  return upstreams;
+}
+
+uint64_t UpstreamService::FleetVersion(const std::string& fleet) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fleets_.find(fleet.empty() ? kDefaultFleet : fleet);
+  return it == fleets_.end() ? 0 : it->second->version();
+}
+
+absl::StatusOr<Upstream> UpstreamService::Get(const std::string& fleet_name,
+                                              const std::string& name) const {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fleets_.find(*fleet);
+  const UpstreamResources* found =
+      it == fleets_.end() ? nullptr : it->second->Find(UpstreamKey(name));
+  if (found == nullptr) return UnknownUpstream(*fleet, name);
+  return found->upstream;
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name,
+                                                   Upstream upstream) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  absl::Status valid = ValidateName("upstream", upstream.name());
+  if (valid.ok() && upstream.servers().empty()) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("upstream \"", upstream.name(), "\" has no servers"));
+  }
+  if (valid.ok()) valid = NormalizeUpstream(&upstream, options_.resolve);
+  if (!valid.ok()) return valid;
+  uint64_t version;
+  {
+    absl::MutexLock lock(&mu_);
+    auto committed = CommitLocked(*fleet, {upstream}, {});
+    if (!committed.ok()) return committed.status();
+    version = *committed;
+  }
+  WriteResponse response = AwaitFleet(*fleet, version);
+  *response.mutable_upstream() = std::move(upstream);
+  return response;
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::Delete(const std::string& fleet_name,
+                                                      const std::string& name) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  const std::string key = UpstreamKey(name);
+  uint64_t version;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = fleets_.find(*fleet);
+    if (it == fleets_.end() || it->second->Find(key) == nullptr) {
+      return UnknownUpstream(*fleet, name);
+    }
+    auto committed = CommitLocked(*fleet, {}, {key});
+    if (!committed.ok()) return committed.status();
+    version = *committed;
+  }
+  return AwaitFleet(*fleet, version);
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::AddServer(const std::string& fleet,
+                                                         const std::string& name,
+                                                         Server server) {
+  return ChangeUpstream(fleet, name, [&](Upstream* upstream) -> absl::Status {
+    // Normalize the new server alone first: a host name may stand for
+    // several addresses, and each must be new.
+    Upstream added;
+    added.set_name(upstream->name());
+    *added.add_servers() = server;
+    absl::Status valid = NormalizeUpstream(&added, options_.resolve);
+    if (!valid.ok()) return valid;
+    for (const Server& each : added.servers()) {
+      if (FindServer(upstream, each.address()) != nullptr) {
+        return absl::AlreadyExistsError(absl::StrCat("server \"", each.address(),
+                                                     "\" already exists in upstream \"",
+                                                     upstream->name(), "\""));
+      }
+      *upstream->add_servers() = each;
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::RemoveServer(const std::string& fleet,
+                                                            const std::string& name,
+                                                            const std::string& address) {
+  auto canonical = CanonicalAddress(address);
+  if (!canonical.ok()) return canonical.status();
+  return ChangeUpstream(fleet, name, [&](Upstream* upstream) -> absl::Status {
+    auto* servers = upstream->mutable_servers();
+    auto it = std::find_if(servers->begin(), servers->end(),
+                           [&](const Server& s) { return s.address() == *canonical; });
+    if (it == servers->end()) {
+      return absl::NotFoundError(absl::StrCat("server \"", *canonical,
+                                              "\" not found in upstream \"",
+                                              upstream->name(), "\""));
+    }
+    if (servers->size() == 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("server \"", *canonical, "\" is the last server of upstream \"",
+                       upstream->name(), "\" and cannot be removed"));
+    }
+    servers->erase(it);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::UpdateServer(
+    const nginx_xds::v1::UpdateServerRequest& request) {
+  auto canonical = CanonicalAddress(request.address());
+  if (!canonical.ok()) return canonical.status();
+  return ChangeUpstream(
+      request.fleet(), request.upstream(), [&](Upstream* upstream) -> absl::Status {
+        Server* server = FindServer(upstream, *canonical);
+        if (server == nullptr) {
+          return absl::NotFoundError(absl::StrCat("server \"", *canonical,
+                                                  "\" not found in upstream \"",
+                                                  upstream->name(), "\""));
+        }
+        if (request.has_weight()) server->set_weight(request.weight());
+        if (request.has_max_fails()) server->set_max_fails(request.max_fails());
+        if (request.has_fail_timeout()) server->set_fail_timeout(request.fail_timeout());
+        if (request.has_max_conns()) server->set_max_conns(request.max_conns());
+        if (request.has_backup()) server->set_backup(request.backup());
+        if (request.has_down()) server->set_down(request.down());
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
+    const std::string& fleet_name, const std::string& name,
+    const std::function<absl::Status(Upstream*)>& change) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  Upstream upstream;
+  uint64_t version;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = fleets_.find(*fleet);
+    const UpstreamResources* current =
+        it == fleets_.end() ? nullptr : it->second->Find(UpstreamKey(name));
+    if (current == nullptr) return UnknownUpstream(*fleet, name);
+    upstream = current->upstream;
+    absl::Status changed = change(&upstream);
+    if (changed.ok()) changed = NormalizeUpstream(&upstream, options_.resolve);
+    if (!changed.ok()) return changed;
+    auto committed = CommitLocked(*fleet, {upstream}, {});
+    if (!committed.ok()) return committed.status();
+    version = *committed;
+  }
+  WriteResponse response = AwaitFleet(*fleet, version);
+  *response.mutable_upstream() = std::move(upstream);
+  return response;
+}
+
+absl::StatusOr<int> UpstreamService::Adopt(const std::string& fleet_name,
+                                           std::vector<Upstream> upstreams) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  absl::MutexLock lock(&mu_);
+  auto it = fleets_.find(*fleet);
+  std::vector<Upstream> adopted;
+  for (Upstream& upstream : upstreams) {
+    const std::string key = UpstreamKey(upstream.name());
+    if (it != fleets_.end() && it->second->Find(key) != nullptr) continue;
+    absl::Status valid = ValidateName("upstream", upstream.name());
+    if (valid.ok()) valid = NormalizeUpstream(&upstream, options_.resolve);
+    if (!valid.ok()) return valid;
+    adopted.push_back(std::move(upstream));
+  }
+  if (adopted.empty()) return 0;
+  const int count = static_cast<int>(adopted.size());
+  auto committed = CommitLocked(*fleet, std::move(adopted), {});
+  if (!committed.ok()) return committed.status();
+  return count;
+}
+
+absl::StatusOr<uint64_t> UpstreamService::CommitLocked(
+    const std::string& fleet, std::vector<Upstream> puts,
+    const std::vector<std::string>& delete_keys) {
+  auto version = store_->Commit(fleet, puts, delete_keys);
+  if (!version.ok()) return version.status();
+  Snapshot::UpstreamMap upstreams;
+  auto it = fleets_.find(fleet);
+  if (it != fleets_.end()) upstreams = it->second->upstreams();
+  for (const std::string& key : delete_keys) upstreams.erase(key);
+  for (Upstream& upstream : puts) {
+    std::string key = UpstreamKey(upstream.name());
+    upstreams[key] = std::make_shared<const UpstreamResources>(std::move(upstream));
+  }
+  auto snapshot = std::make_shared<const Snapshot>(*version, std::move(upstreams));
+  fleets_[fleet] = snapshot;
+  cache_->Publish(fleet, std::move(snapshot));
+  return *version;
+}
+
+WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t version) const {
+  NodeRegistry::Progress progress =
+      registry_->WaitForFleet(fleet, version, absl::Now() + options_.ack_timeout);
+  WriteResponse response;
+  response.set_version(version);
+  response.set_acked_nodes(progress.acked);
+  response.set_connected_nodes(progress.connected);
+  for (auto& rejection : progress.rejections) *response.add_rejections() = std::move(rejection);
+  return response;
+}
+
+}  // namespace nginx_xds

@@ -1,0 +1,108 @@
+#ifndef CONTROLPLANE_UPSTREAM_SERVICE_H_
+#define CONTROLPLANE_UPSTREAM_SERVICE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/upstream_rules.h"
+#include "controlplane/node_registry.h"
+#include "controlplane/snapshot_cache.h"
+#include "controlplane/store.h"
+#include "nginx_xds/v1/management.pb.h"
+
+namespace nginx_xds {
+
+// The one place where upstreams change: every API (gRPC management, the two
+// HTTP compatibility APIs) calls it, so validation, errors and durability are
+// written once. A write is validated, committed to the store, published as a
+// new snapshot of its fleet, and answered once the fleet's connected nodes
+// have acknowledged it or `ack_timeout` has passed. Errors: INVALID_ARGUMENT
+// (a bad field, named with its value), NOT_FOUND, ALREADY_EXISTS,
+// FAILED_PRECONDITION, or the store's error; state is unchanged on error.
+// Thread-safe; writes are serialized.
+class UpstreamService {
+ public:
+  struct Options {
+    // How long a write waits for the fleet's ACKs before it is answered anyway.
+    absl::Duration ack_timeout = absl::Seconds(5);
+    // Resolves host names in server addresses.
+    AddressResolver resolve = ResolveServerAddress;
+  };
+
+  // Loads the store and publishes every fleet's snapshot.
+  static absl::StatusOr<std::unique_ptr<UpstreamService>> Create(
+      Store* store, SnapshotCache* cache, NodeRegistry* registry, Options options);
+
+  // Every upstream of `fleet`, ordered by name (case-insensitively).
+  std::vector<nginx_xds::v1::Upstream> List(const std::string& fleet) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The fleet's current version; 0 before its first write.
+  uint64_t FleetVersion(const std::string& fleet) const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nginx_xds::v1::Upstream> Get(const std::string& fleet,
+                                              const std::string& name) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  absl::StatusOr<nginx_xds::v1::WriteResponse> Put(const std::string& fleet,
+                                                   nginx_xds::v1::Upstream upstream)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nginx_xds::v1::WriteResponse> Delete(const std::string& fleet,
+                                                      const std::string& name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nginx_xds::v1::WriteResponse> AddServer(
+      const std::string& fleet, const std::string& upstream,
+      nginx_xds::v1::Server server) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nginx_xds::v1::WriteResponse> RemoveServer(
+      const std::string& fleet, const std::string& upstream,
+      const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nginx_xds::v1::WriteResponse> UpdateServer(
+      const nginx_xds::v1::UpdateServerRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Stores those of `upstreams` the fleet does not have yet (a node's
+  // nginx.conf upstreams); existing ones win. Does not wait for ACKs.
+  // Returns the number adopted.
+  absl::StatusOr<int> Adopt(const std::string& fleet,
+                            std::vector<nginx_xds::v1::Upstream> upstreams)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  UpstreamService(Store* store, SnapshotCache* cache, NodeRegistry* registry,
+                  Options options);
+
+  // The fleet name to use: `fleet`, or the default one; validated.
+  static absl::StatusOr<std::string> FleetName(const std::string& fleet);
+
+  // Commits `puts` and `deletes` for `fleet` and publishes the new snapshot.
+  absl::StatusOr<uint64_t> CommitLocked(const std::string& fleet,
+                                        std::vector<nginx_xds::v1::Upstream> puts,
+                                        const std::vector<std::string>& delete_keys)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Waits for the fleet to take `version` and describes the result.
+  nginx_xds::v1::WriteResponse AwaitFleet(const std::string& fleet, uint64_t version) const;
+
+  // Applies `change` to a copy of one upstream, then normalizes and commits it.
+  absl::StatusOr<nginx_xds::v1::WriteResponse> ChangeUpstream(
+      const std::string& fleet, const std::string& name,
+      const std::function<absl::Status(nginx_xds::v1::Upstream*)>& change)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  Store* const store_;
+  SnapshotCache* const cache_;
+  NodeRegistry* const registry_;
+  const Options options_;
+
+  // Serializes writes; readers take it shared.
+  mutable absl::Mutex mu_;
+  // Per fleet, the current snapshot: the upstreams and their packed resources.
+  std::map<std::string, std::shared_ptr<const Snapshot>> fleets_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace nginx_xds
+
+#endif  // CONTROLPLANE_UPSTREAM_SERVICE_H_

@@ -1,0 +1,339 @@
+// Each xDS protocol rule the control plane follows, checked over a real gRPC
+// stream on loopback against the real control plane and its SQLite store.
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "common/xds_mapping.h"
+#include "controlplane/control_plane.h"
+#include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "gtest/gtest.h"
+
+namespace nginx_xds {
+namespace {
+
+using envoy::service::discovery::v3::AggregatedDiscoveryService;
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+using Stream = grpc::ClientReaderWriter<DiscoveryRequest, DiscoveryResponse>;
+
+nginx_xds::v1::Upstream MakeUpstream(const std::string& name, int port) {
+  nginx_xds::v1::Upstream upstream;
+  upstream.set_name(name);
+  upstream.add_servers()->set_address("127.0.0.1:" + std::to_string(port));
+  return upstream;
+}
+
+class AdsProtocolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Writes must not wait for the test's own (deliberately slow) streams.
+    StartControlPlane(absl::ZeroDuration());
+  }
+
+  void StartControlPlane(absl::Duration ack_timeout) {
+    cp_.reset();
+    ControlPlane::Options options;
+    options.xds_listen = "127.0.0.1:0";
+    options.admin_listen = "127.0.0.1:0";
+    options.database_path = std::string(getenv("TEST_TMPDIR")) + "/" +
+                            ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                            ".db";
+    unlink(options.database_path.c_str());
+    options.ack_timeout = ack_timeout;
+    auto cp = ControlPlane::Start(options);
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    cp_ = std::move(*cp);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(cp_->xds_port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = AggregatedDiscoveryService::NewStub(channel_);
+  }
+
+  struct Client {
+    std::unique_ptr<grpc::ClientContext> context = std::make_unique<grpc::ClientContext>();
+    std::unique_ptr<Stream> stream;
+  };
+
+  Client Open() {
+    Client client;
+    client.context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    client.stream = stub_->StreamAggregatedResources(client.context.get());
+    return client;
+  }
+
+  static DiscoveryRequest Subscribe(const std::string& node, const std::string& fleet,
+                                    const std::string& type_url) {
+    DiscoveryRequest request;
+    request.mutable_node()->set_id(node);
+    request.mutable_node()->set_cluster(fleet);
+    request.set_type_url(type_url);
+    return request;
+  }
+
+  static DiscoveryRequest Ack(const DiscoveryResponse& response) {
+    DiscoveryRequest request;
+    request.set_type_url(response.type_url());
+    request.set_version_info(response.version_info());
+    request.set_response_nonce(response.nonce());
+    return request;
+  }
+
+  static DiscoveryRequest Nack(const DiscoveryResponse& response, const std::string& why) {
+    DiscoveryRequest request = Ack(response);
+    request.set_version_info("");
+    request.mutable_error_detail()->set_code(3);
+    request.mutable_error_detail()->set_message(why);
+    return request;
+  }
+
+  static DiscoveryResponse Read(Stream* stream) {
+    DiscoveryResponse response;
+    EXPECT_TRUE(stream->Read(&response)) << "stream ended before a response came";
+    return response;
+  }
+
+  uint64_t Write(const std::string& fleet, const nginx_xds::v1::Upstream& upstream) {
+    auto result = cp_->upstreams()->Put(fleet, upstream);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? result->version() : 0;
+  }
+
+  nginx_xds::v1::NodeStatus NodeStatusOf(const std::string& node) {
+    for (const auto& status : cp_->registry()->Status("").nodes()) {
+      if (status.id() == node) return status;
+    }
+    return {};
+  }
+
+  // Waits (bounded) until `done` holds for the node's status.
+  template <typename Pred>
+  nginx_xds::v1::NodeStatus AwaitNode(const std::string& node, Pred done) {
+    uint64_t seen = 0;
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline) {
+      auto status = NodeStatusOf(node);
+      if (done(status)) return status;
+      seen = cp_->registry()->WaitForChange(seen, deadline);
+    }
+    ADD_FAILURE() << "node " << node << " never reached the awaited state";
+    return NodeStatusOf(node);
+  }
+
+  std::unique_ptr<ControlPlane> cp_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<AggregatedDiscoveryService::Stub> stub_;
+};
+
+// Validate that a first request without node.id ends the stream with INVALID_ARGUMENT.
+TEST_F(AdsProtocolTest, FirstRequestWithoutNodeIsRejected) {
+  Client client = Open();
+  DiscoveryRequest request;
+  request.set_type_url(kClusterTypeUrl);
+  ASSERT_TRUE(client.stream->Write(request));
+  DiscoveryResponse response;
+  EXPECT_FALSE(client.stream->Read(&response));
+  grpc::Status status = client.stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("node.id"), std::string::npos);
+}
+
+// Validate that a wildcard subscription receives every resource at the current version.
+TEST_F(AdsProtocolTest, WildcardSubscriptionReceivesEveryUpstream) {
+  Write("web", MakeUpstream("a", 8001));
+  const uint64_t version = Write("web", MakeUpstream("b", 8002));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  DiscoveryResponse response = Read(client.stream.get());
+  EXPECT_EQ(response.type_url(), kClusterTypeUrl);
+  EXPECT_EQ(response.version_info(), std::to_string(version));
+  ASSERT_EQ(response.resources_size(), 2);
+  envoy::config::cluster::v3::Cluster cluster;
+  ASSERT_TRUE(response.resources(0).UnpackTo(&cluster));
+  EXPECT_EQ(cluster.name(), "a");
+}
+
+// Validate that a named subscription receives only the named resources.
+TEST_F(AdsProtocolTest, NamedSubscriptionReceivesOnlyNamedResources) {
+  Write("web", MakeUpstream("a", 8001));
+  Write("web", MakeUpstream("b", 8002));
+  Client client = Open();
+  DiscoveryRequest request = Subscribe("n1", "web", kEndpointTypeUrl);
+  request.add_resource_names("b");
+  ASSERT_TRUE(client.stream->Write(request));
+  DiscoveryResponse response = Read(client.stream.get());
+  ASSERT_EQ(response.resources_size(), 1);
+  envoy::config::endpoint::v3::ClusterLoadAssignment assignment;
+  ASSERT_TRUE(response.resources(0).UnpackTo(&assignment));
+  EXPECT_EQ(assignment.cluster_name(), "b");
+}
+
+// Validate that each response carries a new nonce from the stream's counter.
+TEST_F(AdsProtocolTest, EveryResponseCarriesANewNonce) {
+  Write("web", MakeUpstream("a", 8001));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  DiscoveryResponse first = Read(client.stream.get());
+  ASSERT_TRUE(client.stream->Write(Ack(first)));
+  Write("web", MakeUpstream("a", 8002));
+  DiscoveryResponse second = Read(client.stream.get());
+  EXPECT_FALSE(first.nonce().empty());
+  EXPECT_NE(first.nonce(), second.nonce());
+  EXPECT_LT(std::stoull(first.nonce()), std::stoull(second.nonce()));
+}
+
+// Validate that an ACK parks the stream: the next response is the next version.
+TEST_F(AdsProtocolTest, AckParksTheStreamUntilANewerVersion) {
+  const uint64_t v1 = Write("web", MakeUpstream("a", 8001));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  DiscoveryResponse first = Read(client.stream.get());
+  EXPECT_EQ(first.version_info(), std::to_string(v1));
+  ASSERT_TRUE(client.stream->Write(Ack(first)));
+  AwaitNode("n1", [&](const auto& s) { return s.acked_version() == v1; });
+  const uint64_t v2 = Write("web", MakeUpstream("a", 8002));
+  DiscoveryResponse second = Read(client.stream.get());
+  EXPECT_EQ(second.version_info(), std::to_string(v2));
+}
+
+// Validate that a request with a stale nonce is ignored (its NACK is not recorded).
+TEST_F(AdsProtocolTest, StaleNonceIsIgnored) {
+  Write("web", MakeUpstream("a", 8001));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  DiscoveryResponse first = Read(client.stream.get());
+  ASSERT_TRUE(client.stream->Write(Ack(first)));
+  const uint64_t v2 = Write("web", MakeUpstream("a", 8002));
+  DiscoveryResponse second = Read(client.stream.get());
+  // A NACK naming the first response's nonce answers nothing current.
+  ASSERT_TRUE(client.stream->Write(Nack(first, "late rejection")));
+  ASSERT_TRUE(client.stream->Write(Ack(second)));
+  auto status = AwaitNode("n1", [&](const auto& s) { return s.acked_version() == v2; });
+  EXPECT_FALSE(status.has_last_nack());
+}
+
+// Validate that a NACK is recorded for the node with its message and version.
+TEST_F(AdsProtocolTest, NackIsRecordedInFleetStatus) {
+  const uint64_t v1 = Write("web", MakeUpstream("a", 8001));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  DiscoveryResponse first = Read(client.stream.get());
+  ASSERT_TRUE(client.stream->Write(Nack(first, "zone full")));
+  auto status = AwaitNode("n1", [](const auto& s) { return s.has_last_nack(); });
+  EXPECT_EQ(status.last_nack().version(), v1);
+  EXPECT_EQ(status.last_nack().message(), "zone full");
+  EXPECT_EQ(status.acked_version(), 0u);
+}
+
+// Validate that a NACKed version is never re-sent to that node, even on a new
+// stream, and that the next newer version is.
+TEST_F(AdsProtocolTest, NackedVersionIsNeverResentButTheNextOneIs) {
+  Write("web", MakeUpstream("a", 8001));
+  {
+    Client client = Open();
+    ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+    DiscoveryResponse first = Read(client.stream.get());
+    ASSERT_TRUE(client.stream->Write(Nack(first, "bad")));
+    AwaitNode("n1", [](const auto& s) { return s.has_last_nack(); });
+    client.context->TryCancel();
+  }
+  AwaitNode("n1", [](const auto& s) { return !s.connected(); });
+  Client again = Open();
+  ASSERT_TRUE(again.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  AwaitNode("n1", [](const auto& s) { return s.connected(); });
+  // The stream has handled its subscription and sent nothing; a newer version
+  // is the first thing it gets.
+  const uint64_t v2 = Write("web", MakeUpstream("a", 8002));
+  DiscoveryResponse response = Read(again.stream.get());
+  EXPECT_EQ(response.version_info(), std::to_string(v2));
+}
+
+// Validate that a node that sends `node` only on its first request is still
+// known on later ones (its ACK is recorded).
+TEST_F(AdsProtocolTest, NodeOnTheFirstRequestOnlyIsEnough) {
+  const uint64_t v1 = Write("web", MakeUpstream("a", 8001));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  DiscoveryResponse clusters = Read(client.stream.get());
+  DiscoveryRequest endpoints;  // no node
+  endpoints.set_type_url(kEndpointTypeUrl);
+  ASSERT_TRUE(client.stream->Write(endpoints));
+  DiscoveryResponse assignments = Read(client.stream.get());
+  EXPECT_EQ(assignments.type_url(), kEndpointTypeUrl);
+  ASSERT_TRUE(client.stream->Write(Ack(clusters)));
+  ASSERT_TRUE(client.stream->Write(Ack(assignments)));
+  auto status = AwaitNode("n1", [&](const auto& s) { return s.acked_version() == v1; });
+  EXPECT_EQ(status.fleet(), "web");
+}
+
+// Validate that a client that already holds the current version (say, from
+// its cache) is not sent it again.
+TEST_F(AdsProtocolTest, VersionTheClientHoldsIsNotResent) {
+  const uint64_t v1 = Write("web", MakeUpstream("a", 8001));
+  Client client = Open();
+  DiscoveryRequest request = Subscribe("n1", "web", kClusterTypeUrl);
+  request.set_version_info(std::to_string(v1));
+  ASSERT_TRUE(client.stream->Write(request));
+  AwaitNode("n1", [&](const auto& s) { return s.acked_version() == v1; });
+  const uint64_t v2 = Write("web", MakeUpstream("a", 8002));
+  EXPECT_EQ(Read(client.stream.get()).version_info(), std::to_string(v2));
+}
+
+// Validate that fleets are separate: two fleets may each have "backends",
+// and each node sees only its own fleet's.
+TEST_F(AdsProtocolTest, FleetsHaveTheirOwnUpstreams) {
+  Write("blue", MakeUpstream("backends", 7001));
+  Write("green", MakeUpstream("backends", 7002));
+  Client blue = Open();
+  Client green = Open();
+  ASSERT_TRUE(blue.stream->Write(Subscribe("b1", "blue", kEndpointTypeUrl)));
+  ASSERT_TRUE(green.stream->Write(Subscribe("g1", "green", kEndpointTypeUrl)));
+  envoy::config::endpoint::v3::ClusterLoadAssignment b, g;
+  ASSERT_TRUE(Read(blue.stream.get()).resources(0).UnpackTo(&b));
+  ASSERT_TRUE(Read(green.stream.get()).resources(0).UnpackTo(&g));
+  EXPECT_EQ(b.endpoints(0).lb_endpoints(0).endpoint().address().socket_address().port_value(),
+            7001u);
+  EXPECT_EQ(g.endpoints(0).lb_endpoints(0).endpoint().address().socket_address().port_value(),
+            7002u);
+}
+
+// Validate that a write to one fleet sends nothing to another fleet's nodes.
+TEST_F(AdsProtocolTest, WriteToOneFleetDoesNotWakeAnother) {
+  Write("blue", MakeUpstream("backends", 7001));
+  Client green = Open();
+  ASSERT_TRUE(green.stream->Write(Subscribe("g1", "green", kClusterTypeUrl)));
+  DiscoveryResponse empty = Read(green.stream.get());
+  EXPECT_EQ(empty.version_info(), "0");
+  EXPECT_EQ(empty.resources_size(), 0);
+  ASSERT_TRUE(green.stream->Write(Ack(empty)));
+  Write("blue", MakeUpstream("backends", 7002));
+  const uint64_t green_version = Write("green", MakeUpstream("web", 7003));
+  EXPECT_EQ(Read(green.stream.get()).version_info(), std::to_string(green_version));
+}
+
+// Validate that a write is answered once the fleet's connected nodes ACK it,
+// with the counts in the answer.
+TEST_F(AdsProtocolTest, WriteReportsFleetAcks) {
+  StartControlPlane(absl::Seconds(60));
+  Write("web", MakeUpstream("a", 8001));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  ASSERT_TRUE(client.stream->Write(Ack(Read(client.stream.get()))));
+  AwaitNode("n1", [](const auto& s) { return s.acked_version() > 0; });
+  // Acknowledge the next version from another thread while the write waits.
+  std::thread acker([&] {
+    DiscoveryResponse next;
+    if (client.stream->Read(&next)) client.stream->Write(Ack(next));
+  });
+  auto result = cp_->upstreams()->Put("web", MakeUpstream("a", 8002));
+  acker.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->connected_nodes(), 1u);
+  EXPECT_EQ(result->acked_nodes(), 1u);
+  EXPECT_EQ(NodeStatusOf("n1").acked_version(), result->version());
+}
+
+}  // namespace
+}  // namespace nginx_xds

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what nginx-xds needs to build, run and test, from Debian's packages
+# and (test tools only) the npm registry. Installs only what is missing, so a
+# second run takes a second. Used by deploy/local/run.sh and tests/run.sh.
+set -euo pipefail
+
+readonly PACKAGES=(
+  bazel-bootstrap bazel-rules-java pkg-config g++
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libsqlite3-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nginx nginx-dev libnginx-mod-http-echo
+  curl wrk iproute2 openssl python3 nodejs npm
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  # Debian's nginx package would start a system nginx on port 80: keep
+  # services from starting during this install only.
+  policy_added=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo_cmd[@]}" chmod +x /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+  ((policy_added)) && "${sudo_cmd[@]}" rm -f /usr/sbin/policy-rc.d
+fi
+
+if [[ "${1:-}" == "--with-test-tools" ]]; then
+  tools_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/tools"
+  if [[ ! -x "$tools_dir/node_modules/.bin/buf" ]]; then
+    (cd "$tools_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi

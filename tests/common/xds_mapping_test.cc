@@ -1,0 +1,478 @@
+#include "common/xds_mapping.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/upstream_rules.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "nginx_xds/v1/upstream.pb.h"
+
+namespace nginx_xds {
+namespace {
+
+using envoy::config::cluster::v3::Cluster;
+using envoy::config::endpoint::v3::ClusterLoadAssignment;
+using envoy::config::endpoint::v3::LbEndpoint;
+using google::protobuf::Struct;
+using google::protobuf::util::MessageDifferencer;
+using nginx_xds::v1::Upstream;
+
+// A normalized upstream from text; host names are not allowed here.
+Upstream Normalized(const std::string& text) {
+  Upstream upstream;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &upstream));
+  absl::Status status = NormalizeUpstream(
+      &upstream,
+      [](const ServerAddress&) -> absl::StatusOr<std::vector<ServerAddress>> {
+        return absl::NotFoundError("no DNS in this test");
+      });
+  EXPECT_TRUE(status.ok()) << status;
+  return upstream;
+}
+
+void ExpectRoundTrip(const Upstream& upstream) {
+  absl::StatusOr<Upstream> back =
+      FromXds(ToCluster(upstream), ToLoadAssignment(upstream));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*back, upstream))
+      << "want:\n"
+      << upstream.DebugString() << "got:\n"
+      << back->DebugString();
+}
+
+const Struct& NginxMetadata(const Cluster& cluster) {
+  return cluster.metadata().filter_metadata().at(kNginxMetadataKey);
+}
+
+const Struct& NginxMetadata(const LbEndpoint& endpoint) {
+  return endpoint.metadata().filter_metadata().at(kNginxMetadataKey);
+}
+
+struct MethodCase {
+  std::string name;
+  std::string upstream;
+  Cluster::LbPolicy policy;
+};
+
+class MethodMappingTest : public ::testing::TestWithParam<MethodCase> {};
+
+TEST_P(MethodMappingTest, LbPolicyApproximatesTheMethod) {
+  EXPECT_EQ(ToCluster(Normalized(GetParam().upstream)).lb_policy(),
+            GetParam().policy);
+}
+
+TEST_P(MethodMappingTest, RoundTripsThroughXds) {
+  ExpectRoundTrip(Normalized(GetParam().upstream));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryMethod, MethodMappingTest,
+    ::testing::Values(
+        MethodCase{"RoundRobin",
+                   R"pb(name: "b"
+                        servers { address: "10.0.0.1:80" weight: 3 }
+                        servers { address: "10.0.0.2:80" backup: true })pb",
+                   Cluster::ROUND_ROBIN},
+        MethodCase{"LeastConn",
+                   R"pb(name: "b"
+                        method: LEAST_CONN
+                        keepalive: 8
+                        servers { address: "10.0.0.1:80" max_conns: 100 }
+                        servers { address: "10.0.0.2:80" backup: true })pb",
+                   Cluster::LEAST_REQUEST},
+        MethodCase{"IpHash",
+                   R"pb(name: "b"
+                        method: IP_HASH
+                        servers { address: "10.0.0.1:80" }
+                        servers { address: "10.0.0.2:80" down: true })pb",
+                   Cluster::ROUND_ROBIN},
+        MethodCase{"Hash",
+                   R"pb(name: "b"
+                        method: HASH
+                        hash_key: "$request_uri"
+                        servers { address: "10.0.0.1:80" })pb",
+                   Cluster::ROUND_ROBIN},
+        MethodCase{"HashConsistent",
+                   R"pb(name: "b"
+                        method: HASH
+                        hash_key: "$remote_addr"
+                        hash_consistent: true
+                        servers { address: "10.0.0.1:80" })pb",
+                   Cluster::RING_HASH},
+        MethodCase{"Random",
+                   R"pb(name: "b"
+                        method: RANDOM
+                        zone: "z1"
+                        servers { address: "10.0.0.1:80" })pb",
+                   Cluster::RANDOM}),
+    [](const ::testing::TestParamInfo<MethodCase>& info) {
+      return info.param.name;
+    });
+
+TEST(ToClusterTest, IsEdsOverAdsV3NamedAfterTheUpstream) {
+  Cluster cluster = ToCluster(Normalized(R"pb(
+    name: "Backends"
+    servers { address: "10.0.0.1:80" }
+  )pb"));
+  EXPECT_EQ(cluster.name(), "Backends");
+  EXPECT_EQ(cluster.type(), Cluster::EDS);
+  EXPECT_TRUE(cluster.eds_cluster_config().eds_config().has_ads());
+  EXPECT_EQ(cluster.eds_cluster_config().eds_config().resource_api_version(),
+            envoy::config::core::v3::V3);
+}
+
+TEST(ToClusterTest, DefaultSettingsLeaveNginxMetadataEmpty) {
+  Cluster cluster = ToCluster(Normalized(R"pb(
+    name: "b"
+    servers { address: "10.0.0.1:80" }
+  )pb"));
+  EXPECT_EQ(NginxMetadata(cluster).fields_size(), 0);
+}
+
+TEST(ToClusterTest, NonDefaultSettingsGoToNginxMetadata) {
+  Cluster cluster = ToCluster(Normalized(R"pb(
+    name: "b"
+    method: HASH
+    hash_key: "$uri"
+    hash_consistent: true
+    zone: "z"
+    keepalive: 32
+    keepalive_requests: 50
+    keepalive_time_ms: 1000
+    keepalive_timeout_ms: 2000
+    servers { address: "10.0.0.1:80" }
+  )pb"));
+  const auto& fields = NginxMetadata(cluster).fields();
+  EXPECT_EQ(fields.size(), 8u);
+  EXPECT_EQ(fields.at("method").string_value(), "hash");
+  EXPECT_EQ(fields.at("hash_key").string_value(), "$uri");
+  EXPECT_TRUE(fields.at("hash_consistent").bool_value());
+  EXPECT_EQ(fields.at("zone").string_value(), "z");
+  EXPECT_EQ(fields.at("keepalive").number_value(), 32);
+  EXPECT_EQ(fields.at("keepalive_requests").number_value(), 50);
+  EXPECT_EQ(fields.at("keepalive_time_ms").number_value(), 1000);
+  EXPECT_EQ(fields.at("keepalive_timeout_ms").number_value(), 2000);
+}
+
+TEST(ToLoadAssignmentTest, PrimariesAtPriorityZeroBackupsAtPriorityOne) {
+  ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
+    name: "b"
+    servers { address: "10.0.0.1:80" }
+    servers { address: "10.0.0.2:80" backup: true }
+    servers { address: "10.0.0.3:80" }
+    servers { address: "10.0.0.4:80" backup: true }
+  )pb"));
+  EXPECT_EQ(assignment.cluster_name(), "b");
+  ASSERT_EQ(assignment.endpoints_size(), 2);
+  const auto& primaries = assignment.endpoints(0);
+  const auto& backups = assignment.endpoints(1);
+  EXPECT_EQ(primaries.priority(), 0u);
+  EXPECT_EQ(primaries.load_balancing_weight().value(), 1u);
+  EXPECT_EQ(backups.priority(), 1u);
+  EXPECT_EQ(backups.load_balancing_weight().value(), 1u);
+  ASSERT_EQ(primaries.lb_endpoints_size(), 2);
+  ASSERT_EQ(backups.lb_endpoints_size(), 2);
+  EXPECT_EQ(
+      primaries.lb_endpoints(1).endpoint().address().socket_address().address(),
+      "10.0.0.3");
+  EXPECT_EQ(NginxMetadata(primaries.lb_endpoints(1))
+                .fields()
+                .at("index")
+                .number_value(),
+            2);
+  EXPECT_EQ(NginxMetadata(backups.lb_endpoints(0))
+                .fields()
+                .at("index")
+                .number_value(),
+            1);
+}
+
+TEST(ToLoadAssignmentTest, NoBackupGroupWithoutBackups) {
+  ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
+    name: "b"
+    servers { address: "10.0.0.1:80" }
+  )pb"));
+  ASSERT_EQ(assignment.endpoints_size(), 1);
+  EXPECT_EQ(assignment.endpoints(0).priority(), 0u);
+}
+
+TEST(ToLoadAssignmentTest, ServerSettingsMapToEndpointFields) {
+  ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
+    name: "b"
+    servers {
+      address: "10.0.0.1:8080"
+      weight: 7
+      max_fails: 3
+      fail_timeout: 30
+      down: true
+    }
+    servers { address: "10.0.0.2:8080" max_conns: 9 }
+  )pb"));
+  const LbEndpoint& down = assignment.endpoints(0).lb_endpoints(0);
+  EXPECT_EQ(down.endpoint().address().socket_address().port_value(), 8080u);
+  EXPECT_EQ(down.load_balancing_weight().value(), 7u);
+  EXPECT_EQ(down.health_status(), envoy::config::core::v3::DRAINING);
+  const auto& fields = NginxMetadata(down).fields();
+  EXPECT_EQ(fields.at("max_fails").number_value(), 3);
+  EXPECT_EQ(fields.at("fail_timeout").number_value(), 30);
+  EXPECT_EQ(fields.count("max_conns"), 0u);
+  const LbEndpoint& up = assignment.endpoints(0).lb_endpoints(1);
+  EXPECT_EQ(up.health_status(), envoy::config::core::v3::HEALTHY);
+  EXPECT_EQ(NginxMetadata(up).fields().at("max_conns").number_value(), 9);
+}
+
+TEST(ToLoadAssignmentTest, UnixSocketBecomesPipe) {
+  ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
+    name: "b"
+    servers { address: "unix:/run/app.sock" }
+  )pb"));
+  const auto& address =
+      assignment.endpoints(0).lb_endpoints(0).endpoint().address();
+  ASSERT_TRUE(address.has_pipe());
+  EXPECT_EQ(address.pipe().path(), "/run/app.sock");
+}
+
+TEST(ToLoadAssignmentTest, Ipv6BecomesSocketAddressWithoutBrackets) {
+  ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
+    name: "b"
+    servers { address: "[2001:db8::1]:443" }
+  )pb"));
+  const auto& socket = assignment.endpoints(0)
+                           .lb_endpoints(0)
+                           .endpoint()
+                           .address()
+                           .socket_address();
+  EXPECT_EQ(socket.address(), "2001:db8::1");
+  EXPECT_EQ(socket.port_value(), 443u);
+}
+
+TEST(XdsRoundTripTest, KeepsInterleavedBackupOrder) {
+  ExpectRoundTrip(Normalized(R"pb(
+    name: "b"
+    servers { address: "10.0.0.1:80" backup: true }
+    servers { address: "10.0.0.2:80" }
+    servers { address: "10.0.0.3:80" backup: true }
+    servers { address: "10.0.0.4:80" }
+    servers { address: "10.0.0.5:80" }
+  )pb"));
+}
+
+TEST(XdsRoundTripTest, KeepsDownServers) {
+  ExpectRoundTrip(Normalized(R"pb(
+    name: "b"
+    servers { address: "10.0.0.1:80" down: true weight: 2 }
+    servers { address: "10.0.0.2:80" down: true backup: true }
+    servers { address: "10.0.0.3:80" }
+  )pb"));
+}
+
+TEST(XdsRoundTripTest, KeepsUnixSocketsAndIpv6) {
+  ExpectRoundTrip(Normalized(R"pb(
+    name: "b"
+    servers { address: "unix:/run/app.sock" }
+    servers { address: "[::1]:8080" max_fails: 0 fail_timeout: 0 }
+    servers { address: "[2001:db8::2]:8080" backup: true }
+  )pb"));
+}
+
+TEST(XdsRoundTripTest, KeepsResolvedHostNameAndEveryNonDefaultSetting) {
+  Upstream upstream = Normalized(R"pb(
+    name: "Backends"
+    zone: "zone_for_backends"
+    keepalive: 4
+    keepalive_requests: 0
+    keepalive_time_ms: 0
+    keepalive_timeout_ms: 0
+    servers {
+      address: "10.0.0.1:80"
+      host: "backend.local"
+      max_conns: 4
+      weight: 1000000
+    }
+  )pb");
+  EXPECT_EQ(ToLoadAssignment(upstream)
+                .endpoints(0)
+                .lb_endpoints(0)
+                .endpoint()
+                .hostname(),
+            "backend.local");
+  ExpectRoundTrip(upstream);
+}
+
+TEST(FromXdsTest, AcceptsEndpointsWithoutIndexInReceivedOrder) {
+  Upstream upstream = Normalized(R"pb(
+    name: "b"
+    servers { address: "10.0.0.1:80" }
+    servers { address: "10.0.0.2:80" }
+  )pb");
+  ClusterLoadAssignment assignment = ToLoadAssignment(upstream);
+  for (LbEndpoint& endpoint :
+       *assignment.mutable_endpoints(0)->mutable_lb_endpoints()) {
+    (*endpoint.mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey]
+        .mutable_fields()
+        ->erase("index");
+  }
+  absl::StatusOr<Upstream> back = FromXds(ToCluster(upstream), assignment);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*back, upstream));
+}
+
+// Each rejection test breaks one field of a valid pair and checks the error.
+class FromXdsRejectionTest : public ::testing::Test {
+ protected:
+  FromXdsRejectionTest()
+      : upstream_(Normalized(R"pb(
+          name: "backends"
+          servers { address: "10.0.0.1:80" }
+          servers { address: "10.0.0.2:80" }
+          servers { address: "10.0.0.3:80" }
+        )pb")),
+        cluster_(ToCluster(upstream_)),
+        assignment_(ToLoadAssignment(upstream_)) {}
+
+  LbEndpoint* Endpoint(int i) {
+    return assignment_.mutable_endpoints(0)->mutable_lb_endpoints(i);
+  }
+
+  google::protobuf::Value* EndpointField(int i, const std::string& key) {
+    return &(*(*Endpoint(i)
+                    ->mutable_metadata()
+                    ->mutable_filter_metadata())[kNginxMetadataKey]
+                  .mutable_fields())[key];
+  }
+
+  void ExpectRejected(const std::string& message) {
+    absl::StatusOr<Upstream> result = FromXds(cluster_, assignment_);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(result.status().message(), message);
+  }
+
+  Upstream upstream_;
+  Cluster cluster_;
+  ClusterLoadAssignment assignment_;
+};
+
+TEST_F(FromXdsRejectionTest, MismatchedClusterName) {
+  assignment_.set_cluster_name("other");
+  ExpectRejected(
+      "cluster \"backends\": cluster_name \"other\" of the "
+      "ClusterLoadAssignment differs");
+}
+
+TEST_F(FromXdsRejectionTest, PortZero) {
+  Endpoint(2)
+      ->mutable_endpoint()
+      ->mutable_address()
+      ->mutable_socket_address()
+      ->set_port_value(0);
+  ExpectRejected(
+      "cluster \"backends\": endpoint 2: port 0 out of range 1-65535");
+}
+
+TEST_F(FromXdsRejectionTest, PortAboveRange) {
+  Endpoint(0)
+      ->mutable_endpoint()
+      ->mutable_address()
+      ->mutable_socket_address()
+      ->set_port_value(65536);
+  ExpectRejected(
+      "cluster \"backends\": endpoint 0: port 65536 out of range 1-65535");
+}
+
+TEST_F(FromXdsRejectionTest, ZeroWeight) {
+  Endpoint(1)->mutable_load_balancing_weight()->set_value(0);
+  ExpectRejected(
+      "cluster \"backends\": endpoint 1: weight 0 out of range 1-1000000");
+}
+
+TEST_F(FromXdsRejectionTest, UnknownMethod) {
+  (*(*cluster_.mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey]
+        .mutable_fields())["method"]
+      .set_string_value("fastest");
+  ExpectRejected("cluster \"backends\": unknown method \"fastest\"");
+}
+
+TEST_F(FromXdsRejectionTest, LbPolicyThatDoesNotMatchTheMethod) {
+  cluster_.set_lb_policy(Cluster::MAGLEV);
+  ExpectRejected(
+      "cluster \"backends\": lb_policy MAGLEV does not match method "
+      "round_robin");
+}
+
+TEST_F(FromXdsRejectionTest, TypeOtherThanEds) {
+  cluster_.set_type(Cluster::STRICT_DNS);
+  ExpectRejected("cluster \"backends\": type STRICT_DNS is not EDS");
+}
+
+TEST_F(FromXdsRejectionTest, HostNameInSocketAddress) {
+  Endpoint(0)
+      ->mutable_endpoint()
+      ->mutable_address()
+      ->mutable_socket_address()
+      ->set_address("backend.local");
+  ExpectRejected(
+      "cluster \"backends\": endpoint 0: address \"backend.local:80\" is not "
+      "an IP address");
+}
+
+TEST_F(FromXdsRejectionTest, MalformedIpLiteral) {
+  Endpoint(0)
+      ->mutable_endpoint()
+      ->mutable_address()
+      ->mutable_socket_address()
+      ->set_address("10.0.0");
+  ExpectRejected(
+      "cluster \"backends\": endpoint 0: address \"10.0.0:80\": invalid IPv4 "
+      "address \"10.0.0\"");
+}
+
+TEST_F(FromXdsRejectionTest, NegativeMaxFails) {
+  EndpointField(1, "max_fails")->set_number_value(-1);
+  ExpectRejected(
+      "cluster \"backends\": endpoint 1: metadata \"max_fails\" must be an "
+      "integer 0-4294967295");
+}
+
+TEST_F(FromXdsRejectionTest, FractionalFailTimeout) {
+  EndpointField(1, "fail_timeout")->set_number_value(1.5);
+  ExpectRejected(
+      "cluster \"backends\": endpoint 1: metadata \"fail_timeout\" must be an "
+      "integer 0-4294967295");
+}
+
+TEST_F(FromXdsRejectionTest, RepeatedIndex) {
+  EndpointField(2, "index")->set_number_value(0);
+  ExpectRejected(
+      "cluster \"backends\": endpoint 2: metadata \"index\" 0 is out of range "
+      "or repeated");
+}
+
+TEST_F(FromXdsRejectionTest, UnsupportedHealthStatus) {
+  Endpoint(0)->set_health_status(envoy::config::core::v3::UNHEALTHY);
+  ExpectRejected(
+      "cluster \"backends\": endpoint 0: health_status UNHEALTHY is not "
+      "HEALTHY, "
+      "UNKNOWN or DRAINING");
+}
+
+TEST_F(FromXdsRejectionTest, DuplicateAddress) {
+  Endpoint(1)
+      ->mutable_endpoint()
+      ->mutable_address()
+      ->mutable_socket_address()
+      ->set_address("10.0.0.1");
+  ExpectRejected(
+      "cluster \"backends\": server \"10.0.0.1:80\": duplicate address");
+}
+
+TEST_F(FromXdsRejectionTest, NoEndpoints) {
+  assignment_.clear_endpoints();
+  ExpectRejected("cluster \"backends\": upstream \"backends\": no servers");
+}
+
+}  // namespace
+}  // namespace nginx_xds

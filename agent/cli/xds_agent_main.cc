@@ -1,0 +1,171 @@
+// xds-agent: runs the nginx-xds agent outside nginx and prints every snapshot
+// it applies, for scripts and debugging. Snapshots go to stdout, logs to
+// stderr. Output, one block per snapshot, then a blank line:
+//
+//   version 7 (2 upstreams)[ from_cache]
+//   upstream backends method=round_robin zone=zone_for_backends keepalive=0
+//     server 127.0.0.1:6001 weight=1 max_fails=1 fail_timeout=10 max_conns=0[ backup][ down]
+//
+// `zone=-` when the upstream has no zone; `method=hash` is followed by
+// ` hash_key=KEY` and, when consistent, ` consistent`.
+
+#include <signal.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "agent/xds_agent.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:18000", "The control plane's ADS address.");
+ABSL_FLAG(std::string, node_id, "", "This node's id (required).");
+ABSL_FLAG(std::string, fleet, "default", "The node's fleet (Node.cluster).");
+ABSL_FLAG(std::string, cache_path, "", "The last-good snapshot file; empty: none.");
+ABSL_FLAG(int, exit_after_versions, 0,
+          "Exit 0 after this many snapshots were applied; 0: run until a signal.");
+ABSL_FLAG(int, log_level, NXA_LOG_INFO, "Log lines up to this level: 0 error ... 3 debug.");
+ABSL_FLAG(std::string, reject_version, "",
+          "Reject (NACK) snapshots of this version instead of applying them; for tests.");
+
+namespace {
+
+std::atomic<int> applied{0};
+
+const char* MethodName(int method) {
+  switch (method) {
+    case NXA_METHOD_ROUND_ROBIN:
+      return "round_robin";
+    case NXA_METHOD_LEAST_CONN:
+      return "least_conn";
+    case NXA_METHOD_IP_HASH:
+      return "ip_hash";
+    case NXA_METHOD_HASH:
+      return "hash";
+    case NXA_METHOD_RANDOM:
+      return "random";
+  }
+  return "unknown";
+}
+
+std::string Format(const nxa_snapshot_t* snapshot) {
+  const size_t count = nxa_snapshot_upstream_count(snapshot);
+  std::string out = absl::StrFormat("version %s (%d upstreams)%s\n",
+                                    nxa_snapshot_version(snapshot), count,
+                                    nxa_snapshot_from_cache(snapshot) ? " from_cache" : "");
+  for (size_t i = 0; i < count; ++i) {
+    nxa_upstream_t u;
+    if (nxa_snapshot_upstream(snapshot, i, &u) != NXA_OK) continue;
+    absl::StrAppendFormat(&out, "upstream %s method=%s", u.name, MethodName(u.method));
+    if (u.method == NXA_METHOD_HASH) {
+      absl::StrAppendFormat(&out, " hash_key=%s%s", u.hash_key,
+                            u.hash_consistent ? " consistent" : "");
+    }
+    absl::StrAppendFormat(&out, " zone=%s keepalive=%u\n", u.zone[0] ? u.zone : "-",
+                          u.keepalive);
+    for (size_t j = 0; j < u.nservers; ++j) {
+      nxa_server_t s;
+      if (nxa_snapshot_server(snapshot, i, j, &s) != NXA_OK) continue;
+      absl::StrAppendFormat(&out,
+                            "  server %s weight=%u max_fails=%u fail_timeout=%u max_conns=%u%s%s\n",
+                            s.address, s.weight, s.max_fails, s.fail_timeout, s.max_conns,
+                            s.backup ? " backup" : "", s.down ? " down" : "");
+    }
+  }
+  out += "\n";
+  return out;
+}
+
+void OnSnapshot(void* ctx, nxa_snapshot_t* snapshot) {
+  const std::string* reject_version = static_cast<const std::string*>(ctx);
+  if (!reject_version->empty() && *reject_version == nxa_snapshot_version(snapshot)) {
+    std::fprintf(stderr, "xds-agent: rejecting version %s as asked\n",
+                 nxa_snapshot_version(snapshot));
+    nxa_snapshot_done(snapshot, NXA_ERROR, "rejected by --reject_version");
+    return;
+  }
+  const std::string text = Format(snapshot);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  nxa_snapshot_done(snapshot, NXA_OK, nullptr);
+  applied.fetch_add(1);
+}
+
+int log_level = NXA_LOG_INFO;
+
+void OnLog(void*, int level, const char* msg) {
+  if (level > log_level) return;
+  static const char* const kNames[] = {"error", "warn", "info", "debug"};
+  const char* name = level >= 0 && level <= 3 ? kNames[level] : "?";
+  std::fprintf(stderr, "xds-agent [%s] %s\n", name, msg);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Runs the nginx-xds agent and prints every snapshot it applies.\n"
+      "Usage: xds-agent --server=HOST:PORT --node_id=ID [--fleet=F] [--cache_path=FILE]");
+  absl::ParseCommandLine(argc, argv);
+  const std::string server = absl::GetFlag(FLAGS_server);
+  const std::string node_id = absl::GetFlag(FLAGS_node_id);
+  const std::string fleet = absl::GetFlag(FLAGS_fleet);
+  const std::string cache_path = absl::GetFlag(FLAGS_cache_path);
+  const std::string reject_version = absl::GetFlag(FLAGS_reject_version);
+  const int exit_after = absl::GetFlag(FLAGS_exit_after_versions);
+  log_level = absl::GetFlag(FLAGS_log_level);
+  if (node_id.empty()) {
+    std::fprintf(stderr, "xds-agent: --node_id is required\n");
+    return 2;
+  }
+
+  // Signals are taken by sigtimedwait below, never by the agent's threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  nxa_config_t config = {};
+  config.server = server.c_str();
+  config.node_id = node_id.c_str();
+  config.fleet = fleet.c_str();
+  config.cache_path = cache_path.empty() ? nullptr : cache_path.c_str();
+  config.user_agent = "nginx-xds-agent-cli";
+  config.on_snapshot = &OnSnapshot;
+  config.on_log = &OnLog;
+  config.ctx = const_cast<std::string*>(&reject_version);
+
+  char err[512];
+  nxa_agent_t* agent = nullptr;
+  if (nxa_agent_create(&config, &agent, err, sizeof(err)) != NXA_OK) {
+    std::fprintf(stderr, "xds-agent: %s\n", err);
+    return 2;
+  }
+  if (nxa_agent_start(agent) != NXA_OK) {
+    std::fprintf(stderr, "xds-agent: cannot start the agent\n");
+    nxa_agent_destroy(agent);
+    return 1;
+  }
+
+  int signal_number = 0;
+  while (exit_after <= 0 || applied.load() < exit_after) {
+    struct timespec timeout = {0, 100 * 1000 * 1000};
+    int got = sigtimedwait(&signals, nullptr, &timeout);
+    if (got > 0) {
+      signal_number = got;
+      break;
+    }
+  }
+  if (signal_number != 0) {
+    std::fprintf(stderr, "xds-agent: exiting on signal %d\n", signal_number);
+  }
+  nxa_agent_destroy(agent);
+  return 0;
+}

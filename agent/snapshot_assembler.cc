@@ -1,0 +1,220 @@
+#include "agent/snapshot_assembler.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/upstream_rules.h"
+#include "common/xds_mapping.h"
+
+namespace nginx_xds {
+namespace {
+
+using envoy::config::cluster::v3::Cluster;
+using envoy::config::endpoint::v3::ClusterLoadAssignment;
+using envoy::service::discovery::v3::DiscoveryResponse;
+
+// Prefixes `status`'s message with the cluster unless it already names it.
+std::string AboutCluster(const std::string& name, const absl::Status& status) {
+  std::string message(status.message());
+  if (absl::StrContains(message, absl::StrCat("\"", name, "\""))) return message;
+  return absl::StrCat("cluster \"", name, "\": ", message);
+}
+
+}  // namespace
+
+SnapshotAssembler::TypeState* SnapshotAssembler::StateFor(const std::string& type_url) {
+  if (type_url == kClusterTypeUrl) return &clusters_;
+  if (type_url == kEndpointTypeUrl) return &assignments_;
+  return nullptr;
+}
+
+void SnapshotAssembler::NackPending(TypeState* state, const std::string& type_url,
+                                    const std::string& message, Outcome* outcome) {
+  if (!state->pending) return;
+  outcome->nacks.push_back(Nack{type_url, state->pending->nonce, message});
+  state->pending.reset();
+}
+
+SnapshotAssembler::Outcome SnapshotAssembler::Offer(const DiscoveryResponse& response) {
+  Outcome outcome;
+  const std::string& type_url = response.type_url();
+  auto nack = [&](std::string message) {
+    outcome.nacks.push_back(Nack{type_url, response.nonce(), std::move(message)});
+  };
+  if (candidate_outstanding_) {
+    nack("a previous snapshot is still being applied");
+    return outcome;
+  }
+  TypeState* state = StateFor(type_url);
+  if (state == nullptr) {
+    nack(absl::StrCat("unknown type_url \"", type_url, "\""));
+    return outcome;
+  }
+  const bool is_cluster = state == &clusters_;
+  TypeState* other = is_cluster ? &assignments_ : &clusters_;
+  const std::string other_type_url = is_cluster ? kEndpointTypeUrl : kClusterTypeUrl;
+  const char* kind = is_cluster ? "cluster" : "ClusterLoadAssignment";
+  const char* proto_name = is_cluster ? "envoy.config.cluster.v3.Cluster"
+                                      : "envoy.config.endpoint.v3.ClusterLoadAssignment";
+
+  // Why the other type's pending response cannot be completed once this type
+  // is at `version`.
+  auto mismatch = [&](const std::string& version) {
+    return absl::StrCat("version \"", other->pending->version, "\" has no ",
+                        is_cluster ? "clusters" : "ClusterLoadAssignments",
+                        " (the server sent version \"", version, "\" instead)");
+  };
+
+  // Decode and check the response on its own.
+  Resources resources;
+  resources.version = response.version_info();
+  resources.nonce = response.nonce();
+  std::string error;
+  if (resources.version.empty()) error = "the response has no version_info";
+  for (int i = 0; error.empty() && i < response.resources_size(); ++i) {
+    const google::protobuf::Any& any = response.resources(i);
+    const std::string where = absl::StrCat("resource ", i, ": ");
+    if (any.type_url() != type_url) {
+      error = absl::StrCat(where, "type_url \"", any.type_url(),
+                           "\" does not match the response's type_url \"", type_url, "\"");
+      break;
+    }
+    std::string name;
+    if (is_cluster) {
+      Cluster cluster;
+      if (!any.UnpackTo(&cluster)) {
+        error = absl::StrCat(where, "cannot decode ", proto_name);
+        break;
+      }
+      name = cluster.name();
+      if (name.empty()) {
+        error = absl::StrCat(where, "cluster has no name");
+        break;
+      }
+      auto [it, inserted] = resources.clusters.emplace(UpstreamKey(name), std::move(cluster));
+      if (!inserted) {
+        error = absl::StrCat(where, "duplicate cluster \"", name, "\"");
+        break;
+      }
+    } else {
+      ClusterLoadAssignment assignment;
+      if (!any.UnpackTo(&assignment)) {
+        error = absl::StrCat(where, "cannot decode ", proto_name);
+        break;
+      }
+      name = assignment.cluster_name();
+      if (name.empty()) {
+        error = absl::StrCat(where, "ClusterLoadAssignment has no cluster_name");
+        break;
+      }
+      auto [it, inserted] =
+          resources.assignments.emplace(UpstreamKey(name), std::move(assignment));
+      if (!inserted) {
+        error = absl::StrCat(where, "duplicate ", kind, " \"", name, "\"");
+        break;
+      }
+    }
+  }
+
+  if (!error.empty()) {
+    nack(error);
+    // A pending response of the other type can no longer be completed: this
+    // version is broken, or the server has moved on from its version.
+    if (other->pending) {
+      NackPending(other, other_type_url,
+                  other->pending->version == response.version_info()
+                      ? error
+                      : mismatch(response.version_info()),
+                  &outcome);
+    }
+    return outcome;
+  }
+
+  // A newer response of the same type replaces a pending one; the server
+  // treats the older nonce as stale.
+  state->pending = std::move(resources);
+  const std::string& version = state->pending->version;
+  if (other->pending && other->pending->version != version) {
+    NackPending(other, other_type_url, mismatch(version), &outcome);
+  }
+  const Resources* other_latest = other->latest();
+  if (other_latest == nullptr || other_latest->version != version) return outcome;
+
+  const Resources& clusters = is_cluster ? *state->pending : *other_latest;
+  const Resources& assignments = is_cluster ? *other_latest : *state->pending;
+  nginx_xds::v1::Snapshot snapshot;
+  std::optional<std::string> invalid = Assemble(clusters, assignments, &snapshot);
+  if (invalid) {
+    nack(*invalid);
+    state->pending.reset();
+    NackPending(other, other_type_url, *invalid, &outcome);
+    return outcome;
+  }
+
+  Candidate candidate;
+  candidate.snapshot = std::move(snapshot);
+  if (clusters_.pending) candidate.answers.push_back({kClusterTypeUrl, clusters_.pending->nonce});
+  if (assignments_.pending) {
+    candidate.answers.push_back({kEndpointTypeUrl, assignments_.pending->nonce});
+  }
+  candidate_outstanding_ = true;
+  candidate_snapshot_ = candidate.snapshot;
+  outcome.candidate = std::move(candidate);
+  return outcome;
+}
+
+std::optional<std::string> SnapshotAssembler::Assemble(const Resources& clusters,
+                                                       const Resources& assignments,
+                                                       nginx_xds::v1::Snapshot* snapshot) {
+  snapshot->set_version(clusters.version);
+  for (const auto& [key, cluster] : clusters.clusters) {
+    auto it = assignments.assignments.find(key);
+    if (it == assignments.assignments.end()) {
+      return absl::StrCat("cluster \"", cluster.name(), "\": no ClusterLoadAssignment at version \"",
+                          clusters.version, "\"");
+    }
+    absl::StatusOr<nginx_xds::v1::Upstream> upstream = FromXds(cluster, it->second);
+    if (!upstream.ok()) return AboutCluster(cluster.name(), upstream.status());
+    absl::Status valid = ValidateNormalizedUpstream(*upstream);
+    if (!valid.ok()) return AboutCluster(cluster.name(), valid);
+    *snapshot->add_upstreams() = *std::move(upstream);
+  }
+  for (const auto& [key, assignment] : assignments.assignments) {
+    if (clusters.clusters.count(key) == 0) {
+      return absl::StrCat("ClusterLoadAssignment \"", assignment.cluster_name(),
+                          "\": no cluster of that name at version \"", clusters.version, "\"");
+    }
+  }
+  return std::nullopt;
+}
+
+void SnapshotAssembler::Commit() {
+  if (!candidate_outstanding_) return;
+  for (TypeState* state : {&clusters_, &assignments_}) {
+    if (state->pending) {
+      state->accepted = std::move(state->pending);
+      state->pending.reset();
+    }
+  }
+  last_good_ = std::move(candidate_snapshot_);
+  candidate_snapshot_.reset();
+  candidate_outstanding_ = false;
+}
+
+void SnapshotAssembler::Reject() {
+  if (!candidate_outstanding_) return;
+  clusters_.pending.reset();
+  assignments_.pending.reset();
+  candidate_snapshot_.reset();
+  candidate_outstanding_ = false;
+}
+
+void SnapshotAssembler::ResetStream() {
+  Reject();
+  clusters_.pending.reset();
+  assignments_.pending.reset();
+}
+
+}  // namespace nginx_xds

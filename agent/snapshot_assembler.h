@@ -1,0 +1,124 @@
+#ifndef AGENT_SNAPSHOT_ASSEMBLER_H_
+#define AGENT_SNAPSHOT_ASSEMBLER_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "nginx_xds/v1/upstream.pb.h"
+
+namespace nginx_xds {
+
+// Turns the two state-of-the-world response streams of ADS (Clusters and
+// ClusterLoadAssignments, see common/xds_mapping.h) into nginx_xds.v1.Snapshots.
+//
+// Every response is validated completely before anything of it is accepted:
+// its type, every Any's type_url and contents, unique resource names. A
+// response that passes waits (pending) until the other type is at the same
+// version; then every Cluster is paired with its ClusterLoadAssignment, each
+// pair goes through FromXds and ValidateNormalizedUpstream, and the result is
+// a Candidate. The caller reports the embedder's verdict with Commit() or
+// Reject(); only Commit() makes the responses the new last good state. Any
+// failure leaves the last good state as it was.
+//
+// Each response the server sent is answered exactly once, through a Nack in
+// an Outcome or through a Candidate's `answers`, except a pending response
+// that a newer one of the same type replaces (its nonce is stale).
+//
+// Not thread-safe: one instance belongs to one ADS client thread.
+class SnapshotAssembler {
+ public:
+  // Identifies a response to answer.
+  struct Answer {
+    std::string type_url;
+    std::string nonce;
+  };
+
+  // A response to reject now, and why.
+  struct Nack {
+    std::string type_url;
+    std::string nonce;
+    std::string message;
+  };
+
+  // A complete, valid snapshot awaiting the embedder's verdict.
+  struct Candidate {
+    nginx_xds::v1::Snapshot snapshot;
+    // The responses the verdict answers (one or two).
+    std::vector<Answer> answers;
+  };
+
+  struct Outcome {
+    std::vector<Nack> nacks;
+    std::optional<Candidate> candidate;
+  };
+
+  SnapshotAssembler() = default;
+  SnapshotAssembler(const SnapshotAssembler&) = delete;
+  SnapshotAssembler& operator=(const SnapshotAssembler&) = delete;
+
+  // Takes one response. Must not be called while a candidate awaits its
+  // verdict (such a response is NACKed).
+  Outcome Offer(const envoy::service::discovery::v3::DiscoveryResponse& response);
+
+  // Accepts the outstanding candidate: its resources become the last good
+  // state and its snapshot last_good().
+  void Commit();
+
+  // Drops the outstanding candidate; the last good state is kept.
+  void Reject();
+
+  // Forgets pending responses (their nonces die with the stream); keeps the
+  // last good state. Call when a stream ends.
+  void ResetStream();
+
+  // Whether a candidate awaits Commit() or Reject().
+  bool has_candidate() const { return candidate_outstanding_; }
+
+  // The last committed snapshot; nullopt before the first.
+  const std::optional<nginx_xds::v1::Snapshot>& last_good() const { return last_good_; }
+
+ private:
+  // The resources of one response, decoded and keyed by name.
+  struct Resources {
+    std::string version;
+    std::string nonce;
+    std::map<std::string, envoy::config::cluster::v3::Cluster> clusters;
+    std::map<std::string, envoy::config::endpoint::v3::ClusterLoadAssignment> assignments;
+  };
+
+  struct TypeState {
+    std::optional<Resources> accepted;
+    std::optional<Resources> pending;
+
+    // The newest valid resources of the type: pending, else accepted.
+    const Resources* latest() const {
+      if (pending) return &*pending;
+      if (accepted) return &*accepted;
+      return nullptr;
+    }
+  };
+
+  TypeState* StateFor(const std::string& type_url);
+  // NACKs and drops `state`'s pending response, if any.
+  static void NackPending(TypeState* state, const std::string& type_url,
+                          const std::string& message, Outcome* outcome);
+  // Pairs the newest resources of both types (same version) into a snapshot.
+  static std::optional<std::string> Assemble(const Resources& clusters,
+                                             const Resources& assignments,
+                                             nginx_xds::v1::Snapshot* snapshot);
+
+  TypeState clusters_;
+  TypeState assignments_;
+  bool candidate_outstanding_ = false;
+  std::optional<nginx_xds::v1::Snapshot> candidate_snapshot_;
+  std::optional<nginx_xds::v1::Snapshot> last_good_;
+};
+
+}  // namespace nginx_xds
+
+#endif  // AGENT_SNAPSHOT_ASSEMBLER_H_

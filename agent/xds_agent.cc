@@ -1,0 +1,343 @@
+// The C ABI of agent/xds_agent.h over XdsClient. Every entry point catches
+// everything: no C++ exception or type crosses into C.
+
+#include "agent/xds_agent.h"
+
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/xds_client.h"
+#include "common/upstream_rules.h"
+#include "nginx_xds/v1/upstream.pb.h"
+
+struct nxa_agent_s {
+  nginx_xds::XdsClientOptions options;
+  nxa_snapshot_handler_pt on_snapshot = nullptr;
+  nxa_log_handler_pt on_log = nullptr;
+  void* ctx = nullptr;
+  // Set by nxa_agent_start; used by the embedder thread only.
+  std::unique_ptr<nginx_xds::XdsClient> client;
+
+  absl::Mutex mu;
+  // The snapshot handed over and not yet done (the client hands over one at
+  // a time); released by nxa_agent_destroy if the embedder never answers.
+  nxa_snapshot_s* outstanding ABSL_GUARDED_BY(mu) = nullptr;
+
+  void Log(int level, const std::string& message) {
+    if (on_log == nullptr) return;
+    on_log(ctx, level, message.c_str());
+  }
+};
+
+struct nxa_snapshot_s {
+  nxa_agent_s* agent = nullptr;
+  nginx_xds::v1::Snapshot snapshot;
+  bool from_cache = false;
+  std::optional<nginx_xds::SnapshotVerdict> verdict;
+};
+
+namespace {
+
+void WriteError(char* err, size_t err_len, const std::string& message) {
+  if (err == nullptr || err_len == 0) return;
+  std::snprintf(err, err_len, "%s", message.c_str());
+}
+
+std::string OrEmpty(const char* s) { return s == nullptr ? std::string() : std::string(s); }
+
+// Runs `f`; turns an escaping exception into NXA_ERROR and a log line.
+template <typename F>
+int Guard(nxa_agent_s* agent, const char* what, F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    if (agent != nullptr) {
+      try {
+        agent->Log(NXA_LOG_ERROR, absl::StrCat(what, ": ", e.what()));
+      } catch (...) {
+      }
+    }
+  } catch (...) {
+    if (agent != nullptr) {
+      try {
+        agent->Log(NXA_LOG_ERROR, absl::StrCat(what, ": unknown exception"));
+      } catch (...) {
+      }
+    }
+  }
+  return NXA_ERROR;
+}
+
+void OnSnapshot(nxa_agent_s* agent, const nginx_xds::v1::Snapshot& snapshot, bool from_cache,
+                nginx_xds::SnapshotVerdict verdict) {
+  auto handed = std::make_unique<nxa_snapshot_s>();
+  handed->agent = agent;
+  handed->snapshot = snapshot;
+  handed->from_cache = from_cache;
+  handed->verdict = std::move(verdict);
+  nxa_snapshot_s* raw = handed.release();
+  {
+    absl::MutexLock lock(&agent->mu);
+    agent->outstanding = raw;
+  }
+  agent->on_snapshot(agent->ctx, raw);
+}
+
+}  // namespace
+
+extern "C" {
+
+int nxa_agent_create(const nxa_config_t* config, nxa_agent_t** agent, char* err,
+                     size_t err_len) {
+  try {
+    if (agent == nullptr) {
+      WriteError(err, err_len, "no place for the agent handle");
+      return NXA_ERROR;
+    }
+    *agent = nullptr;
+    if (config == nullptr) {
+      WriteError(err, err_len, "no configuration");
+      return NXA_ERROR;
+    }
+    if (config->server == nullptr || config->server[0] == '\0') {
+      WriteError(err, err_len, "no control plane address (server)");
+      return NXA_ERROR;
+    }
+    if (config->node_id == nullptr || config->node_id[0] == '\0') {
+      WriteError(err, err_len, "no node_id");
+      return NXA_ERROR;
+    }
+    if (config->on_snapshot == nullptr) {
+      WriteError(err, err_len, "no snapshot handler (on_snapshot)");
+      return NXA_ERROR;
+    }
+    std::string fleet = OrEmpty(config->fleet);
+    if (fleet.empty()) fleet = nginx_xds::kDefaultFleet;
+    absl::Status status = nginx_xds::ValidateName("node_id", config->node_id);
+    if (status.ok()) status = nginx_xds::ValidateName("fleet", fleet);
+    if (!status.ok()) {
+      WriteError(err, err_len, std::string(status.message()));
+      return NXA_ERROR;
+    }
+
+    auto created = std::make_unique<nxa_agent_s>();
+    created->options.server = config->server;
+    created->options.node_id = config->node_id;
+    created->options.fleet = fleet;
+    created->options.cache_path = OrEmpty(config->cache_path);
+    std::string user_agent = OrEmpty(config->user_agent);
+    if (!user_agent.empty()) created->options.user_agent = user_agent;
+    if (config->backoff_initial_ms != 0) {
+      created->options.backoff_initial = absl::Milliseconds(config->backoff_initial_ms);
+    }
+    if (config->backoff_max_ms != 0) {
+      created->options.backoff_max = absl::Milliseconds(config->backoff_max_ms);
+    }
+    created->on_snapshot = config->on_snapshot;
+    created->on_log = config->on_log;
+    created->ctx = config->ctx;
+    *agent = created.release();
+    return NXA_OK;
+  } catch (const std::exception& e) {
+    WriteError(err, err_len, absl::StrCat("cannot create the agent: ", e.what()));
+  } catch (...) {
+    WriteError(err, err_len, "cannot create the agent");
+  }
+  return NXA_ERROR;
+}
+
+int nxa_agent_add_static_upstream(nxa_agent_t* agent, const nxa_upstream_t* upstream,
+                                  const nxa_server_t* servers) {
+  if (agent == nullptr) return NXA_ERROR;
+  return Guard(agent, "nxa_agent_add_static_upstream", [&]() -> int {
+    if (agent->client != nullptr) {
+      agent->Log(NXA_LOG_ERROR, "static upstreams must be added before the agent starts");
+      return NXA_ERROR;
+    }
+    if (upstream == nullptr || upstream->name == nullptr ||
+        (upstream->nservers > 0 && servers == nullptr)) {
+      agent->Log(NXA_LOG_ERROR, "static upstream without a name or servers");
+      return NXA_ERROR;
+    }
+    absl::Status status = nginx_xds::ValidateName("upstream", upstream->name);
+    if (!status.ok()) {
+      agent->Log(NXA_LOG_ERROR, std::string(status.message()));
+      return NXA_ERROR;
+    }
+    if (upstream->method < NXA_METHOD_ROUND_ROBIN || upstream->method > NXA_METHOD_RANDOM) {
+      agent->Log(NXA_LOG_ERROR, absl::StrCat("static upstream \"", upstream->name,
+                                             "\": unknown method ", upstream->method));
+      return NXA_ERROR;
+    }
+    nginx_xds::v1::Upstream u;
+    u.set_name(upstream->name);
+    u.set_zone(OrEmpty(upstream->zone));
+    u.set_method(static_cast<nginx_xds::v1::Method>(upstream->method));
+    if (upstream->method == NXA_METHOD_HASH) {
+      u.set_hash_key(OrEmpty(upstream->hash_key));
+      u.set_hash_consistent(upstream->hash_consistent != 0);
+    }
+    u.set_keepalive(upstream->keepalive);
+    // 0 means "not set" for these: nginx accepts no 0 for any of them.
+    if (upstream->keepalive_requests != 0) u.set_keepalive_requests(upstream->keepalive_requests);
+    if (upstream->keepalive_time_ms != 0) u.set_keepalive_time_ms(upstream->keepalive_time_ms);
+    if (upstream->keepalive_timeout_ms != 0) {
+      u.set_keepalive_timeout_ms(upstream->keepalive_timeout_ms);
+    }
+    for (size_t i = 0; i < upstream->nservers; ++i) {
+      const nxa_server_t& s = servers[i];
+      if (s.address == nullptr || s.address[0] == '\0') {
+        agent->Log(NXA_LOG_ERROR, absl::StrCat("static upstream \"", upstream->name,
+                                               "\": server ", i, " has no address"));
+        return NXA_ERROR;
+      }
+      nginx_xds::v1::Server* server = u.add_servers();
+      server->set_address(s.address);
+      if (s.weight != 0) server->set_weight(s.weight);
+      server->set_max_fails(s.max_fails);
+      server->set_fail_timeout(s.fail_timeout);
+      server->set_max_conns(s.max_conns);
+      server->set_backup(s.backup != 0);
+      server->set_down(s.down != 0);
+    }
+    agent->options.static_upstreams.push_back(std::move(u));
+    return NXA_OK;
+  });
+}
+
+int nxa_agent_start(nxa_agent_t* agent) {
+  if (agent == nullptr) return NXA_ERROR;
+  return Guard(agent, "nxa_agent_start", [&]() -> int {
+    if (agent->client != nullptr) {
+      agent->Log(NXA_LOG_ERROR, "the agent is already started");
+      return NXA_ERROR;
+    }
+    auto client = std::make_unique<nginx_xds::XdsClient>(
+        agent->options,
+        [agent](const nginx_xds::v1::Snapshot& snapshot, bool from_cache,
+                nginx_xds::SnapshotVerdict verdict) {
+          OnSnapshot(agent, snapshot, from_cache, std::move(verdict));
+        },
+        [agent](nginx_xds::LogLevel level, const std::string& message) {
+          agent->Log(static_cast<int>(level), message);
+        });
+    absl::Status status = client->Start();
+    if (!status.ok()) {
+      agent->Log(NXA_LOG_ERROR, absl::StrCat("cannot start the agent: ", status.message()));
+      return NXA_ERROR;
+    }
+    agent->client = std::move(client);
+    return NXA_OK;
+  });
+}
+
+void nxa_agent_destroy(nxa_agent_t* agent) {
+  if (agent == nullptr) return;
+  try {
+    if (agent->client != nullptr) agent->client->Shutdown();
+    agent->client.reset();
+    nxa_snapshot_s* outstanding;
+    {
+      absl::MutexLock lock(&agent->mu);
+      outstanding = agent->outstanding;
+      agent->outstanding = nullptr;
+    }
+    delete outstanding;
+  } catch (...) {
+    // Nothing can be reported any more; free what we can.
+  }
+  delete agent;
+}
+
+const char* nxa_snapshot_version(const nxa_snapshot_t* snapshot) {
+  if (snapshot == nullptr) return "";
+  return snapshot->snapshot.version().c_str();
+}
+
+int nxa_snapshot_from_cache(const nxa_snapshot_t* snapshot) {
+  return snapshot != nullptr && snapshot->from_cache ? 1 : 0;
+}
+
+size_t nxa_snapshot_upstream_count(const nxa_snapshot_t* snapshot) {
+  if (snapshot == nullptr) return 0;
+  return static_cast<size_t>(snapshot->snapshot.upstreams_size());
+}
+
+int nxa_snapshot_upstream(const nxa_snapshot_t* snapshot, size_t index, nxa_upstream_t* out) {
+  if (snapshot == nullptr || out == nullptr ||
+      index >= static_cast<size_t>(snapshot->snapshot.upstreams_size())) {
+    return NXA_ERROR;
+  }
+  const nginx_xds::v1::Upstream& u = snapshot->snapshot.upstreams(static_cast<int>(index));
+  out->name = u.name().c_str();
+  out->zone = u.zone().c_str();
+  out->method = static_cast<int>(u.method());
+  out->hash_key = u.hash_key().c_str();
+  out->hash_consistent = u.hash_consistent() ? 1 : 0;
+  out->keepalive = u.keepalive();
+  out->keepalive_requests =
+      u.has_keepalive_requests() ? u.keepalive_requests() : nginx_xds::kDefaultKeepaliveRequests;
+  out->keepalive_time_ms =
+      u.has_keepalive_time_ms() ? u.keepalive_time_ms() : nginx_xds::kDefaultKeepaliveTimeMs;
+  out->keepalive_timeout_ms = u.has_keepalive_timeout_ms() ? u.keepalive_timeout_ms()
+                                                           : nginx_xds::kDefaultKeepaliveTimeoutMs;
+  out->nservers = static_cast<size_t>(u.servers_size());
+  return NXA_OK;
+}
+
+int nxa_snapshot_server(const nxa_snapshot_t* snapshot, size_t upstream, size_t server,
+                        nxa_server_t* out) {
+  if (snapshot == nullptr || out == nullptr ||
+      upstream >= static_cast<size_t>(snapshot->snapshot.upstreams_size())) {
+    return NXA_ERROR;
+  }
+  const nginx_xds::v1::Upstream& u = snapshot->snapshot.upstreams(static_cast<int>(upstream));
+  if (server >= static_cast<size_t>(u.servers_size())) return NXA_ERROR;
+  const nginx_xds::v1::Server& s = u.servers(static_cast<int>(server));
+  out->address = s.address().c_str();
+  out->weight = s.has_weight() ? s.weight() : nginx_xds::kDefaultWeight;
+  out->max_fails = s.has_max_fails() ? s.max_fails() : nginx_xds::kDefaultMaxFails;
+  out->fail_timeout =
+      s.has_fail_timeout() ? s.fail_timeout() : nginx_xds::kDefaultFailTimeoutSeconds;
+  out->max_conns = s.max_conns();
+  out->backup = s.backup() ? 1 : 0;
+  out->down = s.down() ? 1 : 0;
+  return NXA_OK;
+}
+
+void nxa_snapshot_done(nxa_snapshot_t* snapshot, int status, const char* error) {
+  if (snapshot == nullptr) return;
+  try {
+    nxa_agent_s* agent = snapshot->agent;
+    if (agent != nullptr) {
+      absl::MutexLock lock(&agent->mu);
+      if (agent->outstanding == snapshot) agent->outstanding = nullptr;
+    }
+    if (snapshot->verdict) {
+      if (status == NXA_OK) {
+        snapshot->verdict->Done(absl::OkStatus());
+      } else {
+        std::string message = OrEmpty(error);
+        if (message.empty()) message = "rejected by nginx";
+        snapshot->verdict->Done(absl::InvalidArgumentError(message));
+      }
+    }
+  } catch (...) {
+    try {
+      if (snapshot->verdict) snapshot->verdict->Done(absl::InternalError("verdict lost"));
+    } catch (...) {
+    }
+  }
+  delete snapshot;
+}
+
+}  // extern "C"

@@ -1,0 +1,372 @@
+#include "agent/xds_client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/snapshot_file.h"
+#include "common/xds_mapping.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace nginx_xds {
+namespace {
+
+using envoy::service::discovery::v3::AggregatedDiscoveryService;
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+
+// google.rpc.Code INVALID_ARGUMENT, the code of every NACK.
+constexpr int kNackCode = 3;
+// How often blocking waits look for a shutdown they cannot be woken from.
+constexpr absl::Duration kPollInterval = absl::Milliseconds(100);
+
+const char* TypeName(const std::string& type_url) {
+  if (type_url == kClusterTypeUrl) return "Cluster";
+  if (type_url == kEndpointTypeUrl) return "ClusterLoadAssignment";
+  return "unknown";
+}
+
+}  // namespace
+
+void SnapshotVerdict::Done(absl::Status status) const {
+  if (!state_) return;
+  absl::MutexLock lock(&state_->mu);
+  if (!state_->status) state_->status = std::move(status);
+}
+
+XdsClient::XdsClient(XdsClientOptions options, SnapshotHandler on_snapshot,
+                     LogHandler on_log)
+    : options_(std::move(options)),
+      on_snapshot_(std::move(on_snapshot)),
+      on_log_(std::move(on_log)),
+      backoff_(options_.backoff_initial, options_.backoff_max, options_.random) {}
+
+XdsClient::~XdsClient() { Shutdown(); }
+
+absl::StatusOr<envoy::config::core::v3::Node> XdsClient::MakeNode(
+    const XdsClientOptions& options) {
+  envoy::config::core::v3::Node node;
+  node.set_id(options.node_id);
+  node.set_cluster(options.fleet);
+  node.set_user_agent_name(options.user_agent);
+  google::protobuf::Struct* nginx =
+      (*node.mutable_metadata()->mutable_fields())[kNginxMetadataKey].mutable_struct_value();
+  google::protobuf::ListValue* list =
+      (*nginx->mutable_fields())["static_upstreams"].mutable_list_value();
+  for (const auto& upstream : options.static_upstreams) {
+    std::string json;
+    auto status = google::protobuf::util::MessageToJsonString(upstream, &json);
+    if (!status.ok()) {
+      return absl::InternalError(absl::StrCat("static upstream \"", upstream.name(),
+                                              "\": cannot convert to JSON: ",
+                                              status.ToString()));
+    }
+    status = google::protobuf::util::JsonStringToMessage(json, list->add_values());
+    if (!status.ok()) {
+      return absl::InternalError(absl::StrCat("static upstream \"", upstream.name(),
+                                              "\": cannot convert JSON to a Struct: ",
+                                              status.ToString()));
+    }
+  }
+  return node;
+}
+
+absl::Status XdsClient::Start() {
+  absl::MutexLock lock(&mu_);
+  if (started_) return absl::FailedPreconditionError("the agent is already started");
+  if (shutdown_) return absl::FailedPreconditionError("the agent is shut down");
+  absl::StatusOr<envoy::config::core::v3::Node> node = MakeNode(options_);
+  if (!node.ok()) return node.status();
+  node_ = *std::move(node);
+  try {
+    thread_ = std::thread([this] { RunOrLog(); });
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("cannot start the agent thread: ", e.what()));
+  }
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void XdsClient::Shutdown() {
+  std::shared_ptr<SnapshotVerdict::State> verdict;
+  {
+    absl::MutexLock lock(&mu_);
+    shutdown_ = true;
+    if (context_ != nullptr) context_->TryCancel();
+    verdict = verdict_;
+  }
+  if (verdict) {
+    absl::MutexLock lock(&verdict->mu);
+    verdict->cancelled = true;
+  }
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
+    thread_.join();
+  }
+}
+
+bool XdsClient::shutting_down() {
+  absl::MutexLock lock(&mu_);
+  return shutdown_;
+}
+
+void XdsClient::Log(LogLevel level, const std::string& message) {
+  if (!on_log_) return;
+  try {
+    on_log_(level, message);
+  } catch (...) {
+    // A throwing log handler must not take the agent down.
+  }
+}
+
+void XdsClient::RunOrLog() {
+  try {
+    Run();
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, absl::StrCat("agent thread stopped: ", e.what()));
+  } catch (...) {
+    Log(LogLevel::kError, "agent thread stopped by an unknown exception");
+  }
+}
+
+void XdsClient::Run() {
+  if (!options_.cache_path.empty()) {
+    absl::StatusOr<nginx_xds::v1::Snapshot> cached = LoadSnapshotFile(options_.cache_path);
+    if (cached.ok()) {
+      Log(LogLevel::kInfo, absl::StrCat("cache file \"", options_.cache_path,
+                                        "\" holds version ", cached->version()));
+      last_good_version_ = cached->version();
+      cached_ = *std::move(cached);
+    } else if (absl::IsNotFound(cached.status())) {
+      Log(LogLevel::kDebug, absl::StrCat("no cache file \"", options_.cache_path, "\" yet"));
+    } else {
+      Log(LogLevel::kWarn, absl::StrCat("ignoring the cache file: ", cached.status().message()));
+    }
+  }
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(backoff_.initial())));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(backoff_.initial())));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(backoff_.max())));
+  // Notices a control plane that vanished without closing the connection,
+  // pinging no more often than gRPC servers accept by default (5 minutes).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 330 * 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, options_.user_agent);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      options_.server, grpc::InsecureChannelCredentials(), args);
+  std::unique_ptr<AggregatedDiscoveryService::Stub> stub =
+      AggregatedDiscoveryService::NewStub(channel);
+
+  bool first_attempt = true;
+  while (!shutting_down()) {
+    StreamResult result;
+    if (WaitForReady(channel.get(), options_.connect_timeout)) {
+      result = RunStream(stub.get());
+    } else if (!shutting_down()) {
+      Log(LogLevel::kWarn, absl::StrCat("control plane ", options_.server, " is not reachable"));
+    }
+    if (shutting_down()) break;
+    assembler_.ResetStream();
+    if (first_attempt && !result.got_snapshot) HandOverCache();
+    first_attempt = false;
+    if (shutting_down()) break;
+    absl::Duration delay = backoff_.Next();
+    Log(LogLevel::kInfo, absl::StrCat("reconnecting to ", options_.server, " in ",
+                                      absl::FormatDuration(delay)));
+    if (!Sleep(delay)) break;
+  }
+  Log(LogLevel::kDebug, "agent thread exiting");
+}
+
+bool XdsClient::WaitForReady(grpc::Channel* channel, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY) return true;
+    if (shutting_down()) return false;
+    const absl::Time now = absl::Now();
+    if (now >= deadline) return false;
+    channel->WaitForStateChange(state,
+                                absl::ToChronoTime(std::min(now + kPollInterval, deadline)));
+  }
+}
+
+bool XdsClient::Sleep(absl::Duration delay) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&shutdown_), delay);
+  return !shutdown_;
+}
+
+XdsClient::StreamResult XdsClient::RunStream(AggregatedDiscoveryService::Stub* stub) {
+  StreamResult result;
+  auto context = std::make_unique<grpc::ClientContext>();
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_) return result;
+    context_ = context.get();
+  }
+  Log(LogLevel::kInfo, absl::StrCat("connected to ", options_.server));
+  std::unique_ptr<grpc::ClientReaderWriter<DiscoveryRequest, DiscoveryResponse>> stream =
+      stub->StreamAggregatedResources(context.get());
+  result.connected = true;
+
+  // The Node goes with the stream's first request only.
+  DiscoveryRequest first;
+  *first.mutable_node() = node_;
+  first.set_type_url(kClusterTypeUrl);
+  first.set_version_info(last_good_version_);
+  bool ok = stream->Write(first) &&
+            Send(stream.get(), kEndpointTypeUrl, last_good_version_, "", nullptr);
+
+  DiscoveryResponse response;
+  while (ok && stream->Read(&response)) {
+    ok = HandleResponse(stream.get(), response, &result);
+  }
+  if (!ok) {
+    // Ended by us (shutdown or a failed write): cancel, then drain.
+    context->TryCancel();
+    while (stream->Read(&response)) {
+    }
+  }
+  grpc::Status status = stream->Finish();
+  {
+    absl::MutexLock lock(&mu_);
+    context_ = nullptr;
+  }
+  if (!shutting_down()) {
+    Log(LogLevel::kWarn, absl::StrCat("stream to ", options_.server, " ended: ",
+                                      status.error_code(), " ", status.error_message()));
+  }
+  return result;
+}
+
+bool XdsClient::Send(Stream* stream, const std::string& type_url, const std::string& version,
+                     const std::string& nonce, const std::string* error) {
+  DiscoveryRequest request;
+  request.set_type_url(type_url);
+  request.set_version_info(version);
+  request.set_response_nonce(nonce);
+  if (error != nullptr) {
+    request.mutable_error_detail()->set_code(kNackCode);
+    request.mutable_error_detail()->set_message(*error);
+  }
+  return stream->Write(request);
+}
+
+bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response,
+                               StreamResult* result) {
+  Log(LogLevel::kDebug, absl::StrCat("received ", TypeName(response.type_url()), " version ",
+                                     response.version_info(), " nonce ", response.nonce(),
+                                     " with ", response.resources_size(), " resources"));
+  SnapshotAssembler::Outcome outcome = assembler_.Offer(response);
+  for (const SnapshotAssembler::Nack& nack : outcome.nacks) {
+    Log(LogLevel::kWarn, absl::StrCat("rejecting ", TypeName(nack.type_url), " nonce ",
+                                      nack.nonce, ": ", nack.message));
+    if (!Send(stream, nack.type_url, last_good_version_, nack.nonce, &nack.message)) {
+      return false;
+    }
+  }
+  if (!outcome.candidate) return true;
+
+  const SnapshotAssembler::Candidate& candidate = *outcome.candidate;
+  const nginx_xds::v1::Snapshot& snapshot = candidate.snapshot;
+  std::optional<absl::Status> verdict;
+  if (applied_ && google::protobuf::util::MessageDifferencer::Equals(*applied_, snapshot)) {
+    Log(LogLevel::kDebug, absl::StrCat("version ", snapshot.version(), " is already applied"));
+    verdict = absl::OkStatus();
+  } else {
+    verdict = HandOver(snapshot, /*from_cache=*/false);
+    if (!verdict) {
+      assembler_.Reject();
+      return false;
+    }
+  }
+
+  if (verdict->ok()) {
+    assembler_.Commit();
+    applied_ = snapshot;
+    last_good_version_ = snapshot.version();
+    result->got_snapshot = true;
+    backoff_.Reset();
+    if (!options_.cache_path.empty()) {
+      absl::Status saved = SaveSnapshotFile(options_.cache_path, snapshot);
+      if (!saved.ok()) {
+        Log(LogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
+      }
+    }
+    Log(LogLevel::kInfo, absl::StrCat("applied version ", snapshot.version(), " (",
+                                      snapshot.upstreams_size(), " upstreams)"));
+    for (const SnapshotAssembler::Answer& answer : candidate.answers) {
+      if (!Send(stream, answer.type_url, snapshot.version(), answer.nonce, nullptr)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  assembler_.Reject();
+  std::string message(verdict->message());
+  if (message.empty()) message = "rejected by nginx";
+  Log(LogLevel::kWarn, absl::StrCat("version ", snapshot.version(), " rejected: ", message));
+  for (const SnapshotAssembler::Answer& answer : candidate.answers) {
+    if (!Send(stream, answer.type_url, last_good_version_, answer.nonce, &message)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<absl::Status> XdsClient::HandOver(const nginx_xds::v1::Snapshot& snapshot,
+                                                bool from_cache) {
+  auto state = std::make_shared<SnapshotVerdict::State>();
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_) return std::nullopt;
+    verdict_ = state;
+  }
+  try {
+    on_snapshot_(snapshot, from_cache, SnapshotVerdict(state));
+  } catch (const std::exception& e) {
+    SnapshotVerdict(state).Done(
+        absl::InternalError(absl::StrCat("snapshot handler failed: ", e.what())));
+  } catch (...) {
+    SnapshotVerdict(state).Done(absl::InternalError("snapshot handler failed"));
+  }
+  std::optional<absl::Status> verdict;
+  {
+    absl::MutexLock lock(&state->mu);
+    state->mu.Await(absl::Condition(
+        +[](SnapshotVerdict::State* s) { return s->status.has_value() || s->cancelled; },
+        state.get()));
+    if (!state->cancelled) verdict = state->status;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    verdict_.reset();
+  }
+  return verdict;
+}
+
+void XdsClient::HandOverCache() {
+  if (cache_handed_over_ || !cached_) return;
+  cache_handed_over_ = true;
+  Log(LogLevel::kInfo, absl::StrCat("using version ", cached_->version(),
+                                    " from the cache file until the control plane answers"));
+  std::optional<absl::Status> verdict = HandOver(*cached_, /*from_cache=*/true);
+  if (!verdict) return;
+  if (verdict->ok()) {
+    applied_ = *cached_;
+  } else {
+    Log(LogLevel::kWarn, absl::StrCat("cached version ", cached_->version(),
+                                      " rejected: ", verdict->message()));
+  }
+}
+
+}  // namespace nginx_xds

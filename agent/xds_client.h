@@ -1,0 +1,169 @@
+#ifndef AGENT_XDS_CLIENT_H_
+#define AGENT_XDS_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/backoff.h"
+#include "agent/snapshot_assembler.h"
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "nginx_xds/v1/upstream.pb.h"
+
+namespace nginx_xds {
+
+// Log levels, numbered as NXA_LOG_* in agent/xds_agent.h.
+enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
+
+// The embedder's answer to one handed-over snapshot. Copyable; the first
+// Done() counts and later ones are ignored. Safe to call from any thread, also
+// after the XdsClient is gone.
+class SnapshotVerdict {
+ public:
+  // OK applies the snapshot (ACK); anything else rejects it (NACK with the
+  // status's message).
+  void Done(absl::Status status) const;
+
+ private:
+  friend class XdsClient;
+  struct State {
+    absl::Mutex mu;
+    std::optional<absl::Status> status ABSL_GUARDED_BY(mu);
+    bool cancelled ABSL_GUARDED_BY(mu) = false;
+  };
+  explicit SnapshotVerdict(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  std::shared_ptr<State> state_;
+};
+
+struct XdsClientOptions {
+  // The control plane, e.g. "127.0.0.1:18000" (a gRPC target).
+  std::string server;
+  std::string node_id;
+  // Sent as Node.cluster.
+  std::string fleet = "default";
+  std::string user_agent = "nginx-xds-agent";
+  // The last-good cache file; empty: none.
+  std::string cache_path;
+  // Declared in nginx.conf; sent in the Node metadata.
+  std::vector<nginx_xds::v1::Upstream> static_upstreams;
+  absl::Duration backoff_initial = Backoff::kDefaultInitial;
+  absl::Duration backoff_max = Backoff::kDefaultMax;
+  // How long the first connection attempt may take before the cached
+  // snapshot is handed over.
+  absl::Duration connect_timeout = absl::Seconds(1);
+  // The backoff's jitter source; null: random.
+  Backoff::RandomSource random;
+};
+
+// An ADS (state of the world) client for Clusters and ClusterLoadAssignments.
+//
+// One thread keeps one stream to the control plane at a time: the first
+// request per type carries version_info = the last good (or cached) version,
+// the stream's first request carries the Node. Each response is validated by
+// a SnapshotAssembler; an invalid one is NACKed at once. A complete snapshot
+// is handed to the SnapshotHandler and the client waits for its verdict, then
+// writes the cache file and ACKs, or NACKs with the embedder's message. Any
+// stream end is followed by a reconnect after a jittered backoff that resets
+// after a good response. When the first attempt fails and the cache file
+// holds a snapshot, that one is handed over once (from_cache) and never ACKed.
+//
+// Start() and Shutdown() are called from one embedder thread; the handlers
+// run on the client's thread. No exception leaves it.
+class XdsClient {
+ public:
+  // Receives a validated snapshot; `verdict.Done()` must follow exactly once,
+  // from any thread, possibly before this returns. Until then the client
+  // sends no ACK or NACK and hands over no newer snapshot.
+  using SnapshotHandler = std::function<void(const nginx_xds::v1::Snapshot& snapshot,
+                                             bool from_cache, SnapshotVerdict verdict)>;
+  using LogHandler = std::function<void(LogLevel level, const std::string& message)>;
+
+  XdsClient(XdsClientOptions options, SnapshotHandler on_snapshot, LogHandler on_log);
+  // Shutdown().
+  ~XdsClient();
+
+  XdsClient(const XdsClient&) = delete;
+  XdsClient& operator=(const XdsClient&) = delete;
+
+  // Starts the thread. FAILED_PRECONDITION when already started; INTERNAL
+  // when the thread or channel cannot be made.
+  absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Cancels the stream, wakes every wait (also one for a verdict) and joins
+  // the thread. Idempotent.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The Node sent on a stream's first request. Exposed for tests.
+  static absl::StatusOr<envoy::config::core::v3::Node> MakeNode(
+      const XdsClientOptions& options);
+
+ private:
+  using Stream = grpc::ClientReaderWriterInterface<
+      envoy::service::discovery::v3::DiscoveryRequest,
+      envoy::service::discovery::v3::DiscoveryResponse>;
+
+  // What one stream achieved.
+  struct StreamResult {
+    bool connected = false;
+    bool got_snapshot = false;
+  };
+
+  void Run();
+  void RunOrLog();
+  // Waits up to `timeout` for the channel to be READY; false on timeout or shutdown.
+  bool WaitForReady(grpc::Channel* channel, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
+  StreamResult RunStream(
+      envoy::service::discovery::v3::AggregatedDiscoveryService::Stub* stub)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Handles one response; false when the stream must end.
+  bool HandleResponse(Stream* stream,
+                      const envoy::service::discovery::v3::DiscoveryResponse& response,
+                      StreamResult* result) ABSL_LOCKS_EXCLUDED(mu_);
+  // Hands `snapshot` over and waits for the verdict; nullopt on shutdown.
+  std::optional<absl::Status> HandOver(const nginx_xds::v1::Snapshot& snapshot,
+                                       bool from_cache) ABSL_LOCKS_EXCLUDED(mu_);
+  void HandOverCache() ABSL_LOCKS_EXCLUDED(mu_);
+  bool Send(Stream* stream, const std::string& type_url, const std::string& version,
+            const std::string& nonce, const std::string* error);
+  // Sleeps `delay` unless shut down first; false when shut down.
+  bool Sleep(absl::Duration delay) ABSL_LOCKS_EXCLUDED(mu_);
+  bool shutting_down() ABSL_LOCKS_EXCLUDED(mu_);
+  void Log(LogLevel level, const std::string& message);
+
+  const XdsClientOptions options_;
+  const SnapshotHandler on_snapshot_;
+  const LogHandler on_log_;
+
+  // Owned by the client thread.
+  envoy::config::core::v3::Node node_;
+  SnapshotAssembler assembler_;
+  Backoff backoff_;
+  // The version sent as version_info: last ACKed, else the cached one.
+  std::string last_good_version_;
+  // What the embedder holds now; a re-sent identical snapshot is ACKed
+  // without handing it over again.
+  std::optional<nginx_xds::v1::Snapshot> applied_;
+  std::optional<nginx_xds::v1::Snapshot> cached_;
+  bool cache_handed_over_ = false;
+
+  absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::shared_ptr<SnapshotVerdict::State> verdict_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace nginx_xds
+
+#endif  // AGENT_XDS_CLIENT_H_

@@ -1,0 +1,408 @@
+#include "controlplane/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/upstream_rules.h"
+
+namespace nginx_xds {
+namespace {
+
+using nginx_xds::v1::Upstream;
+
+// Bumped when the tables change; a newer file is refused, not misread.
+constexpr int kSchemaVersion = 1;
+// Waits this long for another connection's write lock before giving up.
+constexpr int kBusyTimeoutMs = 5000;
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS meta(
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  version INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta(id, version) VALUES (0, 0);
+CREATE TABLE IF NOT EXISTS fleets(
+  fleet TEXT PRIMARY KEY NOT NULL,
+  version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS upstreams(
+  fleet TEXT NOT NULL,
+  key TEXT NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (fleet, key));
+)sql";
+
+// Busy and locked are worth retrying; corruption means lost data.
+absl::StatusCode CodeFor(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::StatusCode::kUnavailable;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::StatusCode::kDataLoss;
+    case SQLITE_FULL:
+      return absl::StatusCode::kResourceExhausted;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
+  const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return absl::Status(CodeFor(rc),
+                      absl::StrCat("sqlite store: ", what, ": ", message));
+}
+
+// Runs statements that take no parameters and return no rows.
+absl::Status Exec(sqlite3* db, const char* sql) {
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db, rc, sql);
+  return absl::OkStatus();
+}
+
+// One prepared statement, finalized when it goes out of scope.
+class Statement {
+ public:
+  static absl::StatusOr<Statement> Prepare(sqlite3* db, const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      return SqliteError(db, rc, absl::StrCat("prepare \"", sql, "\""));
+    }
+    return Statement(db, stmt);
+  }
+
+  Statement(Statement&& other) noexcept
+      : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+  Statement& operator=(Statement&&) = delete;
+  ~Statement() { sqlite3_finalize(stmt_); }
+
+  // Binds `text` (copied) to the 1-based parameter `index`.
+  absl::Status BindText(int index, absl::string_view text) {
+    return Check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(),
+                                     SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+
+  absl::Status BindBlob(int index, absl::string_view blob) {
+    return Check(sqlite3_bind_blob64(stmt_, index, blob.data(), blob.size(),
+                                     SQLITE_TRANSIENT));
+  }
+
+  absl::Status BindInt64(int index, int64_t value) {
+    return Check(sqlite3_bind_int64(stmt_, index, value));
+  }
+
+  // True while there is a row to read, false when done.
+  absl::StatusOr<bool> Step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqliteError(db_, rc, absl::StrCat("\"", sqlite3_sql(stmt_), "\""));
+  }
+
+  // Runs a statement that returns no rows, then makes it reusable.
+  absl::Status Run() {
+    absl::StatusOr<bool> row = Step();
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    if (!row.ok()) return row.status();
+    return absl::OkStatus();
+  }
+
+  bool IsInteger(int column) const {
+    return sqlite3_column_type(stmt_, column) == SQLITE_INTEGER;
+  }
+  int64_t Int64(int column) const {
+    return sqlite3_column_int64(stmt_, column);
+  }
+  std::string Text(int column) const {
+    const unsigned char* text = sqlite3_column_text(stmt_, column);
+    if (text == nullptr) return std::string();
+    return std::string(reinterpret_cast<const char*>(text),
+                       sqlite3_column_bytes(stmt_, column));
+  }
+  absl::string_view Blob(int column) const {
+    const void* blob = sqlite3_column_blob(stmt_, column);
+    if (blob == nullptr) return absl::string_view();
+    return absl::string_view(static_cast<const char*>(blob),
+                             sqlite3_column_bytes(stmt_, column));
+  }
+
+ private:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+
+  absl::Status Check(int rc) {
+    if (rc == SQLITE_OK) return absl::OkStatus();
+    return SqliteError(db_, rc,
+                       absl::StrCat("bind \"", sqlite3_sql(stmt_), "\""));
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+// Returns the status of `expr` if it is an error.
+#define NGINX_XDS_RETURN_IF_ERROR(expr) \
+  do {                                  \
+    absl::Status status_ = (expr);      \
+    if (!status_.ok()) return status_;  \
+  } while (false)
+
+// The journal mode pragma answers with the mode it ended up in.
+absl::Status EnableWal(sqlite3* db) {
+  absl::StatusOr<Statement> wal =
+      Statement::Prepare(db, "PRAGMA journal_mode=WAL");
+  if (!wal.ok()) return wal.status();
+  absl::StatusOr<bool> row = wal->Step();
+  if (!row.ok()) return row.status();
+  std::string mode = *row ? wal->Text(0) : "";
+  if (mode != "wal") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sqlite store: cannot use WAL, journal mode is \"", mode, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> SchemaVersion(sqlite3* db) {
+  absl::StatusOr<Statement> pragma =
+      Statement::Prepare(db, "PRAGMA user_version");
+  if (!pragma.ok()) return pragma.status();
+  absl::StatusOr<bool> row = pragma->Step();
+  if (!row.ok()) return row.status();
+  return *row ? static_cast<int>(pragma->Int64(0)) : 0;
+}
+
+absl::Status CreateSchemaInTransaction(sqlite3* db) {
+  absl::StatusOr<int> version = SchemaVersion(db);
+  if (!version.ok()) return version.status();
+  if (*version > kSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sqlite store: schema version ", *version,
+                     " is newer than this program's ", kSchemaVersion));
+  }
+  NGINX_XDS_RETURN_IF_ERROR(Exec(db, kSchema));
+  return Exec(db, absl::StrCat("PRAGMA user_version=", kSchemaVersion).c_str());
+}
+
+// Runs `body` between `begin` and COMMIT; rolls back if anything fails, so
+// an error leaves the database as it was.
+template <typename T, typename Body>
+absl::StatusOr<T> InTransaction(sqlite3* db, const char* begin, Body body) {
+  NGINX_XDS_RETURN_IF_ERROR(Exec(db, begin));
+  absl::StatusOr<T> result = body();
+  if (result.ok()) {
+    absl::Status committed = Exec(db, "COMMIT");
+    if (committed.ok()) return result;
+    result = committed;
+  }
+  // A failed COMMIT can leave the transaction open; end it either way.
+  if (!sqlite3_get_autocommit(db)) Exec(db, "ROLLBACK").IgnoreError();
+  return result;
+}
+
+absl::Status DataLoss(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("sqlite store: ", what));
+}
+
+absl::StatusOr<uint64_t> ReadVersion(sqlite3* db) {
+  absl::StatusOr<Statement> meta =
+      Statement::Prepare(db, "SELECT version FROM meta WHERE id = 0");
+  if (!meta.ok()) return meta.status();
+  absl::StatusOr<bool> row = meta->Step();
+  if (!row.ok()) return row.status();
+  if (!*row || !meta->IsInteger(0) || meta->Int64(0) < 0) {
+    return DataLoss("table meta has no valid version");
+  }
+  return static_cast<uint64_t>(meta->Int64(0));
+}
+
+absl::Status LoadVersions(sqlite3* db, StoredState* state) {
+  absl::StatusOr<uint64_t> version = ReadVersion(db);
+  if (!version.ok()) return version.status();
+  state->version = *version;
+
+  absl::StatusOr<Statement> fleets =
+      Statement::Prepare(db, "SELECT fleet, version FROM fleets");
+  if (!fleets.ok()) return fleets.status();
+  absl::StatusOr<bool> row;
+  while ((row = fleets->Step()).ok() && *row) {
+    std::string fleet = fleets->Text(0);
+    if (!fleets->IsInteger(1) || fleets->Int64(1) < 1 ||
+        static_cast<uint64_t>(fleets->Int64(1)) > state->version) {
+      return DataLoss(absl::StrCat("fleet \"", fleet, "\": invalid version"));
+    }
+    state->fleet_versions[fleet] = static_cast<uint64_t>(fleets->Int64(1));
+    state->upstreams[fleet];  // Every known fleet is listed, even if empty.
+  }
+  return row.status();
+}
+
+absl::Status LoadUpstreams(sqlite3* db, StoredState* state) {
+  absl::StatusOr<Statement> select = Statement::Prepare(
+      db, "SELECT fleet, key, body FROM upstreams ORDER BY fleet, key");
+  if (!select.ok()) return select.status();
+  absl::StatusOr<bool> row;
+  while ((row = select->Step()).ok() && *row) {
+    std::string fleet = select->Text(0);
+    std::string key = select->Text(1);
+    std::string where =
+        absl::StrCat("fleet \"", fleet, "\" upstream \"", key, "\": ");
+    absl::string_view body = select->Blob(2);
+    Upstream upstream;
+    if (!upstream.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+      return DataLoss(
+          absl::StrCat(where, "body is not an nginx_xds.v1.Upstream"));
+    }
+    if (UpstreamKey(upstream.name()) != key) {
+      return DataLoss(
+          absl::StrCat(where, "body names upstream \"", upstream.name(), "\""));
+    }
+    if (state->fleet_versions.count(fleet) == 0) {
+      return DataLoss(absl::StrCat(where, "fleet has no version"));
+    }
+    state->upstreams[fleet].push_back(std::move(upstream));
+  }
+  return row.status();
+}
+
+// A put or delete, checked and serialized before the transaction starts.
+struct Change {
+  std::string key;
+  bool is_delete = false;
+  std::string body;  // The serialized upstream of a put.
+};
+
+absl::StatusOr<std::vector<Change>> PrepareChanges(
+    absl::string_view fleet, const std::vector<Upstream>& puts,
+    const std::vector<std::string>& delete_keys) {
+  NGINX_XDS_RETURN_IF_ERROR(ValidateName("fleet", fleet));
+  std::vector<Change> changes;
+  std::set<std::string> keys;
+  for (const Upstream& upstream : puts) {
+    NGINX_XDS_RETURN_IF_ERROR(ValidateName("upstream", upstream.name()));
+    Change change{UpstreamKey(upstream.name()), false,
+                  upstream.SerializeAsString()};
+    if (!keys.insert(change.key).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "upstream \"", upstream.name(), "\" is put twice in one commit"));
+    }
+    changes.push_back(std::move(change));
+  }
+  for (const std::string& delete_key : delete_keys) {
+    Change change{UpstreamKey(delete_key), true, ""};
+    if (!keys.insert(change.key).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("upstream \"", delete_key,
+                       "\" is both put and deleted, or deleted "
+                       "twice, in one commit"));
+    }
+    changes.push_back(std::move(change));
+  }
+  return changes;
+}
+
+absl::StatusOr<uint64_t> ApplyChanges(sqlite3* db, absl::string_view fleet,
+                                      const std::vector<Change>& changes) {
+  absl::StatusOr<uint64_t> current = ReadVersion(db);
+  if (!current.ok()) return current.status();
+  const uint64_t version = *current + 1;
+  const int64_t stored_version = static_cast<int64_t>(version);
+
+  absl::StatusOr<Statement> meta =
+      Statement::Prepare(db, "UPDATE meta SET version = ?1 WHERE id = 0");
+  if (!meta.ok()) return meta.status();
+  NGINX_XDS_RETURN_IF_ERROR(meta->BindInt64(1, stored_version));
+  NGINX_XDS_RETURN_IF_ERROR(meta->Run());
+
+  absl::StatusOr<Statement> fleets = Statement::Prepare(
+      db, "INSERT OR REPLACE INTO fleets(fleet, version) VALUES (?1, ?2)");
+  if (!fleets.ok()) return fleets.status();
+  NGINX_XDS_RETURN_IF_ERROR(fleets->BindText(1, fleet));
+  NGINX_XDS_RETURN_IF_ERROR(fleets->BindInt64(2, stored_version));
+  NGINX_XDS_RETURN_IF_ERROR(fleets->Run());
+
+  absl::StatusOr<Statement> put = Statement::Prepare(
+      db,
+      "INSERT OR REPLACE INTO upstreams(fleet, key, body) VALUES (?1, ?2, ?3)");
+  if (!put.ok()) return put.status();
+  absl::StatusOr<Statement> remove = Statement::Prepare(
+      db, "DELETE FROM upstreams WHERE fleet = ?1 AND key = ?2");
+  if (!remove.ok()) return remove.status();
+  for (const Change& change : changes) {
+    Statement& statement = change.is_delete ? *remove : *put;
+    NGINX_XDS_RETURN_IF_ERROR(statement.BindText(1, fleet));
+    NGINX_XDS_RETURN_IF_ERROR(statement.BindText(2, change.key));
+    if (!change.is_delete) {
+      NGINX_XDS_RETURN_IF_ERROR(statement.BindBlob(3, change.body));
+    }
+    NGINX_XDS_RETURN_IF_ERROR(statement.Run());
+  }
+  return version;
+}
+
+absl::Status Configure(sqlite3* db) {
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  NGINX_XDS_RETURN_IF_ERROR(EnableWal(db));
+  // FULL syncs the WAL on every commit: a returned Commit() survives a crash.
+  NGINX_XDS_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous=FULL"));
+  return InTransaction<bool>(
+             db, "BEGIN IMMEDIATE",
+             [db]() -> absl::StatusOr<bool> {
+               NGINX_XDS_RETURN_IF_ERROR(CreateSchemaInTransaction(db));
+               return true;
+             })
+      .status();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  // The store owns the handle from here on, so every return closes it.
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  absl::Status status =
+      rc == SQLITE_OK ? Configure(db) : SqliteError(db, rc, "open");
+  if (!status.ok()) {
+    return absl::Status(status.code(), absl::StrCat(status.message(),
+                                                    " (file \"", path, "\")"));
+  }
+  return store;
+}
+
+SqliteStore::~SqliteStore() { sqlite3_close_v2(db_); }
+
+absl::StatusOr<StoredState> SqliteStore::Load() {
+  // One read transaction, so versions and rows are from the same commit.
+  return InTransaction<StoredState>(
+      db_, "BEGIN", [this]() -> absl::StatusOr<StoredState> {
+        StoredState state;
+        NGINX_XDS_RETURN_IF_ERROR(LoadVersions(db_, &state));
+        NGINX_XDS_RETURN_IF_ERROR(LoadUpstreams(db_, &state));
+        return state;
+      });
+}
+
+absl::StatusOr<uint64_t> SqliteStore::Commit(
+    absl::string_view fleet, const std::vector<Upstream>& puts,
+    const std::vector<std::string>& delete_keys) {
+  absl::StatusOr<std::vector<Change>> changes =
+      PrepareChanges(fleet, puts, delete_keys);
+  if (!changes.ok()) return changes.status();
+  // IMMEDIATE takes the write lock first, so the version read is current.
+  return InTransaction<uint64_t>(db_, "BEGIN IMMEDIATE", [&]() {
+    return ApplyChanges(db_, fleet, *changes);
+  });
+}
+
+#undef NGINX_XDS_RETURN_IF_ERROR
+
+}  // namespace nginx_xds

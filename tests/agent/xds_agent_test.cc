@@ -1,0 +1,559 @@
+// Tests of the C ABI (agent/xds_agent.h) against a fake ADS server.
+
+#include "agent/xds_agent.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "agent/snapshot_file.h"
+#include "common/xds_mapping.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/agent/fake_ads_server.h"
+#include "tests/agent/test_resources.h"
+
+namespace nginx_xds {
+namespace {
+
+using envoy::service::discovery::v3::DiscoveryRequest;
+using testing::ClusterResponse;
+using testing::EndpointResponse;
+using testing::FakeAdsServer;
+using testing::kWait;
+using testing::MakeUpstream;
+using ::testing::HasSubstr;
+
+// What the handler saw of one snapshot, read through the accessors.
+struct Seen {
+  std::string version;
+  bool from_cache = false;
+  std::vector<nxa_upstream_t> upstreams;  // string pointers cleared
+  std::vector<std::string> names;
+  std::vector<std::string> zones;
+  std::vector<std::string> hash_keys;
+  std::vector<std::vector<nxa_server_t>> servers;
+  std::vector<std::vector<std::string>> addresses;
+};
+
+// An embedder as the nginx module would be: it answers each snapshot with
+// the current verdict, or holds it unanswered.
+class CEmbedder {
+ public:
+  static void OnSnapshot(void* ctx, nxa_snapshot_t* snapshot) {
+    static_cast<CEmbedder*>(ctx)->Take(snapshot);
+  }
+
+  void SetVerdict(int status, std::string error) {
+    absl::MutexLock lock(&mu_);
+    status_ = status;
+    error_ = std::move(error);
+  }
+
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    hold_ = true;
+  }
+
+  std::optional<Seen> Next(absl::Duration timeout = kWait) {
+    absl::MutexLock lock(&mu_);
+    auto any = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !seen_.empty(); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&any), timeout)) return std::nullopt;
+    Seen s = std::move(seen_.front());
+    seen_.pop_front();
+    return s;
+  }
+
+  size_t count() {
+    absl::MutexLock lock(&mu_);
+    return seen_.size();
+  }
+
+ private:
+  void Take(nxa_snapshot_t* snapshot) {
+    Seen seen;
+    seen.version = nxa_snapshot_version(snapshot);
+    seen.from_cache = nxa_snapshot_from_cache(snapshot) != 0;
+    for (size_t i = 0; i < nxa_snapshot_upstream_count(snapshot); ++i) {
+      nxa_upstream_t u;
+      EXPECT_EQ(nxa_snapshot_upstream(snapshot, i, &u), NXA_OK);
+      seen.names.push_back(u.name);
+      seen.zones.push_back(u.zone);
+      seen.hash_keys.push_back(u.hash_key);
+      u.name = u.zone = u.hash_key = nullptr;
+      seen.upstreams.push_back(u);
+      std::vector<nxa_server_t> servers;
+      std::vector<std::string> addresses;
+      for (size_t j = 0; j < u.nservers; ++j) {
+        nxa_server_t s;
+        EXPECT_EQ(nxa_snapshot_server(snapshot, i, j, &s), NXA_OK);
+        addresses.push_back(s.address);
+        s.address = nullptr;
+        servers.push_back(s);
+      }
+      nxa_server_t none;
+      EXPECT_EQ(nxa_snapshot_server(snapshot, i, u.nservers, &none), NXA_ERROR);
+      seen.servers.push_back(servers);
+      seen.addresses.push_back(addresses);
+    }
+    nxa_upstream_t none;
+    EXPECT_EQ(nxa_snapshot_upstream(snapshot, nxa_snapshot_upstream_count(snapshot), &none),
+              NXA_ERROR);
+
+    int status;
+    std::string error;
+    bool hold;
+    {
+      absl::MutexLock lock(&mu_);
+      seen_.push_back(std::move(seen));
+      status = status_;
+      error = error_;
+      hold = hold_;
+    }
+    // The verdict may come from any thread: answer from this one.
+    if (!hold) nxa_snapshot_done(snapshot, status, error.c_str());
+  }
+
+  absl::Mutex mu_;
+  std::deque<Seen> seen_ ABSL_GUARDED_BY(mu_);
+  int status_ ABSL_GUARDED_BY(mu_) = NXA_OK;
+  std::string error_ ABSL_GUARDED_BY(mu_);
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+std::string TempPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::string base = dir != nullptr ? dir : "/tmp";
+  std::string path = absl::StrCat(base, "/xds_agent_test_XXXXXX");
+  std::vector<char> buf(path.begin(), path.end());
+  buf.push_back('\0');
+  return absl::StrCat(mkdtemp(buf.data()), "/", name);
+}
+
+// A port on 127.0.0.1 where nothing listens (connections are refused) for as
+// long as this object lives.
+class UnreachablePort {
+ public:
+  UnreachablePort() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr = {};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      address_ = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+    }
+  }
+  ~UnreachablePort() { close(fd_); }
+  const std::string& address() const { return address_; }
+
+ private:
+  int fd_;
+  std::string address_;
+};
+
+nxa_config_t Config(const std::string& server, CEmbedder* embedder,
+                    const char* cache_path = nullptr) {
+  nxa_config_t config = {};
+  config.server = server.c_str();
+  config.node_id = "node-c";
+  config.fleet = "edge";
+  config.cache_path = cache_path;
+  config.on_snapshot = &CEmbedder::OnSnapshot;
+  config.ctx = embedder;
+  config.backoff_initial_ms = 20;
+  config.backoff_max_ms = 200;
+  config.on_log = [](void*, int level, const char* msg) {
+    std::fprintf(stderr, "agent log %d: %s\n", level, msg);
+  };
+  return config;
+}
+
+nxa_agent_t* StartAgent(const nxa_config_t& config) {
+  char err[256] = "";
+  nxa_agent_t* agent = nullptr;
+  EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_OK) << err;
+  if (agent != nullptr) {
+    EXPECT_EQ(nxa_agent_start(agent), NXA_OK);
+  }
+  return agent;
+}
+
+// Destroys `agent` on another thread; fails the test, without hanging it,
+// when destroy never returns.
+void DestroyReturns(nxa_agent_t* agent) {
+  absl::Notification returned;
+  std::thread destroyer([&] {
+    nxa_agent_destroy(agent);
+    returned.Notify();
+  });
+  if (!returned.WaitForNotificationWithTimeout(kWait)) {
+    ADD_FAILURE() << "nxa_agent_destroy did not return";
+    std::fflush(stdout);
+    _exit(1);
+  }
+  destroyer.join();
+}
+
+DiscoveryRequest Next(FakeAdsServer& server) {
+  std::optional<FakeAdsServer::Received> received = server.NextRequest();
+  EXPECT_TRUE(received.has_value()) << "no request from the agent";
+  return received ? received->request : DiscoveryRequest();
+}
+
+void SendPair(FakeAdsServer& server, const std::string& version,
+              const std::vector<nginx_xds::v1::Upstream>& upstreams) {
+  ASSERT_TRUE(server.Send(ClusterResponse(version, "c" + version, upstreams)));
+  ASSERT_TRUE(server.Send(EndpointResponse(version, "e" + version, upstreams)));
+}
+
+// Reads requests until an ACK or NACK answering `nonce`.
+DiscoveryRequest AnswerTo(FakeAdsServer& server, const std::string& nonce) {
+  for (;;) {
+    std::optional<FakeAdsServer::Received> received = server.NextRequest();
+    if (!received) {
+      ADD_FAILURE() << "no answer to nonce " << nonce;
+      return DiscoveryRequest();
+    }
+    if (received->request.response_nonce() == nonce) return received->request;
+  }
+}
+
+// Validate the embedder's rejection (nxa_snapshot_done with NXA_ERROR)
+// becomes a NACK of both responses carrying its message, and a later
+// accepted version is ACKed.
+TEST(XdsAgentTest, EmbedderRejectionBecomesNack) {
+  FakeAdsServer server;
+  CEmbedder embedder;
+  embedder.SetVerdict(NXA_ERROR, "upstream \"backends\": no shared memory zone");
+  nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder));
+  Next(server);
+  Next(server);
+  SendPair(server, "1", {MakeUpstream("backends", {6001})});
+  ASSERT_TRUE(embedder.Next());
+  for (const char* nonce : {"c1", "e1"}) {
+    DiscoveryRequest nack = AnswerTo(server, nonce);
+    EXPECT_EQ(nack.version_info(), "");
+    EXPECT_EQ(nack.error_detail().code(), 3);
+    EXPECT_EQ(nack.error_detail().message(), "upstream \"backends\": no shared memory zone");
+  }
+
+  embedder.SetVerdict(NXA_OK, "");
+  SendPair(server, "2", {MakeUpstream("backends", {6001, 6002})});
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->version, "2");
+  for (const char* nonce : {"c2", "e2"}) {
+    DiscoveryRequest ack = AnswerTo(server, nonce);
+    EXPECT_EQ(ack.version_info(), "2");
+    EXPECT_FALSE(ack.has_error_detail());
+  }
+  DestroyReturns(agent);
+}
+
+// Validate a rejection without a message still NACKs with a reason.
+TEST(XdsAgentTest, RejectionWithoutMessage) {
+  FakeAdsServer server;
+  CEmbedder embedder;
+  embedder.SetVerdict(NXA_ERROR, "");
+  nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder));
+  Next(server);
+  Next(server);
+  SendPair(server, "1", {MakeUpstream("backends", {6001})});
+  DiscoveryRequest nack = AnswerTo(server, "c1");
+  EXPECT_EQ(nack.error_detail().message(), "rejected by nginx");
+  DestroyReturns(agent);
+}
+
+// Validate the accessors expose every field of every upstream and server.
+TEST(XdsAgentTest, SnapshotAccessors) {
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder));
+  Next(server);
+  Next(server);
+
+  auto hashed = MakeUpstream("hashed", {6001, 6002});
+  hashed.set_method(nginx_xds::v1::HASH);
+  hashed.set_hash_key("$request_uri");
+  hashed.set_hash_consistent(true);
+  hashed.set_keepalive(16);
+  hashed.set_keepalive_requests(500);
+  hashed.mutable_servers(0)->set_weight(5);
+  hashed.mutable_servers(0)->set_max_conns(100);
+  hashed.mutable_servers(1)->set_down(true);
+  hashed.mutable_servers(1)->set_max_fails(0);
+  auto plain = MakeUpstream("plain", {7001, 7002});
+  plain.mutable_servers(1)->set_backup(true);
+  plain.mutable_servers(1)->set_fail_timeout(30);
+  plain.set_zone("");
+  plain.set_method(nginx_xds::v1::LEAST_CONN);
+  SendPair(server, "9", {plain, hashed});
+
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->version, "9");
+  EXPECT_FALSE(seen->from_cache);
+  ASSERT_EQ(seen->names, (std::vector<std::string>{"hashed", "plain"}));
+  EXPECT_EQ(seen->zones, (std::vector<std::string>{"zone_for_hashed", ""}));
+  EXPECT_EQ(seen->hash_keys, (std::vector<std::string>{"$request_uri", ""}));
+  const nxa_upstream_t& h = seen->upstreams[0];
+  EXPECT_EQ(h.method, NXA_METHOD_HASH);
+  EXPECT_EQ(h.hash_consistent, 1);
+  EXPECT_EQ(h.keepalive, 16u);
+  EXPECT_EQ(h.keepalive_requests, 500u);
+  EXPECT_EQ(h.keepalive_time_ms, 3600u * 1000);
+  EXPECT_EQ(h.keepalive_timeout_ms, 60u * 1000);
+  EXPECT_EQ(h.nservers, 2u);
+  EXPECT_EQ(seen->upstreams[1].method, NXA_METHOD_LEAST_CONN);
+  EXPECT_EQ(seen->addresses[0], (std::vector<std::string>{"127.0.0.1:6001", "127.0.0.1:6002"}));
+  EXPECT_EQ(seen->addresses[1], (std::vector<std::string>{"127.0.0.1:7001", "127.0.0.1:7002"}));
+  const auto& s = seen->servers[0];
+  EXPECT_EQ(s[0].weight, 5u);
+  EXPECT_EQ(s[0].max_conns, 100u);
+  EXPECT_EQ(s[0].max_fails, 1u);
+  EXPECT_EQ(s[0].fail_timeout, 10u);
+  EXPECT_EQ(s[0].down, 0);
+  EXPECT_EQ(s[0].backup, 0);
+  EXPECT_EQ(s[1].down, 1);
+  EXPECT_EQ(s[1].max_fails, 0u);
+  EXPECT_EQ(seen->servers[1][0].backup, 0);
+  EXPECT_EQ(seen->servers[1][1].backup, 1);
+  EXPECT_EQ(seen->servers[1][1].fail_timeout, 30u);
+  DestroyReturns(agent);
+}
+
+// Validate the cache file is written by the time the ACK is sent, and that an
+// agent that cannot reach the control plane hands the cached snapshot over
+// (from_cache) once.
+TEST(XdsAgentTest, CacheWrittenAfterAckAndHandedOverWhenUnreachable) {
+  const std::string cache = TempPath("snapshot.cache");
+  {
+    FakeAdsServer server;
+    CEmbedder embedder;
+    nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder, cache.c_str()));
+    Next(server);
+    Next(server);
+    SendPair(server, "3", {MakeUpstream("backends", {6001, 6002})});
+    ASSERT_TRUE(embedder.Next());
+    AnswerTo(server, "c3");
+    absl::StatusOr<nginx_xds::v1::Snapshot> saved = LoadSnapshotFile(cache);
+    ASSERT_TRUE(saved.ok()) << saved.status();
+    EXPECT_EQ(saved->version(), "3");
+    DestroyReturns(agent);
+  }
+  {
+    UnreachablePort unreachable;
+    ASSERT_FALSE(unreachable.address().empty());
+    CEmbedder embedder;
+    nxa_agent_t* agent = StartAgent(Config(unreachable.address(), &embedder, cache.c_str()));
+    std::optional<Seen> seen = embedder.Next();
+    ASSERT_TRUE(seen);
+    EXPECT_TRUE(seen->from_cache);
+    EXPECT_EQ(seen->version, "3");
+    EXPECT_EQ(seen->names, (std::vector<std::string>{"backends"}));
+    EXPECT_EQ(seen->addresses[0],
+              (std::vector<std::string>{"127.0.0.1:6001", "127.0.0.1:6002"}));
+    DestroyReturns(agent);
+    // Handed over once, however many attempts failed.
+    EXPECT_EQ(embedder.count(), 0u);
+  }
+  {
+    // A reachable control plane is asked for news since the cached version;
+    // the cache is not handed over.
+    FakeAdsServer server;
+    CEmbedder embedder;
+    nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder, cache.c_str()));
+    DiscoveryRequest cds = Next(server);
+    EXPECT_EQ(cds.version_info(), "3");
+    EXPECT_TRUE(cds.has_node());
+    DiscoveryRequest eds = Next(server);
+    EXPECT_EQ(eds.version_info(), "3");
+    EXPECT_EQ(embedder.count(), 0u);
+    DestroyReturns(agent);
+  }
+}
+
+// Validate a corrupt cache file is ignored rather than handed over.
+TEST(XdsAgentTest, CorruptCacheIgnored) {
+  const std::string cache = TempPath("snapshot.cache");
+  FILE* f = std::fopen(cache.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("garbage", f);
+  std::fclose(f);
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder, cache.c_str()));
+  DiscoveryRequest cds = Next(server);
+  EXPECT_EQ(cds.version_info(), "");
+  DestroyReturns(agent);
+}
+
+// Validate destroy returns while the agent waits for a verdict that never
+// comes; the snapshot handed over is released by destroy.
+TEST(XdsAgentTest, DestroyWhileWaitingForVerdict) {
+  FakeAdsServer server;
+  CEmbedder embedder;
+  embedder.Hold();
+  nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder));
+  Next(server);
+  Next(server);
+  SendPair(server, "1", {MakeUpstream("backends", {6001})});
+  ASSERT_TRUE(embedder.Next());
+  DestroyReturns(agent);
+}
+
+// Validate destroy returns while the agent blocks reading an idle stream.
+TEST(XdsAgentTest, DestroyWhileStreamIdle) {
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder));
+  Next(server);
+  Next(server);
+  DestroyReturns(agent);
+}
+
+// Validate destroy returns while the agent cannot reach the control plane.
+TEST(XdsAgentTest, DestroyWhileUnreachable) {
+  UnreachablePort unreachable;
+  CEmbedder embedder;
+  nxa_config_t config = Config(unreachable.address(), &embedder);
+  config.backoff_initial_ms = 0;  // the defaults: a long backoff sleep
+  config.backoff_max_ms = 0;
+  nxa_agent_t* agent = StartAgent(config);
+  DestroyReturns(agent);
+  EXPECT_EQ(embedder.count(), 0u);
+}
+
+// Validate static upstreams reach the Node metadata and can only be added
+// before start.
+TEST(XdsAgentTest, StaticUpstreams) {
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_config_t config = Config(server.address(), &embedder);
+  char err[256];
+  nxa_agent_t* agent = nullptr;
+  ASSERT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_OK) << err;
+
+  nxa_upstream_t upstream = {};
+  upstream.name = "from_conf";
+  upstream.zone = "from_conf_zone";
+  upstream.method = NXA_METHOD_IP_HASH;
+  upstream.hash_key = "";
+  upstream.keepalive = 8;
+  nxa_server_t servers[2] = {};
+  servers[0].address = "10.0.0.1:80";
+  servers[0].weight = 3;
+  servers[0].max_fails = 1;
+  servers[0].fail_timeout = 10;
+  servers[1].address = "10.0.0.2:80";
+  servers[1].weight = 1;
+  servers[1].backup = 1;
+  upstream.nservers = 2;
+  EXPECT_EQ(nxa_agent_add_static_upstream(agent, &upstream, servers), NXA_OK);
+
+  nxa_upstream_t bad = upstream;
+  bad.method = 42;
+  EXPECT_EQ(nxa_agent_add_static_upstream(agent, &bad, servers), NXA_ERROR);
+  bad = upstream;
+  bad.name = "bad name!";
+  EXPECT_EQ(nxa_agent_add_static_upstream(agent, &bad, servers), NXA_ERROR);
+  EXPECT_EQ(nxa_agent_add_static_upstream(agent, nullptr, servers), NXA_ERROR);
+  EXPECT_EQ(nxa_agent_add_static_upstream(agent, &upstream, nullptr), NXA_ERROR);
+
+  ASSERT_EQ(nxa_agent_start(agent), NXA_OK);
+  EXPECT_EQ(nxa_agent_start(agent), NXA_ERROR);
+  EXPECT_EQ(nxa_agent_add_static_upstream(agent, &upstream, servers), NXA_ERROR);
+
+  DiscoveryRequest cds = Next(server);
+  const auto& statics = cds.node().metadata().fields().at("nginx").struct_value().fields().at(
+      "static_upstreams").list_value();
+  ASSERT_EQ(statics.values_size(), 1);
+  nginx_xds::v1::Upstream sent;
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(statics.values(0), &json).ok());
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &sent).ok()) << json;
+  EXPECT_EQ(sent.name(), "from_conf");
+  EXPECT_EQ(sent.zone(), "from_conf_zone");
+  EXPECT_EQ(sent.method(), nginx_xds::v1::IP_HASH);
+  EXPECT_EQ(sent.keepalive(), 8u);
+  ASSERT_EQ(sent.servers_size(), 2);
+  EXPECT_EQ(sent.servers(0).address(), "10.0.0.1:80");
+  EXPECT_EQ(sent.servers(0).weight(), 3u);
+  EXPECT_TRUE(sent.servers(1).backup());
+  DestroyReturns(agent);
+}
+
+// Validate nxa_agent_create checks its configuration and reports why.
+TEST(XdsAgentTest, CreateValidatesConfig) {
+  CEmbedder embedder;
+  char err[256];
+  nxa_agent_t* agent = reinterpret_cast<nxa_agent_t*>(0x1);
+
+  EXPECT_EQ(nxa_agent_create(nullptr, &agent, err, sizeof(err)), NXA_ERROR);
+  EXPECT_EQ(agent, nullptr);
+  EXPECT_STREQ(err, "no configuration");
+
+  nxa_config_t config = Config("127.0.0.1:1", &embedder);
+  config.node_id = nullptr;
+  EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
+  EXPECT_STREQ(err, "no node_id");
+
+  config = Config("127.0.0.1:1", &embedder);
+  config.server = "";
+  EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
+  EXPECT_THAT(err, HasSubstr("server"));
+
+  config = Config("127.0.0.1:1", &embedder);
+  config.on_snapshot = nullptr;
+  EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
+  EXPECT_THAT(err, HasSubstr("on_snapshot"));
+
+  config = Config("127.0.0.1:1", &embedder);
+  config.fleet = "no spaces allowed";
+  EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
+  EXPECT_THAT(err, HasSubstr("fleet"));
+
+  // A short buffer is truncated, not overrun; a NULL one is allowed.
+  char tiny[4] = {'x', 'x', 'x', 'x'};
+  EXPECT_EQ(nxa_agent_create(nullptr, &agent, tiny, sizeof(tiny)), NXA_ERROR);
+  EXPECT_STREQ(tiny, "no ");
+  EXPECT_EQ(nxa_agent_create(nullptr, &agent, nullptr, 0), NXA_ERROR);
+  EXPECT_EQ(nxa_agent_create(&config, nullptr, err, sizeof(err)), NXA_ERROR);
+
+  // Defaults: no fleet, no user agent, no cache.
+  config = Config("127.0.0.1:1", &embedder);
+  config.fleet = nullptr;
+  ASSERT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_OK) << err;
+  nxa_agent_destroy(agent);  // never started
+}
+
+// Validate the NULL-safe entry points.
+TEST(XdsAgentTest, NullArguments) {
+  nxa_agent_destroy(nullptr);
+  EXPECT_EQ(nxa_agent_start(nullptr), NXA_ERROR);
+  EXPECT_EQ(nxa_agent_add_static_upstream(nullptr, nullptr, nullptr), NXA_ERROR);
+  EXPECT_STREQ(nxa_snapshot_version(nullptr), "");
+  EXPECT_EQ(nxa_snapshot_from_cache(nullptr), 0);
+  EXPECT_EQ(nxa_snapshot_upstream_count(nullptr), 0u);
+  nxa_upstream_t u;
+  EXPECT_EQ(nxa_snapshot_upstream(nullptr, 0, &u), NXA_ERROR);
+  nxa_server_t s;
+  EXPECT_EQ(nxa_snapshot_server(nullptr, 0, 0, &s), NXA_ERROR);
+  nxa_snapshot_done(nullptr, NXA_OK, nullptr);
+}
+
+}  // namespace
+}  // namespace nginx_xds

@@ -1,0 +1,187 @@
+// End to end over real gRPC on loopback: the control plane and several
+// agents (the same C ABI the nginx module uses). A write reaches every agent,
+// every agent's ACK shows in the fleet status, and an agent's rejection comes
+// back to the writer.
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "agent/xds_agent.h"
+#include "controlplane/control_plane.h"
+#include "gtest/gtest.h"
+
+namespace nginx_xds {
+namespace {
+
+// One agent and what it has applied. Rejects snapshots whose upstream list
+// contains `reject_upstream`, as an nginx that cannot apply them would.
+class TestAgent {
+ public:
+  TestAgent(const std::string& node, const std::string& fleet, int xds_port,
+            std::string reject_upstream = "")
+      : reject_upstream_(std::move(reject_upstream)) {
+    const std::string server = "127.0.0.1:" + std::to_string(xds_port);
+    nxa_config_t config;
+    memset(&config, 0, sizeof(config));
+    config.server = server.c_str();
+    config.node_id = node.c_str();
+    config.fleet = fleet.c_str();
+    config.on_snapshot = &TestAgent::OnSnapshot;
+    config.ctx = this;
+    char err[256] = "";
+    EXPECT_EQ(nxa_agent_create(&config, &agent_, err, sizeof(err)), NXA_OK) << err;
+    EXPECT_EQ(nxa_agent_start(agent_), NXA_OK);
+  }
+
+  ~TestAgent() { nxa_agent_destroy(agent_); }
+
+  // Waits (bounded) until the agent applied `version`; returns the servers of
+  // `upstream` in that snapshot, one address each.
+  std::vector<std::string> AwaitVersion(uint64_t version, const std::string& upstream) {
+    absl::MutexLock lock(&mu_);
+    auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return applied_ >= version; };
+    EXPECT_TRUE(mu_.AwaitWithTimeout(absl::Condition(&reached), absl::Seconds(20)))
+        << "agent never applied version " << version;
+    return servers_[upstream];
+  }
+
+ private:
+  static void OnSnapshot(void* ctx, nxa_snapshot_t* snapshot) {
+    auto* self = static_cast<TestAgent*>(ctx);
+    std::map<std::string, std::vector<std::string>> servers;
+    for (size_t u = 0; u < nxa_snapshot_upstream_count(snapshot); ++u) {
+      nxa_upstream_t upstream;
+      nxa_snapshot_upstream(snapshot, u, &upstream);
+      if (upstream.name == self->reject_upstream_) {
+        nxa_snapshot_done(snapshot, NXA_ERROR, "cannot apply upstream");
+        return;
+      }
+      for (size_t s = 0; s < upstream.nservers; ++s) {
+        nxa_server_t server;
+        nxa_snapshot_server(snapshot, u, s, &server);
+        servers[upstream.name].push_back(server.address);
+      }
+    }
+    const uint64_t version = std::stoull(nxa_snapshot_version(snapshot));
+    {
+      absl::MutexLock lock(&self->mu_);
+      self->applied_ = version;
+      self->servers_ = std::move(servers);
+    }
+    nxa_snapshot_done(snapshot, NXA_OK, nullptr);
+  }
+
+  const std::string reject_upstream_;
+  nxa_agent_t* agent_ = nullptr;
+  absl::Mutex mu_;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::vector<std::string>> servers_ ABSL_GUARDED_BY(mu_);
+};
+
+class FleetEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ControlPlane::Options options;
+    options.xds_listen = "127.0.0.1:0";
+    options.admin_listen = "127.0.0.1:0";
+    options.database_path = std::string(getenv("TEST_TMPDIR")) + "/" +
+                            ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                            ".db";
+    unlink(options.database_path.c_str());
+    options.ack_timeout = absl::Seconds(20);
+    auto cp = ControlPlane::Start(options);
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    cp_ = std::move(*cp);
+  }
+
+  // Waits (bounded) until `count` nodes of `fleet` are connected.
+  void AwaitConnected(const std::string& fleet, int count) {
+    uint64_t seen = 0;
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline) {
+      int connected = 0;
+      for (const auto& node : cp_->registry()->Status(fleet).nodes()) connected += node.connected();
+      if (connected == count) return;
+      seen = cp_->registry()->WaitForChange(seen, deadline);
+    }
+    FAIL() << "fleet " << fleet << " never had " << count << " connected nodes";
+  }
+
+  static nginx_xds::v1::Upstream Backends(std::vector<std::string> addresses) {
+    nginx_xds::v1::Upstream upstream;
+    upstream.set_name("backends");
+    for (const auto& address : addresses) upstream.add_servers()->set_address(address);
+    return upstream;
+  }
+
+  std::unique_ptr<ControlPlane> cp_;
+};
+
+TEST_F(FleetEndToEndTest, WriteReachesEveryAgentAndEveryAckShowsInFleetStatus) {
+  std::vector<std::unique_ptr<TestAgent>> agents;
+  for (int i = 0; i < 3; ++i) {
+    agents.push_back(std::make_unique<TestAgent>("web-" + std::to_string(i), "web",
+                                                 cp_->xds_port()));
+  }
+  AwaitConnected("web", 3);
+  auto result = cp_->upstreams()->Put("web", Backends({"127.0.0.1:6001", "127.0.0.1:6002"}));
+  ASSERT_TRUE(result.ok()) << result.status();
+  // The write was answered only after all three had acknowledged it.
+  EXPECT_EQ(result->connected_nodes(), 3u);
+  EXPECT_EQ(result->acked_nodes(), 3u);
+  for (auto& agent : agents) {
+    EXPECT_EQ(agent->AwaitVersion(result->version(), "backends"),
+              (std::vector<std::string>{"127.0.0.1:6001", "127.0.0.1:6002"}));
+  }
+  auto status = cp_->registry()->Status("web");
+  ASSERT_EQ(status.nodes_size(), 3);
+  for (const auto& node : status.nodes()) {
+    EXPECT_TRUE(node.connected()) << node.id();
+    EXPECT_EQ(node.acked_version(), result->version()) << node.id();
+  }
+
+  auto removed = cp_->upstreams()->RemoveServer("web", "backends", "127.0.0.1:6001");
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(removed->acked_nodes(), 3u);
+  for (auto& agent : agents) {
+    EXPECT_EQ(agent->AwaitVersion(removed->version(), "backends"),
+              (std::vector<std::string>{"127.0.0.1:6002"}));
+  }
+}
+
+TEST_F(FleetEndToEndTest, AgentRejectionIsReportedToTheWriterAndInFleetStatus) {
+  TestAgent good("good", "web", cp_->xds_port());
+  TestAgent picky("picky", "web", cp_->xds_port(), /*reject_upstream=*/"backends");
+  AwaitConnected("web", 2);
+  auto result = cp_->upstreams()->Put("web", Backends({"127.0.0.1:6001"}));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->acked_nodes(), 1u);
+  ASSERT_EQ(result->rejections_size(), 1);
+  EXPECT_EQ(result->rejections(0).node(), "picky");
+  EXPECT_EQ(result->rejections(0).version(), result->version());
+  EXPECT_EQ(result->rejections(0).message(), "cannot apply upstream");
+  for (const auto& node : cp_->registry()->Status("web").nodes()) {
+    if (node.id() == "picky") EXPECT_EQ(node.last_nack().message(), "cannot apply upstream");
+    if (node.id() == "good") EXPECT_FALSE(node.has_last_nack());
+  }
+}
+
+TEST_F(FleetEndToEndTest, OtherFleetsAreNotWaitedFor) {
+  TestAgent web("web-0", "web", cp_->xds_port());
+  TestAgent api("api-0", "api", cp_->xds_port());
+  AwaitConnected("web", 1);
+  AwaitConnected("api", 1);
+  auto result = cp_->upstreams()->Put("api", Backends({"127.0.0.1:7001"}));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->connected_nodes(), 1u);
+  EXPECT_EQ(result->acked_nodes(), 1u);
+  EXPECT_EQ(api.AwaitVersion(result->version(), "backends"),
+            (std::vector<std::string>{"127.0.0.1:7001"}));
+}
+
+}  // namespace
+}  // namespace nginx_xds

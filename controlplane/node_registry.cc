@@ -96,7 +96,7 @@ nginx_xds::v1::FleetStatus NodeRegistry::Status(const std::string& fleet) const 
     out->set_fleet(node->fleet);
     out->set_connected(node->streams > 0);
     out->set_acked_version(AckedVersion(*node));
-    if (node->last_nack.version() != 0) *out->mutable_last_nack() = node->last_nack;
+    if (!node->last_nack.node().empty()) *out->mutable_last_nack() = node->last_nack;
     out->set_user_agent(node->user_agent);
     *out->mutable_updated() = ToProto(node->updated);
   }
@@ -135,7 +135,7 @@ NodeRegistry::Progress NodeRegistry::ProgressOf(const std::string& fleet,
   for (const auto& [id, node] : nodes_) {
     if (node.fleet != fleet || node.streams <= 0) continue;
     ++progress.connected;
-    if (node.last_nack.version() >= version) {
+    if (!node.last_nack.node().empty() && node.last_nack.version() >= version) {
       progress.rejections.push_back(node.last_nack);
     } else if (!node.types.empty() && AckedVersion(node) >= version) {
       ++progress.acked;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -60,14 +61,14 @@ class NodeRegistry {
  private:
   struct TypeState {
     uint64_t acked = 0;
-    uint64_t rejected = 0;  // 0: none
+    std::optional<uint64_t> rejected;
   };
   struct Node {
     std::string fleet;
     std::string user_agent;
     int streams = 0;
     std::map<std::string, TypeState> types;
-    nginx_xds::v1::NodeRejection last_nack;  // version 0: none
+    nginx_xds::v1::NodeRejection last_nack;  // empty node: none yet
     absl::Time updated;
   };
 

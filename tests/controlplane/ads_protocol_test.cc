@@ -102,7 +102,8 @@ class AdsProtocolTest : public ::testing::Test {
   }
 
   nginx_xds::v1::NodeStatus NodeStatusOf(const std::string& node) {
-    for (const auto& status : cp_->registry()->Status("").nodes()) {
+    const auto fleet_status = cp_->registry()->Status("");
+    for (const auto& status : fleet_status.nodes()) {
       if (status.id() == node) return status;
     }
     return {};

@@ -240,6 +240,15 @@ int nxa_agent_start(nxa_agent_t* agent) {
   });
 }
 
+int nxa_agent_connected(const nxa_agent_t* agent) {
+  if (agent == nullptr || agent->client == nullptr) return 0;
+  try {
+    return agent->client->connected() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
 void nxa_agent_destroy(nxa_agent_t* agent) {
   if (agent == nullptr) return;
   try {

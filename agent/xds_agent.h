@@ -96,6 +96,10 @@ int nxa_agent_add_static_upstream(nxa_agent_t *agent,
  * cache file holds a snapshot, that snapshot is handed over first. */
 int nxa_agent_start(nxa_agent_t *agent);
 
+/* 1 while a stream to the control plane is open, else 0 (also before
+ * nxa_agent_start). Thread-safe; cheap enough to poll from a timer. */
+int nxa_agent_connected(const nxa_agent_t *agent);
+
 /* Cancels the stream, joins the thread and frees the agent. A snapshot
  * handed over and not yet done is released. Safe with NULL. */
 void nxa_agent_destroy(nxa_agent_t *agent);

@@ -108,6 +108,11 @@ void XdsClient::Shutdown() {
   }
 }
 
+bool XdsClient::connected() {
+  absl::MutexLock lock(&mu_);
+  return context_ != nullptr;
+}
+
 bool XdsClient::shutting_down() {
   absl::MutexLock lock(&mu_);
   return shutdown_;

@@ -103,6 +103,9 @@ class XdsClient {
   // the thread. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Whether a stream to the control plane is open now. Thread-safe.
+  bool connected() ABSL_LOCKS_EXCLUDED(mu_);
+
   // The Node sent on a stream's first request. Exposed for tests.
   static absl::StatusOr<envoy::config::core::v3::Node> MakeNode(
       const XdsClientOptions& options);

@@ -37,6 +37,13 @@ void SnapshotAssembler::NackPending(TypeState* state, const std::string& type_ur
   state->pending.reset();
 }
 
+void SnapshotAssembler::SupersedePending(TypeState* state, const std::string& type_url,
+                                         Outcome* outcome) {
+  if (!state->pending) return;
+  outcome->superseded.push_back(Answer{type_url, state->pending->nonce});
+  state->pending.reset();
+}
+
 SnapshotAssembler::Outcome SnapshotAssembler::Offer(const DiscoveryResponse& response) {
   Outcome outcome;
   const std::string& type_url = response.type_url();
@@ -58,14 +65,6 @@ SnapshotAssembler::Outcome SnapshotAssembler::Offer(const DiscoveryResponse& res
   const char* kind = is_cluster ? "cluster" : "ClusterLoadAssignment";
   const char* proto_name = is_cluster ? "envoy.config.cluster.v3.Cluster"
                                       : "envoy.config.endpoint.v3.ClusterLoadAssignment";
-
-  // Why the other type's pending response cannot be completed once this type
-  // is at `version`.
-  auto mismatch = [&](const std::string& version) {
-    return absl::StrCat("version \"", other->pending->version, "\" has no ",
-                        is_cluster ? "clusters" : "ClusterLoadAssignments",
-                        " (the server sent version \"", version, "\" instead)");
-  };
 
   // Decode and check the response on its own.
   Resources resources;
@@ -122,12 +121,10 @@ SnapshotAssembler::Outcome SnapshotAssembler::Offer(const DiscoveryResponse& res
     nack(error);
     // A pending response of the other type can no longer be completed: this
     // version is broken, or the server has moved on from its version.
-    if (other->pending) {
-      NackPending(other, other_type_url,
-                  other->pending->version == response.version_info()
-                      ? error
-                      : mismatch(response.version_info()),
-                  &outcome);
+    if (other->pending && other->pending->version == response.version_info()) {
+      NackPending(other, other_type_url, error, &outcome);
+    } else {
+      SupersedePending(other, other_type_url, &outcome);
     }
     return outcome;
   }
@@ -137,7 +134,7 @@ SnapshotAssembler::Outcome SnapshotAssembler::Offer(const DiscoveryResponse& res
   state->pending = std::move(resources);
   const std::string& version = state->pending->version;
   if (other->pending && other->pending->version != version) {
-    NackPending(other, other_type_url, mismatch(version), &outcome);
+    SupersedePending(other, other_type_url, &outcome);
   }
   const Resources* other_latest = other->latest();
   if (other_latest == nullptr || other_latest->version != version) return outcome;

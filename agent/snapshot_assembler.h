@@ -25,9 +25,13 @@ namespace nginx_xds {
 // Reject(); only Commit() makes the responses the new last good state. Any
 // failure leaves the last good state as it was.
 //
-// Each response the server sent is answered exactly once, through a Nack in
-// an Outcome or through a Candidate's `answers`, except a pending response
-// that a newer one of the same type replaces (its nonce is stale).
+// Each response the server sent is answered exactly once, through a Nack or
+// a `superseded` entry of an Outcome or through a Candidate's `answers`,
+// except a pending response that a newer one of the same type replaces (its
+// nonce is stale). A pending response is superseded when the other type moves
+// to another version before completing it: it is neither applied nor wrong,
+// so it is answered with the last good version and no error_detail (as the
+// xDS spec defines version_info), never NACKed.
 //
 // Not thread-safe: one instance belongs to one ADS client thread.
 class SnapshotAssembler {
@@ -54,6 +58,8 @@ class SnapshotAssembler {
 
   struct Outcome {
     std::vector<Nack> nacks;
+    // Responses to answer now with the last good version and no error.
+    std::vector<Answer> superseded;
     std::optional<Candidate> candidate;
   };
 
@@ -107,6 +113,9 @@ class SnapshotAssembler {
   // NACKs and drops `state`'s pending response, if any.
   static void NackPending(TypeState* state, const std::string& type_url,
                           const std::string& message, Outcome* outcome);
+  // Answers and drops `state`'s pending response as superseded, if any.
+  static void SupersedePending(TypeState* state, const std::string& type_url,
+                               Outcome* outcome);
   // Pairs the newest resources of both types (same version) into a snapshot.
   static std::optional<std::string> Assemble(const Resources& clusters,
                                              const Resources& assignments,

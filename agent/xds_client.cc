@@ -278,6 +278,13 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
       return false;
     }
   }
+  for (const SnapshotAssembler::Answer& answer : outcome.superseded) {
+    Log(LogLevel::kDebug, absl::StrCat(TypeName(answer.type_url), " nonce ", answer.nonce,
+                                       " superseded before its pair arrived"));
+    if (!Send(stream, answer.type_url, last_good_version_, answer.nonce, nullptr)) {
+      return false;
+    }
+  }
   if (!outcome.candidate) return true;
 
   const SnapshotAssembler::Candidate& candidate = *outcome.candidate;

@@ -14,7 +14,10 @@
 
 #include <atomic>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -22,6 +25,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/xds_agent.h"
+#include "google/protobuf/util/json_util.h"
+#include "nginx_xds/v1/upstream.pb.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:18000", "The control plane's ADS address.");
 ABSL_FLAG(std::string, node_id, "", "This node's id (required).");
@@ -30,6 +35,9 @@ ABSL_FLAG(std::string, cache_path, "", "The last-good snapshot file; empty: none
 ABSL_FLAG(int, exit_after_versions, 0,
           "Exit 0 after this many snapshots were applied; 0: run until a signal.");
 ABSL_FLAG(int, log_level, NXA_LOG_INFO, "Log lines up to this level: 0 error ... 3 debug.");
+ABSL_FLAG(std::string, static_upstreams, "",
+          "A JSON file holding an nginx_xds.v1.Snapshot whose upstreams are declared "
+          "as if from nginx.conf (sent in the Node metadata); empty: none.");
 ABSL_FLAG(std::string, reject_version, "",
           "Reject (NACK) snapshots of this version instead of applying them; for tests.");
 
@@ -105,6 +113,54 @@ void OnLog(void*, int level, const char* msg) {
   std::fprintf(stderr, "xds-agent [%s] %s\n", name, msg);
 }
 
+// Declares every upstream of the JSON Snapshot in `path` as static.
+bool AddStaticUpstreams(nxa_agent_t* agent, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "xds-agent: cannot read %s\n", path.c_str());
+    return false;
+  }
+  std::stringstream json;
+  json << in.rdbuf();
+  nginx_xds::v1::Snapshot snapshot;
+  auto status = google::protobuf::util::JsonStringToMessage(json.str(), &snapshot);
+  if (!status.ok()) {
+    std::fprintf(stderr, "xds-agent: %s: %s\n", path.c_str(), status.ToString().c_str());
+    return false;
+  }
+  for (const nginx_xds::v1::Upstream& u : snapshot.upstreams()) {
+    nxa_upstream_t upstream = {};
+    upstream.name = u.name().c_str();
+    upstream.zone = u.zone().c_str();
+    upstream.method = static_cast<int>(u.method());
+    upstream.hash_key = u.hash_key().c_str();
+    upstream.hash_consistent = u.hash_consistent() ? 1 : 0;
+    upstream.keepalive = u.keepalive();
+    upstream.keepalive_requests = u.keepalive_requests();
+    upstream.keepalive_time_ms = u.keepalive_time_ms();
+    upstream.keepalive_timeout_ms = u.keepalive_timeout_ms();
+    upstream.nservers = static_cast<size_t>(u.servers_size());
+    std::vector<nxa_server_t> servers;
+    for (const nginx_xds::v1::Server& s : u.servers()) {
+      nxa_server_t server = {};
+      server.address = s.address().c_str();
+      server.weight = s.has_weight() ? s.weight() : 1;
+      server.max_fails = s.has_max_fails() ? s.max_fails() : 1;
+      server.fail_timeout = s.has_fail_timeout() ? s.fail_timeout() : 10;
+      server.max_conns = s.max_conns();
+      server.backup = s.backup() ? 1 : 0;
+      server.down = s.down() ? 1 : 0;
+      servers.push_back(server);
+    }
+    if (nxa_agent_add_static_upstream(agent, &upstream, servers.data()) != NXA_OK) {
+      std::fprintf(stderr, "xds-agent: %s: static upstream \"%s\" refused\n", path.c_str(),
+                   u.name().c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -146,6 +202,11 @@ int main(int argc, char** argv) {
   nxa_agent_t* agent = nullptr;
   if (nxa_agent_create(&config, &agent, err, sizeof(err)) != NXA_OK) {
     std::fprintf(stderr, "xds-agent: %s\n", err);
+    return 2;
+  }
+  const std::string static_upstreams = absl::GetFlag(FLAGS_static_upstreams);
+  if (!static_upstreams.empty() && !AddStaticUpstreams(agent, static_upstreams)) {
+    nxa_agent_destroy(agent);
     return 2;
   }
   if (nxa_agent_start(agent) != NXA_OK) {

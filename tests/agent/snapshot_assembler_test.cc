@@ -262,19 +262,30 @@ TEST_F(SnapshotAssemblerTest, InvalidResponseNacksPendingOtherType) {
                                          IsNack(kClusterTypeUrl, "c5", message)));
 }
 
-// Validate a pending response is NACKed once the other type moves to another version.
-TEST_F(SnapshotAssemblerTest, VersionMismatchNacksStalePending) {
+// Validate a pending response is answered as superseded (not NACKed) once
+// the other type moves to another version.
+TEST_F(SnapshotAssemblerTest, VersionMismatchSupersedesStalePending) {
   assembler_.Offer(ClusterResponse("5", "c5", {backends_}));
   auto outcome = assembler_.Offer(EndpointResponse("6", "e6", {backends_}));
-  EXPECT_THAT(outcome.nacks,
-              ElementsAre(IsNack(kClusterTypeUrl, "c5",
-                                 "version \"5\" has no ClusterLoadAssignments (the server "
-                                 "sent version \"6\" instead)")));
+  EXPECT_THAT(outcome.nacks, IsEmpty());
+  EXPECT_THAT(outcome.superseded, ElementsAre(IsAnswer(kClusterTypeUrl, "c5")));
   EXPECT_FALSE(outcome.candidate);
   outcome = assembler_.Offer(ClusterResponse("6", "c6", {backends_}));
+  EXPECT_THAT(outcome.superseded, IsEmpty());
   ASSERT_TRUE(outcome.candidate);
   EXPECT_THAT(outcome.candidate->answers,
               ElementsAre(IsAnswer(kClusterTypeUrl, "c6"), IsAnswer(kEndpointTypeUrl, "e6")));
+}
+
+// Validate an invalid response at another version supersedes the other
+// type's pending response rather than NACKing it.
+TEST_F(SnapshotAssemblerTest, InvalidResponseAtOtherVersionSupersedesPending) {
+  assembler_.Offer(ClusterResponse("5", "c5", {backends_}));
+  auto outcome = assembler_.Offer(EndpointResponse("6", "e6", {backends_, backends_}));
+  EXPECT_THAT(outcome.nacks,
+              ElementsAre(IsNack(kEndpointTypeUrl, "e6",
+                                 "resource 1: duplicate ClusterLoadAssignment \"backends\"")));
+  EXPECT_THAT(outcome.superseded, ElementsAre(IsAnswer(kClusterTypeUrl, "c5")));
 }
 
 // Validate a newer response of the same type replaces a pending one silently.

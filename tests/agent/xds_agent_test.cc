@@ -499,6 +499,7 @@ TEST(XdsAgentTest, StaticUpstreams) {
 // Validate nxa_agent_create checks its configuration and reports why.
 TEST(XdsAgentTest, CreateValidatesConfig) {
   CEmbedder embedder;
+  const std::string nowhere = "127.0.0.1:1";  // outlives the configs that point at it
   char err[256];
   nxa_agent_t* agent = reinterpret_cast<nxa_agent_t*>(0x1);
 
@@ -506,22 +507,22 @@ TEST(XdsAgentTest, CreateValidatesConfig) {
   EXPECT_EQ(agent, nullptr);
   EXPECT_STREQ(err, "no configuration");
 
-  nxa_config_t config = Config("127.0.0.1:1", &embedder);
+  nxa_config_t config = Config(nowhere, &embedder);
   config.node_id = nullptr;
   EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
   EXPECT_STREQ(err, "no node_id");
 
-  config = Config("127.0.0.1:1", &embedder);
+  config = Config(nowhere, &embedder);
   config.server = "";
   EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
   EXPECT_THAT(err, HasSubstr("server"));
 
-  config = Config("127.0.0.1:1", &embedder);
+  config = Config(nowhere, &embedder);
   config.on_snapshot = nullptr;
   EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
   EXPECT_THAT(err, HasSubstr("on_snapshot"));
 
-  config = Config("127.0.0.1:1", &embedder);
+  config = Config(nowhere, &embedder);
   config.fleet = "no spaces allowed";
   EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
   EXPECT_THAT(err, HasSubstr("fleet"));
@@ -534,7 +535,7 @@ TEST(XdsAgentTest, CreateValidatesConfig) {
   EXPECT_EQ(nxa_agent_create(&config, nullptr, err, sizeof(err)), NXA_ERROR);
 
   // Defaults: no fleet, no user agent, no cache.
-  config = Config("127.0.0.1:1", &embedder);
+  config = Config(nowhere, &embedder);
   config.fleet = nullptr;
   ASSERT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_OK) << err;
   nxa_agent_destroy(agent);  // never started

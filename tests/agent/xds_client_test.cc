@@ -233,6 +233,30 @@ TEST_F(XdsClientTest, ReconnectsAfterStreamEnds) {
   EXPECT_EQ(embedder_.pending(), 0u);
 }
 
+// Validate a response whose pair never comes (the server moved to a newer
+// version, as the control plane does when it adopts static upstreams right
+// after a stream opens) is answered with the last good version and no
+// error_detail, not NACKed, and the newer pair is applied.
+TEST_F(XdsClientTest, SupersededResponseIsAnsweredWithoutNack) {
+  XdsClient client(Options(server_.address()), embedder_.Handler(), nullptr);
+  ASSERT_TRUE(client.Start().ok());
+  ExpectSubscriptions("");
+  const auto backends = MakeUpstream("backends", {6001});
+  ASSERT_TRUE(server_.Send(ClusterResponse("0", "c0", {})));
+  ASSERT_TRUE(server_.Send(EndpointResponse("1", "e1", {backends})));
+  DiscoveryRequest answer = Next(server_);
+  EXPECT_EQ(answer.type_url(), kClusterTypeUrl);
+  EXPECT_EQ(answer.response_nonce(), "c0");
+  EXPECT_EQ(answer.version_info(), "");
+  EXPECT_FALSE(answer.has_error_detail());
+
+  ASSERT_TRUE(server_.Send(ClusterResponse("1", "c1", {backends})));
+  std::optional<Embedder::Handed> handed = embedder_.Next();
+  ASSERT_TRUE(handed);
+  EXPECT_EQ(handed->snapshot.version(), "1");
+  ExpectAcks("1");
+}
+
 // Validate the embedder's rejection becomes a NACK carrying its message.
 TEST(XdsClientRejectTest, EmbedderRejectionIsNacked) {
   FakeAdsServer server;

@@ -1,0 +1,93 @@
+// Runs the xds-agent binary against a fake ADS server and checks its output,
+// the stable text format scripts grep.
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/agent/fake_ads_server.h"
+#include "tests/agent/test_resources.h"
+
+namespace nginx_xds {
+namespace {
+
+using testing::ClusterResponse;
+using testing::EndpointResponse;
+using testing::FakeAdsServer;
+using testing::MakeUpstream;
+
+// Waits for an answer to `nonce`; false when none comes.
+bool AnswerTo(FakeAdsServer& server, const std::string& nonce, bool* nack) {
+  for (;;) {
+    std::optional<FakeAdsServer::Received> received = server.NextRequest();
+    if (!received) return false;
+    if (received->request.response_nonce() == nonce) {
+      *nack = received->request.has_error_detail();
+      return true;
+    }
+  }
+}
+
+TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
+  FakeAdsServer server;
+  // `timeout` only keeps a broken binary from hanging the test.
+  const std::string command = absl::StrCat(
+      "timeout -s KILL 60 agent/xds-agent --server=", server.address(),
+      " --node_id=cli-test --fleet=edge --exit_after_versions=2 --reject_version=2 "
+      "--log_level=0");
+  FILE* out = popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+
+  auto api = MakeUpstream("api", {7001});
+  api.set_zone("");
+  api.set_method(nginx_xds::v1::HASH);
+  api.set_hash_key("$request_uri");
+  api.set_hash_consistent(true);
+  auto backends = MakeUpstream("backends", {6001, 6002});
+  backends.set_keepalive(16);
+  backends.mutable_servers(0)->set_down(true);
+  backends.mutable_servers(0)->set_max_conns(5);
+  backends.mutable_servers(1)->set_backup(true);
+  backends.mutable_servers(1)->set_weight(2);
+
+  bool nack = false;
+  ASSERT_TRUE(server.NextRequest());
+  ASSERT_TRUE(server.NextRequest());
+  ASSERT_TRUE(server.Send(ClusterResponse("1", "c1", {backends, api})));
+  ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", {backends, api})));
+  ASSERT_TRUE(AnswerTo(server, "e1", &nack));
+  EXPECT_FALSE(nack);
+  // --reject_version=2: NACKed and not printed.
+  ASSERT_TRUE(server.Send(ClusterResponse("2", "c2", {api})));
+  ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", {api})));
+  ASSERT_TRUE(AnswerTo(server, "e2", &nack));
+  EXPECT_TRUE(nack);
+  ASSERT_TRUE(server.Send(ClusterResponse("3", "c3", {backends})));
+  ASSERT_TRUE(server.Send(EndpointResponse("3", "e3", {backends})));
+
+  std::string output;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), out)) > 0) output.append(buf, n);
+  int status = pclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_EQ(output,
+            "version 1 (2 upstreams)\n"
+            "upstream api method=hash hash_key=$request_uri consistent zone=- keepalive=0\n"
+            "  server 127.0.0.1:7001 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
+            "upstream backends method=round_robin zone=zone_for_backends keepalive=16\n"
+            "  server 127.0.0.1:6001 weight=1 max_fails=1 fail_timeout=10 max_conns=5 down\n"
+            "  server 127.0.0.1:6002 weight=2 max_fails=1 fail_timeout=10 max_conns=0 backup\n"
+            "\n"
+            "version 3 (1 upstreams)\n"
+            "upstream backends method=round_robin zone=zone_for_backends keepalive=16\n"
+            "  server 127.0.0.1:6001 weight=1 max_fails=1 fail_timeout=10 max_conns=5 down\n"
+            "  server 127.0.0.1:6002 weight=2 max_fails=1 fail_timeout=10 max_conns=0 backup\n"
+            "\n");
+}
+
+}  // namespace
+}  // namespace nginx_xds

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -104,7 +105,11 @@ void XdsClient::Shutdown() {
     verdict->cancelled = true;
   }
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
-    thread_.join();
+    try {
+      thread_.join();
+    } catch (const std::system_error&) {
+      // Only when the thread is gone already; nothing left to wait for.
+    }
   }
 }
 
@@ -143,7 +148,8 @@ void XdsClient::Run() {
     if (cached.ok()) {
       Log(LogLevel::kInfo, absl::StrCat("cache file \"", options_.cache_path,
                                         "\" holds version ", cached->version()));
-      last_good_version_ = cached->version();
+      // Not yet the version the client holds: only once the embedder has
+      // accepted it (see HandOverCache) is it sent as version_info.
       cached_ = *std::move(cached);
     } else if (absl::IsNotFound(cached.status())) {
       Log(LogLevel::kDebug, absl::StrCat("no cache file \"", options_.cache_path, "\" yet"));
@@ -375,6 +381,7 @@ void XdsClient::HandOverCache() {
   if (!verdict) return;
   if (verdict->ok()) {
     applied_ = *cached_;
+    last_good_version_ = cached_->version();
   } else {
     Log(LogLevel::kWarn, absl::StrCat("cached version ", cached_->version(),
                                       " rejected: ", verdict->message()));

@@ -68,8 +68,9 @@ struct XdsClientOptions {
 // An ADS (state of the world) client for Clusters and ClusterLoadAssignments.
 //
 // One thread keeps one stream to the control plane at a time: the first
-// request per type carries version_info = the last good (or cached) version,
-// the stream's first request carries the Node. Each response is validated by
+// request per type carries version_info = the version the embedder last
+// accepted (also one handed over from the cache file), the stream's first
+// request carries the Node. Each response is validated by
 // a SnapshotAssembler; an invalid one is NACKed at once. A complete snapshot
 // is handed to the SnapshotHandler and the client waits for its verdict, then
 // writes the cache file and ACKs, or NACKs with the embedder's message. Any
@@ -151,7 +152,10 @@ class XdsClient {
   envoy::config::core::v3::Node node_;
   SnapshotAssembler assembler_;
   Backoff backoff_;
-  // The version sent as version_info: last ACKed, else the cached one.
+  // The version sent as version_info (on a new stream and in NACKs): that of
+  // the snapshot the embedder accepted last, from the stream or the cache
+  // file; empty before any. A cached version the embedder was never handed is
+  // not claimed: the control plane would then not send it again.
   std::string last_good_version_;
   // What the embedder holds now; a re-sent identical snapshot is ACKed
   // without handing it over again.

@@ -26,13 +26,14 @@ class FakeAdsServer::Service final : public AggregatedDiscoveryService::Service 
   FakeAdsServer* server_;
 };
 
-FakeAdsServer::FakeAdsServer() : service_(std::make_unique<Service>(this)) {
-  int port = 0;
+FakeAdsServer::FakeAdsServer(int port) : service_(std::make_unique<Service>(this)) {
+  int bound = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(absl::StrCat("127.0.0.1:", port), grpc::InsecureServerCredentials(),
+                           &bound);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
-  address_ = absl::StrCat("127.0.0.1:", port);
+  if (server_ && bound != 0) address_ = absl::StrCat("127.0.0.1:", bound);
 }
 
 FakeAdsServer::~FakeAdsServer() {
@@ -100,12 +101,6 @@ std::optional<FakeAdsServer::Received> FakeAdsServer::NextRequest(absl::Duration
   Received received = std::move(requests_.front());
   requests_.pop_front();
   return received;
-}
-
-bool FakeAdsServer::NoRequestFor(absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  auto has_request = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !requests_.empty(); };
-  return !mu_.AwaitWithTimeout(absl::Condition(&has_request), timeout);
 }
 
 bool FakeAdsServer::Send(DiscoveryResponse response) {

@@ -30,18 +30,16 @@ class FakeAdsServer {
     envoy::service::discovery::v3::DiscoveryRequest request;
   };
 
-  FakeAdsServer();
+  // Binds 127.0.0.1:`port`; 0 lets the kernel choose.
+  explicit FakeAdsServer(int port = 0);
   ~FakeAdsServer();
 
-  // "127.0.0.1:PORT".
+  // "127.0.0.1:PORT"; empty when the port could not be bound.
   const std::string& address() const { return address_; }
 
   // The next request not returned yet, in arrival order; nullopt when none
   // comes within `timeout`.
   std::optional<Received> NextRequest(absl::Duration timeout = kWait);
-
-  // Whether a request arrives within `timeout` (consumes nothing).
-  bool NoRequestFor(absl::Duration timeout);
 
   // Queues `response` on the newest open stream; false when there is none.
   bool Send(envoy::service::discovery::v3::DiscoveryResponse response);

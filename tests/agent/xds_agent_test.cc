@@ -141,8 +141,8 @@ std::string TempPath(const std::string& name) {
   return absl::StrCat(mkdtemp(buf.data()), "/", name);
 }
 
-// A port on 127.0.0.1 where nothing listens (connections are refused) for as
-// long as this object lives.
+// A port on 127.0.0.1 where nothing listens (connections are refused) until
+// Release(), which frees it for a server.
 class UnreachablePort {
  public:
   UnreachablePort() {
@@ -153,14 +153,21 @@ class UnreachablePort {
     socklen_t len = sizeof(addr);
     if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
         getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      address_ = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+      port_ = ntohs(addr.sin_port);
+      address_ = absl::StrCat("127.0.0.1:", port_);
     }
   }
-  ~UnreachablePort() { close(fd_); }
+  ~UnreachablePort() { Release(); }
+  void Release() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
   const std::string& address() const { return address_; }
+  int port() const { return port_; }
 
  private:
   int fd_;
+  int port_ = 0;
   std::string address_;
 };
 
@@ -370,20 +377,73 @@ TEST(XdsAgentTest, CacheWrittenAfterAckAndHandedOverWhenUnreachable) {
     // Handed over once, however many attempts failed.
     EXPECT_EQ(embedder.count(), 0u);
   }
-  {
-    // A reachable control plane is asked for news since the cached version;
-    // the cache is not handed over.
-    FakeAdsServer server;
-    CEmbedder embedder;
-    nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder, cache.c_str()));
-    DiscoveryRequest cds = Next(server);
-    EXPECT_EQ(cds.version_info(), "3");
-    EXPECT_TRUE(cds.has_node());
-    DiscoveryRequest eds = Next(server);
-    EXPECT_EQ(eds.version_info(), "3");
-    EXPECT_EQ(embedder.count(), 0u);
-    DestroyReturns(agent);
+}
+
+// Validate that with a reachable control plane the cache file is not handed
+// over and its version is not claimed (version_info stays empty), so the
+// control plane sends the current version for the embedder to apply.
+TEST(XdsAgentTest, ReachableServerIsNotToldTheUnappliedCachedVersion) {
+  const std::string cache = TempPath("snapshot.cache");
+  nginx_xds::v1::Snapshot cached;
+  cached.set_version("3");
+  *cached.add_upstreams() = MakeUpstream("backends", {6001});
+  ASSERT_TRUE(SaveSnapshotFile(cache, cached).ok());
+
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder, cache.c_str()));
+  DiscoveryRequest cds = Next(server);
+  EXPECT_EQ(cds.version_info(), "");
+  EXPECT_TRUE(cds.has_node());
+  DiscoveryRequest eds = Next(server);
+  EXPECT_EQ(eds.version_info(), "");
+  SendPair(server, "3", {MakeUpstream("backends", {6001})});
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->version, "3");
+  EXPECT_FALSE(seen->from_cache);
+  DestroyReturns(agent);
+}
+
+// Validate that a snapshot handed over from the cache is never ACKed, and
+// that once the control plane is up the agent reports the cached version it
+// runs and ACKs an identical snapshot without handing it over again.
+TEST(XdsAgentTest, CachedSnapshotIsNotAckedAndItsVersionIsReported) {
+  const std::string cache = TempPath("snapshot.cache");
+  nginx_xds::v1::Snapshot cached;
+  cached.set_version("5");
+  *cached.add_upstreams() = MakeUpstream("backends", {6001});
+  ASSERT_TRUE(SaveSnapshotFile(cache, cached).ok());
+
+  UnreachablePort port;
+  ASSERT_NE(port.port(), 0);
+  CEmbedder embedder;
+  nxa_agent_t* agent = StartAgent(Config(port.address(), &embedder, cache.c_str()));
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->from_cache);
+  EXPECT_EQ(seen->version, "5");
+
+  // The control plane comes up on the same port.
+  port.Release();
+  FakeAdsServer server(port.port());
+  ASSERT_FALSE(server.address().empty());
+  DiscoveryRequest cds = Next(server);
+  EXPECT_TRUE(cds.has_node());
+  EXPECT_EQ(cds.version_info(), "5");
+  EXPECT_EQ(cds.response_nonce(), "");
+  DiscoveryRequest eds = Next(server);
+  EXPECT_EQ(eds.version_info(), "5");
+  EXPECT_EQ(eds.response_nonce(), "");
+
+  SendPair(server, "5", {MakeUpstream("backends", {6001})});
+  for (const char* nonce : {"c5", "e5"}) {
+    DiscoveryRequest ack = AnswerTo(server, nonce);
+    EXPECT_EQ(ack.version_info(), "5");
+    EXPECT_FALSE(ack.has_error_detail());
   }
+  EXPECT_EQ(embedder.count(), 0u);
+  DestroyReturns(agent);
 }
 
 // Validate a corrupt cache file is ignored rather than handed over.

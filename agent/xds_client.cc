@@ -226,7 +226,6 @@ XdsClient::StreamResult XdsClient::RunStream(AggregatedDiscoveryService::Stub* s
   Log(LogLevel::kInfo, absl::StrCat("connected to ", options_.server));
   std::unique_ptr<grpc::ClientReaderWriter<DiscoveryRequest, DiscoveryResponse>> stream =
       stub->StreamAggregatedResources(context.get());
-  result.connected = true;
 
   // The Node goes with the stream's first request only.
   DiscoveryRequest first;

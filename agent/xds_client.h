@@ -118,7 +118,7 @@ class XdsClient {
 
   // What one stream achieved.
   struct StreamResult {
-    bool connected = false;
+    // Whether the embedder accepted a snapshot from the stream.
     bool got_snapshot = false;
   };
 

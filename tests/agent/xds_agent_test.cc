@@ -248,6 +248,7 @@ TEST(XdsAgentTest, EmbedderRejectionBecomesNack) {
   nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder));
   Next(server);
   Next(server);
+  EXPECT_EQ(nxa_agent_connected(agent), 1);
   SendPair(server, "1", {MakeUpstream("backends", {6001})});
   ASSERT_TRUE(embedder.Next());
   for (const char* nonce : {"c1", "e1"}) {
@@ -370,6 +371,7 @@ TEST(XdsAgentTest, CacheWrittenAfterAckAndHandedOverWhenUnreachable) {
     ASSERT_TRUE(seen);
     EXPECT_TRUE(seen->from_cache);
     EXPECT_EQ(seen->version, "3");
+    EXPECT_EQ(nxa_agent_connected(agent), 0);
     EXPECT_EQ(seen->names, (std::vector<std::string>{"backends"}));
     EXPECT_EQ(seen->addresses[0],
               (std::vector<std::string>{"127.0.0.1:6001", "127.0.0.1:6002"}));
@@ -523,6 +525,7 @@ TEST(XdsAgentTest, StaticUpstreams) {
   servers[1].backup = 1;
   upstream.nservers = 2;
   EXPECT_EQ(nxa_agent_add_static_upstream(agent, &upstream, servers), NXA_OK);
+  EXPECT_EQ(nxa_agent_connected(agent), 0);  // not started
 
   nxa_upstream_t bad = upstream;
   bad.method = 42;
@@ -604,6 +607,7 @@ TEST(XdsAgentTest, CreateValidatesConfig) {
 // Validate the NULL-safe entry points.
 TEST(XdsAgentTest, NullArguments) {
   nxa_agent_destroy(nullptr);
+  EXPECT_EQ(nxa_agent_connected(nullptr), 0);
   EXPECT_EQ(nxa_agent_start(nullptr), NXA_ERROR);
   EXPECT_EQ(nxa_agent_add_static_upstream(nullptr, nullptr, nullptr), NXA_ERROR);
   EXPECT_STREQ(nxa_snapshot_version(nullptr), "");

@@ -122,7 +122,13 @@ absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
       registry_->Nacked(node_, type_url, *type.sent_version,
                         request.error_detail().message());
     } else {
-      registry_->Acked(node_, type_url, *type.sent_version);
+      // An ACK names the version the client now runs: usually the one just
+      // sent, but a client that could not use it yet (its other type is at
+      // another version) answers with the version it still has.
+      uint64_t running = 0;
+      if (absl::SimpleAtoi(request.version_info(), &running)) {
+        registry_->Acked(node_, type_url, running);
+      }
     }
   } else if (first) {
     // A new stream's first request says which version the client already

@@ -10,7 +10,7 @@ readonly PACKAGES=(
   libabsl-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nginx nginx-dev libnginx-mod-http-echo
-  curl wrk iproute2 openssl python3 nodejs npm
+  curl wrk iproute2 openssl python3 python3-grpcio python3-protobuf nodejs npm
 )
 
 missing=()

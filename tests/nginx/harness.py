@@ -620,6 +620,13 @@ class Nginx(_NginxBase):
     def ports(self):
         return [self.port]
 
+    def make_cache_dir(self):
+        """DIR/cache, writable by the workers (`nobody` when run as root), for xds_cache."""
+        path = os.path.join(self.dir, "cache")
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o777)
+        return path
+
     def _repick_ports(self):
         if self.fixed:
             return False
@@ -694,8 +701,16 @@ class TestCase(unittest.TestCase):
                 shutil.rmtree(thing.dir, ignore_errors=True)
 
     def _failed(self):
+        # Cleanups run inside their own "test part", so outcome.success says
+        # nothing about the test here: look at what was reported.
         outcome = getattr(self, "_outcome", None)
-        return outcome is not None and not outcome.success
+        if outcome is None:
+            return False
+        errors = getattr(outcome, "errors", None)
+        if errors is not None:  # Python < 3.11
+            return any(exc_info for _, exc_info in errors)
+        result = outcome.result
+        return any(test is self for test, _ in list(result.errors) + list(result.failures))
 
 
 def main():

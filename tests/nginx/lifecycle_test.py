@@ -1,5 +1,6 @@
 """nginx with the module keeps nginx's own life cycle: reload, quit, stop, no control plane."""
 
+import os
 import threading
 
 import harness
@@ -138,6 +139,30 @@ class LifecycleTest(harness.TestCase):
         self.wait_connected(nginx, timeout=60.0)
         harness.wait_until(lambda: nginx.status_json()["version"] == version,
                            what="status version %s" % version)
+        self.assertEqual(nginx.get("/app/"), (200, "%d\n" % self.backends.backend_ports[0]))
+        self.assertEqual(nginx.bad_log_lines(), [])
+
+    def test_restart_with_the_control_plane_down_applies_the_cached_version(self):
+        cp = self.track(harness.ControlPlane()).start()
+        nginx = self.track(harness.Nginx(server=PROXY))
+        cache = os.path.join(nginx.make_cache_dir(), "snapshot.pb")
+        nginx.http = ("xds_server %s;\nxds_cache %s;\n" % (cp.xds_address, cache) +
+                      static_upstream(self.backends))
+        nginx.start()
+        self.wait_connected(nginx)
+        version = str(cp.put_upstream("app", self.backends.addresses).version)
+        harness.wait_until(lambda: nginx.status_json()["version"] == version,
+                           what="status version %s" % version)
+        harness.wait_until(lambda: os.path.exists(cache), what="the cache file %s" % cache)
+        nginx.quit()
+        cp.stop()
+
+        nginx.start()
+
+        harness.wait_until(lambda: nginx.status_json()["version"] == version,
+                           what="status version %s from the cache file" % version)
+        self.assertIs(nginx.status_json()["connected"], False)
+        self.assertIn("from the cache file", nginx.error_log())
         self.assertEqual(nginx.get("/app/"), (200, "%d\n" % self.backends.backend_ports[0]))
         self.assertEqual(nginx.bad_log_lines(), [])
 

@@ -1029,8 +1029,13 @@ ngx_http_xds_stop_agent(ngx_http_xds_worker_t *xw)
 
     pthread_mutex_unlock(&xw->mutex);
 
-    nxa_agent_destroy(xmcf->agent);
-    xmcf->agent = NULL;
+    if (xmcf->agent) {
+        nxa_agent_destroy(xmcf->agent);
+        xmcf->agent = NULL;
+
+        ngx_log_error(NGX_LOG_NOTICE, xw->cycle->log, 0,
+                      "xds agent stopped");
+    }
 
     while (msg) {
         next = msg->next;
@@ -1226,6 +1231,14 @@ ngx_http_xds_notify_handler(ngx_event_t *rev)
 
     c = rev->data;
     xw = c->data;
+
+    if (c->close) {
+
+        /* worker_shutdown_timeout closes what is left, ours too */
+
+        ngx_http_xds_stop_agent(xw);
+        return;
+    }
 
     n = read(c->fd, &count, sizeof(uint64_t));
 

@@ -111,6 +111,7 @@ class LifecycleTest(harness.TestCase):
         self.assertNotIn("open socket", log)
         self.assertEqual(nginx.bad_log_lines(), [])
         self.assertIn("xds agent started", log)
+        self.assertEqual(log.count("xds agent started"), log.count("xds agent stopped"))
 
     def test_stop_leaves_no_crash_or_open_socket_in_the_error_log(self):
         cp = self.track(harness.ControlPlane()).start()

@@ -1,9 +1,14 @@
-/* placeholder until the apply engine lands: owned by the lead */
-
 /*
- * Minimal bodies of ngx_http_xds_apply.h for the module's plumbing tests:
- * every snapshot is accepted and changes nothing, the status section is
- * empty.
+ * nginx-xds: applying snapshots to upstreams.
+ *
+ * Worker 0 applies a snapshot in two phases. Prepare: every address is
+ * parsed and every new peer (and backup list) is allocated in its upstream's
+ * zone, with nothing visible yet; any failure frees what was prepared and
+ * the snapshot is rejected whole. Commit: per upstream, under the upstream's
+ * xds lock (which keeps peer get out) and ngx_http_upstream_rr_peers_wlock,
+ * the peer lists are relinked in the snapshot's order, kept peers keep their
+ * run-time state, and removed peers are retired (freed once no request
+ * holds them). Commit cannot fail.
  */
 
 
@@ -12,18 +17,133 @@
 #include <ngx_http.h>
 
 #include "nginx_module/ngx_http_xds_apply.h"
+#include "nginx_module/ngx_http_xds_peer.h"
+#include "nginx_module/ngx_http_xds_snapshot.h"
+#include "nginx_module/ngx_http_xds_upstreams.h"
+
+
+struct ngx_http_xds_apply_shctx_s {
+    ngx_http_xds_upstream_sh_t      *upstreams;
+    /* the last applied snapshot, re-applied by the master after a reload */
+    ngx_http_xds_snapshot_t         *last;
+};
+
+
+/* one server of a snapshot, matched to a peer of the upstream */
+typedef struct {
+    ngx_http_upstream_rr_peer_t     *peer;
+    ngx_uint_t                       fresh;     /* allocated by this apply */
+    ngx_http_xds_server_t           *server;
+} ngx_http_xds_planned_peer_t;
+
+
+/* what a snapshot does to one zone upstream */
+typedef struct {
+    ngx_http_xds_upstream_t         *xu;
+    ngx_array_t                      peers;     /* ngx_http_xds_planned_peer_t */
+    ngx_http_upstream_rr_peers_t    *backup;    /* allocated by this apply */
+} ngx_http_xds_plan_t;
+
+
+static ngx_int_t ngx_http_xds_apply_def(ngx_log_t *log,
+    ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
+    u_char *err, size_t err_len);
+static void ngx_http_xds_keep(ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_snapshot_t *snapshot);
+static ngx_int_t ngx_http_xds_prepare(ngx_pool_t *pool,
+    ngx_http_xds_plan_t *plan, ngx_http_xds_upstream_def_t *xud, u_char *err,
+    size_t err_len);
+static ngx_http_upstream_rr_peer_t *ngx_http_xds_find_peer(
+    ngx_http_upstream_rr_peers_t *peers, ngx_str_t *name);
+static ngx_http_upstream_rr_peer_t *ngx_http_xds_alloc_peer(
+    ngx_slab_pool_t *shpool, ngx_addr_t *addr, ngx_http_xds_server_t *server);
+static void ngx_http_xds_set_peer(ngx_http_upstream_rr_peer_t *peer,
+    ngx_http_xds_server_t *server);
+static void ngx_http_xds_unprepare(ngx_http_xds_plan_t *plan);
+static void ngx_http_xds_commit(ngx_http_xds_plan_t *plan);
+static ngx_http_upstream_rr_peer_t *ngx_http_xds_relink(
+    ngx_http_upstream_rr_peers_t *peers, ngx_http_xds_plan_t *plan,
+    ngx_uint_t backup);
+static ngx_uint_t ngx_http_xds_planned(ngx_http_xds_plan_t *plan,
+    ngx_http_upstream_rr_peer_t *peer);
+static u_char *ngx_http_xds_status_peer(u_char *p, u_char *last,
+    ngx_http_upstream_rr_peer_t *peer, ngx_uint_t backup, ngx_uint_t json);
 
 
 ngx_int_t
 ngx_http_xds_apply_init_conf(ngx_conf_t *cf, ngx_http_xds_main_conf_t *xmcf)
 {
-    return NGX_OK;
+    if (ngx_array_init(&xmcf->upstreams, cf->pool, 4,
+                       sizeof(ngx_http_xds_upstream_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_xds_upstreams_init(cf, &xmcf->upstreams);
 }
 
 
 ngx_int_t
 ngx_http_xds_apply_init_zone(ngx_http_xds_main_conf_t *xmcf, ngx_uint_t fresh)
 {
+    ngx_uint_t                   i;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_xds_upstream_t     *xu;
+    ngx_http_xds_upstream_sh_t  *ush;
+    ngx_http_xds_apply_shctx_t  *ash;
+
+    shpool = xmcf->shpool;
+    ash = xmcf->sh->apply;
+
+    if (ash == NULL) {
+        ash = ngx_slab_calloc(shpool, sizeof(ngx_http_xds_apply_shctx_t));
+        if (ash == NULL) {
+            return NGX_ERROR;
+        }
+
+        xmcf->sh->apply = ash;
+    }
+
+    /* records are found by name, so they outlive reloads */
+
+    xu = xmcf->upstreams.elts;
+
+    for (i = 0; i < xmcf->upstreams.nelts; i++) {
+
+        for (ush = ash->upstreams; ush; ush = ush->next) {
+            if (ush->name.len == xu[i].uscf->host.len
+                && ngx_strncasecmp(ush->name.data, xu[i].uscf->host.data,
+                                   ush->name.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (ush == NULL) {
+            ush = ngx_slab_calloc(shpool, sizeof(ngx_http_xds_upstream_sh_t));
+            if (ush == NULL) {
+                return NGX_ERROR;
+            }
+
+            ush->name.data = ngx_slab_alloc(shpool, xu[i].uscf->host.len);
+            if (ush->name.data == NULL) {
+                ngx_slab_free(shpool, ush);
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(ush->name.data, xu[i].uscf->host.data,
+                       xu[i].uscf->host.len);
+            ush->name.len = xu[i].uscf->host.len;
+
+            ush->next = ash->upstreams;
+            ash->upstreams = ush;
+        }
+
+        xu[i].sh = ush;
+    }
+
     return NGX_OK;
 }
 
@@ -40,7 +160,45 @@ ngx_int_t
 ngx_http_xds_apply_report_static(ngx_http_xds_main_conf_t *xmcf,
     nxa_agent_t *agent)
 {
-    return NGX_OK;
+    ngx_int_t                        rc;
+    ngx_uint_t                       i;
+    ngx_pool_t                      *pool;
+    nxa_server_t                    *servers;
+    nxa_upstream_t                   upstream;
+    ngx_http_upstream_srv_conf_t   **uscfp;
+    ngx_http_upstream_main_conf_t   *umcf;
+
+    umcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_upstream_module);
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+
+        if (!(uscfp[i]->flags & NGX_HTTP_UPSTREAM_CREATE)) {
+            continue;
+        }
+
+        if (ngx_http_xds_upstreams_describe(pool, uscfp[i], &upstream,
+                                            &servers)
+            != NGX_OK
+            || nxa_agent_add_static_upstream(agent, &upstream, servers)
+               != NXA_OK)
+        {
+            rc = NGX_ERROR;
+            break;
+        }
+    }
+
+    ngx_destroy_pool(pool);
+
+    return rc;
 }
 
 
@@ -49,18 +207,580 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf, nxa_snapshot_t *snapshot, u_char *err,
     size_t err_len)
 {
-    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
-                  "xds placeholder apply: version \"%s\", %uz upstreams",
-                  nxa_snapshot_version(snapshot),
-                  nxa_snapshot_upstream_count(snapshot));
+    ngx_int_t                 rc;
+    ngx_pool_t               *pool;
+    ngx_http_xds_snapshot_t  *xsn;
+
+    pool = ngx_create_pool(4096, cycle->log);
+    if (pool == NULL) {
+        ngx_snprintf(err, err_len, "out of memory%Z");
+        return NGX_ERROR;
+    }
+
+    xsn = ngx_http_xds_snapshot_from_agent(pool, snapshot);
+
+    if (xsn == NULL) {
+        ngx_snprintf(err, err_len, "out of memory%Z");
+        rc = NGX_ERROR;
+
+    } else {
+        rc = ngx_http_xds_apply_def(cycle->log, xmcf, xsn, err, err_len);
+    }
+
+    if (rc == NGX_OK) {
+        ngx_http_xds_keep(xmcf, xsn);
+    }
+
+    ngx_destroy_pool(pool);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
+    ngx_http_xds_main_conf_t *xmcf)
+{
+    u_char                       err[NGX_HTTP_XDS_ERROR_LEN];
+    ngx_int_t                    rc;
+    ngx_http_xds_apply_shctx_t  *ash;
+
+    if (xmcf->sh == NULL || xmcf->sh->apply == NULL) {
+        return NGX_OK;
+    }
+
+    ash = xmcf->sh->apply;
+
+    /*
+     * After a reload the upstream zones are rebuilt from nginx.conf: bring
+     * them to the last applied version before any new worker starts.
+     */
+
+    ngx_shmtx_lock(&xmcf->shpool->mutex);
+
+    rc = NGX_OK;
+
+    if (ash->last) {
+        rc = ngx_http_xds_apply_def(cycle->log, xmcf, ash->last, err,
+                                    sizeof(err));
+        if (rc == NGX_OK) {
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "xds: re-applied version %V after reload",
+                          &ash->last->version);
+        } else {
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                          "xds: version %V not re-applied after reload: %s",
+                          &ash->last->version, err);
+        }
+    }
+
+    ngx_shmtx_unlock(&xmcf->shpool->mutex);
+
+    /* a failure here leaves nginx.conf's peers until the agent reconnects */
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_xds_keep(ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_snapshot_t *snapshot)
+{
+    ngx_slab_pool_t          *shpool;
+    ngx_http_xds_snapshot_t  *copy, *old;
+
+    shpool = xmcf->shpool;
+
+    copy = ngx_http_xds_snapshot_copy(shpool, snapshot);
+
+    if (copy == NULL) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "xds: zone too small to keep version %V for reloads",
+                      &snapshot->version);
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    old = xmcf->sh->apply->last;
+    xmcf->sh->apply->last = copy;
+
+    if (old) {
+        ngx_slab_free_locked(shpool, old);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+static ngx_int_t
+ngx_http_xds_apply_def(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_snapshot_t *snapshot, u_char *err, size_t err_len)
+{
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, j;
+    ngx_pool_t                   *pool;
+    ngx_array_t                   plans;
+    ngx_http_xds_plan_t          *plan;
+    ngx_http_xds_upstream_t      *xu;
+    ngx_http_xds_upstream_def_t  *xud;
+
+    pool = ngx_create_pool(4096, log);
+    if (pool == NULL) {
+        ngx_snprintf(err, err_len, "out of memory%Z");
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&plans, pool, 4, sizeof(ngx_http_xds_plan_t))
+        != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        ngx_snprintf(err, err_len, "out of memory%Z");
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+
+    for (i = 0; i < snapshot->nupstreams; i++) {
+        xud = &snapshot->upstreams[i];
+
+        xu = ngx_http_xds_upstreams_find(&xmcf->upstreams, xud->name.data,
+                                         xud->name.len);
+        if (xu == NULL || xu->sh == NULL) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                           "xds: upstream \"%V\" has no zone here, skipped",
+                           &xud->name);
+            continue;
+        }
+
+        plan = ngx_array_push(&plans);
+        if (plan == NULL) {
+            ngx_snprintf(err, err_len, "out of memory%Z");
+            rc = NGX_ERROR;
+            break;
+        }
+
+        ngx_memzero(plan, sizeof(ngx_http_xds_plan_t));
+        plan->xu = xu;
+
+        rc = ngx_http_xds_prepare(pool, plan, xud, err, err_len);
+
+        if (rc != NGX_OK) {
+            plans.nelts--;
+            break;
+        }
+    }
+
+    plan = plans.elts;
+
+    for (j = 0; j < plans.nelts; j++) {
+        if (rc == NGX_OK) {
+            ngx_http_xds_commit(&plan[j]);
+
+        } else {
+            ngx_http_xds_unprepare(&plan[j]);
+        }
+    }
+
+    ngx_destroy_pool(pool);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_xds_prepare(ngx_pool_t *pool, ngx_http_xds_plan_t *plan,
+    ngx_http_xds_upstream_def_t *xud, u_char *err, size_t err_len)
+{
+    ngx_url_t                      url;
+    ngx_uint_t                     s, primaries, backups;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_xds_planned_peer_t   *pp;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    peers = plan->xu->uscf->peer.data;
+    shpool = peers->shpool;
+
+    if (ngx_array_init(&plan->peers, pool, xud->nservers + 1,
+                       sizeof(ngx_http_xds_planned_peer_t))
+        != NGX_OK)
+    {
+        ngx_snprintf(err, err_len, "out of memory%Z");
+        return NGX_ERROR;
+    }
+
+    primaries = 0;
+    backups = 0;
+
+    for (s = 0; s < xud->nservers; s++) {
+
+        pp = ngx_array_push(&plan->peers);
+        if (pp == NULL) {
+            ngx_snprintf(err, err_len, "out of memory%Z");
+            goto failed;
+        }
+
+        ngx_memzero(pp, sizeof(ngx_http_xds_planned_peer_t));
+        pp->server = &xud->servers[s];
+
+        ngx_memzero(&url, sizeof(ngx_url_t));
+        url.url = pp->server->address;
+        url.default_port = 80;
+        url.no_resolve = 1;
+
+        if (ngx_parse_url(pool, &url) != NGX_OK || url.naddrs != 1) {
+            ngx_snprintf(err, err_len,
+                         "upstream \"%V\": invalid server address \"%V\"%Z",
+                         &xud->name, &pp->server->address);
+            goto failed;
+        }
+
+        if (pp->server->backup) {
+            backups++;
+
+        } else {
+            primaries++;
+        }
+
+        pp->peer = ngx_http_xds_find_peer(peers, &url.addrs[0].name);
+
+        if (pp->peer == NULL && peers->next) {
+            pp->peer = ngx_http_xds_find_peer(peers->next,
+                                              &url.addrs[0].name);
+        }
+
+        if (pp->peer) {
+            continue;
+        }
+
+        pp->peer = ngx_http_xds_alloc_peer(shpool, &url.addrs[0], pp->server);
+        if (pp->peer == NULL) {
+            ngx_snprintf(err, err_len,
+                         "upstream \"%V\": zone \"%V\" is full%Z",
+                         &xud->name, &plan->xu->uscf->shm_zone->shm.name);
+            goto failed;
+        }
+
+        pp->fresh = 1;
+    }
+
+    if (primaries == 0) {
+        ngx_snprintf(err, err_len,
+                     "upstream \"%V\": no servers but backups%Z", &xud->name);
+        goto failed;
+    }
+
+    if (backups && peers->next == NULL) {
+        plan->backup = ngx_slab_calloc(shpool,
+                                       sizeof(ngx_http_upstream_rr_peers_t));
+        if (plan->backup == NULL) {
+            ngx_snprintf(err, err_len,
+                         "upstream \"%V\": zone \"%V\" is full%Z",
+                         &xud->name, &plan->xu->uscf->shm_zone->shm.name);
+            goto failed;
+        }
+
+        plan->backup->shpool = shpool;
+        plan->backup->name = peers->name;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_http_xds_unprepare(plan);
+
+    return NGX_ERROR;
+}
+
+
+static ngx_http_upstream_rr_peer_t *
+ngx_http_xds_find_peer(ngx_http_upstream_rr_peers_t *peers, ngx_str_t *name)
+{
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    /* only worker 0 changes the lists' shape, so they can be read here */
+
+    for (peer = peers->peer; peer; peer = peer->next) {
+        if (peer->name.len == name->len
+            && ngx_strncmp(peer->name.data, name->data, name->len) == 0)
+        {
+            return peer;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_upstream_rr_peer_t *
+ngx_http_xds_alloc_peer(ngx_slab_pool_t *shpool, ngx_addr_t *addr,
+    ngx_http_xds_server_t *server)
+{
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    peer = ngx_slab_calloc_locked(shpool, sizeof(ngx_http_upstream_rr_peer_t));
+    if (peer == NULL) {
+        goto failed;
+    }
+
+    peer->sockaddr = ngx_slab_calloc_locked(shpool, sizeof(ngx_sockaddr_t));
+    if (peer->sockaddr == NULL) {
+        goto failed;
+    }
+
+    peer->name.data = ngx_slab_calloc_locked(shpool, NGX_SOCKADDR_STRLEN);
+    if (peer->name.data == NULL) {
+        goto failed;
+    }
+
+    peer->server.len = server->address.len;
+    peer->server.data = ngx_slab_alloc_locked(shpool, peer->server.len);
+    if (peer->server.data == NULL) {
+        goto failed;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_memcpy(peer->sockaddr, addr->sockaddr, addr->socklen);
+    peer->socklen = addr->socklen;
+    peer->name.len = ngx_min(addr->name.len, NGX_SOCKADDR_STRLEN);
+    ngx_memcpy(peer->name.data, addr->name.data, peer->name.len);
+    ngx_memcpy(peer->server.data, server->address.data, peer->server.len);
+
+    ngx_http_xds_set_peer(peer, server);
+
+    return peer;
+
+failed:
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (peer) {
+        ngx_http_xds_peer_free(shpool, peer);
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_xds_set_peer(ngx_http_upstream_rr_peer_t *peer,
+    ngx_http_xds_server_t *server)
+{
+    if ((ngx_uint_t) peer->weight != server->weight) {
+        peer->weight = server->weight;
+        peer->effective_weight = server->weight;
+        peer->current_weight = 0;
+    }
+
+    peer->max_fails = server->max_fails;
+    peer->fail_timeout = server->fail_timeout;
+    peer->max_conns = server->max_conns;
+
+    if (peer->down && !server->down) {
+        /* back in service: forget the failures counted while it was down */
+        peer->fails = 0;
+    }
+
+    peer->down = server->down;
+}
+
+
+static void
+ngx_http_xds_unprepare(ngx_http_xds_plan_t *plan)
+{
+    ngx_uint_t                     i;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_xds_planned_peer_t   *pp;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    peers = plan->xu->uscf->peer.data;
+    shpool = peers->shpool;
+    pp = plan->peers.elts;
+
+    for (i = 0; i < plan->peers.nelts; i++) {
+        if (pp[i].fresh) {
+            ngx_http_xds_peer_free(shpool, pp[i].peer);
+        }
+    }
+
+    plan->peers.nelts = 0;
+
+    if (plan->backup) {
+        ngx_slab_free(shpool, plan->backup);
+        plan->backup = NULL;
+    }
+}
+
+
+static void
+ngx_http_xds_commit(ngx_http_xds_plan_t *plan)
+{
+    ngx_uint_t                     i, shape_changed;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_xds_planned_peer_t   *pp;
+    ngx_http_xds_upstream_sh_t    *ush;
+    ngx_http_upstream_rr_peer_t   *peer, *removed, *next;
+    ngx_http_upstream_rr_peers_t  *peers, *backup;
+
+    ush = plan->xu->sh;
+    peers = plan->xu->uscf->peer.data;
+    shpool = peers->shpool;
+    pp = plan->peers.elts;
+
+    ngx_rwlock_wlock(&ush->lock);
+    ngx_http_upstream_rr_peers_wlock(peers);
+
+    if (plan->backup) {
+        peers->next = plan->backup;
+    }
+
+    backup = peers->next;
+
+    /* the peers no server of the snapshot names are unlinked below */
+
+    removed = NULL;
+
+    for (peer = peers->peer; peer; peer = next) {
+        next = peer->next;
+
+        if (!ngx_http_xds_planned(plan, peer)) {
+            peer->next = removed;
+            removed = peer;
+        }
+    }
+
+    for (peer = backup ? backup->peer : NULL; peer; peer = next) {
+        next = peer->next;
+
+        if (!ngx_http_xds_planned(plan, peer)) {
+            peer->next = removed;
+            removed = peer;
+        }
+    }
+
+    for (i = 0; i < plan->peers.nelts; i++) {
+        ngx_http_xds_set_peer(pp[i].peer, pp[i].server);
+    }
+
+    shape_changed = (removed != NULL);
+
+    if (ngx_http_xds_relink(peers, plan, 0) != NULL) {
+        shape_changed = 1;
+    }
+
+    if (backup && ngx_http_xds_relink(backup, plan, 1) != NULL) {
+        shape_changed = 1;
+    }
+
+    /* as nginx counts: a list with backups is never "single" */
+
+    if (backup && backup->number) {
+        peers->single = 0;
+        backup->single = 0;
+    }
+
+    if (shape_changed) {
+        ush->generation++;
+    }
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+    ngx_rwlock_unlock(&ush->lock);
+
+    for (peer = removed; peer; peer = next) {
+        next = peer->next;
+        peer->next = NULL;
+        ngx_http_xds_peer_retire(shpool, peer);
+    }
+}
+
+
+/*
+ * Relinks `peers` (primary or backup) in the planned order and recounts it,
+ * as ngx_http_upstream_init_round_robin() counts; returns non-NULL when the
+ * list's members or order changed.
+ */
+
+static ngx_http_upstream_rr_peer_t *
+ngx_http_xds_relink(ngx_http_upstream_rr_peers_t *peers,
+    ngx_http_xds_plan_t *plan, ngx_uint_t backup)
+{
+    ngx_uint_t                     i, n, w, t, changed;
+    ngx_http_xds_planned_peer_t   *pp;
+    ngx_http_upstream_rr_peer_t   *old, **peerp;
+
+    pp = plan->peers.elts;
+    old = peers->peer;
+    peerp = &peers->peer;
+    changed = 0;
+    n = 0;
+    w = 0;
+    t = 0;
+
+    for (i = 0; i < plan->peers.nelts; i++) {
+
+        if ((ngx_uint_t) pp[i].server->backup != backup) {
+            continue;
+        }
+
+        if (old != pp[i].peer) {
+            changed = 1;
+        }
+
+        old = old ? old->next : NULL;
+
+        *peerp = pp[i].peer;
+        peerp = &pp[i].peer->next;
+
+        n++;
+        w += pp[i].peer->weight;
+
+        if (!pp[i].peer->down) {
+            t++;
+        }
+    }
+
+    if (old) {
+        changed = 1;
+    }
+
+    *peerp = NULL;
+
+    peers->number = n;
+    peers->total_weight = w;
+    peers->weighted = (w != n);
+    peers->tries = t;
+    peers->single = (n == 1);
+
+    return changed ? peers->peer : NULL;
+}
+
+
+static ngx_uint_t
+ngx_http_xds_planned(ngx_http_xds_plan_t *plan,
+    ngx_http_upstream_rr_peer_t *peer)
+{
+    ngx_uint_t                    i;
+    ngx_http_xds_planned_peer_t  *pp;
+
+    pp = plan->peers.elts;
+
+    for (i = 0; i < plan->peers.nelts; i++) {
+        if (pp[i].peer == peer) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
 ngx_int_t
 ngx_http_xds_apply_sync(ngx_http_request_t *r, ngx_http_xds_main_conf_t *xmcf)
 {
+    /* zone upstreams are shared: every worker sees a change at once */
     return NGX_OK;
 }
 
@@ -69,17 +789,91 @@ ngx_chain_t *
 ngx_http_xds_apply_status(ngx_http_request_t *r,
     ngx_http_xds_main_conf_t *xmcf, ngx_uint_t json)
 {
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    size_t                         size;
+    u_char                        *p, *last;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     i, first;
+    ngx_chain_t                   *cl;
+    ngx_http_xds_upstream_t       *xu;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers, *backup;
 
-    b = ngx_create_temp_buf(r->pool, 2);
+    xu = xmcf->upstreams.elts;
+
+    /* a generous bound: the lists are read under their lock below */
+
+    size = 64;
+
+    for (i = 0; i < xmcf->upstreams.nelts; i++) {
+        peers = xu[i].uscf->peer.data;
+        size += 256 + 2 * xu[i].uscf->host.len;
+        size += (peers->number + (peers->next ? peers->next->number : 0))
+                * (256 + NGX_SOCKADDR_STRLEN);
+    }
+
+    /* room for peers added between counting and reading */
+    size *= 2;
+
+    b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
         return NULL;
     }
 
+    p = b->pos;
+    last = b->end;
+
     if (json) {
-        b->last = ngx_cpymem(b->last, "[]", 2);
+        p = ngx_slprintf(p, last, "[");
     }
+
+    for (i = 0; i < xmcf->upstreams.nelts; i++) {
+        peers = xu[i].uscf->peer.data;
+
+        ngx_http_upstream_rr_peers_rlock(peers);
+
+        if (json) {
+            p = ngx_slprintf(p, last, "%s{\"name\":\"%V\",\"zone\":\"%V\","
+                             "\"generation\":%uA,\"peers\":[",
+                             i ? "," : "", &xu[i].uscf->host,
+                             &xu[i].uscf->shm_zone->shm.name,
+                             xu[i].sh ? xu[i].sh->generation : 0);
+        } else {
+            p = ngx_slprintf(p, last, "upstream %V (zone %V)\n",
+                             &xu[i].uscf->host,
+                             &xu[i].uscf->shm_zone->shm.name);
+        }
+
+        first = 1;
+        backup = peers->next;
+
+        for (peer = peers->peer; peer; peer = peer->next) {
+            if (json && !first) {
+                p = ngx_slprintf(p, last, ",");
+            }
+
+            p = ngx_http_xds_status_peer(p, last, peer, 0, json);
+            first = 0;
+        }
+
+        for (peer = backup ? backup->peer : NULL; peer; peer = peer->next) {
+            if (json && !first) {
+                p = ngx_slprintf(p, last, ",");
+            }
+
+            p = ngx_http_xds_status_peer(p, last, peer, 1, json);
+            first = 0;
+        }
+
+        ngx_http_upstream_rr_peers_unlock(peers);
+
+        p = ngx_slprintf(p, last, json ? "]}" : "\n");
+    }
+
+    if (json) {
+        p = ngx_slprintf(p, last, "]");
+    }
+
+    b->last = p;
 
     cl = ngx_alloc_chain_link(r->pool);
     if (cl == NULL) {
@@ -90,4 +884,31 @@ ngx_http_xds_apply_status(ngx_http_request_t *r,
     cl->next = NULL;
 
     return cl;
+}
+
+
+static u_char *
+ngx_http_xds_status_peer(u_char *p, u_char *last,
+    ngx_http_upstream_rr_peer_t *peer, ngx_uint_t backup, ngx_uint_t json)
+{
+    if (json) {
+        return ngx_slprintf(p, last,
+                            "{\"server\":\"%V\",\"weight\":%i,"
+                            "\"max_fails\":%ui,\"fail_timeout\":%T,"
+                            "\"max_conns\":%ui,\"backup\":%s,\"down\":%s,"
+                            "\"conns\":%ui,\"fails\":%ui}",
+                            &peer->name, peer->weight, peer->max_fails,
+                            peer->fail_timeout, peer->max_conns,
+                            backup ? "true" : "false",
+                            peer->down ? "true" : "false",
+                            peer->conns, peer->fails);
+    }
+
+    return ngx_slprintf(p, last,
+                        "  server %V weight=%i max_fails=%ui fail_timeout=%T"
+                        " max_conns=%ui%s%s conns=%ui fails=%ui\n",
+                        &peer->name, peer->weight, peer->max_fails,
+                        peer->fail_timeout, peer->max_conns,
+                        backup ? " backup" : "", peer->down ? " down" : "",
+                        peer->conns, peer->fails);
 }

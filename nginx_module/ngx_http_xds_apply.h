@@ -25,6 +25,12 @@ ngx_int_t ngx_http_xds_apply_init_conf(ngx_conf_t *cf,
 ngx_int_t ngx_http_xds_apply_init_zone(ngx_http_xds_main_conf_t *xmcf,
     ngx_uint_t fresh);
 
+/* init module (the master, after the shared zones): after a reload,
+ * re-applies the last applied snapshot to the rebuilt upstream zones before
+ * any new worker serves a request. */
+ngx_int_t ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
+    ngx_http_xds_main_conf_t *xmcf);
+
 /* init process, every worker: binds the worker to the zone's state and
  * brings it to the newest applied version before it serves anything. */
 ngx_int_t ngx_http_xds_apply_init_process(ngx_cycle_t *cycle,

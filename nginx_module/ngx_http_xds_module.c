@@ -20,6 +20,7 @@
 
 #include "nginx_module/ngx_http_xds_module.h"
 #include "nginx_module/ngx_http_xds_apply.h"
+#include "nginx_module/ngx_http_xds_upstreams.h"
 
 
 #define NGX_HTTP_XDS_ZONE_MIN         (128 * 1024)
@@ -68,6 +69,7 @@ typedef struct {
 static void *ngx_http_xds_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_xds_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_xds_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_xds_init_module(ngx_cycle_t *cycle);
 static char *ngx_http_xds_server(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_xds_name(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -160,13 +162,13 @@ static ngx_command_t  ngx_http_xds_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_xds_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_xds_upstreams_preconfiguration, /* preconfiguration */
     ngx_http_xds_postconfiguration,        /* postconfiguration */
 
     ngx_http_xds_create_main_conf,         /* create main configuration */
     ngx_http_xds_init_main_conf,           /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_xds_create_srv_conf,          /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     NULL,                                  /* create location configuration */
@@ -180,7 +182,7 @@ ngx_module_t  ngx_http_xds_module = {
     ngx_http_xds_commands,                 /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_xds_init_module,              /* init module */
     ngx_http_xds_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -316,6 +318,21 @@ ngx_http_xds_postconfiguration(ngx_conf_t *cf)
     *h = ngx_http_xds_sync_handler;
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_xds_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_xds_main_conf_t  *xmcf;
+
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return NGX_OK;
+    }
+
+    xmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_xds_module);
+
+    return ngx_http_xds_apply_init_module(cycle, xmcf);
 }
 
 

@@ -51,6 +51,9 @@ typedef struct {
 
     /* per process: the agent (worker 0 only) */
     nxa_agent_t                   *agent;
+
+    /* the nginx.conf upstreams snapshots change (ngx_http_xds_apply.c) */
+    ngx_array_t                    upstreams;  /* ngx_http_xds_upstream_t */
 } ngx_http_xds_main_conf_t;
 
 

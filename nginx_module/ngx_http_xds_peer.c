@@ -1,0 +1,369 @@
+/*
+ * nginx-xds: the request side of peers that snapshots change in place.
+ * See ngx_http_xds_peer.h for why.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "nginx_module/ngx_http_xds_peer.h"
+
+
+typedef struct {
+    ngx_http_xds_upstream_t         *xu;
+    ngx_http_request_t              *r;
+    ngx_uint_t                       generation;
+
+    /* what the wrapped balancer (and keepalive) installed */
+    void                            *data;
+    ngx_event_get_peer_pt            get;
+    ngx_event_free_peer_pt           free;
+#if (NGX_HTTP_SSL)
+    ngx_event_set_peer_session_pt    set_session;
+    ngx_event_save_peer_session_pt   save_session;
+#endif
+
+    /* the peers this request holds a reference to */
+    ngx_array_t                     *held;
+} ngx_http_xds_peer_data_t;
+
+
+/*
+ * The random balancer keeps per-worker ranges of peer pointers for zone
+ * upstreams and rebuilds them only when they are NULL; this mirrors the
+ * head of nginx 1.22.1's ngx_http_upstream_random_srv_conf_t so a worker
+ * can drop them after the peers change.
+ */
+typedef struct {
+    ngx_uint_t                       two;
+    void                            *ranges;
+} ngx_http_xds_random_srv_conf_t;
+
+
+static ngx_int_t ngx_http_xds_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_xds_init_balancer(ngx_http_xds_peer_data_t *xp);
+static void ngx_http_xds_refresh_worker_state(ngx_http_xds_upstream_t *xu);
+static ngx_int_t ngx_http_xds_get_peer(ngx_peer_connection_t *pc, void *data);
+static void ngx_http_xds_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_xds_set_session(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_xds_save_session(ngx_peer_connection_t *pc, void *data);
+#endif
+static ngx_int_t ngx_http_xds_hold(ngx_http_xds_peer_data_t *xp,
+    ngx_http_upstream_rr_peer_t *peer);
+static void ngx_http_xds_release_held(void *data);
+
+
+extern ngx_module_t  ngx_http_upstream_random_module;
+
+
+ngx_int_t
+ngx_http_xds_peer_wrap(ngx_http_xds_upstream_t *xu)
+{
+    xu->original_init = xu->uscf->peer.init;
+    xu->uscf->peer.init = ngx_http_xds_init_peer;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_xds_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_int_t                  rc;
+    ngx_http_xds_srv_conf_t   *xscf;
+    ngx_http_xds_peer_data_t  *xp;
+
+    xscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_xds_module);
+
+    xp = ngx_pcalloc(r->pool, sizeof(ngx_http_xds_peer_data_t));
+    if (xp == NULL) {
+        return NGX_ERROR;
+    }
+
+    xp->xu = xscf->xu;
+    xp->r = r;
+
+    if (xp->xu->sh == NULL) {
+        /* no zone state (no xds_server): nothing can change the peers */
+        return xp->xu->original_init(r, us);
+    }
+
+    /* the list cannot change shape while the balancer sizes its state */
+
+    ngx_rwlock_rlock(&xp->xu->sh->lock);
+
+    ngx_http_xds_refresh_worker_state(xp->xu);
+
+    rc = ngx_http_xds_init_balancer(xp);
+
+    ngx_rwlock_unlock(&xp->xu->sh->lock);
+
+    return rc;
+}
+
+
+/* the caller holds xu->sh->lock for reading */
+
+static ngx_int_t
+ngx_http_xds_init_balancer(ngx_http_xds_peer_data_t *xp)
+{
+    ngx_http_upstream_t  *u;
+
+    u = xp->r->upstream;
+
+    /* balancers reuse a non-NULL peer.data as their own: start clean */
+    u->peer.data = NULL;
+
+    if (xp->xu->original_init(xp->r, xp->xu->uscf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    xp->generation = xp->xu->sh->generation;
+
+    xp->data = u->peer.data;
+    xp->get = u->peer.get;
+    xp->free = u->peer.free;
+
+    u->peer.data = xp;
+    u->peer.get = ngx_http_xds_get_peer;
+    u->peer.free = ngx_http_xds_free_peer;
+
+#if (NGX_HTTP_SSL)
+    xp->set_session = u->peer.set_session;
+    xp->save_session = u->peer.save_session;
+    u->peer.set_session = ngx_http_xds_set_session;
+    u->peer.save_session = ngx_http_xds_save_session;
+#endif
+
+    return NGX_OK;
+}
+
+
+/* the caller holds xu->sh->lock for reading */
+
+static void
+ngx_http_xds_refresh_worker_state(ngx_http_xds_upstream_t *xu)
+{
+    ngx_http_xds_srv_conf_t         *xscf;
+    ngx_http_xds_random_srv_conf_t  *rcf;
+
+    if (xu->generation == xu->sh->generation) {
+        return;
+    }
+
+    xu->generation = xu->sh->generation;
+
+    xscf = ngx_http_conf_upstream_srv_conf(xu->uscf, ngx_http_xds_module);
+
+    if (xscf->method == NXA_METHOD_RANDOM) {
+        /* the balancer rebuilds them from the current peers */
+        rcf = ngx_http_conf_upstream_srv_conf(xu->uscf,
+                                              ngx_http_upstream_random_module);
+        if (rcf->ranges) {
+            ngx_free(rcf->ranges);
+            rcf->ranges = NULL;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_xds_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_xds_peer_data_t  *xp = data;
+
+    ngx_int_t                     rc;
+    ngx_uint_t                    tries;
+    ngx_http_xds_upstream_sh_t   *sh;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    sh = xp->xu->sh;
+
+    ngx_rwlock_rlock(&sh->lock);
+
+    if (xp->generation != sh->generation) {
+
+        /*
+         * The lists changed shape since this request started: its tried
+         * bitmap no longer matches them, so the balancer starts over, with
+         * no more tries than were left.
+         */
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                       "xds: peers of \"%V\" changed, reinit balancer",
+                       &xp->xu->uscf->host);
+
+        tries = pc->tries;
+
+        ngx_http_xds_refresh_worker_state(xp->xu);
+
+        if (ngx_http_xds_init_balancer(xp) != NGX_OK) {
+            ngx_rwlock_unlock(&sh->lock);
+            return NGX_ERROR;
+        }
+
+        if (pc->tries > tries) {
+            pc->tries = tries;
+        }
+    }
+
+    rc = xp->get(pc, xp->data);
+
+    if (rc == NGX_OK || rc == NGX_DONE) {
+
+        /* every stock balancer points pc->name at the chosen peer's name */
+
+        peer = (ngx_http_upstream_rr_peer_t *)
+                   ((u_char *) pc->name
+                    - offsetof(ngx_http_upstream_rr_peer_t, name));
+
+        if (ngx_http_xds_hold(xp, peer) != NGX_OK) {
+            rc = NGX_ERROR;
+        }
+    }
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    return rc;
+}
+
+
+static void
+ngx_http_xds_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_xds_peer_data_t  *xp = data;
+
+    /* the reference is dropped with the request: $upstream_addr needs it */
+
+    xp->free(pc, xp->data, state);
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_xds_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_xds_peer_data_t  *xp = data;
+
+    return xp->set_session(pc, xp->data);
+}
+
+
+static void
+ngx_http_xds_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_xds_peer_data_t  *xp = data;
+
+    xp->save_session(pc, xp->data);
+}
+
+#endif
+
+
+static ngx_int_t
+ngx_http_xds_hold(ngx_http_xds_peer_data_t *xp,
+    ngx_http_upstream_rr_peer_t *peer)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_upstream_rr_peer_t  **held;
+
+    if (xp->held == NULL) {
+        xp->held = ngx_array_create(xp->r->pool, 2,
+                                    sizeof(ngx_http_upstream_rr_peer_t *));
+        if (xp->held == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(xp->r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_xds_release_held;
+        cln->data = xp;
+    }
+
+    held = ngx_array_push(xp->held);
+    if (held == NULL) {
+        return NGX_ERROR;
+    }
+
+    *held = peer;
+
+    (void) ngx_atomic_fetch_add(ngx_http_xds_peer_refs(peer), 1);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_xds_release_held(void *data)
+{
+    ngx_http_xds_peer_data_t  *xp = data;
+
+    ngx_uint_t                     i;
+    ngx_atomic_uint_t              refs;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_upstream_rr_peer_t  **held;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    peers = xp->xu->uscf->peer.data;
+    shpool = peers->shpool;
+    held = xp->held->elts;
+
+    for (i = 0; i < xp->held->nelts; i++) {
+        refs = ngx_atomic_fetch_add(ngx_http_xds_peer_refs(held[i]), -1) - 1;
+
+        if (refs == NGX_HTTP_XDS_PEER_ZOMBIE) {
+            ngx_http_xds_peer_free(shpool, held[i]);
+        }
+    }
+}
+
+
+void
+ngx_http_xds_peer_retire(ngx_slab_pool_t *shpool,
+    ngx_http_upstream_rr_peer_t *peer)
+{
+    ngx_atomic_uint_t  refs;
+
+    refs = ngx_atomic_fetch_add(ngx_http_xds_peer_refs(peer),
+                                NGX_HTTP_XDS_PEER_ZOMBIE)
+           + NGX_HTTP_XDS_PEER_ZOMBIE;
+
+    if (refs == NGX_HTTP_XDS_PEER_ZOMBIE) {
+        ngx_http_xds_peer_free(shpool, peer);
+    }
+}
+
+
+void
+ngx_http_xds_peer_free(ngx_slab_pool_t *shpool,
+    ngx_http_upstream_rr_peer_t *peer)
+{
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (peer->server.data) {
+        ngx_slab_free_locked(shpool, peer->server.data);
+    }
+
+    if (peer->name.data) {
+        ngx_slab_free_locked(shpool, peer->name.data);
+    }
+
+    if (peer->sockaddr) {
+        ngx_slab_free_locked(shpool, peer->sockaddr);
+    }
+
+    ngx_slab_free_locked(shpool, peer);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}

@@ -1,0 +1,60 @@
+/*
+ * nginx-xds: a snapshot as the module keeps it.
+ *
+ * The agent's snapshot lives in the agent; the module converts it once into
+ * these plain structures, applies them, and keeps a copy of the last applied
+ * one in its shared zone, so that after a reload the master re-applies it to
+ * the rebuilt upstream zones before any new worker serves a request.
+ */
+
+
+#ifndef _NGX_HTTP_XDS_SNAPSHOT_H_INCLUDED_
+#define _NGX_HTTP_XDS_SNAPSHOT_H_INCLUDED_
+
+
+#include "nginx_module/ngx_http_xds_module.h"
+
+
+typedef struct {
+    ngx_str_t                        address;
+    ngx_uint_t                       weight;
+    ngx_uint_t                       max_fails;
+    time_t                           fail_timeout;
+    ngx_uint_t                       max_conns;
+    unsigned                         backup:1;
+    unsigned                         down:1;
+} ngx_http_xds_server_t;
+
+
+typedef struct {
+    ngx_str_t                        name;
+    ngx_str_t                        zone;
+    ngx_int_t                        method;        /* NXA_METHOD_* */
+    ngx_str_t                        hash_key;
+    ngx_flag_t                       hash_consistent;
+    ngx_uint_t                       keepalive;
+    ngx_uint_t                       keepalive_requests;
+    ngx_msec_t                       keepalive_time;
+    ngx_msec_t                       keepalive_timeout;
+    ngx_uint_t                       nservers;
+    ngx_http_xds_server_t           *servers;
+} ngx_http_xds_upstream_def_t;
+
+
+typedef struct {
+    ngx_str_t                        version;
+    ngx_uint_t                       nupstreams;
+    ngx_http_xds_upstream_def_t     *upstreams;
+} ngx_http_xds_snapshot_t;
+
+
+/* converts the agent's snapshot; everything is allocated from `pool` */
+ngx_http_xds_snapshot_t *ngx_http_xds_snapshot_from_agent(ngx_pool_t *pool,
+    nxa_snapshot_t *snapshot);
+
+/* a copy of `snapshot` in one block of `shpool`; NULL when the zone is full */
+ngx_http_xds_snapshot_t *ngx_http_xds_snapshot_copy(ngx_slab_pool_t *shpool,
+    ngx_http_xds_snapshot_t *snapshot);
+
+
+#endif /* _NGX_HTTP_XDS_SNAPSHOT_H_INCLUDED_ */

@@ -1,0 +1,74 @@
+/*
+ * nginx-xds: what the module knows of nginx.conf's upstream blocks.
+ *
+ * The balancing method and keepalive settings of an upstream block are not
+ * readable back from nginx's own configuration structures, so the module
+ * records them as nginx parses them (ngx_http_xds_upstreams.c), and keeps
+ * one record per upstream that snapshots may change.
+ */
+
+
+#ifndef _NGX_HTTP_XDS_UPSTREAMS_H_INCLUDED_
+#define _NGX_HTTP_XDS_UPSTREAMS_H_INCLUDED_
+
+
+#include "nginx_module/ngx_http_xds_module.h"
+
+
+/* shared: one per upstream of nginx.conf that has a zone */
+typedef struct ngx_http_xds_upstream_sh_s  ngx_http_xds_upstream_sh_t;
+
+struct ngx_http_xds_upstream_sh_s {
+    /* taken for reading by every peer get/init, for writing by apply */
+    ngx_atomic_t                     lock;
+    /* bumped whenever the peer lists change shape (members or order) */
+    ngx_atomic_t                     generation;
+    ngx_str_t                        name;
+    ngx_http_xds_upstream_sh_t      *next;
+};
+
+
+/* per process: an upstream of nginx.conf whose peers snapshots change */
+typedef struct {
+    ngx_http_upstream_srv_conf_t    *uscf;
+    ngx_http_upstream_init_peer_pt   original_init;
+    ngx_http_xds_upstream_sh_t      *sh;
+    /* the generation this worker's derived state (random ranges) is for */
+    ngx_uint_t                       generation;
+} ngx_http_xds_upstream_t;
+
+
+/* the upstream-level configuration: what nginx.conf said */
+typedef struct {
+    ngx_int_t                        method;          /* NXA_METHOD_* */
+    ngx_str_t                        hash_key;
+    ngx_flag_t                       hash_consistent;
+    ngx_flag_t                       random_two;
+    ngx_uint_t                       keepalive;
+    ngx_uint_t                       keepalive_requests;
+    ngx_msec_t                       keepalive_time;
+    ngx_msec_t                       keepalive_timeout;
+
+    ngx_http_xds_upstream_t         *xu;             /* NULL: not managed */
+} ngx_http_xds_srv_conf_t;
+
+
+/* module ctx slots (ngx_http_xds_module.c) */
+ngx_int_t ngx_http_xds_upstreams_preconfiguration(ngx_conf_t *cf);
+void *ngx_http_xds_create_srv_conf(ngx_conf_t *cf);
+
+/* postconfiguration: a record for every zone upstream; wraps its peers */
+ngx_int_t ngx_http_xds_upstreams_init(ngx_conf_t *cf, ngx_array_t *upstreams);
+
+/* the upstream named `name` (nginx compares them case-insensitively) */
+ngx_http_xds_upstream_t *ngx_http_xds_upstreams_find(ngx_array_t *upstreams,
+    u_char *name, size_t len);
+
+/* fills `out` and `servers` (allocated from `pool`) with what nginx.conf
+ * says of `uscf`; strings are NUL-terminated copies */
+ngx_int_t ngx_http_xds_upstreams_describe(ngx_pool_t *pool,
+    ngx_http_upstream_srv_conf_t *uscf, nxa_upstream_t *out,
+    nxa_server_t **servers);
+
+
+#endif /* _NGX_HTTP_XDS_UPSTREAMS_H_INCLUDED_ */

@@ -1,0 +1,189 @@
+"""Traffic follows the peer lists a snapshot writes into an upstream's zone.
+
+Debian's nginx with our module and 2 workers proxies to echo backends that
+answer their own port; the control plane changes the upstream declared in
+nginx.conf with `zone`. A write is answered once the node has applied it
+(ACK means applied), so each test checks traffic right after the write.
+"""
+
+import collections
+import os
+import signal
+
+import harness
+
+
+class PeersTest(harness.TestCase):
+
+    UPSTREAM_EXTRA = ""
+
+    def setUp(self):
+        self.backends = self.track(harness.Backends(4)).start()
+        self.b = self.backends.addresses
+        self.cp = self.track(harness.ControlPlane()).start()
+        self.nginx = self.track(harness.Nginx(
+            http="""
+            xds_server %s;
+            xds_node_id peers-node;
+            upstream backends {
+                zone zone_for_backends 256k;
+                %s
+                server %s;
+                server %s;
+            }
+            """ % (self.cp.xds_address, self.UPSTREAM_EXTRA, self.b[0], self.b[1]),
+            server="""
+            location / {
+                proxy_pass http://backends;
+                proxy_next_upstream error timeout;
+                proxy_connect_timeout 2s;
+            }
+            """))
+        self.nginx.start()
+        harness.wait_until(lambda: self.nginx.status_json()["version"],
+                           what="the first applied version")
+
+    def write(self, servers, **fields):
+        written = self.cp.put_upstream("backends", servers, **fields)
+        self.assertEqual(written.acked_nodes, 1, written)
+        return written
+
+    def traffic(self, count=100):
+        """Sends `count` requests; returns Counter(port answering -> requests)."""
+        seen = collections.Counter()
+        for _ in range(count):
+            code, body = self.nginx.get("/")
+            self.assertEqual(code, 200, body)
+            seen[int(body)] += 1
+        return seen
+
+    def port(self, i):
+        return self.backends.backend_ports[i]
+
+    def peers(self):
+        status = self.nginx.status_json()
+        for upstream in status["upstreams"]:
+            if upstream["name"] == "backends":
+                return {p["server"]: p for p in upstream["peers"]}
+        self.fail("no upstream backends in %s" % status)
+
+
+class RoundRobinPeersTest(PeersTest):
+
+    def test_weights_split_traffic_three_to_one(self):
+        self.write([self.cp.server(self.b[0], weight=3), self.cp.server(self.b[1], weight=1)])
+        seen = self.traffic(400)
+        # Smooth weighted round robin over shared peers: 300/100, give or take
+        # what the two workers interleave.
+        self.assertAlmostEqual(seen[self.port(0)], 300, delta=20, msg=seen)
+        self.assertAlmostEqual(seen[self.port(1)], 100, delta=20, msg=seen)
+
+    def test_added_server_gets_traffic(self):
+        self.cp.add_server("backends", self.b[2])
+        seen = self.traffic(90)
+        self.assertEqual(set(seen), {self.port(0), self.port(1), self.port(2)}, seen)
+
+    def test_removed_server_gets_no_traffic(self):
+        self.write(self.b[:3])
+        self.cp.remove_server("backends", self.b[0])
+        seen = self.traffic(60)
+        self.assertNotIn(self.port(0), seen)
+        self.assertEqual(set(seen), {self.port(1), self.port(2)}, seen)
+
+    def test_replaced_list_is_served_in_full(self):
+        self.write([self.b[2], self.b[3]])
+        seen = self.traffic(40)
+        self.assertEqual(set(seen), {self.port(2), self.port(3)}, seen)
+        self.assertEqual(sorted(self.peers()), sorted([self.b[2], self.b[3]]))
+
+    def test_down_server_gets_no_traffic(self):
+        written = self.cp.update_server("backends", self.b[0], down=True)
+        self.assertEqual(written.acked_nodes, 1)
+        seen = self.traffic(40)
+        self.assertEqual(set(seen), {self.port(1)}, seen)
+        self.assertTrue(self.peers()[self.b[0]]["down"])
+
+    def test_backup_takes_over_only_when_the_primaries_fail(self):
+        dead = "127.0.0.1:%d" % harness.free_port()
+        self.write([self.b[0], self.cp.server(self.b[1], backup=True)])
+        self.assertEqual(set(self.traffic(20)), {self.port(0)})
+        self.write([dead, self.cp.server(self.b[1], backup=True)])
+        self.assertEqual(set(self.traffic(20)), {self.port(1)})
+
+    def test_failed_server_is_skipped_for_fail_timeout(self):
+        dead = "127.0.0.1:%d" % harness.free_port()
+        self.write([self.cp.server(dead, max_fails=1, fail_timeout=60), self.b[1]])
+        seen = self.traffic(40)
+        # proxy_next_upstream retries the failed try on the live server.
+        self.assertEqual(set(seen), {self.port(1)}, seen)
+        peer = self.peers()[dead]
+        self.assertEqual(peer["fails"], 1, peer)
+        self.assertEqual(peer["fail_timeout"], 60, peer)
+
+    def test_settings_show_on_the_status_page(self):
+        self.write([self.cp.server(self.b[0], weight=5, max_fails=3, fail_timeout=7,
+                                   max_conns=9)])
+        peer = self.peers()[self.b[0]]
+        self.assertEqual((peer["weight"], peer["max_fails"], peer["fail_timeout"],
+                          peer["max_conns"]), (5, 3, 7, 9), peer)
+
+    def test_unappliable_snapshot_is_rejected_whole_and_changes_nothing(self):
+        before = self.peers()
+        # Far more servers than the 256k zone holds.
+        many = ["127.0.%d.%d:80" % (i // 250, i % 250 + 1) for i in range(3000)]
+        written = self.cp.put_upstream("backends", many)
+        self.assertEqual(written.acked_nodes, 0, written)
+        self.assertEqual(len(written.rejections), 1, written)
+        self.assertIn("zone \"zone_for_backends\" is full", written.rejections[0].message)
+        self.assertEqual(self.peers().keys(), before.keys())
+        self.assertIn("is full", self.nginx.status_json()["last_error"])
+        node = self.cp.node_status("peers-node")
+        self.assertEqual(node.last_nack.version, written.version)
+        # The next good version is taken.
+        self.write([self.b[2]])
+        self.assertEqual(set(self.traffic(10)), {self.port(2)})
+
+    def test_reloaded_nginx_serves_the_newest_version_from_its_first_request(self):
+        self.write([self.b[3]])
+        self.nginx.reload()
+        # The master re-applied the last version before the new workers started.
+        self.assertEqual(self.nginx.get("/"), (200, "%d\n" % self.port(3)))
+        self.assertEqual(set(self.traffic(20)), {self.port(3)})
+
+    def test_killed_worker_is_replaced_and_serves_the_newest_version(self):
+        self.write([self.b[2]])
+        victim = self.nginx.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        harness.wait_until(lambda: victim not in self.nginx.worker_pids()
+                           and len(self.nginx.worker_pids()) == 2,
+                           what="a new worker in place of %d" % victim)
+        self.assertEqual(set(self.traffic(20)), {self.port(2)})
+        harness.wait_until(lambda: self.nginx.status_json()["connected"],
+                           what="the new worker 0 to reconnect")
+
+
+class IpHashPeersTest(PeersTest):
+
+    UPSTREAM_EXTRA = "ip_hash;"
+
+    def test_ip_hash_sends_one_client_to_one_server_before_and_after_a_change(self):
+        self.write(self.b[:3], method=harness.upstream_pb2.IP_HASH)
+        first = self.traffic(30)
+        self.assertEqual(len(first), 1, first)
+        self.cp.add_server("backends", self.b[3])
+        again = self.traffic(30)
+        self.assertEqual(len(again), 1, again)
+
+
+class LeastConnPeersTest(PeersTest):
+
+    UPSTREAM_EXTRA = "least_conn;"
+
+    def test_least_conn_spreads_sequential_requests_over_new_servers(self):
+        self.write(self.b[:3], method=harness.upstream_pb2.LEAST_CONN)
+        seen = self.traffic(60)
+        self.assertEqual(set(seen), {self.port(0), self.port(1), self.port(2)}, seen)
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "nginx_module/ngx_http_xds_apply.h"
+#include "nginx_module/ngx_http_xds_build.h"
 #include "nginx_module/ngx_http_xds_peer.h"
 #include "nginx_module/ngx_http_xds_snapshot.h"
 #include "nginx_module/ngx_http_xds_upstreams.h"
@@ -24,9 +25,20 @@
 
 struct ngx_http_xds_apply_shctx_s {
     ngx_http_xds_upstream_sh_t      *upstreams;
-    /* the last applied snapshot, re-applied by the master after a reload */
+    /* the last applied snapshot, re-applied by the master after a reload
+     * and built from by every worker */
     ngx_http_xds_snapshot_t         *last;
+    /* bumped with every change of `last` */
+    ngx_atomic_t                     generation;
 };
+
+
+/* an upstream of a snapshot that this worker builds from text */
+typedef struct {
+    ngx_http_xds_upstream_def_t     *def;
+    ngx_http_xds_upstream_t         *xu;        /* nginx.conf's; NULL: run-time */
+    ngx_http_xds_build_t            *build;     /* NULL: unchanged */
+} ngx_http_xds_rebuild_t;
 
 
 /* one server of a snapshot, matched to a peer of the upstream */
@@ -45,6 +57,19 @@ typedef struct {
 } ngx_http_xds_plan_t;
 
 
+static ngx_int_t ngx_http_xds_sync(ngx_cycle_t *cycle,
+    ngx_http_xds_main_conf_t *xmcf);
+static ngx_http_xds_upstream_t **ngx_http_xds_find_runtime(ngx_str_t *name);
+static ngx_int_t ngx_http_xds_build_all(ngx_cycle_t *cycle,
+    ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
+    ngx_pool_t *pool, ngx_array_t *rebuilds, u_char *err, size_t err_len);
+static void ngx_http_xds_install_all(ngx_array_t *rebuilds,
+    ngx_http_xds_snapshot_t *snapshot);
+static void ngx_http_xds_release_all(ngx_array_t *rebuilds);
+static void ngx_http_xds_install_static(ngx_http_xds_upstream_t *xu,
+    ngx_http_xds_build_t *build);
+static ngx_int_t ngx_http_xds_install_runtime(ngx_http_xds_build_t *build);
+static void ngx_http_xds_remove_runtime(ngx_uint_t index);
 static ngx_int_t ngx_http_xds_apply_def(ngx_log_t *log,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
     u_char *err, size_t err_len);
@@ -66,8 +91,18 @@ static ngx_http_upstream_rr_peer_t *ngx_http_xds_relink(
     ngx_uint_t backup);
 static ngx_uint_t ngx_http_xds_planned(ngx_http_xds_plan_t *plan,
     ngx_http_upstream_rr_peer_t *peer);
+static size_t ngx_http_xds_status_size(ngx_http_xds_upstream_t *xu);
+static u_char *ngx_http_xds_status_upstream(u_char *p, u_char *last,
+    ngx_http_xds_upstream_t *xu, ngx_uint_t json);
 static u_char *ngx_http_xds_status_peer(u_char *p, u_char *last,
     ngx_http_upstream_rr_peer_t *peer, ngx_uint_t backup, ngx_uint_t json);
+
+
+/* per worker: the generation of `last` this worker has built */
+static ngx_atomic_uint_t  ngx_http_xds_synced;
+
+/* per worker: the run-time upstreams (ngx_http_xds_upstream_t *) */
+static ngx_array_t       *ngx_http_xds_runtime;
 
 
 ngx_int_t
@@ -111,6 +146,11 @@ ngx_http_xds_apply_init_zone(ngx_http_xds_main_conf_t *xmcf, ngx_uint_t fresh)
 
     for (i = 0; i < xmcf->upstreams.nelts; i++) {
 
+        if (xu[i].uscf->shm_zone == NULL) {
+            /* rebuilt per worker: nothing shared to guard */
+            continue;
+        }
+
         for (ush = ash->upstreams; ush; ush = ush->next) {
             if (ush->name.len == xu[i].uscf->host.len
                 && ngx_strncasecmp(ush->name.data, xu[i].uscf->host.data,
@@ -152,7 +192,14 @@ ngx_int_t
 ngx_http_xds_apply_init_process(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf)
 {
-    return NGX_OK;
+    ngx_http_xds_runtime = ngx_array_create(cycle->pool, 4,
+                                            sizeof(ngx_http_xds_upstream_t *));
+    if (ngx_http_xds_runtime == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* build what the last applied snapshot defines before serving */
+    return ngx_http_xds_sync(cycle, xmcf);
 }
 
 
@@ -209,6 +256,7 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
 {
     ngx_int_t                 rc;
     ngx_pool_t               *pool;
+    ngx_array_t               rebuilds;
     ngx_http_xds_snapshot_t  *xsn;
 
     pool = ngx_create_pool(4096, cycle->log);
@@ -219,21 +267,40 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
 
     xsn = ngx_http_xds_snapshot_from_agent(pool, snapshot);
 
-    if (xsn == NULL) {
+    if (xsn == NULL
+        || ngx_array_init(&rebuilds, pool, 4, sizeof(ngx_http_xds_rebuild_t))
+           != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
         ngx_snprintf(err, err_len, "out of memory%Z");
-        rc = NGX_ERROR;
+        return NGX_ERROR;
+    }
 
-    } else {
+    /*
+     * Building here first checks with nginx's parser what the other workers
+     * will build; then the zones change: nothing changes unless all can.
+     */
+
+    rc = ngx_http_xds_build_all(cycle, xmcf, xsn, pool, &rebuilds, err,
+                                err_len);
+
+    if (rc == NGX_OK) {
         rc = ngx_http_xds_apply_def(cycle->log, xmcf, xsn, err, err_len);
     }
 
-    if (rc == NGX_OK) {
-        ngx_http_xds_keep(xmcf, xsn);
+    if (rc != NGX_OK) {
+        ngx_http_xds_release_all(&rebuilds);
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
     }
+
+    ngx_http_xds_keep(xmcf, xsn);
+    ngx_http_xds_install_all(&rebuilds, xsn);
+    ngx_http_xds_synced = xmcf->sh->apply->generation;
 
     ngx_destroy_pool(pool);
 
-    return rc;
+    return NGX_OK;
 }
 
 
@@ -303,6 +370,7 @@ ngx_http_xds_keep(ngx_http_xds_main_conf_t *xmcf,
 
     old = xmcf->sh->apply->last;
     xmcf->sh->apply->last = copy;
+    xmcf->sh->apply->generation++;
 
     if (old) {
         ngx_slab_free_locked(shpool, old);
@@ -780,8 +848,359 @@ ngx_http_xds_planned(ngx_http_xds_plan_t *plan,
 ngx_int_t
 ngx_http_xds_apply_sync(ngx_http_request_t *r, ngx_http_xds_main_conf_t *xmcf)
 {
-    /* zone upstreams are shared: every worker sees a change at once */
+    if (xmcf->sh == NULL || xmcf->sh->apply == NULL
+        || ngx_http_xds_synced == xmcf->sh->apply->generation)
+    {
+        /* zone peers are shared: only builds can be behind */
+        return NGX_OK;
+    }
+
+    return ngx_http_xds_sync((ngx_cycle_t *) ngx_cycle, xmcf);
+}
+
+
+static ngx_int_t
+ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
+{
+    u_char                       err[NGX_HTTP_XDS_ERROR_LEN];
+    ngx_pool_t                  *pool;
+    ngx_array_t                  rebuilds;
+    ngx_http_xds_apply_shctx_t  *ash;
+
+    if (xmcf->sh == NULL || xmcf->sh->apply == NULL) {
+        return NGX_OK;
+    }
+
+    ash = xmcf->sh->apply;
+
+    pool = ngx_create_pool(4096, cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&rebuilds, pool, 4, sizeof(ngx_http_xds_rebuild_t))
+        != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    /* worker 0 replaces `last` under this lock */
+
+    ngx_shmtx_lock(&xmcf->shpool->mutex);
+
+    if (ash->last) {
+        if (ngx_http_xds_build_all(cycle, xmcf, ash->last, pool, &rebuilds,
+                                   err, sizeof(err))
+            == NGX_OK)
+        {
+            ngx_http_xds_install_all(&rebuilds, ash->last);
+
+        } else {
+            /* worker 0 built the same text; only memory can fail here */
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                          "xds: version %V not built in this worker: %s",
+                          &ash->last->version, err);
+            ngx_http_xds_release_all(&rebuilds);
+        }
+    }
+
+    ngx_http_xds_synced = ash->generation;
+
+    ngx_shmtx_unlock(&xmcf->shpool->mutex);
+
+    ngx_destroy_pool(pool);
+
     return NGX_OK;
+}
+
+
+static ngx_http_xds_upstream_t **
+ngx_http_xds_find_runtime(ngx_str_t *name)
+{
+    ngx_uint_t                 i;
+    ngx_http_xds_upstream_t  **runtime;
+
+    runtime = ngx_http_xds_runtime->elts;
+
+    for (i = 0; i < ngx_http_xds_runtime->nelts; i++) {
+        if (runtime[i]->uscf->host.len == name->len
+            && ngx_strncasecmp(runtime[i]->uscf->host.data, name->data,
+                               name->len)
+               == 0)
+        {
+            return &runtime[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_snapshot_t *snapshot, ngx_pool_t *pool,
+    ngx_array_t *rebuilds, u_char *err, size_t err_len)
+{
+    ngx_str_t                     text;
+    ngx_uint_t                    i;
+    ngx_http_xds_build_t         *current;
+    ngx_http_xds_rebuild_t       *rb;
+    ngx_http_xds_upstream_t      *xu, **runtime;
+    ngx_http_xds_upstream_def_t  *xud;
+
+    for (i = 0; i < snapshot->nupstreams; i++) {
+        xud = &snapshot->upstreams[i];
+
+        xu = ngx_http_xds_upstreams_find(&xmcf->upstreams, xud->name.data,
+                                         xud->name.len);
+
+        if (xu && xu->sh) {
+            /* a zone upstream: its peers are edited in place */
+            continue;
+        }
+
+        if (ngx_http_xds_build_text(pool, xud, &text) != NGX_OK) {
+            ngx_snprintf(err, err_len, "out of memory%Z");
+            return NGX_ERROR;
+        }
+
+        if (xu) {
+            current = xu->build;
+
+        } else {
+            runtime = ngx_http_xds_find_runtime(&xud->name);
+            current = runtime ? (*runtime)->build : NULL;
+        }
+
+        rb = ngx_array_push(rebuilds);
+        if (rb == NULL) {
+            ngx_snprintf(err, err_len, "out of memory%Z");
+            return NGX_ERROR;
+        }
+
+        rb->def = xud;
+        rb->xu = xu;
+        rb->build = NULL;
+
+        if (current && current->crc == ngx_crc32_short(text.data, text.len)) {
+            continue;
+        }
+
+        rb->build = ngx_http_xds_build(cycle, &xud->name, &text,
+                                       xud->keepalive, NULL, err, err_len);
+        if (rb->build == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_xds_install_all(ngx_array_t *rebuilds,
+    ngx_http_xds_snapshot_t *snapshot)
+{
+    ngx_uint_t                    i, j, keep;
+    ngx_http_xds_rebuild_t       *rb;
+    ngx_http_xds_upstream_t     **runtime;
+    ngx_http_xds_upstream_def_t  *xud;
+
+    rb = rebuilds->elts;
+
+    for (i = 0; i < rebuilds->nelts; i++) {
+        if (rb[i].build == NULL) {
+            continue;
+        }
+
+        if (rb[i].xu) {
+            ngx_http_xds_install_static(rb[i].xu, rb[i].build);
+
+        } else if (ngx_http_xds_install_runtime(rb[i].build) != NGX_OK) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                          "xds: upstream \"%V\" not installed",
+                          &rb[i].def->name);
+            ngx_http_xds_build_release(rb[i].build);
+        }
+
+        rb[i].build = NULL;
+    }
+
+    /* run-time upstreams the snapshot no longer has are deleted */
+
+    runtime = ngx_http_xds_runtime->elts;
+
+    for (i = 0; i < ngx_http_xds_runtime->nelts; /* void */) {
+        keep = 0;
+
+        for (j = 0; j < snapshot->nupstreams; j++) {
+            xud = &snapshot->upstreams[j];
+
+            if (runtime[i]->uscf->host.len == xud->name.len
+                && ngx_strncasecmp(runtime[i]->uscf->host.data,
+                                   xud->name.data, xud->name.len)
+                   == 0)
+            {
+                keep = 1;
+                break;
+            }
+        }
+
+        if (keep) {
+            i++;
+
+        } else {
+            ngx_http_xds_remove_runtime(i);
+        }
+    }
+}
+
+
+static void
+ngx_http_xds_release_all(ngx_array_t *rebuilds)
+{
+    ngx_uint_t               i;
+    ngx_http_xds_rebuild_t  *rb;
+
+    rb = rebuilds->elts;
+
+    for (i = 0; i < rebuilds->nelts; i++) {
+        if (rb[i].build) {
+            ngx_http_xds_build_release(rb[i].build);
+            rb[i].build = NULL;
+        }
+    }
+}
+
+
+/*
+ * nginx.conf's upstream without a zone: proxy_pass holds its srv conf
+ * object, so the object stays and takes the build's configuration and peers.
+ */
+
+static void
+ngx_http_xds_install_static(ngx_http_xds_upstream_t *xu,
+    ngx_http_xds_build_t *build)
+{
+    void                  **srv_conf;
+    ngx_http_xds_build_t   *old;
+
+    srv_conf = build->uscf->srv_conf;
+
+    srv_conf[ngx_http_upstream_module.ctx_index] = xu->uscf;
+    srv_conf[ngx_http_xds_module.ctx_index] =
+        xu->uscf->srv_conf[ngx_http_xds_module.ctx_index];
+
+    xu->uscf->srv_conf = srv_conf;
+    xu->uscf->peer.data = build->uscf->peer.data;
+    xu->original_init = build->uscf->peer.init;
+
+    old = xu->build;
+    xu->build = build;
+
+    if (old) {
+        ngx_http_xds_build_release(old);
+    }
+}
+
+
+/* an upstream only the control plane defines: found by proxy_pass $host */
+
+static ngx_int_t
+ngx_http_xds_install_runtime(ngx_http_xds_build_t *build)
+{
+    ngx_uint_t                       i;
+    ngx_http_xds_upstream_t         *xu, **runtime;
+    ngx_http_xds_srv_conf_t         *xscf;
+    ngx_http_upstream_srv_conf_t   **uscfp;
+    ngx_http_upstream_main_conf_t   *umcf;
+
+    xu = ngx_pcalloc(build->pool, sizeof(ngx_http_xds_upstream_t));
+    if (xu == NULL) {
+        return NGX_ERROR;
+    }
+
+    xu->uscf = build->uscf;
+    xu->build = build;
+    xu->runtime = 1;
+
+    xscf = ngx_http_conf_upstream_srv_conf(build->uscf, ngx_http_xds_module);
+    xscf->xu = xu;
+
+    if (ngx_http_xds_peer_wrap(xu) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    umcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_upstream_module);
+
+    runtime = ngx_http_xds_find_runtime(&build->uscf->host);
+
+    if (runtime) {
+        /* replaced: requests still using the old build keep it alive */
+
+        uscfp = umcf->upstreams.elts;
+
+        for (i = 0; i < umcf->upstreams.nelts; i++) {
+            if (uscfp[i] == (*runtime)->uscf) {
+                uscfp[i] = build->uscf;
+                break;
+            }
+        }
+
+        ngx_http_xds_build_release((*runtime)->build);
+        *runtime = xu;
+
+        return NGX_OK;
+    }
+
+    uscfp = ngx_array_push(&umcf->upstreams);
+    if (uscfp == NULL) {
+        return NGX_ERROR;
+    }
+
+    runtime = ngx_array_push(ngx_http_xds_runtime);
+    if (runtime == NULL) {
+        umcf->upstreams.nelts--;
+        return NGX_ERROR;
+    }
+
+    *uscfp = build->uscf;
+    *runtime = xu;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_xds_remove_runtime(ngx_uint_t index)
+{
+    ngx_uint_t                       i;
+    ngx_http_xds_upstream_t        **runtime;
+    ngx_http_upstream_srv_conf_t   **uscfp;
+    ngx_http_upstream_main_conf_t   *umcf;
+
+    umcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_upstream_module);
+    runtime = ngx_http_xds_runtime->elts;
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+        if (uscfp[i] == runtime[index]->uscf) {
+            ngx_memmove(&uscfp[i], &uscfp[i + 1],
+                        (umcf->upstreams.nelts - i - 1) * sizeof(void *));
+            umcf->upstreams.nelts--;
+            break;
+        }
+    }
+
+    /* requests still using it keep the build (and this record) alive */
+    ngx_http_xds_build_release(runtime[index]->build);
+
+    ngx_memmove(&runtime[index], &runtime[index + 1],
+                (ngx_http_xds_runtime->nelts - index - 1) * sizeof(void *));
+    ngx_http_xds_runtime->nelts--;
 }
 
 
@@ -789,30 +1208,39 @@ ngx_chain_t *
 ngx_http_xds_apply_status(ngx_http_request_t *r,
     ngx_http_xds_main_conf_t *xmcf, ngx_uint_t json)
 {
-    size_t                         size;
-    u_char                        *p, *last;
-    ngx_buf_t                     *b;
-    ngx_uint_t                     i, first;
-    ngx_chain_t                   *cl;
-    ngx_http_xds_upstream_t       *xu;
-    ngx_http_upstream_rr_peer_t   *peer;
-    ngx_http_upstream_rr_peers_t  *peers, *backup;
+    size_t                     size;
+    u_char                    *p;
+    ngx_buf_t                 *b;
+    ngx_uint_t                 i, n;
+    ngx_chain_t               *cl;
+    ngx_http_xds_upstream_t   *xu, **all;
+
+    /* nginx.conf's upstreams, then the run-time ones of this worker */
+
+    n = xmcf->upstreams.nelts
+        + (ngx_http_xds_runtime ? ngx_http_xds_runtime->nelts : 0);
+
+    all = ngx_palloc(r->pool, (n + 1) * sizeof(ngx_http_xds_upstream_t *));
+    if (all == NULL) {
+        return NULL;
+    }
 
     xu = xmcf->upstreams.elts;
 
-    /* a generous bound: the lists are read under their lock below */
+    for (i = 0; i < xmcf->upstreams.nelts; i++) {
+        all[i] = &xu[i];
+    }
+
+    for ( /* void */ ; i < n; i++) {
+        all[i] = ((ngx_http_xds_upstream_t **) ngx_http_xds_runtime->elts)
+                     [i - xmcf->upstreams.nelts];
+    }
 
     size = 64;
 
-    for (i = 0; i < xmcf->upstreams.nelts; i++) {
-        peers = xu[i].uscf->peer.data;
-        size += 256 + 2 * xu[i].uscf->host.len;
-        size += (peers->number + (peers->next ? peers->next->number : 0))
-                * (256 + NGX_SOCKADDR_STRLEN);
+    for (i = 0; i < n; i++) {
+        size += ngx_http_xds_status_size(all[i]);
     }
-
-    /* room for peers added between counting and reading */
-    size *= 2;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -820,57 +1248,21 @@ ngx_http_xds_apply_status(ngx_http_request_t *r,
     }
 
     p = b->pos;
-    last = b->end;
 
     if (json) {
-        p = ngx_slprintf(p, last, "[");
+        p = ngx_slprintf(p, b->end, "[");
     }
 
-    for (i = 0; i < xmcf->upstreams.nelts; i++) {
-        peers = xu[i].uscf->peer.data;
-
-        ngx_http_upstream_rr_peers_rlock(peers);
-
-        if (json) {
-            p = ngx_slprintf(p, last, "%s{\"name\":\"%V\",\"zone\":\"%V\","
-                             "\"generation\":%uA,\"peers\":[",
-                             i ? "," : "", &xu[i].uscf->host,
-                             &xu[i].uscf->shm_zone->shm.name,
-                             xu[i].sh ? xu[i].sh->generation : 0);
-        } else {
-            p = ngx_slprintf(p, last, "upstream %V (zone %V)\n",
-                             &xu[i].uscf->host,
-                             &xu[i].uscf->shm_zone->shm.name);
+    for (i = 0; i < n; i++) {
+        if (json && i) {
+            p = ngx_slprintf(p, b->end, ",");
         }
 
-        first = 1;
-        backup = peers->next;
-
-        for (peer = peers->peer; peer; peer = peer->next) {
-            if (json && !first) {
-                p = ngx_slprintf(p, last, ",");
-            }
-
-            p = ngx_http_xds_status_peer(p, last, peer, 0, json);
-            first = 0;
-        }
-
-        for (peer = backup ? backup->peer : NULL; peer; peer = peer->next) {
-            if (json && !first) {
-                p = ngx_slprintf(p, last, ",");
-            }
-
-            p = ngx_http_xds_status_peer(p, last, peer, 1, json);
-            first = 0;
-        }
-
-        ngx_http_upstream_rr_peers_unlock(peers);
-
-        p = ngx_slprintf(p, last, json ? "]}" : "\n");
+        p = ngx_http_xds_status_upstream(p, b->end, all[i], json);
     }
 
     if (json) {
-        p = ngx_slprintf(p, last, "]");
+        p = ngx_slprintf(p, b->end, "]");
     }
 
     b->last = p;
@@ -884,6 +1276,79 @@ ngx_http_xds_apply_status(ngx_http_request_t *r,
     cl->next = NULL;
 
     return cl;
+}
+
+
+static size_t
+ngx_http_xds_status_size(ngx_http_xds_upstream_t *xu)
+{
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    peers = xu->uscf->peer.data;
+
+    /* twice a generous bound: zone peers may be added while counting */
+
+    return 2 * (256 + 2 * xu->uscf->host.len
+                + (peers->number + (peers->next ? peers->next->number : 0))
+                  * (256 + NGX_SOCKADDR_STRLEN));
+}
+
+
+static u_char *
+ngx_http_xds_status_upstream(u_char *p, u_char *last,
+    ngx_http_xds_upstream_t *xu, ngx_uint_t json)
+{
+    ngx_str_t                      zone;
+    ngx_uint_t                     first;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers, *backup;
+
+    peers = xu->uscf->peer.data;
+
+    if (xu->uscf->shm_zone) {
+        zone = xu->uscf->shm_zone->shm.name;
+
+    } else {
+        ngx_str_set(&zone, "");
+    }
+
+    ngx_http_upstream_rr_peers_rlock(peers);
+
+    if (json) {
+        p = ngx_slprintf(p, last, "{\"name\":\"%V\",\"zone\":\"%V\","
+                         "\"source\":\"%s\",\"peers\":[",
+                         &xu->uscf->host, &zone,
+                         xu->runtime ? "control plane" : "nginx.conf");
+    } else {
+        p = ngx_slprintf(p, last, "upstream %V (%s%s%V)\n", &xu->uscf->host,
+                         xu->runtime ? "control plane" : "nginx.conf",
+                         zone.len ? ", zone " : "", &zone);
+    }
+
+    first = 1;
+    backup = peers->next;
+
+    for (peer = peers->peer; peer; peer = peer->next) {
+        if (json && !first) {
+            p = ngx_slprintf(p, last, ",");
+        }
+
+        p = ngx_http_xds_status_peer(p, last, peer, 0, json);
+        first = 0;
+    }
+
+    for (peer = backup ? backup->peer : NULL; peer; peer = peer->next) {
+        if (json && !first) {
+            p = ngx_slprintf(p, last, ",");
+        }
+
+        p = ngx_http_xds_status_peer(p, last, peer, 1, json);
+        first = 0;
+    }
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    return ngx_slprintf(p, last, json ? "]}" : "\n");
 }
 
 

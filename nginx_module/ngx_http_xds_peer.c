@@ -27,6 +27,9 @@ typedef struct {
 
     /* the peers this request holds a reference to */
     ngx_array_t                     *held;
+    /* the build whose configuration this request uses */
+    ngx_http_xds_build_t            *build;
+    ngx_uint_t                       cleanup;   /* registered */
 } ngx_http_xds_peer_data_t;
 
 
@@ -56,6 +59,7 @@ static void ngx_http_xds_save_session(ngx_peer_connection_t *pc, void *data);
 #endif
 static ngx_int_t ngx_http_xds_hold(ngx_http_xds_peer_data_t *xp,
     ngx_http_upstream_rr_peer_t *peer);
+static ngx_int_t ngx_http_xds_add_cleanup(ngx_http_xds_peer_data_t *xp);
 static void ngx_http_xds_release_held(void *data);
 
 
@@ -89,8 +93,19 @@ ngx_http_xds_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
     xp->xu = xscf->xu;
     xp->r = r;
 
+    if (xp->xu->build) {
+        /* the build stays while this request may use its configuration */
+        xp->build = xp->xu->build;
+        ngx_http_xds_build_hold(xp->build);
+
+        if (ngx_http_xds_add_cleanup(xp) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     if (xp->xu->sh == NULL) {
-        /* no zone state (no xds_server): nothing can change the peers */
+        /* peers of this worker only: they change between requests, and a
+         * request keeps the list (in its build) it started with */
         return xp->xu->original_init(r, us);
     }
 
@@ -269,26 +284,39 @@ ngx_http_xds_save_session(ngx_peer_connection_t *pc, void *data)
 
 
 static ngx_int_t
+ngx_http_xds_add_cleanup(ngx_http_xds_peer_data_t *xp)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (xp->cleanup) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(xp->r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_xds_release_held;
+    cln->data = xp;
+    xp->cleanup = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_http_xds_hold(ngx_http_xds_peer_data_t *xp,
     ngx_http_upstream_rr_peer_t *peer)
 {
-    ngx_pool_cleanup_t            *cln;
     ngx_http_upstream_rr_peer_t  **held;
 
     if (xp->held == NULL) {
         xp->held = ngx_array_create(xp->r->pool, 2,
                                     sizeof(ngx_http_upstream_rr_peer_t *));
-        if (xp->held == NULL) {
+        if (xp->held == NULL || ngx_http_xds_add_cleanup(xp) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        cln = ngx_pool_cleanup_add(xp->r->pool, 0);
-        if (cln == NULL) {
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_http_xds_release_held;
-        cln->data = xp;
     }
 
     held = ngx_array_push(xp->held);
@@ -315,16 +343,25 @@ ngx_http_xds_release_held(void *data)
     ngx_http_upstream_rr_peer_t  **held;
     ngx_http_upstream_rr_peers_t  *peers;
 
-    peers = xp->xu->uscf->peer.data;
-    shpool = peers->shpool;
-    held = xp->held->elts;
+    if (xp->held) {
+        peers = xp->xu->uscf->peer.data;
+        shpool = peers->shpool;
+        held = xp->held->elts;
 
-    for (i = 0; i < xp->held->nelts; i++) {
-        refs = ngx_atomic_fetch_add(ngx_http_xds_peer_refs(held[i]), -1) - 1;
+        for (i = 0; i < xp->held->nelts; i++) {
+            refs = ngx_atomic_fetch_add(ngx_http_xds_peer_refs(held[i]), -1)
+                   - 1;
 
-        if (refs == NGX_HTTP_XDS_PEER_ZOMBIE) {
-            ngx_http_xds_peer_free(shpool, held[i]);
+            if (refs == NGX_HTTP_XDS_PEER_ZOMBIE) {
+                ngx_http_xds_peer_free(shpool, held[i]);
+            }
         }
+    }
+
+    /* last: a run-time upstream's records live in its build */
+
+    if (xp->build) {
+        ngx_http_xds_build_release(xp->build);
     }
 }
 

@@ -198,6 +198,24 @@ ngx_http_xds_record(ngx_conf_t *cf, ngx_http_xds_hook_t *hook,
 }
 
 
+/*
+ * Variables a hash key of a run-time upstream may use: nginx resolves a
+ * variable's handler only for those nginx.conf names, so these are named
+ * here, at configuration time.
+ */
+static ngx_str_t  ngx_http_xds_hash_variables[] = {
+    ngx_string("remote_addr"),
+    ngx_string("binary_remote_addr"),
+    ngx_string("request_uri"),
+    ngx_string("uri"),
+    ngx_string("args"),
+    ngx_string("host"),
+    ngx_string("http_host"),
+    ngx_string("server_name"),
+    ngx_null_string
+};
+
+
 ngx_int_t
 ngx_http_xds_upstreams_init(ngx_conf_t *cf, ngx_array_t *upstreams)
 {
@@ -207,17 +225,23 @@ ngx_http_xds_upstreams_init(ngx_conf_t *cf, ngx_array_t *upstreams)
     ngx_http_upstream_srv_conf_t   **uscfp;
     ngx_http_upstream_main_conf_t   *umcf;
 
+    for (i = 0; ngx_http_xds_hash_variables[i].len; i++) {
+        if (ngx_http_get_variable_index(cf, &ngx_http_xds_hash_variables[i])
+            == NGX_ERROR)
+        {
+            return NGX_ERROR;
+        }
+    }
+
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
 
     uscfp = umcf->upstreams.elts;
 
     for (i = 0; i < umcf->upstreams.nelts; i++) {
 
-        /* upstream{} blocks with a zone; not implicit proxy_pass ones */
+        /* upstream{} blocks; not the implicit ones of proxy_pass */
 
-        if (!(uscfp[i]->flags & NGX_HTTP_UPSTREAM_CREATE)
-            || uscfp[i]->shm_zone == NULL)
-        {
+        if (!(uscfp[i]->flags & NGX_HTTP_UPSTREAM_CREATE)) {
             continue;
         }
 

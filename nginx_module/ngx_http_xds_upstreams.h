@@ -12,6 +12,7 @@
 #define _NGX_HTTP_XDS_UPSTREAMS_H_INCLUDED_
 
 
+#include "nginx_module/ngx_http_xds_build.h"
 #include "nginx_module/ngx_http_xds_module.h"
 
 
@@ -28,13 +29,20 @@ struct ngx_http_xds_upstream_sh_s {
 };
 
 
-/* per process: an upstream of nginx.conf whose peers snapshots change */
+/*
+ * per process: an upstream whose peers snapshots change: one of nginx.conf
+ * (with a zone: peers edited in place; without: rebuilt), or one that only
+ * the control plane defines (built at run time, found by proxy_pass $host)
+ */
 typedef struct {
     ngx_http_upstream_srv_conf_t    *uscf;
     ngx_http_upstream_init_peer_pt   original_init;
-    ngx_http_xds_upstream_sh_t      *sh;
+    ngx_http_xds_upstream_sh_t      *sh;             /* zone upstreams */
     /* the generation this worker's derived state (random ranges) is for */
     ngx_uint_t                       generation;
+    /* the current build (rebuilt upstreams) */
+    ngx_http_xds_build_t            *build;
+    ngx_uint_t                       runtime;        /* not in nginx.conf */
 } ngx_http_xds_upstream_t;
 
 
@@ -57,7 +65,7 @@ typedef struct {
 ngx_int_t ngx_http_xds_upstreams_preconfiguration(ngx_conf_t *cf);
 void *ngx_http_xds_create_srv_conf(ngx_conf_t *cf);
 
-/* postconfiguration: a record for every zone upstream; wraps its peers */
+/* postconfiguration: a record for every upstream{} block; wraps its peers */
 ngx_int_t ngx_http_xds_upstreams_init(ngx_conf_t *cf, ngx_array_t *upstreams);
 
 /* the upstream named `name` (nginx compares them case-insensitively) */

@@ -9,6 +9,7 @@ nginx.conf with `zone`. A write is answered once the node has applied it
 import collections
 import os
 import signal
+import threading
 
 import harness
 
@@ -16,9 +17,10 @@ import harness
 class PeersTest(harness.TestCase):
 
     UPSTREAM_EXTRA = ""
+    BACKENDS = harness.Backends
 
     def setUp(self):
-        self.backends = self.track(harness.Backends(4)).start()
+        self.backends = self.track(self.BACKENDS(4)).start()
         self.b = self.backends.addresses
         self.cp = self.track(harness.ControlPlane()).start()
         self.nginx = self.track(harness.Nginx(
@@ -160,6 +162,93 @@ class RoundRobinPeersTest(PeersTest):
         self.assertEqual(set(self.traffic(20)), {self.port(2)})
         harness.wait_until(lambda: self.nginx.status_json()["connected"],
                            what="the new worker 0 to reconnect")
+
+
+class ReloadUnderTrafficTest(PeersTest):
+
+    def test_no_request_goes_to_nginx_conf_peers_during_reloads(self):
+        # nginx.conf lists b[0] and b[1]; the control plane says b[3] only.
+        self.write([self.b[3]])
+        answers = collections.Counter()
+        errors = []
+        stop = threading.Event()
+
+        def client():
+            while not stop.is_set() and sum(answers.values()) < 20000:
+                try:
+                    code, body = self.nginx.get("/")
+                    answers[(code, body.strip())] += 1
+                except OSError as e:  # a connection closed by the old worker
+                    errors.append(repr(e))
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        try:
+            for _ in range(3):
+                self.nginx.reload()
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        served = {body for (code, body) in answers if code == 200}
+        self.assertEqual(served, {str(self.port(3))}, answers)
+        self.assertGreater(sum(answers.values()), 0)
+
+
+class AdoptionTest(PeersTest):
+
+    UPSTREAM_EXTRA = "least_conn;\n                keepalive 8;"
+
+    def test_control_plane_adopts_nginx_conf_upstreams_with_their_settings(self):
+        upstream = self.cp.get_upstream("backends")
+        self.assertEqual(upstream.method, harness.upstream_pb2.LEAST_CONN)
+        self.assertEqual(upstream.zone, "zone_for_backends")
+        self.assertEqual(upstream.keepalive, 8)
+        self.assertEqual([s.address for s in upstream.servers], self.b[:2])
+
+
+class KeepaliveBackends(harness.Backends):
+    """Echo backends that answer "CONNECTION-PORT": the id of the connection
+    they serve it on, then their port."""
+
+    def render(self):
+        return super().render().replace("{ echo ", "{ echo $connection-")
+
+
+class KeepalivePeersTest(PeersTest):
+
+    UPSTREAM_EXTRA = "keepalive 4;"
+    BACKENDS = KeepaliveBackends
+
+    def setUp(self):
+        super().setUp()
+        self.nginx.server = """
+            location / {
+                proxy_pass http://backends;
+                proxy_http_version 1.1;
+                proxy_set_header Connection "";
+            }
+            """
+        self.nginx.reload()
+
+    def connections(self, count):
+        """Sends `count` requests; returns the set of backend connection ids."""
+        ids = set()
+        for _ in range(count):
+            code, body = self.nginx.get("/")
+            self.assertEqual(code, 200, body)
+            ids.add(body.strip())
+        return ids
+
+    def test_keepalive_connections_are_reused_after_a_change(self):
+        self.write([self.b[0]])
+        before = self.connections(20)
+        self.cp.update_server("backends", self.b[0], weight=5)
+        self.cp.add_server("backends", self.b[1], down=True)
+        after = self.connections(20)
+        # Two workers keep at most a few idle connections each: a new
+        # connection per request would show 20 ids.
+        self.assertLessEqual(len(before | after), 4, (before, after))
+        self.assertTrue(before & after, (before, after))
 
 
 class IpHashPeersTest(PeersTest):

@@ -64,8 +64,7 @@ AdsStream::AdsStream(SnapshotCache* cache, NodeRegistry* registry,
     : cache_(cache), registry_(registry), on_static_upstreams_(on_static_upstreams) {}
 
 void AdsStream::OnReadDone(bool ok) {
-  std::optional<std::vector<nginx_xds::v1::Upstream>> adopt;
-  std::string node, fleet;
+  bool first;
   {
     absl::MutexLock lock(&mu_);
     if (!ok) {
@@ -73,29 +72,39 @@ void AdsStream::OnReadDone(bool ok) {
       FinishLocked(grpc::Status::OK);
       return;
     }
-    const bool first = node_.empty();
+    first = node_.empty();
+  }
+  if (first) {
+    absl::Status adopted = AdoptStaticUpstreams(request_.node());
+    if (!adopted.ok()) {
+      absl::MutexLock lock(&mu_);
+      FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(adopted.code()),
+                                std::string(adopted.message())));
+      return;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
     absl::Status status = HandleRequest(request_);
     if (!status.ok()) {
       FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                                 std::string(status.message())));
       return;
     }
-    if (first) {
-      auto upstreams = StaticUpstreams(request_.node());
-      if (!upstreams.ok()) {
-        FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                  std::string(upstreams.status().message())));
-        return;
-      }
-      if (!upstreams->empty()) adopt = std::move(*upstreams);
-      node = node_;
-      fleet = fleet_;
-    }
   }
-  // Adoption writes and publishes, which calls back into OnSnapshot: so it
-  // runs without this stream's lock.
-  if (adopt && *on_static_upstreams_) (*on_static_upstreams_)(node, fleet, std::move(*adopt));
   StartRead(&request_);
+}
+
+absl::Status AdsStream::AdoptStaticUpstreams(const envoy::config::core::v3::Node& node) {
+  auto upstreams = StaticUpstreams(node);
+  if (!upstreams.ok()) return upstreams.status();
+  if (upstreams->empty() || !*on_static_upstreams_) return absl::OkStatus();
+  // Before the first response, so that it already holds the node's own
+  // upstreams; without this stream's lock, as adoption publishes (and so
+  // calls OnSnapshot). An invalid fleet is reported by Identify().
+  const std::string fleet = node.cluster().empty() ? kDefaultFleet : node.cluster();
+  (*on_static_upstreams_)(node.id(), fleet, std::move(*upstreams));
+  return absl::OkStatus();
 }
 
 absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {

@@ -10,6 +10,7 @@
 #include "controlplane/control_plane.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace nginx_xds {
@@ -334,6 +335,33 @@ TEST_F(AdsProtocolTest, WriteReportsFleetAcks) {
   EXPECT_EQ(result->connected_nodes(), 1u);
   EXPECT_EQ(result->acked_nodes(), 1u);
   EXPECT_EQ(NodeStatusOf("n1").acked_version(), result->version());
+}
+
+// Validate that a node's nginx.conf upstreams (Node metadata) are adopted
+// before its first response, so that response already holds them, and that
+// the fleet's own state wins over them afterwards.
+TEST_F(AdsProtocolTest, StaticUpstreamsAreAdoptedBeforeTheFirstResponse) {
+  Write("web", MakeUpstream("known", 8001));
+  Client client = Open();
+  DiscoveryRequest request = Subscribe("n1", "web", kClusterTypeUrl);
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  R"({"nginx": {"static_upstreams": [
+                        {"name": "host1", "servers": [{"address": "127.0.0.1:8088"}]},
+                        {"name": "known", "servers": [{"address": "127.0.0.1:9999"}]}]}})",
+                  request.mutable_node()->mutable_metadata())
+                  .ok());
+  ASSERT_TRUE(client.stream->Write(request));
+  DiscoveryResponse response = Read(client.stream.get());
+  std::vector<std::string> names;
+  for (const auto& resource : response.resources()) {
+    envoy::config::cluster::v3::Cluster cluster;
+    ASSERT_TRUE(resource.UnpackTo(&cluster));
+    names.push_back(cluster.name());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"host1", "known"}));
+  auto known = cp_->upstreams()->Get("web", "known");
+  ASSERT_TRUE(known.ok());
+  EXPECT_EQ(known->servers(0).address(), "127.0.0.1:8001");
 }
 
 }  // namespace

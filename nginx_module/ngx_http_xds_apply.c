@@ -73,6 +73,8 @@ static void ngx_http_xds_remove_runtime(ngx_uint_t index);
 static ngx_int_t ngx_http_xds_apply_def(ngx_log_t *log,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
     u_char *err, size_t err_len);
+static void ngx_http_xds_mark_deleted(ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_snapshot_t *snapshot);
 static void ngx_http_xds_keep(ngx_http_xds_main_conf_t *xmcf,
     ngx_http_xds_snapshot_t *snapshot);
 static ngx_int_t ngx_http_xds_prepare(ngx_pool_t *pool,
@@ -145,11 +147,6 @@ ngx_http_xds_apply_init_zone(ngx_http_xds_main_conf_t *xmcf, ngx_uint_t fresh)
     xu = xmcf->upstreams.elts;
 
     for (i = 0; i < xmcf->upstreams.nelts; i++) {
-
-        if (xu[i].uscf->shm_zone == NULL) {
-            /* rebuilt per worker: nothing shared to guard */
-            continue;
-        }
 
         for (ush = ash->upstreams; ush; ush = ush->next) {
             if (ush->name.len == xu[i].uscf->host.len
@@ -413,7 +410,7 @@ ngx_http_xds_apply_def(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
 
         xu = ngx_http_xds_upstreams_find(&xmcf->upstreams, xud->name.data,
                                          xud->name.len);
-        if (xu == NULL || xu->sh == NULL) {
+        if (xu == NULL || !ngx_http_xds_in_zone(xu)) {
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                            "xds: upstream \"%V\" has no zone here, skipped",
                            &xud->name);
@@ -449,9 +446,63 @@ ngx_http_xds_apply_def(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
         }
     }
 
+    if (rc == NGX_OK) {
+        ngx_http_xds_mark_deleted(xmcf, snapshot);
+    }
+
     ngx_destroy_pool(pool);
 
     return rc;
+}
+
+
+/*
+ * An upstream of nginx.conf that snapshots had and this one has not was
+ * deleted at the control plane: requests to it get 502 (see
+ * ngx_http_xds_peer.c). One a snapshot never had keeps nginx.conf's peers.
+ */
+
+static void
+ngx_http_xds_mark_deleted(ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_snapshot_t *snapshot)
+{
+    ngx_uint_t                    i, j, present;
+    ngx_http_xds_upstream_t      *xu;
+    ngx_http_xds_upstream_def_t  *xud;
+
+    xu = xmcf->upstreams.elts;
+
+    for (i = 0; i < xmcf->upstreams.nelts; i++) {
+
+        if (xu[i].sh == NULL) {
+            continue;
+        }
+
+        present = 0;
+
+        for (j = 0; j < snapshot->nupstreams; j++) {
+            xud = &snapshot->upstreams[j];
+
+            if (xud->name.len == xu[i].uscf->host.len
+                && ngx_strncasecmp(xud->name.data, xu[i].uscf->host.data,
+                                   xud->name.len)
+                   == 0)
+            {
+                present = 1;
+                break;
+            }
+        }
+
+        if (present) {
+            xu[i].sh->seen = 1;
+            xu[i].sh->deleted = 0;
+
+        } else if (xu[i].sh->seen && !xu[i].sh->deleted) {
+            xu[i].sh->deleted = 1;
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "xds: upstream \"%V\" deleted", &xu[i].uscf->host);
+        }
+    }
 }
 
 
@@ -955,7 +1006,7 @@ ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
         xu = ngx_http_xds_upstreams_find(&xmcf->upstreams, xud->name.data,
                                          xud->name.len);
 
-        if (xu && xu->sh) {
+        if (xu && ngx_http_xds_in_zone(xu)) {
             /* a zone upstream: its peers are edited in place */
             continue;
         }
@@ -1316,13 +1367,16 @@ ngx_http_xds_status_upstream(u_char *p, u_char *last,
 
     if (json) {
         p = ngx_slprintf(p, last, "{\"name\":\"%V\",\"zone\":\"%V\","
-                         "\"source\":\"%s\",\"peers\":[",
+                         "\"source\":\"%s\",\"deleted\":%s,\"peers\":[",
                          &xu->uscf->host, &zone,
-                         xu->runtime ? "control plane" : "nginx.conf");
-    } else {
-        p = ngx_slprintf(p, last, "upstream %V (%s%s%V)\n", &xu->uscf->host,
                          xu->runtime ? "control plane" : "nginx.conf",
-                         zone.len ? ", zone " : "", &zone);
+                         (xu->sh && xu->sh->deleted) ? "true" : "false");
+    } else {
+        p = ngx_slprintf(p, last, "upstream %V (%s%s%V)%s\n",
+                         &xu->uscf->host,
+                         xu->runtime ? "control plane" : "nginx.conf",
+                         zone.len ? ", zone " : "", &zone,
+                         (xu->sh && xu->sh->deleted) ? " deleted" : "");
     }
 
     first = 1;

@@ -50,6 +50,10 @@ static ngx_int_t ngx_http_xds_init_peer(ngx_http_request_t *r,
 static ngx_int_t ngx_http_xds_init_balancer(ngx_http_xds_peer_data_t *xp);
 static void ngx_http_xds_refresh_worker_state(ngx_http_xds_upstream_t *xu);
 static ngx_int_t ngx_http_xds_get_peer(ngx_peer_connection_t *pc, void *data);
+static ngx_int_t ngx_http_xds_get_deleted_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_xds_free_deleted_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
 static void ngx_http_xds_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
 #if (NGX_HTTP_SSL)
@@ -103,7 +107,16 @@ ngx_http_xds_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
         }
     }
 
-    if (xp->xu->sh == NULL) {
+    if (xp->xu->sh && xp->xu->sh->deleted) {
+        /* deleted at the control plane: no live upstreams, 502 */
+        r->upstream->peer.data = xp;
+        r->upstream->peer.get = ngx_http_xds_get_deleted_peer;
+        r->upstream->peer.free = ngx_http_xds_free_deleted_peer;
+        r->upstream->peer.tries = 1;
+        return NGX_OK;
+    }
+
+    if (!ngx_http_xds_in_zone(xp->xu)) {
         /* peers of this worker only: they change between requests, and a
          * request keeps the list (in its build) it started with */
         return xp->xu->original_init(r, us);
@@ -246,6 +259,25 @@ ngx_http_xds_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_rwlock_unlock(&sh->lock);
 
     return rc;
+}
+
+
+static ngx_int_t
+ngx_http_xds_get_deleted_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_xds_peer_data_t  *xp = data;
+
+    pc->name = &xp->xu->uscf->host;
+
+    return NGX_BUSY;
+}
+
+
+static void
+ngx_http_xds_free_deleted_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    pc->tries = 0;
 }
 
 

@@ -16,14 +16,18 @@
 #include "nginx_module/ngx_http_xds_module.h"
 
 
-/* shared: one per upstream of nginx.conf that has a zone */
+/* shared: one per upstream{} of nginx.conf; outlives reloads (by name) */
 typedef struct ngx_http_xds_upstream_sh_s  ngx_http_xds_upstream_sh_t;
 
 struct ngx_http_xds_upstream_sh_s {
-    /* taken for reading by every peer get/init, for writing by apply */
+    /* zone upstreams: taken for reading by every peer get/init, for
+     * writing by apply */
     ngx_atomic_t                     lock;
-    /* bumped whenever the peer lists change shape (members or order) */
+    /* zone upstreams: bumped whenever the peer lists change shape */
     ngx_atomic_t                     generation;
+    /* a snapshot had it: from then on, a snapshot without it deletes it */
+    ngx_atomic_t                     seen;
+    ngx_atomic_t                     deleted;
     ngx_str_t                        name;
     ngx_http_xds_upstream_sh_t      *next;
 };
@@ -37,7 +41,7 @@ struct ngx_http_xds_upstream_sh_s {
 typedef struct {
     ngx_http_upstream_srv_conf_t    *uscf;
     ngx_http_upstream_init_peer_pt   original_init;
-    ngx_http_xds_upstream_sh_t      *sh;             /* zone upstreams */
+    ngx_http_xds_upstream_sh_t      *sh;             /* nginx.conf's */
     /* the generation this worker's derived state (random ranges) is for */
     ngx_uint_t                       generation;
     /* the current build (rebuilt upstreams) */
@@ -59,6 +63,10 @@ typedef struct {
 
     ngx_http_xds_upstream_t         *xu;             /* NULL: not managed */
 } ngx_http_xds_srv_conf_t;
+
+
+/* whether snapshots edit the upstream's peers in its zone, in place */
+#define ngx_http_xds_in_zone(xu)  ((xu)->sh && (xu)->uscf->shm_zone)
 
 
 /* module ctx slots (ngx_http_xds_module.c) */

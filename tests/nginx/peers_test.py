@@ -145,6 +145,16 @@ class RoundRobinPeersTest(PeersTest):
         self.write([self.b[2]])
         self.assertEqual(set(self.traffic(10)), {self.port(2)})
 
+    def test_zone_upstream_deleted_at_the_control_plane_gets_502_until_recreated(self):
+        deleted = self.cp.delete_upstream("backends")
+        self.assertEqual(deleted.acked_nodes, 1)
+        for _ in range(6):
+            self.assertEqual(self.nginx.get("/")[0], 502)
+        self.assertTrue(next(u for u in self.nginx.status_json()["upstreams"]
+                             if u["name"] == "backends")["deleted"])
+        self.write([self.b[2]])
+        self.assertEqual(set(self.traffic(10)), {self.port(2)})
+
     def test_reloaded_nginx_serves_the_newest_version_from_its_first_request(self):
         self.write([self.b[3]])
         self.nginx.reload()

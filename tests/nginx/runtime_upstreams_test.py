@@ -71,6 +71,15 @@ class RuntimeUpstreamsTest(harness.TestCase):
         self.write("host1", [self.b[2]])
         self.assertEqual(set(self.traffic("host1", 20)), {self.port(2)})
 
+    def test_nginx_conf_upstream_deleted_at_the_control_plane_gets_502_until_recreated(self):
+        self.assertEqual(set(self.traffic("host1", 4)), {self.port(0)})
+        deleted = self.cp.delete_upstream("host1")
+        self.assertEqual(deleted.acked_nodes, 1)
+        for _ in range(6):
+            self.assertEqual(self.nginx.get("/", headers={"Host": "host1"})[0], 502)
+        self.write("host1", [self.b[1]])
+        self.assertEqual(set(self.traffic("host1", 10)), {self.port(1)})
+
     def test_runtime_upstream_keeps_its_weights(self):
         self.write("dyhost", [self.cp.server(self.b[1], weight=3),
                               self.cp.server(self.b[2], weight=1)])

@@ -63,6 +63,9 @@ static ngx_http_xds_upstream_t **ngx_http_xds_find_runtime(ngx_str_t *name);
 static ngx_int_t ngx_http_xds_build_all(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
     ngx_pool_t *pool, ngx_array_t *rebuilds, u_char *err, size_t err_len);
+static ngx_int_t ngx_http_xds_balancer_crc(ngx_pool_t *pool,
+    ngx_http_xds_upstream_def_t *xud, ngx_http_xds_upstream_t *xu,
+    uint32_t *crc);
 static void ngx_http_xds_install_all(ngx_array_t *rebuilds,
     ngx_http_xds_snapshot_t *snapshot);
 static void ngx_http_xds_release_all(ngx_array_t *rebuilds);
@@ -993,8 +996,10 @@ ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
     ngx_http_xds_snapshot_t *snapshot, ngx_pool_t *pool,
     ngx_array_t *rebuilds, u_char *err, size_t err_len)
 {
+    uint32_t                      crc, conf_crc;
     ngx_str_t                     text;
     ngx_uint_t                    i;
+    ngx_shm_zone_t               *zone;
     ngx_http_xds_build_t         *current;
     ngx_http_xds_rebuild_t       *rb;
     ngx_http_xds_upstream_t      *xu, **runtime;
@@ -1006,14 +1011,40 @@ ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
         xu = ngx_http_xds_upstreams_find(&xmcf->upstreams, xud->name.data,
                                          xud->name.len);
 
-        if (xu && ngx_http_xds_in_zone(xu)) {
-            /* a zone upstream: its peers are edited in place */
-            continue;
-        }
-
         if (ngx_http_xds_build_text(pool, xud, &text) != NGX_OK) {
             ngx_snprintf(err, err_len, "out of memory%Z");
             return NGX_ERROR;
+        }
+
+        crc = ngx_crc32_short(text.data, text.len);
+        zone = NULL;
+
+        if (xu && ngx_http_xds_in_zone(xu)) {
+
+            /*
+             * A zone upstream: its peers are edited in place; a build only
+             * carries its balancer (and keepalive) when the control plane's
+             * differs from nginx.conf's, and, for consistent hashing, the
+             * hash points of the current servers.
+             */
+
+            zone = xu->uscf->shm_zone;
+
+            if (!(xud->method == NXA_METHOD_HASH && xud->hash_consistent)) {
+                if (ngx_http_xds_balancer_crc(pool, xud, NULL, &crc)
+                    != NGX_OK
+                    || (xu->build == NULL
+                        && ngx_http_xds_balancer_crc(pool, xud, xu, &conf_crc)
+                           != NGX_OK))
+                {
+                    ngx_snprintf(err, err_len, "out of memory%Z");
+                    return NGX_ERROR;
+                }
+
+                if (xu->build == NULL && crc == conf_crc) {
+                    continue;
+                }
+            }
         }
 
         if (xu) {
@@ -1024,6 +1055,10 @@ ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
             current = runtime ? (*runtime)->build : NULL;
         }
 
+        if (current && current->crc == crc) {
+            continue;
+        }
+
         rb = ngx_array_push(rebuilds);
         if (rb == NULL) {
             ngx_snprintf(err, err_len, "out of memory%Z");
@@ -1032,18 +1067,53 @@ ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
 
         rb->def = xud;
         rb->xu = xu;
-        rb->build = NULL;
-
-        if (current && current->crc == ngx_crc32_short(text.data, text.len)) {
-            continue;
-        }
 
         rb->build = ngx_http_xds_build(cycle, &xud->name, &text,
-                                       xud->keepalive, NULL, err, err_len);
+                                       xud->keepalive, zone, err, err_len);
         if (rb->build == NULL) {
             return NGX_ERROR;
         }
+
+        rb->build->crc = crc;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The checksum of an upstream's balancer lines (method, hash, keepalive):
+ * the snapshot's, or with `xu` those nginx.conf gave it.
+ */
+
+static ngx_int_t
+ngx_http_xds_balancer_crc(ngx_pool_t *pool, ngx_http_xds_upstream_def_t *xud,
+    ngx_http_xds_upstream_t *xu, uint32_t *crc)
+{
+    ngx_str_t                     text;
+    ngx_http_xds_srv_conf_t      *xscf;
+    ngx_http_xds_upstream_def_t   def;
+
+    def = *xud;
+    def.nservers = 0;
+
+    if (xu) {
+        xscf = ngx_http_conf_upstream_srv_conf(xu->uscf, ngx_http_xds_module);
+
+        def.method = xscf->method;
+        def.hash_key = xscf->hash_key;
+        def.hash_consistent = xscf->hash_consistent;
+        def.keepalive = xscf->keepalive;
+        def.keepalive_requests = xscf->keepalive_requests;
+        def.keepalive_time = xscf->keepalive_time;
+        def.keepalive_timeout = xscf->keepalive_timeout;
+    }
+
+    if (ngx_http_xds_build_text(pool, &def, &text) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    *crc = ngx_crc32_short(text.data, text.len);
 
     return NGX_OK;
 }
@@ -1126,8 +1196,8 @@ ngx_http_xds_release_all(ngx_array_t *rebuilds)
 
 
 /*
- * nginx.conf's upstream without a zone: proxy_pass holds its srv conf
- * object, so the object stays and takes the build's configuration and peers.
+ * nginx.conf's upstream: proxy_pass holds its srv conf object, so the object
+ * stays and takes the build's configuration (and, without a zone, peers).
  */
 
 static void
@@ -1143,8 +1213,14 @@ ngx_http_xds_install_static(ngx_http_xds_upstream_t *xu,
     srv_conf[ngx_http_xds_module.ctx_index] =
         xu->uscf->srv_conf[ngx_http_xds_module.ctx_index];
 
+    if (!ngx_http_xds_in_zone(xu)) {
+        xu->uscf->peer.data = build->uscf->peer.data;
+    }
+
+    /* the zone's peers stay: the balancer works on them under the build's
+     * configuration */
+
     xu->uscf->srv_conf = srv_conf;
-    xu->uscf->peer.data = build->uscf->peer.data;
     xu->original_init = build->uscf->peer.init;
 
     old = xu->build;

@@ -145,6 +145,23 @@ ngx_http_xds_init_balancer(ngx_http_xds_peer_data_t *xp)
 
     u = xp->r->upstream;
 
+    if (xp->build != xp->xu->build) {
+        /* re-initialized under a newer build: hold that one instead */
+        if (xp->xu->build) {
+            ngx_http_xds_build_hold(xp->xu->build);
+        }
+
+        if (xp->build) {
+            ngx_http_xds_build_release(xp->build);
+        }
+
+        xp->build = xp->xu->build;
+
+        if (xp->build && ngx_http_xds_add_cleanup(xp) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     /* balancers reuse a non-NULL peer.data as their own: start clean */
     u->peer.data = NULL;
 
@@ -178,7 +195,6 @@ ngx_http_xds_init_balancer(ngx_http_xds_peer_data_t *xp)
 static void
 ngx_http_xds_refresh_worker_state(ngx_http_xds_upstream_t *xu)
 {
-    ngx_http_xds_srv_conf_t         *xscf;
     ngx_http_xds_random_srv_conf_t  *rcf;
 
     if (xu->generation == xu->sh->generation) {
@@ -187,16 +203,16 @@ ngx_http_xds_refresh_worker_state(ngx_http_xds_upstream_t *xu)
 
     xu->generation = xu->sh->generation;
 
-    xscf = ngx_http_conf_upstream_srv_conf(xu->uscf, ngx_http_xds_module);
+    /*
+     * whatever the method (a build may have changed it): a zone upstream's
+     * random ranges are ngx_alloc()ed per worker and rebuilt when NULL
+     */
 
-    if (xscf->method == NXA_METHOD_RANDOM) {
-        /* the balancer rebuilds them from the current peers */
-        rcf = ngx_http_conf_upstream_srv_conf(xu->uscf,
-                                              ngx_http_upstream_random_module);
-        if (rcf->ranges) {
-            ngx_free(rcf->ranges);
-            rcf->ranges = NULL;
-        }
+    rcf = ngx_http_conf_upstream_srv_conf(xu->uscf,
+                                          ngx_http_upstream_random_module);
+    if (rcf->ranges) {
+        ngx_free(rcf->ranges);
+        rcf->ranges = NULL;
     }
 }
 

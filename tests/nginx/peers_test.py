@@ -224,9 +224,9 @@ class KeepaliveBackends(harness.Backends):
         return super().render().replace("{ echo ", "{ echo $connection-")
 
 
-class KeepalivePeersTest(PeersTest):
+class KeepaliveTestBase(PeersTest):
+    """Proxies with HTTP/1.1 to backends that answer their connection id."""
 
-    UPSTREAM_EXTRA = "keepalive 4;"
     BACKENDS = KeepaliveBackends
 
     def setUp(self):
@@ -249,8 +249,15 @@ class KeepalivePeersTest(PeersTest):
             ids.add(body.strip())
         return ids
 
+
+
+class KeepalivePeersTest(KeepaliveTestBase):
+
+    UPSTREAM_EXTRA = "keepalive 4;"
+
     def test_keepalive_connections_are_reused_after_a_change(self):
-        self.write([self.b[0]])
+        # The control plane's state wins: a put without keepalive would drop it.
+        self.write([self.b[0]], keepalive=4)
         before = self.connections(20)
         self.cp.update_server("backends", self.b[0], weight=5)
         self.cp.add_server("backends", self.b[1], down=True)
@@ -272,6 +279,51 @@ class IpHashPeersTest(PeersTest):
         self.cp.add_server("backends", self.b[3])
         again = self.traffic(30)
         self.assertEqual(len(again), 1, again)
+
+
+class BalancerFromControlPlaneTest(PeersTest):
+
+    def paths(self, count):
+        """Which server each of `count` URIs goes to; each must stick to one."""
+        chosen = {}
+        for i in range(count):
+            seen = collections.Counter()
+            for _ in range(3):
+                code, body = self.nginx.get("/item/%d" % i)
+                self.assertEqual(code, 200, body)
+                seen[int(body)] += 1
+            self.assertEqual(len(seen), 1, (i, seen))
+            chosen[i] = next(iter(seen))
+        return chosen
+
+    def test_method_from_the_control_plane_replaces_nginx_conf_round_robin(self):
+        self.write(self.b[:3], method=harness.upstream_pb2.HASH, hash_key="$request_uri")
+        self.assertGreater(len(set(self.paths(30).values())), 1)
+
+
+class KeepaliveFromControlPlaneTest(KeepaliveTestBase):
+
+    def test_keepalive_set_at_the_control_plane_is_used(self):
+        self.write([self.b[0]], keepalive=4)
+        self.assertLessEqual(len(self.connections(20)), 4)
+        self.write([self.b[0]])
+        self.assertGreater(len(self.connections(20)), 10)
+
+
+class ConsistentHashPeersTest(BalancerFromControlPlaneTest):
+
+    UPSTREAM_EXTRA = "hash $request_uri consistent;"
+
+    def test_consistent_hash_reaches_added_servers_and_keeps_most_keys(self):
+        first = self.paths(40)
+        self.write(self.b, method=harness.upstream_pb2.HASH, hash_key="$request_uri",
+                   hash_consistent=True)
+        second = self.paths(40)
+        # The new servers take a share of the keys, and keys move only to them.
+        self.assertTrue({self.port(2), self.port(3)} & set(second.values()), second)
+        for key, port in second.items():
+            if port != first[key]:
+                self.assertIn(port, (self.port(2), self.port(3)), (key, first[key], port))
 
 
 class LeastConnPeersTest(PeersTest):

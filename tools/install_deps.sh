@@ -10,7 +10,7 @@ readonly PACKAGES=(
   libabsl-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nginx nginx-dev libnginx-mod-http-echo
-  curl wrk iproute2 openssl python3 python3-grpcio python3-protobuf nodejs npm
+  curl wrk iproute2 openssl python3 python3-grpcio python3-protobuf
 )
 
 missing=()
@@ -18,6 +18,11 @@ for package in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$package")
 done
+# Node.js may come from elsewhere (e.g. a nodejs build that bundles npm,
+# which Debian's npm package conflicts with): only a missing command counts.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   sudo_cmd=()

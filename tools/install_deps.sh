@@ -44,6 +44,6 @@ fi
 if [[ "${1:-}" == "--with-test-tools" ]]; then
   tools_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/tools"
   if [[ ! -x "$tools_dir/node_modules/.bin/buf" ]]; then
-    (cd "$tools_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$tools_dir" && npm install --no-audit --no-fund --loglevel=error)
   fi
 fi

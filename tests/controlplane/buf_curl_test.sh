@@ -44,6 +44,18 @@ grpc "$xds_port" envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAgg
   {"typeUrl": "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"}' \
   >"$work/ads.json"
 
+# gRPC health on both servers.
+for port in "$xds_port" "$admin_port"; do
+  health=$(grpc "$port" grpc.health.v1.Health/Check '{}')
+  grep -q '"status": "SERVING"' <<<"$health" || { echo "health check on $port: $health"; exit 1; }
+done
+
+# Server reflection: without --schema, buf curl learns the management API's
+# schema from the server itself.
+listed=$("$buf" curl --protocol grpc --http2-prior-knowledge --timeout 10s -d '{"fleet": "edge"}' \
+  "http://127.0.0.1:$admin_port/nginx_xds.v1.UpstreamService/ListUpstreams")
+grep -q '"name": "backends"' <<<"$listed" || { echo "reflection call answered: $listed"; exit 1; }
+
 python3 - "$work/put.json" "$work/ads.json" <<'PY'
 import json, sys
 

@@ -12,6 +12,7 @@
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/controlplane/test_control_plane.h"
 
 namespace nginx_xds {
 namespace {
@@ -37,15 +38,7 @@ class AdsProtocolTest : public ::testing::Test {
 
   void StartControlPlane(absl::Duration ack_timeout) {
     cp_.reset();
-    ControlPlane::Options options;
-    options.xds_listen = "127.0.0.1:0";
-    options.admin_listen = "127.0.0.1:0";
-    options.database_path = std::string(getenv("TEST_TMPDIR")) + "/" +
-                            ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-                            ".db";
-    unlink(options.database_path.c_str());
-    options.ack_timeout = ack_timeout;
-    auto cp = ControlPlane::Start(options);
+    auto cp = ControlPlane::Start(TestControlPlaneOptions(ack_timeout));
     ASSERT_TRUE(cp.ok()) << cp.status();
     cp_ = std::move(*cp);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(cp_->xds_port()),

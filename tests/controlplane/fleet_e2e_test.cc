@@ -13,6 +13,7 @@
 #include "agent/xds_agent.h"
 #include "controlplane/control_plane.h"
 #include "gtest/gtest.h"
+#include "tests/controlplane/test_control_plane.h"
 
 namespace nginx_xds {
 namespace {
@@ -85,15 +86,7 @@ class TestAgent {
 class FleetEndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ControlPlane::Options options;
-    options.xds_listen = "127.0.0.1:0";
-    options.admin_listen = "127.0.0.1:0";
-    options.database_path = std::string(getenv("TEST_TMPDIR")) + "/" +
-                            ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-                            ".db";
-    unlink(options.database_path.c_str());
-    options.ack_timeout = absl::Seconds(20);
-    auto cp = ControlPlane::Start(options);
+    auto cp = ControlPlane::Start(TestControlPlaneOptions(absl::Seconds(20)));
     ASSERT_TRUE(cp.ok()) << cp.status();
     cp_ = std::move(*cp);
   }

@@ -162,6 +162,17 @@ class RoundRobinPeersTest(PeersTest):
         self.assertEqual(self.nginx.get("/"), (200, "%d\n" % self.port(3)))
         self.assertEqual(set(self.traffic(20)), {self.port(3)})
 
+    def test_after_a_control_plane_restart_the_newest_version_is_served(self):
+        self.write([self.b[1]])
+        self.cp.stop()
+        # Still serving the last good version while the control plane is away.
+        self.assertEqual(set(self.traffic(6)), {self.port(1)})
+        self.cp.start()
+        harness.wait_until(lambda: self.nginx.status_json()["connected"],
+                           timeout=60.0, what="the agent to reconnect")
+        self.write([self.b[2]])
+        self.assertEqual(set(self.traffic(10)), {self.port(2)})
+
     def test_killed_worker_is_replaced_and_serves_the_newest_version(self):
         self.write([self.b[2]])
         victim = self.nginx.worker_pids()[0]
@@ -324,6 +335,18 @@ class ConsistentHashPeersTest(BalancerFromControlPlaneTest):
         for key, port in second.items():
             if port != first[key]:
                 self.assertIn(port, (self.port(2), self.port(3)), (key, first[key], port))
+
+
+class RandomPeersTest(PeersTest):
+
+    UPSTREAM_EXTRA = "random;"
+
+    def test_random_uses_added_servers_and_never_removed_ones(self):
+        self.write(self.b[:3], method=harness.upstream_pb2.RANDOM)
+        self.assertEqual(set(self.traffic(90)), {self.port(0), self.port(1), self.port(2)})
+        self.cp.remove_server("backends", self.b[0])
+        self.cp.add_server("backends", self.b[3])
+        self.assertEqual(set(self.traffic(90)), {self.port(1), self.port(2), self.port(3)})
 
 
 class LeastConnPeersTest(PeersTest):

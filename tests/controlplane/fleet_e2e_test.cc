@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "agent/xds_agent.h"
 #include "controlplane/control_plane.h"
+#include "nginx_xds/v1/management.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/controlplane/test_control_plane.h"
 
@@ -166,6 +167,35 @@ TEST_F(FleetEndToEndTest, AgentRejectionIsReportedToTheWriterAndInFleetStatus) {
       EXPECT_FALSE(node.has_last_nack()) << node.id();
     }
   }
+}
+
+TEST_F(FleetEndToEndTest, WatchFleetStatusStreamsEveryAckOverGrpc) {
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(cp_->admin_port()),
+                                     grpc::InsecureChannelCredentials());
+  auto fleet = nginx_xds::v1::FleetService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  nginx_xds::v1::GetFleetStatusRequest request;
+  request.set_fleet("web");
+  auto watch = fleet->WatchFleetStatus(&context, request);
+  nginx_xds::v1::FleetStatus status;
+  ASSERT_TRUE(watch->Read(&status));  // the status now: no node yet
+  EXPECT_EQ(status.nodes_size(), 0);
+
+  TestAgent agent("web-0", "web", cp_->xds_port());
+  auto result = cp_->upstreams()->Put("web", Backends({"127.0.0.1:6001"}));
+  ASSERT_TRUE(result.ok()) << result.status();
+  // Each change is streamed; read until the node shows the write's version.
+  bool seen = false;
+  while (!seen && watch->Read(&status)) {
+    for (const auto& node : status.nodes()) {
+      seen |= node.id() == "web-0" && node.connected() &&
+              node.acked_version() == result->version();
+    }
+  }
+  EXPECT_TRUE(seen) << status.DebugString();
+  EXPECT_EQ(status.fleet_versions().at("web"), result->version());
+  context.TryCancel();
 }
 
 TEST_F(FleetEndToEndTest, OtherFleetsAreNotWaitedFor) {

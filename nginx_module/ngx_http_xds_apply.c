@@ -59,6 +59,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_xds_sync(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf);
+static void ngx_http_xds_release_current(void *data);
 static ngx_http_xds_upstream_t **ngx_http_xds_find_runtime(ngx_str_t *name);
 static ngx_int_t ngx_http_xds_build_all(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
@@ -192,14 +193,64 @@ ngx_int_t
 ngx_http_xds_apply_init_process(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf)
 {
+    ngx_pool_cleanup_t  *cln;
+
     ngx_http_xds_runtime = ngx_array_create(cycle->pool, 4,
                                             sizeof(ngx_http_xds_upstream_t *));
     if (ngx_http_xds_runtime == NULL) {
         return NGX_ERROR;
     }
 
+    /* the worker exits by destroying the cycle pool, which holds the
+     * current builds: release them first */
+
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_xds_release_current;
+    cln->data = xmcf;
+
     /* build what the last applied snapshot defines before serving */
     return ngx_http_xds_sync(cycle, xmcf);
+}
+
+
+static void
+ngx_http_xds_release_current(void *data)
+{
+    ngx_http_xds_main_conf_t *xmcf = data;
+
+    ngx_uint_t                 i;
+    ngx_http_xds_build_t      *build;
+    ngx_http_xds_upstream_t   *xu, **runtime;
+
+    xu = xmcf->upstreams.elts;
+
+    for (i = 0; i < xmcf->upstreams.nelts; i++) {
+        if (ngx_http_xds_in_zone(&xu[i])) {
+            /* nginx leaves them to the exit; the module frees them anyway
+             * when the peers change */
+            ngx_http_xds_peer_free_ranges(xu[i].uscf);
+        }
+
+        if (xu[i].build) {
+            build = xu[i].build;
+            xu[i].build = NULL;
+            ngx_http_xds_build_release(build);
+        }
+    }
+
+    /* a run-time upstream's record lives in its build's pool */
+
+    runtime = ngx_http_xds_runtime->elts;
+
+    for (i = 0; i < ngx_http_xds_runtime->nelts; i++) {
+        ngx_http_xds_build_release(runtime[i]->build);
+    }
+
+    ngx_http_xds_runtime->nelts = 0;
 }
 
 

@@ -8,6 +8,7 @@
 #include <ngx_http.h>
 
 #include "nginx_module/ngx_http_xds_build.h"
+#include "nginx_module/ngx_http_xds_peer.h"
 
 
 typedef struct {
@@ -395,6 +396,12 @@ ngx_http_xds_build_release(ngx_http_xds_build_t *build)
 {
     if (--build->refs == 0) {
         ngx_http_xds_close_cached(build);
+
+        if (build->uscf->shm_zone) {
+            /* not in the pool: requests on the zone's peers allocated them */
+            ngx_http_xds_peer_free_ranges(build->uscf);
+        }
+
         ngx_destroy_pool(build->pool);
     }
 }

@@ -195,20 +195,27 @@ ngx_http_xds_init_balancer(ngx_http_xds_peer_data_t *xp)
 static void
 ngx_http_xds_refresh_worker_state(ngx_http_xds_upstream_t *xu)
 {
-    ngx_http_xds_random_srv_conf_t  *rcf;
-
     if (xu->generation == xu->sh->generation) {
         return;
     }
 
     xu->generation = xu->sh->generation;
 
-    /*
-     * whatever the method (a build may have changed it): a zone upstream's
-     * random ranges are ngx_alloc()ed per worker and rebuilt when NULL
-     */
+    /* whatever the method (a build may have changed it) */
 
-    rcf = ngx_http_conf_upstream_srv_conf(xu->uscf,
+    ngx_http_xds_peer_free_ranges(xu->uscf);
+}
+
+
+void
+ngx_http_xds_peer_free_ranges(ngx_http_upstream_srv_conf_t *uscf)
+{
+    ngx_http_xds_random_srv_conf_t  *rcf;
+
+    /* a zone upstream's random ranges are ngx_alloc()ed per worker and
+     * rebuilt when NULL */
+
+    rcf = ngx_http_conf_upstream_srv_conf(uscf,
                                           ngx_http_upstream_random_module);
     if (rcf->ranges) {
         ngx_free(rcf->ranges);

@@ -38,6 +38,9 @@
 /* replaces the upstream's peer.init with the wrapper */
 ngx_int_t ngx_http_xds_peer_wrap(ngx_http_xds_upstream_t *xu);
 
+/* frees the random balancer's per-worker ranges of a zone upstream */
+void ngx_http_xds_peer_free_ranges(ngx_http_upstream_srv_conf_t *uscf);
+
 /* a removed peer: freed now if no request holds it, else by the last one */
 void ngx_http_xds_peer_retire(ngx_slab_pool_t *shpool,
     ngx_http_upstream_rr_peer_t *peer);

@@ -208,6 +208,56 @@ def _cmdline(pid):
 
 
 # --------------------------------------------------------------------------
+# AddressSanitizer (opt-in; tests/nginx/asan.sh)
+#
+# With NGINX_XDS_ASAN=1 in the environment, and the module built with
+# --config=asan, every run of the nginx under test (Nginx: the server,
+# `nginx -t`, `nginx -s`; not the echo Backends) gets the ASan runtime in
+# LD_PRELOAD: Debian's nginx is not instrumented, and dlopen() of an
+# instrumented module fails unless the runtime was loaded first. ASan writes
+# each report to DIR/asan/asan.PID. At cleanup, Nginx quits gracefully (so
+# exit paths and LeakSanitizer run too) and TestCase fails the test if any
+# report appeared, printing it.
+
+ASAN = os.environ.get("NGINX_XDS_ASAN") == "1"
+
+
+def asan_env(directory, detect_leaks=True):
+    """os.environ plus LD_PRELOAD and ASAN_OPTIONS reporting into `directory`."""
+    runtime = subprocess.run(["gcc", "-print-file-name=libasan.so"], stdout=subprocess.PIPE,
+                             check=True).stdout.decode().strip()
+    if not os.path.isabs(runtime):
+        raise AssertionError("NGINX_XDS_ASAN=1 but gcc knows no libasan.so")
+    os.makedirs(directory, exist_ok=True)
+    os.chmod(directory, 0o777)  # workers run as nobody
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = runtime
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [
+        os.environ.get("ASAN_OPTIONS"),
+        "log_path=%s" % os.path.join(directory, "asan"),
+        "abort_on_error=0",
+        "halt_on_error=1",
+        "detect_leaks=%d" % detect_leaks,
+        "fast_unwind_on_malloc=0",  # nginx has no frame pointers: full stacks
+    ]))
+    # A worker's connection and event arrays stay reachable at exit only
+    # through epoll's event list, whose epoll_event is packed: pointers there
+    # are unaligned.
+    env["LSAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("LSAN_OPTIONS"),
+                                                 "use_unaligned=1"]))
+    return env
+
+
+def asan_reports(directory):
+    """[(path, text)] of the ASan reports written into `directory`."""
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    return [(os.path.join(directory, n), _read(os.path.join(directory, n))) for n in names]
+
+
+# --------------------------------------------------------------------------
 # Control plane
 
 
@@ -431,6 +481,10 @@ class _NginxBase:
             f.write(self.render())
         os.chmod(self.conf_path, 0o644)
 
+    def env(self, oneshot=False):
+        """The environment of a run of this nginx (oneshot: -t, -s); None: ours."""
+        return None
+
     def nginx_cmd(self, *extra):
         return [NGINX, "-p", self.dir + "/", "-c", self.conf_path, "-e",
                 self.error_log_path] + list(extra)
@@ -439,7 +493,7 @@ class _NginxBase:
         """Runs `nginx -t` on the current nginx.conf; returns (ok, output)."""
         self.write_conf()
         result = subprocess.run(self.nginx_cmd("-t"), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, timeout=60)
+                                stderr=subprocess.STDOUT, timeout=60, env=self.env(True))
         return result.returncode == 0, result.stdout.decode("utf-8", "replace")
 
     def ports(self):
@@ -456,7 +510,7 @@ class _NginxBase:
             stderr = open(self.stderr_path, "ab")
             try:
                 self.process = start_process(self.nginx_cmd(), stdout=stderr, stderr=stderr,
-                                             stdin=subprocess.DEVNULL)
+                                             stdin=subprocess.DEVNULL, env=self.env())
             finally:
                 stderr.close()
             try:
@@ -496,7 +550,7 @@ class _NginxBase:
     def signal(self, command):
         """`nginx -s command` (reload, reopen, quit, stop) through the pid file."""
         result = subprocess.run(self.nginx_cmd("-s", command), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, timeout=30)
+                                stderr=subprocess.STDOUT, timeout=30, env=self.env(True))
         if result.returncode != 0:
             raise AssertionError("nginx -s %s failed: %s" %
                                  (command, result.stdout.decode("utf-8", "replace")))
@@ -552,6 +606,10 @@ class _NginxBase:
         """Error-log lines that always mean a bug: alerts, emergencies, crashes, leaks."""
         return [line for line in self.error_log().splitlines()
                 if any(p.search(line) for p in BAD_LOG_PATTERNS)]
+
+    def asan_reports(self):
+        """[(path, text)] of ASan reports (see ASAN); [] unless under ASan."""
+        return []
 
     def cleanup(self, keep=False):
         """Kills what runs; removes the directory unless `keep`."""
@@ -611,6 +669,9 @@ class Nginx(_NginxBase):
                  error_log_level="info"):
         super().__init__(workers=workers, error_log_level=error_log_level)
         self.module = os.path.abspath(module or PATHS.nginx_module)
+        if ASAN:
+            # ASan symbolizes in the process: workers (nobody) cannot read under /root
+            self.module = shutil.copy(self.module, self.dir)
         self.http = http
         self.server = server
         self.status = status
@@ -619,6 +680,21 @@ class Nginx(_NginxBase):
 
     def ports(self):
         return [self.port]
+
+    def env(self, oneshot=False):
+        # `nginx -t` (when it fails) and `nginx -s` return from main() without
+        # freeing nginx's init_cycle pool (1024 bytes): no leak check there.
+        return asan_env(os.path.join(self.dir, "asan"), not oneshot) if ASAN else None
+
+    def asan_reports(self):
+        """Under ASan: quits (graceful, so exit paths and leak checks run), then the reports."""
+        if not ASAN:
+            return []
+        try:
+            self.quit()
+        except (AssertionError, subprocess.SubprocessError):
+            self.kill()
+        return asan_reports(os.path.join(self.dir, "asan"))
 
     def make_cache_dir(self):
         """DIR/cache, writable by the workers (`nobody` when run as root), for xds_cache."""
@@ -688,10 +764,14 @@ class TestCase(unittest.TestCase):
         failed = self._failed()
         keep = failed or bool(os.environ.get("KEEP_TEST_DIRS"))
         if isinstance(thing, _NginxBase):
-            if failed:
+            reports = thing.asan_reports()
+            if failed or reports:
                 sys.stderr.write("\n--- %s error log (%s) ---\n%s\n" %
                                  (thing.name, thing.dir, thing.error_log()))
-            thing.cleanup(keep=keep)
+            thing.cleanup(keep=keep or bool(reports))
+            if reports:
+                raise AssertionError("AddressSanitizer reports from %s:\n%s" % (
+                    thing.name, "\n".join("--- %s ---\n%s" % r for r in reports)))
         elif isinstance(thing, ControlPlane):
             if failed:
                 sys.stderr.write("\n--- control plane log (%s) ---\n%s\n" %

@@ -168,7 +168,10 @@ class RoundRobinPeersTest(PeersTest):
         # Still serving the last good version while the control plane is away.
         self.assertEqual(set(self.traffic(6)), {self.port(1)})
         self.cp.start()
-        harness.wait_until(lambda: self.nginx.status_json()["connected"],
+        # The control plane's view, not the status page's: that one may still
+        # show the stream that is going away.
+        harness.wait_until(lambda: (lambda n: n is not None and n.connected)(
+                               self.cp.node_status("peers-node")),
                            timeout=60.0, what="the agent to reconnect")
         self.write([self.b[2]])
         self.assertEqual(set(self.traffic(10)), {self.port(2)})

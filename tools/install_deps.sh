@@ -11,6 +11,7 @@ readonly PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nginx nginx-dev libnginx-mod-http-echo
   curl wrk iproute2 openssl python3 python3-grpcio python3-protobuf
+  gettext-base
 )
 
 missing=()
@@ -43,7 +44,11 @@ fi
 
 if [[ "${1:-}" == "--with-test-tools" ]]; then
   tools_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/tools"
-  if [[ ! -x "$tools_dir/node_modules/.bin/buf" ]]; then
+  # Again whenever package.json or its lock changed since the last install
+  # (npm writes node_modules/.package-lock.json), e.g. a tool was added.
+  installed="$tools_dir/node_modules/.package-lock.json"
+  if [[ ! -x "$tools_dir/node_modules/.bin/buf" || "$tools_dir/package.json" -nt "$installed" \
+        || "$tools_dir/package-lock.json" -nt "$installed" ]]; then
     (cd "$tools_dir" && npm install --no-audit --no-fund --loglevel=error)
   fi
 fi

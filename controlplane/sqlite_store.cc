@@ -18,7 +18,8 @@ namespace {
 using nginx_xds::v1::Upstream;
 
 // Bumped when the tables change; a newer file is refused, not misread.
-constexpr int kSchemaVersion = 1;
+// 2: upstreams.created, the creation order (dyups lists upstreams in it).
+constexpr int kSchemaVersion = 2;
 // Waits this long for another connection's write lock before giving up.
 constexpr int kBusyTimeoutMs = 5000;
 
@@ -34,7 +35,17 @@ CREATE TABLE IF NOT EXISTS upstreams(
   fleet TEXT NOT NULL,
   key TEXT NOT NULL,
   body BLOB NOT NULL,
+  created INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (fleet, key));
+)sql";
+
+// Version 1 had no creation order: its upstreams keep the order they were
+// listed in, by key.
+constexpr char kMigrateFrom1[] = R"sql(
+ALTER TABLE upstreams ADD COLUMN created INTEGER NOT NULL DEFAULT 0;
+UPDATE upstreams SET created = (
+  SELECT COUNT(*) FROM upstreams AS earlier
+  WHERE earlier.fleet = upstreams.fleet AND earlier.key <= upstreams.key);
 )sql";
 
 // Busy and locked are worth retrying; corruption means lost data.
@@ -186,6 +197,7 @@ absl::Status CreateSchemaInTransaction(sqlite3* db) {
         absl::StrCat("sqlite store: schema version ", *version,
                      " is newer than this program's ", kSchemaVersion));
   }
+  if (*version == 1) NGINX_XDS_RETURN_IF_ERROR(Exec(db, kMigrateFrom1));
   NGINX_XDS_RETURN_IF_ERROR(Exec(db, kSchema));
   return Exec(db, absl::StrCat("PRAGMA user_version=", kSchemaVersion).c_str());
 }
@@ -245,7 +257,7 @@ absl::Status LoadVersions(sqlite3* db, StoredState* state) {
 
 absl::Status LoadUpstreams(sqlite3* db, StoredState* state) {
   absl::StatusOr<Statement> select = Statement::Prepare(
-      db, "SELECT fleet, key, body FROM upstreams ORDER BY fleet, key");
+      db, "SELECT fleet, key, body FROM upstreams ORDER BY fleet, created, key");
   if (!select.ok()) return select.status();
   absl::StatusOr<bool> row;
   while ((row = select->Step()).ok() && *row) {
@@ -327,9 +339,13 @@ absl::StatusOr<uint64_t> ApplyChanges(sqlite3* db, absl::string_view fleet,
   NGINX_XDS_RETURN_IF_ERROR(fleets->BindInt64(2, stored_version));
   NGINX_XDS_RETURN_IF_ERROR(fleets->Run());
 
+  // A new upstream goes last in its fleet's creation order; a replaced one
+  // keeps its place.
   absl::StatusOr<Statement> put = Statement::Prepare(
       db,
-      "INSERT OR REPLACE INTO upstreams(fleet, key, body) VALUES (?1, ?2, ?3)");
+      "INSERT INTO upstreams(fleet, key, body, created) VALUES (?1, ?2, ?3, "
+      "(SELECT COALESCE(MAX(created), 0) + 1 FROM upstreams WHERE fleet = ?1)) "
+      "ON CONFLICT(fleet, key) DO UPDATE SET body = excluded.body");
   if (!put.ok()) return put.status();
   absl::StatusOr<Statement> remove = Statement::Prepare(
       db, "DELETE FROM upstreams WHERE fleet = ?1 AND key = ?2");

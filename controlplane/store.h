@@ -18,7 +18,8 @@ struct StoredState {
   uint64_t version = 0;
   // Per fleet: the version of its newest write.
   std::map<std::string, uint64_t> fleet_versions;
-  // Per fleet: its upstreams (normalized), ordered by UpstreamKey(name).
+  // Per fleet: its upstreams (normalized) in creation order: a new upstream
+  // comes after every existing one, a replaced one keeps its place.
   std::map<std::string, std::vector<nginx_xds::v1::Upstream>> upstreams;
 };
 
@@ -32,7 +33,7 @@ class Store {
   virtual absl::StatusOr<StoredState> Load() = 0;
 
   // In one transaction: stores each of `puts` (replacing the upstream with
-  // the same UpstreamKey), deletes the upstreams whose keys are in
+  // the same UpstreamKey, in its place; new ones last, in order), deletes the upstreams whose keys are in
   // `delete_keys`, and makes the next version, which becomes the fleet's
   // version too. Durable (fsync'ed) when it returns; on error nothing changed.
   virtual absl::StatusOr<uint64_t> Commit(

@@ -167,19 +167,77 @@ TEST_F(SqliteStoreTest, DeletingAnUnknownKeyStillMakesAVersion) {
   EXPECT_EQ(LoadOrDie(*store_).version, *version);
 }
 
-TEST_F(SqliteStoreTest, LoadOrdersUpstreamsByKey) {
+// Load lists a fleet's upstreams in creation order, across commits and
+// reopens; a replaced upstream keeps its place (dyups lists them so).
+TEST_F(SqliteStoreTest, LoadListsUpstreamsInCreationOrder) {
   ASSERT_TRUE(store_
                   ->Commit("default",
                            {MakeUpstream("c", "10.0.0.1:80"),
-                            MakeUpstream("A", "10.0.0.1:80"),
-                            MakeUpstream("b", "10.0.0.1:80")},
+                            MakeUpstream("A", "10.0.0.1:80")},
                            {})
                   .ok());
+  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("b", "10.0.0.1:80")}, {}).ok());
+  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("C", "10.0.0.2:80")}, {}).ok());
+  ASSERT_TRUE(store_->Commit("other", {MakeUpstream("z", "10.0.0.1:80")}, {}).ok());
+  Reopen();
   StoredState state = LoadOrDie(*store_);
   ASSERT_EQ(state.upstreams["default"].size(), 3u);
-  EXPECT_EQ(state.upstreams["default"][0].name(), "A");
-  EXPECT_EQ(state.upstreams["default"][1].name(), "b");
-  EXPECT_EQ(state.upstreams["default"][2].name(), "c");
+  EXPECT_EQ(state.upstreams["default"][0].name(), "C");
+  EXPECT_EQ(state.upstreams["default"][0].servers(0).address(), "10.0.0.2:80");
+  EXPECT_EQ(state.upstreams["default"][1].name(), "A");
+  EXPECT_EQ(state.upstreams["default"][2].name(), "b");
+}
+
+TEST_F(SqliteStoreTest, DeletedAndRecreatedUpstreamGoesLast) {
+  ASSERT_TRUE(store_
+                  ->Commit("default",
+                           {MakeUpstream("a", "10.0.0.1:80"),
+                            MakeUpstream("b", "10.0.0.1:80"),
+                            MakeUpstream("c", "10.0.0.1:80")},
+                           {})
+                  .ok());
+  ASSERT_TRUE(store_->Commit("default", {}, {"c"}).ok());
+  ASSERT_TRUE(store_->Commit("default", {}, {"a"}).ok());
+  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("a", "10.0.0.1:80")}, {}).ok());
+  StoredState state = LoadOrDie(*store_);
+  ASSERT_EQ(state.upstreams["default"].size(), 2u);
+  EXPECT_EQ(state.upstreams["default"][0].name(), "b");
+  EXPECT_EQ(state.upstreams["default"][1].name(), "a");
+}
+
+// A schema 1 file (no creation order) opens with its upstreams in the order
+// it listed them, by key, and new ones after them.
+TEST_F(SqliteStoreTest, SchemaOneFileIsMigratedKeepingItsOrder) {
+  const std::string path = NewDatabasePath();
+  ExecRaw(path,
+          "CREATE TABLE meta(id INTEGER PRIMARY KEY CHECK (id = 0), version INTEGER NOT NULL);"
+          "INSERT INTO meta(id, version) VALUES (0, 3);"
+          "CREATE TABLE fleets(fleet TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL);"
+          "INSERT INTO fleets VALUES ('default', 3);"
+          "CREATE TABLE upstreams(fleet TEXT NOT NULL, key TEXT NOT NULL, "
+          "body BLOB NOT NULL, PRIMARY KEY (fleet, key));"
+          "PRAGMA user_version=1;");
+  for (const char* name : {"zeta", "alpha", "mid"}) {
+    const std::string body = MakeUpstream(name, "10.0.0.1:80").SerializeAsString();
+    std::string hex;
+    for (unsigned char c : body) {
+      static const char kDigits[] = "0123456789abcdef";
+      hex += kDigits[c >> 4];
+      hex += kDigits[c & 15];
+    }
+    ExecRaw(path, "INSERT INTO upstreams VALUES ('default', '" + std::string(name) +
+                       "', x'" + hex + "');");
+  }
+  std::unique_ptr<SqliteStore> store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Commit("default", {MakeUpstream("beta", "10.0.0.1:80")}, {}).ok());
+  StoredState state = LoadOrDie(*store);
+  EXPECT_EQ(state.version, 4u);
+  ASSERT_EQ(state.upstreams["default"].size(), 4u);
+  EXPECT_EQ(state.upstreams["default"][0].name(), "alpha");
+  EXPECT_EQ(state.upstreams["default"][1].name(), "mid");
+  EXPECT_EQ(state.upstreams["default"][2].name(), "zeta");
+  EXPECT_EQ(state.upstreams["default"][3].name(), "beta");
 }
 
 TEST_F(SqliteStoreTest, KeyBothPutAndDeletedIsRejectedAndChangesNothing) {

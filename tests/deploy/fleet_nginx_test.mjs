@@ -23,7 +23,7 @@ import path from "node:path";
 import os from "node:os";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { find, findKubectl, readRunfile, render, runfiles, VARIANTS } from "./k8s.mjs";
+import { find, findKubectl, parseYamlDocs, readRunfile, render, runfiles, VARIANTS } from "./k8s.mjs";
 
 const args = Object.fromEntries(process.argv.slice(2).map((arg) => {
   const m = /^--([a-z_]+)=(.*)$/.exec(arg);
@@ -261,16 +261,14 @@ describe("the fleet's nginx.conf", () => {
 // and the test's directory; its own --helpfull says which flags it knows.
 function startControlPlane(t, dir, ports) {
   const kubectl = findKubectl();
-  let flags = [
-    "--xds_listen=0.0.0.0:18000", "--admin_listen=0.0.0.0:18001",
-    "--http_listen=0.0.0.0:18080", "--data_dir=/var/lib/nginx-xds", "--ack_timeout=5s",
-  ];
+  let deployment;
   if (kubectl?.usable) {
-    const deployment = find(render(kubectl, VARIANTS.find((v) => v.name === "prod")), "Deployment", "nginx-xds-controlplane");
-    flags = deployment.spec.template.spec.containers.find((c) => c.name === "controlplane").args;
+    deployment = find(render(kubectl, VARIANTS.find((v) => v.name === "prod")), "Deployment", "nginx-xds-controlplane");
   } else {
-    t.diagnostic("kubectl unavailable: control plane flags as in base/controlplane/deployment.yaml at the time of writing");
+    t.diagnostic("kubectl unavailable: control plane flags of base/controlplane/deployment.yaml, not rendered");
+    deployment = parseYamlDocs(readRunfile("deploy/k8s/base/controlplane/deployment.yaml"), "deployment.yaml")[0];
   }
+  const flags = deployment.spec.template.spec.containers.find((c) => c.name === "controlplane").args;
   const help = spawnSync(args.controlplane, ["--helpfull"], { encoding: "utf8" });
   const known = new Set([...`${help.stdout}${help.stderr}`.matchAll(/^\s+--([a-z_]+) /gm)].map((m) => m[1]));
   assert.ok(known.has("xds_listen"), "cannot read the control plane's --helpfull");

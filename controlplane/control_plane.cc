@@ -63,6 +63,19 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     return absl::UnavailableError(
         absl::StrCat("cannot listen on \"", options.admin_listen, "\""));
   }
+
+  if (!options.http_listen.empty()) {
+    cp->http_api_ = std::make_unique<HttpApi>(service, &cp->registry_);
+    HttpGateway::Options http_options;
+    http_options.listen = options.http_listen;
+    http_options.threads = options.http_threads;
+    auto gateway = HttpGateway::Start(cp->http_api_.get(), http_options);
+    if (!gateway.ok()) {
+      cp->Shutdown();
+      return gateway.status();
+    }
+    cp->http_gateway_ = std::move(*gateway);
+  }
   return cp;
 }
 
@@ -72,6 +85,7 @@ void ControlPlane::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   const auto deadline = absl::ToChronoTime(absl::Now() + grace);
+  if (http_gateway_) http_gateway_->Shutdown();
   if (admin_server_) admin_server_->Shutdown(deadline);
   if (xds_server_) xds_server_->Shutdown(deadline);
 }

@@ -7,6 +7,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controlplane/ads_service.h"
+#include "controlplane/http_api.h"
+#include "controlplane/http_gateway.h"
 #include "controlplane/management_service.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/snapshot_cache.h"
@@ -19,7 +21,8 @@ namespace nginx_xds {
 // The whole control plane in one object: the store, the snapshot cache, the
 // ADS server (for nginx agents and xDS clients) and the admin server (the
 // management API), each gRPC server with health checking; the admin one also
-// with reflection. Used by main() and by tests that run it in process.
+// with reflection; and the HTTP gateway (the seeds' /dynamic and dyups APIs,
+// fleet status). Used by main() and by tests that run it in process.
 class ControlPlane {
  public:
   struct Options {
@@ -31,6 +34,10 @@ class ControlPlane {
     std::string database_path = "nginx-xds.db";
     // How long a write waits for the fleet's ACKs.
     absl::Duration ack_timeout = absl::Seconds(5);
+    // "host:port" of the HTTP gateway; port 0 picks a free one; empty: none.
+    std::string http_listen = "127.0.0.1:18080";
+    // Threads of the HTTP gateway: how many requests it serves at once.
+    int http_threads = 8;
   };
 
   // Opens the store, restores every fleet and starts both servers.
@@ -40,10 +47,13 @@ class ControlPlane {
 
   int xds_port() const { return xds_port_; }
   int admin_port() const { return admin_port_; }
+  // The HTTP gateway's port; 0 without one.
+  int http_port() const { return http_gateway_ ? http_gateway_->port() : 0; }
   UpstreamService* upstreams() { return upstreams_.get(); }
   NodeRegistry* registry() { return &registry_; }
 
-  // Stops both servers; open streams are cancelled after `grace`.
+  // Stops the HTTP gateway and both gRPC servers; open streams are
+  // cancelled after `grace`.
   void Shutdown(absl::Duration grace = absl::Milliseconds(200));
 
   // Blocks until Shutdown() is called from another thread.
@@ -61,6 +71,9 @@ class ControlPlane {
   std::unique_ptr<FleetGrpcService> fleet_grpc_;
   std::unique_ptr<grpc::Server> xds_server_;
   std::unique_ptr<grpc::Server> admin_server_;
+  std::unique_ptr<HttpApi> http_api_;
+  // Declared last: destroyed first, while the service it calls still exists.
+  std::unique_ptr<HttpGateway> http_gateway_;
   int xds_port_ = 0;
   int admin_port_ = 0;
   bool shut_down_ = false;

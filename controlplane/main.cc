@@ -22,13 +22,19 @@ ABSL_FLAG(std::string, xds_listen, "127.0.0.1:18000",
           "Address (host:port) to serve ADS to nginx agents on; port 0 picks one.");
 ABSL_FLAG(std::string, admin_listen, "127.0.0.1:18001",
           "Address (host:port) of the gRPC management API; port 0 picks one.");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:18080",
+          "Address (host:port) of the HTTP APIs (/dynamic, dyups, /fleet/status); port 0 "
+          "picks one; empty: no HTTP.");
+ABSL_FLAG(int, http_threads, 8,
+          "Threads of the HTTP gateway: how many HTTP requests are served at once.");
 ABSL_FLAG(std::string, data_dir, ".",
           "Directory of the embedded store (nginx-xds.db); created if missing.");
 ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(5),
           "How long a write waits for the fleet's ACKs before it is answered.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("nginx-xds control plane: --xds_listen, --admin_listen, --data_dir");
+  absl::SetProgramUsageMessage(
+      "nginx-xds control plane: --xds_listen, --admin_listen, --http_listen, --data_dir");
   absl::ParseCommandLine(argc, argv);
   // Debian's Abseil checks every lock for deadlock cycles; that bookkeeping
   // cost 5-9% of the CPU at 1000 streams (BENCHMARKS.md).
@@ -51,6 +57,8 @@ int main(int argc, char** argv) {
   options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   options.database_path = data_dir + "/nginx-xds.db";
   options.ack_timeout = absl::GetFlag(FLAGS_ack_timeout);
+  options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  options.http_threads = absl::GetFlag(FLAGS_http_threads);
   auto control_plane = nginx_xds::ControlPlane::Start(options);
   if (!control_plane.ok()) {
     fprintf(stderr, "nginx-xds control plane: %s\n",
@@ -60,6 +68,7 @@ int main(int argc, char** argv) {
   // Scripts and tests read the chosen ports from these lines.
   printf("xds_port=%d\nadmin_port=%d\n", (*control_plane)->xds_port(),
          (*control_plane)->admin_port());
+  if ((*control_plane)->http_port() != 0) printf("http_port=%d\n", (*control_plane)->http_port());
   fflush(stdout);
 
   int signal_number = 0;

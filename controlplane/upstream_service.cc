@@ -44,8 +44,10 @@ absl::StatusOr<std::unique_ptr<UpstreamService>> UpstreamService::Create(
   absl::MutexLock lock(&service->mu_);
   for (auto& [fleet, version] : state->fleet_versions) {
     Snapshot::UpstreamMap upstreams;
+    std::vector<std::string>& order = service->creation_order_[fleet];
     for (auto& upstream : state->upstreams[fleet]) {
       std::string key = UpstreamKey(upstream.name());
+      order.push_back(key);
       upstreams[key] = std::make_shared<const UpstreamResources>(std::move(upstream));
     }
     auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
@@ -77,6 +79,27 @@ std::vector<Upstream> UpstreamService::List(const std::string& fleet) const {
   return upstreams;
 }
 
+std::vector<Upstream> UpstreamService::ListInCreationOrder(const std::string& fleet) const {
+  std::vector<Upstream> upstreams;
+  absl::ReaderMutexLock lock(&mu_);
+  const std::string name = fleet.empty() ? kDefaultFleet : fleet;
+  auto it = fleets_.find(name);
+  auto order = creation_order_.find(name);
+  if (it == fleets_.end() || order == creation_order_.end()) return upstreams;
+  for (const std::string& key : order->second) {
+    const UpstreamResources* resources = it->second->Find(key);
+    if (resources != nullptr) upstreams.push_back(resources->upstream);
+  }
+  return upstreams;
+}
+
+std::map<std::string, uint64_t> UpstreamService::FleetVersions() const {
+  std::map<std::string, uint64_t> versions;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [fleet, snapshot] : fleets_) versions[fleet] = snapshot->version();
+  return versions;
+}
+
 uint64_t UpstreamService::FleetVersion(const std::string& fleet) const {
   absl::ReaderMutexLock lock(&mu_);
   auto it = fleets_.find(fleet.empty() ? kDefaultFleet : fleet);
@@ -95,16 +118,73 @@ absl::StatusOr<Upstream> UpstreamService::Get(const std::string& fleet_name,
   return found->upstream;
 }
 
+absl::StatusOr<Upstream> UpstreamService::FindByZone(const std::string& fleet_name,
+                                                     const std::string& zone) const {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  std::vector<const Upstream*> found;
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fleets_.find(*fleet);
+  if (it != fleets_.end() && !zone.empty()) {
+    for (const auto& [key, resources] : it->second->upstreams()) {
+      if (resources->upstream.zone() == zone) found.push_back(&resources->upstream);
+    }
+  }
+  if (found.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no upstream has zone \"", zone, "\" in fleet \"", *fleet, "\""));
+  }
+  if (found.size() > 1) {
+    std::string names;
+    for (const Upstream* upstream : found) {
+      absl::StrAppend(&names, names.empty() ? "" : ", ", "\"", upstream->name(), "\"");
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "zone \"", zone, "\" is shared by upstreams ", names, " in fleet \"", *fleet, "\""));
+  }
+  return *found.front();
+}
+
+absl::Status UpstreamService::PrepareUpstream(Upstream* upstream) const {
+  absl::Status valid = ValidateName("upstream", upstream->name());
+  if (valid.ok() && upstream->servers().empty()) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("upstream \"", upstream->name(), "\" has no servers"));
+  }
+  if (valid.ok()) valid = NormalizeUpstream(upstream, options_.resolve);
+  return valid;
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_name,
+                                                       Upstream upstream) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  absl::Status valid = PrepareUpstream(&upstream);
+  if (!valid.ok()) return valid;
+  uint64_t version;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = fleets_.find(*fleet);
+    const UpstreamResources* current =
+        it == fleets_.end() ? nullptr : it->second->Find(UpstreamKey(upstream.name()));
+    if (current != nullptr) {
+      upstream.set_name(current->upstream.name());
+      upstream.set_zone(current->upstream.zone());
+    }
+    auto committed = CommitLocked(*fleet, {upstream}, {});
+    if (!committed.ok()) return committed.status();
+    version = *committed;
+  }
+  WriteResponse response = AwaitFleet(*fleet, version);
+  *response.mutable_upstream() = std::move(upstream);
+  return response;
+}
+
 absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name,
                                                    Upstream upstream) {
   auto fleet = FleetName(fleet_name);
   if (!fleet.ok()) return fleet.status();
-  absl::Status valid = ValidateName("upstream", upstream.name());
-  if (valid.ok() && upstream.servers().empty()) {
-    valid = absl::InvalidArgumentError(
-        absl::StrCat("upstream \"", upstream.name(), "\" has no servers"));
-  }
-  if (valid.ok()) valid = NormalizeUpstream(&upstream, options_.resolve);
+  absl::Status valid = PrepareUpstream(&upstream);
   if (!valid.ok()) return valid;
   uint64_t version;
   {
@@ -262,9 +342,15 @@ absl::StatusOr<uint64_t> UpstreamService::CommitLocked(
   Snapshot::UpstreamMap upstreams;
   auto it = fleets_.find(fleet);
   if (it != fleets_.end()) upstreams = it->second->upstreams();
-  for (const std::string& key : delete_keys) upstreams.erase(key);
+  std::vector<std::string>& order = creation_order_[fleet];
+  for (const std::string& key : delete_keys) {
+    upstreams.erase(key);
+    auto position = std::find(order.begin(), order.end(), key);
+    if (position != order.end()) order.erase(position);
+  }
   for (Upstream& upstream : puts) {
     std::string key = UpstreamKey(upstream.name());
+    if (upstreams.count(key) == 0) order.push_back(key);
     upstreams[key] = std::make_shared<const UpstreamResources>(std::move(upstream));
   }
   auto snapshot = std::make_shared<const Snapshot>(*version, std::move(upstreams));

@@ -42,14 +42,33 @@ class UpstreamService {
   // Every upstream of `fleet`, ordered by name (case-insensitively).
   std::vector<nginx_xds::v1::Upstream> List(const std::string& fleet) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Every upstream of `fleet` in creation order: a new upstream comes last, a
+  // replaced one keeps its place (dyups' /list and /detail order).
+  std::vector<nginx_xds::v1::Upstream> ListInCreationOrder(const std::string& fleet) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The fleet's current version; 0 before its first write.
   uint64_t FleetVersion(const std::string& fleet) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Every fleet that has had a write, with its version.
+  std::map<std::string, uint64_t> FleetVersions() const ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<nginx_xds::v1::Upstream> Get(const std::string& fleet,
                                               const std::string& name) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The upstream of `fleet` whose zone is exactly `zone` (the key of the
+  // `/dynamic?upstream=` API). NOT_FOUND when none has it; FAILED_PRECONDITION
+  // naming them when several upstreams share it.
+  absl::StatusOr<nginx_xds::v1::Upstream> FindByZone(const std::string& fleet,
+                                                     const std::string& zone) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   absl::StatusOr<nginx_xds::v1::WriteResponse> Put(const std::string& fleet,
                                                    nginx_xds::v1::Upstream upstream)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Like Put, except that an upstream that exists keeps its zone (which
+  // nginx.conf declares) and the spelling of its name: dyups' POST, which
+  // replaces everything a request body can say.
+  absl::StatusOr<nginx_xds::v1::WriteResponse> Replace(const std::string& fleet,
+                                                       nginx_xds::v1::Upstream upstream)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<nginx_xds::v1::WriteResponse> Delete(const std::string& fleet,
                                                       const std::string& name)
@@ -77,6 +96,9 @@ class UpstreamService {
   // The fleet name to use: `fleet`, or the default one; validated.
   static absl::StatusOr<std::string> FleetName(const std::string& fleet);
 
+  // Validates and normalizes `upstream` for Put and Replace.
+  absl::Status PrepareUpstream(nginx_xds::v1::Upstream* upstream) const;
+
   // Commits `puts` and `deletes` for `fleet` and publishes the new snapshot.
   absl::StatusOr<uint64_t> CommitLocked(const std::string& fleet,
                                         std::vector<nginx_xds::v1::Upstream> puts,
@@ -101,6 +123,9 @@ class UpstreamService {
   mutable absl::Mutex mu_;
   // Per fleet, the current snapshot: the upstreams and their packed resources.
   std::map<std::string, std::shared_ptr<const Snapshot>> fleets_ ABSL_GUARDED_BY(mu_);
+  // Per fleet, the UpstreamKey of every upstream in creation order, as the
+  // store keeps it.
+  std::map<std::string, std::vector<std::string>> creation_order_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace nginx_xds

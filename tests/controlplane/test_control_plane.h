@@ -19,6 +19,7 @@ inline ControlPlane::Options TestControlPlaneOptions(absl::Duration ack_timeout)
   ControlPlane::Options options;
   options.xds_listen = "127.0.0.1:0";
   options.admin_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
   options.database_path = std::string(getenv("TEST_TMPDIR")) + "/" +
                           ::testing::UnitTest::GetInstance()->current_test_info()->name() +
                           ".db";

@@ -1,0 +1,235 @@
+#include "controlplane/http_gateway.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace nginx_xds {
+
+namespace {
+
+// Requests whose body httplib reads before a handler runs; every other
+// method is answered before its body would be read.
+bool TakesBody(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+// Whether a request announces a body.
+bool HasBody(const httplib::Request& request) {
+  if (request.has_header("Transfer-Encoding")) return true;
+  const std::string length = request.get_header_value("Content-Length");
+  return !length.empty() && length != "0";
+}
+
+// Splits "host:port" or "[v6]:port".
+absl::StatusOr<std::pair<std::string, int>> SplitListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("HTTP listen address \"", listen, "\" is not host:port"));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::make_pair(host, port);
+}
+
+void Fill(const HttpResponse& answer, httplib::Response& response) {
+  response.status = answer.status;
+  for (const auto& [name, value] : answer.headers) response.set_header(name, value);
+  if (!answer.body.empty()) {
+    response.set_content(answer.body, answer.content_type);
+  } else {
+    response.body.clear();
+  }
+}
+
+// An answer that cannot read the rest of the request: the client should
+// not reuse the connection.
+void FillAndClose(const HttpResponse& answer, httplib::Response& response) {
+  Fill(answer, response);
+  response.set_header("Connection", "close");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpApi* api,
+                                                                const Options& options) {
+  auto listen = SplitListen(options.listen);
+  if (!listen.ok()) return listen.status();
+  std::unique_ptr<HttpGateway> gateway(new HttpGateway());
+  gateway->server_ = std::make_unique<httplib::Server>();
+  httplib::Server& server = *gateway->server_;
+
+  const size_t threads = options.threads > 0 ? static_cast<size_t>(options.threads) : 1;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const auto io_timeout = absl::ToChronoMicroseconds(options.io_timeout);
+  server.set_read_timeout(io_timeout);
+  server.set_write_timeout(io_timeout);
+  server.set_keep_alive_timeout(
+      std::max<time_t>(1, static_cast<time_t>(absl::ToInt64Seconds(options.keep_alive_timeout))));
+  server.set_payload_max_length(options.max_body_bytes);
+  const size_t max_body = options.max_body_bytes;
+  const std::string too_large = absl::StrCat("the request body is larger than ", max_body,
+                                             " bytes");
+
+  auto serve = [api](const httplib::Request& request, httplib::Response& response,
+                     std::string body) {
+    HttpRequest call;
+    call.method = request.method;
+    call.target = request.target;
+    const size_t fleets = request.get_header_value_count("X-Xds-Fleet");
+    for (size_t i = 0; i < fleets; ++i) {
+      call.fleet_headers.push_back(request.get_header_value("X-Xds-Fleet", i));
+    }
+    call.body = std::move(body);
+    Fill(api->Handle(call), response);
+  };
+
+  // Requests without a body to read (and requests httplib would not route)
+  // are answered here, before routing: any path, any method.
+  server.set_pre_routing_handler(
+      [serve](const httplib::Request& request, httplib::Response& response) {
+        // Longer paths cannot name an upstream; answered here, with their body unread.
+        constexpr size_t kMaxRoutedPath = 512;
+        if (TakesBody(request.method) && request.path.size() <= kMaxRoutedPath) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        if (HasBody(request) && !TakesBody(request.method)) {
+          FillAndClose(HttpApi::Error(400, absl::StrCat(request.method, " takes no body")),
+                       response);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        serve(request, response, "");
+        if (HasBody(request)) response.set_header("Connection", "close");
+        return httplib::Server::HandlerResponse::Handled;
+      });
+
+  // POST, PUT, PATCH and DELETE: read the body (at most max_body bytes,
+  // whatever its Content-Type) and hand it over.
+  auto with_body = [serve, max_body, too_large](const httplib::Request& request,
+                                                httplib::Response& response,
+                                                const httplib::ContentReader& reader) {
+    if (request.is_multipart_form_data()) {
+      reader([](const httplib::MultipartFormData&) { return false; },
+             [](const char*, size_t) { return false; });
+      FillAndClose(HttpApi::Error(415, "multipart/form-data is not accepted: send the body as "
+                                       "it is (curl --data-binary)"),
+                   response);
+      return;
+    }
+    std::string body;
+    // Without Content-Length or Transfer-Encoding a request has no body
+    // (RFC 9112 6.3); httplib would wait for the connection to close.
+    if (!HasBody(request)) {
+      serve(request, response, std::move(body));
+      return;
+    }
+    bool over = false;
+    const bool read = reader([&](const char* data, size_t size) {
+      if (size > max_body - body.size()) {
+        over = true;
+        return false;
+      }
+      body.append(data, size);
+      return true;
+    });
+    if (over || response.status == 413) {
+      FillAndClose(HttpApi::Error(413, too_large), response);
+      return;
+    }
+    if (!read) {
+      const int status = response.status >= 400 ? response.status : 400;
+      FillAndClose(HttpApi::Error(status, "the request body could not be read"), response);
+      return;
+    }
+    serve(request, response, std::move(body));
+  };
+  const std::string any = R"([\s\S]*)";
+  server.Post(any, with_body);
+  server.Put(any, with_body);
+  server.Patch(any, with_body);
+  server.Delete(any, with_body);
+
+  // A client that waits for "100 Continue" learns of an oversized body first.
+  server.set_expect_100_continue_handler(
+      [max_body, too_large](const httplib::Request& request, httplib::Response& response) {
+        uint64_t length = 0;
+        if (absl::SimpleAtoi(request.get_header_value("Content-Length"), &length) &&
+            length > max_body) {
+          FillAndClose(HttpApi::Error(413, too_large), response);
+          return 413;
+        }
+        return 100;
+      });
+
+  // What httplib answers itself (a malformed request, a body over the limit,
+  // a URI too long) gets a body in the same form as every other error.
+  server.set_error_handler(httplib::Server::HandlerWithResponse(
+      [too_large](const httplib::Request& request, httplib::Response& response) {
+    if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string what;
+    switch (response.status) {
+      case 400:
+        what = "malformed HTTP request";
+        break;
+      case 413:
+        what = too_large;
+        break;
+      case 414:
+        what = "the request line is too long";
+        break;
+      case 416:
+        what = "malformed Range header";
+        break;
+      default:
+        what = request.method.empty() ? "the request could not be served"
+                                      : absl::StrCat(request.method, " could not be served");
+    }
+    Fill(HttpApi::Error(response.status, what), response);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& response, std::exception_ptr error) {
+        std::string what = "internal error";
+        try {
+          if (error) std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          what = absl::StrCat("internal error: ", e.what());
+        } catch (...) {
+        }
+        Fill(HttpApi::Error(500, what), response);
+      });
+
+  const auto& [host, port] = *listen;
+  if (port == 0) {
+    gateway->port_ = server.bind_to_any_port(host);
+    if (gateway->port_ <= 0) gateway->port_ = 0;
+  } else if (server.bind_to_port(host, port)) {
+    gateway->port_ = port;
+  }
+  if (gateway->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on \"", options.listen, "\""));
+  }
+  httplib::Server* raw = gateway->server_.get();
+  gateway->listener_ = std::thread([raw] { raw->listen_after_bind(); });
+  return gateway;
+}
+
+HttpGateway::~HttpGateway() { Shutdown(); }
+
+void HttpGateway::Shutdown() {
+  if (server_ != nullptr) server_->stop();
+  if (listener_.joinable()) listener_.join();
+}
+
+}  // namespace nginx_xds

@@ -8,7 +8,9 @@
 //   (`nginx-xds-fleet ready`) fails while the status location already
 //   answers 200 but the module has neither a connection nor a version, and
 //   passes once the control plane, started with the Deployment's own flags,
-//   is up; it still passes after the control plane stops (a version is kept);
+//   is up (every flag the Deployment passes must be one the binary knows),
+//   and the control plane's HTTP fleet status lists the pod by name;
+//   it still passes after the control plane stops (a version is kept);
 // - `nginx-xds-fleet drain` (preStop) stops nginx gracefully, and a new nginx
 //   with the control plane still down is ready at once from the cache file
 //   (the cache emptyDir).
@@ -35,10 +37,6 @@ assert.ok(args.module && args.controlplane, "usage: --module=PATH --controlplane
 const NGINX = "/usr/sbin/nginx";
 const SCRIPT_SOURCE = path.join(runfiles, "deploy/docker/nginx/nginx-xds-fleet");
 const POD_NAME = "nginx-xds-fleet-5d8f7c9b6-x7k2p";
-// Flags the Deployment passes that this build of the control plane may not
-// know yet: the HTTP gateway (--http_listen) is being added. Dropped, with a
-// note, while the binary lacks them; any other unknown flag fails the test.
-const PENDING_FLAGS = new Set(["http_listen"]);
 
 // As root, nginx would switch its workers to "nobody"; a pod runs all of
 // nginx as one non-root user: do the same.
@@ -225,6 +223,17 @@ describe("the fleet's nginx.conf", () => {
           assert.equal(typeof connected.version, "string");
           await until("the cache file", () => fs.existsSync(path.join(dir, "cache/last-good.pb")));
 
+          // The operators' view (deploy/README.md): the HTTP gateway's fleet
+          // status names the pod, connected, in the ConfigMap's fleet.
+          const httpPort = /^http_port=(\d+)$/m.exec(controlPlaneOutput())?.[1];
+          assert.ok(httpPort, `the control plane serves no HTTP:\n${controlPlaneOutput()}`);
+          const fleetStatus = await until("the pod in the fleet status", async () => {
+            const body = await (await fetch(`http://127.0.0.1:${httpPort}/fleet/status?format=json`)).json();
+            return body.nodes.find((n) => n.id === POD_NAME && n.connected) && body;
+          });
+          const node = fleetStatus.nodes.find((n) => n.id === POD_NAME);
+          assert.equal(node.fleet, connected.fleet);
+
           // The control plane goes away: the pod keeps its version and stays ready.
           assert.equal(await stop(controlPlane, "SIGTERM"), 0, controlPlaneOutput());
           await until("the module to see the control plane gone", () => status().then((s) => s.connected === false));
@@ -275,11 +284,7 @@ function startControlPlane(t, dir, ports) {
   const argv = [];
   for (const flag of flags) {
     const [, name, value] = /^--([a-z_]+)=(.*)$/.exec(flag);
-    if (!known.has(name)) {
-      assert.ok(PENDING_FLAGS.has(name), `the Deployment passes --${name}, which the control plane does not know`);
-      t.diagnostic(`--${name} is not in this control plane yet: left out`);
-      continue;
-    }
+    assert.ok(known.has(name), `the Deployment passes --${name}, which the control plane does not know`);
     const moved = {
       xds_listen: `127.0.0.1:${ports.xds}`,
       admin_listen: "127.0.0.1:0",

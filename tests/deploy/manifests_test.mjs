@@ -262,7 +262,7 @@ describe("rendered variants", { skip: !canRender }, () => {
         assert.equal(portOf(cp.flags.admin_listen), cp.ports["admin-grpc"], "--admin_listen vs port admin-grpc");
         assert.equal(portOf(cp.flags.http_listen), cp.ports["admin-http"], "--http_listen vs port admin-http");
         for (const flag of ["xds_listen", "admin_listen", "http_listen"]) {
-          assert.match(cp.flags[flag], /^0\.0\.0\.0:/, `--${flag} listens on every address of the pod`);
+          assert.match(cp.flags[flag], /^(0\.0\.0\.0|\[::\]):/, `--${flag} listens on every address of the pod`);
         }
         const spec = cp.deployment.spec.template.spec;
         const dataMount = cp.container.volumeMounts.find((m) => m.mountPath === cp.flags.data_dir);

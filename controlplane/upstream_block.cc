@@ -121,7 +121,7 @@ absl::Status ParseServer(const BlockCommand& command, Server* server) {
     if (!seen.insert(name).second) {
       return CommandError(command, absl::StrCat("server parameter \"", name, "\" is given twice"));
     }
-    absl::StatusOr<uint32_t> number;
+    absl::StatusOr<uint32_t> number = 0u;  // Flags have none.
     if (name == "weight=") {
       number = ParseCount("weight", value);
       if (number.ok()) server->set_weight(*number);

@@ -1058,8 +1058,16 @@ def main():
     args = parser.parse_args()
     harness.PATHS.nginx_module = os.path.abspath(args.nginx_module)
     harness.PATHS.controlplane = os.path.abspath(args.controlplane)
-    signal.signal(signal.SIGTERM, harness._on_sigterm)  # pylint: disable=protected-access
-    signal.signal(signal.SIGINT, harness._on_sigterm)  # pylint: disable=protected-access
+    # On SIGTERM/SIGINT unwind (so each phase's `finally` stops its processes
+    # and removes their directories); atexit then kills whatever is left.
+    def stop(signum, _frame):
+        signal.signal(signal.SIGTERM, harness._on_sigterm)  # pylint: disable=protected-access
+        signal.signal(signal.SIGINT, harness._on_sigterm)  # pylint: disable=protected-access
+        log("signal %d: stopping" % signum)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     sys.setswitchinterval(0.0005)
 
     results = {}

@@ -77,6 +77,7 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpApi* a
   server.set_write_timeout(io_timeout);
   server.set_keep_alive_timeout(
       std::max<time_t>(1, static_cast<time_t>(absl::ToInt64Seconds(options.keep_alive_timeout))));
+  server.set_keep_alive_max_count(100);
   server.set_payload_max_length(options.max_body_bytes);
   const size_t max_body = options.max_body_bytes;
   const std::string too_large = absl::StrCat("the request body is larger than ", max_body,
@@ -119,6 +120,14 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpApi* a
   auto with_body = [serve, max_body, too_large](const httplib::Request& request,
                                                 httplib::Response& response,
                                                 const httplib::ContentReader& reader) {
+    const std::string encoding = request.get_header_value("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity" && encoding != "gzip" &&
+        encoding != "deflate" && encoding != "br") {
+      FillAndClose(HttpApi::Error(415, absl::StrCat("Content-Encoding \"", encoding,
+                                                    "\" is not supported (gzip, deflate, br)")),
+                   response);
+      return;
+    }
     if (request.is_multipart_form_data()) {
       reader([](const httplib::MultipartFormData&) { return false; },
              [](const char*, size_t) { return false; });
@@ -161,12 +170,14 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpApi* a
   server.Delete(any, with_body);
 
   // A client that waits for "100 Continue" learns of an oversized body first.
+  // (The error handler below writes its body.)
   server.set_expect_100_continue_handler(
-      [max_body, too_large](const httplib::Request& request, httplib::Response& response) {
+      [max_body](const httplib::Request& request, httplib::Response& response) {
         uint64_t length = 0;
         if (absl::SimpleAtoi(request.get_header_value("Content-Length"), &length) &&
             length > max_body) {
-          FillAndClose(HttpApi::Error(413, too_large), response);
+          response.status = 413;
+          response.set_header("Connection", "close");
           return 413;
         }
         return 100;

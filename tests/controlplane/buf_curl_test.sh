@@ -16,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$controlplane" --xds_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 \
+"$controlplane" --xds_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --data_dir="$work/data" --ack_timeout=0s >"$work/ports" 2>"$work/log" &
 cp_pid=$!
 for _ in $(seq 100); do grep -q admin_port "$work/ports" && break; sleep 0.05; done

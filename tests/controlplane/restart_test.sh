@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every acknowledged write survives a killed control plane: writes through
-# the management API (buf curl), SIGKILL, restart on the same data dir, and
-# the same upstreams and the version counter are back.
+# the management API (buf curl) and the dyups HTTP API (curl), SIGKILL,
+# restart on the same data dir, and the same upstreams (in the same order)
+# and the version counter are back.
 set -euo pipefail
 
 controlplane=$1
@@ -18,12 +19,18 @@ trap cleanup EXIT
 
 start() {
   : >"$work/ports"
-  "$controlplane" --xds_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 \
+  "$controlplane" --xds_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
     --data_dir="$work/data" --ack_timeout=0s >"$work/ports" 2>>"$work/log" &
   cp_pid=$!
   for _ in $(seq 100); do grep -q admin_port "$work/ports" && break; sleep 0.05; done
   admin_port=$(sed -n 's/^admin_port=//p' "$work/ports")
-  [[ -n "$admin_port" ]] || { echo "control plane did not start:"; cat "$work/log"; exit 1; }
+  http_port=$(sed -n 's/^http_port=//p' "$work/ports")
+  [[ -n "$admin_port" && -n "$http_port" ]] || { echo "control plane did not start:"; cat "$work/log"; exit 1; }
+}
+
+http() {  # http METHOD PATH [BODY]: the dyups API of fleet "web"
+  curl -sS --fail-with-body --max-time 10 -H "X-Xds-Fleet: web" -X "$1" \
+    ${3+--data-binary "$3"} "http://127.0.0.1:$http_port$2"
 }
 
 call() {  # call METHOD JSON
@@ -36,17 +43,28 @@ for i in $(seq 1 20); do
   call PutUpstream "{\"fleet\":\"f$((i % 2))\",\"upstream\":{\"name\":\"u$i\",
     \"servers\":[{\"address\":\"127.0.0.1:$((7000 + i))\",\"weight\":$i}]}}" >/dev/null
 done
+for name in zeta alpha mid; do
+  [[ "$(http POST "/upstream/$name" "server 127.0.0.1:8088; server 127.0.0.1:8089 weight=2;")" == success ]]
+done
+http POST /upstream/zeta "server 127.0.0.1:9000;" >/dev/null
+http DELETE /upstream/alpha >/dev/null
+http POST /upstream/alpha "server 127.0.0.1:9001;" >/dev/null
 last=$(call DeleteUpstream '{"fleet":"f1","name":"u1"}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
 before=$( (call ListUpstreams '{"fleet":"f0"}'; call ListUpstreams '{"fleet":"f1"}') )
+detail_before=$(http GET /detail)
+[[ "$detail_before" == $'zeta\nserver 127.0.0.1:9000\n\nmid\nserver 127.0.0.1:8088\nserver 127.0.0.1:8089\n\nalpha\nserver 127.0.0.1:9001' ]] \
+  || { echo "unexpected /detail: $detail_before"; exit 1; }
 
 kill -9 "$cp_pid"; wait "$cp_pid" 2>/dev/null || true
 start
 after=$( (call ListUpstreams '{"fleet":"f0"}'; call ListUpstreams '{"fleet":"f1"}') )
 [[ "$before" == "$after" ]] || { echo "state differs after restart"; diff <(echo "$before") <(echo "$after"); exit 1; }
+detail_after=$(http GET /detail)
+[[ "$detail_before" == "$detail_after" ]] || { echo "/detail differs after restart: $detail_after"; exit 1; }
 next=$(call PutUpstream '{"fleet":"f0","upstream":{"name":"more","servers":[{"address":"127.0.0.1:9"}]}}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
 [[ "$next" == "$((last + 1))" ]] || { echo "version after restart is $next, want $((last + 1))"; exit 1; }
 count=$(echo "$after" | grep -c '"name": "u' || true)
 [[ "$count" == 19 ]] || { echo "expected 19 upstreams after restart, got $count"; exit 1; }
-echo "19 upstreams and version $last survived SIGKILL; next write made $next"
+echo "19 upstreams, 3 dyups upstreams in creation order and version $last survived SIGKILL; next write made $next"

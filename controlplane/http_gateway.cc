@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace nginx_xds {
 
@@ -233,6 +234,16 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpApi* a
   }
   httplib::Server* raw = gateway->server_.get();
   gateway->listener_ = std::thread([raw] { raw->listen_after_bind(); });
+  // httplib's stop() does nothing until the accept loop runs: wait for it,
+  // so that a Shutdown() right after Start() is not lost.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!raw->is_running()) {
+    if (absl::Now() > deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("HTTP gateway on \"", options.listen, "\" did not start"));
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   return gateway;
 }
 

@@ -8,6 +8,7 @@
 #include "controlplane/sqlite_store.h"
 #include "controlplane/upstream_service.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace nginx_xds {
@@ -213,6 +214,79 @@ TEST_F(UpstreamServiceTest, EveryAcknowledgedWriteSurvivesARestart) {
   auto next = service_->Put("green", MakeUpstream("more", {"127.0.0.1:2"}));
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->version(), last->version() + 1);
+}
+
+std::vector<std::string> Names(const std::vector<Upstream>& upstreams) {
+  std::vector<std::string> names;
+  for (const auto& upstream : upstreams) names.push_back(upstream.name());
+  return names;
+}
+
+// dyups lists upstreams in creation order: a new one last, a replaced one in
+// its place, a deleted and recreated one last; the order survives a restart.
+TEST_F(UpstreamServiceTest, CreationOrderIsKeptAndSurvivesARestart) {
+  for (const char* name : {"host1", "host2", "dyhost"}) {
+    ASSERT_TRUE(service_->Put("", MakeUpstream(name, {"127.0.0.1:8088"})).ok());
+  }
+  ASSERT_TRUE(service_->Put("", MakeUpstream("HOST1", {"127.0.0.1:9000"})).ok());
+  ASSERT_TRUE(service_->Delete("", "host2").ok());
+  ASSERT_TRUE(service_->Adopt("", {MakeUpstream("b", {"127.0.0.1:1"}),
+                                   MakeUpstream("a", {"127.0.0.1:1"})}).ok());
+  ASSERT_TRUE(service_->Put("", MakeUpstream("host2", {"127.0.0.1:8089"})).ok());
+  const std::vector<std::string> order = {"HOST1", "dyhost", "b", "a", "host2"};
+  EXPECT_EQ(Names(service_->ListInCreationOrder("")), order);
+  EXPECT_EQ(Names(service_->List("")),
+            (std::vector<std::string>{"a", "b", "dyhost", "HOST1", "host2"}));
+  Reopen();
+  EXPECT_EQ(Names(service_->ListInCreationOrder("default")), order);
+  EXPECT_TRUE(service_->ListInCreationOrder("other").empty());
+}
+
+TEST_F(UpstreamServiceTest, FindByZoneMatchesExactlyAndRefusesAmbiguity) {
+  Upstream zoned = MakeUpstream("backends", {"127.0.0.1:8080"});
+  zoned.set_zone("zone_for_backends");
+  ASSERT_TRUE(service_->Put("", zoned).ok());
+  auto found = service_->FindByZone("", "zone_for_backends");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->name(), "backends");
+  EXPECT_EQ(service_->FindByZone("", "ZONE_FOR_BACKENDS").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(service_->FindByZone("", "backends").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(service_->FindByZone("", "").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(service_->FindByZone("other", "zone_for_backends").status().code(),
+            absl::StatusCode::kNotFound);
+  zoned.set_name("twin");
+  ASSERT_TRUE(service_->Put("", zoned).ok());
+  auto ambiguous = service_->FindByZone("", "zone_for_backends");
+  EXPECT_EQ(ambiguous.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(ambiguous.status().message()),
+              ::testing::HasSubstr("is shared by upstreams \"backends\", \"twin\""));
+}
+
+// dyups' POST replaces what a body can say and keeps the rest.
+TEST_F(UpstreamServiceTest, ReplaceKeepsZoneAndNameSpelling) {
+  Upstream zoned = MakeUpstream("Backends", {"127.0.0.1:8080"});
+  zoned.set_zone("zone_for_backends");
+  zoned.set_keepalive(8);
+  ASSERT_TRUE(service_->Put("", zoned).ok());
+  auto replaced = service_->Replace("", MakeUpstream("BACKENDS", {"127.0.0.1:9090"}));
+  ASSERT_TRUE(replaced.ok()) << replaced.status();
+  EXPECT_EQ(replaced->upstream().name(), "Backends");
+  auto stored = service_->Get("", "backends");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->name(), "Backends");
+  EXPECT_EQ(stored->zone(), "zone_for_backends");
+  EXPECT_EQ(stored->keepalive(), 0u);
+  EXPECT_EQ(stored->servers(0).address(), "127.0.0.1:9090");
+  // A new one is created as given; a bad one changes nothing.
+  ASSERT_TRUE(service_->Replace("", MakeUpstream("dyhost", {"127.0.0.1:1"})).ok());
+  EXPECT_EQ(service_->Get("", "dyhost")->zone(), "");
+  const std::string before = State();
+  EXPECT_EQ(service_->Replace("", MakeUpstream("dyhost", {"127.0.0.1:0"})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(service_->Replace("", MakeUpstream("dyhost", {})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(State(), before);
 }
 
 }  // namespace

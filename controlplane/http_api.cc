@@ -133,8 +133,8 @@ absl::StatusOr<std::string> PercentDecode(absl::string_view text, bool plus_is_s
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%') {
       if (i + 2 >= text.size() || !IsHexDigit(text[i + 1]) || !IsHexDigit(text[i + 2])) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "malformed percent-encoding \"", text.substr(i, 3), "\" in ", what));
+        return absl::InvalidArgumentError(
+            absl::StrCat("malformed percent-encoding \"", text.substr(i, 3), "\" in ", what));
       }
       out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
       i += 2;
@@ -159,8 +159,7 @@ absl::StatusOr<std::vector<QueryParam>> ParseQuery(absl::string_view query) {
   for (absl::string_view piece : absl::StrSplit(query, '&')) {
     if (piece.empty()) continue;
     const size_t equals = piece.find('=');
-    absl::StatusOr<std::string> name =
-        PercentDecode(piece.substr(0, equals), true, "the query");
+    absl::StatusOr<std::string> name = PercentDecode(piece.substr(0, equals), true, "the query");
     if (!name.ok()) return name.status();
     absl::StatusOr<std::string> value =
         equals == absl::string_view::npos
@@ -261,9 +260,8 @@ struct DynamicRequest {
 // module took them: decimal digits only.
 absl::StatusOr<uint32_t> ParseDynamicInteger(const QueryParam& param) {
   const std::string& value = param.value;
-  bool digits = !value.empty() &&
-                std::all_of(value.begin(), value.end(),
-                            [](char c) { return c >= '0' && c <= '9'; });
+  bool digits = !value.empty() && std::all_of(value.begin(), value.end(),
+                                              [](char c) { return c >= '0' && c <= '9'; });
   if (!digits) {
     return absl::InvalidArgumentError(absl::StrCat(
         "parameter ", param.name, "=\"", value, "\" is not an integer (", param.name,
@@ -327,9 +325,9 @@ absl::StatusOr<DynamicRequest> ParseDynamic(const std::vector<QueryParam>& param
     }
     if (flag != nullptr) {
       if (!param.value.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("flag \"", param.name, "\" takes no value (write \"", param.name,
-                         "=\"), got \"", param.value, "\""));
+        return absl::InvalidArgumentError(absl::StrCat("flag \"", param.name,
+                                                       "\" takes no value (write \"", param.name,
+                                                       "=\"), got \"", param.value, "\""));
       }
       *flag = true;
     }
@@ -527,7 +525,8 @@ HttpResponse HttpApi::List(const std::string& fleet, bool detail) const {
 
 HttpResponse HttpApi::GetUpstream(const std::string& fleet, const std::string& name) const {
   absl::StatusOr<Upstream> upstream = upstreams_->Get(fleet, name);
-  if (!upstream.ok()) return Error(StatusFor(upstream.status(), Api::kDyups), upstream.status().message());
+  if (!upstream.ok())
+    return Error(StatusFor(upstream.status(), Api::kDyups), upstream.status().message());
   if (upstream->servers().empty()) return NoContent();
   return Ok(DyupsServers(*upstream));
 }
@@ -606,8 +605,7 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
         absl::StrAppend(
             &body, "{\"version\":", node.last_nack().version(),
             ",\"message\":", JsonString(node.last_nack().message()), ",\"time\":",
-            JsonString(google::protobuf::util::TimeUtil::ToString(node.last_nack().time())),
-            "}");
+            JsonString(google::protobuf::util::TimeUtil::ToString(node.last_nack().time())), "}");
       } else {
         body += "null";
       }

@@ -81,8 +81,8 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpApi* a
   server.set_keep_alive_max_count(100);
   server.set_payload_max_length(options.max_body_bytes);
   const size_t max_body = options.max_body_bytes;
-  const std::string too_large = absl::StrCat("the request body is larger than ", max_body,
-                                             " bytes");
+  const std::string too_large =
+      absl::StrCat("the request body is larger than ", max_body, " bytes");
 
   auto serve = [api](const httplib::Request& request, httplib::Response& response,
                      std::string body) {
@@ -99,22 +99,21 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpApi* a
 
   // Requests without a body to read (and requests httplib would not route)
   // are answered here, before routing: any path, any method.
-  server.set_pre_routing_handler(
-      [serve](const httplib::Request& request, httplib::Response& response) {
-        // Longer paths cannot name an upstream; answered here, with their body unread.
-        constexpr size_t kMaxRoutedPath = 512;
-        if (TakesBody(request.method) && request.path.size() <= kMaxRoutedPath) {
-          return httplib::Server::HandlerResponse::Unhandled;
-        }
-        if (HasBody(request) && !TakesBody(request.method)) {
-          FillAndClose(HttpApi::Error(400, absl::StrCat(request.method, " takes no body")),
-                       response);
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        serve(request, response, "");
-        if (HasBody(request)) response.set_header("Connection", "close");
-        return httplib::Server::HandlerResponse::Handled;
-      });
+  server.set_pre_routing_handler([serve](const httplib::Request& request,
+                                         httplib::Response& response) {
+    // Longer paths cannot name an upstream; answered here, with their body unread.
+    constexpr size_t kMaxRoutedPath = 512;
+    if (TakesBody(request.method) && request.path.size() <= kMaxRoutedPath) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    if (HasBody(request) && !TakesBody(request.method)) {
+      FillAndClose(HttpApi::Error(400, absl::StrCat(request.method, " takes no body")), response);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    serve(request, response, "");
+    if (HasBody(request)) response.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
 
   // POST, PUT, PATCH and DELETE: read the body (at most max_body bytes,
   // whatever its Content-Type) and hand it over.
@@ -132,8 +131,9 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpApi* a
     if (request.is_multipart_form_data()) {
       reader([](const httplib::MultipartFormData&) { return false; },
              [](const char*, size_t) { return false; });
-      FillAndClose(HttpApi::Error(415, "multipart/form-data is not accepted: send the body as "
-                                       "it is (curl --data-binary)"),
+      FillAndClose(HttpApi::Error(415,
+                                  "multipart/form-data is not accepted: send the body as "
+                                  "it is (curl --data-binary)"),
                    response);
       return;
     }
@@ -188,28 +188,28 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpApi* a
   // a URI too long) gets a body in the same form as every other error.
   server.set_error_handler(httplib::Server::HandlerWithResponse(
       [too_large](const httplib::Request& request, httplib::Response& response) {
-    if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string what;
-    switch (response.status) {
-      case 400:
-        what = "malformed HTTP request";
-        break;
-      case 413:
-        what = too_large;
-        break;
-      case 414:
-        what = "the request line is too long";
-        break;
-      case 416:
-        what = "malformed Range header";
-        break;
-      default:
-        what = request.method.empty() ? "the request could not be served"
-                                      : absl::StrCat(request.method, " could not be served");
-    }
-    Fill(HttpApi::Error(response.status, what), response);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+        if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        std::string what;
+        switch (response.status) {
+          case 400:
+            what = "malformed HTTP request";
+            break;
+          case 413:
+            what = too_large;
+            break;
+          case 414:
+            what = "the request line is too long";
+            break;
+          case 416:
+            what = "malformed Range header";
+            break;
+          default:
+            what = request.method.empty() ? "the request could not be served"
+                                          : absl::StrCat(request.method, " could not be served");
+        }
+        Fill(HttpApi::Error(response.status, what), response);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   server.set_exception_handler(
       [](const httplib::Request&, httplib::Response& response, std::exception_ptr error) {
         std::string what = "internal error";

@@ -87,8 +87,8 @@ absl::StatusOr<uint32_t> ParseCount(absl::string_view what, absl::string_view te
   for (char c : text) {
     value = value * 10 + static_cast<uint64_t>(c - '0');
     if (value > std::numeric_limits<uint32_t>::max()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " \"", text, "\" is too large (at most ", std::numeric_limits<uint32_t>::max(), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(what, " \"", text, "\" is too large (at most ",
+                                                     std::numeric_limits<uint32_t>::max(), ")"));
     }
   }
   return static_cast<uint32_t>(value);
@@ -98,7 +98,8 @@ absl::StatusOr<uint32_t> ParseCount(absl::string_view what, absl::string_view te
 absl::StatusOr<uint32_t> ParseTime32(absl::string_view what, absl::string_view text,
                                      bool in_seconds) {
   absl::StatusOr<uint64_t> time = ParseNginxTime(text, in_seconds);
-  if (!time.ok()) return absl::InvalidArgumentError(absl::StrCat(what, " ", time.status().message()));
+  if (!time.ok())
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", time.status().message()));
   if (*time > std::numeric_limits<uint32_t>::max()) {
     return absl::InvalidArgumentError(absl::StrCat(what, " \"", text, "\" is too long"));
   }
@@ -116,8 +117,9 @@ absl::Status ParseServer(const BlockCommand& command, Server* server) {
     const std::string& word = command.words[i];
     const size_t equals = word.find('=');
     const std::string name = word.substr(0, equals == std::string::npos ? word.size() : equals + 1);
-    const absl::string_view value =
-        equals == std::string::npos ? absl::string_view() : absl::string_view(word).substr(equals + 1);
+    const absl::string_view value = equals == std::string::npos
+                                        ? absl::string_view()
+                                        : absl::string_view(word).substr(equals + 1);
     if (!seen.insert(name).second) {
       return CommandError(command, absl::StrCat("server parameter \"", name, "\" is given twice"));
     }
@@ -139,10 +141,9 @@ absl::Status ParseServer(const BlockCommand& command, Server* server) {
     } else if (name == "down") {
       server->set_down(true);
     } else {
-      return CommandError(
-          command, absl::StrCat("unknown server parameter \"", word,
-                                "\" (known: weight=, max_fails=, fail_timeout=, "
-                                "max_conns=, backup, down)"));
+      return CommandError(command, absl::StrCat("unknown server parameter \"", word,
+                                                "\" (known: weight=, max_fails=, fail_timeout=, "
+                                                "max_conns=, backup, down)"));
     }
     if (!number.ok()) return CommandError(command, number.status().message());
   }
@@ -168,7 +169,8 @@ absl::Status NoArguments(const BlockCommand& command) {
 
 absl::Status OneArgument(const BlockCommand& command) {
   if (command.words.size() == 2) return absl::OkStatus();
-  return CommandError(command, absl::StrCat("\"", command.words[0], "\" takes exactly one argument"));
+  return CommandError(command,
+                      absl::StrCat("\"", command.words[0], "\" takes exactly one argument"));
 }
 
 }  // namespace
@@ -187,9 +189,10 @@ absl::StatusOr<std::vector<BlockCommand>> TokenizeBlock(absl::string_view body) 
   size_t i = 0;
   auto number = [&]() { return static_cast<int>(commands.size()) + 1; };
   auto unexpected = [&](char c) {
-    return CommandError(number(), body.substr(start, i + 1 - start),
-                        absl::StrCat("unexpected \"", std::string(1, c), "\"",
-                                     c == '{' || c == '}' ? ": an upstream body has no blocks" : ""));
+    return CommandError(
+        number(), body.substr(start, i + 1 - start),
+        absl::StrCat("unexpected \"", std::string(1, c), "\"",
+                     c == '{' || c == '}' ? ": an upstream body has no blocks" : ""));
   };
   while (true) {
     while (i < body.size() && IsSpace(body[i])) ++i;
@@ -231,9 +234,9 @@ absl::StatusOr<std::vector<BlockCommand>> TokenizeBlock(absl::string_view body) 
                             absl::StrCat("unterminated quote: no closing ", std::string(1, c)));
       }
       if (i < body.size() && !IsSpace(body[i]) && body[i] != ';') {
-        return CommandError(number(), body.substr(start, i + 1 - start),
-                            absl::StrCat("unexpected \"", std::string(1, body[i]),
-                                         "\" after a quoted word"));
+        return CommandError(
+            number(), body.substr(start, i + 1 - start),
+            absl::StrCat("unexpected \"", std::string(1, body[i]), "\" after a quoted word"));
       }
     } else {
       // `{` right after `$` and its `}` belong to a variable: ${name}.
@@ -271,10 +274,14 @@ absl::StatusOr<uint64_t> ParseNginxTime(absl::string_view text, bool in_seconds)
     absl::string_view name;
     uint64_t seconds;
   };
-  static constexpr Unit kUnits[] = {{"y", 365 * 24 * 3600}, {"M", 30 * 24 * 3600},
-                                    {"w", 7 * 24 * 3600},   {"d", 24 * 3600},
-                                    {"h", 3600},            {"m", 60},
-                                    {"s", 1},               {"ms", 0}};
+  static constexpr Unit kUnits[] = {{"y", 365 * 24 * 3600},
+                                    {"M", 30 * 24 * 3600},
+                                    {"w", 7 * 24 * 3600},
+                                    {"d", 24 * 3600},
+                                    {"h", 3600},
+                                    {"m", 60},
+                                    {"s", 1},
+                                    {"ms", 0}};
   constexpr size_t kMs = 7;
   auto invalid = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not a time: ", why));

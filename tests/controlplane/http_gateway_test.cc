@@ -413,9 +413,9 @@ TEST_F(HttpGatewayTest, DyupsPostReplacesKeepingZoneNameAndPlace) {
 
   // Another POST takes only what its body says: the method goes back to
   // round robin, keepalive to none.
-  ASSERT_EQ(Post("/upstream/backends", "hash \"$request_uri\" consistent; server 127.0.0.1:7002;")
-                .status,
-            200);
+  ASSERT_EQ(
+      Post("/upstream/backends", "hash \"$request_uri\" consistent; server 127.0.0.1:7002;").status,
+      200);
   upstream = cp_->upstreams()->Get("", "backends");
   ASSERT_TRUE(upstream.ok());
   EXPECT_EQ(upstream->method(), v1::HASH);
@@ -470,8 +470,9 @@ TEST_F(HttpGatewayTest, DynamicAddTakesParametersBackupAndDown) {
   // find a backup server) and changes nothing more.
   Reply down = Get(absl::StrCat(kZone, "&backup=&down=&server=127.0.0.1:6005"));
   EXPECT_EQ(down.status, 200);
-  EXPECT_THAT(down.body,
-              HasSubstr("server 127.0.0.1:6005 weight=1 max_fails=1 fail_timeout=10 backup down;\n"));
+  EXPECT_THAT(
+      down.body,
+      HasSubstr("server 127.0.0.1:6005 weight=1 max_fails=1 fail_timeout=10 backup down;\n"));
 }
 
 // HEAD answers with the headers of the list and never applies a change.
@@ -514,8 +515,9 @@ TEST_F(HttpGatewayTest, StateSurvivesARestart) {
   ASSERT_EQ(Post("/upstream/dyhost", "server 127.0.0.1:8089;server 127.0.0.1:8088;").status, 200);
   ASSERT_EQ(Post("/upstream/host1", "server 127.0.0.1:8090;").status, 200);
   const std::string detail = Get("/detail").body;
-  EXPECT_EQ(detail, "host1\nserver 127.0.0.1:8090\n\ndyhost\nserver 127.0.0.1:8089\n"
-                    "server 127.0.0.1:8088\n\n");
+  EXPECT_EQ(detail,
+            "host1\nserver 127.0.0.1:8090\n\ndyhost\nserver 127.0.0.1:8089\n"
+            "server 127.0.0.1:8088\n\n");
   Restart();
   EXPECT_EQ(Get("/detail").body, detail);
 }
@@ -530,8 +532,7 @@ TEST_F(HttpGatewayTest, ConcurrentWritesAllLand) {
       httplib::Client client("127.0.0.1", cp_->http_port());
       client.set_read_timeout(60, 0);
       auto result = client.Post(absl::StrCat("/upstream/up", i),
-                                absl::StrCat("server 127.0.0.1:", 7000 + i, ";"),
-                                "text/plain");
+                                absl::StrCat("server 127.0.0.1:", 7000 + i, ";"), "text/plain");
       statuses[i] = result ? result->status : -1;
     });
   }
@@ -559,8 +560,8 @@ TEST_F(HttpGatewayTest, WriteWaitsForTheFleetAndCountsItsAcks) {
   EXPECT_EQ(text.status, 200);
   EXPECT_THAT(text.body, HasSubstr(absl::StrCat("fleet default: version ", version,
                                                 ", 1 node, 1 connected\n")));
-  EXPECT_THAT(text.body, HasSubstr(absl::StrCat("  node web-1: connected, acked version ",
-                                                version, "\n")));
+  EXPECT_THAT(text.body,
+              HasSubstr(absl::StrCat("  node web-1: connected, acked version ", version, "\n")));
   Reply json = Get("/fleet/status?format=json");
   EXPECT_EQ(json.status, 200);
   EXPECT_EQ(json.Header("Content-Type"), "application/json");
@@ -583,10 +584,11 @@ TEST_F(HttpGatewayTest, RejectionIsA500NamingTheNodeAndItsReason) {
   EXPECT_EQ(post.status, 500);
   const std::string version = post.Header("X-Xds-Version");
   EXPECT_EQ(post.body, absl::StrCat("500 Internal Server Error\n"
-                                    "version ", version,
+                                    "version ",
+                                    version,
                                     " is stored, but 1 of 2 connected nodes rejected it:\n"
-                                    "node \"picky\" rejected version ", version,
-                                    ": cannot apply upstream\n"));
+                                    "node \"picky\" rejected version ",
+                                    version, ": cannot apply upstream\n"));
   EXPECT_EQ(post.Header("X-Xds-Acked-Nodes"), "1");
   EXPECT_EQ(post.Header("X-Xds-Connected-Nodes"), "2");
   // Stored all the same: nothing is reported done that is not durable, and
@@ -595,8 +597,8 @@ TEST_F(HttpGatewayTest, RejectionIsA500NamingTheNodeAndItsReason) {
 
   Reply text = Get("/fleet/status");
   EXPECT_THAT(text.body, HasSubstr(absl::StrCat("  node picky: connected, acked version 0, "
-                                                "last NACK of version ", version,
-                                                ": cannot apply upstream\n")));
+                                                "last NACK of version ",
+                                                version, ": cannot apply upstream\n")));
   Reply json = Get("/fleet/status?format=json");
   EXPECT_THAT(json.body, HasSubstr(absl::StrCat("\"last_nack\":{\"version\":", version,
                                                 ",\"message\":\"cannot apply upstream\"")));
@@ -641,14 +643,19 @@ std::vector<BadRequest> BadRequests() {
       {"GET", "/dynamic", 404, "upstream is missing: give upstream=ZONE"},
       {"GET", "/dynamic?upstream=", 404, "upstream is empty"},
       {"GET", "/dynamic?upstream=nope", 404, "no upstream has zone \"nope\" in fleet \"default\""},
-      {"GET", "/dynamic?upstream=ZONE_FOR_BACKENDS", 404, "no upstream has zone \"ZONE_FOR_BACKENDS\""},
+      {"GET", "/dynamic?upstream=ZONE_FOR_BACKENDS", 404,
+       "no upstream has zone \"ZONE_FOR_BACKENDS\""},
       {"GET", "/dynamic?upstream=backends", 404, "no upstream has zone \"backends\""},
       {"GET", "/dynamic?upstream=zone_edge", 404, "no upstream has zone \"zone_edge\""},
       {"GET", "/dynamic?upstream=nope&add=&server=127.0.0.1:6009", 404, "no upstream has zone"},
       {"GET", "/dynamic?upstream=zone%00", 404, "no upstream has zone \"zone\\x00\""},
       {"GET", "/dynamic?upstream=%FF%FE", 404, "no upstream has zone \"\\xff\\xfe\""},
       {"GET", "/dynamic?upstream=zone_edge", 404, "in fleet \"default\""},
-      {"GET", kZ, 404, "no upstream has zone \"zone_for_backends\" in fleet \"edge\"", "",
+      {"GET",
+       kZ,
+       404,
+       "no upstream has zone \"zone_for_backends\" in fleet \"edge\"",
+       "",
        {{"X-Xds-Fleet", "edge"}}},
       // /dynamic: numbers.
       {"GET", kS + "&weight=abc", 400, "parameter weight=\"abc\" is not an integer"},
@@ -663,7 +670,8 @@ std::vector<BadRequest> BadRequests() {
       {"GET", kS + "&max_fails=x", 400, "parameter max_fails=\"x\" is not an integer"},
       {"GET", kS + "&max_fails=-1", 400, "parameter max_fails=\"-1\" is not an integer"},
       {"GET", kS + "&fail_timeout=10s", 400,
-       "fail_timeout=\"10s\" is not an integer (fail_timeout takes decimal digits only, in seconds)"},
+       "fail_timeout=\"10s\" is not an integer (fail_timeout takes decimal digits only, in "
+       "seconds)"},
       {"GET", kS + "&fail_timeout=1e3", 400, "fail_timeout=\"1e3\" is not an integer"},
       {"GET", kS + "&weight=0", 400, "server \"127.0.0.1:6003\": weight 0 must be 1-1000000"},
       {"GET", kS + "&weight=1000001", 400, "weight 1000001 must be 1-1000000"},
@@ -671,7 +679,8 @@ std::vector<BadRequest> BadRequests() {
       // /dynamic: contradictions and what is missing.
       {"GET", kS + "&add=&remove=", 400, "add and remove cannot be given together"},
       {"GET", kS + "&up=&down=", 400, "up and down cannot be given together"},
-      {"GET", kS + "&remove=&weight=2", 400, "remove takes no weight, max_fails, fail_timeout, up or down"},
+      {"GET", kS + "&remove=&weight=2", 400,
+       "remove takes no weight, max_fails, fail_timeout, up or down"},
       {"GET", kS + "&remove=&down=", 400, "remove takes no weight"},
       {"GET", kS + "&remove=&up=", 400, "remove takes no weight"},
       {"GET", kZ + "&add=", 400, "server is missing"},
@@ -707,7 +716,8 @@ std::vector<BadRequest> BadRequests() {
       {"GET", kZ + "&add=&server=bad_host!:80", 400, "invalid host name \"bad_host!\""},
       {"GET", kZ + "&remove=&server=127.0.0.1", 400, "address \"127.0.0.1\": missing port"},
       {"GET", kZ + "&remove=&server=127.0.0.1:abc", 400, "port \"abc\" is not a number"},
-      {"GET", kZ + "&add=&server=127.0.0.1:80%00", 400, "contains whitespace or control characters"},
+      {"GET", kZ + "&add=&server=127.0.0.1:80%00", 400,
+       "contains whitespace or control characters"},
       {"GET", kZ + "&add=&server=127.0.0.1+:80", 400, "contains whitespace or control characters"},
       {"GET", kZ + "&add=&server=%C3%A9:80", 400, "invalid host name \"\\xc3\\xa9\""},
       // /dynamic: unknown, repeated and valued parameters; encodings.
@@ -716,12 +726,15 @@ std::vector<BadRequest> BadRequests() {
       {"GET", kZ + "&max_conns=5&server=127.0.0.1:6003", 400, "unknown parameter \"max_conns\""},
       {"GET", kZ + "&%00=1", 400, "unknown parameter \"\\x00\""},
       {"GET", kZ + "&=5", 400, "query parameter \"=5\" has no name"},
-      {"GET", kZ + "&upstream=zone_for_backends", 400, "parameter \"upstream\" is given more than once"},
-      {"GET", kS + "&server=127.0.0.1:6002&down=", 400, "parameter \"server\" is given more than once"},
+      {"GET", kZ + "&upstream=zone_for_backends", 400,
+       "parameter \"upstream\" is given more than once"},
+      {"GET", kS + "&server=127.0.0.1:6002&down=", 400,
+       "parameter \"server\" is given more than once"},
       {"GET", kS + "&weight=2&weight=3", 400, "parameter \"weight\" is given more than once"},
       {"GET", kS + "&weight=2&weight=2", 400, "parameter \"weight\" is given more than once"},
       {"GET", kZ + "&verbose=&verbose=", 400, "parameter \"verbose\" is given more than once"},
-      {"GET", kZ + "&verbose=1", 400, "flag \"verbose\" takes no value (write \"verbose=\"), got \"1\""},
+      {"GET", kZ + "&verbose=1", 400,
+       "flag \"verbose\" takes no value (write \"verbose=\"), got \"1\""},
       {"GET", kS + "&down=0", 400, "flag \"down\" takes no value"},
       {"GET", kS + "&up=false", 400, "flag \"up\" takes no value"},
       {"GET", kZ + "&add=yes&server=127.0.0.1:6009", 400, "flag \"add\" takes no value"},
@@ -730,12 +743,27 @@ std::vector<BadRequest> BadRequests() {
       {"GET", "/dynamic?upstream=abc%", 400, "malformed percent-encoding \"%\" in the query"},
       {"GET", "/dynamic%zz?upstream=x", 400, "malformed percent-encoding \"%zz\" in the path"},
       // /dynamic: the fleet header.
-      {"GET", kZ, 400, "header X-Xds-Fleet: fleet name \"bad fleet\": must be 1-255 characters", "",
+      {"GET",
+       kZ,
+       400,
+       "header X-Xds-Fleet: fleet name \"bad fleet\": must be 1-255 characters",
+       "",
        {{"X-Xds-Fleet", "bad fleet"}}},
-      {"GET", kZ, 400, "header X-Xds-Fleet is given 2 times", "",
+      {"GET",
+       kZ,
+       400,
+       "header X-Xds-Fleet is given 2 times",
+       "",
        {{"X-Xds-Fleet", "default"}, {"X-Xds-Fleet", "edge"}}},
       {"GET", kZ, 400, "fleet name \"aaaa", "", {{"X-Xds-Fleet", std::string(256, 'a')}}},
-      {"GET", kZ, 400, "fleet name \"fl\\xffeet\"", "", {{"X-Xds-Fleet", "fl\xff" "eet"}}},
+      {"GET",
+       kZ,
+       400,
+       "fleet name \"fl\\xffeet\"",
+       "",
+       {{"X-Xds-Fleet",
+         "fl\xff"
+         "eet"}}},
       {"GET", kZ, 400, "fleet name \"a/b\"", "", {{"X-Xds-Fleet", "a/b"}}},
       // /dynamic: methods and bodies.
       {"POST", kZ, 405, "method POST is not allowed on /dynamic; use GET, HEAD"},
@@ -748,7 +776,11 @@ std::vector<BadRequest> BadRequests() {
       // dyups: names.
       {"GET", "/upstream/nope", 404, "upstream \"nope\" not found in fleet \"default\""},
       {"DELETE", "/upstream/nope", 404, "upstream \"nope\" not found in fleet \"default\""},
-      {"DELETE", "/upstream/host1", 404, "upstream \"host1\" not found in fleet \"edge\"", "",
+      {"DELETE",
+       "/upstream/host1",
+       404,
+       "upstream \"host1\" not found in fleet \"edge\"",
+       "",
        {{"X-Xds-Fleet", "edge"}}},
       {"GET", "/upstream/", 400, "upstream name \"\": must be 1-255 characters of [A-Za-z0-9._-]"},
       {"GET", "/upstream/bad%20name", 400, "upstream name \"bad name\""},
@@ -761,7 +793,11 @@ std::vector<BadRequest> BadRequests() {
       {"GET", "/upstream/%zz", 400, "malformed percent-encoding \"%zz\" in the path"},
       {"POST", "/upstream/bad!name", 400, "upstream name \"bad!name\"", kOk},
       {"POST", "/upstream/a%00b", 400, "upstream name \"a\\x00b\"", kOk},
-      {"POST", "/upstream/newone", 400, "header X-Xds-Fleet: fleet name \"bad fleet\"", kOk,
+      {"POST",
+       "/upstream/newone",
+       400,
+       "header X-Xds-Fleet: fleet name \"bad fleet\"",
+       kOk,
        {{"X-Xds-Fleet", "bad fleet"}}},
       // dyups: broken POST bodies.
       {"POST", "/upstream/newone", 400, "the body has no \"server\" command"},
@@ -772,7 +808,8 @@ std::vector<BadRequest> BadRequests() {
        "server 127.0.0.1:8080"},
       {"POST", "/upstream/newone", 400, "command 1 (;): unexpected \";\"", ";"},
       {"POST", "/upstream/newone", 400, "command 2 (;): unexpected \";\"", kOk + ";"},
-      {"POST", "/upstream/newone", 400, "command 1 (server): \"server\" needs an address", "server;"},
+      {"POST", "/upstream/newone", 400, "command 1 (server): \"server\" needs an address",
+       "server;"},
       {"POST", "/upstream/newone", 400, "address \"127.0.0.1:0\": port must be 1-65535",
        "server 127.0.0.1:0;"},
       {"POST", "/upstream/newone", 400, "weight \"abc\" is not a non-negative integer",
@@ -787,7 +824,8 @@ std::vector<BadRequest> BadRequests() {
        "server 127.0.0.1:8080 fail_timeout=10x;"},
       {"POST", "/upstream/newone", 400, "milliseconds are not allowed here",
        "server 127.0.0.1:8080 fail_timeout=500ms;"},
-      {"POST", "/upstream/newone", 400, "expected a number", "server 127.0.0.1:8080 fail_timeout=s;"},
+      {"POST", "/upstream/newone", 400, "expected a number",
+       "server 127.0.0.1:8080 fail_timeout=s;"},
       {"POST", "/upstream/newone", 400, "max_conns \"abc\" is not a non-negative integer",
        "server 127.0.0.1:8080 max_conns=abc;"},
       {"POST", "/upstream/newone", 400, "unknown server parameter \"slow_start=10s\"",
@@ -796,7 +834,8 @@ std::vector<BadRequest> BadRequests() {
        "server 127.0.0.1:8080 weight=1 weight=2;"},
       {"POST", "/upstream/newone", 400, "server parameter \"down\" is given twice",
        "server 127.0.0.1:8080 down down;"},
-      {"POST", "/upstream/newone", 400, "command 2 (server 127.0.0.1:8080): server \"127.0.0.1:8080\" is listed twice",
+      {"POST", "/upstream/newone", 400,
+       "command 2 (server 127.0.0.1:8080): server \"127.0.0.1:8080\" is listed twice",
        "server 127.0.0.1:8080; server 127.0.0.1:8080;"},
       {"POST", "/upstream/newone", 400, "server \"127.0.0.1:80\": duplicate address",
        "server 127.0.0.1:80; server 127.0.0.1;"},
@@ -804,14 +843,16 @@ std::vector<BadRequest> BadRequests() {
        kOk + " foo bar;"},
       {"POST", "/upstream/newone", 400, "\"zone\" cannot be set here", "zone z 1m; " + kOk},
       {"POST", "/upstream/newone", 400, "\"ip_hash\" takes no arguments", "ip_hash x; " + kOk},
-      {"POST", "/upstream/newone", 400, "balancing method redefined: \"ip_hash\" after \"least_conn\"",
+      {"POST", "/upstream/newone", 400,
+       "balancing method redefined: \"ip_hash\" after \"least_conn\"",
        "least_conn; ip_hash; " + kOk},
       {"POST", "/upstream/newone", 400, "\"hash\" takes a key", "hash; " + kOk},
       {"POST", "/upstream/newone", 400, "invalid parameter \"b\"", "hash $a b; " + kOk},
       {"POST", "/upstream/newone", 400, "\"hash\" needs a non-empty key", "hash \"\"; " + kOk},
       {"POST", "/upstream/newone", 400, "\"random\" takes no arguments", "random two; " + kOk},
       {"POST", "/upstream/newone", 400, "keepalive must be at least 1", "keepalive 0; " + kOk},
-      {"POST", "/upstream/newone", 400, "\"keepalive\" takes exactly one argument", "keepalive; " + kOk},
+      {"POST", "/upstream/newone", 400, "\"keepalive\" takes exactly one argument",
+       "keepalive; " + kOk},
       {"POST", "/upstream/newone", 400, "command 2 (keepalive 3): \"keepalive\" is duplicate",
        "keepalive 2; keepalive 3; " + kOk},
       {"POST", "/upstream/newone", 400, "keepalive_timeout \"10x\" is not a time",
@@ -820,8 +861,10 @@ std::vector<BadRequest> BadRequests() {
       {"POST", "/upstream/newone", 400, "keepalive_time \"100d\" is too long",
        "keepalive_time 100d; " + kOk},
       {"POST", "/upstream/newone", 400, "unterminated quote: no closing \"", "hash \"abc; " + kOk},
-      {"POST", "/upstream/newone", 400, "unexpected \"b\" after a quoted word", "hash \"a\"b; " + kOk},
-      {"POST", "/upstream/newone", 400, "an upstream body has no blocks", "server 127.0.0.1:8080 { }"},
+      {"POST", "/upstream/newone", 400, "unexpected \"b\" after a quoted word",
+       "hash \"a\"b; " + kOk},
+      {"POST", "/upstream/newone", 400, "an upstream body has no blocks",
+       "server 127.0.0.1:8080 { }"},
       {"POST", "/upstream/newone", 400, "unexpected \"}\"", "}"},
       {"POST", "/upstream/newone", 400, "byte 0x00 at offset 22", kOk + std::string(1, '\0')},
       {"POST", "/upstream/newone", 400, "byte 0xff at offset 22", kOk + "\xff"},
@@ -842,19 +885,26 @@ std::vector<BadRequest> BadRequests() {
       {"GET", "/list?x=1", 400, "/list takes no query parameters, got \"x=1\""},
       {"GET", "/detail?verbose", 400, "/detail takes no query parameters"},
       {"DELETE", "/upstream/host1", 400, "DELETE /upstream/NAME takes no body", "x"},
-      {"POST", "/upstream/newone", 415, "multipart/form-data is not accepted",
-       "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nserver 127.0.0.1:8080;\r\n--b--\r\n",
-       {}, "multipart/form-data; boundary=b"},
+      {"POST",
+       "/upstream/newone",
+       415,
+       "multipart/form-data is not accepted",
+       "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nserver "
+       "127.0.0.1:8080;\r\n--b--\r\n",
+       {},
+       "multipart/form-data; boundary=b"},
       {"POST", "/upstream/newone", 413, "the request body is larger than 65536 bytes",
        std::string(65537, ' ') + kOk},
       {"POST", "/list", 405, "method POST is not allowed on /list; use GET, HEAD", kOk},
       {"DELETE", "/detail", 405, "method DELETE is not allowed on /detail; use GET, HEAD"},
-      {"PUT", "/upstream/host1", 405, "method PUT is not allowed on /upstream/host1; use GET, HEAD, POST, DELETE", kOk},
+      {"PUT", "/upstream/host1", 405,
+       "method PUT is not allowed on /upstream/host1; use GET, HEAD, POST, DELETE", kOk},
       {"PATCH", "/upstream/host1", 405, "use GET, HEAD, POST, DELETE", kOk},
       {"OPTIONS", "/upstream/host1", 405, "method OPTIONS is not allowed"},
       // Paths.
-      {"GET", "/nope", 404, "no endpoint \"/nope\"; the endpoints are /dynamic, /list, /detail, "
-                            "/upstream/NAME and /fleet/status"},
+      {"GET", "/nope", 404,
+       "no endpoint \"/nope\"; the endpoints are /dynamic, /list, /detail, "
+       "/upstream/NAME and /fleet/status"},
       {"GET", "/", 404, "no endpoint \"/\""},
       {"GET", "/list/", 404, "no endpoint \"/list/\""},
       {"GET", "/dynamic/", 404, "no endpoint \"/dynamic/\""},
@@ -863,9 +913,15 @@ std::vector<BadRequest> BadRequests() {
       {"GET", "/%00", 404, "no endpoint \"/\\x00\""},
       // /fleet/status.
       {"GET", "/fleet/status?format=xml", 400, "format \"xml\" is not json or text"},
-      {"GET", "/fleet/status?foo=1", 400, "unknown parameter \"foo\"; /fleet/status takes format=json"},
-      {"GET", "/fleet/status?format=json&format=json", 400, "parameter \"format\" is given more than once"},
-      {"GET", "/fleet/status", 400, "header X-Xds-Fleet: fleet name \"-?\"", "",
+      {"GET", "/fleet/status?foo=1", 400,
+       "unknown parameter \"foo\"; /fleet/status takes format=json"},
+      {"GET", "/fleet/status?format=json&format=json", 400,
+       "parameter \"format\" is given more than once"},
+      {"GET",
+       "/fleet/status",
+       400,
+       "header X-Xds-Fleet: fleet name \"-?\"",
+       "",
        {{"X-Xds-Fleet", "-?"}}},
       {"POST", "/fleet/status", 405, "method POST is not allowed on /fleet/status", "x"},
   };
@@ -886,25 +942,27 @@ std::vector<BadRawRequest> BadRawRequests() {
   return {
       {"TRACE " + kZ + " HTTP/1.1\r\n" + end, 405, "method TRACE is not allowed on /dynamic"},
       {"FOO /dynamic HTTP/1.1\r\n" + end, 400, "malformed HTTP request"},
-      {"GET " + kZ + " HTTP/1.1\r\nContent-Length: 5\r\n" + end + "hello", 400, "GET takes no body"},
-      {"GET /list HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" + end + "5\r\nhello\r\n0\r\n\r\n", 400,
+      {"GET " + kZ + " HTTP/1.1\r\nContent-Length: 5\r\n" + end + "hello", 400,
        "GET takes no body"},
+      {"GET /list HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" + end + "5\r\nhello\r\n0\r\n\r\n",
+       400, "GET takes no body"},
       {"GET /dynamic?upstream=a b HTTP/1.1\r\n" + end, 400, "malformed HTTP request"},
       {"GET /list HTTP/2.0\r\n" + end, 400, "malformed HTTP request"},
       {"GET /list\r\n" + end, 400, "malformed HTTP request"},
-      {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n" + end, 414, "the request line is too long"},
+      {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n" + end, 414,
+       "the request line is too long"},
       {"CONNECT 127.0.0.1:80 HTTP/1.1\r\n" + end, 404, "no endpoint \"127.0.0.1:80\""},
       {"POST /upstream/newone HTTP/1.1\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n" + end,
        413, "the request body is larger than 65536 bytes"},
       {"POST /upstream/newone HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" + end + chunked_body, 413,
        "the request body is larger than 65536 bytes"},
-      {"POST /upstream/newone HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" + end + "zz\r\nab\r\n", 400,
-       "the request body could not be read"},
+      {"POST /upstream/newone HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" + end + "zz\r\nab\r\n",
+       400, "the request body could not be read"},
       {"POST /upstream/newone HTTP/1.1\r\nContent-Length: 5\r\nContent-Encoding: zstd\r\n" + end +
            "hello",
        415, "Content-Encoding \"zstd\" is not supported (gzip, deflate, br)"},
-      {"POST /upstream/" + std::string(600, 'a') + " HTTP/1.1\r\nContent-Length: " +
-           std::to_string(kOk.size()) + "\r\n" + end + kOk,
+      {"POST /upstream/" + std::string(600, 'a') +
+           " HTTP/1.1\r\nContent-Length: " + std::to_string(kOk.size()) + "\r\n" + end + kOk,
        400, "must be 1-255 characters"},
   };
 }

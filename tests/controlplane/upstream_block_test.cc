@@ -83,9 +83,8 @@ TEST(ParseNginxTimeTest, SecondsAsNginxReadsThem) {
   struct Case {
     const char* text;
     uint64_t seconds;
-  } cases[] = {{"10", 10}, {"10s", 10}, {"0", 0},         {"1m", 60},
-               {"1m30s", 90}, {"2h", 7200}, {"1d1h", 90000}, {"1w", 604800},
-               {"1M", 2592000}, {"1y", 31536000}};
+  } cases[] = {{"10", 10},   {"10s", 10},     {"0", 0},       {"1m", 60},      {"1m30s", 90},
+               {"2h", 7200}, {"1d1h", 90000}, {"1w", 604800}, {"1M", 2592000}, {"1y", 31536000}};
   for (const auto& c : cases) {
     auto time = ParseNginxTime(c.text, /*in_seconds=*/true);
     ASSERT_TRUE(time.ok()) << c.text << ": " << time.status();

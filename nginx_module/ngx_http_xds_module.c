@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 
 #include "nginx_module/ngx_http_xds_module.h"
+#include "nginx_module/ngx_http_xds_api.h"
 #include "nginx_module/ngx_http_xds_apply.h"
 #include "nginx_module/ngx_http_xds_upstreams.h"
 
@@ -157,6 +158,29 @@ static ngx_command_t  ngx_http_xds_commands[] = {
       0,
       NULL },
 
+    /* the seed modules' HTTP APIs, forwarded (ngx_http_xds_api.c) */
+
+    { ngx_string("xds_api_server"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_xds_api_server,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dynamic_upstream"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_xds_api_forward,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dyups_interface"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_xds_api_forward,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -171,8 +195,8 @@ static ngx_http_module_t  ngx_http_xds_module_ctx = {
     ngx_http_xds_create_srv_conf,          /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_xds_api_create_loc_conf,      /* create location configuration */
+    ngx_http_xds_api_merge_loc_conf        /* merge location configuration */
 };
 
 

@@ -265,15 +265,17 @@ class ControlPlane:
     """//controlplane:nginx-xds-controlplane on 127.0.0.1, plus gRPC helpers.
 
     start() picks ports (0) unless given, reads `xds_port=`/`admin_port=`
-    from its stdout. stop() and start() again keep data_dir and ports, so a
-    restart is `cp.stop(); cp.start()`.
+    (and `http_port=`, the HTTP gateway's) from its stdout. stop() and
+    start() again keep data_dir and ports, so a restart is
+    `cp.stop(); cp.start()`.
     """
 
-    def __init__(self, binary=None, data_dir=None, xds_port=0, admin_port=0):
+    def __init__(self, binary=None, data_dir=None, xds_port=0, admin_port=0, http_port=0):
         self.binary = binary or PATHS.controlplane
         self.dir = data_dir or make_dir("controlplane")
         self.xds_port = xds_port
         self.admin_port = admin_port
+        self.http_port = http_port
         self.process = None
         self.channel = None
         self.upstreams = None
@@ -284,12 +286,18 @@ class ControlPlane:
     def xds_address(self):
         return "127.0.0.1:%d" % self.xds_port
 
+    @property
+    def http_address(self):
+        """The HTTP gateway's host:port (/dynamic, dyups, /fleet/status)."""
+        return "127.0.0.1:%d" % self.http_port
+
     def start(self, timeout=20.0):
         assert self.process is None, "control plane already running"
         argv = [
             self.binary,
             "--xds_listen=127.0.0.1:%d" % self.xds_port,
             "--admin_listen=127.0.0.1:%d" % self.admin_port,
+            "--http_listen=127.0.0.1:%d" % self.http_port,
             "--data_dir=%s" % os.path.join(self.dir, "data"),
         ]
         log = open(self.log_path, "ab")
@@ -301,7 +309,7 @@ class ControlPlane:
         ports = {}
         deadline = time.monotonic() + timeout
         buffered = b""
-        while "xds_port" not in ports or "admin_port" not in ports:
+        while not {"xds_port", "admin_port", "http_port"} <= set(ports):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._fail("did not print its ports in %.0fs" % timeout)
@@ -313,11 +321,12 @@ class ControlPlane:
                 self._fail("exited before printing its ports")
             buffered += chunk
             for line in buffered.decode("utf-8", "replace").splitlines():
-                m = re.match(r"^(xds_port|admin_port)=(\d+)$", line.strip())
+                m = re.match(r"^(xds_port|admin_port|http_port)=(\d+)$", line.strip())
                 if m:
                     ports[m.group(1)] = int(m.group(2))
         self.xds_port = ports["xds_port"]
         self.admin_port = ports["admin_port"]
+        self.http_port = ports["http_port"]
         self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.admin_port)
         grpc.channel_ready_future(self.channel).result(timeout=timeout)
         self.upstreams = management_pb2_grpc.UpstreamServiceStub(self.channel)

@@ -9,19 +9,22 @@
  *     proxy_pass                  http://<the xds_api_server upstream>;
  *     proxy_set_header            X-Xds-Fleet $xds_fleet;
  *     proxy_set_header            Host $xds_api_server;
- *     proxy_pass_request_headers  on;
- *     proxy_pass_request_body     on;
- *     proxy_intercept_errors      off;
- *     proxy_cache                 off;
+ *     proxy_pass_request_headers  on;     (unless the location says)
+ *     proxy_pass_request_body     on;     (unless the location says)
+ *     proxy_intercept_errors      off;    (unless the location says)
+ *     proxy_cache                 off;    (unless the location says)
  *
- * so the request (method, URI, body) goes to the control plane without
- * blocking the worker and its answer comes back as it is. The location's
- * own proxy_* directives (timeouts, ...) still apply.
+ * so the request (method, URI as sent, body, headers but a client's own
+ * X-Xds-Fleet) goes to the control plane without blocking the worker, and
+ * its answer (status, body, Content-Type, X-Xds-*) comes back as it is. The
+ * location's own proxy_* directives (timeouts, ...) apply. When the control
+ * plane cannot be reached the client gets nginx's 502 (504 on a timeout).
  *
  * xds_api_server may come anywhere in the http block: every forwarding
- * location shares one implicit upstream whose servers are filled in by its
- * init_upstream, which the upstream module calls after the whole block is
- * parsed.
+ * location shares one implicit upstream whose servers (and the optional
+ * directives above) are filled in by its init_upstream, which the upstream
+ * module calls once the whole block is parsed, before the proxy module
+ * merges the locations.
  */
 
 

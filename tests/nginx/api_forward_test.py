@@ -210,11 +210,18 @@ class ForwardTest(harness.TestCase):
         self.addCleanup(self.fake.stop)
         self.dyups_port = harness.free_port()
         # One worker: a forward in flight must not keep it from other requests.
+        # The http and server levels' proxy settings must not reach the
+        # forward: they would hide the control plane's errors, drop bodies
+        # and send another fleet.
         self.nginx = self.track(harness.Nginx(
             workers=1,
             http="""
             xds_fleet %s;
             xds_api_server %s;
+            proxy_intercept_errors on;
+            proxy_pass_request_body off;
+            proxy_set_header X-Xds-Fleet not-this-one;
+            error_page 400 404 409 500 /xds/status;
             server {
                 listen 127.0.0.1:%d;
                 location / {
@@ -223,6 +230,7 @@ class ForwardTest(harness.TestCase):
             }
             """ % (FLEET, self.fake.address, self.dyups_port),
             server="""
+            proxy_pass_request_headers off;
             location /dynamic {
                 allow 127.0.0.1;
                 deny all;
@@ -357,6 +365,21 @@ class ForwardTest(harness.TestCase):
         nginx.start()
         request(nginx.port, "GET", "/dynamic?upstream=z")
         self.assertEqual(header_values(self.fake.last(), "X-Xds-Fleet"), ["late-fleet"])
+
+    def test_a_reload_forwards_to_the_new_xds_api_server_and_fleet(self):
+        other = FakeGateway().start()
+        self.addCleanup(other.stop)
+        self.nginx.http = self.nginx.http.replace(self.fake.address, other.address).replace(
+            "xds_fleet %s;" % FLEET, "xds_fleet fleet-b;")
+        self.nginx.reload()
+        before = self.fake.count()
+        for _ in range(4):
+            status, _, _ = request(self.nginx.port, "GET", "/dynamic?upstream=z")
+            self.assertEqual(status, 409)
+        self.assertEqual(other.count(), 4)
+        self.assertEqual(header_values(other.last(), "X-Xds-Fleet"), ["fleet-b"])
+        self.assertEqual(header_values(other.last(), "Host"), [other.address])
+        self.assertEqual(self.fake.count(), before)
 
     def test_without_xds_fleet_the_fleet_is_default(self):
         nginx = self.track(harness.Nginx(

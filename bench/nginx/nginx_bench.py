@@ -466,7 +466,8 @@ class WorkerClient:
             conn.close()
 
 
-def timed_write(client, call, target, consecutive, deadline_s, max_requests):
+def timed_write(client, call, target, consecutive, deadline_s, max_requests,
+                is_accepted=None):
     """Starts `call` (a future-returning write) and polls every worker until each
     has answered from `target` `consecutive` times in a row.
 
@@ -476,8 +477,10 @@ def timed_write(client, call, target, consecutive, deadline_s, max_requests):
     ones) and a lower bound (the sending of its last request answered from
     the old peers before that run); and counts: requests sent, stale answers
     to requests sent after the ACK arrived, flaps (an old answer after a
-    worker had answered from target).
+    worker had answered from target). `is_accepted` judges the call's result
+    (default: a WriteResponse acked by the one node).
     """
+    is_accepted = is_accepted or accepted
     ack = []
     t0 = time.perf_counter()
     future = call()
@@ -516,15 +519,15 @@ def timed_write(client, call, target, consecutive, deadline_s, max_requests):
                     flaps += 1
                 if ack and sent > ack[0]:
                     stale_after_ack += 1
-    written = future.result(timeout=30)
+    written = is_accepted(future.result(timeout=30))
     if not ack:  # the callback runs right after result() returns at the latest
         harness.wait_until(lambda: ack, timeout=5, what="the write's done callback")
     complete = len(done) == len(client.pids)
     served = max(first[p][1] for p in client.pids) if complete else None
     served_lower = max(first[p][0] for p in client.pids) if complete else None
     return {
-        "ok": accepted(written) and complete,
-        "accepted": accepted(written),
+        "ok": written and complete,
+        "accepted": written,
         "complete": complete,
         "ack_ms": (ack[0] - t0) * 1e3,
         "served_ms": (served - t0) * 1e3 if complete else None,

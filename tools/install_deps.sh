@@ -11,7 +11,7 @@ readonly PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nginx nginx-dev libnginx-mod-http-echo
   curl wrk iproute2 openssl python3 python3-grpcio python3-protobuf
-  gettext-base
+  gettext-base jq
 )
 
 missing=()

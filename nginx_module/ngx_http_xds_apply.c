@@ -553,7 +553,7 @@ ngx_http_xds_mark_deleted(ngx_http_xds_main_conf_t *xmcf,
 
         } else if (xu[i].sh->seen && !xu[i].sh->deleted) {
             xu[i].sh->deleted = 1;
-            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                           "xds: upstream \"%V\" deleted", &xu[i].uscf->host);
         }
     }
@@ -565,7 +565,7 @@ ngx_http_xds_prepare(ngx_pool_t *pool, ngx_http_xds_plan_t *plan,
     ngx_http_xds_upstream_def_t *xud, u_char *err, size_t err_len)
 {
     ngx_url_t                      url;
-    ngx_uint_t                     s, primaries, backups;
+    ngx_uint_t                     s, primaries, backups, log_nomem;
     ngx_slab_pool_t               *shpool;
     ngx_http_xds_planned_peer_t   *pp;
     ngx_http_upstream_rr_peers_t  *peers;
@@ -643,8 +643,17 @@ ngx_http_xds_prepare(ngx_pool_t *pool, ngx_http_xds_plan_t *plan,
     }
 
     if (backups && peers->next == NULL) {
-        plan->backup = ngx_slab_calloc(shpool,
-                                       sizeof(ngx_http_upstream_rr_peers_t));
+        ngx_shmtx_lock(&shpool->mutex);
+
+        log_nomem = shpool->log_nomem;
+        shpool->log_nomem = 0;
+
+        plan->backup = ngx_slab_calloc_locked(shpool,
+                                          sizeof(ngx_http_upstream_rr_peers_t));
+
+        shpool->log_nomem = log_nomem;
+        ngx_shmtx_unlock(&shpool->mutex);
+
         if (plan->backup == NULL) {
             ngx_snprintf(err, err_len,
                          "upstream \"%V\": zone \"%V\" is full%Z",
@@ -689,9 +698,15 @@ static ngx_http_upstream_rr_peer_t *
 ngx_http_xds_alloc_peer(ngx_slab_pool_t *shpool, ngx_addr_t *addr,
     ngx_http_xds_server_t *server)
 {
+    ngx_uint_t                    log_nomem;
     ngx_http_upstream_rr_peer_t  *peer;
 
     ngx_shmtx_lock(&shpool->mutex);
+
+    /* a full zone is reported by the NACK, not by a [crit] "no memory" */
+
+    log_nomem = shpool->log_nomem;
+    shpool->log_nomem = 0;
 
     peer = ngx_slab_calloc_locked(shpool, sizeof(ngx_http_upstream_rr_peer_t));
     if (peer == NULL) {
@@ -714,6 +729,7 @@ ngx_http_xds_alloc_peer(ngx_slab_pool_t *shpool, ngx_addr_t *addr,
         goto failed;
     }
 
+    shpool->log_nomem = log_nomem;
     ngx_shmtx_unlock(&shpool->mutex);
 
     ngx_memcpy(peer->sockaddr, addr->sockaddr, addr->socklen);
@@ -728,6 +744,7 @@ ngx_http_xds_alloc_peer(ngx_slab_pool_t *shpool, ngx_addr_t *addr,
 
 failed:
 
+    shpool->log_nomem = log_nomem;
     ngx_shmtx_unlock(&shpool->mutex);
 
     if (peer) {

@@ -1359,7 +1359,7 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 
         ngx_shmtx_unlock(&xmcf->shpool->mutex);
 
-        ngx_log_error(NGX_LOG_WARN, xw->cycle->log, 0,
+        ngx_log_error(NGX_LOG_NOTICE, xw->cycle->log, 0,
                       "xds applied version \"%s\"%s", version,
                       nxa_snapshot_from_cache(snapshot)
                       ? " from the cache file" : "");

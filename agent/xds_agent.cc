@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/xds_client.h"
+#include "common/tls_pem.h"
 #include "common/upstream_rules.h"
 #include "nginx_xds/v1/upstream.pb.h"
 
@@ -92,9 +93,71 @@ void OnSnapshot(nxa_agent_s* agent, const nginx_xds::v1::Snapshot& snapshot, boo
   agent->on_snapshot(agent->ctx, raw);
 }
 
+// Copies and checks the TLS settings of `config`.
+absl::Status SetTls(const nxa_config_t& config, nginx_xds::XdsClientOptions* options) {
+  nginx_xds::TlsPem& tls = options->tls;
+  tls.ca = OrEmpty(config.tls_ca);
+  tls.cert = OrEmpty(config.tls_cert);
+  tls.key = OrEmpty(config.tls_key);
+  options->tls_server_name = OrEmpty(config.tls_server_name);
+  if (tls.ca.empty()) {
+    if (!tls.cert.empty() || !tls.key.empty() || !options->tls_server_name.empty()) {
+      return absl::InvalidArgumentError(
+          "a client certificate or TLS server name needs the TLS CA (tls_ca) that verifies "
+          "the control plane");
+    }
+    return absl::OkStatus();
+  }
+  if (tls.cert.empty() != tls.key.empty()) {
+    return absl::InvalidArgumentError("a client certificate needs both tls_cert and tls_key");
+  }
+  absl::Status status = nginx_xds::CheckPemCertificates(tls.ca);
+  if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("tls_ca: ", status.message()));
+  if (tls.cert.empty()) return absl::OkStatus();
+  status = nginx_xds::CheckPemCertificates(tls.cert);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("tls_cert: ", status.message()));
+  }
+  status = nginx_xds::CheckPemPrivateKey(tls.key);
+  if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("tls_key: ", status.message()));
+  status = nginx_xds::CheckPemKeyMatches(tls.cert, tls.key);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("tls_key and tls_cert: ", status.message()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 extern "C" {
+
+int nxa_pem_check(int kind, const char* pem, size_t len, char* err, size_t err_len) {
+  try {
+    if (pem == nullptr) len = 0;
+    const absl::string_view text(pem == nullptr ? "" : pem, len);
+    absl::Status status = kind == NXA_PEM_PRIVATE_KEY ? nginx_xds::CheckPemPrivateKey(text)
+                                                      : nginx_xds::CheckPemCertificates(text);
+    if (status.ok()) return NXA_OK;
+    WriteError(err, err_len, std::string(status.message()));
+  } catch (...) {
+    WriteError(err, err_len, "cannot check the PEM text");
+  }
+  return NXA_ERROR;
+}
+
+int nxa_pem_key_matches(const char* cert, size_t cert_len, const char* key, size_t key_len,
+                        char* err, size_t err_len) {
+  try {
+    absl::Status status = nginx_xds::CheckPemKeyMatches(
+        absl::string_view(cert == nullptr ? "" : cert, cert == nullptr ? 0 : cert_len),
+        absl::string_view(key == nullptr ? "" : key, key == nullptr ? 0 : key_len));
+    if (status.ok()) return NXA_OK;
+    WriteError(err, err_len, std::string(status.message()));
+  } catch (...) {
+    WriteError(err, err_len, "cannot check the key");
+  }
+  return NXA_ERROR;
+}
 
 int nxa_agent_create(const nxa_config_t* config, nxa_agent_t** agent, char* err,
                      size_t err_len) {
@@ -141,6 +204,11 @@ int nxa_agent_create(const nxa_config_t* config, nxa_agent_t** agent, char* err,
     }
     if (config->backoff_max_ms != 0) {
       created->options.backoff_max = absl::Milliseconds(config->backoff_max_ms);
+    }
+    absl::Status tls = SetTls(*config, &created->options);
+    if (!tls.ok()) {
+      WriteError(err, err_len, std::string(tls.message()));
+      return NXA_ERROR;
     }
     created->on_snapshot = config->on_snapshot;
     created->on_log = config->on_log;

@@ -80,7 +80,35 @@ typedef struct {
     void                    *ctx;         /* passed to the handlers */
     unsigned                 backoff_initial_ms;  /* 0: 500 */
     unsigned                 backoff_max_ms;      /* 0: 30000 */
+
+    /*
+     * TLS to the control plane, as PEM text (NUL-terminated, copied; the
+     * embedder reads the files, so nginx can read them in the master).
+     * NULL or "": absent. TLS is on when tls_ca (the CA bundle that must
+     * sign the server's certificate) is set; tls_cert and tls_key together
+     * add a client certificate (mutual TLS).
+     */
+    const char              *tls_ca;
+    const char              *tls_cert;
+    const char              *tls_key;
+    const char              *tls_server_name;  /* the name the server's
+                                                  certificate must carry;
+                                                  NULL: server's host */
 } nxa_config_t;
+
+#define NXA_PEM_CERTIFICATES  0
+#define NXA_PEM_PRIVATE_KEY   1
+
+/* Checks PEM text before it is configured: NXA_PEM_CERTIFICATES wants one or
+ * more certificates, NXA_PEM_PRIVATE_KEY one unencrypted private key. On
+ * error returns NXA_ERROR and writes the reason into `err`. */
+int nxa_pem_check(int kind, const char *pem, size_t len, char *err,
+    size_t err_len);
+
+/* Checks that `key` (PEM) is the private key of the first certificate of
+ * `cert` (PEM); NXA_ERROR with the reason in `err` otherwise. */
+int nxa_pem_key_matches(const char *cert, size_t cert_len, const char *key,
+    size_t key_len, char *err, size_t err_len);
 
 /* Creates an agent; copies everything it needs from `config`. On error
  * returns NXA_ERROR and writes a message into `err` (if not NULL). */

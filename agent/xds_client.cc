@@ -170,8 +170,19 @@ void XdsClient::Run() {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 330 * 1000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
   args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, options_.user_agent);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      options_.server, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options_.tls.ca.empty()) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = options_.tls.ca;
+    tls.pem_cert_chain = options_.tls.cert;
+    tls.pem_private_key = options_.tls.key;
+    credentials = grpc::SslCredentials(tls);
+    if (!options_.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(options_.tls_server_name);
+    }
+  }
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(options_.server, credentials, args);
   std::unique_ptr<AggregatedDiscoveryService::Stub> stub =
       AggregatedDiscoveryService::NewStub(channel);
 

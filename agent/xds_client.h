@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "agent/backoff.h"
 #include "agent/snapshot_assembler.h"
+#include "common/tls_pem.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -63,6 +64,12 @@ struct XdsClientOptions {
   absl::Duration connect_timeout = absl::Seconds(1);
   // The backoff's jitter source; null: random.
   Backoff::RandomSource random;
+  // TLS to the control plane, on when `tls.ca` is set (the server's
+  // certificate must chain to it); `tls.cert` and `tls.key` present a client
+  // certificate (mutual TLS).
+  TlsPem tls;
+  // The name the server's certificate must carry; empty: the host of `server`.
+  std::string tls_server_name;
 };
 
 // An ADS (state of the world) client for Clusters and ClusterLoadAssignments.

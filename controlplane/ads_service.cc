@@ -14,8 +14,11 @@ AdsService::AdsService(SnapshotCache* cache, NodeRegistry* registry,
 
 grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
                         envoy::service::discovery::v3::DiscoveryResponse>*
-AdsService::StreamAggregatedResources(grpc::CallbackServerContext* /*context*/) {
-  return AdsStream::Start(cache_, registry_, &on_static_upstreams_);
+AdsService::StreamAggregatedResources(grpc::CallbackServerContext* context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+  absl::StatusOr<std::optional<NodeIdentity>> peer = std::nullopt;
+  if (auth != nullptr) peer = NodeIdentityOf(*auth);
+  return AdsStream::Start(cache_, registry_, &on_static_upstreams_, std::move(peer));
 }
 
 }  // namespace nginx_xds

@@ -48,12 +48,14 @@ absl::StatusOr<std::vector<nginx_xds::v1::Upstream>> StaticUpstreams(
 }  // namespace
 
 AdsStream* AdsStream::Start(SnapshotCache* cache, NodeRegistry* registry,
-                            const StaticUpstreamsHandler* on_static_upstreams) {
+                            const StaticUpstreamsHandler* on_static_upstreams,
+                            absl::StatusOr<std::optional<NodeIdentity>> peer) {
   auto stream = std::make_shared<AdsStream>(cache, registry, on_static_upstreams);
   AdsStream* raw = stream.get();
   {
     absl::MutexLock lock(&raw->mu_);
     raw->self_ = std::move(stream);
+    raw->peer_ = std::move(peer);
   }
   raw->StartRead(&raw->request_);
   return raw;
@@ -65,6 +67,7 @@ AdsStream::AdsStream(SnapshotCache* cache, NodeRegistry* registry,
 
 void AdsStream::OnReadDone(bool ok) {
   bool first;
+  absl::Status authorized;
   {
     absl::MutexLock lock(&mu_);
     if (!ok) {
@@ -73,9 +76,17 @@ void AdsStream::OnReadDone(bool ok) {
       return;
     }
     first = node_.empty();
+    // With mutual TLS a node speaks only for itself: checked before its
+    // static upstreams are adopted.
+    if (first && !peer_.ok()) authorized = peer_.status();
+    if (first && peer_.ok() && *peer_) {
+      const auto& node = request_.node();
+      authorized = CheckNodeIdentity(**peer_, node.id(),
+                                     node.cluster().empty() ? kDefaultFleet : node.cluster());
+    }
   }
   if (first) {
-    absl::Status adopted = AdoptStaticUpstreams(request_.node());
+    absl::Status adopted = authorized.ok() ? AdoptStaticUpstreams(request_.node()) : authorized;
     if (!adopted.ok()) {
       absl::MutexLock lock(&mu_);
       FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(adopted.code()),

@@ -15,6 +15,7 @@
 #include "controlplane/ads_service.h"
 #include "controlplane/node_registry.h"
 #include "controlplane/snapshot_cache.h"
+#include "controlplane/xds_tls.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -28,8 +29,11 @@ class AdsStream final
                                      envoy::service::discovery::v3::DiscoveryResponse>,
       public SnapshotWatcher {
  public:
+  // `peer`: who the client certificate says the node is (mutual TLS), or
+  // the error to end the stream with on its first request.
   static AdsStream* Start(SnapshotCache* cache, NodeRegistry* registry,
-                          const StaticUpstreamsHandler* on_static_upstreams);
+                          const StaticUpstreamsHandler* on_static_upstreams,
+                          absl::StatusOr<std::optional<NodeIdentity>> peer = std::nullopt);
 
   AdsStream(SnapshotCache* cache, NodeRegistry* registry,
             const StaticUpstreamsHandler* on_static_upstreams);
@@ -77,6 +81,8 @@ class AdsStream final
   std::shared_ptr<AdsStream> self_ ABSL_GUARDED_BY(mu_);
   std::string node_ ABSL_GUARDED_BY(mu_);
   std::string fleet_ ABSL_GUARDED_BY(mu_);
+  // Checked against the first request's node before anything else.
+  absl::StatusOr<std::optional<NodeIdentity>> peer_ ABSL_GUARDED_BY(mu_) = std::nullopt;
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
   // Ordered so that Clusters are always sent before their assignments.
   std::map<std::string, TypeState> types_ ABSL_GUARDED_BY(mu_);

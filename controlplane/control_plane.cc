@@ -12,6 +12,19 @@ namespace nginx_xds {
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options& options) {
   std::unique_ptr<ControlPlane> cp(new ControlPlane());
+  // Security first: nothing is opened or bound when it is misconfigured.
+  if (!options.admin_token_file.empty()) {
+    auto auth = AdminAuth::FromFile(options.admin_token_file);
+    if (!auth.ok()) return auth.status();
+    cp->admin_auth_ = std::move(*auth);
+  }
+  for (absl::Status exposed :
+       {CheckAdminExposure("admin_listen", options.admin_listen, cp->admin_auth_),
+        CheckAdminExposure("http_listen", options.http_listen, cp->admin_auth_)}) {
+    if (!exposed.ok()) return exposed;
+  }
+  auto xds_credentials = XdsServerCredentials(options.xds_tls);
+  if (!xds_credentials.ok()) return xds_credentials.status();
   auto store = SqliteStore::Open(options.database_path);
   if (!store.ok()) return store.status();
   cp->store_ = std::move(*store);
@@ -39,13 +52,16 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
       });
   cp->upstream_grpc_ = std::make_unique<UpstreamGrpcService>(service);
   cp->fleet_grpc_ = std::make_unique<FleetGrpcService>(&cp->registry_, service);
+  cp->upstream_admin_ =
+      std::make_unique<AuthenticatedUpstreamService>(&cp->admin_auth_, cp->upstream_grpc_.get());
+  cp->fleet_admin_ =
+      std::make_unique<AuthenticatedFleetService>(&cp->admin_auth_, cp->fleet_grpc_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder xds_builder;
-  xds_builder.AddListeningPort(options.xds_listen, grpc::InsecureServerCredentials(),
-                               &cp->xds_port_);
+  xds_builder.AddListeningPort(options.xds_listen, *xds_credentials, &cp->xds_port_);
   xds_builder.RegisterService(cp->ads_.get());
   cp->xds_server_ = xds_builder.BuildAndStart();
   if (cp->xds_server_ == nullptr || cp->xds_port_ == 0) {
@@ -55,8 +71,9 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   grpc::ServerBuilder admin_builder;
   admin_builder.AddListeningPort(options.admin_listen, grpc::InsecureServerCredentials(),
                                  &cp->admin_port_);
-  admin_builder.RegisterService(cp->upstream_grpc_.get());
-  admin_builder.RegisterService(cp->fleet_grpc_.get());
+  // Behind the bearer token (health and reflection stay open).
+  admin_builder.RegisterService(cp->upstream_admin_.get());
+  admin_builder.RegisterService(cp->fleet_admin_.get());
   cp->admin_server_ = admin_builder.BuildAndStart();
   if (cp->admin_server_ == nullptr || cp->admin_port_ == 0) {
     cp->xds_server_->Shutdown();
@@ -69,6 +86,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     HttpGateway::Options http_options;
     http_options.listen = options.http_listen;
     http_options.threads = options.http_threads;
+    http_options.auth = &cp->admin_auth_;
     auto gateway = HttpGateway::Start(cp->http_api_.get(), http_options);
     if (!gateway.ok()) {
       cp->Shutdown();

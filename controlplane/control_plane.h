@@ -6,6 +6,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "controlplane/admin_auth.h"
+#include "controlplane/admin_grpc.h"
 #include "controlplane/ads_service.h"
 #include "controlplane/http_api.h"
 #include "controlplane/http_gateway.h"
@@ -14,6 +16,7 @@
 #include "controlplane/snapshot_cache.h"
 #include "controlplane/store.h"
 #include "controlplane/upstream_service.h"
+#include "controlplane/xds_tls.h"
 #include "grpcpp/grpcpp.h"
 
 namespace nginx_xds {
@@ -38,6 +41,11 @@ class ControlPlane {
     std::string http_listen = "127.0.0.1:18080";
     // Threads of the HTTP gateway: how many requests it serves at once.
     int http_threads = 8;
+    // A file holding the bearer token of the admin APIs (gRPC and HTTP);
+    // empty: none, and then both must listen on loopback.
+    std::string admin_token_file;
+    // TLS (mutual with a client CA) of the ADS server; empty: plaintext.
+    XdsTlsFiles xds_tls;
   };
 
   // Opens the store, restores every fleet and starts both servers.
@@ -69,6 +77,9 @@ class ControlPlane {
   std::unique_ptr<AdsService> ads_;
   std::unique_ptr<UpstreamGrpcService> upstream_grpc_;
   std::unique_ptr<FleetGrpcService> fleet_grpc_;
+  AdminAuth admin_auth_;
+  std::unique_ptr<AuthenticatedUpstreamService> upstream_admin_;
+  std::unique_ptr<AuthenticatedFleetService> fleet_admin_;
   std::unique_ptr<grpc::Server> xds_server_;
   std::unique_ptr<grpc::Server> admin_server_;
   std::unique_ptr<HttpApi> http_api_;

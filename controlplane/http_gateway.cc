@@ -102,8 +102,18 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpApi* a
 
   // Requests without a body to read (and requests httplib would not route)
   // are answered here, before routing: any path, any method.
-  server.set_pre_routing_handler([serve](const httplib::Request& request,
-                                         httplib::Response& response) {
+  const AdminAuth* auth = options.auth;
+  server.set_pre_routing_handler([serve, auth](const httplib::Request& request,
+                                               httplib::Response& response) {
+    // Before anything else, with the body unread.
+    if (auth != nullptr) {
+      absl::Status allowed = auth->Check(request.get_header_value("Authorization"));
+      if (!allowed.ok()) {
+        FillAndClose(HttpApi::Error(401, std::string(allowed.message())), response);
+        response.set_header("WWW-Authenticate", "Bearer realm=\"nginx-xds\"");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
     // Longer paths cannot name an upstream; answered here, with their body unread.
     constexpr size_t kMaxRoutedPath = 512;
     if (TakesBody(request.method) && request.path.size() <= kMaxRoutedPath) {

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "controlplane/admin_auth.h"
 #include "controlplane/http_api.h"
 
 namespace httplib {
@@ -37,6 +38,9 @@ class HttpGateway {
     absl::Duration io_timeout = absl::Seconds(10);
     // How long an idle keep-alive connection is kept.
     absl::Duration keep_alive_timeout = absl::Seconds(5);
+    // Every request must carry its bearer token (401 otherwise); null: none.
+    // Must outlive the gateway.
+    const AdminAuth* auth = nullptr;
   };
 
   // Binds `options.listen` and starts serving `api`, which must outlive the

@@ -31,6 +31,17 @@ ABSL_FLAG(std::string, data_dir, ".",
           "Directory of the embedded store (nginx-xds.db); created if missing.");
 ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(5),
           "How long a write waits for the fleet's ACKs before it is answered.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File holding the bearer token every admin call (gRPC --admin_listen, HTTP "
+          "--http_listen) must send as \"Authorization: Bearer <token>\"; required when either "
+          "listens beyond loopback. Health checks need none.");
+ABSL_FLAG(std::string, xds_tls_cert, "",
+          "PEM certificate chain of the ADS server (--xds_listen); with --xds_tls_key turns on "
+          "TLS.");
+ABSL_FLAG(std::string, xds_tls_key, "", "PEM private key of --xds_tls_cert.");
+ABSL_FLAG(std::string, xds_tls_client_ca, "",
+          "PEM CA bundle that agents' client certificates must chain to: mutual TLS, and a "
+          "node may only use the node id (and fleet) its certificate names.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -59,6 +70,10 @@ int main(int argc, char** argv) {
   options.ack_timeout = absl::GetFlag(FLAGS_ack_timeout);
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
   options.http_threads = absl::GetFlag(FLAGS_http_threads);
+  options.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
+  options.xds_tls.cert = absl::GetFlag(FLAGS_xds_tls_cert);
+  options.xds_tls.key = absl::GetFlag(FLAGS_xds_tls_key);
+  options.xds_tls.client_ca = absl::GetFlag(FLAGS_xds_tls_client_ca);
   auto control_plane = nginx_xds::ControlPlane::Start(options);
   if (!control_plane.ok()) {
     fprintf(stderr, "nginx-xds control plane: %s\n",

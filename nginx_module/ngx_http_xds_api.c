@@ -9,6 +9,7 @@
  *     proxy_pass                  http://<the xds_api_server upstream>;
  *     proxy_set_header            X-Xds-Fleet $xds_fleet;
  *     proxy_set_header            Host $xds_api_server;
+ *     proxy_set_header            Authorization $xds_api_authorization;
  *     proxy_pass_request_headers  on;     (unless the location says)
  *     proxy_pass_request_body     on;     (unless the location says)
  *     proxy_intercept_errors      off;    (unless the location says)
@@ -16,7 +17,10 @@
  *
  * so the request (method, URI as sent, body, headers but a client's own
  * X-Xds-Fleet) goes to the control plane without blocking the worker, and
- * its answer (status, body, Content-Type, X-Xds-*) comes back as it is. The
+ * its answer (status, body, Content-Type, X-Xds-*) comes back as it is.
+ * With xds_api_token_file the gateway's bearer token replaces a client's own
+ * Authorization header (so the location's access rules decide who may use
+ * the API); without it a client's header goes through unchanged. The
  * location's own proxy_* directives (timeouts, ...) apply. When the control
  * plane cannot be reached the client gets nginx's 502 (504 on a timeout).
  *
@@ -68,6 +72,8 @@ static ngx_int_t ngx_http_xds_api_fleet_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_xds_api_server_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_xds_api_authorization_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 
 
 /* what ngx_http_xds_api_call() answers for a directive nginx lacks */
@@ -75,6 +81,8 @@ static char  ngx_http_xds_api_unknown[] = "is unknown";
 
 static ngx_str_t  ngx_http_xds_api_fleet_name = ngx_string("xds_fleet");
 static ngx_str_t  ngx_http_xds_api_server_name = ngx_string("xds_api_server");
+static ngx_str_t  ngx_http_xds_api_authorization_name =
+    ngx_string("xds_api_authorization");
 
 
 /*
@@ -87,6 +95,8 @@ static ngx_http_xds_api_directive_t  ngx_http_xds_api_directives[] = {
     { 0, { "proxy_pass", "http://" NGX_HTTP_XDS_API_UPSTREAM, NULL } },
     { 0, { "proxy_set_header", "X-Xds-Fleet", "$xds_fleet", NULL } },
     { 0, { "proxy_set_header", "Host", "$xds_api_server", NULL } },
+    { 0, { "proxy_set_header", "Authorization", "$xds_api_authorization",
+           NULL } },
     { 1, { "proxy_pass_request_headers", "on", NULL } },
     { 1, { "proxy_pass_request_body", "on", NULL } },
     { 1, { "proxy_intercept_errors", "off", NULL } },
@@ -109,6 +119,7 @@ ngx_http_xds_api_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     alcf->server = { 0, NULL };
+     *     alcf->authorization = { 0, NULL };
      *     alcf->file = NULL;
      *     alcf->line = 0;
      *     alcf->first = { 0, NULL };
@@ -128,6 +139,7 @@ ngx_http_xds_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_xds_api_loc_conf_t *conf = child;
 
     ngx_conf_merge_str_value(conf->server, prev->server, "");
+    ngx_conf_merge_str_value(conf->authorization, prev->authorization, "");
 
     return NGX_CONF_OK;
 }
@@ -183,6 +195,85 @@ ngx_http_xds_api_server(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_http_xds_api_add_variables(cf, hlcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the gateway's bearer token, read now (in the master) from a file */
+
+char *
+ngx_http_xds_api_token_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_xds_api_loc_conf_t *hlcf = conf;
+
+    u_char               *p, *last, *start;
+    ngx_str_t            *value;
+    ngx_http_xds_file_t   file;
+
+    if (hlcf->authorization.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&file, sizeof(ngx_http_xds_file_t));
+
+    if (ngx_http_xds_read_file(cf, cmd, &file, 4096) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the first line, without surrounding white space */
+
+    start = file.content.data;
+    last = start + file.content.len;
+
+    p = ngx_strlchr(start, last, LF);
+    if (p != NULL) {
+        last = p;
+    }
+
+    while (start < last && (*start == ' ' || *start == '\t')) {
+        start++;
+    }
+
+    while (last > start
+           && (last[-1] == ' ' || last[-1] == '\t' || last[-1] == CR))
+    {
+        last--;
+    }
+
+    for (p = start; p < last; p++) {
+        if (*p < 0x21 || *p > 0x7e) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid xds_api_token_file \"%V\": the token "
+                               "may only hold printable ASCII characters "
+                               "without spaces", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (last - start < 16) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid xds_api_token_file \"%V\": the token "
+                           "must be at least 16 characters long",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    hlcf->authorization.len = sizeof("Bearer ") - 1 + (last - start);
+    hlcf->authorization.data = ngx_pnalloc(cf->pool, hlcf->authorization.len);
+    if (hlcf->authorization.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(hlcf->authorization.data, "Bearer ",
+                   sizeof("Bearer ") - 1);
+    ngx_memcpy(p, start, last - start);
+
+    /* no copy of the secret is left behind in the pool but this one */
+
+    ngx_explicit_memzero(file.content.data, file.content.len);
 
     return NGX_CONF_OK;
 }
@@ -298,6 +389,13 @@ ngx_http_xds_api_add_variables(ngx_conf_t *cf,
     }
 
     var->get_handler = ngx_http_xds_api_server_variable;
+
+    var = ngx_http_add_variable(cf, &ngx_http_xds_api_authorization_name, 0);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_xds_api_authorization_variable;
 
     hlcf->variables = 1;
 
@@ -601,6 +699,41 @@ ngx_http_xds_api_server_variable(ngx_http_request_t *r,
 
     v->len = alcf->server.len;
     v->data = alcf->server.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * $xds_api_authorization: "Bearer <token>" of xds_api_token_file, or
+ * without one the client's own Authorization header
+ */
+
+static ngx_int_t
+ngx_http_xds_api_authorization_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                    *value;
+    ngx_http_xds_api_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_xds_module);
+
+    if (alcf->authorization.len) {
+        value = &alcf->authorization;
+
+    } else if (r->headers_in.authorization) {
+        value = &r->headers_in.authorization->value;
+
+    } else {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = value->len;
+    v->data = value->data;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

@@ -24,6 +24,8 @@
  */
 typedef struct {
     ngx_str_t                      server;     /* xds_api_server, merged */
+    ngx_str_t                      authorization;  /* "Bearer <token>" of
+                                                  xds_api_token_file, merged */
 
     /* http{} level only */
     u_char                        *file;       /* where xds_api_server is */
@@ -43,6 +45,10 @@ char *ngx_http_xds_api_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
 /* xds_api_server host:port; (http) */
 char *ngx_http_xds_api_server(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* xds_api_token_file path; (http) */
+char *ngx_http_xds_api_token_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* dynamic_upstream; and dyups_interface; (location) */

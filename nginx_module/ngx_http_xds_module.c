@@ -151,6 +151,36 @@ static ngx_command_t  ngx_http_xds_commands[] = {
       0,
       NULL },
 
+    /* TLS to the control plane (ngx_http_xds_tls.c) */
+
+    { ngx_string("xds_tls_ca"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_xds_tls_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_xds_main_conf_t, tls.ca),
+      NULL },
+
+    { ngx_string("xds_tls_cert"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_xds_tls_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_xds_main_conf_t, tls.cert),
+      NULL },
+
+    { ngx_string("xds_tls_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_xds_tls_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_xds_main_conf_t, tls.key),
+      NULL },
+
+    { ngx_string("xds_tls_server_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_xds_main_conf_t, tls.server_name),
+      NULL },
+
     { ngx_string("xds_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_xds_status,
@@ -163,6 +193,13 @@ static ngx_command_t  ngx_http_xds_commands[] = {
     { ngx_string("xds_api_server"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_xds_api_server,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xds_api_token_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_xds_api_token_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -253,6 +290,7 @@ ngx_http_xds_create_main_conf(ngx_conf_t *cf)
      *     xmcf->node_id = { 0, NULL };
      *     xmcf->fleet = { 0, NULL };
      *     xmcf->cache_path = { 0, NULL };
+     *     xmcf->tls = { { { 0, NULL }, ... } };
      *     xmcf->shm_zone = NULL;
      *     xmcf->sh = NULL;
      *     xmcf->shpool = NULL;
@@ -300,6 +338,10 @@ ngx_http_xds_init_main_conf(ngx_conf_t *cf, void *conf)
                                "set xds_node_id", &xmcf->node_id);
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (ngx_http_xds_tls_check(cf, &xmcf->tls) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     shm_zone = ngx_shared_memory_add(cf, &ngx_http_xds_zone_name,
@@ -981,6 +1023,7 @@ ngx_http_xds_start_agent(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
     config.cache_path = xmcf->cache_path.len
                         ? (const char *) xmcf->cache_path.data : NULL;
     config.user_agent = "nginx-xds nginx/" NGINX_VERSION;
+    ngx_http_xds_tls_config(&xmcf->tls, &config);
     config.on_snapshot = ngx_http_xds_agent_snapshot;
     config.on_log = ngx_http_xds_agent_log;
     config.ctx = xw;
@@ -1033,9 +1076,11 @@ ngx_http_xds_start_agent(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
     ngx_add_timer(&xw->timer, NGX_HTTP_XDS_TIMER);
 
     ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                  "xds agent started: server \"%V\", node \"%V\", "
-                  "fleet \"%V\"", &xmcf->server, &xmcf->node_id,
-                  &xmcf->fleet);
+                  "xds agent started: server \"%V\"%s, node \"%V\", "
+                  "fleet \"%V\"", &xmcf->server,
+                  xmcf->tls.cert.content.len ? " over mutual TLS"
+                  : xmcf->tls.ca.content.len ? " over TLS" : "",
+                  &xmcf->node_id, &xmcf->fleet);
 
     return NGX_OK;
 }

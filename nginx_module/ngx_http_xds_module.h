@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include "agent/xds_agent.h"
+#include "nginx_module/ngx_http_xds_tls.h"
 
 
 #define NGX_HTTP_XDS_VERSION_LEN  64
@@ -44,6 +45,7 @@ typedef struct {
     ngx_str_t                      fleet;       /* xds_fleet */
     ngx_str_t                      cache_path;  /* xds_cache */
     size_t                         zone_size;   /* xds_zone_size */
+    ngx_http_xds_tls_t             tls;         /* xds_tls_* */
 
     ngx_shm_zone_t                *shm_zone;
     ngx_http_xds_shctx_t          *sh;

@@ -38,6 +38,14 @@ ABSL_FLAG(int, log_level, NXA_LOG_INFO, "Log lines up to this level: 0 error ...
 ABSL_FLAG(std::string, static_upstreams, "",
           "A JSON file holding an nginx_xds.v1.Snapshot whose upstreams are declared "
           "as if from nginx.conf (sent in the Node metadata); empty: none.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle that must sign the control plane's certificate; turns on TLS.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate (with --tls_key) for mutual TLS; the control plane may "
+          "take the node id from it.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "The name the control plane's certificate must carry; empty: the host of --server.");
 ABSL_FLAG(std::string, reject_version, "",
           "Reject (NACK) snapshots of this version instead of applying them; for tests.");
 
@@ -161,6 +169,22 @@ bool AddStaticUpstreams(nxa_agent_t* agent, const std::string& path) {
   return true;
 }
 
+// Reads the PEM file of --`flag` into `out`; false (and says why) when it
+// cannot be read. An empty flag leaves `out` empty.
+bool ReadFlagFile(const char* flag, const std::string& path, std::string* out) {
+  if (path.empty()) return true;
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  if (in) content << in.rdbuf();
+  if (!in || content.str().empty()) {
+    std::fprintf(stderr, "xds-agent: --%s \"%s\": cannot read the file or it is empty\n", flag,
+                 path.c_str());
+    return false;
+  }
+  *out = content.str();
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -197,6 +221,17 @@ int main(int argc, char** argv) {
   config.on_snapshot = &OnSnapshot;
   config.on_log = &OnLog;
   config.ctx = const_cast<std::string*>(&reject_version);
+  std::string tls_ca, tls_cert, tls_key;
+  const std::string tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  if (!ReadFlagFile("tls_ca", absl::GetFlag(FLAGS_tls_ca), &tls_ca) ||
+      !ReadFlagFile("tls_cert", absl::GetFlag(FLAGS_tls_cert), &tls_cert) ||
+      !ReadFlagFile("tls_key", absl::GetFlag(FLAGS_tls_key), &tls_key)) {
+    return 2;
+  }
+  config.tls_ca = tls_ca.c_str();
+  config.tls_cert = tls_cert.c_str();
+  config.tls_key = tls_key.c_str();
+  config.tls_server_name = tls_server_name.c_str();
 
   char err[512];
   nxa_agent_t* agent = nullptr;

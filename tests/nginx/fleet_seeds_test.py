@@ -1,0 +1,343 @@
+"""The seeds' sessions change the whole fleet: three nginx, one fleet.
+
+Three Debian nginx with the module (2 workers each) are the fleet `seeds`
+of one real control plane. Each is configured like both seeds at once: seed
+000's server (`location /dynamic { dynamic_upstream; }`, `location / {
+proxy_pass http://backends; }`, upstream `backends` in zone
+zone_for_backends), seed 002's `proxy_pass http://$host;` server with
+upstreams host1 and host2, and its `dyups_interface;` server. Echo backends
+answer their own port: b[0..3] stand for the seeds' 6001-6004, b[4] and b[5]
+for 8088 and 8089.
+
+Seed 000's session is played through nginx #1's /dynamic and seed 002's
+through nginx #2's dyups interface. After each change, every nginx has
+applied the version the write answered with (its status page and the
+control plane's fleet status say so), and the traffic through each of the
+three follows: a removed or down server gets no requests, an added or up
+one gets some, weights split the requests as set. Request loops are fixed
+in size.
+"""
+
+import collections
+import http.client
+
+import harness
+
+FLEET = "seeds"
+NGINX_COUNT = 3
+ZONE = "/dynamic?upstream=zone_for_backends"
+
+
+def request(port, method, path, body=None, headers=None, timeout=15.0):
+    """One request to 127.0.0.1:port; returns (status, body str, headers)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", "replace"), response.msg
+    finally:
+        conn.close()
+
+
+class SeedsNginx(harness.Nginx):
+    """harness.Nginx with seed 000's server on .port, seed 002's servers on
+    .host_port (`proxy_pass http://$host;`) and .dyups_port."""
+
+    def __init__(self, index, cp, b):
+        super().__init__(workers=2)
+        self.index = index
+        self.cp = cp
+        self.b = b
+        self.node_id = "seeds-%d" % index
+        self.host_port = harness.free_port()
+        self.dyups_port = harness.free_port()
+        self.server = """
+            location /dynamic {
+                allow 127.0.0.1;
+                deny all;
+                dynamic_upstream;
+            }
+            location / {
+                proxy_pass http://backends;
+            }
+            """
+
+    def ports(self):
+        return [self.port, self.host_port, self.dyups_port]
+
+    def _repick_ports(self):
+        super()._repick_ports()
+        self.host_port = harness.free_port()
+        self.dyups_port = harness.free_port()
+        return True
+
+    def render(self):
+        self.http = """
+            xds_server %s;
+            xds_node_id %s;
+            xds_fleet %s;
+            xds_api_server %s;
+
+            upstream backends {
+                zone zone_for_backends 1m;
+                server %s;
+                server %s;
+                server %s;
+            }
+            upstream host1 {
+                server %s;
+            }
+            upstream host2 {
+                server %s;
+            }
+
+            server {
+                listen 127.0.0.1:%d;
+                location / {
+                    proxy_pass http://$host;
+                }
+            }
+            server {
+                listen 127.0.0.1:%d;
+                location / {
+                    dyups_interface;
+                }
+            }
+            """ % (self.cp.xds_address, self.node_id, FLEET, self.cp.http_address,
+                   self.b[0], self.b[1], self.b[2], self.b[4], self.b[5],
+                   self.host_port, self.dyups_port)
+        return super().render()
+
+
+class FleetSeedsTest(harness.TestCase):
+
+    def setUp(self):
+        self.backends = self.track(harness.Backends(6)).start()
+        self.b = self.backends.addresses
+        self.p = self.backends.backend_ports
+        self.cp = self.track(harness.ControlPlane()).start()
+        self.nginx = []
+        for i in range(1, NGINX_COUNT + 1):
+            nginx = self.track(SeedsNginx(i, self.cp, self.b))
+            self.addCleanup(lambda n=nginx: self.assertEqual(n.bad_log_lines(), [], n.name))
+            nginx.start()
+            self.nginx.append(nginx)
+        harness.wait_until(self.fleet_settled, what="the three nginx connected to %s, "
+                           "nginx.conf's upstreams adopted and one version acked by all" % FLEET)
+
+    def fleet_settled(self):
+        names = {u.name for u in self.cp.list_upstreams(fleet=FLEET).upstreams}
+        acked = {n.id: n.acked_version for n in self.cp.fleet_status(FLEET).nodes if n.connected}
+        return (names >= {"backends", "host1", "host2"}
+                and len(acked) == NGINX_COUNT and len(set(acked.values())) == 1
+                and all(n.status_json()["version"] == str(acked.get(n.node_id))
+                        for n in self.nginx))
+
+    # -- what every nginx applied ----------------------------------------------
+
+    def assert_fleet_applied(self, headers, what):
+        """The write answered with X-Xds-Version V, acked by the 3 connected
+        nginx; each one's status page and the fleet status show V."""
+        version = headers.get("X-Xds-Version")
+        self.assertTrue(version, "%s: no X-Xds-Version in %s" % (what, dict(headers)))
+        self.assertEqual((headers.get("X-Xds-Acked-Nodes"), headers.get("X-Xds-Connected-Nodes")),
+                         (str(NGINX_COUNT), str(NGINX_COUNT)), what)
+        for nginx in self.nginx:
+            self.assertEqual(nginx.status_json()["version"], version,
+                             "%s: %s has not applied it" % (what, nginx.name))
+            node = self.cp.node_status(nginx.node_id, fleet=FLEET)
+            self.assertEqual(node.acked_version, int(version), "%s: %s" % (what, nginx.node_id))
+        return version
+
+    def peers(self, nginx, upstream):
+        """{server: peer} of `upstream` on nginx's status page; None if it has none."""
+        for u in nginx.status_json()["upstreams"]:
+            if u["name"] == upstream and not u["deleted"]:
+                return {p["server"]: p for p in u["peers"]}
+        return None
+
+    # -- traffic ------------------------------------------------------------------
+
+    def traffic(self, nginx, count, host=None):
+        """`count` GET / through `nginx`: seed 000's server, or with Host `host`
+        seed 002's `proxy_pass http://$host;`. Counter(backend port or status)."""
+        seen = collections.Counter()
+        for _ in range(count):
+            if host is None:
+                status, body, _ = request(nginx.port, "GET", "/")
+            else:
+                status, body, _ = request(nginx.host_port, "GET", "/", headers={"Host": host})
+            seen[int(body) if status == 200 else "status %d" % status] += 1
+        return seen
+
+    def each_nginx_traffic(self, count, host=None):
+        return [(n, self.traffic(n, count, host)) for n in self.nginx]
+
+    def assert_served_by(self, backends, count, host=None, what=""):
+        """Through each nginx, `count` requests reach exactly `backends` (indexes)."""
+        for nginx, seen in self.each_nginx_traffic(count, host):
+            self.assertEqual(set(seen), {self.p[i] for i in backends},
+                             "%s through %s: %s" % (what, nginx.name, seen))
+
+    # -- seed 000 through nginx #1 ------------------------------------------------
+
+    def dynamic(self, query=""):
+        """Seed 000's GET /dynamic?upstream=zone_for_backends... through nginx #1."""
+        status, body, headers = request(self.nginx[0].port, "GET", ZONE + query)
+        self.assertEqual(status, 200, "%s: %s" % (query, body))
+        return body, headers
+
+    def listing(self, servers, verbose=None):
+        """A /dynamic body: `server ADDR;` lines, or with `verbose` {i: 'w=1 ...'}."""
+        lines = []
+        for i in servers:
+            if verbose is None:
+                lines.append("server %s;\n" % self.b[i])
+            else:
+                lines.append("server %s %s;\n" % (self.b[i], verbose.get(
+                    i, "weight=1 max_fails=1 fail_timeout=10")))
+        return "".join(lines)
+
+    def test_seed_000_session_through_nginx_1_changes_all_three(self):
+        # list
+        body, _ = self.dynamic()
+        self.assertEqual(body, self.listing([0, 1, 2]))
+        self.assert_served_by([0, 1, 2], 30, what="nginx.conf's servers")
+
+        # verbose
+        body, _ = self.dynamic("&verbose=")
+        self.assertEqual(body, self.listing([0, 1, 2], verbose={}))
+
+        # update_parameters: 6003 gets weight 10 of 12
+        body, headers = self.dynamic("&server=%s&weight=10&max_fails=5&fail_timeout=5" % self.b[2])
+        self.assertEqual(body, self.listing(
+            [0, 1, 2], verbose={2: "weight=10 max_fails=5 fail_timeout=5"}))
+        self.assert_fleet_applied(headers, "update_parameters")
+        for nginx, seen in self.each_nginx_traffic(120):
+            # Smooth weighted round robin on the zone's shared peers: 100/10/10
+            # exactly for one worker; the two workers interleave, so roughly.
+            self.assertEqual(set(seen), {self.p[0], self.p[1], self.p[2]}, seen)
+            self.assertAlmostEqual(seen[self.p[2]], 100, delta=12, msg="%s: %s" % (nginx.name, seen))
+            self.assertAlmostEqual(seen[self.p[0]], 10, delta=6, msg="%s: %s" % (nginx.name, seen))
+            self.assertAlmostEqual(seen[self.p[1]], 10, delta=6, msg="%s: %s" % (nginx.name, seen))
+            peer = self.peers(nginx, "backends")[self.b[2]]
+            self.assertEqual((peer["weight"], peer["max_fails"], peer["fail_timeout"]), (10, 5, 5))
+
+        # The seed's next sections start from the quick start's parameters.
+        body, headers = self.dynamic("&server=%s&weight=1&max_fails=1&fail_timeout=10" % self.b[2])
+        self.assertEqual(body, self.listing([0, 1, 2], verbose={}))
+        self.assert_fleet_applied(headers, "parameters back")
+        for nginx, seen in self.each_nginx_traffic(60):
+            for i in range(3):
+                self.assertAlmostEqual(seen[self.p[i]], 20, delta=6,
+                                       msg="%s: %s" % (nginx.name, seen))
+
+        # down
+        body, headers = self.dynamic("&server=%s&down=" % self.b[2])
+        self.assertEqual(body, self.listing(
+            [0, 1, 2], verbose={2: "weight=1 max_fails=1 fail_timeout=10 down"}))
+        self.assert_fleet_applied(headers, "down")
+        self.assert_served_by([0, 1], 40, what="6003 down")
+        for nginx in self.nginx:
+            self.assertTrue(self.peers(nginx, "backends")[self.b[2]]["down"], nginx.name)
+
+        # up
+        body, headers = self.dynamic("&server=%s&up=" % self.b[2])
+        self.assertEqual(body, self.listing([0, 1, 2], verbose={}))
+        self.assert_fleet_applied(headers, "up")
+        self.assert_served_by([0, 1, 2], 30, what="6003 up")
+
+        # add
+        body, headers = self.dynamic("&add=&server=%s" % self.b[3])
+        self.assertEqual(body, self.listing([0, 1, 2, 3]))
+        self.assert_fleet_applied(headers, "add")
+        for nginx, seen in self.each_nginx_traffic(80):
+            self.assertEqual(set(seen), {self.p[0], self.p[1], self.p[2], self.p[3]}, seen)
+            self.assertAlmostEqual(seen[self.p[3]], 20, delta=6, msg="%s: %s" % (nginx.name, seen))
+
+        # remove
+        body, headers = self.dynamic("&remove=&server=%s" % self.b[2])
+        self.assertEqual(body, self.listing([0, 1, 3]))
+        self.assert_fleet_applied(headers, "remove")
+        self.assert_served_by([0, 1, 3], 60, what="6003 removed")
+        for nginx in self.nginx:
+            self.assertEqual(sorted(self.peers(nginx, "backends")),
+                             sorted([self.b[0], self.b[1], self.b[3]]), nginx.name)
+
+        # The same state answers through every nginx's /dynamic.
+        for nginx in self.nginx:
+            status, body, _ = request(nginx.port, "GET", ZONE)
+            self.assertEqual((status, body), (200, self.listing([0, 1, 3])), nginx.name)
+
+    # -- seed 002 through nginx #2 ------------------------------------------------
+
+    def dyups(self, method, path, body=None):
+        """Seed 002's REST API through nginx #2's dyups interface."""
+        return request(self.nginx[1].dyups_port, method, path, body=body)
+
+    def test_seed_002_session_through_nginx_2_changes_all_three(self):
+        # nginx.conf's upstreams, by Host, on each nginx.
+        self.assert_served_by([4], 10, host="host1", what="host1")
+        self.assert_served_by([5], 10, host="host2", what="host2")
+
+        # curl -H "host: dyhost" 127.0.0.1:8080 -> 502 on every nginx
+        for nginx, seen in self.each_nginx_traffic(3, host="dyhost"):
+            self.assertEqual(seen, {"status 502": 3}, nginx.name)
+
+        # curl -d "server 127.0.0.1:8089;server 127.0.0.1:8088;" 127.0.0.1:8081/upstream/dyhost
+        status, body, headers = self.dyups("POST", "/upstream/dyhost",
+                                           "server %s;server %s;" % (self.b[5], self.b[4]))
+        self.assertEqual((status, body), (200, "success"))
+        self.assert_fleet_applied(headers, "POST dyhost")
+
+        # The seed's next request, through nginx #2: 8089, the first server.
+        # (The seed's one worker then answers 8088; here the next request
+        # may reach the other worker, whose round robin for an upstream
+        # created at run time is its own and starts at 8089 too.)
+        self.assertEqual(request(self.nginx[1].host_port, "GET", "/",
+                                 headers={"Host": "dyhost"})[:2], (200, "%d\n" % self.p[5]))
+        # ... and every nginx splits dyhost's requests between both.
+        for nginx, seen in self.each_nginx_traffic(40, host="dyhost"):
+            self.assertEqual(set(seen), {self.p[4], self.p[5]}, "%s: %s" % (nginx.name, seen))
+            self.assertAlmostEqual(seen[self.p[4]], 20, delta=6, msg="%s: %s" % (nginx.name, seen))
+            self.assertEqual(sorted(self.peers(nginx, "dyhost")), sorted([self.b[4], self.b[5]]))
+
+        # curl 127.0.0.1:8081/detail
+        # The fleet's upstreams, seed 000's `backends` first (nginx.conf order).
+        detail = ("backends\nserver %s\nserver %s\nserver %s\n\n" % tuple(self.b[:3]) +
+                  "host1\nserver %s\n\nhost2\nserver %s\n\n" % (self.b[4], self.b[5]))
+        status, body, _ = self.dyups("GET", "/detail")
+        self.assertEqual((status, body),
+                         (200, detail + "dyhost\nserver %s\nserver %s\n\n" % (self.b[5], self.b[4])))
+
+        # A replacement with weights (what POST takes): 3 to 1 on every nginx.
+        status, body, headers = self.dyups("POST", "/upstream/dyhost",
+                                           "server %s weight=3;server %s;" % (self.b[5], self.b[4]))
+        self.assertEqual((status, body), (200, "success"))
+        self.assert_fleet_applied(headers, "POST dyhost weights")
+        for nginx, seen in self.each_nginx_traffic(80, host="dyhost"):
+            self.assertAlmostEqual(seen[self.p[5]], 60, delta=8, msg="%s: %s" % (nginx.name, seen))
+            self.assertAlmostEqual(seen[self.p[4]], 20, delta=8, msg="%s: %s" % (nginx.name, seen))
+
+        # curl -i -X DELETE 127.0.0.1:8081/upstream/dyhost
+        status, body, headers = self.dyups("DELETE", "/upstream/dyhost")
+        self.assertEqual((status, body), (200, "success"))
+        self.assert_fleet_applied(headers, "DELETE dyhost")
+        for nginx, seen in self.each_nginx_traffic(5, host="dyhost"):
+            self.assertEqual(seen, {"status 502": 5}, nginx.name)
+            self.assertIsNone(self.peers(nginx, "dyhost"), nginx.name)
+        # nginx.conf's upstreams are untouched.
+        self.assert_served_by([4], 5, host="host1", what="host1 after the DELETE")
+        self.assert_served_by([5], 5, host="host2", what="host2 after the DELETE")
+
+        # curl 127.0.0.1:8081/detail
+        status, body, _ = self.dyups("GET", "/detail")
+        self.assertEqual((status, body), (200, detail))
+        # Every nginx's dyups interface answers the same: it is the fleet's.
+        for nginx in self.nginx:
+            self.assertEqual(request(nginx.dyups_port, "GET", "/detail")[:2], (200, detail),
+                             nginx.name)
+
+
+if __name__ == "__main__":
+    harness.main()

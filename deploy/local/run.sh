@@ -65,7 +65,7 @@ live_pid() {
   [[ -f "$file" ]] || return 1
   pid=$(cat "$file" 2>/dev/null) || return 1
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$what" || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -- "$what" || return 1
   echo "$pid"
 }
 
@@ -183,6 +183,15 @@ setsid "$state/bin/nginx-xds-controlplane" --data_dir="$state/data" \
   --http_listen="127.0.0.1:$HTTP_PORT" \
   </dev/null >"$state/controlplane.out" 2>"$state/controlplane.log" &
 echo $! >"$state/controlplane.pid"
+for _ in $(seq 150); do
+  grep -q '^http_port=' "$state/controlplane.out" && break
+  if ! running "$(cat "$state/controlplane.pid")"; then
+    echo "the control plane exited:" >&2
+    tail -n 3 "$state/controlplane.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
 wait_for "the control plane" grep -q '^http_port=' "$state/controlplane.out"
 
 for name in backends seed000 seed002; do
@@ -217,7 +226,7 @@ nginx-xds demo is up
                  http://127.0.0.1:${PORT[8081]}/  (dyups' REST API)
   each nginx: /xds/status (?format=json); the fleets: curl 127.0.0.1:$HTTP_PORT/fleet/status
   logs: $run, $state
-Try seed 000's and seed 002's samples:
+Try seed 000's and seed 002's samples (they assume an empty store: --reset):
   curl "http://127.0.0.1:${PORT[6000]}/dynamic?upstream=zone_for_backends&verbose="
   curl "http://127.0.0.1:${PORT[6000]}/dynamic?upstream=zone_for_backends&add=&server=127.0.0.1:${PORT[6004]}"
   curl 127.0.0.1:${PORT[6000]}/

@@ -210,7 +210,8 @@ class Demo:
             if result.returncode == 0:
                 return output
             self.stop()
-            if "Address already in use" not in self.logs() + output or attempt == 2:
+            taken = re.search(r"Address already in use|cannot listen on", self.logs() + output)
+            if not taken or attempt == 2:
                 raise AssertionError("run.sh --detach failed (%d):\n%s\n%s" %
                                      (result.returncode, output, self.logs()))
             shutil.rmtree(self.state_dir, ignore_errors=True)

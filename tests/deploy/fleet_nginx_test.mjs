@@ -228,7 +228,9 @@ describe("the fleet's nginx.conf", () => {
           const httpPort = /^http_port=(\d+)$/m.exec(controlPlaneOutput())?.[1];
           assert.ok(httpPort, `the control plane serves no HTTP:\n${controlPlaneOutput()}`);
           const fleetStatus = await until("the pod in the fleet status", async () => {
-            const body = await (await fetch(`http://127.0.0.1:${httpPort}/fleet/status?format=json`)).json();
+            const body = await (await fetch(`http://127.0.0.1:${httpPort}/fleet/status?format=json`, {
+              headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+            })).json();
             return body.nodes.find((n) => n.id === POD_NAME && n.connected) && body;
           });
           const node = fleetStatus.nodes.find((n) => n.id === POD_NAME);
@@ -268,6 +270,9 @@ describe("the fleet's nginx.conf", () => {
 
 // The control plane with the rendered Deployment's flags, moved to loopback
 // and the test's directory; its own --helpfull says which flags it knows.
+// The admin APIs' bearer token (--admin_token_file, a Secret in the cluster).
+const ADMIN_TOKEN = "fleet-test-token-0123456789abcdef";
+
 function startControlPlane(t, dir, ports) {
   const kubectl = findKubectl();
   let deployment;
@@ -282,6 +287,10 @@ function startControlPlane(t, dir, ports) {
   const known = new Set([...`${help.stdout}${help.stderr}`.matchAll(/^\s+--([a-z_]+) /gm)].map((m) => m[1]));
   assert.ok(known.has("xds_listen"), "cannot read the control plane's --helpfull");
   const argv = [];
+  // The Deployment reads the admin token from a Secret; here, from a file.
+  const tokenFile = path.join(dir, "cp/admin-token");
+  fs.mkdirSync(path.dirname(tokenFile), { recursive: true });
+  fs.writeFileSync(tokenFile, `${ADMIN_TOKEN}\n`, { mode: 0o600 });
   for (const flag of flags) {
     const [, name, value] = /^--([a-z_]+)=(.*)$/.exec(flag);
     assert.ok(known.has(name), `the Deployment passes --${name}, which the control plane does not know`);
@@ -290,6 +299,7 @@ function startControlPlane(t, dir, ports) {
       admin_listen: "127.0.0.1:0",
       http_listen: "127.0.0.1:0",
       data_dir: path.join(dir, "cp/data"),
+      admin_token_file: tokenFile,
     }[name] ?? value;
     argv.push(`--${name}=${moved}`);
   }

@@ -84,8 +84,7 @@ TEST(AdminAuthTest, ChecksTheAuthorizationHeader) {
   EXPECT_TRUE(auth->Check(absl::StrCat("bearer ", kToken)).ok());
   EXPECT_EQ(auth->Check("").code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(auth->Check(kToken).code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(auth->Check(absl::StrCat("Basic ", kToken)).code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth->Check(absl::StrCat("Basic ", kToken)).code(), absl::StatusCode::kUnauthenticated);
   absl::Status wrong = auth->Check("Bearer s3cr3t-t0ken-0123456789abcdeF");
   EXPECT_EQ(wrong.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(wrong.message()), Not(HasSubstr(kToken)));
@@ -226,12 +225,11 @@ TEST_F(AdminTokenTest, EveryAdminMethodIsProtectedAndHealthIsOpen) {
       absl::Mutex mu;
       bool done = false;
       grpc::Status status;
-      stub.UnaryCall(&context, path, grpc::StubOptions(), &request, &response,
-                     [&](grpc::Status s) {
-                       absl::MutexLock lock(&mu);
-                       status = std::move(s);
-                       done = true;
-                     });
+      stub.UnaryCall(&context, path, grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+        absl::MutexLock lock(&mu);
+        status = std::move(s);
+        done = true;
+      });
       absl::MutexLock lock(&mu);
       mu.Await(absl::Condition(&done));
       EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)

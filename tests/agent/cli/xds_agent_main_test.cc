@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -87,6 +88,36 @@ TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
             "  server 127.0.0.1:6001 weight=1 max_fails=1 fail_timeout=10 max_conns=5 down\n"
             "  server 127.0.0.1:6002 weight=2 max_fails=1 fail_timeout=10 max_conns=0 backup\n"
             "\n");
+}
+
+// Validate that bad TLS flags stop the CLI before it connects, naming the
+// flag and the file.
+TEST(XdsAgentMainTest, RefusesUnreadableOrBadTlsFiles) {
+  const std::string dir = getenv("TEST_TMPDIR");
+  const std::string not_pem = dir + "/not.pem";
+  FILE* f = fopen(not_pem.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("not a certificate\n", f);
+  fclose(f);
+  struct Case {
+    std::string flags, error;
+  } cases[] = {
+      {"--tls_ca=" + dir + "/missing.pem", "--tls_ca \"" + dir + "/missing.pem\": cannot read"},
+      {"--tls_ca=" + not_pem, "tls_ca: no PEM certificate"},
+  };
+  for (const Case& c : cases) {
+    const std::string command =
+        absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=127.0.0.1:1 --node_id=n ",
+                     c.flags, " 2>&1");
+    FILE* out = popen(command.c_str(), "r");
+    ASSERT_NE(out, nullptr);
+    std::string output;
+    char buffer[512];
+    while (fgets(buffer, sizeof(buffer), out) != nullptr) output += buffer;
+    const int status = pclose(out);
+    EXPECT_EQ(WEXITSTATUS(status), 2) << output;
+    EXPECT_NE(output.find(c.error), std::string::npos) << output;
+  }
 }
 
 }  // namespace

@@ -59,7 +59,8 @@ usage() {
   exit 2
 }
 
-# The pid in FILE if it is a live process whose command line contains WHAT.
+# The pid in FILE if it is a live process whose command line contains WHAT
+# (so that a pid reused since is left alone).
 live_pid() {
   local file=$1 what=$2 pid
   [[ -f "$file" ]] || return 1
@@ -98,13 +99,13 @@ stop_pid() {
 stop() {
   local stopped=0 name pid
   for name in "${NGINXES[@]}"; do
-    if pid=$(live_pid "$run/$name.pid" "nginx: master process"); then
+    if pid=$(live_pid "$run/$name.pid" "$run/$name.conf"); then
       stop_pid "$pid" QUIT
       stopped=1
     fi
     rm -f "$run/$name.pid"
   done
-  if pid=$(live_pid "$state/controlplane.pid" nginx-xds-controlplane); then
+  if pid=$(live_pid "$state/controlplane.pid" "$state/bin/nginx-xds-controlplane"); then
     stop_pid "$pid" TERM
     stopped=1
   fi

@@ -32,6 +32,7 @@ const NOT_FOR_THE_IMAGE_BUILD = {
   "libnginx-mod-http-echo": "test backends",
   curl: "tests and the demo",
   wrk: "benchmarks",
+  jq: "the gRPC/HTTP parity test",
   iproute2: "network namespace tests",
   openssl: "tests",
   python3: "integration tests",

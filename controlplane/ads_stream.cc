@@ -45,6 +45,18 @@ absl::StatusOr<std::vector<nginx_xds::v1::Upstream>> StaticUpstreams(
   return upstreams;
 }
 
+// Who the node is for the snapshot cache: its id, and the string fields of
+// its metadata as labels (a staged rollout's canary group may select on them).
+WatcherNode WatcherNodeOf(const envoy::config::core::v3::Node& node) {
+  WatcherNode watcher{node.id(), {}};
+  for (const auto& [key, value] : node.metadata().fields()) {
+    if (value.kind_case() == google::protobuf::Value::kStringValue) {
+      watcher.labels[key] = value.string_value();
+    }
+  }
+  return watcher;
+}
+
 }  // namespace
 
 AdsStream* AdsStream::Start(SnapshotCache* cache, NodeRegistry* registry,
@@ -180,7 +192,7 @@ absl::Status AdsStream::Identify(const DiscoveryRequest& request) {
   std::string user_agent = node.user_agent_name();
   if (!node.user_agent_version().empty()) absl::StrAppend(&user_agent, "/", node.user_agent_version());
   registry_->StreamOpened(node_, fleet_, user_agent);
-  snapshot_ = cache_->Watch(fleet_, std::weak_ptr<SnapshotWatcher>(self_));
+  snapshot_ = cache_->Watch(fleet_, WatcherNodeOf(node), std::weak_ptr<SnapshotWatcher>(self_));
   return absl::OkStatus();
 }
 

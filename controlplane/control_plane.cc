@@ -56,6 +56,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
       std::make_unique<AuthenticatedUpstreamService>(&cp->admin_auth_, cp->upstream_grpc_.get());
   cp->fleet_admin_ =
       std::make_unique<AuthenticatedFleetService>(&cp->admin_auth_, cp->fleet_grpc_.get());
+  cp->rollout_admin_ = std::make_unique<RolloutGrpcService>(&cp->admin_auth_, service);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -74,6 +75,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   // Behind the bearer token (health and reflection stay open).
   admin_builder.RegisterService(cp->upstream_admin_.get());
   admin_builder.RegisterService(cp->fleet_admin_.get());
+  admin_builder.RegisterService(cp->rollout_admin_.get());
   cp->admin_server_ = admin_builder.BuildAndStart();
   if (cp->admin_server_ == nullptr || cp->admin_port_ == 0) {
     cp->xds_server_->Shutdown();

@@ -13,6 +13,7 @@
 #include "controlplane/http_gateway.h"
 #include "controlplane/management_service.h"
 #include "controlplane/node_registry.h"
+#include "controlplane/rollout_grpc.h"
 #include "controlplane/snapshot_cache.h"
 #include "controlplane/store.h"
 #include "controlplane/upstream_service.h"
@@ -80,6 +81,7 @@ class ControlPlane {
   AdminAuth admin_auth_;
   std::unique_ptr<AuthenticatedUpstreamService> upstream_admin_;
   std::unique_ptr<AuthenticatedFleetService> fleet_admin_;
+  std::unique_ptr<RolloutGrpcService> rollout_admin_;
   std::unique_ptr<grpc::Server> xds_server_;
   std::unique_ptr<grpc::Server> admin_server_;
   std::unique_ptr<HttpApi> http_api_;

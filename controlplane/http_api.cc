@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/upstream_rules.h"
+#include "controlplane/rollout.h"
 #include "controlplane/upstream_block.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -115,6 +116,8 @@ HttpResponse WriteAnswer(const WriteResponse& write, std::string success_body) {
   response.headers.emplace_back("X-Xds-Version", absl::StrCat(write.version()));
   response.headers.emplace_back("X-Xds-Acked-Nodes", absl::StrCat(write.acked_nodes()));
   response.headers.emplace_back("X-Xds-Connected-Nodes", absl::StrCat(write.connected_nodes()));
+  // A fleet with an open rollout: the counts are its canary nodes'.
+  if (write.canary()) response.headers.emplace_back("X-Xds-Rollout", "canary");
   return response;
 }
 
@@ -422,6 +425,16 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
     if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
     return FleetStatus(request, target);
   }
+  if (target.path == "/rollouts" || absl::StartsWith(target.path, "/rollouts/")) {
+    if (!read && method != "POST") return MethodNotAllowed(method, target.path, "GET, HEAD, POST");
+    absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
+    if (!params.ok()) return Error(400, params.status().message());
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (QueryParam& param : *params) {
+      pairs.emplace_back(std::move(param.name), std::move(param.value));
+    }
+    return Rollouts(request, target.path, pairs);
+  }
   const bool dynamic = target.path == "/dynamic";
   const bool list = target.path == "/list" || target.path == "/detail";
   const bool upstream = absl::StartsWith(target.path, kUpstreamPrefix);
@@ -584,6 +597,8 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
     versions[only] = upstreams_->FleetVersion(only);
   }
 
+  const std::vector<nginx_xds::v1::Rollout> rollouts = upstreams_->Rollouts(only);
+
   std::string body;
   if (json) {
     body = "{\"fleets\":[";
@@ -614,6 +629,12 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
       body += "}";
       first = false;
     }
+    body += "],\"rollouts\":[";
+    first = true;
+    for (const auto& rollout : rollouts) {
+      absl::StrAppend(&body, first ? "" : ",", RolloutJson(rollout));
+      first = false;
+    }
     body += "]}\n";
   } else {
     for (const auto& [fleet, version] : versions) {
@@ -636,6 +657,9 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
                           Printable(node.last_nack().message()));
         }
         body += "\n";
+      }
+      for (const auto& rollout : rollouts) {
+        if (rollout.fleet() == fleet) body += RolloutText(rollout, "  ");
       }
     }
   }

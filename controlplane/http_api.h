@@ -33,7 +33,8 @@ struct HttpResponse {
 
 // The two HTTP APIs of the seed modules, served over whatever carries the
 // request (HttpGateway): ngx_dynamic_upstream's `/dynamic?upstream=ZONE...`
-// and dyups' `/list`, `/detail`, `/upstream/NAME`, plus `/fleet/status`.
+// and dyups' `/list`, `/detail`, `/upstream/NAME`, plus `/fleet/status` and
+// the staged rollouts under `/rollouts` (which name their fleet in the path).
 // Every read and write goes through UpstreamService, so validation and
 // errors are the gRPC API's; this class only parses requests, maps status
 // codes and renders bodies byte for byte as the seeds show them. A request
@@ -65,6 +66,10 @@ class HttpApi {
                             const std::string& body) const;
   HttpResponse DeleteUpstream(const std::string& fleet, const std::string& name) const;
   HttpResponse FleetStatus(const HttpRequest& request, const Target& target) const;
+  // /rollouts and /rollouts/FLEET[/promote|/abort] (http_rollouts.cc), with
+  // the query's parameters decoded, in order.
+  HttpResponse Rollouts(const HttpRequest& request, const std::string& path,
+                        const std::vector<std::pair<std::string, std::string>>& params) const;
 
   UpstreamService* const upstreams_;
   NodeRegistry* const registry_;

@@ -79,6 +79,7 @@ nginx_xds::v1::FleetStatus FleetGrpcService::Status(const std::string& fleet) co
     (*status.mutable_fleet_versions())[node.fleet()] = service_->FleetVersion(node.fleet());
   }
   if (!fleet.empty()) (*status.mutable_fleet_versions())[fleet] = service_->FleetVersion(fleet);
+  for (auto& rollout : service_->Rollouts(fleet)) *status.add_rollouts() = std::move(rollout);
   return status;
 }
 

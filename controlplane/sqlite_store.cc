@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <iterator>
 #include <set>
 #include <string>
 #include <utility>
@@ -19,7 +20,8 @@ using nginx_xds::v1::Upstream;
 
 // Bumped when the tables change; a newer file is refused, not misread.
 // 2: upstreams.created, the creation order (dyups lists upstreams in it).
-constexpr int kSchemaVersion = 2;
+// 3: rollouts, one per fleet (its open or last staged rollout).
+constexpr int kSchemaVersion = 3;
 // Waits this long for another connection's write lock before giving up.
 constexpr int kBusyTimeoutMs = 5000;
 
@@ -37,6 +39,10 @@ CREATE TABLE IF NOT EXISTS upstreams(
   body BLOB NOT NULL,
   created INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (fleet, key));
+CREATE TABLE IF NOT EXISTS rollouts(
+  fleet TEXT PRIMARY KEY NOT NULL,
+  rollout BLOB NOT NULL,
+  stable BLOB NOT NULL);
 )sql";
 
 // Version 1 had no creation order: its upstreams keep the order they were
@@ -47,6 +53,8 @@ UPDATE upstreams SET created = (
   SELECT COUNT(*) FROM upstreams AS earlier
   WHERE earlier.fleet = upstreams.fleet AND earlier.key <= upstreams.key);
 )sql";
+
+// Version 2 becomes 3 by kSchema alone: it adds the rollouts table.
 
 // Busy and locked are worth retrying; corruption means lost data.
 absl::StatusCode CodeFor(int rc) {
@@ -283,6 +291,40 @@ absl::Status LoadUpstreams(sqlite3* db, StoredState* state) {
   return row.status();
 }
 
+// rollouts.rollout is an nginx_xds.v1.Rollout; rollouts.stable an
+// nginx_xds.v1.ListUpstreamsResponse: the stable upstreams in creation order
+// and their version.
+absl::Status LoadRollouts(sqlite3* db, StoredState* state) {
+  absl::StatusOr<Statement> select =
+      Statement::Prepare(db, "SELECT fleet, rollout, stable FROM rollouts ORDER BY fleet");
+  if (!select.ok()) return select.status();
+  absl::StatusOr<bool> row;
+  while ((row = select->Step()).ok() && *row) {
+    std::string fleet = select->Text(0);
+    std::string where = absl::StrCat("fleet \"", fleet, "\" rollout: ");
+    StoredRollout stored;
+    absl::string_view body = select->Blob(1);
+    if (!stored.rollout.ParseFromArray(body.data(), static_cast<int>(body.size())) ||
+        stored.rollout.fleet() != fleet) {
+      return DataLoss(absl::StrCat(where, "not an nginx_xds.v1.Rollout of this fleet"));
+    }
+    nginx_xds::v1::ListUpstreamsResponse stable;
+    body = select->Blob(2);
+    if (!stable.ParseFromArray(body.data(), static_cast<int>(body.size())) ||
+        stable.version() != stored.rollout.stable_version()) {
+      return DataLoss(absl::StrCat(where, "stable upstreams are not of version ",
+                                   stored.rollout.stable_version()));
+    }
+    if (state->fleet_versions.count(fleet) == 0) {
+      return DataLoss(absl::StrCat(where, "fleet has no version"));
+    }
+    stored.stable_upstreams.assign(std::make_move_iterator(stable.mutable_upstreams()->begin()),
+                                   std::make_move_iterator(stable.mutable_upstreams()->end()));
+    state->rollouts[fleet] = std::move(stored);
+  }
+  return row.status();
+}
+
 // A put or delete, checked and serialized before the transaction starts.
 struct Change {
   std::string key;
@@ -403,6 +445,7 @@ absl::StatusOr<StoredState> SqliteStore::Load() {
         StoredState state;
         NGINX_XDS_RETURN_IF_ERROR(LoadVersions(db_, &state));
         NGINX_XDS_RETURN_IF_ERROR(LoadUpstreams(db_, &state));
+        NGINX_XDS_RETURN_IF_ERROR(LoadRollouts(db_, &state));
         return state;
       });
 }
@@ -417,6 +460,29 @@ absl::StatusOr<uint64_t> SqliteStore::Commit(
   return InTransaction<uint64_t>(db_, "BEGIN IMMEDIATE", [&]() {
     return ApplyChanges(db_, fleet, *changes);
   });
+}
+
+absl::Status SqliteStore::SaveRollout(const StoredRollout& stored) {
+  NGINX_XDS_RETURN_IF_ERROR(ValidateName("fleet", stored.rollout.fleet()));
+  nginx_xds::v1::ListUpstreamsResponse stable;
+  stable.set_version(stored.rollout.stable_version());
+  for (const Upstream& upstream : stored.stable_upstreams) *stable.add_upstreams() = upstream;
+  const std::string rollout = stored.rollout.SerializeAsString();
+  const std::string upstreams = stable.SerializeAsString();
+  return InTransaction<bool>(db_, "BEGIN IMMEDIATE",
+                             [&]() -> absl::StatusOr<bool> {
+                               absl::StatusOr<Statement> save = Statement::Prepare(
+                                   db_,
+                                   "INSERT OR REPLACE INTO rollouts(fleet, rollout, stable) "
+                                   "VALUES (?1, ?2, ?3)");
+                               if (!save.ok()) return save.status();
+                               NGINX_XDS_RETURN_IF_ERROR(save->BindText(1, stored.rollout.fleet()));
+                               NGINX_XDS_RETURN_IF_ERROR(save->BindBlob(2, rollout));
+                               NGINX_XDS_RETURN_IF_ERROR(save->BindBlob(3, upstreams));
+                               NGINX_XDS_RETURN_IF_ERROR(save->Run());
+                               return true;
+                             })
+      .status();
 }
 
 #undef NGINX_XDS_RETURN_IF_ERROR

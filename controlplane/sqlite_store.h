@@ -24,6 +24,7 @@ class SqliteStore : public Store {
   absl::StatusOr<uint64_t> Commit(absl::string_view fleet,
                                   const std::vector<nginx_xds::v1::Upstream>& puts,
                                   const std::vector<std::string>& delete_keys) override;
+  absl::Status SaveRollout(const StoredRollout& rollout) override;
 
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}

@@ -7,10 +7,21 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "nginx_xds/v1/management.pb.h"
 #include "nginx_xds/v1/upstream.pb.h"
 
 namespace nginx_xds {
+
+// A fleet's open or last rollout as the store keeps it.
+struct StoredRollout {
+  // Its settings and state; the live fields (canary_nodes and the counts)
+  // are not kept.
+  nginx_xds::v1::Rollout rollout;
+  // The fleet's upstreams at rollout.stable_version, in creation order.
+  std::vector<nginx_xds::v1::Upstream> stable_upstreams;
+};
 
 // Everything a store holds, as read at start.
 struct StoredState {
@@ -21,6 +32,8 @@ struct StoredState {
   // Per fleet: its upstreams (normalized) in creation order: a new upstream
   // comes after every existing one, a replaced one keeps its place.
   std::map<std::string, std::vector<nginx_xds::v1::Upstream>> upstreams;
+  // Per fleet: its open or last rollout, if it has had one.
+  std::map<std::string, StoredRollout> rollouts;
 };
 
 // The durable home of every upstream. Implementations are thread-compatible:
@@ -39,6 +52,12 @@ class Store {
   virtual absl::StatusOr<uint64_t> Commit(
       absl::string_view fleet, const std::vector<nginx_xds::v1::Upstream>& puts,
       const std::vector<std::string>& delete_keys) = 0;
+
+  // Stores `rollout` as its fleet's rollout (replacing the one before).
+  // Durable when it returns; on error nothing changed.
+  virtual absl::Status SaveRollout(const StoredRollout& rollout) {
+    return absl::UnimplementedError("this store does not keep rollouts");
+  }
 };
 
 }  // namespace nginx_xds

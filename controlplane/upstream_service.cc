@@ -41,19 +41,22 @@ absl::StatusOr<std::unique_ptr<UpstreamService>> UpstreamService::Create(
   if (!state.ok()) return state.status();
   std::unique_ptr<UpstreamService> service(
       new UpstreamService(store, cache, registry, std::move(options)));
-  absl::MutexLock lock(&service->mu_);
-  for (auto& [fleet, version] : state->fleet_versions) {
-    Snapshot::UpstreamMap upstreams;
-    std::vector<std::string>& order = service->creation_order_[fleet];
-    for (auto& upstream : state->upstreams[fleet]) {
-      std::string key = UpstreamKey(upstream.name());
-      order.push_back(key);
-      upstreams[key] = std::make_shared<const UpstreamResources>(std::move(upstream));
+  {
+    absl::MutexLock lock(&service->mu_);
+    for (auto& [fleet, version] : state->fleet_versions) {
+      Snapshot::UpstreamMap upstreams;
+      std::vector<std::string>& order = service->creation_order_[fleet];
+      for (auto& upstream : state->upstreams[fleet]) {
+        std::string key = UpstreamKey(upstream.name());
+        order.push_back(key);
+        upstreams[key] = std::make_shared<const UpstreamResources>(std::move(upstream));
+      }
+      auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
+      service->fleets_[fleet] = snapshot;
+      cache->Publish(fleet, std::move(snapshot));
     }
-    auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
-    service->fleets_[fleet] = snapshot;
-    cache->Publish(fleet, std::move(snapshot));
   }
+  service->RestoreRollouts(std::move(state->rollouts));
   return service;
 }
 
@@ -360,6 +363,7 @@ absl::StatusOr<uint64_t> UpstreamService::CommitLocked(
 }
 
 WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t version) const {
+  if (auto canary = AwaitCanary(fleet, version)) return *std::move(canary);
   NodeRegistry::Progress progress =
       registry_->WaitForFleet(fleet, version, absl::Now() + options_.ack_timeout);
   WriteResponse response;

@@ -1,9 +1,12 @@
 #ifndef CONTROLPLANE_UPSTREAM_SERVICE_H_
 #define CONTROLPLANE_UPSTREAM_SERVICE_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -89,7 +92,57 @@ class UpstreamService {
                             std::vector<nginx_xds::v1::Upstream> upstreams)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Staged rollouts (RolloutService in management.proto, whose comments say
+  // what each does and its errors); defined in upstream_service_rollout.cc.
+  // While a fleet's rollout is open every write above is sent to its canary
+  // nodes only and waits for their ACKs alone (WriteResponse.canary).
+  absl::StatusOr<nginx_xds::v1::Rollout> StartRollout(
+      const nginx_xds::v1::StartRolloutRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nginx_xds::v1::Rollout> GetRollout(const std::string& fleet) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nginx_xds::v1::RolloutResponse> PromoteRollout(const std::string& fleet,
+                                                                bool force)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nginx_xds::v1::RolloutResponse> AbortRollout(const std::string& fleet)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The open or last rollout of `fleet`, or of every fleet when empty,
+  // ordered by fleet.
+  std::vector<nginx_xds::v1::Rollout> Rollouts(const std::string& fleet) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Stops the thread that advances rollouts.
+  ~UpstreamService();
+
  private:
+  // A fleet's rollout and, while it is open, the snapshot its non-canary
+  // nodes keep.
+  struct RolloutEntry {
+    StoredRollout stored;
+    std::shared_ptr<const Snapshot> stable;
+  };
+
+  // The rollout with its live fields (canary version and nodes) filled.
+  nginx_xds::v1::Rollout DescribeLocked(const std::string& fleet, const RolloutEntry& entry) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Halts an open rollout on a canary NACK, resumes a halted one once the
+  // canary acknowledged a newer version, and auto-promotes; persists each
+  // change. Returns the rollout as it now stands.
+  nginx_xds::v1::Rollout AdvanceRolloutLocked(const std::string& fleet, RolloutEntry* entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Closes `entry` as `state` at `version` (stored first) and unpins the fleet.
+  absl::Status CloseRolloutLocked(const std::string& fleet, RolloutEntry* entry,
+                                  nginx_xds::v1::RolloutState state, uint64_t version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AwaitFleet for a fleet with an open rollout: waits for the canary nodes
+  // only. Nothing when the fleet has none.
+  std::optional<nginx_xds::v1::WriteResponse> AwaitCanary(const std::string& fleet,
+                                                          uint64_t version) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The rollout thread: advances open rollouts whenever a node's status changes.
+  void AdvanceRollouts() ABSL_LOCKS_EXCLUDED(mu_);
+  // Restores the stored rollouts and starts the rollout thread (Create).
+  void RestoreRollouts(std::map<std::string, StoredRollout> rollouts) ABSL_LOCKS_EXCLUDED(mu_);
+
   UpstreamService(Store* store, SnapshotCache* cache, NodeRegistry* registry,
                   Options options);
 
@@ -126,6 +179,12 @@ class UpstreamService {
   // Per fleet, the UpstreamKey of every upstream in creation order, as the
   // store keeps it.
   std::map<std::string, std::vector<std::string>> creation_order_ ABSL_GUARDED_BY(mu_);
+  // Per fleet, its open or last rollout.
+  std::map<std::string, RolloutEntry> rollouts_ ABSL_GUARDED_BY(mu_);
+  // How many rollouts are open: the rollout thread sleeps while none is.
+  std::atomic<int> open_rollouts_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread rollout_thread_;
 };
 
 }  // namespace nginx_xds

@@ -240,6 +240,43 @@ TEST_F(SqliteStoreTest, SchemaOneFileIsMigratedKeepingItsOrder) {
   EXPECT_EQ(state.upstreams["default"][3].name(), "beta");
 }
 
+// A schema 2 file (before rollouts) opens as it was, and then keeps rollouts.
+TEST_F(SqliteStoreTest, SchemaTwoFileIsMigratedAndKeepsRollouts) {
+  const std::string path = NewDatabasePath();
+  ExecRaw(path,
+          "CREATE TABLE meta(id INTEGER PRIMARY KEY CHECK (id = 0), version INTEGER NOT NULL);"
+          "INSERT INTO meta(id, version) VALUES (0, 1);"
+          "CREATE TABLE fleets(fleet TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL);"
+          "INSERT INTO fleets VALUES ('web', 1);"
+          "CREATE TABLE upstreams(fleet TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, "
+          "created INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (fleet, key));"
+          "PRAGMA user_version=2;");
+  {
+    std::unique_ptr<SqliteStore> store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    StoredState state = LoadOrDie(*store);
+    EXPECT_EQ(state.version, 1u);
+    EXPECT_TRUE(state.rollouts.empty());
+    StoredRollout rollout;
+    rollout.rollout.set_fleet("web");
+    rollout.rollout.set_state(nginx_xds::v1::ROLLOUT_STATE_CANARY);
+    rollout.rollout.set_stable_version(1);
+    rollout.rollout.add_canary_node_ids("c1");
+    rollout.stable_upstreams.push_back(MakeUpstream("app", "10.0.0.1:80"));
+    ASSERT_TRUE(store->SaveRollout(rollout).ok());
+  }
+  std::unique_ptr<SqliteStore> store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  StoredState state = LoadOrDie(*store);
+  ASSERT_EQ(state.rollouts.count("web"), 1u);
+  const StoredRollout& loaded = state.rollouts["web"];
+  EXPECT_EQ(loaded.rollout.state(), nginx_xds::v1::ROLLOUT_STATE_CANARY);
+  EXPECT_EQ(loaded.rollout.stable_version(), 1u);
+  ASSERT_EQ(loaded.rollout.canary_node_ids_size(), 1);
+  ASSERT_EQ(loaded.stable_upstreams.size(), 1u);
+  EXPECT_EQ(loaded.stable_upstreams[0].name(), "app");
+}
+
 TEST_F(SqliteStoreTest, KeyBothPutAndDeletedIsRejectedAndChangesNothing) {
   absl::StatusOr<uint64_t> result =
       store_->Commit("default", {MakeUpstream("x", "10.0.0.1:80")}, {"X"});

@@ -441,7 +441,7 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
   if (!dynamic && !list && !upstream) {
     return Error(404, absl::StrCat("no endpoint \"", target.path,
                                    "\"; the endpoints are /dynamic, /list, /detail, "
-                                   "/upstream/NAME and /fleet/status"));
+                                   "/upstream/NAME, /fleet/status and /rollouts"));
   }
   if ((dynamic || list) && !read) return MethodNotAllowed(method, target.path, "GET, HEAD");
   if (upstream && !read && method != "POST" && method != "DELETE") {

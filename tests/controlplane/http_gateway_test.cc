@@ -904,7 +904,7 @@ std::vector<BadRequest> BadRequests() {
       // Paths.
       {"GET", "/nope", 404,
        "no endpoint \"/nope\"; the endpoints are /dynamic, /list, /detail, "
-       "/upstream/NAME and /fleet/status"},
+       "/upstream/NAME, /fleet/status and /rollouts"},
       {"GET", "/", 404, "no endpoint \"/\""},
       {"GET", "/list/", 404, "no endpoint \"/list/\""},
       {"GET", "/dynamic/", 404, "no endpoint \"/dynamic/\""},

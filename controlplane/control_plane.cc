@@ -64,6 +64,16 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   grpc::ServerBuilder xds_builder;
   xds_builder.AddListeningPort(options.xds_listen, *xds_credentials, &cp->xds_port_);
   xds_builder.RegisterService(cp->ads_.get());
+  // Keepalive: an agent whose host or link died without closing its
+  // connection is seen as disconnected (fleet status, write ACK counts)
+  // within ~20 s, even on an idle stream: ping every 10 s, give up after
+  // 10 s without an answer, and keep pinging when no data flows. Agents may
+  // ping every 10 s too (they do every 20 s; gRPC's default floor is 5 min).
+  xds_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10 * 1000);
+  xds_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
+  xds_builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  xds_builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                                 10 * 1000);
   cp->xds_server_ = xds_builder.BuildAndStart();
   if (cp->xds_server_ == nullptr || cp->xds_port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on \"", options.xds_listen, "\""));

@@ -5,6 +5,10 @@ Everything here runs real binaries: the control plane
 module (//nginx_module:ngx_http_xds_module.so), and backends served by a
 second Debian nginx with the echo module. Ports are chosen at run time.
 
+Each of them can also run inside a network namespace (netns="NAME", see
+in_netns()) and listen on another address (host="10.0.0.1"): the multi-host
+tests (tests/netns/) build their hosts that way.
+
 Each test script is started by tests/nginx/run_py_test.sh with Debian's
 /usr/bin/python3 and these arguments (from BUILD's $(location ...)):
 
@@ -89,6 +93,51 @@ def wait_until(predicate, timeout=15.0, interval=0.05, what=None):
         time.sleep(interval)
 
 
+# --------------------------------------------------------------------------
+# Network namespaces (ip netns)
+
+_CLONE_NEWNET = 0x40000000
+
+
+def netns_argv(netns):
+    """The prefix that runs a command inside network namespace `netns` (None: here)."""
+    return ["ip", "netns", "exec", netns] if netns else []
+
+
+def in_netns(netns, fn, *args, **kwargs):
+    """fn(*args, **kwargs) in a thread that joined network namespace `netns`.
+
+    Sockets made by `fn` belong to that namespace (setns(2) moves only the
+    calling thread). netns None: a plain call. Returns what fn returns,
+    raises what it raises.
+    """
+    if not netns:
+        return fn(*args, **kwargs)
+    import ctypes  # pylint: disable=import-outside-toplevel
+    result = {}
+
+    def run():
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open("/run/netns/%s" % netns, os.O_RDONLY)
+            try:
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    errno = ctypes.get_errno()
+                    raise OSError(errno, "setns(%s): %s" % (netns, os.strerror(errno)))
+            finally:
+                os.close(fd)
+            result["value"] = fn(*args, **kwargs)
+        except BaseException as e:  # pylint: disable=broad-except
+            result["error"] = e
+
+    thread = threading.Thread(target=run, name="netns-%s" % netns, daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -96,17 +145,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def port_accepts(port):
+def port_accepts(port, host="127.0.0.1"):
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
+        with socket.create_connection((host, port), timeout=1):
             return True
     except OSError:
         return False
 
 
-def http_get(port, path="/", timeout=5.0, headers=None):
-    """GET http://127.0.0.1:port/path, no proxy; returns (status, body str)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_get(port, path="/", timeout=5.0, headers=None, host="127.0.0.1"):
+    """GET http://host:port/path, no proxy; returns (status, body str)."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
@@ -146,11 +195,26 @@ def kill_group(process):
     _unregister(process)
 
 
+_exit_hooks = []
+
+
+def at_exit(hook):
+    """Runs hook() after kill_all() at exit, also on SIGTERM/SIGINT (e.g. to
+    delete network namespaces once nothing runs in them). Once each."""
+    _exit_hooks.append(hook)
+
+
 def kill_all():
     with _live_lock:
         processes = list(_live)
     for process in processes:
         kill_group(process)
+    while _exit_hooks:
+        hook = _exit_hooks.pop()
+        try:
+            hook()
+        except Exception as e:  # pylint: disable=broad-except
+            sys.stderr.write("harness: exit hook %r failed: %s\n" % (hook, e))
 
 
 def _on_sigterm(signum, frame):
@@ -268,14 +332,23 @@ class ControlPlane:
     (and `http_port=`, the HTTP gateway's) from its stdout. stop() and
     start() again keep data_dir and ports, so a restart is
     `cp.stop(); cp.start()`.
+
+    netns="NAME" runs it inside that network namespace, with ADS on
+    xds_host (admin and HTTP stay on the namespace's loopback); then there
+    are no gRPC stubs here (use the HTTP gateway through in_netns).
+    extra_args are appended to its command line.
     """
 
-    def __init__(self, binary=None, data_dir=None, xds_port=0, admin_port=0, http_port=0):
+    def __init__(self, binary=None, data_dir=None, xds_port=0, admin_port=0, http_port=0,
+                 netns=None, xds_host="127.0.0.1", extra_args=()):
         self.binary = binary or PATHS.controlplane
         self.dir = data_dir or make_dir("controlplane")
         self.xds_port = xds_port
         self.admin_port = admin_port
         self.http_port = http_port
+        self.netns = netns
+        self.xds_host = xds_host
+        self.extra_args = list(extra_args)
         self.process = None
         self.channel = None
         self.upstreams = None
@@ -284,7 +357,7 @@ class ControlPlane:
 
     @property
     def xds_address(self):
-        return "127.0.0.1:%d" % self.xds_port
+        return "%s:%d" % (self.xds_host, self.xds_port)
 
     @property
     def http_address(self):
@@ -293,13 +366,13 @@ class ControlPlane:
 
     def start(self, timeout=20.0):
         assert self.process is None, "control plane already running"
-        argv = [
+        argv = netns_argv(self.netns) + [
             self.binary,
-            "--xds_listen=127.0.0.1:%d" % self.xds_port,
+            "--xds_listen=%s:%d" % (self.xds_host, self.xds_port),
             "--admin_listen=127.0.0.1:%d" % self.admin_port,
             "--http_listen=127.0.0.1:%d" % self.http_port,
             "--data_dir=%s" % os.path.join(self.dir, "data"),
-        ]
+        ] + self.extra_args
         log = open(self.log_path, "ab")
         try:
             self.process = start_process(argv, stdout=subprocess.PIPE, stderr=log,
@@ -327,6 +400,8 @@ class ControlPlane:
         self.xds_port = ports["xds_port"]
         self.admin_port = ports["admin_port"]
         self.http_port = ports["http_port"]
+        if self.netns:
+            return self
         self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.admin_port)
         grpc.channel_ready_future(self.channel).result(timeout=timeout)
         self.upstreams = management_pb2_grpc.UpstreamServiceStub(self.channel)
@@ -449,10 +524,12 @@ class _NginxBase:
 
     name = "nginx"
 
-    def __init__(self, workers=1, error_log_level="info"):
+    def __init__(self, workers=1, error_log_level="info", netns=None, host="127.0.0.1"):
         self.dir = make_dir(self.name)
         self.workers = workers
         self.error_log_level = error_log_level
+        self.netns = netns  # network namespace it runs in (None: ours)
+        self.host = host  # the address it listens on
         self.process = None
         self.conf_path = os.path.join(self.dir, "nginx.conf")
         self.error_log_path = os.path.join(self.dir, "error.log")
@@ -495,7 +572,7 @@ class _NginxBase:
         return None
 
     def nginx_cmd(self, *extra):
-        return [NGINX, "-p", self.dir + "/", "-c", self.conf_path, "-e",
+        return netns_argv(self.netns) + [NGINX, "-p", self.dir + "/", "-c", self.conf_path, "-e",
                 self.error_log_path] + list(extra)
 
     def test_config(self):
@@ -543,7 +620,8 @@ class _NginxBase:
             raise WaitTimeout("%s exited with %s" % (self.name, self.process.returncode))
         return (os.path.exists(os.path.join(self.dir, "nginx.pid"))
                 and len(self.worker_pids()) == self.workers
-                and all(port_accepts(p) for p in self.ports()))
+                and all(in_netns(self.netns, port_accepts, p, self.host)
+                        for p in self.ports()))
 
     @property
     def master_pid(self):
@@ -635,8 +713,8 @@ class Backends(_NginxBase):
 
     name = "backends"
 
-    def __init__(self, count=2, ports=None):
-        super().__init__(workers=1, error_log_level="warn")
+    def __init__(self, count=2, ports=None, netns=None, host="127.0.0.1"):
+        super().__init__(workers=1, error_log_level="warn", netns=netns, host=host)
         self.fixed = ports is not None
         self.backend_ports = list(ports) if ports else [free_port() for _ in range(count)]
 
@@ -651,14 +729,14 @@ class Backends(_NginxBase):
 
     @property
     def addresses(self):
-        return ["127.0.0.1:%d" % p for p in self.backend_ports]
+        return ["%s:%d" % (self.host, p) for p in self.backend_ports]
 
     def render(self):
         servers = "".join(
             "    server {\n"
-            "        listen 127.0.0.1:%d;\n"
+            "        listen %s:%d;\n"
             "        location / { echo %d; }\n"
-            "    }\n" % (port, port) for port in self.backend_ports)
+            "    }\n" % (self.host, port, port) for port in self.backend_ports)
         return (self._main_section([ECHO_MODULE]) + "http {\n" +
                 textwrap.indent(self._http_paths(), "    ") + servers + "}\n")
 
@@ -675,8 +753,9 @@ class Nginx(_NginxBase):
     name = "nginx"
 
     def __init__(self, http="", server="", workers=2, port=None, module=None, status=True,
-                 error_log_level="info"):
-        super().__init__(workers=workers, error_log_level=error_log_level)
+                 error_log_level="info", netns=None, host="127.0.0.1"):
+        super().__init__(workers=workers, error_log_level=error_log_level, netns=netns,
+                         host=host)
         self.module = os.path.abspath(module or PATHS.nginx_module)
         if ASAN:
             # ASan symbolizes in the process: workers (nobody) cannot read under /root
@@ -721,7 +800,7 @@ class Nginx(_NginxBase):
     def render(self):
         status = "location = /xds/status { xds_status; }\n" if self.status else ""
         server = ("server {\n"
-                  "    listen 127.0.0.1:%d;\n" % self.port +
+                  "    listen %s:%d;\n" % (self.host, self.port) +
                   textwrap.indent(status + textwrap.dedent(self.server), "    ") +
                   "}\n")
         http = self._http_paths() + textwrap.dedent(self.http) + server
@@ -729,7 +808,8 @@ class Nginx(_NginxBase):
                 textwrap.indent(http, "    ") + "}\n")
 
     def get(self, path="/", **kwargs):
-        return http_get(self.port, path, **kwargs)
+        """GET from inside its network namespace."""
+        return in_netns(self.netns, http_get, self.port, path, host=self.host, **kwargs)
 
     def status_json(self):
         """GET /xds/status?format=json, parsed."""

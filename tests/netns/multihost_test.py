@@ -14,6 +14,10 @@ own loopback (7001..7003), which answer "hN-PORT": the body says which host
 and which backend served. Traffic goes from the control plane's namespace
 over the bridge to each host's address, as a client on another machine.
 
+Scenarios: a change through the HTTP API (both seeds' APIs, with
+X-Xds-Fleet) reaches every host's traffic; a cut link (below); a staged
+rollout with one host as the canary, then promoted.
+
 Nothing is created in the root namespace: the bridge and both ends of every
 veth are made inside the test's namespaces (10.213.0.0/24 exists only
 there). Namespace names carry the test's pid; processes, namespaces and
@@ -204,8 +208,13 @@ class MultiHostTest(harness.TestCase):
                     }
                     """ % (self.cp.xds_address, self.node(i), FLEET, ZONE, BACKEND_PORTS[0]),
                 server="location / { proxy_pass http://app; }\n")).start())
-        self.wait_converged(range(HOSTS), "every host connected and on the fleet's version")
+        version, _ = self.wait_converged(range(HOSTS),
+                                         "every host connected and on the fleet's version")
         for i in range(HOSTS):
+            # /xds/status learns "connected" from a 500 ms timer of the module.
+            harness.wait_until(lambda: self.agent_connected(i) == (True, version),
+                               what="host %d's /xds/status: connected, version %d" %
+                               (i + 1, version))
             self.assertEqual(self.serving(i), {self.body(i, BACKEND_PORTS[0])})
 
     # -- helpers -------------------------------------------------------------
@@ -393,6 +402,56 @@ class MultiHostTest(harness.TestCase):
         for i in range(HOSTS):
             self.assertIsNone(nodes[self.node(i)]["last_nack"])
             self.assertEqual(self.serving(i), {self.body(i, BACKEND_PORTS[2])})
+
+    def rollout(self, method, suffix="", query=""):
+        """A call to /rollouts/FLEET[suffix][?query] that must succeed; the rollout, parsed."""
+        path = "/rollouts/%s%s?format=json%s" % (FLEET, suffix, "&" + query if query else "")
+        status, _, text = self.api(method, path)
+        log("%s %s -> %d %s" % (method, path, status, text.strip()))
+        self.assertEqual(status, 200, text)
+        parsed = json.loads(text)
+        return parsed.get("rollout", parsed)
+
+    def test_canary_rollout_on_one_host_then_promote(self):
+        """Staged rollout across hosts: a canary host gets the change, the others keep
+        the stable version (and traffic) until promote, then all converge."""
+        canary = 0
+        others = [i for i in range(HOSTS) if i != canary]
+        stable, _ = self.show_status("before the rollout")
+        started = self.rollout("POST", query="nodes=%s&auto_promote=false" % self.node(canary))
+        self.assertEqual(started["state"].upper(), "CANARY", started)
+
+        status, headers, text = self.api("POST", "/upstream/app",
+                                         "server 127.0.0.1:%d;" % BACKEND_PORTS[1])
+        log("POST /upstream/app during the rollout -> %d %s" % (status, headers))
+        self.assertEqual(status, 200, text)
+        self.assertEqual(headers.get("x-xds-rollout"), "canary", headers)
+        self.assertEqual(int(headers["x-xds-acked-nodes"]), 1, headers)
+        canary_version = int(headers["x-xds-version"])
+        self.wait_serving(canary, [BACKEND_PORTS[1]])
+        harness.wait_until(lambda: self.agent_connected(canary) == (True, canary_version),
+                           what="the canary host on version %d" % canary_version)
+        # The others stay on the stable version and keep their traffic (also a
+        # moment later: nothing else is on its way to them).
+        time.sleep(1.0)
+        for i in others:
+            self.assertEqual(self.serving(i), {self.body(i, BACKEND_PORTS[0])})
+            self.assertEqual(self.agent_connected(i), (True, stable))
+        _, nodes = self.show_status("canary on version %d" % canary_version)
+        self.assertEqual(nodes[self.node(canary)]["acked_version"], canary_version)
+        for i in others:
+            self.assertEqual(nodes[self.node(i)]["acked_version"], stable)
+        current = self.rollout("GET")
+        self.assertEqual(current["state"].upper(), "CANARY", current)
+
+        promoted = self.rollout("POST", "/promote")
+        self.assertEqual(promoted["state"].upper(), "PROMOTED", promoted)
+        version, _ = self.wait_converged(range(HOSTS), "every host on the promoted version")
+        self.assertGreaterEqual(version, canary_version)
+        for i in range(HOSTS):
+            self.wait_serving(i, [BACKEND_PORTS[1]])
+            harness.wait_until(lambda: self.agent_connected(i) == (True, version),
+                               what="host %d on version %d" % (i + 1, version))
 
 
 if __name__ == "__main__":

@@ -20,55 +20,56 @@ void NodeRegistry::StreamOpened(const std::string& id, const std::string& fleet,
                                 const std::string& user_agent) {
   absl::MutexLock lock(&mu_);
   Node& node = nodes_[id];
-  if (node.fleet != fleet) {
-    // A node that moved to another fleet starts over: its versions were another fleet's.
-    node.types.clear();
-    node.last_nack.Clear();
-  }
-  node.fleet = fleet;
-  node.user_agent = user_agent;
-  ++node.streams;
-  Changed(&node);
+  Mutate(&node, [&] {
+    if (node.fleet != fleet) {
+      // A node that moved to another fleet starts over: its versions were
+      // another fleet's.
+      node.types.clear();
+      node.last_nack.Clear();
+    }
+    node.fleet = fleet;
+    node.user_agent = user_agent;
+    ++node.streams;
+  });
 }
 
 void NodeRegistry::StreamClosed(const std::string& id) {
   absl::MutexLock lock(&mu_);
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return;
-  --it->second.streams;
-  Changed(&it->second);
+  Mutate(&it->second, [&] { --it->second.streams; });
 }
 
 void NodeRegistry::Subscribed(const std::string& id, const std::string& type_url) {
   absl::MutexLock lock(&mu_);
   auto it = nodes_.find(id);
   if (it == nodes_.end() || it->second.types.count(type_url) != 0) return;
-  it->second.types[type_url];
-  Changed(&it->second);
+  Mutate(&it->second, [&] { it->second.types[type_url]; });
 }
 
-void NodeRegistry::Acked(const std::string& id, const std::string& type_url,
-                         uint64_t version) {
+void NodeRegistry::Acked(const std::string& id, const std::string& type_url, uint64_t version) {
   absl::MutexLock lock(&mu_);
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return;
-  TypeState& type = it->second.types[type_url];
-  type.acked = std::max(type.acked, version);
-  Changed(&it->second);
+  Mutate(&it->second, [&] {
+    TypeState& type = it->second.types[type_url];
+    type.acked = std::max(type.acked, version);
+  });
 }
 
-void NodeRegistry::Nacked(const std::string& id, const std::string& type_url,
-                          uint64_t version, const std::string& message) {
+void NodeRegistry::Nacked(const std::string& id, const std::string& type_url, uint64_t version,
+                          const std::string& message) {
   absl::MutexLock lock(&mu_);
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return;
   Node& node = it->second;
-  node.types[type_url].rejected = version;
-  node.last_nack.set_node(id);
-  node.last_nack.set_version(version);
-  node.last_nack.set_message(message);
-  *node.last_nack.mutable_time() = ToProto(absl::Now());
-  Changed(&node);
+  Mutate(&node, [&] {
+    node.types[type_url].rejected = version;
+    node.last_nack.set_node(id);
+    node.last_nack.set_version(version);
+    node.last_nack.set_message(message);
+    *node.last_nack.mutable_time() = ToProto(absl::Now());
+  });
 }
 
 bool NodeRegistry::Rejected(const std::string& id, const std::string& type_url,
@@ -103,16 +104,25 @@ nginx_xds::v1::FleetStatus NodeRegistry::Status(const std::string& fleet) const 
   return status;
 }
 
-NodeRegistry::Progress NodeRegistry::WaitForFleet(const std::string& fleet,
-                                                  uint64_t version,
+NodeRegistry::Progress NodeRegistry::WaitForFleet(const std::string& fleet, uint64_t version,
                                                   absl::Time deadline) const {
-  auto settled = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    Progress p = ProgressOf(fleet, version);
-    return p.acked + p.rejections.size() >= p.connected;
-  };
-  absl::ReaderMutexLock lock(&mu_);
+  absl::MutexLock lock(&mu_);
+  Waiter waiter{&fleet, version};
+  for (const auto& [id, node] : nodes_) {
+    if (node.fleet != fleet || node.streams <= 0) continue;
+    ++waiter.connected;
+    if (SettledAt(node, fleet, version)) ++waiter.settled;
+  }
+  waiters_.push_back(&waiter);
+  auto settled = [&waiter]() { return waiter.settled >= waiter.connected; };
   mu_.AwaitWithDeadline(absl::Condition(&settled), deadline);
+  waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &waiter));
   return ProgressOf(fleet, version);
+}
+
+size_t NodeRegistry::waiting() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return waiters_.size();
 }
 
 uint64_t NodeRegistry::WaitForChange(uint64_t seen, absl::Time deadline) const {
@@ -129,8 +139,32 @@ uint64_t NodeRegistry::AckedVersion(const Node& node) const {
   return lowest;
 }
 
-NodeRegistry::Progress NodeRegistry::ProgressOf(const std::string& fleet,
-                                                uint64_t version) const {
+bool NodeRegistry::SettledAt(const Node& node, const std::string& fleet, uint64_t version) const {
+  if (node.fleet != fleet || node.streams <= 0) return false;
+  if (!node.last_nack.node().empty() && node.last_nack.version() >= version) return true;
+  return !node.types.empty() && AckedVersion(node) >= version;
+}
+
+void NodeRegistry::Mutate(Node* node, const std::function<void()>& change) {
+  // Each waiter's view of this node before and after the change.
+  std::vector<std::pair<bool, bool>> before;
+  before.reserve(waiters_.size());
+  for (const Waiter* waiter : waiters_) {
+    before.emplace_back(node->fleet == *waiter->fleet && node->streams > 0,
+                        SettledAt(*node, *waiter->fleet, waiter->version));
+  }
+  change();
+  for (size_t i = 0; i < waiters_.size(); ++i) {
+    Waiter* waiter = waiters_[i];
+    const bool connected = node->fleet == *waiter->fleet && node->streams > 0;
+    waiter->connected += int{connected} - int{before[i].first};
+    waiter->settled +=
+        int{SettledAt(*node, *waiter->fleet, waiter->version)} - int{before[i].second};
+  }
+  Changed(node);
+}
+
+NodeRegistry::Progress NodeRegistry::ProgressOf(const std::string& fleet, uint64_t version) const {
   Progress progress;
   for (const auto& [id, node] : nodes_) {
     if (node.fleet != fleet || node.streams <= 0) continue;

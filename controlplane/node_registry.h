@@ -2,6 +2,7 @@
 #define CONTROLPLANE_NODE_REGISTRY_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -32,8 +33,7 @@ class NodeRegistry {
 
   // The node subscribes to `type_url`; its acked version is the lowest over
   // the types it subscribes to.
-  void Subscribed(const std::string& node, const std::string& type_url)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void Subscribed(const std::string& node, const std::string& type_url) ABSL_LOCKS_EXCLUDED(mu_);
   void Acked(const std::string& node, const std::string& type_url, uint64_t version)
       ABSL_LOCKS_EXCLUDED(mu_);
   void Nacked(const std::string& node, const std::string& type_url, uint64_t version,
@@ -41,22 +41,23 @@ class NodeRegistry {
 
   // Whether the node rejected exactly `version` of `type_url`: such a
   // version is never sent to it again.
-  bool Rejected(const std::string& node, const std::string& type_url,
-                uint64_t version) const ABSL_LOCKS_EXCLUDED(mu_);
+  bool Rejected(const std::string& node, const std::string& type_url, uint64_t version) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The status of every node of `fleet` (every node when empty).
-  nginx_xds::v1::FleetStatus Status(const std::string& fleet) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  nginx_xds::v1::FleetStatus Status(const std::string& fleet) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Waits until every connected node of `fleet` has acknowledged `version`
   // (or newer) or rejected it, or until `deadline`; returns how far it got.
-  Progress WaitForFleet(const std::string& fleet, uint64_t version,
-                        absl::Time deadline) const ABSL_LOCKS_EXCLUDED(mu_);
+  Progress WaitForFleet(const std::string& fleet, uint64_t version, absl::Time deadline) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // How many WaitForFleet calls are waiting now.
+  size_t waiting() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // A counter that grows with every change; WaitForChange returns once it
   // differs from `seen` or at `deadline`, with its value.
-  uint64_t WaitForChange(uint64_t seen, absl::Time deadline) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t WaitForChange(uint64_t seen, absl::Time deadline) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct TypeState {
@@ -72,7 +73,24 @@ class NodeRegistry {
     absl::Time updated;
   };
 
+  // A WaitForFleet in progress. Its counts are kept up to date by every
+  // change of a node of its fleet, so waking it costs O(1), not a scan of
+  // the fleet (which made a write to N nodes cost O(N^2)).
+  struct Waiter {
+    const std::string* fleet;
+    uint64_t version;
+    int64_t connected = 0;
+    // Connected nodes that acknowledged `version` (or newer) or rejected it.
+    int64_t settled = 0;
+  };
+
   uint64_t AckedVersion(const Node& node) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Whether `node` is a connected node of `fleet` that acknowledged or
+  // rejected `version` (or newer).
+  bool SettledAt(const Node& node, const std::string& fleet, uint64_t version) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Runs `change` on `node`, keeping the waiters' counts right.
+  void Mutate(Node* node, const std::function<void()>& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Progress ProgressOf(const std::string& fleet, uint64_t version) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void Changed(Node* node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -80,6 +98,8 @@ class NodeRegistry {
   mutable absl::Mutex mu_;
   std::map<std::string, Node> nodes_ ABSL_GUARDED_BY(mu_);
   uint64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Registered by WaitForFleet (a const reader of the rest).
+  mutable std::vector<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace nginx_xds

@@ -108,8 +108,7 @@ SnapshotAssembler::Outcome SnapshotAssembler::Offer(const DiscoveryResponse& res
         error = absl::StrCat(where, "ClusterLoadAssignment has no cluster_name");
         break;
       }
-      auto [it, inserted] =
-          resources.assignments.emplace(UpstreamKey(name), std::move(assignment));
+      auto [it, inserted] = resources.assignments.emplace(UpstreamKey(name), std::move(assignment));
       if (!inserted) {
         error = absl::StrCat(where, "duplicate ", kind, " \"", name, "\"");
         break;
@@ -169,8 +168,8 @@ std::optional<std::string> SnapshotAssembler::Assemble(const Resources& clusters
   for (const auto& [key, cluster] : clusters.clusters) {
     auto it = assignments.assignments.find(key);
     if (it == assignments.assignments.end()) {
-      return absl::StrCat("cluster \"", cluster.name(), "\": no ClusterLoadAssignment at version \"",
-                          clusters.version, "\"");
+      return absl::StrCat("cluster \"", cluster.name(),
+                          "\": no ClusterLoadAssignment at version \"", clusters.version, "\"");
     }
     absl::StatusOr<nginx_xds::v1::Upstream> upstream = FromXds(cluster, it->second);
     if (!upstream.ok()) return AboutCluster(cluster.name(), upstream.status());

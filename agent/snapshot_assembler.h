@@ -111,11 +111,10 @@ class SnapshotAssembler {
 
   TypeState* StateFor(const std::string& type_url);
   // NACKs and drops `state`'s pending response, if any.
-  static void NackPending(TypeState* state, const std::string& type_url,
-                          const std::string& message, Outcome* outcome);
+  static void NackPending(TypeState* state, const std::string& type_url, const std::string& message,
+                          Outcome* outcome);
   // Answers and drops `state`'s pending response as superseded, if any.
-  static void SupersedePending(TypeState* state, const std::string& type_url,
-                               Outcome* outcome);
+  static void SupersedePending(TypeState* state, const std::string& type_url, Outcome* outcome);
   // Pairs the newest resources of both types (same version) into a snapshot.
   static std::optional<std::string> Assemble(const Resources& clusters,
                                              const Resources& assignments,

@@ -75,15 +75,14 @@ std::string DirectoryOf(const std::string& path) {
 
 }  // namespace
 
-absl::Status SaveSnapshotFile(const std::string& path,
-                              const nginx_xds::v1::Snapshot& snapshot) {
+absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snapshot& snapshot) {
   if (path.empty()) return absl::InvalidArgumentError("empty cache file path");
   std::string payload;
   if (!snapshot.SerializeToString(&payload)) {
     return absl::InternalError("cannot serialize the snapshot");
   }
-  std::string contents = absl::StrFormat("%s %s %d %08x\n", kMagic, kFormatVersion,
-                                         payload.size(), Crc32(payload));
+  std::string contents =
+      absl::StrFormat("%s %s %d %08x\n", kMagic, kFormatVersion, payload.size(), Crc32(payload));
   contents += payload;
 
   std::string temp = path + ".tmp.XXXXXX";
@@ -159,8 +158,7 @@ absl::StatusOr<nginx_xds::v1::Snapshot> LoadSnapshotFile(const std::string& path
   }
   absl::string_view payload = absl::string_view(contents).substr(newline + 1);
   if (payload.size() != length) {
-    return corrupt(absl::StrCat("expected ", length, " bytes of snapshot, found ",
-                                payload.size()));
+    return corrupt(absl::StrCat("expected ", length, " bytes of snapshot, found ", payload.size()));
   }
   if (Crc32(payload) != crc) return corrupt("checksum mismatch");
   nginx_xds::v1::Snapshot snapshot;

@@ -21,8 +21,7 @@ namespace nginx_xds {
 // directory is written, fsynced and renamed over `path`, then the directory is
 // fsynced. A reader sees the old file or the new one, never a mix. Returns
 // INTERNAL / PERMISSION_DENIED etc. naming the path and the failing call.
-absl::Status SaveSnapshotFile(const std::string& path,
-                              const nginx_xds::v1::Snapshot& snapshot);
+absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snapshot& snapshot);
 
 // Reads a file written by SaveSnapshotFile and checks its header, length,
 // checksum and every upstream (ValidateNormalizedUpstream). NOT_FOUND when the

@@ -159,8 +159,7 @@ int nxa_pem_key_matches(const char* cert, size_t cert_len, const char* key, size
   return NXA_ERROR;
 }
 
-int nxa_agent_create(const nxa_config_t* config, nxa_agent_t** agent, char* err,
-                     size_t err_len) {
+int nxa_agent_create(const nxa_config_t* config, nxa_agent_t** agent, char* err, size_t err_len) {
   try {
     if (agent == nullptr) {
       WriteError(err, err_len, "no place for the agent handle");
@@ -264,8 +263,8 @@ int nxa_agent_add_static_upstream(nxa_agent_t* agent, const nxa_upstream_t* upst
     for (size_t i = 0; i < upstream->nservers; ++i) {
       const nxa_server_t& s = servers[i];
       if (s.address == nullptr || s.address[0] == '\0') {
-        agent->Log(NXA_LOG_ERROR, absl::StrCat("static upstream \"", upstream->name,
-                                               "\": server ", i, " has no address"));
+        agent->Log(NXA_LOG_ERROR, absl::StrCat("static upstream \"", upstream->name, "\": server ",
+                                               i, " has no address"));
         return NXA_ERROR;
       }
       nginx_xds::v1::Server* server = u.add_servers();

@@ -39,8 +39,7 @@ void SnapshotVerdict::Done(absl::Status status) const {
   if (!state_->status) state_->status = std::move(status);
 }
 
-XdsClient::XdsClient(XdsClientOptions options, SnapshotHandler on_snapshot,
-                     LogHandler on_log)
+XdsClient::XdsClient(XdsClientOptions options, SnapshotHandler on_snapshot, LogHandler on_log)
     : options_(std::move(options)),
       on_snapshot_(std::move(on_snapshot)),
       on_log_(std::move(on_log)),
@@ -48,8 +47,7 @@ XdsClient::XdsClient(XdsClientOptions options, SnapshotHandler on_snapshot,
 
 XdsClient::~XdsClient() { Shutdown(); }
 
-absl::StatusOr<envoy::config::core::v3::Node> XdsClient::MakeNode(
-    const XdsClientOptions& options) {
+absl::StatusOr<envoy::config::core::v3::Node> XdsClient::MakeNode(const XdsClientOptions& options) {
   envoy::config::core::v3::Node node;
   node.set_id(options.node_id);
   node.set_cluster(options.fleet);
@@ -63,14 +61,13 @@ absl::StatusOr<envoy::config::core::v3::Node> XdsClient::MakeNode(
     auto status = google::protobuf::util::MessageToJsonString(upstream, &json);
     if (!status.ok()) {
       return absl::InternalError(absl::StrCat("static upstream \"", upstream.name(),
-                                              "\": cannot convert to JSON: ",
-                                              status.ToString()));
+                                              "\": cannot convert to JSON: ", status.ToString()));
     }
     status = google::protobuf::util::JsonStringToMessage(json, list->add_values());
     if (!status.ok()) {
-      return absl::InternalError(absl::StrCat("static upstream \"", upstream.name(),
-                                              "\": cannot convert JSON to a Struct: ",
-                                              status.ToString()));
+      return absl::InternalError(
+          absl::StrCat("static upstream \"", upstream.name(),
+                       "\": cannot convert JSON to a Struct: ", status.ToString()));
     }
   }
   return node;
@@ -146,8 +143,8 @@ void XdsClient::Run() {
   if (!options_.cache_path.empty()) {
     absl::StatusOr<nginx_xds::v1::Snapshot> cached = LoadSnapshotFile(options_.cache_path);
     if (cached.ok()) {
-      Log(LogLevel::kInfo, absl::StrCat("cache file \"", options_.cache_path,
-                                        "\" holds version ", cached->version()));
+      Log(LogLevel::kInfo, absl::StrCat("cache file \"", options_.cache_path, "\" holds version ",
+                                        cached->version()));
       // Not yet the version the client holds: only once the embedder has
       // accepted it (see HandOverCache) is it sent as version_info.
       cached_ = *std::move(cached);
@@ -204,8 +201,8 @@ void XdsClient::Run() {
     first_attempt = false;
     if (shutting_down()) break;
     absl::Duration delay = backoff_.Next();
-    Log(LogLevel::kInfo, absl::StrCat("reconnecting to ", options_.server, " in ",
-                                      absl::FormatDuration(delay)));
+    Log(LogLevel::kInfo,
+        absl::StrCat("reconnecting to ", options_.server, " in ", absl::FormatDuration(delay)));
     if (!Sleep(delay)) break;
   }
   Log(LogLevel::kDebug, "agent thread exiting");
@@ -219,8 +216,7 @@ bool XdsClient::WaitForReady(grpc::Channel* channel, absl::Duration timeout) {
     if (shutting_down()) return false;
     const absl::Time now = absl::Now();
     if (now >= deadline) return false;
-    channel->WaitForStateChange(state,
-                                absl::ToChronoTime(std::min(now + kPollInterval, deadline)));
+    channel->WaitForStateChange(state, absl::ToChronoTime(std::min(now + kPollInterval, deadline)));
   }
 }
 
@@ -247,8 +243,8 @@ XdsClient::StreamResult XdsClient::RunStream(AggregatedDiscoveryService::Stub* s
   *first.mutable_node() = node_;
   first.set_type_url(kClusterTypeUrl);
   first.set_version_info(last_good_version_);
-  bool ok = stream->Write(first) &&
-            Send(stream.get(), kEndpointTypeUrl, last_good_version_, "", nullptr);
+  bool ok =
+      stream->Write(first) && Send(stream.get(), kEndpointTypeUrl, last_good_version_, "", nullptr);
 
   DiscoveryResponse response;
   while (ok && stream->Read(&response)) {
@@ -287,13 +283,13 @@ bool XdsClient::Send(Stream* stream, const std::string& type_url, const std::str
 
 bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response,
                                StreamResult* result) {
-  Log(LogLevel::kDebug, absl::StrCat("received ", TypeName(response.type_url()), " version ",
-                                     response.version_info(), " nonce ", response.nonce(),
-                                     " with ", response.resources_size(), " resources"));
+  Log(LogLevel::kDebug,
+      absl::StrCat("received ", TypeName(response.type_url()), " version ", response.version_info(),
+                   " nonce ", response.nonce(), " with ", response.resources_size(), " resources"));
   SnapshotAssembler::Outcome outcome = assembler_.Offer(response);
   for (const SnapshotAssembler::Nack& nack : outcome.nacks) {
-    Log(LogLevel::kWarn, absl::StrCat("rejecting ", TypeName(nack.type_url), " nonce ",
-                                      nack.nonce, ": ", nack.message));
+    Log(LogLevel::kWarn, absl::StrCat("rejecting ", TypeName(nack.type_url), " nonce ", nack.nonce,
+                                      ": ", nack.message));
     if (!Send(stream, nack.type_url, last_good_version_, nack.nonce, &nack.message)) {
       return false;
     }
@@ -397,8 +393,8 @@ void XdsClient::HandOverCache() {
     applied_ = *cached_;
     last_good_version_ = cached_->version();
   } else {
-    Log(LogLevel::kWarn, absl::StrCat("cached version ", cached_->version(),
-                                      " rejected: ", verdict->message()));
+    Log(LogLevel::kWarn,
+        absl::StrCat("cached version ", cached_->version(), " rejected: ", verdict->message()));
   }
 }
 

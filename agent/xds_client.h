@@ -115,13 +115,12 @@ class XdsClient {
   bool connected() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The Node sent on a stream's first request. Exposed for tests.
-  static absl::StatusOr<envoy::config::core::v3::Node> MakeNode(
-      const XdsClientOptions& options);
+  static absl::StatusOr<envoy::config::core::v3::Node> MakeNode(const XdsClientOptions& options);
 
  private:
-  using Stream = grpc::ClientReaderWriterInterface<
-      envoy::service::discovery::v3::DiscoveryRequest,
-      envoy::service::discovery::v3::DiscoveryResponse>;
+  using Stream =
+      grpc::ClientReaderWriterInterface<envoy::service::discovery::v3::DiscoveryRequest,
+                                        envoy::service::discovery::v3::DiscoveryResponse>;
 
   // What one stream achieved.
   struct StreamResult {
@@ -133,16 +132,15 @@ class XdsClient {
   void RunOrLog();
   // Waits up to `timeout` for the channel to be READY; false on timeout or shutdown.
   bool WaitForReady(grpc::Channel* channel, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
-  StreamResult RunStream(
-      envoy::service::discovery::v3::AggregatedDiscoveryService::Stub* stub)
+  StreamResult RunStream(envoy::service::discovery::v3::AggregatedDiscoveryService::Stub* stub)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Handles one response; false when the stream must end.
   bool HandleResponse(Stream* stream,
                       const envoy::service::discovery::v3::DiscoveryResponse& response,
                       StreamResult* result) ABSL_LOCKS_EXCLUDED(mu_);
   // Hands `snapshot` over and waits for the verdict; nullopt on shutdown.
-  std::optional<absl::Status> HandOver(const nginx_xds::v1::Snapshot& snapshot,
-                                       bool from_cache) ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<absl::Status> HandOver(const nginx_xds::v1::Snapshot& snapshot, bool from_cache)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void HandOverCache() ABSL_LOCKS_EXCLUDED(mu_);
   bool Send(Stream* stream, const std::string& type_url, const std::string& version,
             const std::string& nonce, const std::string* error);

@@ -96,9 +96,7 @@ int TypeIndex(const std::string& type_url) {
   return -1;
 }
 
-double Ms(Clock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 // Tracks, per stream, the lowest version it has ACKed on both types, and
 // answers "when did the last stream get to version V".
@@ -370,9 +368,9 @@ Rss ReadRss(int pid) {
     auto value = [&line](const char* key) -> std::optional<int64_t> {
       if (line.rfind(key, 0) != 0) return std::nullopt;
       std::string rest = line.substr(strlen(key));
-      rest.erase(std::remove_if(rest.begin(), rest.end(),
-                                [](char c) { return !(c >= '0' && c <= '9'); }),
-                 rest.end());
+      rest.erase(
+          std::remove_if(rest.begin(), rest.end(), [](char c) { return !(c >= '0' && c <= '9'); }),
+          rest.end());
       int64_t n;
       if (!absl::SimpleAtoi(rest, &n)) return std::nullopt;
       return n;
@@ -386,8 +384,8 @@ Rss ReadRss(int pid) {
 
 std::string FormatRss(const Rss& rss) {
   if (rss.rss_mib < 0) return "n/a";
-  return absl::StrFormat("VmRSS %.1f MiB (VmHWM %.1f MiB, %d threads)", rss.rss_mib,
-                         rss.hwm_mib, rss.threads);
+  return absl::StrFormat("VmRSS %.1f MiB (VmHWM %.1f MiB, %d threads)", rss.rss_mib, rss.hwm_mib,
+                         rss.threads);
 }
 
 // The bench's upstream as of write number `n`: each write changes the first
@@ -455,10 +453,10 @@ int main(int argc, char** argv) {
     fprintf(stderr, "--streams must be >= 1, --writes and --sustain_seconds >= 0\n");
     return 2;
   }
-  printf("ads_fanout_bench: xds=%s admin=%s streams=%d writes=%d sustain=%ds writers=%d "
-         "fleet=%s\n",
-         xds.c_str(), admin.c_str(), n_streams, n_writes, sustain_seconds, n_writers,
-         fleet.c_str());
+  printf(
+      "ads_fanout_bench: xds=%s admin=%s streams=%d writes=%d sustain=%ds writers=%d "
+      "fleet=%s\n",
+      xds.c_str(), admin.c_str(), n_streams, n_writes, sustain_seconds, n_writers, fleet.c_str());
 
   // (3a) The control plane's memory before any stream.
   const Rss rss_idle = ReadRss(cp_pid);
@@ -487,8 +485,8 @@ int main(int argc, char** argv) {
   const Clock::time_point open_start = Clock::now();
   tracker.SetTarget(static_cast<int64_t>(first_write.version()));
   for (int i = 0; i < n_streams; ++i) {
-    streams.push_back(std::make_unique<AdsClientStream>(i, xds, absl::StrCat(node_prefix, i),
-                                                        fleet, &tracker, &done));
+    streams.push_back(std::make_unique<AdsClientStream>(i, xds, absl::StrCat(node_prefix, i), fleet,
+                                                        &tracker, &done));
     streams.back()->Start();
   }
   auto opened = tracker.Wait(absl::Now() + absl::GetFlag(FLAGS_open_timeout));
@@ -498,8 +496,8 @@ int main(int argc, char** argv) {
             n_streams - tracker.Remaining(), n_streams, first_write.version(), done.done(),
             done.first_error().c_str());
   } else {
-    printf("opened %d streams, all ACKed version %" PRIu64 " on both types in %.0f ms\n",
-           n_streams, first_write.version(), open_ms);
+    printf("opened %d streams, all ACKed version %" PRIu64 " on both types in %.0f ms\n", n_streams,
+           first_write.version(), open_ms);
   }
 
   // (3b) With the streams open. Let the servers settle first.
@@ -552,7 +550,8 @@ int main(int argc, char** argv) {
       // Fan-out that lags its write's answer by far is worth a line.
       if (Ms(*last - answered) > 20 && ++run.slow_fanouts <= 5) {
         fprintf(stderr,
-                "slow fan-out (%s): write %d (version %" PRIu64 ") answered in %.2f ms, "
+                "slow fan-out (%s): write %d (version %" PRIu64
+                ") answered in %.2f ms, "
                 "last ACK %.2f ms after the answer\n",
                 label, w, response.version(), Ms(answered - start), Ms(*last - answered));
       }
@@ -560,10 +559,11 @@ int main(int argc, char** argv) {
     run.wall_s = Ms(Clock::now() - run_start) / 1000.0;
     std::sort(run.latencies.begin(), run.latencies.end());
     std::sort(run.call_ms.begin(), run.call_ms.end());
-    printf("%s (write -> last ACK on both types), %zu writes in %.1f s: p50 %.2f ms, "
-           "p99 %.2f ms, max %.2f ms; errors %d, timeouts %d\n",
-           label, run.latencies.size(), run.wall_s, run.p50(), run.p99(), run.max(),
-           run.errors, run.timeouts);
+    printf(
+        "%s (write -> last ACK on both types), %zu writes in %.1f s: p50 %.2f ms, "
+        "p99 %.2f ms, max %.2f ms; errors %d, timeouts %d\n",
+        label, run.latencies.size(), run.wall_s, run.p50(), run.p99(), run.max(), run.errors,
+        run.timeouts);
     printf("  PutUpstream call alone: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
            Percentile(run.call_ms, 50), Percentile(run.call_ms, 99),
            run.call_ms.empty() ? -1.0 : run.call_ms.back());
@@ -631,9 +631,11 @@ int main(int argc, char** argv) {
   const double sustain_s = Ms(Clock::now() - sustain_start) / 1000.0;
   const double writes_per_s = sustain_s > 0 ? sustained_ok.load() / sustain_s : 0;
   std::vector<double> all_writer_ms;
-  for (const auto& each : writer_ms) all_writer_ms.insert(all_writer_ms.end(), each.begin(), each.end());
+  for (const auto& each : writer_ms)
+    all_writer_ms.insert(all_writer_ms.end(), each.begin(), each.end());
   std::sort(all_writer_ms.begin(), all_writer_ms.end());
-  printf("throughput: %" PRId64 " writes in %.1f s with %d writers = %.1f writes/s "
+  printf("throughput: %" PRId64
+         " writes in %.1f s with %d writers = %.1f writes/s "
          "(errors %" PRId64 "); PutUpstream p50 %.2f ms, p99 %.2f ms\n",
          sustained_ok.load(), sustain_s, n_writers, writes_per_s, sustained_errors.load(),
          Percentile(all_writer_ms, 50), Percentile(all_writer_ms, 99));
@@ -651,8 +653,7 @@ int main(int argc, char** argv) {
              " on both types %.2f ms after the last write was answered\n",
              n_streams, final_version.load(), converge_ms);
     } else {
-      printf("NOT converged: %d of %d streams had not ACKed final version %" PRIu64
-             " after %s\n",
+      printf("NOT converged: %d of %d streams had not ACKed final version %" PRIu64 " after %s\n",
              tracker.Remaining(), n_streams, final_version.load(),
              absl::FormatDuration(absl::GetFlag(FLAGS_converge_timeout)).c_str());
     }
@@ -664,8 +665,7 @@ int main(int argc, char** argv) {
   }
   const int64_t sustain_versions = sustained_ok.load();
   printf("  responses per stream during the throughput phase: %.1f (for %" PRId64
-         " versions x 2 types; fewer means versions were coalesced); bad responses %" PRId64
-         "\n",
+         " versions x 2 types; fewer means versions were coalesced); bad responses %" PRId64 "\n",
          static_cast<double>(responses_after - responses_before) / n_streams, sustain_versions,
          bad);
 
@@ -699,21 +699,21 @@ int main(int argc, char** argv) {
 
   auto fmt = [](double v) { return v < 0 ? std::string("na") : absl::StrFormat("%.2f", v); };
   absl::PrintF(
-         "RESULT streams=%d writes=%d idle_writes=%d idle_p50_ms=%s idle_max_ms=%s p50_ms=%s "
-         "p99_ms=%s max_ms=%s write_errors=%d write_timeouts=%d writes_per_s=%.1f sustained_writes=%d"
-         " sustained_errors=%d converged=%s converge_ms=%s open_ms=%.0f "
-         "rss_idle_mib=%s rss_streams_mib=%s rss_after_mib=%s rss_closed_mib=%s "
-         "hwm_mib=%s cp_threads=%d stream_failures=%d call_p50_ms=%s call_p99_ms=%s "
-         "sustained_call_p50_ms=%s sustained_call_p99_ms=%s sustain_responses_per_stream=%.1f\n",
-         n_streams, back_to_back.latencies.size(), idle.latencies.size(), fmt(idle.p50()),
-         fmt(idle.max()), fmt(p50), fmt(p99), fmt(pmax), write_errors,
-         write_timeouts, writes_per_s, sustained_ok.load(), sustained_errors.load(),
-         sustained_ok.load() == 0 ? "na" : (converged ? "yes" : "no"), fmt(converge_ms),
-         open_ms, fmt(rss_idle.rss_mib), fmt(rss_streams.rss_mib), fmt(rss_after.rss_mib),
-         fmt(rss_closed.rss_mib), fmt(rss_closed.hwm_mib), rss_streams.threads,
-         done.failed(), fmt(Percentile(call_ms, 50)), fmt(Percentile(call_ms, 99)),
-         fmt(Percentile(all_writer_ms, 50)), fmt(Percentile(all_writer_ms, 99)),
-         static_cast<double>(responses_after - responses_before) / n_streams);
+      "RESULT streams=%d writes=%d idle_writes=%d idle_p50_ms=%s idle_max_ms=%s p50_ms=%s "
+      "p99_ms=%s max_ms=%s write_errors=%d write_timeouts=%d writes_per_s=%.1f sustained_writes=%d"
+      " sustained_errors=%d converged=%s converge_ms=%s open_ms=%.0f "
+      "rss_idle_mib=%s rss_streams_mib=%s rss_after_mib=%s rss_closed_mib=%s "
+      "hwm_mib=%s cp_threads=%d stream_failures=%d call_p50_ms=%s call_p99_ms=%s "
+      "sustained_call_p50_ms=%s sustained_call_p99_ms=%s sustain_responses_per_stream=%.1f\n",
+      n_streams, back_to_back.latencies.size(), idle.latencies.size(), fmt(idle.p50()),
+      fmt(idle.max()), fmt(p50), fmt(p99), fmt(pmax), write_errors, write_timeouts, writes_per_s,
+      sustained_ok.load(), sustained_errors.load(),
+      sustained_ok.load() == 0 ? "na" : (converged ? "yes" : "no"), fmt(converge_ms), open_ms,
+      fmt(rss_idle.rss_mib), fmt(rss_streams.rss_mib), fmt(rss_after.rss_mib),
+      fmt(rss_closed.rss_mib), fmt(rss_closed.hwm_mib), rss_streams.threads, done.failed(),
+      fmt(Percentile(call_ms, 50)), fmt(Percentile(call_ms, 99)),
+      fmt(Percentile(all_writer_ms, 50)), fmt(Percentile(all_writer_ms, 99)),
+      static_cast<double>(responses_after - responses_before) / n_streams);
   fflush(stdout);
   const bool ok = opened.has_value() && write_errors == 0 && write_timeouts == 0 &&
                   (sustained_ok.load() == 0 || converged) && done.failed() == 0;

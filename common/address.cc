@@ -27,22 +27,18 @@ constexpr size_t kMaxLabelLength = 63;
 constexpr size_t kMaxUnixPathLength = sizeof(sockaddr_un::sun_path) - 1;
 
 absl::Status AddressError(absl::string_view text, absl::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("address \"", text, "\": ", what));
+  return absl::InvalidArgumentError(absl::StrCat("address \"", text, "\": ", what));
 }
 
 // Parses the text after "host:" (or "]:"); nginx accepts only decimal ports.
-absl::StatusOr<uint16_t> ParsePort(absl::string_view text,
-                                   absl::string_view port) {
+absl::StatusOr<uint16_t> ParsePort(absl::string_view text, absl::string_view port) {
   if (port.empty()) return AddressError(text, "missing port after ':'");
   if (!std::all_of(port.begin(), port.end(), absl::ascii_isdigit)) {
-    return AddressError(text,
-                        absl::StrCat("port \"", port, "\" is not a number"));
+    return AddressError(text, absl::StrCat("port \"", port, "\" is not a number"));
   }
   uint32_t value = 0;
   // Five digits at most so that SimpleAtoi cannot overflow.
-  if (port.size() > 5 || !absl::SimpleAtoi(port, &value) || value < 1 ||
-      value > 65535) {
+  if (port.size() > 5 || !absl::SimpleAtoi(port, &value) || value < 1 || value > 65535) {
     return AddressError(text, "port must be 1-65535");
   }
   return static_cast<uint16_t>(value);
@@ -87,8 +83,8 @@ absl::StatusOr<ServerAddress> ParseUnix(absl::string_view text) {
     return AddressError(text, "unix socket path must be absolute");
   }
   if (path.size() > kMaxUnixPathLength) {
-    return AddressError(text, absl::StrCat("unix socket path longer than ",
-                                           kMaxUnixPathLength, " bytes"));
+    return AddressError(
+        text, absl::StrCat("unix socket path longer than ", kMaxUnixPathLength, " bytes"));
   }
   ServerAddress address;
   address.kind = ServerAddress::Kind::kUnix;
@@ -96,8 +92,7 @@ absl::StatusOr<ServerAddress> ParseUnix(absl::string_view text) {
   return address;
 }
 
-absl::StatusOr<ServerAddress> ParseBracketed(absl::string_view text,
-                                             uint16_t default_port) {
+absl::StatusOr<ServerAddress> ParseBracketed(absl::string_view text, uint16_t default_port) {
   size_t close = text.find(']');
   if (close == absl::string_view::npos) {
     return AddressError(text, "missing ']' after IPv6 address");
@@ -107,8 +102,7 @@ absl::StatusOr<ServerAddress> ParseBracketed(absl::string_view text,
   ServerAddress address;
   address.kind = ServerAddress::Kind::kIpv6;
   if (!CanonicalIp(AF_INET6, literal, &address.host)) {
-    return AddressError(text,
-                        absl::StrCat("invalid IPv6 address \"", literal, "\""));
+    return AddressError(text, absl::StrCat("invalid IPv6 address \"", literal, "\""));
   }
   if (rest.empty()) {
     if (default_port == 0) return AddressError(text, "missing port");
@@ -124,11 +118,9 @@ absl::StatusOr<ServerAddress> ParseBracketed(absl::string_view text,
   return address;
 }
 
-absl::StatusOr<ServerAddress> ParseHostAndPort(absl::string_view text,
-                                               uint16_t default_port) {
+absl::StatusOr<ServerAddress> ParseHostAndPort(absl::string_view text, uint16_t default_port) {
   size_t colon = text.find(':');
-  if (colon != absl::string_view::npos &&
-      text.find(':', colon + 1) != absl::string_view::npos) {
+  if (colon != absl::string_view::npos && text.find(':', colon + 1) != absl::string_view::npos) {
     return AddressError(text, "an IPv6 address must be in brackets");
   }
   absl::string_view host = text.substr(0, colon);
@@ -137,8 +129,7 @@ absl::StatusOr<ServerAddress> ParseHostAndPort(absl::string_view text,
   if (LooksNumeric(host)) {
     address.kind = ServerAddress::Kind::kIpv4;
     if (!CanonicalIp(AF_INET, host, &address.host)) {
-      return AddressError(text,
-                          absl::StrCat("invalid IPv4 address \"", host, "\""));
+      return AddressError(text, absl::StrCat("invalid IPv4 address \"", host, "\""));
     }
   } else if (IsHostName(host)) {
     address.kind = ServerAddress::Kind::kHostName;
@@ -162,8 +153,7 @@ struct AddrInfoDeleter {
 };
 
 absl::Status ResolveError(const ServerAddress& address, int error) {
-  std::string message =
-      absl::StrCat("host \"", address.host, "\": ", gai_strerror(error));
+  std::string message = absl::StrCat("host \"", address.host, "\": ", gai_strerror(error));
   if (error == EAI_NONAME || error == EAI_NODATA || error == EAI_FAIL) {
     return absl::NotFoundError(message);
   }
@@ -185,8 +175,7 @@ std::string ServerAddress::ToString() const {
   return absl::StrCat(host, ":", port);
 }
 
-absl::StatusOr<ServerAddress> ParseServerAddress(absl::string_view text,
-                                                 uint16_t default_port) {
+absl::StatusOr<ServerAddress> ParseServerAddress(absl::string_view text, uint16_t default_port) {
   if (text.empty()) return AddressError(text, "empty address");
   for (char c : text) {
     if (absl::ascii_isspace(c) || absl::ascii_iscntrl(c)) {
@@ -198,8 +187,7 @@ absl::StatusOr<ServerAddress> ParseServerAddress(absl::string_view text,
   return ParseHostAndPort(text, default_port);
 }
 
-absl::StatusOr<std::vector<ServerAddress>> ResolveServerAddress(
-    const ServerAddress& address) {
+absl::StatusOr<std::vector<ServerAddress>> ResolveServerAddress(const ServerAddress& address) {
   if (address.kind != ServerAddress::Kind::kHostName) {
     return std::vector<ServerAddress>{address};
   }
@@ -214,8 +202,7 @@ absl::StatusOr<std::vector<ServerAddress>> ResolveServerAddress(
   std::unique_ptr<addrinfo, AddrInfoDeleter> list(raw);
 
   std::vector<ServerAddress> resolved;
-  for (const addrinfo* info = list.get(); info != nullptr;
-       info = info->ai_next) {
+  for (const addrinfo* info = list.get(); info != nullptr; info = info->ai_next) {
     char buffer[INET6_ADDRSTRLEN];
     ServerAddress entry;
     entry.port = address.port;
@@ -234,10 +221,9 @@ absl::StatusOr<std::vector<ServerAddress>> ResolveServerAddress(
     }
     entry.host = buffer;
     // /etc/hosts may list an address twice: keep one server per address.
-    bool seen = std::any_of(resolved.begin(), resolved.end(),
-                            [&entry](const ServerAddress& other) {
-                              return other.host == entry.host;
-                            });
+    bool seen = std::any_of(resolved.begin(), resolved.end(), [&entry](const ServerAddress& other) {
+      return other.host == entry.host;
+    });
     if (!seen) resolved.push_back(std::move(entry));
   }
   if (resolved.empty()) {

@@ -28,15 +28,13 @@ struct ServerAddress {
 // Parses "a.b.c.d[:port]", "[v6][:port]", "unix:/path" or "name[:port]".
 // A missing port becomes `default_port`; pass 0 to require one. Returns
 // INVALID_ARGUMENT naming the address and what is wrong with it.
-absl::StatusOr<ServerAddress> ParseServerAddress(absl::string_view text,
-                                                 uint16_t default_port);
+absl::StatusOr<ServerAddress> ParseServerAddress(absl::string_view text, uint16_t default_port);
 
 // Resolves a kHostName address to every IPv4/IPv6 address of the name, in
 // the resolver's order, as nginx does for `server name:port`. Other kinds are
 // returned as they are. Returns NOT_FOUND / UNAVAILABLE when the name does not
 // resolve. Blocking; thread-safe.
-absl::StatusOr<std::vector<ServerAddress>> ResolveServerAddress(
-    const ServerAddress& address);
+absl::StatusOr<std::vector<ServerAddress>> ResolveServerAddress(const ServerAddress& address);
 
 }  // namespace nginx_xds
 

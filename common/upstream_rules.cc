@@ -37,13 +37,11 @@ absl::string_view MethodName(Method method) {
 }
 
 absl::Status UpstreamError(const Upstream& upstream, absl::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("upstream \"", upstream.name(), "\": ", what));
+  return absl::InvalidArgumentError(absl::StrCat("upstream \"", upstream.name(), "\": ", what));
 }
 
 absl::Status ServerError(absl::string_view address, absl::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("server \"", address, "\": ", what));
+  return absl::InvalidArgumentError(absl::StrCat("server \"", address, "\": ", what));
 }
 
 // ParseServerAddress names the address as `address "..."`; within an upstream
@@ -58,16 +56,14 @@ absl::Status AsServerError(absl::Status status) {
 
 absl::Status CheckHashKey(const Upstream& upstream) {
   const std::string& key = upstream.hash_key();
-  if (key.empty())
-    return UpstreamError(upstream, "method hash needs a hash_key");
+  if (key.empty()) return UpstreamError(upstream, "method hash needs a hash_key");
   if (key.size() > kMaxHashKeyLength) {
-    return UpstreamError(upstream, absl::StrCat("hash_key longer than ",
-                                                kMaxHashKeyLength, " bytes"));
+    return UpstreamError(upstream,
+                         absl::StrCat("hash_key longer than ", kMaxHashKeyLength, " bytes"));
   }
   for (char c : key) {
     if (absl::ascii_iscntrl(c)) {
-      return UpstreamError(upstream, absl::StrCat("hash_key \"", key,
-                                                  "\" has control characters"));
+      return UpstreamError(upstream, absl::StrCat("hash_key \"", key, "\" has control characters"));
     }
   }
   return absl::OkStatus();
@@ -78,17 +74,15 @@ absl::Status CheckUpstreamFields(const Upstream& upstream) {
   absl::Status status = ValidateName("upstream", upstream.name());
   if (!status.ok()) return status;
   if (!v1::Method_IsValid(upstream.method())) {
-    return UpstreamError(upstream,
-                         absl::StrCat("unknown method ", upstream.method()));
+    return UpstreamError(upstream, absl::StrCat("unknown method ", upstream.method()));
   }
   if (upstream.method() == v1::HASH) {
     status = CheckHashKey(upstream);
     if (!status.ok()) return status;
   } else if (!upstream.hash_key().empty() || upstream.hash_consistent()) {
-    return UpstreamError(
-        upstream,
-        absl::StrCat("hash_key and hash_consistent need method hash, not ",
-                     MethodName(upstream.method())));
+    return UpstreamError(upstream,
+                         absl::StrCat("hash_key and hash_consistent need method hash, not ",
+                                      MethodName(upstream.method())));
   }
   if (!upstream.zone().empty()) {
     status = ValidateName("zone", upstream.zone());
@@ -98,55 +92,44 @@ absl::Status CheckUpstreamFields(const Upstream& upstream) {
 }
 
 // Server settings other than the address; `address` names the server.
-absl::Status CheckServerSettings(const Server& server, Method method,
-                                 absl::string_view address) {
-  if (server.has_weight() &&
-      (server.weight() < 1 || server.weight() > kMaxWeight)) {
-    return ServerError(address, absl::StrCat("weight ", server.weight(),
-                                             " must be 1-", kMaxWeight));
+absl::Status CheckServerSettings(const Server& server, Method method, absl::string_view address) {
+  if (server.has_weight() && (server.weight() < 1 || server.weight() > kMaxWeight)) {
+    return ServerError(address,
+                       absl::StrCat("weight ", server.weight(), " must be 1-", kMaxWeight));
   }
   // nginx: "backup" cannot be used with the hash, ip_hash and random methods.
-  if (server.backup() &&
-      (method == v1::IP_HASH || method == v1::HASH || method == v1::RANDOM)) {
-    return ServerError(
-        address,
-        absl::StrCat("backup is not supported by method ", MethodName(method)));
+  if (server.backup() && (method == v1::IP_HASH || method == v1::HASH || method == v1::RANDOM)) {
+    return ServerError(address,
+                       absl::StrCat("backup is not supported by method ", MethodName(method)));
   }
   return absl::OkStatus();
 }
 
 // Server.host must be a host name; only IP servers can have been resolved.
-absl::Status CheckServerHost(const Server& server,
-                             const ServerAddress& address) {
+absl::Status CheckServerHost(const Server& server, const ServerAddress& address) {
   if (server.host().empty()) return absl::OkStatus();
   if (address.kind == ServerAddress::Kind::kUnix) {
     return ServerError(server.address(), "a unix socket has no host");
   }
   absl::StatusOr<ServerAddress> host = ParseServerAddress(server.host(), 1);
-  if (!host.ok() || host->kind != ServerAddress::Kind::kHostName ||
-      host->host != server.host()) {
-    return ServerError(server.address(),
-                       absl::StrCat("invalid host \"", server.host(), "\""));
+  if (!host.ok() || host->kind != ServerAddress::Kind::kHostName || host->host != server.host()) {
+    return ServerError(server.address(), absl::StrCat("invalid host \"", server.host(), "\""));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckNormalizedServer(const Server& server, Method method) {
-  absl::StatusOr<ServerAddress> address =
-      ParseServerAddress(server.address(), 0);
+  absl::StatusOr<ServerAddress> address = ParseServerAddress(server.address(), 0);
   if (!address.ok()) return AsServerError(address.status());
   if (address->kind == ServerAddress::Kind::kHostName) {
     return ServerError(server.address(), "host name is not resolved");
   }
   if (address->ToString() != server.address()) {
-    return ServerError(
-        server.address(),
-        absl::StrCat("not in canonical form \"", address->ToString(), "\""));
-  }
-  if (!server.has_weight() || !server.has_max_fails() ||
-      !server.has_fail_timeout()) {
     return ServerError(server.address(),
-                       "weight, max_fails and fail_timeout must be set");
+                       absl::StrCat("not in canonical form \"", address->ToString(), "\""));
+  }
+  if (!server.has_weight() || !server.has_max_fails() || !server.has_fail_timeout()) {
+    return ServerError(server.address(), "weight, max_fails and fail_timeout must be set");
   }
   absl::Status status = CheckServerSettings(server, method, server.address());
   if (!status.ok()) return status;
@@ -174,9 +157,9 @@ void FillServerDefaults(Server* server) {
 }
 
 // Host names are asked of `resolve`; every other kind stands for itself.
-absl::StatusOr<std::vector<ServerAddress>> ExpandAddress(
-    const Server& server, const ServerAddress& address,
-    const AddressResolver& resolve) {
+absl::StatusOr<std::vector<ServerAddress>> ExpandAddress(const Server& server,
+                                                         const ServerAddress& address,
+                                                         const AddressResolver& resolve) {
   if (address.kind != ServerAddress::Kind::kHostName) {
     return std::vector<ServerAddress>{address};
   }
@@ -184,40 +167,32 @@ absl::StatusOr<std::vector<ServerAddress>> ExpandAddress(
   if (!resolved.ok()) {
     // A name that does not exist is the caller's mistake; a failing
     // resolver (UNAVAILABLE) is worth retrying, so keep that code.
-    absl::StatusCode code =
-        resolved.status().code() == absl::StatusCode::kNotFound
-            ? absl::StatusCode::kInvalidArgument
-            : resolved.status().code();
-    return absl::Status(code,
-                        absl::StrCat("server \"", server.address(),
-                                     "\": ", resolved.status().message()));
+    absl::StatusCode code = resolved.status().code() == absl::StatusCode::kNotFound
+                                ? absl::StatusCode::kInvalidArgument
+                                : resolved.status().code();
+    return absl::Status(
+        code, absl::StrCat("server \"", server.address(), "\": ", resolved.status().message()));
   }
   if (resolved->empty()) {
     return ServerError(server.address(), "host name resolves to no address");
   }
   for (const ServerAddress& entry : *resolved) {
-    if (entry.kind != ServerAddress::Kind::kIpv4 &&
-        entry.kind != ServerAddress::Kind::kIpv6) {
-      return ServerError(
-          server.address(),
-          absl::StrCat("host name resolved to \"", entry.ToString(),
-                       "\", not an IP address"));
+    if (entry.kind != ServerAddress::Kind::kIpv4 && entry.kind != ServerAddress::Kind::kIpv6) {
+      return ServerError(server.address(), absl::StrCat("host name resolved to \"",
+                                                        entry.ToString(), "\", not an IP address"));
     }
   }
   return resolved;
 }
 
 // Appends one normalized server per address `server` stands for.
-absl::Status NormalizeServer(const Server& server, Method method,
-                             const AddressResolver& resolve,
+absl::Status NormalizeServer(const Server& server, Method method, const AddressResolver& resolve,
                              std::vector<Server>* out) {
-  absl::StatusOr<ServerAddress> address =
-      ParseServerAddress(server.address(), kDefaultPort);
+  absl::StatusOr<ServerAddress> address = ParseServerAddress(server.address(), kDefaultPort);
   if (!address.ok()) return AsServerError(address.status());
   absl::Status status = CheckServerSettings(server, method, server.address());
   if (!status.ok()) return status;
-  absl::StatusOr<std::vector<ServerAddress>> expanded =
-      ExpandAddress(server, *address, resolve);
+  absl::StatusOr<std::vector<ServerAddress>> expanded = ExpandAddress(server, *address, resolve);
   if (!expanded.ok()) return expanded.status();
   for (const ServerAddress& entry : *expanded) {
     Server normalized = server;
@@ -241,23 +216,17 @@ absl::Status ValidateName(absl::string_view what, absl::string_view name) {
     }
   }
   if (valid) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(what, " name \"", name, "\": must be 1-", kMaxNameLength,
-                   " characters of [A-Za-z0-9._-]"));
+  return absl::InvalidArgumentError(absl::StrCat(what, " name \"", name, "\": must be 1-",
+                                                 kMaxNameLength, " characters of [A-Za-z0-9._-]"));
 }
 
-std::string UpstreamKey(absl::string_view name) {
-  return absl::AsciiStrToLower(name);
-}
+std::string UpstreamKey(absl::string_view name) { return absl::AsciiStrToLower(name); }
 
-absl::Status NormalizeUpstream(Upstream* upstream,
-                               const AddressResolver& resolve) {
+absl::Status NormalizeUpstream(Upstream* upstream, const AddressResolver& resolve) {
   absl::Status status = CheckUpstreamFields(*upstream);
   if (!status.ok()) return status;
   if (upstream->servers_size() > static_cast<int>(kMaxServersPerUpstream)) {
-    return UpstreamError(
-        *upstream,
-        absl::StrCat("more than ", kMaxServersPerUpstream, " servers"));
+    return UpstreamError(*upstream, absl::StrCat("more than ", kMaxServersPerUpstream, " servers"));
   }
   std::vector<Server> servers;
   for (const Server& server : upstream->servers()) {
@@ -285,9 +254,7 @@ absl::Status ValidateNormalizedUpstream(const Upstream& upstream) {
   }
   if (upstream.servers().empty()) return UpstreamError(upstream, "no servers");
   if (upstream.servers_size() > static_cast<int>(kMaxServersPerUpstream)) {
-    return UpstreamError(
-        upstream,
-        absl::StrCat("more than ", kMaxServersPerUpstream, " servers"));
+    return UpstreamError(upstream, absl::StrCat("more than ", kMaxServersPerUpstream, " servers"));
   }
   std::set<absl::string_view> seen;
   for (const Server& server : upstream.servers()) {

@@ -28,8 +28,8 @@ inline constexpr size_t kMaxServersPerUpstream = 4096;
 inline constexpr char kDefaultFleet[] = "default";
 
 // Resolves a host name address into addresses; a seam so tests need no DNS.
-using AddressResolver = std::function<absl::StatusOr<std::vector<ServerAddress>>(
-    const ServerAddress&)>;
+using AddressResolver =
+    std::function<absl::StatusOr<std::vector<ServerAddress>>(const ServerAddress&)>;
 
 // Checks an upstream, fleet or node name: 1-255 characters of
 // [A-Za-z0-9._-]. `what` ("upstream", "fleet") starts the error message.
@@ -45,8 +45,7 @@ std::string UpstreamKey(absl::string_view name);
 // duplicate addresses. On error returns INVALID_ARGUMENT whose message names
 // the field and the value (e.g. `server "10.0.0.1:0": port must be 1-65535`)
 // and leaves `upstream` unchanged.
-absl::Status NormalizeUpstream(nginx_xds::v1::Upstream* upstream,
-                               const AddressResolver& resolve);
+absl::Status NormalizeUpstream(nginx_xds::v1::Upstream* upstream, const AddressResolver& resolve);
 
 // Checks an upstream that should already be normalized (as the agent
 // receives them): every field in range, addresses canonical IP or unix

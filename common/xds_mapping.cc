@@ -66,8 +66,7 @@ Cluster::LbPolicy PolicyFor(const Upstream& upstream) {
     case v1::RANDOM:
       return Cluster::RANDOM;
     case v1::HASH:
-      return upstream.hash_consistent() ? Cluster::RING_HASH
-                                        : Cluster::ROUND_ROBIN;
+      return upstream.hash_consistent() ? Cluster::RING_HASH : Cluster::ROUND_ROBIN;
     default:
       return Cluster::ROUND_ROBIN;
   }
@@ -75,8 +74,7 @@ Cluster::LbPolicy PolicyFor(const Upstream& upstream) {
 
 // Sets fields[key] to `value` only when it differs from nginx's default, so
 // the metadata of an upstream has one form.
-void PutNumber(Struct* fields, const char* key, uint32_t value,
-               uint32_t default_value) {
+void PutNumber(Struct* fields, const char* key, uint32_t value, uint32_t default_value) {
   if (value == default_value) return;
   (*fields->mutable_fields())[key].set_number_value(value);
 }
@@ -89,8 +87,7 @@ void PutString(Struct* fields, const char* key, const std::string& value) {
 Struct ClusterMetadata(const Upstream& upstream) {
   Struct nginx;
   if (upstream.method() != v1::ROUND_ROBIN) {
-    (*nginx.mutable_fields())["method"].set_string_value(
-        MethodName(upstream.method()));
+    (*nginx.mutable_fields())["method"].set_string_value(MethodName(upstream.method()));
   }
   PutString(&nginx, "hash_key", upstream.hash_key());
   if (upstream.hash_consistent()) {
@@ -98,18 +95,17 @@ Struct ClusterMetadata(const Upstream& upstream) {
   }
   PutString(&nginx, "zone", upstream.zone());
   PutNumber(&nginx, "keepalive", upstream.keepalive(), 0);
-  PutNumber(&nginx, "keepalive_requests",
-            upstream.has_keepalive_requests() ? upstream.keepalive_requests()
-                                              : kDefaultKeepaliveRequests,
-            kDefaultKeepaliveRequests);
-  PutNumber(&nginx, "keepalive_time_ms",
-            upstream.has_keepalive_time_ms() ? upstream.keepalive_time_ms()
-                                             : kDefaultKeepaliveTimeMs,
-            kDefaultKeepaliveTimeMs);
+  PutNumber(
+      &nginx, "keepalive_requests",
+      upstream.has_keepalive_requests() ? upstream.keepalive_requests() : kDefaultKeepaliveRequests,
+      kDefaultKeepaliveRequests);
+  PutNumber(
+      &nginx, "keepalive_time_ms",
+      upstream.has_keepalive_time_ms() ? upstream.keepalive_time_ms() : kDefaultKeepaliveTimeMs,
+      kDefaultKeepaliveTimeMs);
   PutNumber(&nginx, "keepalive_timeout_ms",
-            upstream.has_keepalive_timeout_ms()
-                ? upstream.keepalive_timeout_ms()
-                : kDefaultKeepaliveTimeoutMs,
+            upstream.has_keepalive_timeout_ms() ? upstream.keepalive_timeout_ms()
+                                                : kDefaultKeepaliveTimeoutMs,
             kDefaultKeepaliveTimeoutMs);
   return nginx;
 }
@@ -135,19 +131,16 @@ LbEndpoint ToLbEndpoint(const Server& server, int index) {
   auto* endpoint = lb_endpoint.mutable_endpoint();
   *endpoint->mutable_address() = ToAddress(server.address());
   endpoint->set_hostname(server.host());
-  lb_endpoint.mutable_load_balancing_weight()->set_value(
-      server.has_weight() ? server.weight() : kDefaultWeight);
-  lb_endpoint.set_health_status(server.down()
-                                    ? envoy::config::core::v3::DRAINING
-                                    : envoy::config::core::v3::HEALTHY);
-  Struct& nginx = (*lb_endpoint.mutable_metadata()
-                        ->mutable_filter_metadata())[kNginxMetadataKey];
+  lb_endpoint.mutable_load_balancing_weight()->set_value(server.has_weight() ? server.weight()
+                                                                             : kDefaultWeight);
+  lb_endpoint.set_health_status(server.down() ? envoy::config::core::v3::DRAINING
+                                              : envoy::config::core::v3::HEALTHY);
+  Struct& nginx = (*lb_endpoint.mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey];
   auto& fields = *nginx.mutable_fields();
-  fields["max_fails"].set_number_value(
-      server.has_max_fails() ? server.max_fails() : kDefaultMaxFails);
-  fields["fail_timeout"].set_number_value(server.has_fail_timeout()
-                                              ? server.fail_timeout()
-                                              : kDefaultFailTimeoutSeconds);
+  fields["max_fails"].set_number_value(server.has_max_fails() ? server.max_fails()
+                                                              : kDefaultMaxFails);
+  fields["fail_timeout"].set_number_value(server.has_fail_timeout() ? server.fail_timeout()
+                                                                    : kDefaultFailTimeoutSeconds);
   if (server.max_conns() != 0) {
     fields["max_conns"].set_number_value(server.max_conns());
   }
@@ -163,22 +156,19 @@ LbEndpoint ToLbEndpoint(const Server& server, int index) {
 // ignored so that a newer control plane can add settings without NACKs.
 class NginxFields {
  public:
-  NginxFields(const Metadata& metadata, std::string where)
-      : where_(std::move(where)) {
+  NginxFields(const Metadata& metadata, std::string where) : where_(std::move(where)) {
     auto it = metadata.filter_metadata().find(kNginxMetadataKey);
     if (it != metadata.filter_metadata().end()) fields_ = &it->second;
   }
 
   // A non-negative integer no larger than `max`; `fallback` when absent.
-  absl::StatusOr<uint32_t> Number(const char* key, uint32_t fallback,
-                                  uint32_t max) const {
+  absl::StatusOr<uint32_t> Number(const char* key, uint32_t fallback, uint32_t max) const {
     const Value* value = Find(key);
     if (value == nullptr) return fallback;
     double number = value->number_value();
-    if (value->kind_case() != Value::kNumberValue || !std::isfinite(number) ||
-        number < 0 || number > max || number != std::floor(number)) {
-      return Error(
-          absl::StrCat("metadata \"", key, "\" must be an integer 0-", max));
+    if (value->kind_case() != Value::kNumberValue || !std::isfinite(number) || number < 0 ||
+        number > max || number != std::floor(number)) {
+      return Error(absl::StrCat("metadata \"", key, "\" must be an integer 0-", max));
     }
     return static_cast<uint32_t>(number);
   }
@@ -228,8 +218,8 @@ class NginxFields {
 
 absl::Status CheckClusterShape(const Cluster& cluster) {
   if (cluster.type() != Cluster::EDS) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "type ", Cluster::DiscoveryType_Name(cluster.type()), " is not EDS"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("type ", Cluster::DiscoveryType_Name(cluster.type()), " is not EDS"));
   }
   const auto& eds = cluster.eds_cluster_config();
   if (!eds.eds_config().has_ads()) {
@@ -237,14 +227,12 @@ absl::Status CheckClusterShape(const Cluster& cluster) {
   }
   // AUTO means "the client's choice", which is V3 here.
   if (eds.eds_config().resource_api_version() != envoy::config::core::v3::V3 &&
-      eds.eds_config().resource_api_version() !=
-          envoy::config::core::v3::AUTO) {
-    return absl::InvalidArgumentError(
-        "eds_config resource_api_version is not V3");
+      eds.eds_config().resource_api_version() != envoy::config::core::v3::AUTO) {
+    return absl::InvalidArgumentError("eds_config resource_api_version is not V3");
   }
   if (!eds.service_name().empty() && eds.service_name() != cluster.name()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "eds service_name \"", eds.service_name(), "\" differs from the name"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("eds service_name \"", eds.service_name(), "\" differs from the name"));
   }
   return absl::OkStatus();
 }
@@ -260,8 +248,7 @@ absl::Status ReadClusterMetadata(const Cluster& cluster, Upstream* upstream) {
     return nginx.Error(absl::StrCat("unknown method \"", method_name, "\""));
   }
   upstream->set_method(*method);
-  NGINX_XDS_ASSIGN_OR_RETURN(*upstream->mutable_hash_key(),
-                             nginx.String("hash_key"));
+  NGINX_XDS_ASSIGN_OR_RETURN(*upstream->mutable_hash_key(), nginx.String("hash_key"));
   bool consistent = false;
   NGINX_XDS_ASSIGN_OR_RETURN(consistent, nginx.Bool("hash_consistent"));
   upstream->set_hash_consistent(consistent);
@@ -270,29 +257,25 @@ absl::Status ReadClusterMetadata(const Cluster& cluster, Upstream* upstream) {
   uint32_t number = 0;
   NGINX_XDS_ASSIGN_OR_RETURN(number, nginx.Number("keepalive", 0, kMax));
   upstream->set_keepalive(number);
-  NGINX_XDS_ASSIGN_OR_RETURN(
-      number,
-      nginx.Number("keepalive_requests", kDefaultKeepaliveRequests, kMax));
+  NGINX_XDS_ASSIGN_OR_RETURN(number,
+                             nginx.Number("keepalive_requests", kDefaultKeepaliveRequests, kMax));
   upstream->set_keepalive_requests(number);
-  NGINX_XDS_ASSIGN_OR_RETURN(
-      number, nginx.Number("keepalive_time_ms", kDefaultKeepaliveTimeMs, kMax));
+  NGINX_XDS_ASSIGN_OR_RETURN(number,
+                             nginx.Number("keepalive_time_ms", kDefaultKeepaliveTimeMs, kMax));
   upstream->set_keepalive_time_ms(number);
   NGINX_XDS_ASSIGN_OR_RETURN(
-      number,
-      nginx.Number("keepalive_timeout_ms", kDefaultKeepaliveTimeoutMs, kMax));
+      number, nginx.Number("keepalive_timeout_ms", kDefaultKeepaliveTimeoutMs, kMax));
   upstream->set_keepalive_timeout_ms(number);
   if (cluster.lb_policy() != PolicyFor(*upstream)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("lb_policy ", Cluster::LbPolicy_Name(cluster.lb_policy()),
-                     " does not match method ", method_name,
-                     upstream->hash_consistent() ? " consistent" : ""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "lb_policy ", Cluster::LbPolicy_Name(cluster.lb_policy()), " does not match method ",
+        method_name, upstream->hash_consistent() ? " consistent" : ""));
   }
   return absl::OkStatus();
 }
 
 // The server's address text, checked to be an IP literal or a unix path.
-absl::StatusOr<std::string> ReadAddress(const LbEndpoint& lb_endpoint,
-                                        const std::string& where) {
+absl::StatusOr<std::string> ReadAddress(const LbEndpoint& lb_endpoint, const std::string& where) {
   auto error = [&where](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat(where, what));
   };
@@ -306,13 +289,11 @@ absl::StatusOr<std::string> ReadAddress(const LbEndpoint& lb_endpoint,
     if (socket.protocol() != envoy::config::core::v3::SocketAddress::TCP) {
       return error("protocol is not TCP");
     }
-    if (socket.port_specifier_case() !=
-        envoy::config::core::v3::SocketAddress::kPortValue) {
+    if (socket.port_specifier_case() != envoy::config::core::v3::SocketAddress::kPortValue) {
       return error("no port_value");
     }
     if (socket.port_value() < 1 || socket.port_value() > 65535) {
-      return error(
-          absl::StrCat("port ", socket.port_value(), " out of range 1-65535"));
+      return error(absl::StrCat("port ", socket.port_value(), " out of range 1-65535"));
     }
     bool ipv6 = socket.address().find(':') != std::string::npos;
     text = ipv6 ? absl::StrCat("[", socket.address(), "]:", socket.port_value())
@@ -328,8 +309,7 @@ absl::StatusOr<std::string> ReadAddress(const LbEndpoint& lb_endpoint,
   return parsed->ToString();
 }
 
-absl::StatusOr<bool> ReadDown(const LbEndpoint& lb_endpoint,
-                              const std::string& where) {
+absl::StatusOr<bool> ReadDown(const LbEndpoint& lb_endpoint, const std::string& where) {
   switch (lb_endpoint.health_status()) {
     case envoy::config::core::v3::UNKNOWN:
     case envoy::config::core::v3::HEALTHY:
@@ -339,11 +319,10 @@ absl::StatusOr<bool> ReadDown(const LbEndpoint& lb_endpoint,
     default:
       break;
   }
-  std::string name =
-      envoy::config::core::v3::HealthStatus_Name(lb_endpoint.health_status());
+  std::string name = envoy::config::core::v3::HealthStatus_Name(lb_endpoint.health_status());
   if (name.empty()) name = absl::StrCat(lb_endpoint.health_status());
-  return absl::InvalidArgumentError(absl::StrCat(
-      where, "health_status ", name, " is not HEALTHY, UNKNOWN or DRAINING"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, "health_status ", name, " is not HEALTHY, UNKNOWN or DRAINING"));
 }
 
 // One server and, if the endpoint carries one, its position in the upstream.
@@ -352,13 +331,11 @@ struct IndexedServer {
   std::optional<uint32_t> index;
 };
 
-absl::StatusOr<IndexedServer> ReadServer(const LbEndpoint& lb_endpoint,
-                                         bool backup, int position) {
+absl::StatusOr<IndexedServer> ReadServer(const LbEndpoint& lb_endpoint, bool backup, int position) {
   std::string where = absl::StrCat("endpoint ", position, ": ");
   IndexedServer result;
   Server& server = result.server;
-  NGINX_XDS_ASSIGN_OR_RETURN(*server.mutable_address(),
-                             ReadAddress(lb_endpoint, where));
+  NGINX_XDS_ASSIGN_OR_RETURN(*server.mutable_address(), ReadAddress(lb_endpoint, where));
   server.set_host(lb_endpoint.endpoint().hostname());
   uint32_t weight = kDefaultWeight;
   if (lb_endpoint.has_load_balancing_weight()) {
@@ -377,18 +354,16 @@ absl::StatusOr<IndexedServer> ReadServer(const LbEndpoint& lb_endpoint,
   NginxFields nginx(lb_endpoint.metadata(), where);
   constexpr uint32_t kMax = std::numeric_limits<uint32_t>::max();
   uint32_t number = 0;
-  NGINX_XDS_ASSIGN_OR_RETURN(number,
-                             nginx.Number("max_fails", kDefaultMaxFails, kMax));
+  NGINX_XDS_ASSIGN_OR_RETURN(number, nginx.Number("max_fails", kDefaultMaxFails, kMax));
   server.set_max_fails(number);
-  NGINX_XDS_ASSIGN_OR_RETURN(
-      number, nginx.Number("fail_timeout", kDefaultFailTimeoutSeconds, kMax));
+  NGINX_XDS_ASSIGN_OR_RETURN(number,
+                             nginx.Number("fail_timeout", kDefaultFailTimeoutSeconds, kMax));
   server.set_fail_timeout(number);
   NGINX_XDS_ASSIGN_OR_RETURN(number, nginx.Number("max_conns", 0, kMax));
   server.set_max_conns(number);
   if (nginx.Has("index")) {
     NGINX_XDS_ASSIGN_OR_RETURN(
-        number, nginx.Number("index", 0,
-                             static_cast<uint32_t>(kMaxServersPerUpstream)));
+        number, nginx.Number("index", 0, static_cast<uint32_t>(kMaxServersPerUpstream)));
     result.index = number;
   }
   return result;
@@ -396,11 +371,9 @@ absl::StatusOr<IndexedServer> ReadServer(const LbEndpoint& lb_endpoint,
 
 // Puts servers back in nginx's order: every endpoint has a distinct "index"
 // below the count, or none has one and the order is as received.
-absl::StatusOr<std::vector<Server>> RestoreOrder(
-    std::vector<IndexedServer> servers) {
-  size_t indexed =
-      std::count_if(servers.begin(), servers.end(),
-                    [](const IndexedServer& s) { return s.index.has_value(); });
+absl::StatusOr<std::vector<Server>> RestoreOrder(std::vector<IndexedServer> servers) {
+  size_t indexed = std::count_if(servers.begin(), servers.end(),
+                                 [](const IndexedServer& s) { return s.index.has_value(); });
   std::vector<Server> ordered(servers.size());
   if (indexed == 0) {
     for (size_t i = 0; i < servers.size(); ++i) {
@@ -412,12 +385,10 @@ absl::StatusOr<std::vector<Server>> RestoreOrder(
   for (size_t i = 0; i < servers.size(); ++i) {
     const std::optional<uint32_t>& index = servers[i].index;
     std::string where = absl::StrCat("endpoint ", i, ": ");
-    if (!index)
-      return absl::InvalidArgumentError(where + "metadata \"index\" missing");
+    if (!index) return absl::InvalidArgumentError(where + "metadata \"index\" missing");
     if (*index >= servers.size() || filled[*index]) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "metadata \"index\" ", *index,
-                       " is out of range or repeated"));
+          absl::StrCat(where, "metadata \"index\" ", *index, " is out of range or repeated"));
     }
     filled[*index] = true;
     ordered[*index] = std::move(servers[i].server);
@@ -425,17 +396,16 @@ absl::StatusOr<std::vector<Server>> RestoreOrder(
   return ordered;
 }
 
-absl::StatusOr<std::vector<Server>> ReadServers(
-    const ClusterLoadAssignment& assignment) {
+absl::StatusOr<std::vector<Server>> ReadServers(const ClusterLoadAssignment& assignment) {
   std::vector<IndexedServer> servers;
   for (const LocalityLbEndpoints& group : assignment.endpoints()) {
     if (group.priority() > kBackupPriority) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "priority ", group.priority(), " is not 0 (primary) or 1 (backup)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("priority ", group.priority(), " is not 0 (primary) or 1 (backup)"));
     }
     for (const LbEndpoint& lb_endpoint : group.lb_endpoints()) {
-      absl::StatusOr<IndexedServer> server = ReadServer(
-          lb_endpoint, group.priority() == kBackupPriority, servers.size());
+      absl::StatusOr<IndexedServer> server =
+          ReadServer(lb_endpoint, group.priority() == kBackupPriority, servers.size());
       if (!server.ok()) return server.status();
       servers.push_back(*std::move(server));
     }
@@ -446,9 +416,8 @@ absl::StatusOr<std::vector<Server>> ReadServers(
 absl::StatusOr<Upstream> ReadUpstream(const Cluster& cluster,
                                       const ClusterLoadAssignment& assignment) {
   if (assignment.cluster_name() != cluster.name()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cluster_name \"", assignment.cluster_name(),
-                     "\" of the ClusterLoadAssignment differs"));
+    return absl::InvalidArgumentError(absl::StrCat("cluster_name \"", assignment.cluster_name(),
+                                                   "\" of the ClusterLoadAssignment differs"));
   }
   absl::Status status = CheckClusterShape(cluster);
   if (!status.ok()) return status;
@@ -502,13 +471,12 @@ ClusterLoadAssignment ToLoadAssignment(const Upstream& upstream) {
   return assignment;
 }
 
-absl::StatusOr<Upstream> FromXds(const Cluster& cluster,
-                                 const ClusterLoadAssignment& assignment) {
+absl::StatusOr<Upstream> FromXds(const Cluster& cluster, const ClusterLoadAssignment& assignment) {
   absl::StatusOr<Upstream> upstream = ReadUpstream(cluster, assignment);
   if (!upstream.ok()) {
-    return absl::Status(upstream.status().code(),
-                        absl::StrCat("cluster \"", cluster.name(),
-                                     "\": ", upstream.status().message()));
+    return absl::Status(
+        upstream.status().code(),
+        absl::StrCat("cluster \"", cluster.name(), "\": ", upstream.status().message()));
   }
   return upstream;
 }

@@ -8,8 +8,7 @@
 
 namespace nginx_xds {
 
-inline constexpr char kClusterTypeUrl[] =
-    "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+inline constexpr char kClusterTypeUrl[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 inline constexpr char kEndpointTypeUrl[] =
     "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 

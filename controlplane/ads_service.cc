@@ -8,9 +8,7 @@ namespace nginx_xds {
 
 AdsService::AdsService(SnapshotCache* cache, NodeRegistry* registry,
                        StaticUpstreamsHandler on_static_upstreams)
-    : cache_(cache),
-      registry_(registry),
-      on_static_upstreams_(std::move(on_static_upstreams)) {}
+    : cache_(cache), registry_(registry), on_static_upstreams_(std::move(on_static_upstreams)) {}
 
 grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
                         envoy::service::discovery::v3::DiscoveryResponse>*

@@ -15,9 +15,8 @@ namespace nginx_xds {
 // Called once per stream with the upstreams an nginx node declares in its
 // nginx.conf (sent in its Node metadata); the control plane adopts the ones
 // its fleet does not have yet.
-using StaticUpstreamsHandler = std::function<void(
-    const std::string& node, const std::string& fleet,
-    std::vector<nginx_xds::v1::Upstream> upstreams)>;
+using StaticUpstreamsHandler = std::function<void(const std::string& node, const std::string& fleet,
+                                                  std::vector<nginx_xds::v1::Upstream> upstreams)>;
 
 // Envoy's Aggregated Discovery Service, state of the world, for Clusters and
 // ClusterLoadAssignments. Each stream is a callback reactor, so a thousand

@@ -151,8 +151,7 @@ absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
     if (request.response_nonce() != type.last_nonce) return absl::OkStatus();
     type.awaiting_reply = false;
     if (request.has_error_detail()) {
-      registry_->Nacked(node_, type_url, *type.sent_version,
-                        request.error_detail().message());
+      registry_->Nacked(node_, type_url, *type.sent_version, request.error_detail().message());
     } else {
       // An ACK names the version the client now runs: usually the one just
       // sent, but a client that could not use it yet (its other type is at
@@ -190,16 +189,15 @@ absl::Status AdsStream::Identify(const DiscoveryRequest& request) {
   node_ = node.id();
   fleet_ = std::move(fleet);
   std::string user_agent = node.user_agent_name();
-  if (!node.user_agent_version().empty()) absl::StrAppend(&user_agent, "/", node.user_agent_version());
+  if (!node.user_agent_version().empty())
+    absl::StrAppend(&user_agent, "/", node.user_agent_version());
   registry_->StreamOpened(node_, fleet_, user_agent);
   snapshot_ = cache_->Watch(fleet_, WatcherNodeOf(node), std::weak_ptr<SnapshotWatcher>(self_));
   return absl::OkStatus();
 }
 
-void AdsStream::UpdateSubscription(const DiscoveryRequest& request, bool first,
-                                   TypeState* type) {
-  std::set<std::string> names(request.resource_names().begin(),
-                              request.resource_names().end());
+void AdsStream::UpdateSubscription(const DiscoveryRequest& request, bool first, TypeState* type) {
+  std::set<std::string> names(request.resource_names().begin(), request.resource_names().end());
   // An empty list on the first request means "everything" (wildcard), and
   // stays so; "*" asks for everything explicitly.
   bool wildcard = names.erase("*") > 0 || (names.empty() && (first || type->wildcard));

@@ -66,8 +66,7 @@ class AdsStream final
   void UpdateSubscription(const envoy::service::discovery::v3::DiscoveryRequest& request,
                           bool first, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSendAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MaybeSend(const std::string& type_url, TypeState* type)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeSend(const std::string& type_url, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Write(envoy::service::discovery::v3::DiscoveryResponse response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -87,8 +86,7 @@ class AdsStream final
   // Ordered so that Clusters are always sent before their assignments.
   std::map<std::string, TypeState> types_ ABSL_GUARDED_BY(mu_);
   uint64_t nonce_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<envoy::service::discovery::v3::DiscoveryResponse> pending_
-      ABSL_GUARDED_BY(mu_);
+  std::deque<envoy::service::discovery::v3::DiscoveryResponse> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // Set once the stream is ending; the status is sent once writes drain.
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);

@@ -72,8 +72,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   xds_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10 * 1000);
   xds_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
   xds_builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  xds_builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                                 10 * 1000);
+  xds_builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
   cp->xds_server_ = xds_builder.BuildAndStart();
   if (cp->xds_server_ == nullptr || cp->xds_port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on \"", options.xds_listen, "\""));
@@ -89,8 +88,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   cp->admin_server_ = admin_builder.BuildAndStart();
   if (cp->admin_server_ == nullptr || cp->admin_port_ == 0) {
     cp->xds_server_->Shutdown();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on \"", options.admin_listen, "\""));
+    return absl::UnavailableError(absl::StrCat("cannot listen on \"", options.admin_listen, "\""));
   }
 
   if (!options.http_listen.empty()) {

@@ -26,7 +26,7 @@ namespace {
 
 constexpr absl::string_view kRolloutsPrefix = "/rollouts/";
 
-int RolloutStatusFor(const absl::Status &status) {
+int RolloutStatusFor(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:
@@ -44,34 +44,34 @@ int RolloutStatusFor(const absl::Status &status) {
   }
 }
 
-HttpResponse Failed(const absl::Status &status) {
+HttpResponse Failed(const absl::Status& status) {
   return HttpApi::Error(RolloutStatusFor(status), status.message());
 }
 
-absl::StatusOr<bool> ParseBool(const std::string &name, const std::string &value) {
+absl::StatusOr<bool> ParseBool(const std::string& name, const std::string& value) {
   if (value == "true" || value == "1" || value.empty()) return true;
   if (value == "false" || value == "0") return false;
   return absl::InvalidArgumentError(absl::StrCat(name, " \"", value, "\" is not true or false"));
 }
 
-HttpResponse Render(const std::vector<nginx_xds::v1::Rollout> &rollouts, bool json, bool list) {
+HttpResponse Render(const std::vector<nginx_xds::v1::Rollout>& rollouts, bool json, bool list) {
   HttpResponse response;
   if (json) {
     response.content_type = "application/json";
     std::vector<std::string> objects;
-    for (const auto &rollout : rollouts) objects.push_back(RolloutJson(rollout));
+    for (const auto& rollout : rollouts) objects.push_back(RolloutJson(rollout));
     response.body = list ? absl::StrCat("{\"rollouts\":[", absl::StrJoin(objects, ","), "]}\n")
                          : absl::StrCat(objects.front(), "\n");
   } else {
-    for (const auto &rollout : rollouts) response.body += RolloutText(rollout, "");
+    for (const auto& rollout : rollouts) response.body += RolloutText(rollout, "");
   }
   return response;
 }
 
 // Promote's and abort's answer: the rollout, and how far the fleet took the
 // version it now runs, in the body and in the write headers.
-HttpResponse RenderClosed(const nginx_xds::v1::RolloutResponse &closed, bool json) {
-  const auto &write = closed.write();
+HttpResponse RenderClosed(const nginx_xds::v1::RolloutResponse& closed, bool json) {
+  const auto& write = closed.write();
   HttpResponse response;
   if (json) {
     response.content_type = "application/json";
@@ -93,8 +93,8 @@ HttpResponse RenderClosed(const nginx_xds::v1::RolloutResponse &closed, bool jso
 }  // namespace
 
 HttpResponse HttpApi::Rollouts(
-    const HttpRequest &request, const std::string &path,
-    const std::vector<std::pair<std::string, std::string>> &params) const {
+    const HttpRequest& request, const std::string& path,
+    const std::vector<std::pair<std::string, std::string>>& params) const {
   if (!request.body.empty()) return Error(400, "/rollouts takes no body; give query parameters");
   const bool read = request.method == "GET" || request.method == "HEAD";
   std::string fleet;
@@ -130,7 +130,7 @@ HttpResponse HttpApi::Rollouts(
   nginx_xds::v1::StartRolloutRequest start;
   start.set_fleet(fleet);
   std::set<std::string> seen;
-  for (const auto &[name, value] : params) {
+  for (const auto& [name, value] : params) {
     if (allowed.count(name) == 0) {
       std::vector<std::string> names(allowed.begin(), allowed.end());
       return Error(400, absl::StrCat("unknown parameter \"", name, "\"; ", path, " takes ",

@@ -5,9 +5,8 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstring>
-
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 

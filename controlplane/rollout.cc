@@ -53,9 +53,9 @@ std::string JsonString(absl::string_view text) {
   return out;
 }
 
-bool LabelsMatch(const Rollout &rollout, const std::map<std::string, std::string> &labels) {
+bool LabelsMatch(const Rollout& rollout, const std::map<std::string, std::string>& labels) {
   if (rollout.canary_labels().empty()) return false;
-  for (const auto &[key, value] : rollout.canary_labels()) {
+  for (const auto& [key, value] : rollout.canary_labels()) {
     auto it = labels.find(key);
     if (it == labels.end() || it->second != value) return false;
   }
@@ -64,18 +64,18 @@ bool LabelsMatch(const Rollout &rollout, const std::map<std::string, std::string
 
 }  // namespace
 
-bool RolloutOpen(const Rollout &rollout) {
+bool RolloutOpen(const Rollout& rollout) {
   return rollout.state() == nginx_xds::v1::ROLLOUT_STATE_CANARY ||
          rollout.state() == nginx_xds::v1::ROLLOUT_STATE_HALTED;
 }
 
-absl::Status ValidateCanaryGroup(const nginx_xds::v1::StartRolloutRequest &request) {
+absl::Status ValidateCanaryGroup(const nginx_xds::v1::StartRolloutRequest& request) {
   if (request.canary_node_ids().empty() && request.canary_labels().empty()) {
     return absl::InvalidArgumentError(
         "a rollout needs a canary group: "
         "canary_node_ids, canary_labels or both");
   }
-  for (const std::string &id : request.canary_node_ids()) {
+  for (const std::string& id : request.canary_node_ids()) {
     if (id.empty()) return absl::InvalidArgumentError("canary_node_ids has an empty node id");
     if (id.size() > kMaxNameLength) {
       return absl::InvalidArgumentError(
@@ -83,42 +83,42 @@ absl::Status ValidateCanaryGroup(const nginx_xds::v1::StartRolloutRequest &reque
                        kMaxNameLength, " characters"));
     }
   }
-  for (const auto &[key, value] : request.canary_labels()) {
+  for (const auto& [key, value] : request.canary_labels()) {
     if (key.empty()) return absl::InvalidArgumentError("canary_labels has an empty key");
   }
   return absl::OkStatus();
 }
 
-bool InCanaryGroup(const Rollout &rollout, const WatcherNode &node) {
-  const auto &ids = rollout.canary_node_ids();
+bool InCanaryGroup(const Rollout& rollout, const WatcherNode& node) {
+  const auto& ids = rollout.canary_node_ids();
   if (std::find(ids.begin(), ids.end(), node.id) != ids.end()) return true;
   return LabelsMatch(rollout, node.labels);
 }
 
-SnapshotCache::CanaryGroup CanaryGroupOf(const Rollout &rollout) {
-  return [rollout](const WatcherNode &node) { return InCanaryGroup(rollout, node); };
+SnapshotCache::CanaryGroup CanaryGroupOf(const Rollout& rollout) {
+  return [rollout](const WatcherNode& node) { return InCanaryGroup(rollout, node); };
 }
 
-void FillCanaryProgress(const nginx_xds::v1::FleetStatus &status,
-                        const std::vector<WatcherNode> &watchers, Rollout *rollout) {
+void FillCanaryProgress(const nginx_xds::v1::FleetStatus& status,
+                        const std::vector<WatcherNode>& watchers, Rollout* rollout) {
   std::set<std::string> members(rollout->canary_node_ids().begin(),
                                 rollout->canary_node_ids().end());
-  for (const WatcherNode &watcher : watchers) {
+  for (const WatcherNode& watcher : watchers) {
     if (LabelsMatch(*rollout, watcher.labels)) members.insert(watcher.id);
   }
-  std::map<std::string, const nginx_xds::v1::NodeStatus *> known;
-  for (const auto &node : status.nodes()) {
+  std::map<std::string, const nginx_xds::v1::NodeStatus*> known;
+  for (const auto& node : status.nodes()) {
     if (node.fleet() == rollout->fleet()) known[node.id()] = &node;
   }
   rollout->clear_canary_nodes();
   uint32_t acked = 0;
   uint32_t connected = 0;
-  for (const std::string &id : members) {
-    CanaryNode *out = rollout->add_canary_nodes();
+  for (const std::string& id : members) {
+    CanaryNode* out = rollout->add_canary_nodes();
     out->set_id(id);
     auto it = known.find(id);
     if (it == known.end()) continue;
-    const nginx_xds::v1::NodeStatus &node = *it->second;
+    const nginx_xds::v1::NodeStatus& node = *it->second;
     out->set_connected(node.connected());
     out->set_acked_version(node.acked_version());
     if (node.has_last_nack() && node.last_nack().version() > rollout->stable_version()) {
@@ -132,8 +132,8 @@ void FillCanaryProgress(const nginx_xds::v1::FleetStatus &status,
   rollout->set_canary_connected(connected);
 }
 
-std::optional<NodeRejection> CanaryRejection(const Rollout &rollout) {
-  for (const CanaryNode &node : rollout.canary_nodes()) {
+std::optional<NodeRejection> CanaryRejection(const Rollout& rollout) {
+  for (const CanaryNode& node : rollout.canary_nodes()) {
     if (node.has_last_nack() && node.last_nack().version() > node.acked_version()) {
       return node.last_nack();
     }
@@ -156,12 +156,12 @@ std::string RolloutStateName(RolloutState state) {
   }
 }
 
-std::string RolloutText(const Rollout &rollout, absl::string_view indent) {
+std::string RolloutText(const Rollout& rollout, absl::string_view indent) {
   std::vector<std::string> group;
-  for (const std::string &id : rollout.canary_node_ids()) {
+  for (const std::string& id : rollout.canary_node_ids()) {
     group.push_back(absl::StrCat("node ", Printable(id)));
   }
-  for (const auto &[key, value] : std::map<std::string, std::string>(
+  for (const auto& [key, value] : std::map<std::string, std::string>(
            rollout.canary_labels().begin(), rollout.canary_labels().end())) {
     group.push_back(absl::StrCat("label ", Printable(key), "=", Printable(value)));
   }
@@ -180,7 +180,7 @@ std::string RolloutText(const Rollout &rollout, absl::string_view indent) {
                     " rejected version ", rollout.halt().version(), ": ",
                     Printable(rollout.halt().message()), "\n");
   }
-  for (const CanaryNode &node : rollout.canary_nodes()) {
+  for (const CanaryNode& node : rollout.canary_nodes()) {
     absl::StrAppend(&text, indent, "  canary node ", Printable(node.id()), ": ",
                     node.connected() ? "connected" : "not connected", ", acked version ",
                     node.acked_version());
@@ -193,21 +193,21 @@ std::string RolloutText(const Rollout &rollout, absl::string_view indent) {
   return text;
 }
 
-std::string RolloutJson(const Rollout &rollout) {
-  auto rejection = [](const NodeRejection &nack) {
+std::string RolloutJson(const Rollout& rollout) {
+  auto rejection = [](const NodeRejection& nack) {
     return absl::StrCat("{\"node\":", JsonString(nack.node()), ",\"version\":", nack.version(),
                         ",\"message\":", JsonString(nack.message()), ",\"time\":",
                         JsonString(google::protobuf::util::TimeUtil::ToString(nack.time())), "}");
   };
   std::vector<std::string> ids;
-  for (const std::string &id : rollout.canary_node_ids()) ids.push_back(JsonString(id));
+  for (const std::string& id : rollout.canary_node_ids()) ids.push_back(JsonString(id));
   std::vector<std::string> labels;
-  for (const auto &[key, value] : std::map<std::string, std::string>(
+  for (const auto& [key, value] : std::map<std::string, std::string>(
            rollout.canary_labels().begin(), rollout.canary_labels().end())) {
     labels.push_back(absl::StrCat(JsonString(key), ":", JsonString(value)));
   }
   std::vector<std::string> nodes;
-  for (const CanaryNode &node : rollout.canary_nodes()) {
+  for (const CanaryNode& node : rollout.canary_nodes()) {
     nodes.push_back(absl::StrCat(
         "{\"id\":", JsonString(node.id()), ",\"connected\":", node.connected() ? "true" : "false",
         ",\"acked_version\":", node.acked_version(),

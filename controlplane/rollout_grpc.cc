@@ -9,8 +9,8 @@ namespace {
 
 // The token first; then `result` or its error.
 template <typename T>
-grpc::Status Answer(const AdminAuth *auth, const grpc::ServerContext &context,
-                    const std::function<absl::StatusOr<T>()> &call, T *response) {
+grpc::Status Answer(const AdminAuth* auth, const grpc::ServerContext& context,
+                    const std::function<absl::StatusOr<T>()>& call, T* response) {
   grpc::Status allowed = auth->CheckGrpc(context);
   if (!allowed.ok()) return allowed;
   absl::StatusOr<T> result = call();
@@ -24,31 +24,31 @@ grpc::Status Answer(const AdminAuth *auth, const grpc::ServerContext &context,
 
 }  // namespace
 
-grpc::Status RolloutGrpcService::StartRollout(grpc::ServerContext *context,
-                                              const nginx_xds::v1::StartRolloutRequest *request,
-                                              nginx_xds::v1::Rollout *response) {
+grpc::Status RolloutGrpcService::StartRollout(grpc::ServerContext* context,
+                                              const nginx_xds::v1::StartRolloutRequest* request,
+                                              nginx_xds::v1::Rollout* response) {
   return Answer<nginx_xds::v1::Rollout>(
       auth_, *context, [&] { return service_->StartRollout(*request); }, response);
 }
 
-grpc::Status RolloutGrpcService::GetRollout(grpc::ServerContext *context,
-                                            const nginx_xds::v1::GetRolloutRequest *request,
-                                            nginx_xds::v1::Rollout *response) {
+grpc::Status RolloutGrpcService::GetRollout(grpc::ServerContext* context,
+                                            const nginx_xds::v1::GetRolloutRequest* request,
+                                            nginx_xds::v1::Rollout* response) {
   return Answer<nginx_xds::v1::Rollout>(
       auth_, *context, [&] { return service_->GetRollout(request->fleet()); }, response);
 }
 
-grpc::Status RolloutGrpcService::PromoteRollout(grpc::ServerContext *context,
-                                                const nginx_xds::v1::PromoteRolloutRequest *request,
-                                                nginx_xds::v1::RolloutResponse *response) {
+grpc::Status RolloutGrpcService::PromoteRollout(grpc::ServerContext* context,
+                                                const nginx_xds::v1::PromoteRolloutRequest* request,
+                                                nginx_xds::v1::RolloutResponse* response) {
   return Answer<nginx_xds::v1::RolloutResponse>(
       auth_, *context, [&] { return service_->PromoteRollout(request->fleet(), request->force()); },
       response);
 }
 
-grpc::Status RolloutGrpcService::AbortRollout(grpc::ServerContext *context,
-                                              const nginx_xds::v1::AbortRolloutRequest *request,
-                                              nginx_xds::v1::RolloutResponse *response) {
+grpc::Status RolloutGrpcService::AbortRollout(grpc::ServerContext* context,
+                                              const nginx_xds::v1::AbortRolloutRequest* request,
+                                              nginx_xds::v1::RolloutResponse* response) {
   return Answer<nginx_xds::v1::RolloutResponse>(
       auth_, *context, [&] { return service_->AbortRollout(request->fleet()); }, response);
 }

@@ -14,25 +14,25 @@ namespace nginx_xds {
 class RolloutGrpcService final : public nginx_xds::v1::RolloutService::Service {
  public:
   // Both must outlive this.
-  RolloutGrpcService(const AdminAuth *auth, UpstreamService *service)
+  RolloutGrpcService(const AdminAuth* auth, UpstreamService* service)
       : auth_(auth), service_(service) {}
 
-  grpc::Status StartRollout(grpc::ServerContext *context,
-                            const nginx_xds::v1::StartRolloutRequest *request,
-                            nginx_xds::v1::Rollout *response) override;
-  grpc::Status GetRollout(grpc::ServerContext *context,
-                          const nginx_xds::v1::GetRolloutRequest *request,
-                          nginx_xds::v1::Rollout *response) override;
-  grpc::Status PromoteRollout(grpc::ServerContext *context,
-                              const nginx_xds::v1::PromoteRolloutRequest *request,
-                              nginx_xds::v1::RolloutResponse *response) override;
-  grpc::Status AbortRollout(grpc::ServerContext *context,
-                            const nginx_xds::v1::AbortRolloutRequest *request,
-                            nginx_xds::v1::RolloutResponse *response) override;
+  grpc::Status StartRollout(grpc::ServerContext* context,
+                            const nginx_xds::v1::StartRolloutRequest* request,
+                            nginx_xds::v1::Rollout* response) override;
+  grpc::Status GetRollout(grpc::ServerContext* context,
+                          const nginx_xds::v1::GetRolloutRequest* request,
+                          nginx_xds::v1::Rollout* response) override;
+  grpc::Status PromoteRollout(grpc::ServerContext* context,
+                              const nginx_xds::v1::PromoteRolloutRequest* request,
+                              nginx_xds::v1::RolloutResponse* response) override;
+  grpc::Status AbortRollout(grpc::ServerContext* context,
+                            const nginx_xds::v1::AbortRolloutRequest* request,
+                            nginx_xds::v1::RolloutResponse* response) override;
 
  private:
-  const AdminAuth *const auth_;
-  UpstreamService *const service_;
+  const AdminAuth* const auth_;
+  UpstreamService* const service_;
 };
 
 }  // namespace nginx_xds

@@ -43,8 +43,7 @@ class Snapshot {
   // Fills `response` with the version and every resource of `type_url` whose
   // name is in `names` (every resource when `wildcard`). Resource names are
   // the upstream names, matched exactly as xDS clients expect.
-  void FillResponse(const std::string& type_url, bool wildcard,
-                    const std::set<std::string>& names,
+  void FillResponse(const std::string& type_url, bool wildcard, const std::set<std::string>& names,
                     envoy::service::discovery::v3::DiscoveryResponse* response) const;
 
  private:

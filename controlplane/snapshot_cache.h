@@ -35,38 +35,38 @@ struct WatcherNode {
 class SnapshotCache {
  public:
   // Whether a watcher's node is in a pin's canary group.
-  using CanaryGroup = std::function<bool(const WatcherNode &)>;
+  using CanaryGroup = std::function<bool(const WatcherNode&)>;
 
   // The fleet's current snapshot; an empty version-0 one for an unknown fleet.
-  std::shared_ptr<const Snapshot> Get(const std::string &fleet) const ABSL_LOCKS_EXCLUDED(mu_);
+  std::shared_ptr<const Snapshot> Get(const std::string& fleet) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Makes `snapshot` the fleet's current one and tells its watchers (only the
   // canary ones while the fleet is pinned).
-  void Publish(const std::string &fleet, std::shared_ptr<const Snapshot> snapshot)
+  void Publish(const std::string& fleet, std::shared_ptr<const Snapshot> snapshot)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Registers `watcher` for `fleet` until it expires; returns the snapshot
   // it is to serve now, so the caller sees no gap between reading and
   // watching.
-  std::shared_ptr<const Snapshot> Watch(const std::string &fleet, WatcherNode node,
+  std::shared_ptr<const Snapshot> Watch(const std::string& fleet, WatcherNode node,
                                         std::weak_ptr<SnapshotWatcher> watcher)
       ABSL_LOCKS_EXCLUDED(mu_);
   // The same for a watcher without a node (never in a canary group).
-  std::shared_ptr<const Snapshot> Watch(const std::string &fleet,
+  std::shared_ptr<const Snapshot> Watch(const std::string& fleet,
                                         std::weak_ptr<SnapshotWatcher> watcher)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Keeps every watcher of `fleet` outside `canary` on `stable` (replacing
   // any pin of the fleet). Watchers already watching keep what they have.
-  void Pin(const std::string &fleet, std::shared_ptr<const Snapshot> stable, CanaryGroup canary)
+  void Pin(const std::string& fleet, std::shared_ptr<const Snapshot> stable, CanaryGroup canary)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Releases the fleet's pin and tells the watchers outside the canary group
   // about the current snapshot.
-  void Unpin(const std::string &fleet) ABSL_LOCKS_EXCLUDED(mu_);
+  void Unpin(const std::string& fleet) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The nodes of the fleet's live watchers (a node with several streams
   // appears once per stream).
-  std::vector<WatcherNode> Watchers(const std::string &fleet) const ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<WatcherNode> Watchers(const std::string& fleet) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Watcher {

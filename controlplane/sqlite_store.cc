@@ -74,8 +74,7 @@ absl::StatusCode CodeFor(int rc) {
 
 absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
   const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  return absl::Status(CodeFor(rc),
-                      absl::StrCat("sqlite store: ", what, ": ", message));
+  return absl::Status(CodeFor(rc), absl::StrCat("sqlite store: ", what, ": ", message));
 }
 
 // Runs statements that take no parameters and return no rows.
@@ -104,13 +103,12 @@ class Statement {
 
   // Binds `text` (copied) to the 1-based parameter `index`.
   absl::Status BindText(int index, absl::string_view text) {
-    return Check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(),
-                                     SQLITE_TRANSIENT, SQLITE_UTF8));
+    return Check(
+        sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
 
   absl::Status BindBlob(int index, absl::string_view blob) {
-    return Check(sqlite3_bind_blob64(stmt_, index, blob.data(), blob.size(),
-                                     SQLITE_TRANSIENT));
+    return Check(sqlite3_bind_blob64(stmt_, index, blob.data(), blob.size(), SQLITE_TRANSIENT));
   }
 
   absl::Status BindInt64(int index, int64_t value) {
@@ -134,23 +132,17 @@ class Statement {
     return absl::OkStatus();
   }
 
-  bool IsInteger(int column) const {
-    return sqlite3_column_type(stmt_, column) == SQLITE_INTEGER;
-  }
-  int64_t Int64(int column) const {
-    return sqlite3_column_int64(stmt_, column);
-  }
+  bool IsInteger(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_INTEGER; }
+  int64_t Int64(int column) const { return sqlite3_column_int64(stmt_, column); }
   std::string Text(int column) const {
     const unsigned char* text = sqlite3_column_text(stmt_, column);
     if (text == nullptr) return std::string();
-    return std::string(reinterpret_cast<const char*>(text),
-                       sqlite3_column_bytes(stmt_, column));
+    return std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, column));
   }
   absl::string_view Blob(int column) const {
     const void* blob = sqlite3_column_blob(stmt_, column);
     if (blob == nullptr) return absl::string_view();
-    return absl::string_view(static_cast<const char*>(blob),
-                             sqlite3_column_bytes(stmt_, column));
+    return absl::string_view(static_cast<const char*>(blob), sqlite3_column_bytes(stmt_, column));
   }
 
  private:
@@ -158,8 +150,7 @@ class Statement {
 
   absl::Status Check(int rc) {
     if (rc == SQLITE_OK) return absl::OkStatus();
-    return SqliteError(db_, rc,
-                       absl::StrCat("bind \"", sqlite3_sql(stmt_), "\""));
+    return SqliteError(db_, rc, absl::StrCat("bind \"", sqlite3_sql(stmt_), "\""));
   }
 
   sqlite3* db_;
@@ -175,22 +166,20 @@ class Statement {
 
 // The journal mode pragma answers with the mode it ended up in.
 absl::Status EnableWal(sqlite3* db) {
-  absl::StatusOr<Statement> wal =
-      Statement::Prepare(db, "PRAGMA journal_mode=WAL");
+  absl::StatusOr<Statement> wal = Statement::Prepare(db, "PRAGMA journal_mode=WAL");
   if (!wal.ok()) return wal.status();
   absl::StatusOr<bool> row = wal->Step();
   if (!row.ok()) return row.status();
   std::string mode = *row ? wal->Text(0) : "";
   if (mode != "wal") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "sqlite store: cannot use WAL, journal mode is \"", mode, "\""));
+    return absl::FailedPreconditionError(
+        absl::StrCat("sqlite store: cannot use WAL, journal mode is \"", mode, "\""));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<int> SchemaVersion(sqlite3* db) {
-  absl::StatusOr<Statement> pragma =
-      Statement::Prepare(db, "PRAGMA user_version");
+  absl::StatusOr<Statement> pragma = Statement::Prepare(db, "PRAGMA user_version");
   if (!pragma.ok()) return pragma.status();
   absl::StatusOr<bool> row = pragma->Step();
   if (!row.ok()) return row.status();
@@ -201,9 +190,9 @@ absl::Status CreateSchemaInTransaction(sqlite3* db) {
   absl::StatusOr<int> version = SchemaVersion(db);
   if (!version.ok()) return version.status();
   if (*version > kSchemaVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("sqlite store: schema version ", *version,
-                     " is newer than this program's ", kSchemaVersion));
+    return absl::FailedPreconditionError(absl::StrCat("sqlite store: schema version ", *version,
+                                                      " is newer than this program's ",
+                                                      kSchemaVersion));
   }
   if (*version == 1) NGINX_XDS_RETURN_IF_ERROR(Exec(db, kMigrateFrom1));
   NGINX_XDS_RETURN_IF_ERROR(Exec(db, kSchema));
@@ -231,8 +220,7 @@ absl::Status DataLoss(absl::string_view what) {
 }
 
 absl::StatusOr<uint64_t> ReadVersion(sqlite3* db) {
-  absl::StatusOr<Statement> meta =
-      Statement::Prepare(db, "SELECT version FROM meta WHERE id = 0");
+  absl::StatusOr<Statement> meta = Statement::Prepare(db, "SELECT version FROM meta WHERE id = 0");
   if (!meta.ok()) return meta.status();
   absl::StatusOr<bool> row = meta->Step();
   if (!row.ok()) return row.status();
@@ -247,8 +235,7 @@ absl::Status LoadVersions(sqlite3* db, StoredState* state) {
   if (!version.ok()) return version.status();
   state->version = *version;
 
-  absl::StatusOr<Statement> fleets =
-      Statement::Prepare(db, "SELECT fleet, version FROM fleets");
+  absl::StatusOr<Statement> fleets = Statement::Prepare(db, "SELECT fleet, version FROM fleets");
   if (!fleets.ok()) return fleets.status();
   absl::StatusOr<bool> row;
   while ((row = fleets->Step()).ok() && *row) {
@@ -264,24 +251,21 @@ absl::Status LoadVersions(sqlite3* db, StoredState* state) {
 }
 
 absl::Status LoadUpstreams(sqlite3* db, StoredState* state) {
-  absl::StatusOr<Statement> select = Statement::Prepare(
-      db, "SELECT fleet, key, body FROM upstreams ORDER BY fleet, created, key");
+  absl::StatusOr<Statement> select =
+      Statement::Prepare(db, "SELECT fleet, key, body FROM upstreams ORDER BY fleet, created, key");
   if (!select.ok()) return select.status();
   absl::StatusOr<bool> row;
   while ((row = select->Step()).ok() && *row) {
     std::string fleet = select->Text(0);
     std::string key = select->Text(1);
-    std::string where =
-        absl::StrCat("fleet \"", fleet, "\" upstream \"", key, "\": ");
+    std::string where = absl::StrCat("fleet \"", fleet, "\" upstream \"", key, "\": ");
     absl::string_view body = select->Blob(2);
     Upstream upstream;
     if (!upstream.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-      return DataLoss(
-          absl::StrCat(where, "body is not an nginx_xds.v1.Upstream"));
+      return DataLoss(absl::StrCat(where, "body is not an nginx_xds.v1.Upstream"));
     }
     if (UpstreamKey(upstream.name()) != key) {
-      return DataLoss(
-          absl::StrCat(where, "body names upstream \"", upstream.name(), "\""));
+      return DataLoss(absl::StrCat(where, "body names upstream \"", upstream.name(), "\""));
     }
     if (state->fleet_versions.count(fleet) == 0) {
       return DataLoss(absl::StrCat(where, "fleet has no version"));
@@ -332,29 +316,27 @@ struct Change {
   std::string body;  // The serialized upstream of a put.
 };
 
-absl::StatusOr<std::vector<Change>> PrepareChanges(
-    absl::string_view fleet, const std::vector<Upstream>& puts,
-    const std::vector<std::string>& delete_keys) {
+absl::StatusOr<std::vector<Change>> PrepareChanges(absl::string_view fleet,
+                                                   const std::vector<Upstream>& puts,
+                                                   const std::vector<std::string>& delete_keys) {
   NGINX_XDS_RETURN_IF_ERROR(ValidateName("fleet", fleet));
   std::vector<Change> changes;
   std::set<std::string> keys;
   for (const Upstream& upstream : puts) {
     NGINX_XDS_RETURN_IF_ERROR(ValidateName("upstream", upstream.name()));
-    Change change{UpstreamKey(upstream.name()), false,
-                  upstream.SerializeAsString()};
+    Change change{UpstreamKey(upstream.name()), false, upstream.SerializeAsString()};
     if (!keys.insert(change.key).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "upstream \"", upstream.name(), "\" is put twice in one commit"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("upstream \"", upstream.name(), "\" is put twice in one commit"));
     }
     changes.push_back(std::move(change));
   }
   for (const std::string& delete_key : delete_keys) {
     Change change{UpstreamKey(delete_key), true, ""};
     if (!keys.insert(change.key).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("upstream \"", delete_key,
-                       "\" is both put and deleted, or deleted "
-                       "twice, in one commit"));
+      return absl::InvalidArgumentError(absl::StrCat("upstream \"", delete_key,
+                                                     "\" is both put and deleted, or deleted "
+                                                     "twice, in one commit"));
     }
     changes.push_back(std::move(change));
   }
@@ -374,8 +356,8 @@ absl::StatusOr<uint64_t> ApplyChanges(sqlite3* db, absl::string_view fleet,
   NGINX_XDS_RETURN_IF_ERROR(meta->BindInt64(1, stored_version));
   NGINX_XDS_RETURN_IF_ERROR(meta->Run());
 
-  absl::StatusOr<Statement> fleets = Statement::Prepare(
-      db, "INSERT OR REPLACE INTO fleets(fleet, version) VALUES (?1, ?2)");
+  absl::StatusOr<Statement> fleets =
+      Statement::Prepare(db, "INSERT OR REPLACE INTO fleets(fleet, version) VALUES (?1, ?2)");
   if (!fleets.ok()) return fleets.status();
   NGINX_XDS_RETURN_IF_ERROR(fleets->BindText(1, fleet));
   NGINX_XDS_RETURN_IF_ERROR(fleets->BindInt64(2, stored_version));
@@ -383,14 +365,14 @@ absl::StatusOr<uint64_t> ApplyChanges(sqlite3* db, absl::string_view fleet,
 
   // A new upstream goes last in its fleet's creation order; a replaced one
   // keeps its place.
-  absl::StatusOr<Statement> put = Statement::Prepare(
-      db,
-      "INSERT INTO upstreams(fleet, key, body, created) VALUES (?1, ?2, ?3, "
-      "(SELECT COALESCE(MAX(created), 0) + 1 FROM upstreams WHERE fleet = ?1)) "
-      "ON CONFLICT(fleet, key) DO UPDATE SET body = excluded.body");
+  absl::StatusOr<Statement> put =
+      Statement::Prepare(db,
+                         "INSERT INTO upstreams(fleet, key, body, created) VALUES (?1, ?2, ?3, "
+                         "(SELECT COALESCE(MAX(created), 0) + 1 FROM upstreams WHERE fleet = ?1)) "
+                         "ON CONFLICT(fleet, key) DO UPDATE SET body = excluded.body");
   if (!put.ok()) return put.status();
-  absl::StatusOr<Statement> remove = Statement::Prepare(
-      db, "DELETE FROM upstreams WHERE fleet = ?1 AND key = ?2");
+  absl::StatusOr<Statement> remove =
+      Statement::Prepare(db, "DELETE FROM upstreams WHERE fleet = ?1 AND key = ?2");
   if (!remove.ok()) return remove.status();
   for (const Change& change : changes) {
     Statement& statement = change.is_delete ? *remove : *put;
@@ -409,29 +391,24 @@ absl::Status Configure(sqlite3* db) {
   NGINX_XDS_RETURN_IF_ERROR(EnableWal(db));
   // FULL syncs the WAL on every commit: a returned Commit() survives a crash.
   NGINX_XDS_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous=FULL"));
-  return InTransaction<bool>(
-             db, "BEGIN IMMEDIATE",
-             [db]() -> absl::StatusOr<bool> {
-               NGINX_XDS_RETURN_IF_ERROR(CreateSchemaInTransaction(db));
-               return true;
-             })
+  return InTransaction<bool>(db, "BEGIN IMMEDIATE",
+                             [db]() -> absl::StatusOr<bool> {
+                               NGINX_XDS_RETURN_IF_ERROR(CreateSchemaInTransaction(db));
+                               return true;
+                             })
       .status();
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
-    const std::string& path) {
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   // The store owns the handle from here on, so every return closes it.
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
-  absl::Status status =
-      rc == SQLITE_OK ? Configure(db) : SqliteError(db, rc, "open");
+  absl::Status status = rc == SQLITE_OK ? Configure(db) : SqliteError(db, rc, "open");
   if (!status.ok()) {
-    return absl::Status(status.code(), absl::StrCat(status.message(),
-                                                    " (file \"", path, "\")"));
+    return absl::Status(status.code(), absl::StrCat(status.message(), " (file \"", path, "\")"));
   }
   return store;
 }
@@ -440,26 +417,23 @@ SqliteStore::~SqliteStore() { sqlite3_close_v2(db_); }
 
 absl::StatusOr<StoredState> SqliteStore::Load() {
   // One read transaction, so versions and rows are from the same commit.
-  return InTransaction<StoredState>(
-      db_, "BEGIN", [this]() -> absl::StatusOr<StoredState> {
-        StoredState state;
-        NGINX_XDS_RETURN_IF_ERROR(LoadVersions(db_, &state));
-        NGINX_XDS_RETURN_IF_ERROR(LoadUpstreams(db_, &state));
-        NGINX_XDS_RETURN_IF_ERROR(LoadRollouts(db_, &state));
-        return state;
-      });
+  return InTransaction<StoredState>(db_, "BEGIN", [this]() -> absl::StatusOr<StoredState> {
+    StoredState state;
+    NGINX_XDS_RETURN_IF_ERROR(LoadVersions(db_, &state));
+    NGINX_XDS_RETURN_IF_ERROR(LoadUpstreams(db_, &state));
+    NGINX_XDS_RETURN_IF_ERROR(LoadRollouts(db_, &state));
+    return state;
+  });
 }
 
-absl::StatusOr<uint64_t> SqliteStore::Commit(
-    absl::string_view fleet, const std::vector<Upstream>& puts,
-    const std::vector<std::string>& delete_keys) {
-  absl::StatusOr<std::vector<Change>> changes =
-      PrepareChanges(fleet, puts, delete_keys);
+absl::StatusOr<uint64_t> SqliteStore::Commit(absl::string_view fleet,
+                                             const std::vector<Upstream>& puts,
+                                             const std::vector<std::string>& delete_keys) {
+  absl::StatusOr<std::vector<Change>> changes = PrepareChanges(fleet, puts, delete_keys);
   if (!changes.ok()) return changes.status();
   // IMMEDIATE takes the write lock first, so the version read is current.
-  return InTransaction<uint64_t>(db_, "BEGIN IMMEDIATE", [&]() {
-    return ApplyChanges(db_, fleet, *changes);
-  });
+  return InTransaction<uint64_t>(db_, "BEGIN IMMEDIATE",
+                                 [&]() { return ApplyChanges(db_, fleet, *changes); });
 }
 
 absl::Status SqliteStore::SaveRollout(const StoredRollout& stored) {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "nginx_xds/v1/management.pb.h"
 #include "nginx_xds/v1/upstream.pb.h"
@@ -46,12 +46,12 @@ class Store {
   virtual absl::StatusOr<StoredState> Load() = 0;
 
   // In one transaction: stores each of `puts` (replacing the upstream with
-  // the same UpstreamKey, in its place; new ones last, in order), deletes the upstreams whose keys are in
-  // `delete_keys`, and makes the next version, which becomes the fleet's
-  // version too. Durable (fsync'ed) when it returns; on error nothing changed.
-  virtual absl::StatusOr<uint64_t> Commit(
-      absl::string_view fleet, const std::vector<nginx_xds::v1::Upstream>& puts,
-      const std::vector<std::string>& delete_keys) = 0;
+  // the same UpstreamKey, in its place; new ones last, in order), deletes the upstreams whose keys
+  // are in `delete_keys`, and makes the next version, which becomes the fleet's version too.
+  // Durable (fsync'ed) when it returns; on error nothing changed.
+  virtual absl::StatusOr<uint64_t> Commit(absl::string_view fleet,
+                                          const std::vector<nginx_xds::v1::Upstream>& puts,
+                                          const std::vector<std::string>& delete_keys) = 0;
 
   // Stores `rollout` as its fleet's rollout (replacing the one before).
   // Durable when it returns; on error nothing changed.

@@ -35,8 +35,10 @@ Server* FindServer(Upstream* upstream, const std::string& canonical) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<UpstreamService>> UpstreamService::Create(
-    Store* store, SnapshotCache* cache, NodeRegistry* registry, Options options) {
+absl::StatusOr<std::unique_ptr<UpstreamService>> UpstreamService::Create(Store* store,
+                                                                         SnapshotCache* cache,
+                                                                         NodeRegistry* registry,
+                                                                         Options options) {
   auto state = store->Load();
   if (!state.ok()) return state.status();
   std::unique_ptr<UpstreamService> service(
@@ -142,8 +144,8 @@ absl::StatusOr<Upstream> UpstreamService::FindByZone(const std::string& fleet_na
     for (const Upstream* upstream : found) {
       absl::StrAppend(&names, names.empty() ? "" : ", ", "\"", upstream->name(), "\"");
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "zone \"", zone, "\" is shared by upstreams ", names, " in fleet \"", *fleet, "\""));
+    return absl::FailedPreconditionError(absl::StrCat("zone \"", zone, "\" is shared by upstreams ",
+                                                      names, " in fleet \"", *fleet, "\""));
   }
   return *found.front();
 }
@@ -221,8 +223,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Delete(const std::string& fleet_n
 }
 
 absl::StatusOr<WriteResponse> UpstreamService::AddServer(const std::string& fleet,
-                                                         const std::string& name,
-                                                         Server server) {
+                                                         const std::string& name, Server server) {
   return ChangeUpstream(fleet, name, [&](Upstream* upstream) -> absl::Status {
     // Normalize the new server alone first: a host name may stand for
     // several addresses, and each must be new.
@@ -253,9 +254,8 @@ absl::StatusOr<WriteResponse> UpstreamService::RemoveServer(const std::string& f
     auto it = std::find_if(servers->begin(), servers->end(),
                            [&](const Server& s) { return s.address() == *canonical; });
     if (it == servers->end()) {
-      return absl::NotFoundError(absl::StrCat("server \"", *canonical,
-                                              "\" not found in upstream \"",
-                                              upstream->name(), "\""));
+      return absl::NotFoundError(absl::StrCat(
+          "server \"", *canonical, "\" not found in upstream \"", upstream->name(), "\""));
     }
     if (servers->size() == 1) {
       return absl::FailedPreconditionError(
@@ -275,9 +275,8 @@ absl::StatusOr<WriteResponse> UpstreamService::UpdateServer(
       request.fleet(), request.upstream(), [&](Upstream* upstream) -> absl::Status {
         Server* server = FindServer(upstream, *canonical);
         if (server == nullptr) {
-          return absl::NotFoundError(absl::StrCat("server \"", *canonical,
-                                                  "\" not found in upstream \"",
-                                                  upstream->name(), "\""));
+          return absl::NotFoundError(absl::StrCat(
+              "server \"", *canonical, "\" not found in upstream \"", upstream->name(), "\""));
         }
         if (request.has_weight()) server->set_weight(request.weight());
         if (request.has_max_fails()) server->set_max_fails(request.max_fails());

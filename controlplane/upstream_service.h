@@ -39,8 +39,9 @@ class UpstreamService {
   };
 
   // Loads the store and publishes every fleet's snapshot.
-  static absl::StatusOr<std::unique_ptr<UpstreamService>> Create(
-      Store* store, SnapshotCache* cache, NodeRegistry* registry, Options options);
+  static absl::StatusOr<std::unique_ptr<UpstreamService>> Create(Store* store, SnapshotCache* cache,
+                                                                 NodeRegistry* registry,
+                                                                 Options options);
 
   // Every upstream of `fleet`, ordered by name (case-insensitively).
   std::vector<nginx_xds::v1::Upstream> List(const std::string& fleet) const
@@ -76,12 +77,14 @@ class UpstreamService {
   absl::StatusOr<nginx_xds::v1::WriteResponse> Delete(const std::string& fleet,
                                                       const std::string& name)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<nginx_xds::v1::WriteResponse> AddServer(
-      const std::string& fleet, const std::string& upstream,
-      nginx_xds::v1::Server server) ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<nginx_xds::v1::WriteResponse> RemoveServer(
-      const std::string& fleet, const std::string& upstream,
-      const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nginx_xds::v1::WriteResponse> AddServer(const std::string& fleet,
+                                                         const std::string& upstream,
+                                                         nginx_xds::v1::Server server)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nginx_xds::v1::WriteResponse> RemoveServer(const std::string& fleet,
+                                                            const std::string& upstream,
+                                                            const std::string& address)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<nginx_xds::v1::WriteResponse> UpdateServer(
       const nginx_xds::v1::UpdateServerRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -143,8 +146,7 @@ class UpstreamService {
   // Restores the stored rollouts and starts the rollout thread (Create).
   void RestoreRollouts(std::map<std::string, StoredRollout> rollouts) ABSL_LOCKS_EXCLUDED(mu_);
 
-  UpstreamService(Store* store, SnapshotCache* cache, NodeRegistry* registry,
-                  Options options);
+  UpstreamService(Store* store, SnapshotCache* cache, NodeRegistry* registry, Options options);
 
   // The fleet name to use: `fleet`, or the default one; validated.
   static absl::StatusOr<std::string> FleetName(const std::string& fleet);
@@ -164,8 +166,7 @@ class UpstreamService {
   // Applies `change` to a copy of one upstream, then normalizes and commits it.
   absl::StatusOr<nginx_xds::v1::WriteResponse> ChangeUpstream(
       const std::string& fleet, const std::string& name,
-      const std::function<absl::Status(nginx_xds::v1::Upstream*)>& change)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      const std::function<absl::Status(nginx_xds::v1::Upstream*)>& change) ABSL_LOCKS_EXCLUDED(mu_);
 
   Store* const store_;
   SnapshotCache* const cache_;

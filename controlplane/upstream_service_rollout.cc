@@ -30,7 +30,7 @@ google::protobuf::Timestamp Now() {
   return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
 }
 
-absl::Status NoOpenRollout(const std::string &fleet) {
+absl::Status NoOpenRollout(const std::string& fleet) {
   return absl::FailedPreconditionError(absl::StrCat("fleet \"", fleet, "\" has no open rollout"));
 }
 
@@ -44,8 +44,8 @@ UpstreamService::~UpstreamService() {
 void UpstreamService::RestoreRollouts(std::map<std::string, StoredRollout> rollouts) {
   {
     absl::MutexLock lock(&mu_);
-    for (auto &[fleet, stored] : rollouts) {
-      RolloutEntry &entry = rollouts_[fleet];
+    for (auto& [fleet, stored] : rollouts) {
+      RolloutEntry& entry = rollouts_[fleet];
       entry.stored = std::move(stored);
       if (!RolloutOpen(entry.stored.rollout)) continue;
       auto current = fleets_.find(fleet);
@@ -54,7 +54,7 @@ void UpstreamService::RestoreRollouts(std::map<std::string, StoredRollout> rollo
         entry.stable = current->second;
       } else {
         Snapshot::UpstreamMap upstreams;
-        for (const Upstream &upstream : entry.stored.stable_upstreams) {
+        for (const Upstream& upstream : entry.stored.stable_upstreams) {
           upstreams[UpstreamKey(upstream.name())] =
               std::make_shared<const UpstreamResources>(upstream);
         }
@@ -74,13 +74,13 @@ void UpstreamService::AdvanceRollouts() {
     seen = registry_->WaitForChange(seen, absl::Now() + kRolloutTick);
     if (stopping_ || open_rollouts_ == 0) continue;
     absl::MutexLock lock(&mu_);
-    for (auto &[fleet, entry] : rollouts_) {
+    for (auto& [fleet, entry] : rollouts_) {
       if (RolloutOpen(entry.stored.rollout)) AdvanceRolloutLocked(fleet, &entry);
     }
   }
 }
 
-Rollout UpstreamService::DescribeLocked(const std::string &fleet, const RolloutEntry &entry) const {
+Rollout UpstreamService::DescribeLocked(const std::string& fleet, const RolloutEntry& entry) const {
   Rollout rollout = entry.stored.rollout;
   if (!RolloutOpen(rollout)) return rollout;
   auto current = fleets_.find(fleet);
@@ -90,12 +90,12 @@ Rollout UpstreamService::DescribeLocked(const std::string &fleet, const RolloutE
   return rollout;
 }
 
-Rollout UpstreamService::AdvanceRolloutLocked(const std::string &fleet, RolloutEntry *entry) {
+Rollout UpstreamService::AdvanceRolloutLocked(const std::string& fleet, RolloutEntry* entry) {
   Rollout now = DescribeLocked(fleet, *entry);
   if (!RolloutOpen(now)) return now;
   const auto rejection = CanaryRejection(now);
   const bool all_acked = now.canary_connected() > 0 && now.canary_acked() == now.canary_connected();
-  Rollout &stored = entry->stored.rollout;
+  Rollout& stored = entry->stored.rollout;
   const Rollout before = stored;
   if (stored.state() == nginx_xds::v1::ROLLOUT_STATE_CANARY && rejection) {
     // Validate that a canary NACK halts the rollout.
@@ -132,7 +132,7 @@ Rollout UpstreamService::AdvanceRolloutLocked(const std::string &fleet, RolloutE
   return DescribeLocked(fleet, *entry);
 }
 
-absl::Status UpstreamService::CloseRolloutLocked(const std::string &fleet, RolloutEntry *entry,
+absl::Status UpstreamService::CloseRolloutLocked(const std::string& fleet, RolloutEntry* entry,
                                                  nginx_xds::v1::RolloutState state,
                                                  uint64_t version) {
   StoredRollout closed = entry->stored;
@@ -151,7 +151,7 @@ absl::Status UpstreamService::CloseRolloutLocked(const std::string &fleet, Rollo
 }
 
 absl::StatusOr<Rollout> UpstreamService::StartRollout(
-    const nginx_xds::v1::StartRolloutRequest &request) {
+    const nginx_xds::v1::StartRolloutRequest& request) {
   auto fleet = FleetName(request.fleet());
   if (!fleet.ok()) return fleet.status();
   absl::Status valid = ValidateCanaryGroup(request);
@@ -164,16 +164,16 @@ absl::StatusOr<Rollout> UpstreamService::StartRollout(
   }
   auto existing = rollouts_.find(*fleet);
   if (existing != rollouts_.end() && RolloutOpen(existing->second.stored.rollout)) {
-    const Rollout &open = existing->second.stored.rollout;
+    const Rollout& open = existing->second.stored.rollout;
     return absl::AlreadyExistsError(absl::StrCat(
         "fleet \"", *fleet, "\" already has an open rollout (", RolloutStateName(open.state()),
         ", stable version ", open.stable_version(), "); promote or abort it first"));
   }
   std::set<std::string> known;
   const nginx_xds::v1::FleetStatus status = registry_->Status(*fleet);
-  for (const auto &node : status.nodes()) known.insert(node.id());
+  for (const auto& node : status.nodes()) known.insert(node.id());
   std::set<std::string> ids;
-  for (const std::string &id : request.canary_node_ids()) {
+  for (const std::string& id : request.canary_node_ids()) {
     if (known.count(id) == 0) {
       return absl::NotFoundError(
           absl::StrCat("node \"", id, "\" is not a node of fleet \"", *fleet,
@@ -183,18 +183,18 @@ absl::StatusOr<Rollout> UpstreamService::StartRollout(
   }
 
   RolloutEntry entry;
-  Rollout &rollout = entry.stored.rollout;
+  Rollout& rollout = entry.stored.rollout;
   rollout.set_fleet(*fleet);
   rollout.set_state(nginx_xds::v1::ROLLOUT_STATE_CANARY);
   rollout.set_stable_version(current->second->version());
   rollout.set_canary_version(current->second->version());
-  for (const std::string &id : ids) rollout.add_canary_node_ids(id);
+  for (const std::string& id : ids) rollout.add_canary_node_ids(id);
   *rollout.mutable_canary_labels() = request.canary_labels();
   rollout.set_auto_promote(request.auto_promote());
   *rollout.mutable_started() = Now();
   *rollout.mutable_updated() = rollout.started();
-  for (const std::string &key : creation_order_[*fleet]) {
-    const UpstreamResources *resources = current->second->Find(key);
+  for (const std::string& key : creation_order_[*fleet]) {
+    const UpstreamResources* resources = current->second->Find(key);
     if (resources != nullptr) entry.stored.stable_upstreams.push_back(resources->upstream);
   }
   absl::Status saved = store_->SaveRollout(entry.stored);
@@ -204,11 +204,11 @@ absl::StatusOr<Rollout> UpstreamService::StartRollout(
   ++open_rollouts_;
   fprintf(stderr, "fleet \"%s\": rollout started at stable version %llu\n", fleet->c_str(),
           static_cast<unsigned long long>(rollout.stable_version()));
-  RolloutEntry &stored = rollouts_[*fleet] = std::move(entry);
+  RolloutEntry& stored = rollouts_[*fleet] = std::move(entry);
   return DescribeLocked(*fleet, stored);
 }
 
-absl::StatusOr<Rollout> UpstreamService::GetRollout(const std::string &fleet_name) const {
+absl::StatusOr<Rollout> UpstreamService::GetRollout(const std::string& fleet_name) const {
   auto fleet = FleetName(fleet_name);
   if (!fleet.ok()) return fleet.status();
   absl::ReaderMutexLock lock(&mu_);
@@ -219,16 +219,16 @@ absl::StatusOr<Rollout> UpstreamService::GetRollout(const std::string &fleet_nam
   return DescribeLocked(*fleet, it->second);
 }
 
-std::vector<Rollout> UpstreamService::Rollouts(const std::string &fleet) const {
+std::vector<Rollout> UpstreamService::Rollouts(const std::string& fleet) const {
   std::vector<Rollout> rollouts;
   absl::ReaderMutexLock lock(&mu_);
-  for (const auto &[name, entry] : rollouts_) {
+  for (const auto& [name, entry] : rollouts_) {
     if (fleet.empty() || name == fleet) rollouts.push_back(DescribeLocked(name, entry));
   }
   return rollouts;
 }
 
-absl::StatusOr<RolloutResponse> UpstreamService::PromoteRollout(const std::string &fleet_name,
+absl::StatusOr<RolloutResponse> UpstreamService::PromoteRollout(const std::string& fleet_name,
                                                                 bool force) {
   auto fleet = FleetName(fleet_name);
   if (!fleet.ok()) return fleet.status();
@@ -276,7 +276,7 @@ absl::StatusOr<RolloutResponse> UpstreamService::PromoteRollout(const std::strin
   return response;
 }
 
-absl::StatusOr<RolloutResponse> UpstreamService::AbortRollout(const std::string &fleet_name) {
+absl::StatusOr<RolloutResponse> UpstreamService::AbortRollout(const std::string& fleet_name) {
   auto fleet = FleetName(fleet_name);
   if (!fleet.ok()) return fleet.status();
   RolloutResponse response;
@@ -286,25 +286,25 @@ absl::StatusOr<RolloutResponse> UpstreamService::AbortRollout(const std::string 
     if (it == rollouts_.end() || !RolloutOpen(it->second.stored.rollout)) {
       return NoOpenRollout(*fleet);
     }
-    RolloutEntry &entry = it->second;
-    const std::shared_ptr<const Snapshot> &current = fleets_.at(*fleet);
+    RolloutEntry& entry = it->second;
+    const std::shared_ptr<const Snapshot>& current = fleets_.at(*fleet);
     uint64_t version = current->version();
     if (version != entry.stored.rollout.stable_version()) {
       // Write the stable upstreams back, as one new version: those that
       // changed or went, and delete those that came.
       std::vector<Upstream> puts;
       std::set<std::string> stable_keys;
-      for (const Upstream &upstream : entry.stored.stable_upstreams) {
+      for (const Upstream& upstream : entry.stored.stable_upstreams) {
         const std::string key = UpstreamKey(upstream.name());
         stable_keys.insert(key);
-        const UpstreamResources *now = current->Find(key);
+        const UpstreamResources* now = current->Find(key);
         if (now == nullptr ||
             !google::protobuf::util::MessageDifferencer::Equals(now->upstream, upstream)) {
           puts.push_back(upstream);
         }
       }
       std::vector<std::string> deletes;
-      for (const auto &[key, resources] : current->upstreams()) {
+      for (const auto& [key, resources] : current->upstreams()) {
         if (stable_keys.count(key) == 0) deletes.push_back(key);
       }
       auto committed = CommitLocked(*fleet, std::move(puts), deletes);
@@ -320,7 +320,7 @@ absl::StatusOr<RolloutResponse> UpstreamService::AbortRollout(const std::string 
   return response;
 }
 
-std::optional<WriteResponse> UpstreamService::AwaitCanary(const std::string &fleet,
+std::optional<WriteResponse> UpstreamService::AwaitCanary(const std::string& fleet,
                                                           uint64_t version) const {
   Rollout group;
   {
@@ -338,7 +338,7 @@ std::optional<WriteResponse> UpstreamService::AwaitCanary(const std::string &fle
   while (true) {
     FillCanaryProgress(registry_->Status(fleet), cache_->Watchers(fleet), &group);
     response.clear_rejections();
-    for (const auto &node : group.canary_nodes()) {
+    for (const auto& node : group.canary_nodes()) {
       if (node.connected() && node.has_last_nack() && node.last_nack().version() >= version) {
         *response.add_rejections() = node.last_nack();
       }

@@ -71,9 +71,8 @@ const char* MethodName(int method) {
 
 std::string Format(const nxa_snapshot_t* snapshot) {
   const size_t count = nxa_snapshot_upstream_count(snapshot);
-  std::string out = absl::StrFormat("version %s (%d upstreams)%s\n",
-                                    nxa_snapshot_version(snapshot), count,
-                                    nxa_snapshot_from_cache(snapshot) ? " from_cache" : "");
+  std::string out = absl::StrFormat("version %s (%d upstreams)%s\n", nxa_snapshot_version(snapshot),
+                                    count, nxa_snapshot_from_cache(snapshot) ? " from_cache" : "");
   for (size_t i = 0; i < count; ++i) {
     nxa_upstream_t u;
     if (nxa_snapshot_upstream(snapshot, i, &u) != NXA_OK) continue;
@@ -82,8 +81,7 @@ std::string Format(const nxa_snapshot_t* snapshot) {
       absl::StrAppendFormat(&out, " hash_key=%s%s", u.hash_key,
                             u.hash_consistent ? " consistent" : "");
     }
-    absl::StrAppendFormat(&out, " zone=%s keepalive=%u\n", u.zone[0] ? u.zone : "-",
-                          u.keepalive);
+    absl::StrAppendFormat(&out, " zone=%s keepalive=%u\n", u.zone[0] ? u.zone : "-", u.keepalive);
     for (size_t j = 0; j < u.nservers; ++j) {
       nxa_server_t s;
       if (nxa_snapshot_server(snapshot, i, j, &s) != NXA_OK) continue;

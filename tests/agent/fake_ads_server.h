@@ -59,10 +59,10 @@ class FakeAdsServer {
 
   class Service;
 
-  grpc::Status Serve(grpc::ServerContext* context,
-                     grpc::ServerReaderWriter<envoy::service::discovery::v3::DiscoveryResponse,
-                                              envoy::service::discovery::v3::DiscoveryRequest>*
-                         stream);
+  grpc::Status Serve(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<envoy::service::discovery::v3::DiscoveryResponse,
+                               envoy::service::discovery::v3::DiscoveryRequest>* stream);
 
   absl::Mutex mu_;
   std::deque<Received> requests_ ABSL_GUARDED_BY(mu_);

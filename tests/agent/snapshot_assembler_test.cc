@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "common/xds_mapping.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/agent/test_resources.h"
 
@@ -14,18 +14,16 @@ namespace {
 
 using envoy::service::discovery::v3::DiscoveryResponse;
 using testing::ClusterResponse;
-using testing::EndpointResponse;
-using testing::MakeUpstream;
 using ::testing::ElementsAre;
+using testing::EndpointResponse;
 using ::testing::IsEmpty;
+using testing::MakeUpstream;
 
 MATCHER_P3(IsNack, type_url, nonce, message, "") {
   return arg.type_url == type_url && arg.nonce == nonce && arg.message == message;
 }
 
-MATCHER_P2(IsAnswer, type_url, nonce, "") {
-  return arg.type_url == type_url && arg.nonce == nonce;
-}
+MATCHER_P2(IsAnswer, type_url, nonce, "") { return arg.type_url == type_url && arg.nonce == nonce; }
 
 MATCHER_P(EqualsProto, expected, "") {
   return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
@@ -157,9 +155,8 @@ TEST_F(SnapshotAssemblerTest, DuplicateNames) {
   nginx_xds::v1::Upstream upper = backends_;
   upper.set_name("BACKENDS");
   auto outcome = assembler_.Offer(ClusterResponse("1", "n1", {backends_, upper}));
-  EXPECT_THAT(outcome.nacks,
-              ElementsAre(IsNack(kClusterTypeUrl, "n1",
-                                 "resource 1: duplicate cluster \"BACKENDS\"")));
+  EXPECT_THAT(outcome.nacks, ElementsAre(IsNack(kClusterTypeUrl, "n1",
+                                                "resource 1: duplicate cluster \"BACKENDS\"")));
   outcome = assembler_.Offer(EndpointResponse("1", "n2", {api_, api_}));
   EXPECT_THAT(outcome.nacks,
               ElementsAre(IsNack(kEndpointTypeUrl, "n2",

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/agent/test_resources.h"
 
@@ -128,8 +128,7 @@ TEST(SnapshotFileTest, GarbageIsCorrupt) {
   absl::StatusOr<nginx_xds::v1::Snapshot> loaded = LoadSnapshotFile(path);
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(loaded.status().message(),
-            absl::StrCat("cache file \"", path,
-                         "\" is corrupt: no nginx-xds-snapshot header"));
+            absl::StrCat("cache file \"", path, "\" is corrupt: no nginx-xds-snapshot header"));
 }
 
 // Validate a truncated file is detected by its length.

@@ -31,9 +31,9 @@ using envoy::service::discovery::v3::DiscoveryRequest;
 using testing::ClusterResponse;
 using testing::EndpointResponse;
 using testing::FakeAdsServer;
+using ::testing::HasSubstr;
 using testing::kWait;
 using testing::MakeUpstream;
-using ::testing::HasSubstr;
 
 // What the handler saw of one snapshot, read through the accessors.
 struct Seen {
@@ -373,8 +373,7 @@ TEST(XdsAgentTest, CacheWrittenAfterAckAndHandedOverWhenUnreachable) {
     EXPECT_EQ(seen->version, "3");
     EXPECT_EQ(nxa_agent_connected(agent), 0);
     EXPECT_EQ(seen->names, (std::vector<std::string>{"backends"}));
-    EXPECT_EQ(seen->addresses[0],
-              (std::vector<std::string>{"127.0.0.1:6001", "127.0.0.1:6002"}));
+    EXPECT_EQ(seen->addresses[0], (std::vector<std::string>{"127.0.0.1:6001", "127.0.0.1:6002"}));
     DestroyReturns(agent);
     // Handed over once, however many attempts failed.
     EXPECT_EQ(embedder.count(), 0u);
@@ -541,8 +540,14 @@ TEST(XdsAgentTest, StaticUpstreams) {
   EXPECT_EQ(nxa_agent_add_static_upstream(agent, &upstream, servers), NXA_ERROR);
 
   DiscoveryRequest cds = Next(server);
-  const auto& statics = cds.node().metadata().fields().at("nginx").struct_value().fields().at(
-      "static_upstreams").list_value();
+  const auto& statics = cds.node()
+                            .metadata()
+                            .fields()
+                            .at("nginx")
+                            .struct_value()
+                            .fields()
+                            .at("static_upstreams")
+                            .list_value();
   ASSERT_EQ(statics.values_size(), 1);
   nginx_xds::v1::Upstream sent;
   std::string json;

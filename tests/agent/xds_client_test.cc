@@ -32,12 +32,12 @@ class Embedder {
   explicit Embedder(absl::Status verdict = absl::OkStatus()) : verdict_(std::move(verdict)) {}
 
   XdsClient::SnapshotHandler Handler() {
-    return [this](const nginx_xds::v1::Snapshot& snapshot, bool from_cache,
-                  SnapshotVerdict verdict) {
-      absl::MutexLock lock(&mu_);
-      handed_.push_back({snapshot, from_cache});
-      verdict.Done(verdict_);
-    };
+    return
+        [this](const nginx_xds::v1::Snapshot& snapshot, bool from_cache, SnapshotVerdict verdict) {
+          absl::MutexLock lock(&mu_);
+          handed_.push_back({snapshot, from_cache});
+          verdict.Done(verdict_);
+        };
   }
 
   std::optional<Handed> Next(absl::Duration timeout = kWait) {
@@ -105,8 +105,7 @@ class XdsClientTest : public ::testing::Test {
       DiscoveryRequest ack = Next(server_);
       EXPECT_EQ(ack.type_url(), type);
       EXPECT_EQ(ack.version_info(), version);
-      EXPECT_EQ(ack.response_nonce(),
-                (type == std::string(kClusterTypeUrl) ? "c" : "e") + version);
+      EXPECT_EQ(ack.response_nonce(), (type == std::string(kClusterTypeUrl) ? "c" : "e") + version);
       EXPECT_FALSE(ack.has_error_detail());
       EXPECT_FALSE(ack.has_node());
     }
@@ -138,8 +137,13 @@ TEST_F(XdsClientTest, NodeOnFirstRequestAndAckCarriesVersionAndNonce) {
   ASSERT_EQ(statics.values_size(), 1);
   const auto& fields = statics.values(0).struct_value().fields();
   EXPECT_EQ(fields.at("name").string_value(), "static1");
-  EXPECT_EQ(fields.at("servers").list_value().values(0).struct_value().fields().at(
-                "address").string_value(),
+  EXPECT_EQ(fields.at("servers")
+                .list_value()
+                .values(0)
+                .struct_value()
+                .fields()
+                .at("address")
+                .string_value(),
             "127.0.0.1:8080");
 
   DiscoveryRequest eds = Next(server_);
@@ -179,8 +183,12 @@ TEST_F(XdsClientTest, InvalidResourceIsNackedAndLastGoodKept) {
   auto assignment = EndpointResponse("3", "e3", {bad});
   envoy::config::endpoint::v3::ClusterLoadAssignment cla;
   ASSERT_TRUE(assignment.resources(0).UnpackTo(&cla));
-  cla.mutable_endpoints(0)->mutable_lb_endpoints(1)->mutable_endpoint()->mutable_address()
-      ->mutable_socket_address()->set_port_value(0);
+  cla.mutable_endpoints(0)
+      ->mutable_lb_endpoints(1)
+      ->mutable_endpoint()
+      ->mutable_address()
+      ->mutable_socket_address()
+      ->set_port_value(0);
   assignment.mutable_resources(0)->PackFrom(cla);
   ASSERT_TRUE(server_.Send(ClusterResponse("3", "c3", {bad})));
   ASSERT_TRUE(server_.Send(assignment));

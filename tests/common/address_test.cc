@@ -19,8 +19,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 TEST(ParseServerAddressTest, ParsesIpv4WithPort) {
-  absl::StatusOr<ServerAddress> address =
-      ParseServerAddress("10.0.0.1:8080", 0);
+  absl::StatusOr<ServerAddress> address = ParseServerAddress("10.0.0.1:8080", 0);
   ASSERT_TRUE(address.ok()) << address.status();
   EXPECT_EQ(address->kind, ServerAddress::Kind::kIpv4);
   EXPECT_EQ(address->host, "10.0.0.1");
@@ -42,8 +41,7 @@ TEST(ParseServerAddressTest, ZeroDefaultPortRequiresAPort) {
 }
 
 TEST(ParseServerAddressTest, CanonicalizesIpv6Literal) {
-  absl::StatusOr<ServerAddress> address =
-      ParseServerAddress("[0:0:0:0:0:0:0:1]:8080", 0);
+  absl::StatusOr<ServerAddress> address = ParseServerAddress("[0:0:0:0:0:0:0:1]:8080", 0);
   ASSERT_TRUE(address.ok()) << address.status();
   EXPECT_EQ(address->kind, ServerAddress::Kind::kIpv6);
   EXPECT_EQ(address->host, "::1");
@@ -52,15 +50,13 @@ TEST(ParseServerAddressTest, CanonicalizesIpv6Literal) {
 }
 
 TEST(ParseServerAddressTest, Ipv6WithoutPortTakesDefaultPort) {
-  absl::StatusOr<ServerAddress> address =
-      ParseServerAddress("[2001:DB8::1]", 80);
+  absl::StatusOr<ServerAddress> address = ParseServerAddress("[2001:DB8::1]", 80);
   ASSERT_TRUE(address.ok()) << address.status();
   EXPECT_EQ(address->ToString(), "[2001:db8::1]:80");
 }
 
 TEST(ParseServerAddressTest, ParsesUnixSocketWithoutPort) {
-  absl::StatusOr<ServerAddress> address =
-      ParseServerAddress("unix:/run/app.sock", 80);
+  absl::StatusOr<ServerAddress> address = ParseServerAddress("unix:/run/app.sock", 80);
   ASSERT_TRUE(address.ok()) << address.status();
   EXPECT_EQ(address->kind, ServerAddress::Kind::kUnix);
   EXPECT_EQ(address->host, "/run/app.sock");
@@ -69,8 +65,7 @@ TEST(ParseServerAddressTest, ParsesUnixSocketWithoutPort) {
 }
 
 TEST(ParseServerAddressTest, ParsesHostNameWithPort) {
-  absl::StatusOr<ServerAddress> address =
-      ParseServerAddress("backend-1.example.com:8080", 0);
+  absl::StatusOr<ServerAddress> address = ParseServerAddress("backend-1.example.com:8080", 0);
   ASSERT_TRUE(address.ok()) << address.status();
   EXPECT_EQ(address->kind, ServerAddress::Kind::kHostName);
   EXPECT_EQ(address->host, "backend-1.example.com");
@@ -87,25 +82,21 @@ struct Rejection {
   std::string reason;
 };
 
-class ParseServerAddressRejectionTest
-    : public ::testing::TestWithParam<Rejection> {};
+class ParseServerAddressRejectionTest : public ::testing::TestWithParam<Rejection> {};
 
 TEST_P(ParseServerAddressRejectionTest, RejectsWithInvalidArgumentNamingIt) {
   const Rejection& rejection = GetParam();
-  absl::StatusOr<ServerAddress> address =
-      ParseServerAddress(rejection.text, 80);
+  absl::StatusOr<ServerAddress> address = ParseServerAddress(rejection.text, 80);
   ASSERT_FALSE(address.ok()) << address->ToString();
   EXPECT_EQ(address.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      address.status().message(),
-      absl::StrCat("address \"", rejection.text, "\": ", rejection.reason));
+  EXPECT_EQ(address.status().message(),
+            absl::StrCat("address \"", rejection.text, "\": ", rejection.reason));
 }
 
 INSTANTIATE_TEST_SUITE_P(
     EveryMalformedForm, ParseServerAddressRejectionTest,
     ::testing::Values(
-        Rejection{"", "empty address"},
-        Rejection{"1.2.3:80", "invalid IPv4 address \"1.2.3\""},
+        Rejection{"", "empty address"}, Rejection{"1.2.3:80", "invalid IPv4 address \"1.2.3\""},
         Rejection{"256.0.0.1:80", "invalid IPv4 address \"256.0.0.1\""},
         Rejection{"010.0.0.1:80", "invalid IPv4 address \"010.0.0.1\""},
         Rejection{"[::1", "missing ']' after IPv6 address"},
@@ -117,14 +108,12 @@ INSTANTIATE_TEST_SUITE_P(
         Rejection{"host:99999", "port must be 1-65535"},
         Rejection{"host:0", "port must be 1-65535"},
         Rejection{"host:-1", "port \"-1\" is not a number"},
-        Rejection{"host:8o", "port \"8o\" is not a number"},
-        Rejection{":80", "missing host"},
+        Rejection{"host:8o", "port \"8o\" is not a number"}, Rejection{":80", "missing host"},
         Rejection{"host :80", "contains whitespace or control characters"},
         Rejection{" 10.0.0.1:80", "contains whitespace or control characters"},
         Rejection{"unix:", "empty unix socket path"},
         Rejection{"unix:run/app.sock", "unix socket path must be absolute"},
-        Rejection{"unix:/" + std::string(107, 'a'),
-                  "unix socket path longer than 107 bytes"},
+        Rejection{"unix:/" + std::string(107, 'a'), "unix socket path longer than 107 bytes"},
         Rejection{"-backend:80", "invalid host name \"-backend\""},
         Rejection{"backend-:80", "invalid host name \"backend-\""},
         Rejection{"a..b:80", "invalid host name \"a..b\""},
@@ -134,8 +123,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(ResolveServerAddressTest, ReturnsIpAddressesUnchanged) {
   ServerAddress address = *ParseServerAddress("[::1]:8080", 0);
-  absl::StatusOr<std::vector<ServerAddress>> resolved =
-      ResolveServerAddress(address);
+  absl::StatusOr<std::vector<ServerAddress>> resolved = ResolveServerAddress(address);
   ASSERT_TRUE(resolved.ok()) << resolved.status();
   ASSERT_EQ(resolved->size(), 1u);
   EXPECT_EQ((*resolved)[0].ToString(), "[::1]:8080");
@@ -143,8 +131,7 @@ TEST(ResolveServerAddressTest, ReturnsIpAddressesUnchanged) {
 
 TEST(ResolveServerAddressTest, ReturnsUnixSocketUnchanged) {
   ServerAddress address = *ParseServerAddress("unix:/run/app.sock", 0);
-  absl::StatusOr<std::vector<ServerAddress>> resolved =
-      ResolveServerAddress(address);
+  absl::StatusOr<std::vector<ServerAddress>> resolved = ResolveServerAddress(address);
   ASSERT_TRUE(resolved.ok()) << resolved.status();
   ASSERT_EQ(resolved->size(), 1u);
   EXPECT_EQ((*resolved)[0].ToString(), "unix:/run/app.sock");
@@ -152,14 +139,11 @@ TEST(ResolveServerAddressTest, ReturnsUnixSocketUnchanged) {
 
 TEST(ResolveServerAddressTest, ResolvesLocalhostToLoopbackKeepingThePort) {
   ServerAddress address = *ParseServerAddress("localhost:8080", 0);
-  absl::StatusOr<std::vector<ServerAddress>> resolved =
-      ResolveServerAddress(address);
+  absl::StatusOr<std::vector<ServerAddress>> resolved = ResolveServerAddress(address);
   ASSERT_TRUE(resolved.ok()) << resolved.status();
-  EXPECT_THAT(*resolved,
-              Contains(Field(&ServerAddress::host, AnyOf("127.0.0.1", "::1"))));
+  EXPECT_THAT(*resolved, Contains(Field(&ServerAddress::host, AnyOf("127.0.0.1", "::1"))));
   EXPECT_THAT(*resolved, Each(Field(&ServerAddress::port, 8080)));
-  EXPECT_THAT(*resolved, Each(Field(&ServerAddress::kind,
-                                    Not(ServerAddress::Kind::kHostName))));
+  EXPECT_THAT(*resolved, Each(Field(&ServerAddress::kind, Not(ServerAddress::Kind::kHostName))));
 }
 
 }  // namespace

@@ -20,21 +20,17 @@ using nginx_xds::v1::Upstream;
 
 Upstream ParseUpstream(const std::string& text) {
   Upstream upstream;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &upstream))
-      << text;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &upstream)) << text;
   return upstream;
 }
 
 // Answers from a fixed table, so no test depends on DNS.
 class FakeResolver {
  public:
-  void Add(const std::string& name, std::vector<std::string> ips) {
-    table_[name] = std::move(ips);
-  }
+  void Add(const std::string& name, std::vector<std::string> ips) { table_[name] = std::move(ips); }
 
   AddressResolver AsResolver() {
-    return [this](const ServerAddress& name)
-               -> absl::StatusOr<std::vector<ServerAddress>> {
+    return [this](const ServerAddress& name) -> absl::StatusOr<std::vector<ServerAddress>> {
       ++calls_;
       auto it = table_.find(name.host);
       if (it == table_.end()) {
@@ -69,10 +65,8 @@ TEST(ValidateNameTest, AcceptsLettersDigitsDotsUnderscoresAndHyphens) {
 TEST(ValidateNameTest, RejectsEmptyLongAndOddCharactersNamingWhat) {
   absl::Status status = ValidateName("fleet", "");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(),
-            "fleet name \"\": must be 1-255 characters of [A-Za-z0-9._-]");
-  EXPECT_FALSE(
-      ValidateName("fleet", std::string(kMaxNameLength + 1, 'a')).ok());
+  EXPECT_EQ(status.message(), "fleet name \"\": must be 1-255 characters of [A-Za-z0-9._-]");
+  EXPECT_FALSE(ValidateName("fleet", std::string(kMaxNameLength + 1, 'a')).ok());
   EXPECT_FALSE(ValidateName("upstream", "a b").ok());
   EXPECT_FALSE(ValidateName("upstream", "a/b").ok());
 }
@@ -185,21 +179,18 @@ TEST(NormalizeUpstreamTest, UnknownHostNameIsInvalidArgumentNamingTheServer) {
   )pb");
   absl::Status status = Normalize(&upstream);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(),
-            "server \"nowhere.local:80\": host \"nowhere.local\": not found");
+  EXPECT_EQ(status.message(), "server \"nowhere.local:80\": host \"nowhere.local\": not found");
 }
 
 TEST(NormalizeUpstreamTest, ResolverOutageStaysUnavailable) {
-  AddressResolver failing =
-      [](const ServerAddress&) -> absl::StatusOr<std::vector<ServerAddress>> {
+  AddressResolver failing = [](const ServerAddress&) -> absl::StatusOr<std::vector<ServerAddress>> {
     return absl::UnavailableError("resolver down");
   };
   Upstream upstream = ParseUpstream(R"pb(
     name: "backends"
     servers { address: "backend.local:80" }
   )pb");
-  EXPECT_EQ(NormalizeUpstream(&upstream, failing).code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(NormalizeUpstream(&upstream, failing).code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(NormalizeUpstreamTest, RejectsDuplicateAddressesAfterCanonicalForm) {
@@ -252,8 +243,7 @@ struct BadUpstream {
   std::string message;
 };
 
-class NormalizeUpstreamRejectionTest
-    : public ::testing::TestWithParam<BadUpstream> {};
+class NormalizeUpstreamRejectionTest : public ::testing::TestWithParam<BadUpstream> {};
 
 TEST_P(NormalizeUpstreamRejectionTest, RejectsWithMessageNamingTheField) {
   Upstream upstream = ParseUpstream(GetParam().text);
@@ -264,53 +254,47 @@ TEST_P(NormalizeUpstreamRejectionTest, RejectsWithMessageNamingTheField) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryRule, NormalizeUpstreamRejectionTest,
-    ::testing::Values(
-        BadUpstream{"BadName", R"pb(name: "a b"
-                                    servers { address: "10.0.0.1" })pb",
-                    "upstream name \"a b\": must be 1-255 characters of "
-                    "[A-Za-z0-9._-]"},
-        BadUpstream{"NoServers", R"pb(name: "b")pb",
-                    "upstream \"b\": no servers"},
-        BadUpstream{"ZeroWeight",
-                    R"pb(name: "b"
-                         servers { address: "10.0.0.1" weight: 0 })pb",
-                    "server \"10.0.0.1\": weight 0 must be 1-1000000"},
-        BadUpstream{"WeightTooLarge",
-                    R"pb(name: "b"
-                         servers { address: "10.0.0.1" weight: 1000001 })pb",
-                    "server \"10.0.0.1\": weight 1000001 must be 1-1000000"},
-        BadUpstream{"BackupWithIpHash",
-                    R"pb(name: "b"
-                         method: IP_HASH
-                         servers { address: "10.0.0.1" backup: true })pb",
-                    "server \"10.0.0.1\": backup is not supported by method "
-                    "ip_hash"},
-        BadUpstream{"HashWithoutKey", R"pb(name: "b"
-                                           method: HASH
-                                           servers { address: "10.0.0.1" })pb",
-                    "upstream \"b\": method hash needs a hash_key"},
-        BadUpstream{"KeyWithoutHash", R"pb(name: "b"
-                                           hash_key: "$uri"
-                                           servers { address: "10.0.0.1" })pb",
-                    "upstream \"b\": hash_key and hash_consistent need method "
-                    "hash, not round_robin"},
-        BadUpstream{
-            "BadZone", R"pb(name: "b"
-                            zone: "z z"
-                            servers { address: "10.0.0.1" })pb",
-            "upstream \"b\": zone name \"z z\": must be 1-255 characters "
-            "of [A-Za-z0-9._-]"},
-        BadUpstream{
-            "HostOnUnixSocket",
-            R"pb(name: "b"
-                 servers { address: "unix:/run/a.sock" host: "a.local" })pb",
-            "server \"unix:/run/a.sock\": a unix socket has no host"},
-        BadUpstream{"BadAddress", R"pb(name: "b"
-                                       servers { address: "1.2.3:80" })pb",
-                    "server \"1.2.3:80\": invalid IPv4 address \"1.2.3\""}),
-    [](const ::testing::TestParamInfo<BadUpstream>& info) {
-      return info.param.description;
-    });
+    ::testing::Values(BadUpstream{"BadName", R"pb(name: "a b"
+                                                  servers { address: "10.0.0.1" })pb",
+                                  "upstream name \"a b\": must be 1-255 characters of "
+                                  "[A-Za-z0-9._-]"},
+                      BadUpstream{"NoServers", R"pb(name: "b")pb", "upstream \"b\": no servers"},
+                      BadUpstream{"ZeroWeight",
+                                  R"pb(name: "b"
+                                       servers { address: "10.0.0.1" weight: 0 })pb",
+                                  "server \"10.0.0.1\": weight 0 must be 1-1000000"},
+                      BadUpstream{"WeightTooLarge",
+                                  R"pb(name: "b"
+                                       servers { address: "10.0.0.1" weight: 1000001 })pb",
+                                  "server \"10.0.0.1\": weight 1000001 must be 1-1000000"},
+                      BadUpstream{"BackupWithIpHash",
+                                  R"pb(name: "b"
+                                       method: IP_HASH
+                                       servers { address: "10.0.0.1" backup: true })pb",
+                                  "server \"10.0.0.1\": backup is not supported by method "
+                                  "ip_hash"},
+                      BadUpstream{"HashWithoutKey", R"pb(name: "b"
+                                                         method: HASH
+                                                         servers { address: "10.0.0.1" })pb",
+                                  "upstream \"b\": method hash needs a hash_key"},
+                      BadUpstream{"KeyWithoutHash", R"pb(name: "b"
+                                                         hash_key: "$uri"
+                                                         servers { address: "10.0.0.1" })pb",
+                                  "upstream \"b\": hash_key and hash_consistent need method "
+                                  "hash, not round_robin"},
+                      BadUpstream{"BadZone", R"pb(name: "b"
+                                                  zone: "z z"
+                                                  servers { address: "10.0.0.1" })pb",
+                                  "upstream \"b\": zone name \"z z\": must be 1-255 characters "
+                                  "of [A-Za-z0-9._-]"},
+                      BadUpstream{"HostOnUnixSocket",
+                                  R"pb(name: "b"
+                                       servers { address: "unix:/run/a.sock" host: "a.local" })pb",
+                                  "server \"unix:/run/a.sock\": a unix socket has no host"},
+                      BadUpstream{"BadAddress", R"pb(name: "b"
+                                                     servers { address: "1.2.3:80" })pb",
+                                  "server \"1.2.3:80\": invalid IPv4 address \"1.2.3\""}),
+    [](const ::testing::TestParamInfo<BadUpstream>& info) { return info.param.description; });
 
 TEST(NormalizeUpstreamTest, RejectsUnknownMethodNumber) {
   Upstream upstream = ParseUpstream(R"pb(
@@ -325,8 +309,8 @@ TEST(NormalizeUpstreamTest, RejectsMoreServersThanTheLimit) {
   Upstream upstream;
   upstream.set_name("big");
   for (size_t i = 0; i <= kMaxServersPerUpstream; ++i) {
-    upstream.add_servers()->set_address("10.0." + std::to_string(i / 256) +
-                                        "." + std::to_string(i % 256));
+    upstream.add_servers()->set_address("10.0." + std::to_string(i / 256) + "." +
+                                        std::to_string(i % 256));
   }
   absl::Status status = Normalize(&upstream);
   EXPECT_EQ(status.message(), "upstream \"big\": more than 4096 servers");
@@ -338,12 +322,7 @@ TEST(ValidateNormalizedUpstreamTest, RejectsUnresolvedHostName) {
     keepalive_requests: 1000
     keepalive_time_ms: 1
     keepalive_timeout_ms: 1
-    servers {
-      address: "backend.local:80"
-      weight: 1
-      max_fails: 1
-      fail_timeout: 10
-    }
+    servers { address: "backend.local:80" weight: 1 max_fails: 1 fail_timeout: 10 }
   )pb");
   EXPECT_EQ(ValidateNormalizedUpstream(upstream).message(),
             "server \"backend.local:80\": host name is not resolved");
@@ -369,10 +348,9 @@ TEST(ValidateNormalizedUpstreamTest, RejectsUnsetDefaults) {
     keepalive_timeout_ms: 1
     servers { address: "10.0.0.1:80" }
   )pb");
-  EXPECT_EQ(
-      ValidateNormalizedUpstream(upstream).message(),
-      "server \"10.0.0.1:80\": weight, max_fails and fail_timeout must be "
-      "set");
+  EXPECT_EQ(ValidateNormalizedUpstream(upstream).message(),
+            "server \"10.0.0.1:80\": weight, max_fails and fail_timeout must be "
+            "set");
 }
 
 }  // namespace

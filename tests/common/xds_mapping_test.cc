@@ -25,8 +25,7 @@ Upstream Normalized(const std::string& text) {
   Upstream upstream;
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &upstream));
   absl::Status status = NormalizeUpstream(
-      &upstream,
-      [](const ServerAddress&) -> absl::StatusOr<std::vector<ServerAddress>> {
+      &upstream, [](const ServerAddress&) -> absl::StatusOr<std::vector<ServerAddress>> {
         return absl::NotFoundError("no DNS in this test");
       });
   EXPECT_TRUE(status.ok()) << status;
@@ -34,13 +33,11 @@ Upstream Normalized(const std::string& text) {
 }
 
 void ExpectRoundTrip(const Upstream& upstream) {
-  absl::StatusOr<Upstream> back =
-      FromXds(ToCluster(upstream), ToLoadAssignment(upstream));
+  absl::StatusOr<Upstream> back = FromXds(ToCluster(upstream), ToLoadAssignment(upstream));
   ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(*back, upstream))
-      << "want:\n"
-      << upstream.DebugString() << "got:\n"
-      << back->DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(*back, upstream)) << "want:\n"
+                                                           << upstream.DebugString() << "got:\n"
+                                                           << back->DebugString();
 }
 
 const Struct& NginxMetadata(const Cluster& cluster) {
@@ -60,8 +57,7 @@ struct MethodCase {
 class MethodMappingTest : public ::testing::TestWithParam<MethodCase> {};
 
 TEST_P(MethodMappingTest, LbPolicyApproximatesTheMethod) {
-  EXPECT_EQ(ToCluster(Normalized(GetParam().upstream)).lb_policy(),
-            GetParam().policy);
+  EXPECT_EQ(ToCluster(Normalized(GetParam().upstream)).lb_policy(), GetParam().policy);
 }
 
 TEST_P(MethodMappingTest, RoundTripsThroughXds) {
@@ -70,47 +66,44 @@ TEST_P(MethodMappingTest, RoundTripsThroughXds) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryMethod, MethodMappingTest,
-    ::testing::Values(
-        MethodCase{"RoundRobin",
-                   R"pb(name: "b"
-                        servers { address: "10.0.0.1:80" weight: 3 }
-                        servers { address: "10.0.0.2:80" backup: true })pb",
-                   Cluster::ROUND_ROBIN},
-        MethodCase{"LeastConn",
-                   R"pb(name: "b"
-                        method: LEAST_CONN
-                        keepalive: 8
-                        servers { address: "10.0.0.1:80" max_conns: 100 }
-                        servers { address: "10.0.0.2:80" backup: true })pb",
-                   Cluster::LEAST_REQUEST},
-        MethodCase{"IpHash",
-                   R"pb(name: "b"
-                        method: IP_HASH
-                        servers { address: "10.0.0.1:80" }
-                        servers { address: "10.0.0.2:80" down: true })pb",
-                   Cluster::ROUND_ROBIN},
-        MethodCase{"Hash",
-                   R"pb(name: "b"
-                        method: HASH
-                        hash_key: "$request_uri"
-                        servers { address: "10.0.0.1:80" })pb",
-                   Cluster::ROUND_ROBIN},
-        MethodCase{"HashConsistent",
-                   R"pb(name: "b"
-                        method: HASH
-                        hash_key: "$remote_addr"
-                        hash_consistent: true
-                        servers { address: "10.0.0.1:80" })pb",
-                   Cluster::RING_HASH},
-        MethodCase{"Random",
-                   R"pb(name: "b"
-                        method: RANDOM
-                        zone: "z1"
-                        servers { address: "10.0.0.1:80" })pb",
-                   Cluster::RANDOM}),
-    [](const ::testing::TestParamInfo<MethodCase>& info) {
-      return info.param.name;
-    });
+    ::testing::Values(MethodCase{"RoundRobin",
+                                 R"pb(name: "b"
+                                      servers { address: "10.0.0.1:80" weight: 3 }
+                                      servers { address: "10.0.0.2:80" backup: true })pb",
+                                 Cluster::ROUND_ROBIN},
+                      MethodCase{"LeastConn",
+                                 R"pb(name: "b"
+                                      method: LEAST_CONN
+                                      keepalive: 8
+                                      servers { address: "10.0.0.1:80" max_conns: 100 }
+                                      servers { address: "10.0.0.2:80" backup: true })pb",
+                                 Cluster::LEAST_REQUEST},
+                      MethodCase{"IpHash",
+                                 R"pb(name: "b"
+                                      method: IP_HASH
+                                      servers { address: "10.0.0.1:80" }
+                                      servers { address: "10.0.0.2:80" down: true })pb",
+                                 Cluster::ROUND_ROBIN},
+                      MethodCase{"Hash",
+                                 R"pb(name: "b"
+                                      method: HASH
+                                      hash_key: "$request_uri"
+                                      servers { address: "10.0.0.1:80" })pb",
+                                 Cluster::ROUND_ROBIN},
+                      MethodCase{"HashConsistent",
+                                 R"pb(name: "b"
+                                      method: HASH
+                                      hash_key: "$remote_addr"
+                                      hash_consistent: true
+                                      servers { address: "10.0.0.1:80" })pb",
+                                 Cluster::RING_HASH},
+                      MethodCase{"Random",
+                                 R"pb(name: "b"
+                                      method: RANDOM
+                                      zone: "z1"
+                                      servers { address: "10.0.0.1:80" })pb",
+                                 Cluster::RANDOM}),
+    [](const ::testing::TestParamInfo<MethodCase>& info) { return info.param.name; });
 
 TEST(ToClusterTest, IsEdsOverAdsV3NamedAfterTheUpstream) {
   Cluster cluster = ToCluster(Normalized(R"pb(
@@ -175,19 +168,9 @@ TEST(ToLoadAssignmentTest, PrimariesAtPriorityZeroBackupsAtPriorityOne) {
   EXPECT_EQ(backups.load_balancing_weight().value(), 1u);
   ASSERT_EQ(primaries.lb_endpoints_size(), 2);
   ASSERT_EQ(backups.lb_endpoints_size(), 2);
-  EXPECT_EQ(
-      primaries.lb_endpoints(1).endpoint().address().socket_address().address(),
-      "10.0.0.3");
-  EXPECT_EQ(NginxMetadata(primaries.lb_endpoints(1))
-                .fields()
-                .at("index")
-                .number_value(),
-            2);
-  EXPECT_EQ(NginxMetadata(backups.lb_endpoints(0))
-                .fields()
-                .at("index")
-                .number_value(),
-            1);
+  EXPECT_EQ(primaries.lb_endpoints(1).endpoint().address().socket_address().address(), "10.0.0.3");
+  EXPECT_EQ(NginxMetadata(primaries.lb_endpoints(1)).fields().at("index").number_value(), 2);
+  EXPECT_EQ(NginxMetadata(backups.lb_endpoints(0)).fields().at("index").number_value(), 1);
 }
 
 TEST(ToLoadAssignmentTest, NoBackupGroupWithoutBackups) {
@@ -202,13 +185,7 @@ TEST(ToLoadAssignmentTest, NoBackupGroupWithoutBackups) {
 TEST(ToLoadAssignmentTest, ServerSettingsMapToEndpointFields) {
   ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
     name: "b"
-    servers {
-      address: "10.0.0.1:8080"
-      weight: 7
-      max_fails: 3
-      fail_timeout: 30
-      down: true
-    }
+    servers { address: "10.0.0.1:8080" weight: 7 max_fails: 3 fail_timeout: 30 down: true }
     servers { address: "10.0.0.2:8080" max_conns: 9 }
   )pb"));
   const LbEndpoint& down = assignment.endpoints(0).lb_endpoints(0);
@@ -229,8 +206,7 @@ TEST(ToLoadAssignmentTest, UnixSocketBecomesPipe) {
     name: "b"
     servers { address: "unix:/run/app.sock" }
   )pb"));
-  const auto& address =
-      assignment.endpoints(0).lb_endpoints(0).endpoint().address();
+  const auto& address = assignment.endpoints(0).lb_endpoints(0).endpoint().address();
   ASSERT_TRUE(address.has_pipe());
   EXPECT_EQ(address.pipe().path(), "/run/app.sock");
 }
@@ -240,11 +216,8 @@ TEST(ToLoadAssignmentTest, Ipv6BecomesSocketAddressWithoutBrackets) {
     name: "b"
     servers { address: "[2001:db8::1]:443" }
   )pb"));
-  const auto& socket = assignment.endpoints(0)
-                           .lb_endpoints(0)
-                           .endpoint()
-                           .address()
-                           .socket_address();
+  const auto& socket =
+      assignment.endpoints(0).lb_endpoints(0).endpoint().address().socket_address();
   EXPECT_EQ(socket.address(), "2001:db8::1");
   EXPECT_EQ(socket.port_value(), 443u);
 }
@@ -286,18 +259,9 @@ TEST(XdsRoundTripTest, KeepsResolvedHostNameAndEveryNonDefaultSetting) {
     keepalive_requests: 0
     keepalive_time_ms: 0
     keepalive_timeout_ms: 0
-    servers {
-      address: "10.0.0.1:80"
-      host: "backend.local"
-      max_conns: 4
-      weight: 1000000
-    }
+    servers { address: "10.0.0.1:80" host: "backend.local" max_conns: 4 weight: 1000000 }
   )pb");
-  EXPECT_EQ(ToLoadAssignment(upstream)
-                .endpoints(0)
-                .lb_endpoints(0)
-                .endpoint()
-                .hostname(),
+  EXPECT_EQ(ToLoadAssignment(upstream).endpoints(0).lb_endpoints(0).endpoint().hostname(),
             "backend.local");
   ExpectRoundTrip(upstream);
 }
@@ -309,8 +273,7 @@ TEST(FromXdsTest, AcceptsEndpointsWithoutIndexInReceivedOrder) {
     servers { address: "10.0.0.2:80" }
   )pb");
   ClusterLoadAssignment assignment = ToLoadAssignment(upstream);
-  for (LbEndpoint& endpoint :
-       *assignment.mutable_endpoints(0)->mutable_lb_endpoints()) {
+  for (LbEndpoint& endpoint : *assignment.mutable_endpoints(0)->mutable_lb_endpoints()) {
     (*endpoint.mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey]
         .mutable_fields()
         ->erase("index");
@@ -333,14 +296,10 @@ class FromXdsRejectionTest : public ::testing::Test {
         cluster_(ToCluster(upstream_)),
         assignment_(ToLoadAssignment(upstream_)) {}
 
-  LbEndpoint* Endpoint(int i) {
-    return assignment_.mutable_endpoints(0)->mutable_lb_endpoints(i);
-  }
+  LbEndpoint* Endpoint(int i) { return assignment_.mutable_endpoints(0)->mutable_lb_endpoints(i); }
 
   google::protobuf::Value* EndpointField(int i, const std::string& key) {
-    return &(*(*Endpoint(i)
-                    ->mutable_metadata()
-                    ->mutable_filter_metadata())[kNginxMetadataKey]
+    return &(*(*Endpoint(i)->mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey]
                   .mutable_fields())[key];
   }
 
@@ -364,29 +323,19 @@ TEST_F(FromXdsRejectionTest, MismatchedClusterName) {
 }
 
 TEST_F(FromXdsRejectionTest, PortZero) {
-  Endpoint(2)
-      ->mutable_endpoint()
-      ->mutable_address()
-      ->mutable_socket_address()
-      ->set_port_value(0);
-  ExpectRejected(
-      "cluster \"backends\": endpoint 2: port 0 out of range 1-65535");
+  Endpoint(2)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_port_value(0);
+  ExpectRejected("cluster \"backends\": endpoint 2: port 0 out of range 1-65535");
 }
 
 TEST_F(FromXdsRejectionTest, PortAboveRange) {
-  Endpoint(0)
-      ->mutable_endpoint()
-      ->mutable_address()
-      ->mutable_socket_address()
-      ->set_port_value(65536);
-  ExpectRejected(
-      "cluster \"backends\": endpoint 0: port 65536 out of range 1-65535");
+  Endpoint(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_port_value(
+      65536);
+  ExpectRejected("cluster \"backends\": endpoint 0: port 65536 out of range 1-65535");
 }
 
 TEST_F(FromXdsRejectionTest, ZeroWeight) {
   Endpoint(1)->mutable_load_balancing_weight()->set_value(0);
-  ExpectRejected(
-      "cluster \"backends\": endpoint 1: weight 0 out of range 1-1000000");
+  ExpectRejected("cluster \"backends\": endpoint 1: weight 0 out of range 1-1000000");
 }
 
 TEST_F(FromXdsRejectionTest, UnknownMethod) {
@@ -409,22 +358,16 @@ TEST_F(FromXdsRejectionTest, TypeOtherThanEds) {
 }
 
 TEST_F(FromXdsRejectionTest, HostNameInSocketAddress) {
-  Endpoint(0)
-      ->mutable_endpoint()
-      ->mutable_address()
-      ->mutable_socket_address()
-      ->set_address("backend.local");
+  Endpoint(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_address(
+      "backend.local");
   ExpectRejected(
       "cluster \"backends\": endpoint 0: address \"backend.local:80\" is not "
       "an IP address");
 }
 
 TEST_F(FromXdsRejectionTest, MalformedIpLiteral) {
-  Endpoint(0)
-      ->mutable_endpoint()
-      ->mutable_address()
-      ->mutable_socket_address()
-      ->set_address("10.0.0");
+  Endpoint(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_address(
+      "10.0.0");
   ExpectRejected(
       "cluster \"backends\": endpoint 0: address \"10.0.0:80\": invalid IPv4 "
       "address \"10.0.0\"");
@@ -460,13 +403,9 @@ TEST_F(FromXdsRejectionTest, UnsupportedHealthStatus) {
 }
 
 TEST_F(FromXdsRejectionTest, DuplicateAddress) {
-  Endpoint(1)
-      ->mutable_endpoint()
-      ->mutable_address()
-      ->mutable_socket_address()
-      ->set_address("10.0.0.1");
-  ExpectRejected(
-      "cluster \"backends\": server \"10.0.0.1:80\": duplicate address");
+  Endpoint(1)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_address(
+      "10.0.0.1");
+  ExpectRejected("cluster \"backends\": server \"10.0.0.1:80\": duplicate address");
 }
 
 TEST_F(FromXdsRejectionTest, NoEndpoints) {

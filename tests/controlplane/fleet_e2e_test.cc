@@ -12,8 +12,8 @@
 #include "absl/time/clock.h"
 #include "agent/xds_agent.h"
 #include "controlplane/control_plane.h"
-#include "nginx_xds/v1/management.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "nginx_xds/v1/management.grpc.pb.h"
 #include "tests/controlplane/test_agent.h"
 #include "tests/controlplane/test_control_plane.h"
 
@@ -55,8 +55,8 @@ class FleetEndToEndTest : public ::testing::Test {
 TEST_F(FleetEndToEndTest, WriteReachesEveryAgentAndEveryAckShowsInFleetStatus) {
   std::vector<std::unique_ptr<TestAgent>> agents;
   for (int i = 0; i < 3; ++i) {
-    agents.push_back(std::make_unique<TestAgent>("web-" + std::to_string(i), "web",
-                                                 cp_->xds_port()));
+    agents.push_back(
+        std::make_unique<TestAgent>("web-" + std::to_string(i), "web", cp_->xds_port()));
   }
   AwaitConnected("web", 3);
   auto result = cp_->upstreams()->Put("web", Backends({"127.0.0.1:6001", "127.0.0.1:6002"}));
@@ -125,8 +125,7 @@ TEST_F(FleetEndToEndTest, WatchFleetStatusStreamsEveryAckOverGrpc) {
   bool seen = false;
   while (!seen && watch->Read(&status)) {
     for (const auto& node : status.nodes()) {
-      seen |= node.id() == "web-0" && node.connected() &&
-              node.acked_version() == result->version();
+      seen |= node.id() == "web-0" && node.connected() && node.acked_version() == result->version();
     }
   }
   EXPECT_TRUE(seen) << status.DebugString();

@@ -28,10 +28,10 @@ using nginx_xds::v1::Upstream;
 using nginx_xds::v1::WriteResponse;
 using ::testing::HasSubstr;
 
-Upstream MakeUpstream(const std::string &name, std::vector<std::string> addresses) {
+Upstream MakeUpstream(const std::string& name, std::vector<std::string> addresses) {
   Upstream upstream;
   upstream.set_name(name);
-  for (const auto &address : addresses) upstream.add_servers()->set_address(address);
+  for (const auto& address : addresses) upstream.add_servers()->set_address(address);
   return upstream;
 }
 
@@ -58,29 +58,29 @@ class RolloutTest : public ::testing::Test {
   }
 
   // Waits (bounded) until `count` nodes of `fleet` are connected.
-  void AwaitConnected(const std::string &fleet, int count) {
+  void AwaitConnected(const std::string& fleet, int count) {
     uint64_t seen = 0;
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     while (absl::Now() < deadline) {
       int connected = 0;
       const auto status = cp_->registry()->Status(fleet);
-      for (const auto &node : status.nodes()) connected += node.connected();
+      for (const auto& node : status.nodes()) connected += node.connected();
       if (connected == count) return;
       seen = cp_->registry()->WaitForChange(seen, deadline);
     }
     FAIL() << "fleet " << fleet << " never had " << count << " connected nodes";
   }
 
-  uint64_t Acked(const std::string &node) {
+  uint64_t Acked(const std::string& node) {
     const auto status = cp_->registry()->Status("");
-    for (const auto &each : status.nodes()) {
+    for (const auto& each : status.nodes()) {
       if (each.id() == node) return each.acked_version();
     }
     return 0;
   }
 
   // Waits (bounded) until `node` acknowledged `version`; returns what it acked.
-  uint64_t AwaitAcked(const std::string &node, uint64_t version) {
+  uint64_t AwaitAcked(const std::string& node, uint64_t version) {
     uint64_t seen = 0;
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     while (Acked(node) < version && absl::Now() < deadline) {
@@ -90,7 +90,7 @@ class RolloutTest : public ::testing::Test {
   }
 
   // Waits (bounded) until `fleet`'s rollout is in `state`.
-  Rollout AwaitState(const std::string &fleet, nginx_xds::v1::RolloutState state) {
+  Rollout AwaitState(const std::string& fleet, nginx_xds::v1::RolloutState state) {
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     absl::StatusOr<Rollout> rollout;
     while (absl::Now() < deadline) {
@@ -104,7 +104,7 @@ class RolloutTest : public ::testing::Test {
     return Rollout();
   }
 
-  WriteResponse Write(const std::string &fleet, const Upstream &upstream) {
+  WriteResponse Write(const std::string& fleet, const Upstream& upstream) {
     nginx_xds::v1::PutUpstreamRequest request;
     request.set_fleet(fleet);
     *request.mutable_upstream() = upstream;
@@ -115,17 +115,17 @@ class RolloutTest : public ::testing::Test {
     return response;
   }
 
-  grpc::Status Start(const std::string &fleet, std::vector<std::string> nodes, bool auto_promote,
-                     Rollout *rollout) {
+  grpc::Status Start(const std::string& fleet, std::vector<std::string> nodes, bool auto_promote,
+                     Rollout* rollout) {
     nginx_xds::v1::StartRolloutRequest request;
     request.set_fleet(fleet);
-    for (auto &node : nodes) request.add_canary_node_ids(node);
+    for (auto& node : nodes) request.add_canary_node_ids(node);
     request.set_auto_promote(auto_promote);
     grpc::ClientContext context;
     return rollouts_->StartRollout(&context, request, rollout);
   }
 
-  grpc::Status Promote(const std::string &fleet, RolloutResponse *response, bool force = false) {
+  grpc::Status Promote(const std::string& fleet, RolloutResponse* response, bool force = false) {
     nginx_xds::v1::PromoteRolloutRequest request;
     request.set_fleet(fleet);
     request.set_force(force);
@@ -133,14 +133,14 @@ class RolloutTest : public ::testing::Test {
     return rollouts_->PromoteRollout(&context, request, response);
   }
 
-  grpc::Status Abort(const std::string &fleet, RolloutResponse *response) {
+  grpc::Status Abort(const std::string& fleet, RolloutResponse* response) {
     nginx_xds::v1::AbortRolloutRequest request;
     request.set_fleet(fleet);
     grpc::ClientContext context;
     return rollouts_->AbortRollout(&context, request, response);
   }
 
-  grpc::Status Get(const std::string &fleet, Rollout *rollout) {
+  grpc::Status Get(const std::string& fleet, Rollout* rollout) {
     nginx_xds::v1::GetRolloutRequest request;
     request.set_fleet(fleet);
     grpc::ClientContext context;
@@ -325,7 +325,7 @@ TEST_F(RolloutTest, AbortRevertsEveryone) {
   EXPECT_EQ(canary.AwaitVersion(version, "extra"), std::vector<std::string>{});
   EXPECT_EQ(other.AwaitVersion(version, "app"), kOld);
   std::vector<std::string> names;
-  for (const auto &upstream : cp_->upstreams()->List("web")) names.push_back(upstream.name());
+  for (const auto& upstream : cp_->upstreams()->List("web")) names.push_back(upstream.name());
   EXPECT_EQ(names, std::vector<std::string>{"app"});
   EXPECT_EQ(cp_->upstreams()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_ABORTED);
 }
@@ -450,7 +450,7 @@ TEST_F(RolloutTest, HttpEndpoints) {
       {"DELETE", "/rollouts/web", 405, "use GET, HEAD, POST"},
       {"POST", "/rollouts/web/retry", 404, "no endpoint \"/rollouts/web/retry\""},
   };
-  for (const Case &each : bad) {
+  for (const Case& each : bad) {
     httplib::Request request;
     request.method = each.method;
     request.path = each.target;

@@ -37,8 +37,7 @@ Upstream MakeUpstream(const std::string& name, const std::string& address) {
 // A fresh database path in its own directory under TEST_TMPDIR.
 std::string NewDatabasePath() {
   const char* root = getenv("TEST_TMPDIR");
-  std::string dir_template =
-      std::string(root != nullptr ? root : "/tmp") + "/store.XXXXXX";
+  std::string dir_template = std::string(root != nullptr ? root : "/tmp") + "/store.XXXXXX";
   EXPECT_NE(mkdtemp(dir_template.data()), nullptr);
   return dir_template + "/store.db";
 }
@@ -93,15 +92,12 @@ TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
   Reopen();
   StoredState state = LoadOrDie(*store_);
   ASSERT_EQ(state.upstreams["default"].size(), 1u);
-  EXPECT_TRUE(
-      MessageDifferencer::Equals(state.upstreams["default"][0], upstream));
+  EXPECT_TRUE(MessageDifferencer::Equals(state.upstreams["default"][0], upstream));
 }
 
 TEST_F(SqliteStoreTest, VersionsStrictlyIncreaseAndBecomeTheFleetVersion) {
-  absl::StatusOr<uint64_t> first =
-      store_->Commit("a", {MakeUpstream("x", "10.0.0.1:80")}, {});
-  absl::StatusOr<uint64_t> second =
-      store_->Commit("b", {MakeUpstream("x", "10.0.0.2:80")}, {});
+  absl::StatusOr<uint64_t> first = store_->Commit("a", {MakeUpstream("x", "10.0.0.1:80")}, {});
+  absl::StatusOr<uint64_t> second = store_->Commit("b", {MakeUpstream("x", "10.0.0.2:80")}, {});
   absl::StatusOr<uint64_t> third = store_->Commit("a", {}, {"x"});
   ASSERT_TRUE(first.ok() && second.ok() && third.ok());
   EXPECT_LT(*first, *second);
@@ -137,22 +133,18 @@ TEST_F(SqliteStoreTest, FleetsKeepSeparateUpstreamsOfTheSameName) {
 }
 
 TEST_F(SqliteStoreTest, PutReplacesTheUpstreamWithTheSameKey) {
-  ASSERT_TRUE(
-      store_->Commit("default", {MakeUpstream("Backends", "10.0.0.1:80")}, {})
-          .ok());
+  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("Backends", "10.0.0.1:80")}, {}).ok());
   Upstream replacement = MakeUpstream("backends", "10.0.0.2:80");
   ASSERT_TRUE(store_->Commit("default", {replacement}, {}).ok());
   StoredState state = LoadOrDie(*store_);
   ASSERT_EQ(state.upstreams["default"].size(), 1u);
-  EXPECT_TRUE(
-      MessageDifferencer::Equals(state.upstreams["default"][0], replacement));
+  EXPECT_TRUE(MessageDifferencer::Equals(state.upstreams["default"][0], replacement));
 }
 
 TEST_F(SqliteStoreTest, DeleteRemovesOnlyTheNamedUpstream) {
   ASSERT_TRUE(store_
                   ->Commit("default",
-                           {MakeUpstream("one", "10.0.0.1:80"),
-                            MakeUpstream("two", "10.0.0.2:80")},
+                           {MakeUpstream("one", "10.0.0.1:80"), MakeUpstream("two", "10.0.0.2:80")},
                            {})
                   .ok());
   ASSERT_TRUE(store_->Commit("default", {}, {"One"}).ok());
@@ -172,9 +164,7 @@ TEST_F(SqliteStoreTest, DeletingAnUnknownKeyStillMakesAVersion) {
 TEST_F(SqliteStoreTest, LoadListsUpstreamsInCreationOrder) {
   ASSERT_TRUE(store_
                   ->Commit("default",
-                           {MakeUpstream("c", "10.0.0.1:80"),
-                            MakeUpstream("A", "10.0.0.1:80")},
-                           {})
+                           {MakeUpstream("c", "10.0.0.1:80"), MakeUpstream("A", "10.0.0.1:80")}, {})
                   .ok());
   ASSERT_TRUE(store_->Commit("default", {MakeUpstream("b", "10.0.0.1:80")}, {}).ok());
   ASSERT_TRUE(store_->Commit("default", {MakeUpstream("C", "10.0.0.2:80")}, {}).ok());
@@ -191,8 +181,7 @@ TEST_F(SqliteStoreTest, LoadListsUpstreamsInCreationOrder) {
 TEST_F(SqliteStoreTest, DeletedAndRecreatedUpstreamGoesLast) {
   ASSERT_TRUE(store_
                   ->Commit("default",
-                           {MakeUpstream("a", "10.0.0.1:80"),
-                            MakeUpstream("b", "10.0.0.1:80"),
+                           {MakeUpstream("a", "10.0.0.1:80"), MakeUpstream("b", "10.0.0.1:80"),
                             MakeUpstream("c", "10.0.0.1:80")},
                            {})
                   .ok());
@@ -225,8 +214,8 @@ TEST_F(SqliteStoreTest, SchemaOneFileIsMigratedKeepingItsOrder) {
       hex += kDigits[c >> 4];
       hex += kDigits[c & 15];
     }
-    ExecRaw(path, "INSERT INTO upstreams VALUES ('default', '" + std::string(name) +
-                       "', x'" + hex + "');");
+    ExecRaw(path, "INSERT INTO upstreams VALUES ('default', '" + std::string(name) + "', x'" + hex +
+                      "');");
   }
   std::unique_ptr<SqliteStore> store = OpenOrDie(path);
   ASSERT_NE(store, nullptr);
@@ -300,8 +289,8 @@ TEST_F(SqliteStoreTest, FailedCommitRollsBackEverything) {
   ExecRaw(path_,
           "CREATE TRIGGER poison BEFORE DELETE ON upstreams "
           "WHEN OLD.key = 'keep' BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
-  absl::StatusOr<uint64_t> failed = store_->Commit(
-      "default", {MakeUpstream("fresh", "10.0.0.2:80")}, {"keep"});
+  absl::StatusOr<uint64_t> failed =
+      store_->Commit("default", {MakeUpstream("fresh", "10.0.0.2:80")}, {"keep"});
   ASSERT_FALSE(failed.ok());
   EXPECT_THAT(failed.status().message(), HasSubstr("poisoned"));
   StoredState state = LoadOrDie(*store_);
@@ -312,33 +301,26 @@ TEST_F(SqliteStoreTest, FailedCommitRollsBackEverything) {
 }
 
 TEST_F(SqliteStoreTest, CorruptRowGivesDataLossNamingFleetAndKey) {
-  ASSERT_TRUE(
-      store_->Commit("edge", {MakeUpstream("Backends", "10.0.0.1:80")}, {})
-          .ok());
-  ExecRaw(path_,
-          "UPDATE upstreams SET body = x'ffffffff' WHERE key = 'backends'");
+  ASSERT_TRUE(store_->Commit("edge", {MakeUpstream("Backends", "10.0.0.1:80")}, {}).ok());
+  ExecRaw(path_, "UPDATE upstreams SET body = x'ffffffff' WHERE key = 'backends'");
   absl::StatusOr<StoredState> state = store_->Load();
   EXPECT_EQ(state.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(state.status().message(),
-              HasSubstr("fleet \"edge\" upstream \"backends\""));
+  EXPECT_THAT(state.status().message(), HasSubstr("fleet \"edge\" upstream \"backends\""));
 }
 
 TEST_F(SqliteStoreTest, RowWhoseBodyNamesAnotherUpstreamGivesDataLoss) {
-  ASSERT_TRUE(
-      store_->Commit("edge", {MakeUpstream("one", "10.0.0.1:80")}, {}).ok());
+  ASSERT_TRUE(store_->Commit("edge", {MakeUpstream("one", "10.0.0.1:80")}, {}).ok());
   ExecRaw(path_, "UPDATE upstreams SET key = 'two'");
   absl::StatusOr<StoredState> state = store_->Load();
   EXPECT_EQ(state.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(state.status().message(),
-              HasSubstr("fleet \"edge\" upstream \"two\""));
+  EXPECT_THAT(state.status().message(), HasSubstr("fleet \"edge\" upstream \"two\""));
 }
 
 TEST(SqliteStoreOpenTest, UnopenablePathGivesErrorNamingIt) {
   absl::StatusOr<std::unique_ptr<SqliteStore>> store =
       SqliteStore::Open("/nonexistent-dir/for/sure/store.db");
   ASSERT_FALSE(store.ok());
-  EXPECT_THAT(store.status().message(),
-              HasSubstr("\"/nonexistent-dir/for/sure/store.db\""));
+  EXPECT_THAT(store.status().message(), HasSubstr("\"/nonexistent-dir/for/sure/store.db\""));
 }
 
 // The child commits, reports the version through a pipe and is SIGKILLed
@@ -352,11 +334,10 @@ TEST(SqliteStoreCrashTest, CommitSurvivesAKilledProcess) {
   if (child == 0) {
     close(fds[0]);
     uint64_t version = 0;
-    absl::StatusOr<std::unique_ptr<SqliteStore>> store =
-        SqliteStore::Open(path);
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
     if (store.ok()) {
-      absl::StatusOr<uint64_t> committed = (*store)->Commit(
-          "default", {MakeUpstream("survivor", "10.0.0.1:80")}, {});
+      absl::StatusOr<uint64_t> committed =
+          (*store)->Commit("default", {MakeUpstream("survivor", "10.0.0.1:80")}, {});
       if (committed.ok()) version = *committed;
     }
     if (write(fds[1], &version, sizeof(version)) != sizeof(version)) _exit(1);

@@ -21,8 +21,7 @@ inline ControlPlane::Options TestControlPlaneOptions(absl::Duration ack_timeout)
   options.admin_listen = "127.0.0.1:0";
   options.http_listen = "127.0.0.1:0";
   options.database_path = std::string(getenv("TEST_TMPDIR")) + "/" +
-                          ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-                          ".db";
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
   unlink(options.database_path.c_str());
   options.ack_timeout = ack_timeout;
   return options;

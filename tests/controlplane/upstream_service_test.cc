@@ -1,14 +1,15 @@
 // The service layer behind every API: validation, errors, durability.
 
+#include "controlplane/upstream_service.h"
+
 #include <memory>
 #include <string>
 
 #include "controlplane/node_registry.h"
 #include "controlplane/snapshot_cache.h"
 #include "controlplane/sqlite_store.h"
-#include "controlplane/upstream_service.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace nginx_xds {
@@ -42,8 +43,8 @@ class UpstreamServiceTest : public ::testing::Test {
     UpstreamService::Options options;
     options.ack_timeout = absl::ZeroDuration();
     // "app.test" stands for a name with two addresses, so no DNS is needed.
-    options.resolve = [](const ServerAddress& address)
-        -> absl::StatusOr<std::vector<ServerAddress>> {
+    options.resolve =
+        [](const ServerAddress& address) -> absl::StatusOr<std::vector<ServerAddress>> {
       if (address.kind != ServerAddress::Kind::kHostName) return std::vector{address};
       if (address.host != "app.test") return absl::NotFoundError("host not found: " + address.host);
       ServerAddress a{ServerAddress::Kind::kIpv4, "10.0.0.1", address.port};
@@ -147,8 +148,7 @@ TEST_F(UpstreamServiceTest, AddServerAppendsAndRejectsDuplicates) {
 }
 
 TEST_F(UpstreamServiceTest, RemoveServerRefusesTheLastOneAndUnknownOnes) {
-  ASSERT_TRUE(
-      service_->Put("", MakeUpstream("backends", {"127.0.0.1:8080", "[::1]:8081"})).ok());
+  ASSERT_TRUE(service_->Put("", MakeUpstream("backends", {"127.0.0.1:8080", "[::1]:8081"})).ok());
   const std::string before = State();
   EXPECT_EQ(service_->RemoveServer("", "backends", "127.0.0.1:9999").status().code(),
             absl::StatusCode::kNotFound);
@@ -191,8 +191,8 @@ TEST_F(UpstreamServiceTest, DeleteOfUnknownUpstreamIsNotFound) {
 
 TEST_F(UpstreamServiceTest, AdoptKeepsWhatTheFleetAlreadyHas) {
   ASSERT_TRUE(service_->Put("", MakeUpstream("host1", {"127.0.0.1:9000"})).ok());
-  auto adopted = service_->Adopt("", {MakeUpstream("host1", {"127.0.0.1:8088"}),
-                                      MakeUpstream("host2", {"127.0.0.1:8089"})});
+  auto adopted = service_->Adopt(
+      "", {MakeUpstream("host1", {"127.0.0.1:8088"}), MakeUpstream("host2", {"127.0.0.1:8089"})});
   ASSERT_TRUE(adopted.ok()) << adopted.status();
   EXPECT_EQ(*adopted, 1);
   EXPECT_EQ(service_->Get("", "host1")->servers(0).address(), "127.0.0.1:9000");
@@ -230,8 +230,9 @@ TEST_F(UpstreamServiceTest, CreationOrderIsKeptAndSurvivesARestart) {
   }
   ASSERT_TRUE(service_->Put("", MakeUpstream("HOST1", {"127.0.0.1:9000"})).ok());
   ASSERT_TRUE(service_->Delete("", "host2").ok());
-  ASSERT_TRUE(service_->Adopt("", {MakeUpstream("b", {"127.0.0.1:1"}),
-                                   MakeUpstream("a", {"127.0.0.1:1"})}).ok());
+  ASSERT_TRUE(
+      service_->Adopt("", {MakeUpstream("b", {"127.0.0.1:1"}), MakeUpstream("a", {"127.0.0.1:1"})})
+          .ok());
   ASSERT_TRUE(service_->Put("", MakeUpstream("host2", {"127.0.0.1:8089"})).ok());
   const std::vector<std::string> order = {"HOST1", "dyhost", "b", "a", "host2"};
   EXPECT_EQ(Names(service_->ListInCreationOrder("")), order);

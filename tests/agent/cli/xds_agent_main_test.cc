@@ -35,10 +35,10 @@ bool AnswerTo(FakeAdsServer& server, const std::string& nonce, bool* nack) {
 TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
   FakeAdsServer server;
   // `timeout` only keeps a broken binary from hanging the test.
-  const std::string command = absl::StrCat(
-      "timeout -s KILL 60 agent/xds-agent --server=", server.address(),
-      " --node_id=cli-test --fleet=edge --exit_after_versions=2 --reject_version=2 "
-      "--log_level=0");
+  const std::string command =
+      absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=", server.address(),
+                   " --node_id=cli-test --fleet=edge --exit_after_versions=2 --reject_version=2 "
+                   "--log_level=0");
   FILE* out = popen(command.c_str(), "r");
   ASSERT_NE(out, nullptr);
 
@@ -106,9 +106,8 @@ TEST(XdsAgentMainTest, RefusesUnreadableOrBadTlsFiles) {
       {"--tls_ca=" + not_pem, "tls_ca: no PEM certificate"},
   };
   for (const Case& c : cases) {
-    const std::string command =
-        absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=127.0.0.1:1 --node_id=n ",
-                     c.flags, " 2>&1");
+    const std::string command = absl::StrCat(
+        "timeout -s KILL 60 agent/xds-agent --server=127.0.0.1:1 --node_id=n ", c.flags, " 2>&1");
     FILE* out = popen(command.c_str(), "r");
     ASSERT_NE(out, nullptr);
     std::string output;

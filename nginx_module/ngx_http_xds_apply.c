@@ -24,7 +24,11 @@
 
 
 struct ngx_http_xds_apply_shctx_s {
+    /* by name: nginx.conf's upstreams and the run-time ones; never freed */
     ngx_http_xds_upstream_sh_t      *upstreams;
+    /* held by whoever changes peers or `last`: worker 0 applying, the
+     * master re-applying, and an old worker 0 during a reload */
+    ngx_atomic_t                     lock;
     /* the last applied snapshot, re-applied by the master after a reload
      * and built from by every worker */
     ngx_http_xds_snapshot_t         *last;
@@ -49,9 +53,11 @@ typedef struct {
 } ngx_http_xds_planned_peer_t;
 
 
-/* what a snapshot does to one zone upstream */
+/* what a snapshot does to the shared peers of one upstream */
 typedef struct {
-    ngx_http_xds_upstream_t         *xu;
+    ngx_http_xds_upstream_sh_t      *sh;
+    ngx_http_upstream_rr_peers_t    *list;      /* primary; backups at next */
+    ngx_str_t                       *zone;      /* its name, for errors */
     ngx_array_t                      peers;     /* ngx_http_xds_planned_peer_t */
     ngx_http_upstream_rr_peers_t    *backup;    /* allocated by this apply */
 } ngx_http_xds_plan_t;
@@ -61,18 +67,23 @@ static ngx_int_t ngx_http_xds_sync(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf);
 static void ngx_http_xds_release_current(void *data);
 static ngx_http_xds_upstream_t **ngx_http_xds_find_runtime(ngx_str_t *name);
+static ngx_http_xds_upstream_sh_t *ngx_http_xds_find_sh(
+    ngx_http_xds_apply_shctx_t *ash, ngx_str_t *name);
+static ngx_http_xds_upstream_sh_t *ngx_http_xds_runtime_sh(
+    ngx_http_xds_main_conf_t *xmcf, ngx_str_t *name);
 static ngx_int_t ngx_http_xds_build_all(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
     ngx_pool_t *pool, ngx_array_t *rebuilds, u_char *err, size_t err_len);
 static ngx_int_t ngx_http_xds_balancer_crc(ngx_pool_t *pool,
     ngx_http_xds_upstream_def_t *xud, ngx_http_xds_upstream_t *xu,
     uint32_t *crc);
-static void ngx_http_xds_install_all(ngx_array_t *rebuilds,
-    ngx_http_xds_snapshot_t *snapshot);
+static void ngx_http_xds_install_all(ngx_http_xds_main_conf_t *xmcf,
+    ngx_array_t *rebuilds, ngx_http_xds_snapshot_t *snapshot);
 static void ngx_http_xds_release_all(ngx_array_t *rebuilds);
 static void ngx_http_xds_install_static(ngx_http_xds_upstream_t *xu,
     ngx_http_xds_build_t *build);
-static ngx_int_t ngx_http_xds_install_runtime(ngx_http_xds_build_t *build);
+static ngx_int_t ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_build_t *build);
 static void ngx_http_xds_remove_runtime(ngx_uint_t index);
 static ngx_int_t ngx_http_xds_apply_def(ngx_log_t *log,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
@@ -152,15 +163,7 @@ ngx_http_xds_apply_init_zone(ngx_http_xds_main_conf_t *xmcf, ngx_uint_t fresh)
 
     for (i = 0; i < xmcf->upstreams.nelts; i++) {
 
-        for (ush = ash->upstreams; ush; ush = ush->next) {
-            if (ush->name.len == xu[i].uscf->host.len
-                && ngx_strncasecmp(ush->name.data, xu[i].uscf->host.data,
-                                   ush->name.len)
-                   == 0)
-            {
-                break;
-            }
-        }
+        ush = ngx_http_xds_find_sh(ash, &xu[i].uscf->host);
 
         if (ush == NULL) {
             ush = ngx_slab_calloc(shpool, sizeof(ngx_http_xds_upstream_sh_t));
@@ -336,7 +339,15 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
                                 err_len);
 
     if (rc == NGX_OK) {
+        ngx_rwlock_wlock(&xmcf->sh->apply->lock);
+
         rc = ngx_http_xds_apply_def(cycle->log, xmcf, xsn, err, err_len);
+
+        if (rc == NGX_OK) {
+            ngx_http_xds_keep(xmcf, xsn);
+        }
+
+        ngx_rwlock_unlock(&xmcf->sh->apply->lock);
     }
 
     if (rc != NGX_OK) {
@@ -345,8 +356,7 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    ngx_http_xds_keep(xmcf, xsn);
-    ngx_http_xds_install_all(&rebuilds, xsn);
+    ngx_http_xds_install_all(xmcf, &rebuilds, xsn);
     ngx_http_xds_synced = xmcf->sh->apply->generation;
 
     ngx_destroy_pool(pool);
@@ -371,10 +381,13 @@ ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
 
     /*
      * After a reload the upstream zones are rebuilt from nginx.conf: bring
-     * them to the last applied version before any new worker starts.
+     * them to the last applied version before any new worker starts. The
+     * run-time upstreams' peers are in the module's zone, which survived:
+     * only those that nginx.conf had before (and not now) are new. An old
+     * worker 0 may still apply: the lock keeps `last` and the peers still.
      */
 
-    ngx_shmtx_lock(&xmcf->shpool->mutex);
+    ngx_rwlock_wlock(&ash->lock);
 
     rc = NGX_OK;
 
@@ -392,7 +405,7 @@ ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
         }
     }
 
-    ngx_shmtx_unlock(&xmcf->shpool->mutex);
+    ngx_rwlock_unlock(&ash->lock);
 
     /* a failure here leaves nginx.conf's peers until the agent reconnects */
 
@@ -441,6 +454,7 @@ ngx_http_xds_apply_def(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
     ngx_array_t                   plans;
     ngx_http_xds_plan_t          *plan;
     ngx_http_xds_upstream_t      *xu;
+    ngx_http_xds_upstream_sh_t   *ush;
     ngx_http_xds_upstream_def_t  *xud;
 
     pool = ngx_create_pool(4096, log);
@@ -464,11 +478,27 @@ ngx_http_xds_apply_def(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
 
         xu = ngx_http_xds_upstreams_find(&xmcf->upstreams, xud->name.data,
                                          xud->name.len);
-        if (xu == NULL || !ngx_http_xds_in_zone(xu)) {
+        if (xu && !ngx_http_xds_in_zone(xu)) {
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                            "xds: upstream \"%V\" has no zone here, skipped",
                            &xud->name);
             continue;
+        }
+
+        ush = NULL;
+
+        if (xu == NULL) {
+            /* run-time: its peers are in the module's zone, for every
+             * worker's build of it */
+
+            ush = ngx_http_xds_runtime_sh(xmcf, &xud->name);
+            if (ush == NULL) {
+                ngx_snprintf(err, err_len,
+                             "upstream \"%V\": zone \"%V\" is full%Z",
+                             &xud->name, &xmcf->shm_zone->shm.name);
+                rc = NGX_ERROR;
+                break;
+            }
         }
 
         plan = ngx_array_push(&plans);
@@ -479,7 +509,17 @@ ngx_http_xds_apply_def(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
         }
 
         ngx_memzero(plan, sizeof(ngx_http_xds_plan_t));
-        plan->xu = xu;
+
+        if (xu) {
+            plan->sh = xu->sh;
+            plan->list = xu->uscf->peer.data;
+            plan->zone = &xu->uscf->shm_zone->shm.name;
+
+        } else {
+            plan->sh = ush;
+            plan->list = ush->peers;
+            plan->zone = &xmcf->shm_zone->shm.name;
+        }
 
         rc = ngx_http_xds_prepare(pool, plan, xud, err, err_len);
 
@@ -570,7 +610,7 @@ ngx_http_xds_prepare(ngx_pool_t *pool, ngx_http_xds_plan_t *plan,
     ngx_http_xds_planned_peer_t   *pp;
     ngx_http_upstream_rr_peers_t  *peers;
 
-    peers = plan->xu->uscf->peer.data;
+    peers = plan->list;
     shpool = peers->shpool;
 
     if (ngx_array_init(&plan->peers, pool, xud->nservers + 1,
@@ -629,7 +669,7 @@ ngx_http_xds_prepare(ngx_pool_t *pool, ngx_http_xds_plan_t *plan,
         if (pp->peer == NULL) {
             ngx_snprintf(err, err_len,
                          "upstream \"%V\": zone \"%V\" is full%Z",
-                         &xud->name, &plan->xu->uscf->shm_zone->shm.name);
+                         &xud->name, plan->zone);
             goto failed;
         }
 
@@ -657,7 +697,7 @@ ngx_http_xds_prepare(ngx_pool_t *pool, ngx_http_xds_plan_t *plan,
         if (plan->backup == NULL) {
             ngx_snprintf(err, err_len,
                          "upstream \"%V\": zone \"%V\" is full%Z",
-                         &xud->name, &plan->xu->uscf->shm_zone->shm.name);
+                         &xud->name, plan->zone);
             goto failed;
         }
 
@@ -786,7 +826,7 @@ ngx_http_xds_unprepare(ngx_http_xds_plan_t *plan)
     ngx_http_xds_planned_peer_t   *pp;
     ngx_http_upstream_rr_peers_t  *peers;
 
-    peers = plan->xu->uscf->peer.data;
+    peers = plan->list;
     shpool = peers->shpool;
     pp = plan->peers.elts;
 
@@ -815,8 +855,8 @@ ngx_http_xds_commit(ngx_http_xds_plan_t *plan)
     ngx_http_upstream_rr_peer_t   *peer, *removed, *next;
     ngx_http_upstream_rr_peers_t  *peers, *backup;
 
-    ush = plan->xu->sh;
-    peers = plan->xu->uscf->peer.data;
+    ush = plan->sh;
+    peers = plan->list;
     shpool = peers->shpool;
     pp = plan->peers.elts;
 
@@ -874,6 +914,12 @@ ngx_http_xds_commit(ngx_http_xds_plan_t *plan)
 
     if (shape_changed) {
         ush->generation++;
+    }
+
+    if (ush->peers == peers) {
+        /* run-time, created (again): a record nginx.conf once had may say
+         * deleted */
+        ush->deleted = 0;
     }
 
     ngx_http_upstream_rr_peers_unlock(peers);
@@ -1016,7 +1062,7 @@ ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
                                    err, sizeof(err))
             == NGX_OK)
         {
-            ngx_http_xds_install_all(&rebuilds, ash->last);
+            ngx_http_xds_install_all(xmcf, &rebuilds, ash->last);
 
         } else {
             /* worker 0 built the same text; only memory can fail here */
@@ -1059,6 +1105,108 @@ ngx_http_xds_find_runtime(ngx_str_t *name)
 }
 
 
+/* records are only ever added, at the head: readable without a lock */
+
+static ngx_http_xds_upstream_sh_t *
+ngx_http_xds_find_sh(ngx_http_xds_apply_shctx_t *ash, ngx_str_t *name)
+{
+    ngx_http_xds_upstream_sh_t  *ush;
+
+    for (ush = ash->upstreams; ush; ush = ush->next) {
+        if (ush->name.len == name->len
+            && ngx_strncasecmp(ush->name.data, name->data, name->len) == 0)
+        {
+            return ush;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The record of the run-time upstream `name`, with its (maybe empty) peer
+ * list, created in the module's zone the first time; kept for the life of
+ * the zone, so a worker's build never outlives the list it uses. The caller
+ * holds ash->lock.
+ */
+
+static ngx_http_xds_upstream_sh_t *
+ngx_http_xds_runtime_sh(ngx_http_xds_main_conf_t *xmcf, ngx_str_t *name)
+{
+    ngx_uint_t                     log_nomem;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_xds_upstream_sh_t    *ush;
+    ngx_http_xds_apply_shctx_t    *ash;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    ash = xmcf->sh->apply;
+    shpool = xmcf->shpool;
+
+    ush = ngx_http_xds_find_sh(ash, name);
+
+    if (ush && ush->peers) {
+        return ush;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    /* a full zone is reported by the NACK, not by a [crit] "no memory" */
+
+    log_nomem = shpool->log_nomem;
+    shpool->log_nomem = 0;
+
+    peers = ngx_slab_calloc_locked(shpool,
+                                   sizeof(ngx_http_upstream_rr_peers_t));
+    if (peers == NULL) {
+        goto failed;
+    }
+
+    if (ush == NULL) {
+        ush = ngx_slab_calloc_locked(shpool,
+                                     sizeof(ngx_http_xds_upstream_sh_t));
+        if (ush == NULL) {
+            goto failed;
+        }
+
+        ush->name.data = ngx_slab_alloc_locked(shpool, name->len);
+        if (ush->name.data == NULL) {
+            goto failed;
+        }
+
+        ngx_memcpy(ush->name.data, name->data, name->len);
+        ush->name.len = name->len;
+
+        ush->next = ash->upstreams;
+        ash->upstreams = ush;
+    }
+
+    peers->shpool = shpool;
+    peers->name = &ush->name;
+    ush->peers = peers;
+
+    shpool->log_nomem = log_nomem;
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return ush;
+
+failed:
+
+    if (ush && ush->name.data == NULL) {
+        ngx_slab_free_locked(shpool, ush);
+    }
+
+    if (peers) {
+        ngx_slab_free_locked(shpool, peers);
+    }
+
+    shpool->log_nomem = log_nomem;
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NULL;
+}
+
+
 static ngx_int_t
 ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
     ngx_http_xds_snapshot_t *snapshot, ngx_pool_t *pool,
@@ -1085,7 +1233,10 @@ ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
         }
 
         crc = ngx_crc32_short(text.data, text.len);
-        zone = NULL;
+
+        /* a run-time upstream's peers are in the module's zone: balancers
+         * then keep their per-zone state (random) as for a zone */
+        zone = xu ? NULL : xmcf->shm_zone;
 
         if (xu && ngx_http_xds_in_zone(xu)) {
 
@@ -1188,8 +1339,8 @@ ngx_http_xds_balancer_crc(ngx_pool_t *pool, ngx_http_xds_upstream_def_t *xud,
 
 
 static void
-ngx_http_xds_install_all(ngx_array_t *rebuilds,
-    ngx_http_xds_snapshot_t *snapshot)
+ngx_http_xds_install_all(ngx_http_xds_main_conf_t *xmcf,
+    ngx_array_t *rebuilds, ngx_http_xds_snapshot_t *snapshot)
 {
     ngx_uint_t                    i, j, keep;
     ngx_http_xds_rebuild_t       *rb;
@@ -1206,7 +1357,9 @@ ngx_http_xds_install_all(ngx_array_t *rebuilds,
         if (rb[i].xu) {
             ngx_http_xds_install_static(rb[i].xu, rb[i].build);
 
-        } else if (ngx_http_xds_install_runtime(rb[i].build) != NGX_OK) {
+        } else if (ngx_http_xds_install_runtime(xmcf, rb[i].build)
+                   != NGX_OK)
+        {
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                           "xds: upstream \"%V\" not installed",
                           &rb[i].def->name);
@@ -1303,20 +1456,36 @@ ngx_http_xds_install_static(ngx_http_xds_upstream_t *xu,
 /* an upstream only the control plane defines: found by proxy_pass $host */
 
 static ngx_int_t
-ngx_http_xds_install_runtime(ngx_http_xds_build_t *build)
+ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_build_t *build)
 {
     ngx_uint_t                       i;
     ngx_http_xds_upstream_t         *xu, **runtime;
     ngx_http_xds_srv_conf_t         *xscf;
+    ngx_http_xds_upstream_sh_t      *ush;
     ngx_http_upstream_srv_conf_t   **uscfp;
     ngx_http_upstream_main_conf_t   *umcf;
+
+    /*
+     * The peers are the shared ones worker 0 (or the master, after a
+     * reload) applied before `last` named this upstream, so the balancing
+     * state is one for all workers; the build's own peers go unused.
+     */
+
+    ush = ngx_http_xds_find_sh(xmcf->sh->apply, &build->uscf->host);
+    if (ush == NULL || ush->peers == NULL) {
+        return NGX_ERROR;
+    }
 
     xu = ngx_pcalloc(build->pool, sizeof(ngx_http_xds_upstream_t));
     if (xu == NULL) {
         return NGX_ERROR;
     }
 
+    build->uscf->peer.data = ush->peers;
+
     xu->uscf = build->uscf;
+    xu->sh = ush;
     xu->build = build;
     xu->runtime = 1;
 

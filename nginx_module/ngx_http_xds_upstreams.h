@@ -16,19 +16,24 @@
 #include "nginx_module/ngx_http_xds_module.h"
 
 
-/* shared: one per upstream{} of nginx.conf; outlives reloads (by name) */
+/* shared: one per upstream{} of nginx.conf and per run-time upstream;
+ * outlives reloads (by name) */
 typedef struct ngx_http_xds_upstream_sh_s  ngx_http_xds_upstream_sh_t;
 
 struct ngx_http_xds_upstream_sh_s {
-    /* zone upstreams: taken for reading by every peer get/init, for
-     * writing by apply */
+    /* zone and run-time upstreams: taken for reading by every peer
+     * get/init, for writing by apply */
     ngx_atomic_t                     lock;
-    /* zone upstreams: bumped whenever the peer lists change shape */
+    /* zone and run-time upstreams: bumped whenever the peer lists change
+     * shape */
     ngx_atomic_t                     generation;
     /* a snapshot had it: from then on, a snapshot without it deletes it */
     ngx_atomic_t                     seen;
     ngx_atomic_t                     deleted;
     ngx_str_t                        name;
+    /* run-time upstreams: the peers of every worker's build, in the
+     * module's zone (backups at next) */
+    ngx_http_upstream_rr_peers_t    *peers;
     ngx_http_xds_upstream_sh_t      *next;
 };
 
@@ -36,12 +41,13 @@ struct ngx_http_xds_upstream_sh_s {
 /*
  * per process: an upstream whose peers snapshots change: one of nginx.conf
  * (with a zone: peers edited in place; without: rebuilt), or one that only
- * the control plane defines (built at run time, found by proxy_pass $host)
+ * the control plane defines (built at run time on peers shared in the
+ * module's zone, found by proxy_pass $host)
  */
 typedef struct {
     ngx_http_upstream_srv_conf_t    *uscf;
     ngx_http_upstream_init_peer_pt   original_init;
-    ngx_http_xds_upstream_sh_t      *sh;             /* nginx.conf's */
+    ngx_http_xds_upstream_sh_t      *sh;
     /* the generation this worker's derived state (random ranges) is for */
     ngx_uint_t                       generation;
     /* the current build (rebuilt upstreams) */

@@ -18,6 +18,7 @@
 #include "agent/xds_client.h"
 #include "common/tls_pem.h"
 #include "common/upstream_rules.h"
+#include "common/xds_mapping.h"
 #include "nginx_xds/v1/upstream.pb.h"
 
 struct nxa_agent_s {
@@ -203,6 +204,17 @@ int nxa_agent_create(const nxa_config_t* config, nxa_agent_t** agent, char* err,
     }
     if (config->backoff_max_ms != 0) {
       created->options.backoff_max = absl::Milliseconds(config->backoff_max_ms);
+    }
+    for (size_t i = 0; i < config->nlabels; ++i) {
+      const std::string key = OrEmpty(config->labels[i].key);
+      if (key.empty() || key == nginx_xds::kNginxMetadataKey) {
+        WriteError(err, err_len, "label key \"" + key + "\" is reserved or empty");
+        return NXA_ERROR;
+      }
+      if (!created->options.labels.emplace(key, OrEmpty(config->labels[i].value)).second) {
+        WriteError(err, err_len, "label \"" + key + "\" is given twice");
+        return NXA_ERROR;
+      }
     }
     absl::Status tls = SetTls(*config, &created->options);
     if (!tls.ok()) {

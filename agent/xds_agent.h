@@ -69,6 +69,12 @@ typedef void (*nxa_snapshot_handler_pt)(void *ctx, nxa_snapshot_t *snapshot);
 /* Called on the agent thread for log lines; `msg` is NUL-terminated. */
 typedef void (*nxa_log_handler_pt)(void *ctx, int level, const char *msg);
 
+/* A label of this node: a string field of its Node metadata (copied). */
+typedef struct {
+    const char  *key;               /* not "" nor "nginx" */
+    const char  *value;
+} nxa_label_t;
+
 typedef struct {
     const char              *server;      /* control plane, "127.0.0.1:18000" */
     const char              *node_id;     /* required */
@@ -94,6 +100,9 @@ typedef struct {
     const char              *tls_server_name;  /* the name the server's
                                                   certificate must carry;
                                                   NULL: server's host */
+
+    const nxa_label_t       *labels;      /* nlabels of them; keys unique */
+    size_t                   nlabels;
 } nxa_config_t;
 
 #define NXA_PEM_CERTIFICATES  0

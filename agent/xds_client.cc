@@ -52,6 +52,13 @@ absl::StatusOr<envoy::config::core::v3::Node> XdsClient::MakeNode(const XdsClien
   node.set_id(options.node_id);
   node.set_cluster(options.fleet);
   node.set_user_agent_name(options.user_agent);
+  for (const auto& [key, value] : options.labels) {
+    if (key.empty() || key == kNginxMetadataKey) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("label key \"", key, "\" is reserved or empty"));
+    }
+    (*node.mutable_metadata()->mutable_fields())[key].set_string_value(value);
+  }
   google::protobuf::Struct* nginx =
       (*node.mutable_metadata()->mutable_fields())[kNginxMetadataKey].mutable_struct_value();
   google::protobuf::ListValue* list =

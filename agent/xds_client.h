@@ -2,6 +2,7 @@
 #define AGENT_XDS_CLIENT_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,9 @@ struct XdsClientOptions {
   std::string cache_path;
   // Declared in nginx.conf; sent in the Node metadata.
   std::vector<nginx_xds::v1::Upstream> static_upstreams;
+  // Sent as string fields of the Node metadata (a staged rollout's canary
+  // group may select nodes by them); the key "nginx" is reserved.
+  std::map<std::string, std::string> labels;
   absl::Duration backoff_initial = Backoff::kDefaultInitial;
   absl::Duration backoff_max = Backoff::kDefaultMax;
   // How long the first connection attempt may take before the cached

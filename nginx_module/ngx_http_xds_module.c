@@ -73,6 +73,8 @@ static ngx_int_t ngx_http_xds_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_xds_init_module(ngx_cycle_t *cycle);
 static char *ngx_http_xds_server(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_xds_node_label(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_xds_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_xds_cache(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -135,6 +137,13 @@ static ngx_command_t  ngx_http_xds_commands[] = {
       ngx_http_xds_name,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_xds_main_conf_t, fleet),
+      NULL },
+
+    { ngx_string("xds_node_label"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_xds_node_label,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("xds_cache"),
@@ -291,6 +300,7 @@ ngx_http_xds_create_main_conf(ngx_conf_t *cf)
      *     xmcf->fleet = { 0, NULL };
      *     xmcf->cache_path = { 0, NULL };
      *     xmcf->tls = { { { 0, NULL }, ... } };
+     *     xmcf->labels = NULL;
      *     xmcf->shm_zone = NULL;
      *     xmcf->sh = NULL;
      *     xmcf->shpool = NULL;
@@ -438,6 +448,81 @@ ngx_http_xds_server(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* configuration tokens are NUL-terminated: the agent takes it as is */
 
     xmcf->server = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * xds_node_label KEY VALUE: sent as a string field of the Node metadata, so
+ * a staged rollout's canary group can select this node by it.
+ */
+
+static char *
+ngx_http_xds_node_label(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_xds_main_conf_t *xmcf = conf;
+
+    u_char       *p;
+    ngx_str_t    *value;
+    ngx_uint_t    i;
+    nxa_label_t  *label;
+
+    value = cf->args->elts;
+
+    if (ngx_http_xds_valid_name(&value[1]) != NGX_OK
+        || ngx_strcmp(value[1].data, "nginx") == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid xds_node_label key \"%V\": must be 1-%d "
+                           "characters of [A-Za-z0-9._-], and not \"nginx\"",
+                           &value[1], NGX_HTTP_XDS_NAME_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    if (value[2].len > NGX_HTTP_XDS_NAME_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid xds_node_label \"%V\" value \"%V\": "
+                           "longer than %d characters",
+                           &value[1], &value[2], NGX_HTTP_XDS_NAME_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = value[2].data; p < value[2].data + value[2].len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid xds_node_label \"%V\" value: "
+                               "control characters", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (xmcf->labels == NULL) {
+        xmcf->labels = ngx_array_create(cf->pool, 4, sizeof(nxa_label_t));
+        if (xmcf->labels == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    label = xmcf->labels->elts;
+
+    for (i = 0; i < xmcf->labels->nelts; i++) {
+        if (ngx_strcmp(label[i].key, value[1].data) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate xds_node_label \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    label = ngx_array_push(xmcf->labels);
+    if (label == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the parser's tokens are NUL-terminated and live as long as the cycle */
+
+    label->key = (const char *) value[1].data;
+    label->value = (const char *) value[2].data;
 
     return NGX_CONF_OK;
 }
@@ -1024,6 +1109,12 @@ ngx_http_xds_start_agent(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
                         ? (const char *) xmcf->cache_path.data : NULL;
     config.user_agent = "nginx-xds nginx/" NGINX_VERSION;
     ngx_http_xds_tls_config(&xmcf->tls, &config);
+
+    if (xmcf->labels) {
+        config.labels = xmcf->labels->elts;
+        config.nlabels = xmcf->labels->nelts;
+    }
+
     config.on_snapshot = ngx_http_xds_agent_snapshot;
     config.on_log = ngx_http_xds_agent_log;
     config.ctx = xw;

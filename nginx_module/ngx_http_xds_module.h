@@ -46,6 +46,8 @@ typedef struct {
     ngx_str_t                      cache_path;  /* xds_cache */
     size_t                         zone_size;   /* xds_zone_size */
     ngx_http_xds_tls_t             tls;         /* xds_tls_* */
+    ngx_array_t                   *labels;      /* xds_node_label:
+                                                   nxa_label_t */
 
     ngx_shm_zone_t                *shm_zone;
     ngx_http_xds_shctx_t          *sh;

@@ -46,6 +46,9 @@ ABSL_FLAG(std::string, tls_cert, "",
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
 ABSL_FLAG(std::string, tls_server_name, "",
           "The name the control plane's certificate must carry; empty: the host of --server.");
+ABSL_FLAG(std::vector<std::string>, labels, {},
+          "This node's labels, KEY=VALUE,... (string fields of its Node metadata; a staged "
+          "rollout's canary group may select nodes by them).");
 ABSL_FLAG(std::string, reject_version, "",
           "Reject (NACK) snapshots of this version instead of applying them; for tests.");
 
@@ -230,6 +233,20 @@ int main(int argc, char** argv) {
   config.tls_cert = tls_cert.c_str();
   config.tls_key = tls_key.c_str();
   config.tls_server_name = tls_server_name.c_str();
+  std::vector<nxa_label_t> labels;
+  std::vector<std::string> label_flags = absl::GetFlag(FLAGS_labels);
+  for (std::string& label : label_flags) {
+    const size_t equals = label.find('=');
+    if (equals == std::string::npos) {
+      std::fprintf(stderr, "xds-agent: --labels: \"%s\" is not KEY=VALUE\n", label.c_str());
+      return 2;
+    }
+    // KEY\0VALUE: both halves point into label_flags, which outlives the agent.
+    label[equals] = '\0';
+    labels.push_back({label.c_str(), label.c_str() + equals + 1});
+  }
+  config.labels = labels.data();
+  config.nlabels = labels.size();
 
   char err[512];
   nxa_agent_t* agent = nullptr;

@@ -564,6 +564,53 @@ TEST(XdsAgentTest, StaticUpstreams) {
   DestroyReturns(agent);
 }
 
+// Validate labels reach the Node metadata as string fields, beside "nginx".
+TEST(XdsAgentTest, LabelsAreNodeMetadataStrings) {
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_config_t config = Config(server.address(), &embedder);
+  const nxa_label_t labels[] = {{"group", "canary"}, {"zone", "eu-1"}};
+  config.labels = labels;
+  config.nlabels = 2;
+  char err[256];
+  nxa_agent_t* agent = nullptr;
+  ASSERT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_OK) << err;
+  ASSERT_EQ(nxa_agent_start(agent), NXA_OK);
+  DiscoveryRequest cds = Next(server);
+  const auto& fields = cds.node().metadata().fields();
+  ASSERT_EQ(fields.count("group"), 1u);
+  EXPECT_EQ(fields.at("group").string_value(), "canary");
+  EXPECT_EQ(fields.at("zone").string_value(), "eu-1");
+  EXPECT_EQ(fields.count("nginx"), 1u);
+  DestroyReturns(agent);
+}
+
+// Validate a label may not take the reserved key, be empty or come twice.
+TEST(XdsAgentTest, BadLabelsAreRefusedByName) {
+  CEmbedder embedder;
+  const std::string nowhere = "127.0.0.1:1";
+  char err[256];
+  nxa_agent_t* agent = nullptr;
+  struct Case {
+    std::vector<nxa_label_t> labels;
+    const char* error;
+  };
+  const Case cases[] = {
+      {{{"nginx", "x"}}, "label key \"nginx\" is reserved or empty"},
+      {{{"", "x"}}, "label key \"\" is reserved or empty"},
+      {{{nullptr, "x"}}, "label key \"\" is reserved or empty"},
+      {{{"group", "a"}, {"group", "b"}}, "label \"group\" is given twice"},
+  };
+  for (const Case& c : cases) {
+    nxa_config_t config = Config(nowhere, &embedder);
+    config.labels = c.labels.data();
+    config.nlabels = c.labels.size();
+    EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR) << c.error;
+    EXPECT_STREQ(err, c.error);
+    EXPECT_EQ(agent, nullptr);
+  }
+}
+
 // Validate nxa_agent_create checks its configuration and reports why.
 TEST(XdsAgentTest, CreateValidatesConfig) {
   CEmbedder embedder;

@@ -54,6 +54,29 @@ class ModuleLoadTest(harness.TestCase):
         name = "f" * 256
         self.assert_rejected("xds_fleet %s;" % name, 'invalid xds_fleet "%s"' % name)
 
+    def test_xds_node_label_is_accepted_once_per_key(self):
+        ok, output = self.config_test(http="""
+            xds_node_label group canary;
+            xds_node_label zone "eu west 1";
+            """)
+        self.assertTrue(ok, output)
+
+    def test_xds_node_label_with_the_reserved_key_is_rejected(self):
+        self.assert_rejected("xds_node_label nginx x;", 'invalid xds_node_label key "nginx"',
+                             'and not "nginx"')
+
+    def test_xds_node_label_with_a_bad_key_is_rejected(self):
+        self.assert_rejected('xds_node_label "a b" x;', 'invalid xds_node_label key "a b"',
+                             "[A-Za-z0-9._-]")
+
+    def test_xds_node_label_given_twice_is_rejected(self):
+        self.assert_rejected("xds_node_label group a;\nxds_node_label group b;",
+                             'duplicate xds_node_label "group"')
+
+    def test_xds_node_label_with_a_control_character_is_rejected(self):
+        self.assert_rejected('xds_node_label group "a\tb";',
+                             'invalid xds_node_label "group" value: control characters')
+
     def test_xds_node_id_with_a_space_is_rejected(self):
         self.assert_rejected('xds_node_id "node 1";', 'invalid xds_node_id "node 1"')
 

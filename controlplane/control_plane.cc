@@ -78,6 +78,9 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     return absl::UnavailableError(absl::StrCat("cannot listen on \"", options.xds_listen, "\""));
   }
 
+  cp->waker_ = std::make_unique<CallbackWaker>(
+      cp->xds_server_->InProcessChannel(grpc::ChannelArguments()), absl::Milliseconds(250));
+
   grpc::ServerBuilder admin_builder;
   admin_builder.AddListeningPort(options.admin_listen, grpc::InsecureServerCredentials(),
                                  &cp->admin_port_);
@@ -114,6 +117,7 @@ void ControlPlane::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   const auto deadline = absl::ToChronoTime(absl::Now() + grace);
   if (http_gateway_) http_gateway_->Shutdown();
+  waker_.reset();
   if (admin_server_) admin_server_->Shutdown(deadline);
   if (xds_server_) xds_server_->Shutdown(deadline);
 }

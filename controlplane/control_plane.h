@@ -9,6 +9,7 @@
 #include "controlplane/admin_auth.h"
 #include "controlplane/admin_grpc.h"
 #include "controlplane/ads_service.h"
+#include "controlplane/callback_waker.h"
 #include "controlplane/http_api.h"
 #include "controlplane/http_gateway.h"
 #include "controlplane/management_service.h"
@@ -83,6 +84,8 @@ class ControlPlane {
   std::unique_ptr<AuthenticatedFleetService> fleet_admin_;
   std::unique_ptr<RolloutGrpcService> rollout_admin_;
   std::unique_ptr<grpc::Server> xds_server_;
+  // Calls xds_server_ (so is stopped before it); see callback_waker.h.
+  std::unique_ptr<CallbackWaker> waker_;
   std::unique_ptr<grpc::Server> admin_server_;
   std::unique_ptr<HttpApi> http_api_;
   // Declared last: destroyed first, while the service it calls still exists.

@@ -13,7 +13,9 @@ with servers A and B backup), two echo backends answering their own port.
    workers is polled on its own keepalive connection until it has answered
    from the new backend `--consecutive` times in a row. Measured from just
    before the HTTP request: the HTTP answer (durable + ACKed by the fleet) and
-   the last worker's switch. The same with dyups' `POST /upstream/backends`.
+   the last worker's switch. The same with dyups' `POST /upstream/backends`,
+   and /dynamic again with `--sparse_gap` seconds between writes (as an
+   operator's script writes, to an otherwise idle control plane).
 2. sustained: `--sustained_writes` /dynamic weight changes back to back from
    W concurrent writers; writes/s, and how many answers report fewer
    acked than connected nodes (the fleet fell behind the write's wait).
@@ -160,6 +162,22 @@ def phase_latency(out, args, gateway, client, backends, executor):
     out["dyups"] = nb.summarize_apply(samples, time.monotonic() - started)
     log("e2e dyups POST: %s" % json.dumps(out["dyups"]))
 
+    # As an operator writes: one /dynamic flip every `sparse_gap` seconds,
+    # on A and B backup again (the dyups phase left one server).
+    restored = gateway.request("POST", "/upstream/backends", "server %s;server %s backup;" % (a, b))
+    assert fleet_accepted(restored), restored
+    nb.timed_write(client, dynamic("up"), pa, **settings)
+    samples = []
+    started = time.monotonic()
+    for i in range(args.sparse_writes):
+        time.sleep(args.sparse_gap)
+        down = i % 2 == 0
+        samples.append(nb.timed_write(client, dynamic("down" if down else "up"),
+                                      pb if down else pa, **settings))
+    out["sparse"] = nb.summarize_apply(samples, time.monotonic() - started)
+    out["sparse_gap_s"] = args.sparse_gap
+    log("e2e sparse /dynamic: %s" % json.dumps(out["sparse"]))
+
 
 def phase_sustained(out, args, gateway, a):
     """Back-to-back weight changes from `writers` threads."""
@@ -236,6 +254,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=180)
     parser.add_argument("--warmup_writes", type=int, default=20)
     parser.add_argument("--consecutive", type=int, default=3)
+    parser.add_argument("--sparse_writes", type=int, default=30)
+    parser.add_argument("--sparse_gap", type=float, default=1.0)
     parser.add_argument("--sustained_writes", type=int, default=1000)
     parser.add_argument("--writers", default="1,4")
     args = parser.parse_args()

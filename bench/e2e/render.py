@@ -55,6 +55,9 @@ def section(r, m):
                   r.get("dynamic", {})))
     w(latency_row("dyups `POST /upstream/backends` (`server A;` / `server B;`)",
                   r.get("dyups", {})))
+    if r.get("sparse"):
+        w(latency_row("`/dynamic` down/up, %s s apart (sparse)" % r.get("sparse_gap_s"),
+                      r["sparse"]))
     w("")
     w("Sustained: `/dynamic` weight changes back to back, each answered after the fleet's"
       " ACKs (or the 5 s ack timeout). *behind* counts answers with fewer nodes acked than"

@@ -1,9 +1,9 @@
 /*
- * nginx-xds: applying snapshots to upstreams.
- *
- * Owns everything about peers: wrapping the upstreams' peer init/get/free,
- * editing shared-memory peer lists in place, run-time upstreams, and making
- * every worker serve the newest applied version.
+ * nginx-xds: applying snapshots to upstreams: the entry points for the
+ * module's hooks and worker 0's agent, and the state they share in the
+ * module's zone. The peers are edited in ngx_http_xds_plan.c, each worker's
+ * builds installed in ngx_http_xds_install.c, requests wrapped in
+ * ngx_http_xds_peer.c.
  */
 
 
@@ -12,6 +12,7 @@
 
 
 #include "nginx_module/ngx_http_xds_module.h"
+#include "nginx_module/ngx_http_xds_upstreams.h"
 
 
 /* postconfiguration: wraps the upstreams' peer callbacks and hands the
@@ -53,10 +54,16 @@ ngx_int_t ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
 ngx_int_t ngx_http_xds_apply_sync(ngx_http_request_t *r,
     ngx_http_xds_main_conf_t *xmcf);
 
-/* The status page's upstream section: appends every upstream with its
- * peers and their state, as text or as a JSON array. */
-ngx_chain_t *ngx_http_xds_apply_status(ngx_http_request_t *r,
-    ngx_http_xds_main_conf_t *xmcf, ngx_uint_t json);
+/* The shared record of the upstream `name` (nginx.conf's or run-time), or
+ * NULL; needs no lock. */
+ngx_http_xds_upstream_sh_t *ngx_http_xds_find_sh(
+    ngx_http_xds_apply_shctx_t *ash, ngx_str_t *name);
+
+/* The record of the run-time upstream `name` with its peer list, created
+ * the first time; NULL when the zone is full. The caller holds the apply
+ * lock. */
+ngx_http_xds_upstream_sh_t *ngx_http_xds_runtime_sh(
+    ngx_http_xds_main_conf_t *xmcf, ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_XDS_APPLY_H_INCLUDED_ */

@@ -1,0 +1,488 @@
+/*
+ * nginx-xds: the builds each worker installs for a snapshot.
+ *
+ * For every upstream of a snapshot whose text changed, a build from text
+ * (ngx_http_xds_build.c); then installing them: into nginx.conf's upstreams,
+ * or as run-time upstreams that proxy_pass $host finds, kept per worker in
+ * a registry; run-time upstreams the snapshot lacks are removed. Replaced
+ * builds are released, and live on while requests hold them.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "nginx_module/ngx_http_xds_install.h"
+#include "nginx_module/ngx_http_xds_apply.h"
+#include "nginx_module/ngx_http_xds_peer.h"
+
+
+static void ngx_http_xds_release_current(void *data);
+static ngx_http_xds_upstream_t **ngx_http_xds_find_runtime(ngx_str_t *name);
+static ngx_int_t ngx_http_xds_balancer_crc(ngx_pool_t *pool,
+    ngx_http_xds_upstream_def_t *xud, ngx_http_xds_upstream_t *xu,
+    uint32_t *crc);
+static void ngx_http_xds_install_static(ngx_http_xds_upstream_t *xu,
+    ngx_http_xds_build_t *build);
+static ngx_int_t ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_build_t *build);
+static void ngx_http_xds_remove_runtime(ngx_uint_t index);
+
+
+/* per worker: the run-time upstreams (ngx_http_xds_upstream_t *) */
+static ngx_array_t       *ngx_http_xds_runtime;
+
+
+ngx_int_t
+ngx_http_xds_install_init_process(ngx_cycle_t *cycle,
+    ngx_http_xds_main_conf_t *xmcf)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    ngx_http_xds_runtime = ngx_array_create(cycle->pool, 4,
+                                            sizeof(ngx_http_xds_upstream_t *));
+    if (ngx_http_xds_runtime == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the worker exits by destroying the cycle pool, which holds the
+     * current builds: release them first */
+
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_xds_release_current;
+    cln->data = xmcf;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_xds_release_current(void *data)
+{
+    ngx_http_xds_main_conf_t *xmcf = data;
+
+    ngx_uint_t                 i;
+    ngx_http_xds_build_t      *build;
+    ngx_http_xds_upstream_t   *xu, **runtime;
+
+    xu = xmcf->upstreams.elts;
+
+    for (i = 0; i < xmcf->upstreams.nelts; i++) {
+        if (ngx_http_xds_in_zone(&xu[i])) {
+            /* nginx leaves them to the exit; the module frees them anyway
+             * when the peers change */
+            ngx_http_xds_peer_free_ranges(xu[i].uscf);
+        }
+
+        if (xu[i].build) {
+            build = xu[i].build;
+            xu[i].build = NULL;
+            ngx_http_xds_build_release(build);
+        }
+    }
+
+    /* a run-time upstream's record lives in its build's pool */
+
+    runtime = ngx_http_xds_runtime->elts;
+
+    for (i = 0; i < ngx_http_xds_runtime->nelts; i++) {
+        ngx_http_xds_build_release(runtime[i]->build);
+    }
+
+    ngx_http_xds_runtime->nelts = 0;
+}
+
+
+ngx_array_t *
+ngx_http_xds_runtime_upstreams(void)
+{
+    return ngx_http_xds_runtime;
+}
+
+
+static ngx_http_xds_upstream_t **
+ngx_http_xds_find_runtime(ngx_str_t *name)
+{
+    ngx_uint_t                 i;
+    ngx_http_xds_upstream_t  **runtime;
+
+    runtime = ngx_http_xds_runtime->elts;
+
+    for (i = 0; i < ngx_http_xds_runtime->nelts; i++) {
+        if (runtime[i]->uscf->host.len == name->len
+            && ngx_strncasecmp(runtime[i]->uscf->host.data, name->data,
+                               name->len)
+               == 0)
+        {
+            return &runtime[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_snapshot_t *snapshot, ngx_pool_t *pool,
+    ngx_array_t *rebuilds, u_char *err, size_t err_len)
+{
+    uint32_t                      crc, conf_crc;
+    ngx_str_t                     text;
+    ngx_uint_t                    i;
+    ngx_shm_zone_t               *zone;
+    ngx_http_xds_build_t         *current;
+    ngx_http_xds_rebuild_t       *rb;
+    ngx_http_xds_upstream_t      *xu, **runtime;
+    ngx_http_xds_upstream_def_t  *xud;
+
+    for (i = 0; i < snapshot->nupstreams; i++) {
+        xud = &snapshot->upstreams[i];
+
+        xu = ngx_http_xds_upstreams_find(&xmcf->upstreams, xud->name.data,
+                                         xud->name.len);
+
+        if (ngx_http_xds_build_text(pool, xud, &text) != NGX_OK) {
+            ngx_snprintf(err, err_len, "out of memory%Z");
+            return NGX_ERROR;
+        }
+
+        crc = ngx_crc32_short(text.data, text.len);
+
+        /* a run-time upstream's peers are in the module's zone: balancers
+         * then keep their per-zone state (random) as for a zone */
+        zone = xu ? NULL : xmcf->shm_zone;
+
+        if (xu && ngx_http_xds_in_zone(xu)) {
+
+            /*
+             * A zone upstream: its peers are edited in place; a build only
+             * carries its balancer (and keepalive) when the control plane's
+             * differs from nginx.conf's, and, for consistent hashing, the
+             * hash points of the current servers.
+             */
+
+            zone = xu->uscf->shm_zone;
+
+            if (!(xud->method == NXA_METHOD_HASH && xud->hash_consistent)) {
+                if (ngx_http_xds_balancer_crc(pool, xud, NULL, &crc)
+                    != NGX_OK
+                    || (xu->build == NULL
+                        && ngx_http_xds_balancer_crc(pool, xud, xu, &conf_crc)
+                           != NGX_OK))
+                {
+                    ngx_snprintf(err, err_len, "out of memory%Z");
+                    return NGX_ERROR;
+                }
+
+                if (xu->build == NULL && crc == conf_crc) {
+                    continue;
+                }
+            }
+        }
+
+        if (xu) {
+            current = xu->build;
+
+        } else {
+            runtime = ngx_http_xds_find_runtime(&xud->name);
+            current = runtime ? (*runtime)->build : NULL;
+        }
+
+        if (current && current->crc == crc) {
+            continue;
+        }
+
+        rb = ngx_array_push(rebuilds);
+        if (rb == NULL) {
+            ngx_snprintf(err, err_len, "out of memory%Z");
+            return NGX_ERROR;
+        }
+
+        rb->def = xud;
+        rb->xu = xu;
+
+        rb->build = ngx_http_xds_build(cycle, &xud->name, &text,
+                                       xud->keepalive, zone, err, err_len);
+        if (rb->build == NULL) {
+            return NGX_ERROR;
+        }
+
+        rb->build->crc = crc;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The checksum of an upstream's balancer lines (method, hash, keepalive):
+ * the snapshot's, or with `xu` those nginx.conf gave it.
+ */
+
+static ngx_int_t
+ngx_http_xds_balancer_crc(ngx_pool_t *pool, ngx_http_xds_upstream_def_t *xud,
+    ngx_http_xds_upstream_t *xu, uint32_t *crc)
+{
+    ngx_str_t                     text;
+    ngx_http_xds_srv_conf_t      *xscf;
+    ngx_http_xds_upstream_def_t   def;
+
+    def = *xud;
+    def.nservers = 0;
+
+    if (xu) {
+        xscf = ngx_http_conf_upstream_srv_conf(xu->uscf, ngx_http_xds_module);
+
+        def.method = xscf->method;
+        def.hash_key = xscf->hash_key;
+        def.hash_consistent = xscf->hash_consistent;
+        def.keepalive = xscf->keepalive;
+        def.keepalive_requests = xscf->keepalive_requests;
+        def.keepalive_time = xscf->keepalive_time;
+        def.keepalive_timeout = xscf->keepalive_timeout;
+    }
+
+    if (ngx_http_xds_build_text(pool, &def, &text) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    *crc = ngx_crc32_short(text.data, text.len);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_xds_install_all(ngx_http_xds_main_conf_t *xmcf,
+    ngx_array_t *rebuilds, ngx_http_xds_snapshot_t *snapshot)
+{
+    ngx_uint_t                    i, j, keep;
+    ngx_http_xds_rebuild_t       *rb;
+    ngx_http_xds_upstream_t     **runtime;
+    ngx_http_xds_upstream_def_t  *xud;
+
+    rb = rebuilds->elts;
+
+    for (i = 0; i < rebuilds->nelts; i++) {
+        if (rb[i].build == NULL) {
+            continue;
+        }
+
+        if (rb[i].xu) {
+            ngx_http_xds_install_static(rb[i].xu, rb[i].build);
+
+        } else if (ngx_http_xds_install_runtime(xmcf, rb[i].build)
+                   != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                          "xds: upstream \"%V\" not installed",
+                          &rb[i].def->name);
+            ngx_http_xds_build_release(rb[i].build);
+        }
+
+        rb[i].build = NULL;
+    }
+
+    /* run-time upstreams the snapshot no longer has are deleted */
+
+    runtime = ngx_http_xds_runtime->elts;
+
+    for (i = 0; i < ngx_http_xds_runtime->nelts; /* void */) {
+        keep = 0;
+
+        for (j = 0; j < snapshot->nupstreams; j++) {
+            xud = &snapshot->upstreams[j];
+
+            if (runtime[i]->uscf->host.len == xud->name.len
+                && ngx_strncasecmp(runtime[i]->uscf->host.data,
+                                   xud->name.data, xud->name.len)
+                   == 0)
+            {
+                keep = 1;
+                break;
+            }
+        }
+
+        if (keep) {
+            i++;
+
+        } else {
+            ngx_http_xds_remove_runtime(i);
+        }
+    }
+}
+
+
+void
+ngx_http_xds_release_all(ngx_array_t *rebuilds)
+{
+    ngx_uint_t               i;
+    ngx_http_xds_rebuild_t  *rb;
+
+    rb = rebuilds->elts;
+
+    for (i = 0; i < rebuilds->nelts; i++) {
+        if (rb[i].build) {
+            ngx_http_xds_build_release(rb[i].build);
+            rb[i].build = NULL;
+        }
+    }
+}
+
+
+/*
+ * nginx.conf's upstream: proxy_pass holds its srv conf object, so the object
+ * stays and takes the build's configuration (and, without a zone, peers).
+ */
+
+static void
+ngx_http_xds_install_static(ngx_http_xds_upstream_t *xu,
+    ngx_http_xds_build_t *build)
+{
+    void                  **srv_conf;
+    ngx_http_xds_build_t   *old;
+
+    srv_conf = build->uscf->srv_conf;
+
+    srv_conf[ngx_http_upstream_module.ctx_index] = xu->uscf;
+    srv_conf[ngx_http_xds_module.ctx_index] =
+        xu->uscf->srv_conf[ngx_http_xds_module.ctx_index];
+
+    if (!ngx_http_xds_in_zone(xu)) {
+        xu->uscf->peer.data = build->uscf->peer.data;
+    }
+
+    /* the zone's peers stay: the balancer works on them under the build's
+     * configuration */
+
+    xu->uscf->srv_conf = srv_conf;
+    xu->original_init = build->uscf->peer.init;
+
+    old = xu->build;
+    xu->build = build;
+
+    if (old) {
+        ngx_http_xds_build_release(old);
+    }
+}
+
+
+/* an upstream only the control plane defines: found by proxy_pass $host */
+
+static ngx_int_t
+ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
+    ngx_http_xds_build_t *build)
+{
+    ngx_uint_t                       i;
+    ngx_http_xds_upstream_t         *xu, **runtime;
+    ngx_http_xds_srv_conf_t         *xscf;
+    ngx_http_xds_upstream_sh_t      *ush;
+    ngx_http_upstream_srv_conf_t   **uscfp;
+    ngx_http_upstream_main_conf_t   *umcf;
+
+    /*
+     * The peers are the shared ones worker 0 (or the master, after a
+     * reload) applied before `last` named this upstream, so the balancing
+     * state is one for all workers; the build's own peers go unused.
+     */
+
+    ush = ngx_http_xds_find_sh(xmcf->sh->apply, &build->uscf->host);
+    if (ush == NULL || ush->peers == NULL) {
+        return NGX_ERROR;
+    }
+
+    xu = ngx_pcalloc(build->pool, sizeof(ngx_http_xds_upstream_t));
+    if (xu == NULL) {
+        return NGX_ERROR;
+    }
+
+    build->uscf->peer.data = ush->peers;
+
+    xu->uscf = build->uscf;
+    xu->sh = ush;
+    xu->build = build;
+    xu->runtime = 1;
+
+    xscf = ngx_http_conf_upstream_srv_conf(build->uscf, ngx_http_xds_module);
+    xscf->xu = xu;
+
+    if (ngx_http_xds_peer_wrap(xu) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    umcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_upstream_module);
+
+    runtime = ngx_http_xds_find_runtime(&build->uscf->host);
+
+    if (runtime) {
+        /* replaced: requests still using the old build keep it alive */
+
+        uscfp = umcf->upstreams.elts;
+
+        for (i = 0; i < umcf->upstreams.nelts; i++) {
+            if (uscfp[i] == (*runtime)->uscf) {
+                uscfp[i] = build->uscf;
+                break;
+            }
+        }
+
+        ngx_http_xds_build_release((*runtime)->build);
+        *runtime = xu;
+
+        return NGX_OK;
+    }
+
+    uscfp = ngx_array_push(&umcf->upstreams);
+    if (uscfp == NULL) {
+        return NGX_ERROR;
+    }
+
+    runtime = ngx_array_push(ngx_http_xds_runtime);
+    if (runtime == NULL) {
+        umcf->upstreams.nelts--;
+        return NGX_ERROR;
+    }
+
+    *uscfp = build->uscf;
+    *runtime = xu;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_xds_remove_runtime(ngx_uint_t index)
+{
+    ngx_uint_t                       i;
+    ngx_http_xds_upstream_t        **runtime;
+    ngx_http_upstream_srv_conf_t   **uscfp;
+    ngx_http_upstream_main_conf_t   *umcf;
+
+    umcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_upstream_module);
+    runtime = ngx_http_xds_runtime->elts;
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+        if (uscfp[i] == runtime[index]->uscf) {
+            ngx_memmove(&uscfp[i], &uscfp[i + 1],
+                        (umcf->upstreams.nelts - i - 1) * sizeof(void *));
+            umcf->upstreams.nelts--;
+            break;
+        }
+    }
+
+    /* requests still using it keep the build (and this record) alive */
+    ngx_http_xds_build_release(runtime[index]->build);
+
+    ngx_memmove(&runtime[index], &runtime[index + 1],
+                (ngx_http_xds_runtime->nelts - index - 1) * sizeof(void *));
+    ngx_http_xds_runtime->nelts--;
+}

@@ -1,0 +1,24 @@
+/*
+ * nginx-xds: editing the shared peer lists of zone and run-time upstreams
+ * to match a snapshot, in two phases (prepare, then commit).
+ */
+
+
+#ifndef _NGX_HTTP_XDS_PLAN_H_INCLUDED_
+#define _NGX_HTTP_XDS_PLAN_H_INCLUDED_
+
+
+#include "nginx_module/ngx_http_xds_module.h"
+#include "nginx_module/ngx_http_xds_snapshot.h"
+
+
+/* Applies the servers of `snapshot` to every zone and run-time upstream it
+ * names, all or nothing, and marks nginx.conf's upstreams it lacks deleted.
+ * The caller holds the apply lock. On error returns NGX_ERROR with a
+ * message in `err` (NUL-terminated) and changes no peer. */
+ngx_int_t ngx_http_xds_plan_apply(ngx_log_t *log,
+    ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
+    u_char *err, size_t err_len);
+
+
+#endif /* _NGX_HTTP_XDS_PLAN_H_INCLUDED_ */

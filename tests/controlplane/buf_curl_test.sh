@@ -16,18 +16,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$controlplane" --xds_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
-  --data_dir="$work/data" --ack_timeout=0s >"$work/ports" 2>"$work/log" &
-cp_pid=$!
-for _ in $(seq 100); do grep -q admin_port "$work/ports" && break; sleep 0.05; done
-xds_port=$(sed -n 's/^xds_port=//p' "$work/ports")
-admin_port=$(sed -n 's/^admin_port=//p' "$work/ports")
-[[ -n "$admin_port" ]] || { echo "control plane did not start:"; cat "$work/log"; exit 1; }
-
-grpc() {  # grpc PORT METHOD JSON
-  "$buf" curl --schema "$descriptors" --protocol grpc --http2-prior-knowledge \
-    --timeout 10s -d "$3" "http://127.0.0.1:$1/$2"
-}
+# shellcheck source=tests/controlplane/controlplane_lib.sh
+source "$(dirname "$0")/controlplane_lib.sh"
+start_controlplane
 
 grpc "$admin_port" nginx_xds.v1.UpstreamService/PutUpstream '{
   "fleet": "edge",

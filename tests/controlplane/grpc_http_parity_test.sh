@@ -17,20 +17,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$controlplane" --xds_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
-  --data_dir="$work/data" --ack_timeout=0s >"$work/ports" 2>"$work/log" &
-cp_pid=$!
-for _ in $(seq 100); do grep -q http_port "$work/ports" && break; sleep 0.05; done
-admin_port=$(sed -n 's/^admin_port=//p' "$work/ports")
-http_port=$(sed -n 's/^http_port=//p' "$work/ports")
-[[ -n "$http_port" ]] || { echo "control plane did not start:"; cat "$work/log"; exit 1; }
+# shellcheck source=tests/controlplane/controlplane_lib.sh
+source "$(dirname "$0")/controlplane_lib.sh"
+start_controlplane
 
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
-grpc() {  # grpc METHOD JSON -> the reply or the error JSON on stdout
-  "$buf" curl --schema "$descriptors" --protocol grpc --http2-prior-knowledge \
-    --timeout 10s -d "$2" "http://127.0.0.1:$admin_port/nginx_xds.v1.UpstreamService/$1" 2>&1 || true
+call() {  # call METHOD JSON -> the reply or the error JSON on stdout
+  grpc "$admin_port" "nginx_xds.v1.UpstreamService/$1" "$2" 2>&1 || true
 }
 http() {  # http FLEET METHOD PATH [BODY] -> "STATUS\nBODY"
   local args=(-s -o "$work/body" -w '%{http_code}' -H "X-Xds-Fleet: $1" -X "$2")
@@ -40,7 +35,7 @@ http() {  # http FLEET METHOD PATH [BODY] -> "STATUS\nBODY"
   printf '%s\n%s' "$code" "$(cat "$work/body")"
 }
 upstream_json() {  # upstream_json FLEET NAME: the upstream, or its error
-  grpc GetUpstream "{\"fleet\":\"$1\",\"name\":\"$2\"}" | jq -S . 2>/dev/null || echo missing
+  call GetUpstream "{\"fleet\":\"$1\",\"name\":\"$2\"}" | jq -S . 2>/dev/null || echo missing
 }
 same_upstream() {  # same_upstream WHAT NAME: fleets h (HTTP) and g (gRPC) agree
   local h g
@@ -53,7 +48,7 @@ http_ok() {  # http_ok WHAT FLEET METHOD PATH [BODY]
   [[ "${out%%$'\n'*}" == 200 ]] || fail "$1: HTTP answered ${out//$'\n'/ | }"
 }
 grpc_ok() {  # grpc_ok WHAT METHOD JSON
-  local out; out=$(grpc "$2" "$3")
+  local out; out=$(call "$2" "$3")
   if jq -e 'has("code")' <<<"$out" >/dev/null 2>&1 || ! jq -e . <<<"$out" >/dev/null 2>&1; then
     fail "$1: gRPC answered $out"
   fi
@@ -95,11 +90,17 @@ grpc_ok "dyups delete" DeleteUpstream '{"fleet":"g","name":"dyn"}'
 same_upstream "dyups DELETE = DeleteUpstream" dyn
 
 # Errors: the same request both ways, in fleet h; nothing may change.
-before=$(grpc ListUpstreams '{"fleet":"h"}')
+before=$(call ListUpstreams '{"fleet":"h"}')
+unchanged() {  # unchanged WHAT: fleet h still lists what $before holds
+  local after
+  after=$(call ListUpstreams '{"fleet":"h"}')
+  [[ "$before" == "$after" ]] ||
+    fail "$1 changed the state: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+}
 check_error() {  # check_error WHAT HTTP_STATUS GRPC_CODE GRPC_METHOD GRPC_JSON HTTP_ARGS...
   local what=$1 status=$2 code=$3 method=$4 json=$5; shift 5
   local reply message out
-  reply=$(grpc "$method" "$json")
+  reply=$(call "$method" "$json")
   [[ $(jq -r .code <<<"$reply" 2>/dev/null) == "$code" ]] || { fail "$what: gRPC gave $reply, want $code"; return; }
   message=$(jq -r .message <<<"$reply")
   out=$(http h "$@")
@@ -124,17 +125,17 @@ check_error "weight 0" 400 invalid_argument \
 check_error "delete an unknown upstream" 404 not_found \
   DeleteUpstream '{"fleet":"h","name":"nope"}' \
   DELETE /upstream/nope
+unchanged "the errors above"
 grpc_ok "one-server upstream" PutUpstream '{"fleet":"h","upstream":{"name":"single",
   "zone":"zone_single","servers":[{"address":"127.0.0.1:7001"}]}}'
-before=$(grpc ListUpstreams '{"fleet":"h"}')
+before=$(call ListUpstreams '{"fleet":"h"}')
 check_error "remove the last server" 400 failed_precondition \
   RemoveServer '{"fleet":"h","upstream":"single","address":"127.0.0.1:7001"}' \
   GET "/dynamic?upstream=zone_single&server=127.0.0.1:7001&remove="
 check_error "weight 0 in a new upstream" 400 invalid_argument \
   PutUpstream '{"fleet":"h","upstream":{"name":"dyn2","servers":[{"address":"127.0.0.1:8088","weight":0}]}}' \
   POST /upstream/dyn2 'server 127.0.0.1:8088 weight=0;'
-after=$(grpc ListUpstreams '{"fleet":"h"}')
-[[ "$before" == "$after" ]] || fail "errors changed the state: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+unchanged "the errors above"
 
 if ((failures)); then echo "$failures failure(s)"; exit 1; fi
 echo "PASS: every operation and error matched between gRPC and HTTP"

@@ -17,16 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start() {
-  : >"$work/ports"
-  "$controlplane" --xds_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
-    --data_dir="$work/data" --ack_timeout=0s >"$work/ports" 2>>"$work/log" &
-  cp_pid=$!
-  for _ in $(seq 100); do grep -q admin_port "$work/ports" && break; sleep 0.05; done
-  admin_port=$(sed -n 's/^admin_port=//p' "$work/ports")
-  http_port=$(sed -n 's/^http_port=//p' "$work/ports")
-  [[ -n "$admin_port" && -n "$http_port" ]] || { echo "control plane did not start:"; cat "$work/log"; exit 1; }
-}
+# shellcheck source=tests/controlplane/controlplane_lib.sh
+source "$(dirname "$0")/controlplane_lib.sh"
 
 http() {  # http METHOD PATH [BODY]: the dyups API of fleet "web"
   curl -sS --fail-with-body --max-time 10 -H "X-Xds-Fleet: web" -X "$1" \
@@ -34,11 +26,10 @@ http() {  # http METHOD PATH [BODY]: the dyups API of fleet "web"
 }
 
 call() {  # call METHOD JSON
-  "$buf" curl --schema "$descriptors" --protocol grpc --http2-prior-knowledge \
-    --timeout 10s -d "$2" "http://127.0.0.1:$admin_port/nginx_xds.v1.UpstreamService/$1"
+  grpc "$admin_port" "nginx_xds.v1.UpstreamService/$1" "$2"
 }
 
-start
+start_controlplane
 for i in $(seq 1 20); do
   call PutUpstream "{\"fleet\":\"f$((i % 2))\",\"upstream\":{\"name\":\"u$i\",
     \"servers\":[{\"address\":\"127.0.0.1:$((7000 + i))\",\"weight\":$i}]}}" >/dev/null
@@ -57,7 +48,7 @@ detail_before=$(http GET /detail)
   || { echo "unexpected /detail: $detail_before"; exit 1; }
 
 kill -9 "$cp_pid"; wait "$cp_pid" 2>/dev/null || true
-start
+start_controlplane
 after=$( (call ListUpstreams '{"fleet":"f0"}'; call ListUpstreams '{"fleet":"f1"}') )
 [[ "$before" == "$after" ]] || { echo "state differs after restart"; diff <(echo "$before") <(echo "$after"); exit 1; }
 detail_after=$(http GET /detail)

@@ -42,10 +42,6 @@ FLEET = "bench-e2e"
 ZONE = "zone_for_backends"
 
 
-def log(msg):
-    nb.log(msg)
-
-
 class Gateway:
     """HTTP/1.1 keepalive client of the control plane's gateway, one per thread."""
 
@@ -149,7 +145,7 @@ def phase_latency(out, args, gateway, client, backends, executor):
         samples.append(nb.timed_write(client, dynamic("down" if down else "up"),
                                       pb if down else pa, **settings))
     out["dynamic"] = nb.summarize_apply(samples, time.monotonic() - started)
-    log("e2e /dynamic: %s" % json.dumps(out["dynamic"]))
+    nb.log("e2e /dynamic: %s" % json.dumps(out["dynamic"]))
 
     # dyups POST replaces the upstream: the only server flips between B and A.
     samples = []
@@ -160,7 +156,7 @@ def phase_latency(out, args, gateway, client, backends, executor):
         address, port = (b, pb) if i % 2 == 0 else (a, pa)
         samples.append(nb.timed_write(client, dyups(address), port, **settings))
     out["dyups"] = nb.summarize_apply(samples, time.monotonic() - started)
-    log("e2e dyups POST: %s" % json.dumps(out["dyups"]))
+    nb.log("e2e dyups POST: %s" % json.dumps(out["dyups"]))
 
     # As an operator writes: one /dynamic flip every `sparse_gap` seconds,
     # on A and B backup again (the dyups phase left one server).
@@ -176,7 +172,7 @@ def phase_latency(out, args, gateway, client, backends, executor):
                                       pb if down else pa, **settings))
     out["sparse"] = nb.summarize_apply(samples, time.monotonic() - started)
     out["sparse_gap_s"] = args.sparse_gap
-    log("e2e sparse /dynamic: %s" % json.dumps(out["sparse"]))
+    nb.log("e2e sparse /dynamic: %s" % json.dumps(out["sparse"]))
 
 
 def phase_sustained(out, args, gateway, a):
@@ -213,7 +209,7 @@ def phase_sustained(out, args, gateway, a):
         result = dict(counts, seconds=elapsed, writes_per_s=counts["writes"] / elapsed,
                       answer_ms=nb.dist(latencies))
         out["sustained"][str(writers)] = result
-        log("e2e sustained, %d writers: %s" % (writers, json.dumps(result)))
+        nb.log("e2e sustained, %d writers: %s" % (writers, json.dumps(result)))
 
 
 def run(args):
@@ -263,7 +259,7 @@ def main():
     harness.PATHS.controlplane = os.path.abspath(args.controlplane)
 
     def stop(signum, _frame):
-        log("signal %d: stopping" % signum)
+        nb.log("signal %d: stopping" % signum)
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)

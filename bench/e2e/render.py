@@ -5,18 +5,15 @@ between BEGIN and END (appended at the end the first time).
 """
 
 import json
+import os
 import sys
+
+# The number formatting of bench/nginx's report.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "nginx"))
+from render import f  # pylint: disable=wrong-import-position
 
 BEGIN = "<!-- e2e:begin -->"
 END = "<!-- e2e:end -->"
-
-
-def f(x, digits=2):
-    if x is None:
-        return "n/a"
-    if isinstance(x, int):
-        return "{:,}".format(x)
-    return "{:,.{d}f}".format(x, d=digits)
 
 
 def latency_row(name, s):

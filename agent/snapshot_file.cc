@@ -134,7 +134,14 @@ absl::StatusOr<nginx_xds::v1::Snapshot> LoadSnapshotFile(const std::string& path
     }
   }
   close(fd);
+  return ParseSnapshotFile(contents, path);
+}
 
+absl::StatusOr<nginx_xds::v1::Snapshot> ParseSnapshotFile(absl::string_view contents,
+                                                          absl::string_view path) {
+  if (contents.size() > kMaxPayload + 128) {
+    return absl::DataLossError(absl::StrCat("cache file \"", path, "\": too large"));
+  }
   auto corrupt = [&path](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("cache file \"", path, "\" is corrupt: ", why));
   };
@@ -142,8 +149,7 @@ absl::StatusOr<nginx_xds::v1::Snapshot> LoadSnapshotFile(const std::string& path
   if (newline == std::string::npos || newline > 128) {
     return corrupt("no nginx-xds-snapshot header");
   }
-  std::vector<absl::string_view> header =
-      absl::StrSplit(absl::string_view(contents).substr(0, newline), ' ');
+  std::vector<absl::string_view> header = absl::StrSplit(contents.substr(0, newline), ' ');
   if (header.size() != 4 || header[0] != kMagic) {
     return corrupt("no nginx-xds-snapshot header");
   }
@@ -156,7 +162,7 @@ absl::StatusOr<nginx_xds::v1::Snapshot> LoadSnapshotFile(const std::string& path
       !absl::SimpleHexAtoi(header[3], &crc)) {
     return corrupt("malformed header");
   }
-  absl::string_view payload = absl::string_view(contents).substr(newline + 1);
+  absl::string_view payload = contents.substr(newline + 1);
   if (payload.size() != length) {
     return corrupt(absl::StrCat("expected ", length, " bytes of snapshot, found ", payload.size()));
   }

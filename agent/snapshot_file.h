@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "nginx_xds/v1/upstream.pb.h"
 
 namespace nginx_xds {
@@ -28,6 +29,11 @@ absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snap
 // file does not exist; DATA_LOSS naming the path and the defect when it is
 // corrupt.
 absl::StatusOr<nginx_xds::v1::Snapshot> LoadSnapshotFile(const std::string& path);
+
+// LoadSnapshotFile's checks on `contents`, a whole file already read;
+// `path` only names the file in errors.
+absl::StatusOr<nginx_xds::v1::Snapshot> ParseSnapshotFile(absl::string_view contents,
+                                                          absl::string_view path);
 
 }  // namespace nginx_xds
 

@@ -131,6 +131,11 @@ absl::StatusOr<ServerAddress> ParseHostAndPort(absl::string_view text, uint16_t 
     if (!CanonicalIp(AF_INET, host, &address.host)) {
       return AddressError(text, absl::StrCat("invalid IPv4 address \"", host, "\""));
     }
+  } else if (absl::EqualsIgnoreCase(host, "unix")) {
+    // Its canonical text "unix:PORT" would read back as a unix socket path
+    // (nginx tells them apart by that prefix alone).
+    return AddressError(
+        text, absl::StrCat("host name \"", host, "\" reads as a unix socket; write unix:/PATH"));
   } else if (IsHostName(host)) {
     address.kind = ServerAddress::Kind::kHostName;
     address.host = std::string(host);
@@ -182,7 +187,8 @@ absl::StatusOr<ServerAddress> ParseServerAddress(absl::string_view text, uint16_
       return AddressError(text, "contains whitespace or control characters");
     }
   }
-  if (absl::StartsWith(text, kUnixPrefix)) return ParseUnix(text);
+  // nginx takes the prefix in any case (ngx_parse_url).
+  if (absl::StartsWithIgnoreCase(text, kUnixPrefix)) return ParseUnix(text);
   if (text.front() == '[') return ParseBracketed(text, default_port);
   return ParseHostAndPort(text, default_port);
 }

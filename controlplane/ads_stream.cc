@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/upstream_rules.h"
 #include "common/xds_mapping.h"
-#include "google/protobuf/util/json_util.h"
+#include "controlplane/static_upstreams.h"
 
 namespace nginx_xds {
 
@@ -18,31 +18,6 @@ using envoy::service::discovery::v3::DiscoveryResponse;
 
 bool Supported(const std::string& type_url) {
   return type_url == kClusterTypeUrl || type_url == kEndpointTypeUrl;
-}
-
-// The upstreams an nginx node declares in nginx.conf, which its agent sends as
-// Node.metadata["nginx"]["static_upstreams"]: a list of nginx_xds.v1.Upstream
-// in JSON form.
-absl::StatusOr<std::vector<nginx_xds::v1::Upstream>> StaticUpstreams(
-    const envoy::config::core::v3::Node& node) {
-  std::vector<nginx_xds::v1::Upstream> upstreams;
-  const auto& fields = node.metadata().fields();
-  auto nginx = fields.find(kNginxMetadataKey);
-  if (nginx == fields.end()) return upstreams;
-  const auto& nginx_fields = nginx->second.struct_value().fields();
-  auto list = nginx_fields.find("static_upstreams");
-  if (list == nginx_fields.end()) return upstreams;
-  for (const auto& value : list->second.list_value().values()) {
-    std::string json;
-    nginx_xds::v1::Upstream upstream;
-    if (!google::protobuf::util::MessageToJsonString(value, &json).ok() ||
-        !google::protobuf::util::JsonStringToMessage(json, &upstream).ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("node.metadata.nginx.static_upstreams: not an upstream: ", json));
-    }
-    upstreams.push_back(std::move(upstream));
-  }
-  return upstreams;
 }
 
 // Who the node is for the snapshot cache: its id, and the string fields of

@@ -64,6 +64,15 @@ TEST(ParseServerAddressTest, ParsesUnixSocketWithoutPort) {
   EXPECT_EQ(address->ToString(), "unix:/run/app.sock");
 }
 
+// Validates that the unix: prefix is taken in any case, as nginx does, and
+// written in lower case.
+TEST(ParseServerAddressTest, ParsesUnixPrefixInAnyCase) {
+  absl::StatusOr<ServerAddress> address = ParseServerAddress("UNIX:/run/app.sock", 80);
+  ASSERT_TRUE(address.ok()) << address.status();
+  EXPECT_EQ(address->kind, ServerAddress::Kind::kUnix);
+  EXPECT_EQ(address->ToString(), "unix:/run/app.sock");
+}
+
 TEST(ParseServerAddressTest, ParsesHostNameWithPort) {
   absl::StatusOr<ServerAddress> address = ParseServerAddress("backend-1.example.com:8080", 0);
   ASSERT_TRUE(address.ok()) << address.status();
@@ -114,6 +123,10 @@ INSTANTIATE_TEST_SUITE_P(
         Rejection{"unix:", "empty unix socket path"},
         Rejection{"unix:run/app.sock", "unix socket path must be absolute"},
         Rejection{"unix:/" + std::string(107, 'a'), "unix socket path longer than 107 bytes"},
+        // Found by tests/fuzz:address_fuzzer: "unix:80" would read back as a socket.
+        Rejection{"unix", "host name \"unix\" reads as a unix socket; write unix:/PATH"},
+        Rejection{"UNIX", "host name \"UNIX\" reads as a unix socket; write unix:/PATH"},
+        Rejection{"Unix:8080", "unix socket path must be absolute"},
         Rejection{"-backend:80", "invalid host name \"-backend\""},
         Rejection{"backend-:80", "invalid host name \"backend-\""},
         Rejection{"a..b:80", "invalid host name \"a..b\""},

@@ -153,6 +153,8 @@ absl::StatusOr<std::string> PercentDecode(absl::string_view text, bool plus_is_s
 struct QueryParam {
   std::string name;
   std::string value;
+  // Whether the piece had an '=' ("a=" does, "a" does not).
+  bool has_equals = true;
 };
 
 // The parameters of a query string in order, decoded; empty pieces ("a&&b")
@@ -173,7 +175,7 @@ absl::StatusOr<std::vector<QueryParam>> ParseQuery(absl::string_view query) {
       return absl::InvalidArgumentError(
           absl::StrCat("query parameter \"", piece, "\" has no name"));
     }
-    params.push_back({*std::move(name), *std::move(value)});
+    params.push_back({*std::move(name), *std::move(value), equals != absl::string_view::npos});
   }
   return params;
 }
@@ -252,11 +254,21 @@ struct DynamicRequest {
   bool backup = false;
   bool up = false;
   bool down = false;
+  // What the request said that changes nothing, for X-Xds-Ignored: each
+  // piece as given and why ("foo=1 (unknown parameter)").
+  std::vector<std::string> ignored;
 
   bool HasParameters() const {
     return weight.has_value() || max_fails.has_value() || fail_timeout.has_value();
   }
   bool Changes() const { return add || remove || up || down || HasParameters(); }
+  // The original printed the verbose list after `verbose` and after any
+  // parameter or up/down it was given, whatever the operation.
+  bool Verbose() const { return verbose || HasParameters() || up || down; }
+
+  void Ignore(const std::string& name, const std::string& value, absl::string_view why) {
+    ignored.push_back(absl::StrCat(name, "=", value, " (", why, ")"));
+  }
 };
 
 // A plain integer parameter (seconds for fail_timeout), as the original
@@ -281,22 +293,31 @@ absl::StatusOr<uint32_t> ParseDynamicInteger(const QueryParam& param) {
   return static_cast<uint32_t>(number);
 }
 
+// Reads the parameters as ngx_dynamic_upstream (7220bd4) read them, through
+// nginx's $arg_NAME: a parameter counts only as NAME=VALUE, its name is
+// matched case-insensitively, the first one of a name wins, a flag is set
+// whatever its value, and anything else is ignored (and noted). Refused, as
+// the original refused them: a parameter that is not an integer, add with
+// remove, up with down.
 absl::StatusOr<DynamicRequest> ParseDynamic(const std::vector<QueryParam>& params) {
   DynamicRequest request;
   std::set<std::string> seen;
-  for (const QueryParam& param : params) {
-    if (!seen.insert(param.name).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameter \"", param.name, "\" is given more than once"));
+  for (const QueryParam& given : params) {
+    QueryParam param{absl::AsciiStrToLower(given.name), given.value};
+    if (!given.has_equals) {
+      request.ignored.push_back(absl::StrCat(given.name, " (no \"=\")"));
+      continue;
     }
     bool* flag = nullptr;
     std::optional<uint32_t>* number = nullptr;
+    std::string* text = nullptr;
+    bool* has_text = nullptr;
     if (param.name == "upstream") {
-      request.has_zone = true;
-      request.zone = param.value;
+      text = &request.zone;
+      has_text = &request.has_zone;
     } else if (param.name == "server") {
-      request.has_server = true;
-      request.server = param.value;
+      text = &request.server;
+      has_text = &request.has_server;
     } else if (param.name == "weight") {
       number = &request.weight;
     } else if (param.name == "max_fails") {
@@ -316,10 +337,16 @@ absl::StatusOr<DynamicRequest> ParseDynamic(const std::vector<QueryParam>& param
     } else if (param.name == "down") {
       flag = &request.down;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown parameter \"", param.name,
-          "\"; /dynamic takes upstream, server, verbose, add, remove, backup, up, down, "
-          "weight, max_fails, fail_timeout"));
+      request.Ignore(given.name, given.value, "unknown parameter");
+      continue;
+    }
+    if (!seen.insert(param.name).second) {
+      request.Ignore(given.name, given.value, "repeated; the first one counts");
+      continue;
+    }
+    if (text != nullptr) {
+      *text = param.value;
+      *has_text = true;
     }
     if (number != nullptr) {
       absl::StatusOr<uint32_t> value = ParseDynamicInteger(param);
@@ -327,11 +354,7 @@ absl::StatusOr<DynamicRequest> ParseDynamic(const std::vector<QueryParam>& param
       *number = *value;
     }
     if (flag != nullptr) {
-      if (!param.value.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("flag \"", param.name,
-                                                       "\" takes no value (write \"", param.name,
-                                                       "=\"), got \"", param.value, "\""));
-      }
+      if (!param.value.empty()) request.Ignore(given.name, given.value, "a flag's value");
       *flag = true;
     }
   }
@@ -341,29 +364,116 @@ absl::StatusOr<DynamicRequest> ParseDynamic(const std::vector<QueryParam>& param
   if (request.up && request.down) {
     return absl::InvalidArgumentError("up and down cannot be given together");
   }
-  if (request.remove && (request.HasParameters() || request.up || request.down)) {
-    return absl::InvalidArgumentError(
-        "remove takes no weight, max_fails, fail_timeout, up or down");
-  }
-  if (request.Changes() && !request.has_server) {
-    return absl::InvalidArgumentError(
-        "server is missing: add, remove, up, down, weight, max_fails and fail_timeout need "
-        "server=HOST:PORT");
-  }
-  if (request.has_server && request.server.empty()) {
-    return absl::InvalidArgumentError("server is empty: give server=HOST:PORT");
-  }
-  if (request.has_server && !request.Changes()) {
-    return absl::InvalidArgumentError(
-        "server alone changes nothing: add add=, remove=, up=, down=, weight=, max_fails= or "
-        "fail_timeout=");
-  }
-  if (request.backup && !request.Changes()) {
-    return absl::InvalidArgumentError(
-        "backup alone changes nothing: it goes with add=&server=HOST:PORT (a new backup "
-        "server)");
-  }
   return request;
+}
+
+// Drops, and notes, what the operation the request makes does not use, as
+// the original did: remove takes the server alone; server and backup alone
+// change nothing (the list is answered); backup is used by add only.
+void DropUnused(DynamicRequest* request) {
+  const bool listing = !request->Changes();
+  if (request->remove) {
+    if (request->weight)
+      request->Ignore("weight", absl::StrCat(*request->weight), "not used by remove");
+    if (request->max_fails) {
+      request->Ignore("max_fails", absl::StrCat(*request->max_fails), "not used by remove");
+    }
+    if (request->fail_timeout) {
+      request->Ignore("fail_timeout", absl::StrCat(*request->fail_timeout), "not used by remove");
+    }
+    if (request->up) request->Ignore("up", "", "not used by remove");
+    if (request->down) request->Ignore("down", "", "not used by remove");
+  }
+  if (listing && request->has_server) request->Ignore("server", request->server, "no change asked");
+  if (request->backup && !request->add) request->Ignore("backup", "", "used by add only");
+}
+
+// Answers a parsed /dynamic request: the zone's list, or the change it asks
+// for, made through `upstreams`.
+HttpResponse DynamicOperation(UpstreamService* upstreams, const std::string& fleet,
+                              const DynamicRequest& op) {
+  if (!op.has_zone) {
+    return HttpApi::Error(404, "upstream is missing: give upstream=ZONE, the zone of an upstream");
+  }
+  if (op.zone.empty()) return HttpApi::Error(404, "upstream is empty: give upstream=ZONE");
+  absl::StatusOr<Upstream> upstream = upstreams->FindByZone(fleet, op.zone);
+  if (!upstream.ok()) {
+    return HttpApi::Error(upstream.status().code() == absl::StatusCode::kNotFound ? 404 : 409,
+                          upstream.status().message());
+  }
+  if (!op.Changes()) return Ok(DynamicListing(*upstream, op.Verbose()));
+  if (op.server.empty()) {
+    return HttpApi::Error(
+        400, absl::StrCat("server is ", op.has_server ? "empty" : "missing",
+                          ": add, remove, up, down, weight, max_fails and fail_timeout "
+                          "need server=HOST:PORT"));
+  }
+
+  absl::StatusOr<WriteResponse> write;
+  if (op.add) {
+    Server server;
+    server.set_address(op.server);
+    // weight=0 is passed on as the original stored it.
+    if (op.weight) server.set_weight(*op.weight);
+    if (op.max_fails) server.set_max_fails(*op.max_fails);
+    if (op.fail_timeout) server.set_fail_timeout(*op.fail_timeout);
+    server.set_backup(op.backup);
+    server.set_down(op.down);
+    write = upstreams->AddServer(fleet, upstream->name(), std::move(server));
+  } else if (op.remove) {
+    write = upstreams->RemoveServer(fleet, upstream->name(), op.server);
+  } else {
+    nginx_xds::v1::UpdateServerRequest update;
+    update.set_fleet(fleet);
+    update.set_upstream(upstream->name());
+    update.set_address(op.server);
+    if (op.weight) update.set_weight(*op.weight);
+    if (op.max_fails) update.set_max_fails(*op.max_fails);
+    if (op.fail_timeout) update.set_fail_timeout(*op.fail_timeout);
+    if (op.up || op.down) update.set_down(op.down);
+    write = upstreams->UpdateServer(update);
+  }
+  if (!write.ok()) {
+    int status = StatusFor(write.status(), Api::kDynamic);
+    // NOT_FOUND is a missing server (400) unless the zone went away meanwhile.
+    if (write.status().code() == absl::StatusCode::kNotFound &&
+        !upstreams->FindByZone(fleet, op.zone).ok()) {
+      status = 404;
+    }
+    return HttpApi::Error(status, write.status().message());
+  }
+  return WriteAnswer(*write, DynamicListing(write->upstream(), op.Verbose()));
+}
+
+// What dyups' interface (b29a7c5, ngx_http_dyups_interface_handler) answers
+// before it looks at an upstream: GET reads; any other method but DELETE
+// reads the body first, and POST without a body is 204 "no content" whatever
+// the path (nothing is stored); POST to a path that is not /upstream/NAME is
+// 404 "not support this interface"; DELETE of /list or /detail and every
+// other method (HEAD included) is 405. Nothing when the request goes on.
+std::optional<HttpResponse> DyupsMethod(const HttpRequest& request, const std::string& path,
+                                        bool list) {
+  const std::string& method = request.method;
+  const std::string allowed = list ? "GET" : "GET, POST, DELETE";
+  if (method == "GET") return std::nullopt;
+  if (method == "POST") {
+    if (request.body.empty() && !request.body_unread) {
+      HttpResponse response;
+      response.status = 204;
+      return response;
+    }
+    if (!list) return std::nullopt;
+    return HttpApi::Error(404, absl::StrCat("not support this interface: POST ", path,
+                                            "; POST takes /upstream/NAME"));
+  }
+  if (method == "DELETE") {
+    if (!list) return std::nullopt;
+    HttpResponse response = MethodNotAllowed(method, path, allowed);
+    response.body = absl::StrCat("405 Not Allowed\nnot support this interface: DELETE ", path,
+                                 "; DELETE takes /upstream/NAME\n");
+    return response;
+  }
+  return MethodNotAllowed(method, path, allowed);
 }
 
 }  // namespace
@@ -388,7 +498,7 @@ absl::string_view HttpApi::Reason(int status) {
     case 404:
       return "Not Found";
     case 405:
-      return "Method Not Allowed";
+      return "Not Allowed";
     case 409:
       return "Conflict";
     case 413:
@@ -443,9 +553,10 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
                                    "\"; the endpoints are /dynamic, /list, /detail, "
                                    "/upstream/NAME, /fleet/status and /rollouts"));
   }
-  if ((dynamic || list) && !read) return MethodNotAllowed(method, target.path, "GET, HEAD");
-  if (upstream && !read && method != "POST" && method != "DELETE") {
-    return MethodNotAllowed(method, target.path, "GET, HEAD, POST, DELETE");
+  if (dynamic && !read) return MethodNotAllowed(method, target.path, "GET, HEAD");
+  if (!dynamic) {
+    std::optional<HttpResponse> refused = DyupsMethod(request, target.path, list);
+    if (refused) return *std::move(refused);
   }
   absl::StatusOr<std::string> fleet = FleetOf(request);
   if (!fleet.ok()) return Error(400, fleet.status().message());
@@ -470,61 +581,25 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
 
 HttpResponse HttpApi::Dynamic(const HttpRequest& request, const std::string& fleet,
                               const Target& target) const {
+  // HEAD: the original sent its headers (200, text/plain, no length) before
+  // it read the query, and nothing else.
+  if (request.method == "HEAD") {
+    HttpResponse head = Ok("");
+    head.no_content_length = true;
+    return head;
+  }
   if (!request.body.empty()) return Error(400, "/dynamic takes no body");
   absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
   if (!params.ok()) return Error(400, params.status().message());
   absl::StatusOr<DynamicRequest> parsed = ParseDynamic(*params);
   if (!parsed.ok()) return Error(400, parsed.status().message());
-  const DynamicRequest& op = *parsed;
-  if (!op.has_zone) {
-    return Error(404, "upstream is missing: give upstream=ZONE, the zone of an upstream");
+  DynamicRequest& op = *parsed;
+  DropUnused(&op);
+  HttpResponse response = DynamicOperation(upstreams_, fleet, op);
+  if (!op.ignored.empty()) {
+    response.headers.emplace_back("X-Xds-Ignored", Printable(absl::StrJoin(op.ignored, ", ")));
   }
-  if (op.zone.empty()) return Error(404, "upstream is empty: give upstream=ZONE");
-  absl::StatusOr<Upstream> upstream = upstreams_->FindByZone(fleet, op.zone);
-  if (!upstream.ok()) {
-    return Error(upstream.status().code() == absl::StatusCode::kNotFound ? 404 : 409,
-                 upstream.status().message());
-  }
-  // Verbose after `verbose`, after any parameter update and after up/down.
-  const bool verbose = op.verbose || op.HasParameters() || op.up || op.down;
-  // HEAD answers as GET would list the zone, without changing anything.
-  if (!op.Changes() || request.method == "HEAD") return Ok(DynamicListing(*upstream, verbose));
-
-  absl::StatusOr<WriteResponse> write;
-  if (op.add) {
-    Server server;
-    server.set_address(op.server);
-    if (op.weight) server.set_weight(*op.weight);
-    if (op.max_fails) server.set_max_fails(*op.max_fails);
-    if (op.fail_timeout) server.set_fail_timeout(*op.fail_timeout);
-    server.set_backup(op.backup);
-    server.set_down(op.down);
-    write = upstreams_->AddServer(fleet, upstream->name(), std::move(server));
-  } else if (op.remove) {
-    write = upstreams_->RemoveServer(fleet, upstream->name(), op.server);
-  } else {
-    // `backup` is accepted and changes nothing: the original needed it to
-    // find backup servers; ours are found by address.
-    nginx_xds::v1::UpdateServerRequest update;
-    update.set_fleet(fleet);
-    update.set_upstream(upstream->name());
-    update.set_address(op.server);
-    if (op.weight) update.set_weight(*op.weight);
-    if (op.max_fails) update.set_max_fails(*op.max_fails);
-    if (op.fail_timeout) update.set_fail_timeout(*op.fail_timeout);
-    if (op.up || op.down) update.set_down(op.down);
-    write = upstreams_->UpdateServer(update);
-  }
-  if (!write.ok()) {
-    int status = StatusFor(write.status(), Api::kDynamic);
-    // NOT_FOUND is a missing server (400) unless the zone went away meanwhile.
-    if (write.status().code() == absl::StatusCode::kNotFound &&
-        !upstreams_->FindByZone(fleet, op.zone).ok()) {
-      status = 404;
-    }
-    return Error(status, write.status().message());
-  }
-  return WriteAnswer(*write, DynamicListing(write->upstream(), verbose));
+  return response;
 }
 
 HttpResponse HttpApi::List(const std::string& fleet, bool detail) const {

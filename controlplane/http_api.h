@@ -21,6 +21,9 @@ struct HttpRequest {
   // Every value of the X-Xds-Fleet header, in order.
   std::vector<std::string> fleet_headers;
   std::string body;
+  // The request has a body that was not read (`body` is empty): the
+  // gateway answers such requests without reading it.
+  bool body_unread = false;
 };
 
 // The answer: status, body and the headers besides Content-Type/-Length.
@@ -29,6 +32,9 @@ struct HttpResponse {
   std::string content_type = "text/plain";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Sent without Content-Length (and without a body): HEAD /dynamic, as
+  // ngx_dynamic_upstream answered it.
+  bool no_content_length = false;
 };
 
 // The two HTTP APIs of the seed modules, served over whatever carries the
@@ -52,7 +58,9 @@ class HttpApi {
   // `message` that are not printable ASCII written as \xNN.
   static HttpResponse Error(int status, absl::string_view message);
 
-  // The reason phrase of `status` ("Bad Request").
+  // The reason phrase of `status` ("Bad Request"), nginx's where nginx's
+  // differs from RFC 9110's ("405 Not Allowed"); "Error" for a status it
+  // does not name. The gateway's status lines carry it too.
   static absl::string_view Reason(int status);
 
  private:

@@ -21,7 +21,9 @@ using nginx_xds::v1::Upstream;
 // Bumped when the tables change; a newer file is refused, not misread.
 // 2: upstreams.created, the creation order (dyups lists upstreams in it).
 // 3: rollouts, one per fleet (its open or last staged rollout).
-constexpr int kSchemaVersion = 3;
+// 4: upstreams.created is the upstream's slot (0-based, dyups' list order),
+//    fleets.slots how many slots the fleet has, freed ones included.
+constexpr int kSchemaVersion = 4;
 // Waits this long for another connection's write lock before giving up.
 constexpr int kBusyTimeoutMs = 5000;
 
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS meta(
 INSERT OR IGNORE INTO meta(id, version) VALUES (0, 0);
 CREATE TABLE IF NOT EXISTS fleets(
   fleet TEXT PRIMARY KEY NOT NULL,
-  version INTEGER NOT NULL);
+  version INTEGER NOT NULL,
+  slots INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS upstreams(
   fleet TEXT NOT NULL,
   key TEXT NOT NULL,
@@ -55,6 +58,20 @@ UPDATE upstreams SET created = (
 )sql";
 
 // Version 2 becomes 3 by kSchema alone: it adds the rollouts table.
+
+// Versions 1 to 3 kept a creation order (a new upstream after every other
+// one): it becomes slots 0..n-1 in that order, with no free slot, so the
+// lists read the same after the migration.
+constexpr char kMigrateTo4[] = R"sql(
+ALTER TABLE fleets ADD COLUMN slots INTEGER NOT NULL DEFAULT 0;
+CREATE TEMP TABLE slot_of AS
+  SELECT fleet, key, ROW_NUMBER() OVER (PARTITION BY fleet ORDER BY created, key) - 1 AS slot
+  FROM upstreams;
+UPDATE upstreams SET created = (
+  SELECT slot FROM slot_of WHERE slot_of.fleet = upstreams.fleet AND slot_of.key = upstreams.key);
+DROP TABLE slot_of;
+UPDATE fleets SET slots = (SELECT COUNT(*) FROM upstreams WHERE upstreams.fleet = fleets.fleet);
+)sql";
 
 // Busy and locked are worth retrying; corruption means lost data.
 absl::StatusCode CodeFor(int rc) {
@@ -195,6 +212,7 @@ absl::Status CreateSchemaInTransaction(sqlite3* db) {
                                                       kSchemaVersion));
   }
   if (*version == 1) NGINX_XDS_RETURN_IF_ERROR(Exec(db, kMigrateFrom1));
+  if (*version >= 1 && *version < 4) NGINX_XDS_RETURN_IF_ERROR(Exec(db, kMigrateTo4));
   NGINX_XDS_RETURN_IF_ERROR(Exec(db, kSchema));
   return Exec(db, absl::StrCat("PRAGMA user_version=", kSchemaVersion).c_str());
 }
@@ -235,7 +253,8 @@ absl::Status LoadVersions(sqlite3* db, StoredState* state) {
   if (!version.ok()) return version.status();
   state->version = *version;
 
-  absl::StatusOr<Statement> fleets = Statement::Prepare(db, "SELECT fleet, version FROM fleets");
+  absl::StatusOr<Statement> fleets =
+      Statement::Prepare(db, "SELECT fleet, version, slots FROM fleets");
   if (!fleets.ok()) return fleets.status();
   absl::StatusOr<bool> row;
   while ((row = fleets->Step()).ok() && *row) {
@@ -244,15 +263,19 @@ absl::Status LoadVersions(sqlite3* db, StoredState* state) {
         static_cast<uint64_t>(fleets->Int64(1)) > state->version) {
       return DataLoss(absl::StrCat("fleet \"", fleet, "\": invalid version"));
     }
+    if (!fleets->IsInteger(2) || fleets->Int64(2) < 0) {
+      return DataLoss(absl::StrCat("fleet \"", fleet, "\": invalid slot count"));
+    }
     state->fleet_versions[fleet] = static_cast<uint64_t>(fleets->Int64(1));
+    state->slot_counts[fleet] = static_cast<uint64_t>(fleets->Int64(2));
     state->upstreams[fleet];  // Every known fleet is listed, even if empty.
   }
   return row.status();
 }
 
 absl::Status LoadUpstreams(sqlite3* db, StoredState* state) {
-  absl::StatusOr<Statement> select =
-      Statement::Prepare(db, "SELECT fleet, key, body FROM upstreams ORDER BY fleet, created, key");
+  absl::StatusOr<Statement> select = Statement::Prepare(
+      db, "SELECT fleet, key, body, created FROM upstreams ORDER BY fleet, created, key");
   if (!select.ok()) return select.status();
   absl::StatusOr<bool> row;
   while ((row = select->Step()).ok() && *row) {
@@ -270,6 +293,14 @@ absl::Status LoadUpstreams(sqlite3* db, StoredState* state) {
     if (state->fleet_versions.count(fleet) == 0) {
       return DataLoss(absl::StrCat(where, "fleet has no version"));
     }
+    // Slots are distinct and below the fleet's slot count.
+    std::vector<uint64_t>& slots = state->slots[fleet];
+    const int64_t slot = select->IsInteger(3) ? select->Int64(3) : -1;
+    if (slot < 0 || static_cast<uint64_t>(slot) >= state->slot_counts[fleet] ||
+        (!slots.empty() && static_cast<uint64_t>(slot) <= slots.back())) {
+      return DataLoss(absl::StrCat(where, "invalid slot"));
+    }
+    slots.push_back(static_cast<uint64_t>(slot));
     state->upstreams[fleet].push_back(std::move(upstream));
   }
   return row.status();
@@ -313,30 +344,47 @@ absl::Status LoadRollouts(sqlite3* db, StoredState* state) {
 struct Change {
   std::string key;
   bool is_delete = false;
-  std::string body;  // The serialized upstream of a put.
+  std::string body;   // The serialized upstream of a put.
+  int64_t slot = -1;  // A put's slot; -1: the store's own placement.
 };
 
 absl::StatusOr<std::vector<Change>> PrepareChanges(absl::string_view fleet,
                                                    const std::vector<Upstream>& puts,
-                                                   const std::vector<std::string>& delete_keys) {
+                                                   const std::vector<std::string>& delete_keys,
+                                                   const Placement& placement) {
   NGINX_XDS_RETURN_IF_ERROR(ValidateName("fleet", fleet));
+  if (!placement.slots.empty() && placement.slots.size() != puts.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("placement has ", placement.slots.size(),
+                                                   " slots for ", puts.size(), " upstreams"));
+  }
   std::vector<Change> changes;
   std::set<std::string> keys;
-  for (const Upstream& upstream : puts) {
-    NGINX_XDS_RETURN_IF_ERROR(ValidateName("upstream", upstream.name()));
-    Change change{UpstreamKey(upstream.name()), false, upstream.SerializeAsString()};
+  // Deletes first: a put may take a slot that a delete of the same commit frees.
+  for (const std::string& delete_key : delete_keys) {
+    Change change{UpstreamKey(delete_key), true, "", -1};
     if (!keys.insert(change.key).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat("upstream \"", upstream.name(), "\" is put twice in one commit"));
+          absl::StrCat("upstream \"", delete_key, "\" is deleted twice in one commit"));
     }
     changes.push_back(std::move(change));
   }
-  for (const std::string& delete_key : delete_keys) {
-    Change change{UpstreamKey(delete_key), true, ""};
+  for (size_t i = 0; i < puts.size(); ++i) {
+    const Upstream& upstream = puts[i];
+    NGINX_XDS_RETURN_IF_ERROR(ValidateName("upstream", upstream.name()));
+    int64_t slot = -1;
+    if (!placement.slots.empty()) {
+      if (placement.slots[i] >= placement.slot_count) {
+        return absl::InvalidArgumentError(absl::StrCat("slot ", placement.slots[i],
+                                                       " of upstream \"", upstream.name(),
+                                                       "\" is not below ", placement.slot_count));
+      }
+      slot = static_cast<int64_t>(placement.slots[i]);
+    }
+    Change change{UpstreamKey(upstream.name()), false, upstream.SerializeAsString(), slot};
     if (!keys.insert(change.key).second) {
-      return absl::InvalidArgumentError(absl::StrCat("upstream \"", delete_key,
-                                                     "\" is both put and deleted, or deleted "
-                                                     "twice, in one commit"));
+      return absl::InvalidArgumentError(absl::StrCat("upstream \"", upstream.name(),
+                                                     "\" is put twice, or both put and deleted, "
+                                                     "in one commit"));
     }
     changes.push_back(std::move(change));
   }
@@ -344,7 +392,8 @@ absl::StatusOr<std::vector<Change>> PrepareChanges(absl::string_view fleet,
 }
 
 absl::StatusOr<uint64_t> ApplyChanges(sqlite3* db, absl::string_view fleet,
-                                      const std::vector<Change>& changes) {
+                                      const std::vector<Change>& changes,
+                                      const Placement& placement) {
   absl::StatusOr<uint64_t> current = ReadVersion(db);
   if (!current.ok()) return current.status();
   const uint64_t version = *current + 1;
@@ -357,20 +406,29 @@ absl::StatusOr<uint64_t> ApplyChanges(sqlite3* db, absl::string_view fleet,
   NGINX_XDS_RETURN_IF_ERROR(meta->Run());
 
   absl::StatusOr<Statement> fleets =
-      Statement::Prepare(db, "INSERT OR REPLACE INTO fleets(fleet, version) VALUES (?1, ?2)");
+      Statement::Prepare(db,
+                         "INSERT INTO fleets(fleet, version, slots) VALUES (?1, ?2, 0) "
+                         "ON CONFLICT(fleet) DO UPDATE SET version = excluded.version");
   if (!fleets.ok()) return fleets.status();
   NGINX_XDS_RETURN_IF_ERROR(fleets->BindText(1, fleet));
   NGINX_XDS_RETURN_IF_ERROR(fleets->BindInt64(2, stored_version));
   NGINX_XDS_RETURN_IF_ERROR(fleets->Run());
 
-  // A new upstream goes last in its fleet's creation order; a replaced one
-  // keeps its place.
+  // A put in the slot given (?4), or, without one, a new upstream in a new
+  // slot after every other one and a replaced one in its own.
   absl::StatusOr<Statement> put =
       Statement::Prepare(db,
                          "INSERT INTO upstreams(fleet, key, body, created) VALUES (?1, ?2, ?3, "
-                         "(SELECT COALESCE(MAX(created), 0) + 1 FROM upstreams WHERE fleet = ?1)) "
-                         "ON CONFLICT(fleet, key) DO UPDATE SET body = excluded.body");
+                         "COALESCE(?4, (SELECT slots FROM fleets WHERE fleet = ?1))) "
+                         "ON CONFLICT(fleet, key) DO UPDATE SET body = excluded.body, "
+                         "created = COALESCE(?4, created)");
   if (!put.ok()) return put.status();
+  // Counts the slot a put without one may have taken.
+  absl::StatusOr<Statement> count = Statement::Prepare(
+      db,
+      "UPDATE fleets SET slots = MAX(slots, (SELECT COALESCE(MAX(created), -1) + 1 "
+      "FROM upstreams WHERE fleet = ?1)) WHERE fleet = ?1");
+  if (!count.ok()) return count.status();
   absl::StatusOr<Statement> remove =
       Statement::Prepare(db, "DELETE FROM upstreams WHERE fleet = ?1 AND key = ?2");
   if (!remove.ok()) return remove.status();
@@ -380,8 +438,21 @@ absl::StatusOr<uint64_t> ApplyChanges(sqlite3* db, absl::string_view fleet,
     NGINX_XDS_RETURN_IF_ERROR(statement.BindText(2, change.key));
     if (!change.is_delete) {
       NGINX_XDS_RETURN_IF_ERROR(statement.BindBlob(3, change.body));
+      if (change.slot >= 0) NGINX_XDS_RETURN_IF_ERROR(statement.BindInt64(4, change.slot));
     }
     NGINX_XDS_RETURN_IF_ERROR(statement.Run());
+    if (!change.is_delete && change.slot < 0) {
+      NGINX_XDS_RETURN_IF_ERROR(count->BindText(1, fleet));
+      NGINX_XDS_RETURN_IF_ERROR(count->Run());
+    }
+  }
+  if (!placement.slots.empty()) {
+    absl::StatusOr<Statement> slots =
+        Statement::Prepare(db, "UPDATE fleets SET slots = ?2 WHERE fleet = ?1");
+    if (!slots.ok()) return slots.status();
+    NGINX_XDS_RETURN_IF_ERROR(slots->BindText(1, fleet));
+    NGINX_XDS_RETURN_IF_ERROR(slots->BindInt64(2, static_cast<int64_t>(placement.slot_count)));
+    NGINX_XDS_RETURN_IF_ERROR(slots->Run());
   }
   return version;
 }
@@ -428,12 +499,13 @@ absl::StatusOr<StoredState> SqliteStore::Load() {
 
 absl::StatusOr<uint64_t> SqliteStore::Commit(absl::string_view fleet,
                                              const std::vector<Upstream>& puts,
-                                             const std::vector<std::string>& delete_keys) {
-  absl::StatusOr<std::vector<Change>> changes = PrepareChanges(fleet, puts, delete_keys);
+                                             const std::vector<std::string>& delete_keys,
+                                             const Placement& placement) {
+  absl::StatusOr<std::vector<Change>> changes = PrepareChanges(fleet, puts, delete_keys, placement);
   if (!changes.ok()) return changes.status();
   // IMMEDIATE takes the write lock first, so the version read is current.
   return InTransaction<uint64_t>(db_, "BEGIN IMMEDIATE",
-                                 [&]() { return ApplyChanges(db_, fleet, *changes); });
+                                 [&]() { return ApplyChanges(db_, fleet, *changes, placement); });
 }
 
 absl::Status SqliteStore::SaveRollout(const StoredRollout& stored) {

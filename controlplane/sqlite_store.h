@@ -21,9 +21,11 @@ class SqliteStore : public Store {
   ~SqliteStore() override;
 
   absl::StatusOr<StoredState> Load() override;
+  using Store::Commit;
   absl::StatusOr<uint64_t> Commit(absl::string_view fleet,
                                   const std::vector<nginx_xds::v1::Upstream>& puts,
-                                  const std::vector<std::string>& delete_keys) override;
+                                  const std::vector<std::string>& delete_keys,
+                                  const Placement& placement) override;
   absl::Status SaveRollout(const StoredRollout& rollout) override;
 
  private:

@@ -29,11 +29,28 @@ struct StoredState {
   uint64_t version = 0;
   // Per fleet: the version of its newest write.
   std::map<std::string, uint64_t> fleet_versions;
-  // Per fleet: its upstreams (normalized) in creation order: a new upstream
-  // comes after every existing one, a replaced one keeps its place.
+  // Per fleet: its upstreams (normalized) in the order of their slots.
   std::map<std::string, std::vector<nginx_xds::v1::Upstream>> upstreams;
+  // Per fleet: the slot of each of `upstreams[fleet]` (ascending), and how
+  // many slots the fleet has, freed ones included (see Placement).
+  std::map<std::string, std::vector<uint64_t>> slots;
+  std::map<std::string, uint64_t> slot_counts;
   // Per fleet: its open or last rollout, if it has had one.
   std::map<std::string, StoredRollout> rollouts;
+};
+
+// Where a commit's upstreams go in their fleet's list order (dyups' /list
+// and /detail): a fleet has numbered slots, each upstream holds one, and a
+// deleted upstream leaves its slot free (UpstreamService decides who takes
+// which slot; the store only keeps them).
+struct Placement {
+  // The slot of each put, in the order of `puts`. Empty: the store places
+  // them itself (a new upstream in a new slot after every other one, a
+  // replaced one in its own), which is what a caller without slots wants.
+  std::vector<uint64_t> slots;
+  // How many slots the fleet has after the commit, free ones included;
+  // ignored when `slots` is empty.
+  uint64_t slot_count = 0;
 };
 
 // The durable home of every upstream. Implementations are thread-compatible:
@@ -46,12 +63,22 @@ class Store {
   virtual absl::StatusOr<StoredState> Load() = 0;
 
   // In one transaction: stores each of `puts` (replacing the upstream with
-  // the same UpstreamKey, in its place; new ones last, in order), deletes the upstreams whose keys
-  // are in `delete_keys`, and makes the next version, which becomes the fleet's version too.
+  // the same UpstreamKey) in the slot `placement` gives it, deletes the
+  // upstreams whose keys are in `delete_keys` (their slots stay counted), and
+  // makes the next version, which becomes the fleet's version too.
   // Durable (fsync'ed) when it returns; on error nothing changed.
   virtual absl::StatusOr<uint64_t> Commit(absl::string_view fleet,
                                           const std::vector<nginx_xds::v1::Upstream>& puts,
-                                          const std::vector<std::string>& delete_keys) = 0;
+                                          const std::vector<std::string>& delete_keys,
+                                          const Placement& placement) = 0;
+
+  // Commit with the store's own placement: new ones last, in order, a
+  // replaced one in its place.
+  absl::StatusOr<uint64_t> Commit(absl::string_view fleet,
+                                  const std::vector<nginx_xds::v1::Upstream>& puts,
+                                  const std::vector<std::string>& delete_keys) {
+    return Commit(fleet, puts, delete_keys, Placement());
+  }
 
   // Stores `rollout` as its fleet's rollout (replacing the one before).
   // Durable when it returns; on error nothing changed.

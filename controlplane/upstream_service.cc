@@ -18,10 +18,14 @@ absl::Status UnknownUpstream(const std::string& fleet, const std::string& name) 
       absl::StrCat("upstream \"", name, "\" not found in fleet \"", fleet, "\""));
 }
 
+// The port of a server written without one: nginx's (and NormalizeUpstream's).
+constexpr uint16_t kDefaultServerPort = 80;
+
 // The canonical text of a server address as the client wrote it, so that
-// "[0::1]:80" finds "[::1]:80".
+// "[0::1]:80" finds "[::1]:80" and "127.0.0.1" finds the "127.0.0.1:80"
+// that adding "127.0.0.1" made: one address rule for add, remove, update.
 absl::StatusOr<std::string> CanonicalAddress(const std::string& address) {
-  auto parsed = ParseServerAddress(address, 0);
+  auto parsed = ParseServerAddress(address, kDefaultServerPort);
   if (!parsed.ok()) return parsed.status();
   return parsed->ToString();
 }
@@ -31,6 +35,25 @@ Server* FindServer(Upstream* upstream, const std::string& canonical) {
     if (server.address() == canonical) return &server;
   }
   return nullptr;
+}
+
+// Gives `key` its slot in `slots` (an UpstreamKey per slot, "" when free)
+// as ngx_http_dyups_module would (ngx_dyups_do_update and
+// ngx_dyups_find_upstream at b29a7c5; see ListInCreationOrder) and returns
+// it. `moves`: an existing upstream moves as dyups' POST moves it.
+uint64_t TakeSlot(std::vector<std::string>* slots, const std::string& key, bool moves) {
+  const auto own = std::find(slots->begin(), slots->end(), key);
+  const size_t own_slot = static_cast<size_t>(own - slots->begin());
+  if (own != slots->end() && !moves) return own_slot;
+  // dyups' sandbox upstream took a free slot, or a new one at the end, and
+  // freed it again: there is a free slot now.
+  if (std::find(slots->begin(), slots->end(), "") == slots->end()) slots->emplace_back();
+  if (own_slot < slots->size()) (*slots)[own_slot].clear();
+  // find_upstream walks every slot and keeps the last free one it passed.
+  size_t slot = slots->size() - 1;
+  while (!(*slots)[slot].empty()) --slot;
+  (*slots)[slot] = key;
+  return slot;
 }
 
 }  // namespace
@@ -47,11 +70,17 @@ absl::StatusOr<std::unique_ptr<UpstreamService>> UpstreamService::Create(Store* 
     absl::MutexLock lock(&service->mu_);
     for (auto& [fleet, version] : state->fleet_versions) {
       Snapshot::UpstreamMap upstreams;
-      std::vector<std::string>& order = service->creation_order_[fleet];
-      for (auto& upstream : state->upstreams[fleet]) {
-        std::string key = UpstreamKey(upstream.name());
-        order.push_back(key);
-        upstreams[key] = std::make_shared<const UpstreamResources>(std::move(upstream));
+      std::vector<std::string>& slots = service->slots_[fleet];
+      slots.resize(state->slot_counts[fleet]);
+      std::vector<Upstream>& stored = state->upstreams[fleet];
+      const std::vector<uint64_t>& stored_slots = state->slots[fleet];
+      for (size_t i = 0; i < stored.size(); ++i) {
+        std::string key = UpstreamKey(stored[i].name());
+        // A store that keeps no slots lists its upstreams in order.
+        const uint64_t slot = i < stored_slots.size() ? stored_slots[i] : slots.size();
+        if (slot >= slots.size()) slots.resize(slot + 1);
+        slots[slot] = key;
+        upstreams[key] = std::make_shared<const UpstreamResources>(std::move(stored[i]));
       }
       auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
       service->fleets_[fleet] = snapshot;
@@ -89,9 +118,10 @@ std::vector<Upstream> UpstreamService::ListInCreationOrder(const std::string& fl
   absl::ReaderMutexLock lock(&mu_);
   const std::string name = fleet.empty() ? kDefaultFleet : fleet;
   auto it = fleets_.find(name);
-  auto order = creation_order_.find(name);
-  if (it == fleets_.end() || order == creation_order_.end()) return upstreams;
-  for (const std::string& key : order->second) {
+  auto slots = slots_.find(name);
+  if (it == fleets_.end() || slots == slots_.end()) return upstreams;
+  for (const std::string& key : slots->second) {
+    if (key.empty()) continue;
     const UpstreamResources* resources = it->second->Find(key);
     if (resources != nullptr) upstreams.push_back(resources->upstream);
   }
@@ -176,7 +206,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_
       upstream.set_name(current->upstream.name());
       upstream.set_zone(current->upstream.zone());
     }
-    auto committed = CommitLocked(*fleet, {upstream}, {});
+    auto committed = CommitLocked(*fleet, {upstream}, {}, Slotting::kMove);
     if (!committed.ok()) return committed.status();
     version = *committed;
   }
@@ -194,7 +224,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name
   uint64_t version;
   {
     absl::MutexLock lock(&mu_);
-    auto committed = CommitLocked(*fleet, {upstream}, {});
+    auto committed = CommitLocked(*fleet, {upstream}, {}, Slotting::kMove);
     if (!committed.ok()) return committed.status();
     version = *committed;
   }
@@ -336,23 +366,30 @@ absl::StatusOr<int> UpstreamService::Adopt(const std::string& fleet_name,
   return count;
 }
 
-absl::StatusOr<uint64_t> UpstreamService::CommitLocked(
-    const std::string& fleet, std::vector<Upstream> puts,
-    const std::vector<std::string>& delete_keys) {
-  auto version = store_->Commit(fleet, puts, delete_keys);
+absl::StatusOr<uint64_t> UpstreamService::CommitLocked(const std::string& fleet,
+                                                       std::vector<Upstream> puts,
+                                                       const std::vector<std::string>& delete_keys,
+                                                       Slotting slotting) {
+  // The slots after the commit, on a copy until the store has it.
+  std::vector<std::string> slots = slots_[fleet];
+  for (const std::string& key : delete_keys) {
+    std::replace(slots.begin(), slots.end(), key, std::string());
+  }
+  Placement placement;
+  for (const Upstream& upstream : puts) {
+    placement.slots.push_back(
+        TakeSlot(&slots, UpstreamKey(upstream.name()), slotting == Slotting::kMove));
+  }
+  placement.slot_count = slots.size();
+  auto version = store_->Commit(fleet, puts, delete_keys, placement);
   if (!version.ok()) return version.status();
+  slots_[fleet] = std::move(slots);
   Snapshot::UpstreamMap upstreams;
   auto it = fleets_.find(fleet);
   if (it != fleets_.end()) upstreams = it->second->upstreams();
-  std::vector<std::string>& order = creation_order_[fleet];
-  for (const std::string& key : delete_keys) {
-    upstreams.erase(key);
-    auto position = std::find(order.begin(), order.end(), key);
-    if (position != order.end()) order.erase(position);
-  }
+  for (const std::string& key : delete_keys) upstreams.erase(key);
   for (Upstream& upstream : puts) {
     std::string key = UpstreamKey(upstream.name());
-    if (upstreams.count(key) == 0) order.push_back(key);
     upstreams[key] = std::make_shared<const UpstreamResources>(std::move(upstream));
   }
   auto snapshot = std::make_shared<const Snapshot>(*version, std::move(upstreams));

@@ -46,8 +46,16 @@ class UpstreamService {
   // Every upstream of `fleet`, ordered by name (case-insensitively).
   std::vector<nginx_xds::v1::Upstream> List(const std::string& fleet) const
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Every upstream of `fleet` in creation order: a new upstream comes last, a
-  // replaced one keeps its place (dyups' /list and /detail order).
+  // Every upstream of `fleet` in the order of its slot: dyups' /list and
+  // /detail order, which ngx_http_dyups_module keeps in an array of slots.
+  // A deleted upstream frees its slot. A new upstream takes the free slot
+  // with the highest number, or a new one at the end. A whole-upstream
+  // write (Put, Replace) of an existing upstream moves it as dyups' POST
+  // does: it frees its slot, then takes the free slot with the highest
+  // number, counting a new one at the end when no other slot was free
+  // (dyups builds every POST in a sandbox upstream first, which takes a
+  // free slot or adds one, and frees it). Server changes (AddServer, ...)
+  // keep the slot; Adopt places each new upstream as a new one, in order.
   std::vector<nginx_xds::v1::Upstream> ListInCreationOrder(const std::string& fleet) const
       ABSL_LOCKS_EXCLUDED(mu_);
   // The fleet's current version; 0 before its first write.
@@ -154,10 +162,18 @@ class UpstreamService {
   // Validates and normalizes `upstream` for Put and Replace.
   absl::Status PrepareUpstream(nginx_xds::v1::Upstream* upstream) const;
 
+  // Where a put of an existing upstream goes in the fleet's slots (see
+  // ListInCreationOrder); a new upstream takes a slot either way.
+  enum class Slotting {
+    kKeep,  // It keeps its slot: a change of some of its servers.
+    kMove,  // It moves as dyups' POST moves it: a whole-upstream write.
+  };
+
   // Commits `puts` and `deletes` for `fleet` and publishes the new snapshot.
   absl::StatusOr<uint64_t> CommitLocked(const std::string& fleet,
                                         std::vector<nginx_xds::v1::Upstream> puts,
-                                        const std::vector<std::string>& delete_keys)
+                                        const std::vector<std::string>& delete_keys,
+                                        Slotting slotting = Slotting::kKeep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Waits for the fleet to take `version` and describes the result.
@@ -177,9 +193,9 @@ class UpstreamService {
   mutable absl::Mutex mu_;
   // Per fleet, the current snapshot: the upstreams and their packed resources.
   std::map<std::string, std::shared_ptr<const Snapshot>> fleets_ ABSL_GUARDED_BY(mu_);
-  // Per fleet, the UpstreamKey of every upstream in creation order, as the
-  // store keeps it.
-  std::map<std::string, std::vector<std::string>> creation_order_ ABSL_GUARDED_BY(mu_);
+  // Per fleet, its slots (see ListInCreationOrder) as the store keeps them:
+  // the UpstreamKey of the upstream in each slot, "" for a free slot.
+  std::map<std::string, std::vector<std::string>> slots_ ABSL_GUARDED_BY(mu_);
   // Per fleet, its open or last rollout.
   std::map<std::string, RolloutEntry> rollouts_ ABSL_GUARDED_BY(mu_);
   // How many rollouts are open: the rollout thread sleeps while none is.

@@ -193,7 +193,8 @@ absl::StatusOr<Rollout> UpstreamService::StartRollout(
   rollout.set_auto_promote(request.auto_promote());
   *rollout.mutable_started() = Now();
   *rollout.mutable_updated() = rollout.started();
-  for (const std::string& key : creation_order_[*fleet]) {
+  for (const std::string& key : slots_[*fleet]) {
+    if (key.empty()) continue;
     const UpstreamResources* resources = current->second->Find(key);
     if (resources != nullptr) entry.stored.stable_upstreams.push_back(resources->upstream);
   }

@@ -49,6 +49,8 @@ Upstream MakeUpstream(const std::string& name, const std::string& zone,
 // What came back: status, body and headers.
 struct Reply {
   int status = 0;
+  // The status line without its CRLF (RawRequest only).
+  std::string status_line;
   std::string body;
   httplib::Headers headers;
 
@@ -119,6 +121,7 @@ Reply RawRequest(int port, const std::string& bytes) {
     return reply;
   }
   reply.status = std::stoi(answer.substr(9, 3));
+  reply.status_line = answer.substr(0, answer.find("\r\n"));
   reply.body = answer.substr(end_of_headers + 4, length.value_or(std::string::npos));
   return reply;
 }
@@ -359,9 +362,13 @@ TEST_F(HttpGatewayTest, DyupsListAndUpstream) {
   EXPECT_EQ(one.body, "server 127.0.0.1:8089\nserver 127.0.0.1:8088\n");
   // Names are matched case-insensitively, as nginx does.
   EXPECT_EQ(Get("/upstream/DyHost").body, one.body);
-  Reply head = Send("HEAD", "/upstream/dyhost");
-  EXPECT_EQ(head.status, 200);
-  EXPECT_EQ(head.body, "");
+  // dyups answers HEAD (of any path) 405, as every method but GET, POST and DELETE.
+  for (const std::string path : {"/upstream/dyhost", "/list", "/detail"}) {
+    Reply head = Send("HEAD", path);
+    EXPECT_EQ(head.status, 405) << path;
+    EXPECT_EQ(head.body, "") << path;
+    EXPECT_EQ(head.Header("Allow"), path == "/upstream/dyhost" ? "GET, POST, DELETE" : "GET");
+  }
 }
 
 TEST_F(HttpGatewayTest, DyupsEmptyListAndDetailAre204) {
@@ -377,9 +384,10 @@ TEST_F(HttpGatewayTest, DyupsEmptyListAndDetailAre204) {
   EXPECT_EQ(Get("/list").status, 200);
 }
 
-// POST replaces the whole upstream, keeps its place, the spelling of its
-// name and its zone; everything the body says is taken.
-TEST_F(HttpGatewayTest, DyupsPostReplacesKeepingZoneNameAndPlace) {
+// POST replaces the whole upstream, keeps the spelling of its name and its
+// zone, and moves it to the end of /list as dyups does; everything the body
+// says is taken.
+TEST_F(HttpGatewayTest, DyupsPostReplacesKeepingZoneAndNameMovingItLast) {
   PutSeedBackends();
   Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
   Reply post = Post("/upstream/BACKENDS",
@@ -389,7 +397,7 @@ TEST_F(HttpGatewayTest, DyupsPostReplacesKeepingZoneNameAndPlace) {
                     "keepalive 16; keepalive_requests 100; keepalive_time 10m; "
                     "keepalive_timeout 30s;");
   ASSERT_EQ(post.status, 200) << post.body;
-  EXPECT_EQ(Get("/list").body, "backends\nhost1\n");
+  EXPECT_EQ(Get("/list").body, "host1\nbackends\n");
   auto upstream = cp_->upstreams()->Get("", "backends");
   ASSERT_TRUE(upstream.ok());
   EXPECT_EQ(upstream->name(), "backends");
@@ -407,7 +415,7 @@ TEST_F(HttpGatewayTest, DyupsPostReplacesKeepingZoneNameAndPlace) {
   EXPECT_TRUE(upstream->servers(1).backup());
   // The zone still names it for /dynamic, which lists backup servers so.
   EXPECT_EQ(Get(kZone).body, "server 127.0.0.1:7000;\nserver 127.0.0.1:7001 backup;\n");
-  EXPECT_EQ(Get(absl::StrCat(kZone, "&verbose")).body,
+  EXPECT_EQ(Get(absl::StrCat(kZone, "&verbose=")).body,
             "server 127.0.0.1:7000 weight=3 max_fails=2 fail_timeout=60;\n"
             "server 127.0.0.1:7001 weight=1 max_fails=1 fail_timeout=10 backup;\n");
 
@@ -425,12 +433,30 @@ TEST_F(HttpGatewayTest, DyupsPostReplacesKeepingZoneNameAndPlace) {
   EXPECT_EQ(upstream->zone(), "zone_for_backends");
 }
 
-TEST_F(HttpGatewayTest, DyupsDeleteIsCaseInsensitiveAndNewUpstreamsGoLast) {
+// A deleted upstream frees its slot, which the next new upstream takes
+// (dyups lists a re-created host1 first again).
+TEST_F(HttpGatewayTest, DyupsDeleteIsCaseInsensitiveAndFreesTheSlot) {
   Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
   Put("", MakeUpstream("host2", "", {"127.0.0.1:8089"}));
   EXPECT_EQ(Delete("/upstream/HOST1").status, 200);
+  EXPECT_EQ(Get("/list").body, "host2\n");
   EXPECT_EQ(Post("/upstream/host1", "server 127.0.0.1:8088;").status, 200);
-  EXPECT_EQ(Get("/list").body, "host2\nhost1\n");
+  EXPECT_EQ(Get("/list").body, "host1\nhost2\n");
+}
+
+// dyups answers a POST without a body 204, whatever the path, and stores
+// nothing.
+TEST_F(HttpGatewayTest, DyupsPostWithoutABodyIs204AndStoresNothing) {
+  Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
+  const std::string before = State();
+  for (const std::string path : {"/upstream/newone", "/upstream/host1", "/list", "/detail"}) {
+    Reply post = Send("POST", path);
+    EXPECT_EQ(post.status, 204) << path;
+    EXPECT_EQ(post.body, "") << path;
+    EXPECT_EQ(post.Header("Content-Length"), "") << path;
+    EXPECT_EQ(State(), before) << path;
+  }
+  EXPECT_EQ(Get("/upstream/newone").status, 404);
 }
 
 TEST_F(HttpGatewayTest, WritesCarryTheirVersionAndFleetCounts) {
@@ -462,34 +488,146 @@ TEST_F(HttpGatewayTest, DynamicAddTakesParametersBackupAndDown) {
   EXPECT_EQ(add.status, 200);
   EXPECT_THAT(add.body,
               HasSubstr("server 127.0.0.1:6006 weight=1 max_fails=1 fail_timeout=10 down;\n"));
-  // Percent-encoding and a flag without '=' are read as a client means them.
-  Reply remove = Get(absl::StrCat(kZone, "&remove&server=127.0.0.1%3A6006"));
+  // Percent-encoding is read as a client means it.
+  Reply remove = Get(absl::StrCat(kZone, "&remove=&server=127.0.0.1%3A6006"));
   EXPECT_EQ(remove.status, 200);
   EXPECT_THAT(remove.body, Not(HasSubstr("6006")));
-  // backup= is accepted with up/down/parameters (the original needed it to
-  // find a backup server) and changes nothing more.
+  // backup= is accepted with up/down/parameters and changes nothing more.
   Reply down = Get(absl::StrCat(kZone, "&backup=&down=&server=127.0.0.1:6005"));
   EXPECT_EQ(down.status, 200);
+  EXPECT_EQ(down.Header("X-Xds-Ignored"), "backup= (used by add only)");
   EXPECT_THAT(
       down.body,
       HasSubstr("server 127.0.0.1:6005 weight=1 max_fails=1 fail_timeout=10 backup down;\n"));
 }
 
-// HEAD answers with the headers of the list and never applies a change.
+// HEAD answers as the original did, before it read the query: 200,
+// text/plain, no Content-Length, and never applies a change.
 TEST_F(HttpGatewayTest, DynamicHeadChangesNothing) {
   PutSeedBackends();
   const std::string before = State();
   for (const std::string query :
        {"", "&add=&server=127.0.0.1:6009", "&remove=&server=127.0.0.1:6001",
-        "&server=127.0.0.1:6001&weight=7", "&server=127.0.0.1:6001&down="}) {
-    Reply head = Send("HEAD", absl::StrCat(kZone, query));
+        "&server=127.0.0.1:6001&weight=7",
+        "&server=127.0.0.1:6001&down=", "&weight=x&server=127.0.0.1:6001"}) {
+    Reply head = RawRequest(cp_->http_port(), absl::StrCat("HEAD ", kZone, query,
+                                                           " HTTP/1.1\r\nHost: x\r\n"
+                                                           "Connection: close\r\n\r\n"));
     EXPECT_EQ(head.status, 200) << query;
     EXPECT_EQ(head.body, "") << query;
     EXPECT_EQ(head.Header("Content-Type"), "text/plain") << query;
+    EXPECT_EQ(head.headers.count("Content-Length"), 0u) << query;
     EXPECT_EQ(State(), before) << query;
   }
-  EXPECT_EQ(Send("HEAD", "/dynamic?upstream=nope").status, 404);
-  EXPECT_EQ(Send("HEAD", absl::StrCat(kZone, "&weight=x&server=127.0.0.1:6001")).status, 400);
+  EXPECT_EQ(Send("HEAD", "/dynamic?upstream=nope").status, 200);
+}
+
+// What ngx_dynamic_upstream (7220bd4) ignored is ignored, and named in
+// X-Xds-Ignored: unknown parameters, a flag's value, a repeated parameter
+// (the first counts, as nginx's $arg_ does), a parameter without '=', what
+// the operation does not use; names are matched case-insensitively.
+TEST_F(HttpGatewayTest, DynamicIgnoresWhatTheOriginalIgnored) {
+  PutSeedBackends();
+  const std::string plain =
+      "server 127.0.0.1:6001;\nserver 127.0.0.1:6002;\nserver 127.0.0.1:6003;\n";
+  struct Case {
+    std::string query;
+    std::string body;     // the answer's body
+    std::string ignored;  // X-Xds-Ignored
+  };
+  const std::vector<Case> cases = {
+      {"&foo=1", plain, "foo=1 (unknown parameter)"},
+      {"&max_conns=5&server=127.0.0.1:6003", plain,
+       "max_conns=5 (unknown parameter), server=127.0.0.1:6003 (no change asked)"},
+      {"&verbose", plain, "verbose (no \"=\")"},
+      {"&backup=", plain, "backup= (used by add only)"},
+      {"&upstream=other", plain, "upstream=other (repeated; the first one counts)"},
+      {"&server=127.0.0.1:6003&verbose=",
+       "server 127.0.0.1:6001 weight=1 max_fails=1 fail_timeout=10;\n"
+       "server 127.0.0.1:6002 weight=1 max_fails=1 fail_timeout=10;\n"
+       "server 127.0.0.1:6003 weight=1 max_fails=1 fail_timeout=10;\n",
+       "server=127.0.0.1:6003 (no change asked)"},
+      {"&server=127.0.0.1:6003&down=1",
+       "server 127.0.0.1:6001 weight=1 max_fails=1 fail_timeout=10;\n"
+       "server 127.0.0.1:6002 weight=1 max_fails=1 fail_timeout=10;\n"
+       "server 127.0.0.1:6003 weight=1 max_fails=1 fail_timeout=10 down;\n",
+       "down=1 (a flag's value)"},
+      {"&server=127.0.0.1:6003&up=true&verbose=0",
+       "server 127.0.0.1:6001 weight=1 max_fails=1 fail_timeout=10;\n"
+       "server 127.0.0.1:6002 weight=1 max_fails=1 fail_timeout=10;\n"
+       "server 127.0.0.1:6003 weight=1 max_fails=1 fail_timeout=10;\n",
+       "up=true (a flag's value), verbose=0 (a flag's value)"},
+      {"&SERVER=127.0.0.1:6002&Weight=2&weight=3",
+       "server 127.0.0.1:6001 weight=1 max_fails=1 fail_timeout=10;\n"
+       "server 127.0.0.1:6002 weight=2 max_fails=1 fail_timeout=10;\n"
+       "server 127.0.0.1:6003 weight=1 max_fails=1 fail_timeout=10;\n",
+       "weight=3 (repeated; the first one counts)"},
+      // remove takes the server alone; its parameters still make the list verbose.
+      {"&remove=&server=127.0.0.1:6002&weight=5&down=",
+       "server 127.0.0.1:6001 weight=1 max_fails=1 fail_timeout=10;\n"
+       "server 127.0.0.1:6003 weight=1 max_fails=1 fail_timeout=10;\n",
+       "weight=5 (not used by remove), down= (not used by remove)"},
+  };
+  for (const Case& c : cases) {
+    Reply reply = Get(absl::StrCat(kZone, c.query));
+    EXPECT_EQ(reply.status, 200) << c.query << ": " << reply.body;
+    EXPECT_EQ(reply.body, c.body) << c.query;
+    EXPECT_EQ(reply.Header("X-Xds-Ignored"), c.ignored) << c.query;
+  }
+  // The zone's parameter itself is matched case-insensitively too.
+  Reply upper = Get("/dynamic?UPSTREAM=zone_for_backends");
+  EXPECT_EQ(upper.status, 200);
+  EXPECT_EQ(upper.Header("X-Xds-Ignored"), "");
+}
+
+// One address rule for add, remove and update: a server without a port is
+// port 80, as nginx reads `server 127.0.0.1;`.
+TEST_F(HttpGatewayTest, DynamicServerWithoutAPortIsPort80Everywhere) {
+  PutSeedBackends();
+  Reply add = Get(absl::StrCat(kZone, "&add=&server=127.0.0.1"));
+  ASSERT_EQ(add.status, 200) << add.body;
+  EXPECT_THAT(add.body, HasSubstr("server 127.0.0.1:80;\n"));
+  Reply update = Get(absl::StrCat(kZone, "&server=127.0.0.1&weight=4"));
+  ASSERT_EQ(update.status, 200) << update.body;
+  EXPECT_THAT(update.body, HasSubstr("server 127.0.0.1:80 weight=4 "));
+  Reply remove = Get(absl::StrCat(kZone, "&remove=&server=127.0.0.1"));
+  ASSERT_EQ(remove.status, 200) << remove.body;
+  EXPECT_THAT(remove.body, Not(HasSubstr(":80;")));
+  // Adding it again, and removing it by its full address.
+  ASSERT_EQ(Get(absl::StrCat(kZone, "&add=&server=127.0.0.1")).status, 200);
+  EXPECT_EQ(Get(absl::StrCat(kZone, "&remove=&server=127.0.0.1:80")).status, 200);
+}
+
+// weight=0 is passed on and stored, as the original stored it. Needs the
+// upstream model to allow weight 0 (another branch of issue 9): skipped
+// while the model still refuses it.
+TEST_F(HttpGatewayTest, DynamicWeightZeroIsStored) {
+  PutSeedBackends();
+  Reply update = Get(absl::StrCat(kZone, "&server=127.0.0.1:6003&weight=0"));
+  if (update.status == 400 && absl::StrContains(update.body, "weight 0 must be")) {
+    GTEST_SKIP() << "the upstream model refuses weight 0 still: " << update.body;
+  }
+  ASSERT_EQ(update.status, 200) << update.body;
+  EXPECT_THAT(update.body, HasSubstr("server 127.0.0.1:6003 weight=0 max_fails=1"));
+  Reply add = Get(absl::StrCat(kZone, "&add=&server=127.0.0.1:6004&weight=0"));
+  ASSERT_EQ(add.status, 200) << add.body;
+  EXPECT_THAT(add.body, HasSubstr("server 127.0.0.1:6004 weight=0 max_fails=1"));
+}
+
+// A 405 reads as nginx's does, in its status line and its body's first line.
+TEST_F(HttpGatewayTest, NotAllowedReadsAsNginxWrites) {
+  for (const std::string method : {"POST", "PUT", "DELETE"}) {
+    Reply reply = RawRequest(cp_->http_port(), absl::StrCat(method, " ", kZone,
+                                                            " HTTP/1.1\r\nHost: x\r\n"
+                                                            "Content-Length: 0\r\n\r\n"));
+    EXPECT_EQ(reply.status_line, "HTTP/1.1 405 Not Allowed") << method;
+    EXPECT_THAT(reply.body, StartsWith("405 Not Allowed\n")) << method;
+    EXPECT_EQ(reply.Header("Allow"), "GET, HEAD") << method;
+  }
+  // Other statuses keep their words in both places.
+  Reply missing = RawRequest(cp_->http_port(), "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(missing.status_line, "HTTP/1.1 404 Not Found");
+  EXPECT_THAT(missing.body, StartsWith("404 Not Found\n"));
 }
 
 // X-Xds-Fleet names the fleet; each fleet has its own upstreams and zones.
@@ -515,9 +653,10 @@ TEST_F(HttpGatewayTest, StateSurvivesARestart) {
   ASSERT_EQ(Post("/upstream/dyhost", "server 127.0.0.1:8089;server 127.0.0.1:8088;").status, 200);
   ASSERT_EQ(Post("/upstream/host1", "server 127.0.0.1:8090;").status, 200);
   const std::string detail = Get("/detail").body;
+  // The replaced host1 moved last, as in dyups.
   EXPECT_EQ(detail,
-            "host1\nserver 127.0.0.1:8090\n\ndyhost\nserver 127.0.0.1:8089\n"
-            "server 127.0.0.1:8088\n\n");
+            "dyhost\nserver 127.0.0.1:8089\nserver 127.0.0.1:8088\n\n"
+            "host1\nserver 127.0.0.1:8090\n\n");
   Restart();
   EXPECT_EQ(Get("/detail").body, detail);
 }
@@ -673,25 +812,16 @@ std::vector<BadRequest> BadRequests() {
        "fail_timeout=\"10s\" is not an integer (fail_timeout takes decimal digits only, in "
        "seconds)"},
       {"GET", kS + "&fail_timeout=1e3", 400, "fail_timeout=\"1e3\" is not an integer"},
-      {"GET", kS + "&weight=0", 400, "server \"127.0.0.1:6003\": weight 0 must be 1-1000000"},
       {"GET", kS + "&weight=1000001", 400, "weight 1000001 must be 1-1000000"},
-      {"GET", kZ + "&add=&server=127.0.0.1:6009&weight=0", 400, "weight 0 must be 1-1000000"},
       // /dynamic: contradictions and what is missing.
       {"GET", kS + "&add=&remove=", 400, "add and remove cannot be given together"},
       {"GET", kS + "&up=&down=", 400, "up and down cannot be given together"},
-      {"GET", kS + "&remove=&weight=2", 400,
-       "remove takes no weight, max_fails, fail_timeout, up or down"},
-      {"GET", kS + "&remove=&down=", 400, "remove takes no weight"},
-      {"GET", kS + "&remove=&up=", 400, "remove takes no weight"},
       {"GET", kZ + "&add=", 400, "server is missing"},
       {"GET", kZ + "&remove=", 400, "server is missing"},
       {"GET", kZ + "&weight=2", 400, "server is missing"},
       {"GET", kZ + "&up=", 400, "server is missing"},
       {"GET", kZ + "&down=", 400, "server is missing"},
       {"GET", kZ + "&add=&server=", 400, "server is empty"},
-      {"GET", kS, 400, "server alone changes nothing"},
-      {"GET", kS + "&verbose=", 400, "server alone changes nothing"},
-      {"GET", kZ + "&backup=", 400, "backup alone changes nothing"},
       // /dynamic: servers that are there or not.
       {"GET", kZ + "&add=&server=127.0.0.1:6001", 400,
        "server \"127.0.0.1:6001\" already exists in upstream \"backends\""},
@@ -714,30 +844,15 @@ std::vector<BadRequest> BadRequests() {
       {"GET", kZ + "&add=&server=%5B::g%5D:80", 400, "invalid IPv6 address \"::g\""},
       {"GET", kZ + "&add=&server=unix:relative", 400, "unix socket path must be absolute"},
       {"GET", kZ + "&add=&server=bad_host!:80", 400, "invalid host name \"bad_host!\""},
-      {"GET", kZ + "&remove=&server=127.0.0.1", 400, "address \"127.0.0.1\": missing port"},
+      {"GET", kZ + "&remove=&server=127.0.0.1", 400,
+       "server \"127.0.0.1:80\" not found in upstream \"backends\""},
       {"GET", kZ + "&remove=&server=127.0.0.1:abc", 400, "port \"abc\" is not a number"},
       {"GET", kZ + "&add=&server=127.0.0.1:80%00", 400,
        "contains whitespace or control characters"},
       {"GET", kZ + "&add=&server=127.0.0.1+:80", 400, "contains whitespace or control characters"},
       {"GET", kZ + "&add=&server=%C3%A9:80", 400, "invalid host name \"\\xc3\\xa9\""},
-      // /dynamic: unknown, repeated and valued parameters; encodings.
-      {"GET", kZ + "&foo=1", 400, "unknown parameter \"foo\"; /dynamic takes upstream, server"},
-      {"GET", kZ + "&Upstream=zone_for_backends", 400, "unknown parameter \"Upstream\""},
-      {"GET", kZ + "&max_conns=5&server=127.0.0.1:6003", 400, "unknown parameter \"max_conns\""},
-      {"GET", kZ + "&%00=1", 400, "unknown parameter \"\\x00\""},
+      // /dynamic: encodings.
       {"GET", kZ + "&=5", 400, "query parameter \"=5\" has no name"},
-      {"GET", kZ + "&upstream=zone_for_backends", 400,
-       "parameter \"upstream\" is given more than once"},
-      {"GET", kS + "&server=127.0.0.1:6002&down=", 400,
-       "parameter \"server\" is given more than once"},
-      {"GET", kS + "&weight=2&weight=3", 400, "parameter \"weight\" is given more than once"},
-      {"GET", kS + "&weight=2&weight=2", 400, "parameter \"weight\" is given more than once"},
-      {"GET", kZ + "&verbose=&verbose=", 400, "parameter \"verbose\" is given more than once"},
-      {"GET", kZ + "&verbose=1", 400,
-       "flag \"verbose\" takes no value (write \"verbose=\"), got \"1\""},
-      {"GET", kS + "&down=0", 400, "flag \"down\" takes no value"},
-      {"GET", kS + "&up=false", 400, "flag \"up\" takes no value"},
-      {"GET", kZ + "&add=yes&server=127.0.0.1:6009", 400, "flag \"add\" takes no value"},
       {"GET", "/dynamic?upstream=%zz", 400, "malformed percent-encoding \"%zz\" in the query"},
       {"GET", "/dynamic?upstream=abc%2", 400, "malformed percent-encoding \"%2\" in the query"},
       {"GET", "/dynamic?upstream=abc%", 400, "malformed percent-encoding \"%\" in the query"},
@@ -800,7 +915,6 @@ std::vector<BadRequest> BadRequests() {
        kOk,
        {{"X-Xds-Fleet", "bad fleet"}}},
       // dyups: broken POST bodies.
-      {"POST", "/upstream/newone", 400, "the body has no \"server\" command"},
       {"POST", "/upstream/newone", 400, "the body has no \"server\" command", "# nothing\n"},
       {"POST", "/upstream/newone", 400, "the body has no \"server\" command", "least_conn;"},
       {"POST", "/upstream/newone", 400,
@@ -895,11 +1009,16 @@ std::vector<BadRequest> BadRequests() {
        "multipart/form-data; boundary=b"},
       {"POST", "/upstream/newone", 413, "the request body is larger than 65536 bytes",
        std::string(65537, ' ') + kOk},
-      {"POST", "/list", 405, "method POST is not allowed on /list; use GET, HEAD", kOk},
-      {"DELETE", "/detail", 405, "method DELETE is not allowed on /detail; use GET, HEAD"},
+      {"POST", "/list", 404, "not support this interface: POST /list; POST takes /upstream/NAME",
+       kOk},
+      {"POST", "/detail", 404, "not support this interface: POST /detail", kOk},
+      {"DELETE", "/detail", 405,
+       "not support this interface: DELETE /detail; DELETE takes /upstream/NAME"},
+      {"DELETE", "/list", 405, "not support this interface: DELETE /list"},
+      {"PUT", "/list", 405, "method PUT is not allowed on /list; use GET"},
       {"PUT", "/upstream/host1", 405,
-       "method PUT is not allowed on /upstream/host1; use GET, HEAD, POST, DELETE", kOk},
-      {"PATCH", "/upstream/host1", 405, "use GET, HEAD, POST, DELETE", kOk},
+       "method PUT is not allowed on /upstream/host1; use GET, POST, DELETE", kOk},
+      {"PATCH", "/upstream/host1", 405, "use GET, POST, DELETE", kOk},
       {"OPTIONS", "/upstream/host1", 405, "method OPTIONS is not allowed"},
       // Paths.
       {"GET", "/nope", 404,

@@ -44,7 +44,9 @@ last=$(call DeleteUpstream '{"fleet":"f1","name":"u1"}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
 before=$( (call ListUpstreams '{"fleet":"f0"}'; call ListUpstreams '{"fleet":"f1"}') )
 detail_before=$(http GET /detail)
-[[ "$detail_before" == $'zeta\nserver 127.0.0.1:9000\n\nmid\nserver 127.0.0.1:8088\nserver 127.0.0.1:8089\n\nalpha\nserver 127.0.0.1:9001' ]] \
+# dyups' slots: the replaced zeta moved to a new last slot, the re-created
+# alpha took the slot its deletion freed.
+[[ "$detail_before" == $'alpha\nserver 127.0.0.1:9001\n\nmid\nserver 127.0.0.1:8088\nserver 127.0.0.1:8089\n\nzeta\nserver 127.0.0.1:9000' ]] \
   || { echo "unexpected /detail: $detail_before"; exit 1; }
 
 kill -9 "$cp_pid"; wait "$cp_pid" 2>/dev/null || true
@@ -58,4 +60,4 @@ next=$(call PutUpstream '{"fleet":"f0","upstream":{"name":"more","servers":[{"ad
 [[ "$next" == "$((last + 1))" ]] || { echo "version after restart is $next, want $((last + 1))"; exit 1; }
 count=$(echo "$after" | grep -c '"name": "u' || true)
 [[ "$count" == 19 ]] || { echo "expected 19 upstreams after restart, got $count"; exit 1; }
-echo "19 upstreams, 3 dyups upstreams in creation order and version $last survived SIGKILL; next write made $next"
+echo "19 upstreams, 3 dyups upstreams in their slots and version $last survived SIGKILL; next write made $next"

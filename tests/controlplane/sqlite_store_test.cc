@@ -266,6 +266,115 @@ TEST_F(SqliteStoreTest, SchemaTwoFileIsMigratedAndKeepsRollouts) {
   EXPECT_EQ(loaded.stable_upstreams[0].name(), "app");
 }
 
+// A commit's placement is stored: each put's slot, the fleet's slot count
+// (freed slots at the end included), across a reopen.
+TEST_F(SqliteStoreTest, PlacementKeepsSlotsAndTheSlotCount) {
+  Placement three;
+  three.slots = {2, 0};
+  three.slot_count = 3;
+  ASSERT_TRUE(
+      store_
+          ->Commit("default",
+                   {MakeUpstream("two", "10.0.0.1:80"), MakeUpstream("zero", "10.0.0.1:80")}, {},
+                   three)
+          .ok());
+  Placement moved;
+  moved.slots = {4};
+  moved.slot_count = 6;
+  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("zero", "10.0.0.2:80")}, {}, moved).ok());
+  Reopen();
+  StoredState state = LoadOrDie(*store_);
+  ASSERT_EQ(state.upstreams["default"].size(), 2u);
+  EXPECT_EQ(state.upstreams["default"][0].name(), "two");
+  EXPECT_EQ(state.upstreams["default"][1].name(), "zero");
+  EXPECT_EQ(state.slots["default"], (std::vector<uint64_t>{2, 4}));
+  EXPECT_EQ(state.slot_counts["default"], 6u);
+  // A commit without placement puts a new upstream after every slot.
+  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("last", "10.0.0.1:80")}, {}).ok());
+  state = LoadOrDie(*store_);
+  EXPECT_EQ(state.slots["default"], (std::vector<uint64_t>{2, 4, 6}));
+  EXPECT_EQ(state.slot_counts["default"], 7u);
+}
+
+// A placement that does not fit its puts is refused and changes nothing.
+TEST_F(SqliteStoreTest, BadPlacementIsRejectedAndChangesNothing) {
+  Placement outside;
+  outside.slots = {3};
+  outside.slot_count = 3;
+  absl::StatusOr<uint64_t> result =
+      store_->Commit("default", {MakeUpstream("x", "10.0.0.1:80")}, {}, outside);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.status().message(), HasSubstr("slot 3 of upstream \"x\" is not below 3"));
+  Placement short_one;
+  short_one.slots = {0};
+  short_one.slot_count = 2;
+  result = store_->Commit("default",
+                          {MakeUpstream("x", "10.0.0.1:80"), MakeUpstream("y", "10.0.0.1:80")}, {},
+                          short_one);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LoadOrDie(*store_).version, 0u);
+}
+
+// Two upstreams in one slot is a damaged file, not a list to guess at.
+TEST_F(SqliteStoreTest, SharedSlotGivesDataLoss) {
+  ASSERT_TRUE(store_
+                  ->Commit("edge",
+                           {MakeUpstream("one", "10.0.0.1:80"), MakeUpstream("two", "10.0.0.1:80")},
+                           {})
+                  .ok());
+  ExecRaw(path_, "UPDATE upstreams SET created = 0");
+  absl::StatusOr<StoredState> state = store_->Load();
+  EXPECT_EQ(state.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(state.status().message(), HasSubstr("invalid slot"));
+}
+
+// A schema 3 file (creation order with gaps, no slot count) opens with its
+// upstreams in slots 0..n-1 in that order and no free slot; it is schema 4
+// after.
+TEST_F(SqliteStoreTest, SchemaThreeFileIsMigratedToSlots) {
+  const std::string path = NewDatabasePath();
+  ExecRaw(path,
+          "CREATE TABLE meta(id INTEGER PRIMARY KEY CHECK (id = 0), version INTEGER NOT NULL);"
+          "INSERT INTO meta(id, version) VALUES (0, 9);"
+          "CREATE TABLE fleets(fleet TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL);"
+          "INSERT INTO fleets VALUES ('default', 9);"
+          "INSERT INTO fleets VALUES ('empty', 2);"
+          "CREATE TABLE upstreams(fleet TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, "
+          "created INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (fleet, key));"
+          "CREATE TABLE rollouts(fleet TEXT PRIMARY KEY NOT NULL, rollout BLOB NOT NULL, "
+          "stable BLOB NOT NULL);"
+          "PRAGMA user_version=3;");
+  const std::vector<std::pair<const char*, int>> rows = {{"zeta", 2}, {"alpha", 9}, {"mid", 5}};
+  for (const auto& [name, created] : rows) {
+    const std::string body = MakeUpstream(name, "10.0.0.1:80").SerializeAsString();
+    std::string hex;
+    for (unsigned char c : body) {
+      static const char kDigits[] = "0123456789abcdef";
+      hex += kDigits[c >> 4];
+      hex += kDigits[c & 15];
+    }
+    ExecRaw(path, "INSERT INTO upstreams VALUES ('default', '" + std::string(name) + "', x'" + hex +
+                      "', " + std::to_string(created) + ");");
+  }
+  {
+    std::unique_ptr<SqliteStore> store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    StoredState state = LoadOrDie(*store);
+    EXPECT_EQ(state.version, 9u);
+    ASSERT_EQ(state.upstreams["default"].size(), 3u);
+    EXPECT_EQ(state.upstreams["default"][0].name(), "zeta");
+    EXPECT_EQ(state.upstreams["default"][1].name(), "mid");
+    EXPECT_EQ(state.upstreams["default"][2].name(), "alpha");
+    EXPECT_EQ(state.slots["default"], (std::vector<uint64_t>{0, 1, 2}));
+    EXPECT_EQ(state.slot_counts["default"], 3u);
+    EXPECT_EQ(state.slot_counts["empty"], 0u);
+  }
+  // Opened again: already schema 4, nothing migrates twice.
+  std::unique_ptr<SqliteStore> store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(LoadOrDie(*store).slots["default"], (std::vector<uint64_t>{0, 1, 2}));
+}
+
 TEST_F(SqliteStoreTest, KeyBothPutAndDeletedIsRejectedAndChangesNothing) {
   absl::StatusOr<uint64_t> result =
       store_->Commit("default", {MakeUpstream("x", "10.0.0.1:80")}, {"X"});

@@ -222,25 +222,58 @@ std::vector<std::string> Names(const std::vector<Upstream>& upstreams) {
   return names;
 }
 
-// dyups lists upstreams in creation order: a new one last, a replaced one in
-// its place, a deleted and recreated one last; the order survives a restart.
-TEST_F(UpstreamServiceTest, CreationOrderIsKeptAndSurvivesARestart) {
+// dyups lists upstreams in the order of their slots (ngx_http_dyups_module
+// b29a7c5): a replaced one moves to a new slot at the end, a deleted one
+// frees its slot, new ones (adopted ones too) take the free slot with the
+// highest number; the slots survive a restart.
+TEST_F(UpstreamServiceTest, SlotsFollowDyupsAndSurviveARestart) {
   for (const char* name : {"host1", "host2", "dyhost"}) {
     ASSERT_TRUE(service_->Put("", MakeUpstream(name, {"127.0.0.1:8088"})).ok());
   }
   ASSERT_TRUE(service_->Put("", MakeUpstream("HOST1", {"127.0.0.1:9000"})).ok());
+  EXPECT_EQ(Names(service_->ListInCreationOrder("")),
+            (std::vector<std::string>{"host2", "dyhost", "HOST1"}));
   ASSERT_TRUE(service_->Delete("", "host2").ok());
+  // Slots: free, free, dyhost, HOST1. b takes slot 1, a slot 0.
   ASSERT_TRUE(
       service_->Adopt("", {MakeUpstream("b", {"127.0.0.1:1"}), MakeUpstream("a", {"127.0.0.1:1"})})
           .ok());
   ASSERT_TRUE(service_->Put("", MakeUpstream("host2", {"127.0.0.1:8089"})).ok());
-  const std::vector<std::string> order = {"HOST1", "dyhost", "b", "a", "host2"};
+  const std::vector<std::string> order = {"a", "b", "dyhost", "HOST1", "host2"};
   EXPECT_EQ(Names(service_->ListInCreationOrder("")), order);
   EXPECT_EQ(Names(service_->List("")),
             (std::vector<std::string>{"a", "b", "dyhost", "HOST1", "host2"}));
   Reopen();
   EXPECT_EQ(Names(service_->ListInCreationOrder("default")), order);
   EXPECT_TRUE(service_->ListInCreationOrder("other").empty());
+}
+
+// Server changes keep an upstream's slot; a replace whose own slot is the
+// highest free one stays there; freed slots at the end stay counted across
+// a restart, so a new upstream goes after every other one, not into a
+// free slot between them.
+TEST_F(UpstreamServiceTest, SlotsOfChangesReplacesAndTrailingFreeSlots) {
+  for (const char* name : {"u0", "u1", "u2", "u3"}) {
+    ASSERT_TRUE(service_->Put("", MakeUpstream(name, {"127.0.0.1:8088"})).ok());
+  }
+  nginx_xds::v1::Server added;
+  added.set_address("127.0.0.1:8089");
+  ASSERT_TRUE(service_->AddServer("", "u0", added).ok());
+  EXPECT_EQ(Names(service_->ListInCreationOrder("")),
+            (std::vector<std::string>{"u0", "u1", "u2", "u3"}));
+  // Slot 0 free: u2's own slot (2) is the highest free one once it is freed.
+  ASSERT_TRUE(service_->Delete("", "u0").ok());
+  ASSERT_TRUE(service_->Put("", MakeUpstream("u2", {"127.0.0.1:9000"})).ok());
+  EXPECT_EQ(Names(service_->ListInCreationOrder("")), (std::vector<std::string>{"u1", "u2", "u3"}));
+  // Free: 0 and 3 (at the end). After a restart the new one takes slot 3.
+  ASSERT_TRUE(service_->Delete("", "u3").ok());
+  Reopen();
+  ASSERT_TRUE(service_->Put("", MakeUpstream("new", {"127.0.0.1:1"})).ok());
+  EXPECT_EQ(Names(service_->ListInCreationOrder("")),
+            (std::vector<std::string>{"u1", "u2", "new"}));
+  ASSERT_TRUE(service_->Put("", MakeUpstream("newer", {"127.0.0.1:1"})).ok());
+  EXPECT_EQ(Names(service_->ListInCreationOrder("")),
+            (std::vector<std::string>{"newer", "u1", "u2", "new"}));
 }
 
 TEST_F(UpstreamServiceTest, FindByZoneMatchesExactlyAndRefusesAmbiguity) {

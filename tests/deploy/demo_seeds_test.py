@@ -275,7 +275,9 @@ def curl(command):
     return int(m.group(1)), result.stdout
 
 
-class DemoSeedsTest(unittest.TestCase):
+class DemoTestCase:
+    """Mixed into a unittest.TestCase: starts the demo (run.sh --detach) once
+    for the class, and stops it after (its last test checks that)."""
 
     @classmethod
     def setUpClass(cls):
@@ -318,6 +320,16 @@ class DemoSeedsTest(unittest.TestCase):
         else:
             cls.demo.remove()
         shutil.rmtree(cls.prebuilt, ignore_errors=True)
+
+    def test_z_stop_stops_everything(self):
+        # Runs last (unittest sorts by name): --stop, then nothing is left.
+        type(self).tearDownClass()
+        self.assertIn("stopped", self.stop_output)
+        self.assertEqual(self.left_running, {})
+        self.assertEqual(self.pid_files_after_stop, {})
+
+
+class DemoSeedsTest(DemoTestCase, unittest.TestCase):
 
     def replay(self, sample):
         """Runs the sample's curl; returns (status, what it printed, as shown)."""
@@ -365,14 +377,6 @@ class DemoSeedsTest(unittest.TestCase):
 
         for sample in samples_002:
             self.assertEqual(self.replay(sample), self.expected(sample), sample)
-
-    def test_z_stop_stops_everything(self):
-        # Runs last (unittest sorts by name): --stop, then nothing is left.
-        type(self).tearDownClass()
-        self.assertIn("stopped", self.stop_output)
-        self.assertEqual(self.left_running, {})
-        self.assertEqual(self.pid_files_after_stop, {})
-
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

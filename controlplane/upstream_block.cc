@@ -11,7 +11,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "common/address.h"
 #include "common/upstream_rules.h"
 
@@ -25,6 +24,8 @@ using nginx_xds::v1::Upstream;
 constexpr size_t kMaxQuotedCommand = 80;
 // nginx's port for `server` lines without one.
 constexpr uint16_t kDefaultPort = 80;
+// The model keeps counts and times in 32 bits; nginx in 64.
+constexpr uint64_t kMax32 = std::numeric_limits<uint32_t>::max();
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -194,7 +195,6 @@ absl::Status ParseServerParameter(const BlockCommand& command, const std::string
     if (!fit.ok()) return CommandError(command, fit.status().message());
     return fit;
   };
-  constexpr uint64_t kMax32 = std::numeric_limits<uint32_t>::max();
   if (absl::StartsWith(word, "weight=")) {
     absl::StatusOr<uint32_t> weight = number("weight", 7, kMaxWeight, /*zero_ok=*/false);
     if (!weight.ok()) return weight.status();
@@ -243,9 +243,12 @@ absl::Status ParseServer(const BlockCommand& command, bool backup_allowed, Serve
     absl::Status status = ParseServerParameter(command, command.words[i], backup_allowed, server);
     if (!status.ok()) return status;
   }
-  absl::Status status = CheckAddress(command, command.words[1]);
+  // nginx reads the "unix:" prefix in any case.
+  std::string address = command.words[1];
+  if (absl::StartsWithIgnoreCase(address, "unix:")) address.replace(0, 5, "unix:");
+  absl::Status status = CheckAddress(command, address);
   if (!status.ok()) return status;
-  server->set_address(command.words[1]);
+  server->set_address(address);
   return absl::OkStatus();
 }
 
@@ -309,7 +312,6 @@ absl::Status ParseKeepalive(const BlockCommand& command, std::set<std::string>* 
     return CommandError(command, absl::StrCat("\"", name, "\" directive is duplicate"));
   }
   const std::string& text = command.words[1];
-  constexpr uint64_t kMax32 = std::numeric_limits<uint32_t>::max();
   if (name == "keepalive" || name == "keepalive_requests") {
     std::optional<uint64_t> value = NginxAtoi(text);
     if (name == "keepalive" && (!value || *value == 0)) {

@@ -189,6 +189,9 @@ TEST(ParseUpstreamBlockTest, AcceptsWhatNginxAccepts) {
   EXPECT_EQ(redefined->method(), v1::LEAST_CONN);
   EXPECT_EQ(redefined->hash_key(), "");
   EXPECT_FALSE(redefined->hash_consistent());
+  auto unix = ParseUpstreamBlock("server UNIX:/run/a.sock;");
+  ASSERT_TRUE(unix.ok()) << unix.status();
+  EXPECT_EQ(unix->servers(0).address(), "unix:/run/a.sock");
   auto rehash = ParseUpstreamBlock("ip_hash; hash $uri; server a:1;");
   ASSERT_TRUE(rehash.ok()) << rehash.status();
   EXPECT_EQ(rehash->method(), v1::HASH);

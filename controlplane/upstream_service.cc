@@ -181,11 +181,8 @@ absl::StatusOr<Upstream> UpstreamService::FindByZone(const std::string& fleet_na
 }
 
 absl::Status UpstreamService::PrepareUpstream(Upstream* upstream) const {
+  // NormalizeUpstream refuses no servers, or backups only, in nginx's words.
   absl::Status valid = ValidateName("upstream", upstream->name());
-  if (valid.ok() && upstream->servers().empty()) {
-    valid = absl::InvalidArgumentError(
-        absl::StrCat("upstream \"", upstream->name(), "\" has no servers"));
-  }
   if (valid.ok()) valid = NormalizeUpstream(upstream, options_.resolve);
   return valid;
 }
@@ -256,13 +253,16 @@ absl::StatusOr<WriteResponse> UpstreamService::AddServer(const std::string& flee
                                                          const std::string& name, Server server) {
   return ChangeUpstream(fleet, name, [&](Upstream* upstream) -> absl::Status {
     // Normalize the new server alone first: a host name may stand for
-    // several addresses, and each must be new.
+    // several addresses, and each must be new. It is checked as a primary
+    // (backups alone are no upstream); the whole upstream is checked after.
     Upstream added;
     added.set_name(upstream->name());
     *added.add_servers() = server;
+    added.mutable_servers(0)->set_backup(false);
     absl::Status valid = NormalizeUpstream(&added, options_.resolve);
     if (!valid.ok()) return valid;
-    for (const Server& each : added.servers()) {
+    for (Server& each : *added.mutable_servers()) {
+      each.set_backup(server.backup());
       if (FindServer(upstream, each.address()) != nullptr) {
         return absl::AlreadyExistsError(absl::StrCat("server \"", each.address(),
                                                      "\" already exists in upstream \"",

@@ -213,6 +213,8 @@ ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
             return NGX_ERROR;
         }
 
+        ngx_http_xds_build_weights(rb->build, xud);
+
         rb->build->crc = crc;
     }
 

@@ -218,7 +218,7 @@ TEST_F(SnapshotAssemblerTest, BadEndpointPort) {
 TEST_F(SnapshotAssemblerTest, LastGoodKeptAfterBadResponse) {
   CommitPair("1", {backends_});
   nginx_xds::v1::Upstream bad = api_;
-  bad.mutable_servers(0)->set_weight(0);
+  bad.mutable_servers(0)->set_weight(1000001);  // above kMaxWeight
   assembler_.Offer(ClusterResponse("2", "c2", {backends_, bad}));
   auto outcome = assembler_.Offer(EndpointResponse("2", "e2", {backends_, bad}));
   EXPECT_EQ(outcome.nacks.size(), 2u);

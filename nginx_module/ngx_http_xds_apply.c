@@ -7,9 +7,10 @@
  * shared peers (ngx_http_xds_plan.c) and keeps what it applied in the
  * module's zone with a new generation. Each upstream is applied on its own:
  * one nginx refuses in either step keeps what it had, is reported to the
- * agent by name, and is kept in the zone as it was before. Every other worker catches up
- * with that generation before its next request (ngx_http_xds_apply_sync),
- * and the master re-applies the kept snapshot after a reload.
+ * agent by name, and is kept in the zone as it was before. Every other
+ * worker catches up with that generation before its next request
+ * (ngx_http_xds_apply_sync), and the master re-applies the kept snapshot
+ * after a reload.
  */
 
 

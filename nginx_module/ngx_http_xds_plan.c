@@ -5,8 +5,9 @@
  * Two phases. Prepare: every address is parsed and every new peer (and
  * backup list) is allocated in its upstream's zone, with nothing visible
  * yet; a failure frees what was prepared for that upstream, which is then
- * rejected alone (it keeps its peers; the others go on). Commit: per upstream, under the upstream's xds lock (which keeps
- * peer get out) and ngx_http_upstream_rr_peers_wlock, the peer lists are
+ * rejected alone (it keeps its peers; the others go on). Commit: per
+ * upstream, under the upstream's xds lock (which keeps peer get out) and
+ * ngx_http_upstream_rr_peers_wlock, the peer lists are
  * relinked in the snapshot's order, kept peers keep their run-time state,
  * and removed peers are retired (freed once no request holds them). Commit
  * cannot fail.

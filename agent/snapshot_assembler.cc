@@ -33,12 +33,11 @@ std::string ReasonAbout(const std::string& name, const std::string& message) {
   return message;
 }
 
-std::string RejectedUpstreamsMessage(
-    const std::vector<nginx_xds::v1::RejectedUpstream>& rejected) {
+std::string RejectedUpstreamsMessage(const std::vector<nginx_xds::v1::RejectedUpstream>& rejected) {
   std::string message;
   for (const auto& each : rejected) {
-    absl::StrAppend(&message, message.empty() ? "" : "\n", "upstream \"", each.name(), "\": ",
-                    each.message());
+    absl::StrAppend(&message, message.empty() ? "" : "\n", "upstream \"", each.name(),
+                    "\": ", each.message());
   }
   return message;
 }
@@ -214,10 +213,10 @@ void SnapshotAssembler::Assemble(const Resources& clusters, const Resources& ass
   }
   for (const auto& [key, assignment] : assignments.assignments) {
     if (clusters.clusters.count(key) == 0) {
-      rejected->push_back(
-          Rejection(assignment.cluster_name(),
-                    absl::StrCat("a ClusterLoadAssignment but no cluster of that name at version \"",
-                                 clusters.version, "\"")));
+      rejected->push_back(Rejection(
+          assignment.cluster_name(),
+          absl::StrCat("a ClusterLoadAssignment but no cluster of that name at version \"",
+                       clusters.version, "\"")));
     }
   }
 }

@@ -147,8 +147,7 @@ nginx_xds::v1::Snapshot WithoutRejected(
 
 // The error_detail message of a NACK naming single upstreams: one line per
 // upstream, `upstream "NAME": reason`.
-std::string RejectedUpstreamsMessage(
-    const std::vector<nginx_xds::v1::RejectedUpstream>& rejected);
+std::string RejectedUpstreamsMessage(const std::vector<nginx_xds::v1::RejectedUpstream>& rejected);
 
 // `message` without a leading `upstream "NAME": ` (or `cluster "NAME": `)
 // that names `name` again: the reason alone.

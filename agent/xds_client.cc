@@ -294,8 +294,7 @@ bool XdsClient::Send(Stream* stream, const std::string& type_url, const std::str
   return stream->Write(request);
 }
 
-bool XdsClient::AnswerApplied(Stream* stream,
-                              const std::vector<SnapshotAssembler::Answer>& answers,
+bool XdsClient::AnswerApplied(Stream* stream, const std::vector<SnapshotAssembler::Answer>& answers,
                               const std::string& version,
                               const std::vector<nginx_xds::v1::RejectedUpstream>& rejected) {
   if (rejected.empty()) {
@@ -345,8 +344,7 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
   // Upstreams the assembler rejected keep their last good state: the
   // embedder is offered that state for them.
   std::vector<nginx_xds::v1::RejectedUpstream> rejected = candidate.rejected;
-  const nginx_xds::v1::Snapshot offered =
-      WithoutRejected(candidate.snapshot, rejected, previous);
+  const nginx_xds::v1::Snapshot offered = WithoutRejected(candidate.snapshot, rejected, previous);
   std::optional<Verdict> verdict;
   if (applied_ && google::protobuf::util::MessageDifferencer::Equals(*applied_, offered)) {
     Log(LogLevel::kDebug, absl::StrCat("version ", offered.version(), " is already applied"));
@@ -377,8 +375,8 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
         Log(LogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
       }
     }
-    Log(LogLevel::kInfo, absl::StrCat("applied version ", now.version(), " (",
-                                      now.upstreams_size(), " upstreams)"));
+    Log(LogLevel::kInfo,
+        absl::StrCat("applied version ", now.version(), " (", now.upstreams_size(), " upstreams)"));
     return AnswerApplied(stream, candidate.answers, now.version(), rejected);
   }
 

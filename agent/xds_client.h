@@ -37,8 +37,7 @@ class SnapshotVerdict {
   // upstream of the snapshot and the reason) applies every other upstream:
   // the rejected ones keep what the embedder had, and the response is
   // NACKed naming them (see RejectedUpstreams in upstream.proto).
-  void Done(absl::Status status,
-            std::vector<nginx_xds::v1::RejectedUpstream> rejected = {}) const;
+  void Done(absl::Status status, std::vector<nginx_xds::v1::RejectedUpstream> rejected = {}) const;
 
  private:
   friend class XdsClient;
@@ -185,8 +184,8 @@ class XdsClient {
   Backoff backoff_;
   // The version sent as version_info (on a new stream and in NACKs): that of
   // the snapshot the embedder accepted last without rejecting an upstream,
-  // from the stream or the cache file; empty before any. A cached version the embedder was never handed is
-  // not claimed: the control plane would then not send it again.
+  // from the stream or the cache file; empty before any. A cached version the embedder was never
+  // handed is not claimed: the control plane would then not send it again.
   std::string last_good_version_;
   // What the embedder holds now; a re-sent identical snapshot is ACKed
   // without handing it over again.

@@ -225,8 +225,7 @@ int main(int argc, char** argv) {
   const std::string node_id = absl::GetFlag(FLAGS_node_id);
   const std::string fleet = absl::GetFlag(FLAGS_fleet);
   const std::string cache_path = absl::GetFlag(FLAGS_cache_path);
-  const Rejects rejects{absl::GetFlag(FLAGS_reject_version),
-                        absl::GetFlag(FLAGS_reject_upstreams)};
+  const Rejects rejects{absl::GetFlag(FLAGS_reject_version), absl::GetFlag(FLAGS_reject_upstreams)};
   const int exit_after = absl::GetFlag(FLAGS_exit_after_versions);
   log_level = absl::GetFlag(FLAGS_log_level);
   if (node_id.empty()) {

@@ -360,7 +360,7 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
   if (verdict->status.ok()) {
     for (auto& each : verdict->rejected) {
       each.set_message(ReasonAbout(each.name(), each.message()));
-      rejected.push_back(std::move(each));
+      rejected.push_back(each);
     }
     // What the embedder runs now: the rejected upstreams as they were.
     nginx_xds::v1::Snapshot now = WithoutRejected(offered, verdict->rejected, previous);

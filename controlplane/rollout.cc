@@ -124,11 +124,8 @@ void FillCanaryProgress(const nginx_xds::v1::FleetStatus& status,
     if (node.has_last_nack() && node.last_nack().version() > rollout->stable_version()) {
       *out->mutable_last_nack() = node.last_nack();
     }
-    for (const auto& rejected : node.rejected_upstreams()) {
-      if (rejected.since_version() > rollout->stable_version()) {
-        *out->add_rejected_upstreams() = rejected;
-      }
-    }
+    // The caller keeps those the rollout changed (UpstreamService).
+    *out->mutable_rejected_upstreams() = node.rejected_upstreams();
     if (!node.connected()) continue;
     ++connected;
     if (node.acked_version() >= rollout->canary_version()) ++acked;
@@ -139,7 +136,10 @@ void FillCanaryProgress(const nginx_xds::v1::FleetStatus& status,
 
 std::optional<NodeRejection> CanaryRejection(const Rollout& rollout) {
   for (const CanaryNode& node : rollout.canary_nodes()) {
-    if (node.has_last_nack() && node.last_nack().version() > node.acked_version()) {
+    // A whole rejection: the node still runs an older version. (A NACK
+    // naming single upstreams counts as applied, see below.)
+    if (node.has_last_nack() && node.last_nack().upstreams().empty() &&
+        node.last_nack().version() > node.acked_version()) {
       return node.last_nack();
     }
     // Rejects, alone, an upstream the rollout changed: that change halts it

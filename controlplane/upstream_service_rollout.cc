@@ -34,6 +34,16 @@ absl::Status NoOpenRollout(const std::string& fleet) {
   return absl::FailedPreconditionError(absl::StrCat("fleet \"", fleet, "\" has no open rollout"));
 }
 
+// Whether the upstream `name` differs between `stable` and `now` (either
+// may lack it, or be null).
+bool ChangedSinceStable(const Snapshot* stable, const Snapshot* now, const std::string& name) {
+  const std::string key = UpstreamKey(name);
+  const UpstreamResources* before = stable == nullptr ? nullptr : stable->Find(key);
+  const UpstreamResources* after = now == nullptr ? nullptr : now->Find(key);
+  if (before == nullptr || after == nullptr) return before != after;
+  return !google::protobuf::util::MessageDifferencer::Equals(before->upstream, after->upstream);
+}
+
 // Whether canary `node`'s last NACK (of the write's version or newer)
 // rejects the write whose changed UpstreamKeys are `changed` (null: any
 // change): a whole rejection does; one naming single upstreams only when it
@@ -115,6 +125,18 @@ Rollout UpstreamService::DescribeLocked(const std::string& fleet, const RolloutE
   rollout.set_canary_version(current == fleets_.end() ? rollout.stable_version()
                                                       : current->second->version());
   FillCanaryProgress(registry_->Status(fleet), cache_->Watchers(fleet), &rollout);
+  // Of the upstreams a canary rejects alone, only those the rollout changed
+  // are the rollout's concern.
+  const Snapshot* now = current == fleets_.end() ? nullptr : current->second.get();
+  for (auto& node : *rollout.mutable_canary_nodes()) {
+    google::protobuf::RepeatedPtrField<nginx_xds::v1::RejectedUpstream> kept;
+    for (auto& rejected : *node.mutable_rejected_upstreams()) {
+      if (ChangedSinceStable(entry.stable.get(), now, rejected.name())) {
+        *kept.Add() = std::move(rejected);
+      }
+    }
+    node.mutable_rejected_upstreams()->Swap(&kept);
+  }
   return rollout;
 }
 

@@ -125,5 +125,59 @@ class PartialRejectTest(harness.TestCase):
         self.assertEqual(set(self.traffic("host2")), {self.port(2)})
 
 
+class RuntimePartialRejectTest(harness.TestCase):
+    """The same for upstreams only the control plane defines, whose peers are
+    in the module's zone (xds_zone_size): one too big for it is rejected
+    alone, in every worker."""
+
+    def setUp(self):
+        self.backends = self.track(harness.Backends(3)).start()
+        self.b = self.backends.addresses
+        self.cp = self.track(harness.ControlPlane()).start()
+        self.nginx = self.track(harness.Nginx(
+            http="""
+            xds_server %s;
+            xds_node_id runtime-partial-node;
+            xds_zone_size 512k;
+            """ % self.cp.xds_address,
+            server="""
+            location / {
+                proxy_pass http://$host;
+            }
+            """))
+        self.nginx.start()
+        harness.wait_until(lambda: self.nginx.status_json()["connected"],
+                           what="the agent's stream")
+
+    def traffic(self, host, count=20):
+        seen = collections.Counter()
+        for _ in range(count):
+            code, body = self.nginx.get("/", headers={"Host": host})
+            self.assertEqual(code, 200, body)
+            seen[int(body)] += 1
+        return seen
+
+    def test_runtime_upstream_too_big_for_the_zone_blocks_no_other(self):
+        ports = self.backends.backend_ports
+        self.assertEqual(self.cp.put_upstream("dyhost", [self.b[0]]).acked_nodes, 1)
+        big = self.cp.put_upstream("dyhost", [self.b[1]] + [
+            "127.0.%d.%d:80" % (i // 250, i % 250 + 1) for i in range(4000)])
+        self.assertEqual(big.acked_nodes, 0, big)
+        self.assertEqual([r.message for r in big.rejections],
+                         ['upstream "dyhost": zone "ngx_http_xds" is full'])
+        self.assertEqual(set(self.traffic("dyhost")), {ports[0]})
+        # A new upstream and a change of another are applied in every worker.
+        other = self.cp.put_upstream("other", [self.b[2]])
+        self.assertEqual((other.acked_nodes, len(other.rejections)), (1, 0), other)
+        self.assertEqual(set(self.traffic("other")), {ports[2]})
+        self.assertEqual(set(self.traffic("dyhost")), {ports[0]})
+        node = self.cp.node_status("runtime-partial-node")
+        self.assertEqual([u.name for u in node.rejected_upstreams], ["dyhost"])
+        # After a reload the master re-applies what was applied, not the big one.
+        self.nginx.reload()
+        self.assertEqual(set(self.traffic("dyhost")), {ports[0]})
+        self.assertEqual(set(self.traffic("other")), {ports[2]})
+
+
 if __name__ == "__main__":
     harness.main()

@@ -1,6 +1,7 @@
 #include "controlplane/upstream_service.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -207,7 +208,8 @@ absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_
     if (!committed.ok()) return committed.status();
     version = *committed;
   }
-  WriteResponse response = AwaitFleet(*fleet, version);
+  const std::set<std::string> changed = {UpstreamKey(upstream.name())};
+  WriteResponse response = AwaitFleet(*fleet, version, &changed);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -225,7 +227,8 @@ absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name
     if (!committed.ok()) return committed.status();
     version = *committed;
   }
-  WriteResponse response = AwaitFleet(*fleet, version);
+  const std::set<std::string> changed = {UpstreamKey(upstream.name())};
+  WriteResponse response = AwaitFleet(*fleet, version, &changed);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -246,7 +249,8 @@ absl::StatusOr<WriteResponse> UpstreamService::Delete(const std::string& fleet_n
     if (!committed.ok()) return committed.status();
     version = *committed;
   }
-  return AwaitFleet(*fleet, version);
+  const std::set<std::string> changed = {key};
+  return AwaitFleet(*fleet, version, &changed);
 }
 
 absl::StatusOr<WriteResponse> UpstreamService::AddServer(const std::string& fleet,
@@ -339,7 +343,8 @@ absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
     if (!committed.ok()) return committed.status();
     version = *committed;
   }
-  WriteResponse response = AwaitFleet(*fleet, version);
+  const std::set<std::string> changed = {UpstreamKey(upstream.name())};
+  WriteResponse response = AwaitFleet(*fleet, version, &changed);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -398,10 +403,11 @@ absl::StatusOr<uint64_t> UpstreamService::CommitLocked(const std::string& fleet,
   return *version;
 }
 
-WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t version) const {
-  if (auto canary = AwaitCanary(fleet, version)) return *std::move(canary);
+WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t version,
+                                          const std::set<std::string>* changed) const {
+  if (auto canary = AwaitCanary(fleet, version, changed)) return *std::move(canary);
   NodeRegistry::Progress progress =
-      registry_->WaitForFleet(fleet, version, absl::Now() + options_.ack_timeout);
+      registry_->WaitForFleet(fleet, version, absl::Now() + options_.ack_timeout, changed);
   WriteResponse response;
   response.set_version(version);
   response.set_acked_nodes(progress.acked);

@@ -709,7 +709,7 @@ TEST_F(HttpGatewayTest, WriteWaitsForTheFleetAndCountsItsAcks) {
   EXPECT_THAT(json.body, HasSubstr(absl::StrCat("{\"id\":\"web-1\",\"fleet\":\"default\","
                                                 "\"connected\":true,\"acked_version\":",
                                                 version, ",")));
-  EXPECT_THAT(json.body, HasSubstr("\"last_nack\":null}"));
+  EXPECT_THAT(json.body, HasSubstr("\"last_nack\":null,\"rejected_upstreams\":[]}"));
   // Another fleet asked for by name has no nodes.
   EXPECT_EQ(Get("/fleet/status", {{"X-Xds-Fleet", "edge"}}).body,
             "fleet edge: version 0, 0 nodes, 0 connected\n");

@@ -1,5 +1,6 @@
 #include "agent/snapshot_assembler.h"
 
+#include <map>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -15,14 +16,52 @@ using envoy::config::cluster::v3::Cluster;
 using envoy::config::endpoint::v3::ClusterLoadAssignment;
 using envoy::service::discovery::v3::DiscoveryResponse;
 
-// Prefixes `status`'s message with the cluster unless it already names it.
-std::string AboutCluster(const std::string& name, const absl::Status& status) {
-  std::string message(status.message());
-  if (absl::StrContains(message, absl::StrCat("\"", name, "\""))) return message;
-  return absl::StrCat("cluster \"", name, "\": ", message);
+nginx_xds::v1::RejectedUpstream Rejection(const std::string& name, const std::string& message) {
+  nginx_xds::v1::RejectedUpstream rejected;
+  rejected.set_name(name);
+  rejected.set_message(ReasonAbout(name, message));
+  return rejected;
 }
 
 }  // namespace
+
+std::string ReasonAbout(const std::string& name, const std::string& message) {
+  for (const char* kind : {"upstream", "cluster"}) {
+    const std::string prefix = absl::StrCat(kind, " \"", name, "\": ");
+    if (absl::StartsWith(message, prefix)) return message.substr(prefix.size());
+  }
+  return message;
+}
+
+std::string RejectedUpstreamsMessage(const std::vector<nginx_xds::v1::RejectedUpstream>& rejected) {
+  std::string message;
+  for (const auto& each : rejected) {
+    absl::StrAppend(&message, message.empty() ? "" : "\n", "upstream \"", each.name(),
+                    "\": ", each.message());
+  }
+  return message;
+}
+
+nginx_xds::v1::Snapshot WithoutRejected(
+    const nginx_xds::v1::Snapshot& offered,
+    const std::vector<nginx_xds::v1::RejectedUpstream>& rejected,
+    const nginx_xds::v1::Snapshot* previous) {
+  std::map<std::string, const nginx_xds::v1::Upstream*> kept;
+  for (const auto& upstream : offered.upstreams()) kept[UpstreamKey(upstream.name())] = &upstream;
+  for (const auto& each : rejected) kept.erase(UpstreamKey(each.name()));
+  if (previous != nullptr) {
+    for (const auto& each : rejected) {
+      const std::string key = UpstreamKey(each.name());
+      for (const auto& upstream : previous->upstreams()) {
+        if (UpstreamKey(upstream.name()) == key) kept[key] = &upstream;
+      }
+    }
+  }
+  nginx_xds::v1::Snapshot result;
+  result.set_version(offered.version());
+  for (const auto& [key, upstream] : kept) *result.add_upstreams() = *upstream;
+  return result;
+}
 
 SnapshotAssembler::TypeState* SnapshotAssembler::StateFor(const std::string& type_url) {
   if (type_url == kClusterTypeUrl) return &clusters_;
@@ -140,17 +179,8 @@ SnapshotAssembler::Outcome SnapshotAssembler::Offer(const DiscoveryResponse& res
 
   const Resources& clusters = is_cluster ? *state->pending : *other_latest;
   const Resources& assignments = is_cluster ? *other_latest : *state->pending;
-  nginx_xds::v1::Snapshot snapshot;
-  std::optional<std::string> invalid = Assemble(clusters, assignments, &snapshot);
-  if (invalid) {
-    nack(*invalid);
-    state->pending.reset();
-    NackPending(other, other_type_url, *invalid, &outcome);
-    return outcome;
-  }
-
   Candidate candidate;
-  candidate.snapshot = std::move(snapshot);
+  Assemble(clusters, assignments, &candidate.snapshot, &candidate.rejected);
   if (clusters_.pending) candidate.answers.push_back({kClusterTypeUrl, clusters_.pending->nonce});
   if (assignments_.pending) {
     candidate.answers.push_back({kEndpointTypeUrl, assignments_.pending->nonce});
@@ -161,33 +191,39 @@ SnapshotAssembler::Outcome SnapshotAssembler::Offer(const DiscoveryResponse& res
   return outcome;
 }
 
-std::optional<std::string> SnapshotAssembler::Assemble(const Resources& clusters,
-                                                       const Resources& assignments,
-                                                       nginx_xds::v1::Snapshot* snapshot) {
+void SnapshotAssembler::Assemble(const Resources& clusters, const Resources& assignments,
+                                 nginx_xds::v1::Snapshot* snapshot,
+                                 std::vector<nginx_xds::v1::RejectedUpstream>* rejected) {
   snapshot->set_version(clusters.version);
   for (const auto& [key, cluster] : clusters.clusters) {
     auto it = assignments.assignments.find(key);
     if (it == assignments.assignments.end()) {
-      return absl::StrCat("cluster \"", cluster.name(),
-                          "\": no ClusterLoadAssignment at version \"", clusters.version, "\"");
+      rejected->push_back(Rejection(
+          cluster.name(),
+          absl::StrCat("no ClusterLoadAssignment at version \"", clusters.version, "\"")));
+      continue;
     }
     absl::StatusOr<nginx_xds::v1::Upstream> upstream = FromXds(cluster, it->second);
-    if (!upstream.ok()) return AboutCluster(cluster.name(), upstream.status());
-    absl::Status valid = ValidateNormalizedUpstream(*upstream);
-    if (!valid.ok()) return AboutCluster(cluster.name(), valid);
+    absl::Status valid = upstream.ok() ? ValidateNormalizedUpstream(*upstream) : upstream.status();
+    if (!valid.ok()) {
+      rejected->push_back(Rejection(cluster.name(), std::string(valid.message())));
+      continue;
+    }
     *snapshot->add_upstreams() = *std::move(upstream);
   }
   for (const auto& [key, assignment] : assignments.assignments) {
     if (clusters.clusters.count(key) == 0) {
-      return absl::StrCat("ClusterLoadAssignment \"", assignment.cluster_name(),
-                          "\": no cluster of that name at version \"", clusters.version, "\"");
+      rejected->push_back(Rejection(
+          assignment.cluster_name(),
+          absl::StrCat("a ClusterLoadAssignment but no cluster of that name at version \"",
+                       clusters.version, "\"")));
     }
   }
-  return std::nullopt;
 }
 
-void SnapshotAssembler::Commit() {
+void SnapshotAssembler::Commit(std::optional<nginx_xds::v1::Snapshot> applied) {
   if (!candidate_outstanding_) return;
+  if (applied) candidate_snapshot_ = std::move(applied);
   for (TypeState* state : {&clusters_, &assignments_}) {
     if (state->pending) {
       state->accepted = std::move(state->pending);

@@ -16,14 +16,17 @@ namespace nginx_xds {
 // Turns the two state-of-the-world response streams of ADS (Clusters and
 // ClusterLoadAssignments, see common/xds_mapping.h) into nginx_xds.v1.Snapshots.
 //
-// Every response is validated completely before anything of it is accepted:
-// its type, every Any's type_url and contents, unique resource names. A
-// response that passes waits (pending) until the other type is at the same
-// version; then every Cluster is paired with its ClusterLoadAssignment, each
-// pair goes through FromXds and ValidateNormalizedUpstream, and the result is
-// a Candidate. The caller reports the embedder's verdict with Commit() or
-// Reject(); only Commit() makes the responses the new last good state. Any
-// failure leaves the last good state as it was.
+// Every response is validated as a whole before anything of it is accepted:
+// its type, every Any's type_url and contents, unique resource names; a
+// failure there NACKs it whole. A response that passes waits (pending) until
+// the other type is at the same version; then every Cluster is paired with
+// its ClusterLoadAssignment and each pair goes through FromXds and
+// ValidateNormalizedUpstream on its own: a pair that fails (or a resource
+// without its pair) rejects that one upstream only, as gRFC A46 asks of xDS
+// clients, and the others still make a Candidate (see Candidate::rejected).
+// The caller reports the embedder's verdict with Commit() or Reject(); only
+// Commit() makes the responses the new last good state. Any failure leaves
+// the last good state as it was.
 //
 // Each response the server sent is answered exactly once, through a Nack or
 // a `superseded` entry of an Outcome or through a Candidate's `answers`,
@@ -49,9 +52,14 @@ class SnapshotAssembler {
     std::string message;
   };
 
-  // A complete, valid snapshot awaiting the embedder's verdict.
+  // A complete snapshot awaiting the embedder's verdict.
   struct Candidate {
+    // Every valid upstream of the responses; those of `rejected` are absent.
     nginx_xds::v1::Snapshot snapshot;
+    // The upstreams the agent's own validation rejected (name and message):
+    // each keeps its last good state (see WithoutRejected), and the
+    // responses are NACKed naming them even when the rest is applied.
+    std::vector<nginx_xds::v1::RejectedUpstream> rejected;
     // The responses the verdict answers (one or two).
     std::vector<Answer> answers;
   };
@@ -72,8 +80,9 @@ class SnapshotAssembler {
   Outcome Offer(const envoy::service::discovery::v3::DiscoveryResponse& response);
 
   // Accepts the outstanding candidate: its resources become the last good
-  // state and its snapshot last_good().
-  void Commit();
+  // state and `applied` (by default the candidate's snapshot; with rejected
+  // upstreams, what the embedder runs now) last_good().
+  void Commit(std::optional<nginx_xds::v1::Snapshot> applied = std::nullopt);
 
   // Drops the outstanding candidate; the last good state is kept.
   void Reject();
@@ -116,9 +125,9 @@ class SnapshotAssembler {
   // Answers and drops `state`'s pending response as superseded, if any.
   static void SupersedePending(TypeState* state, const std::string& type_url, Outcome* outcome);
   // Pairs the newest resources of both types (same version) into a snapshot.
-  static std::optional<std::string> Assemble(const Resources& clusters,
-                                             const Resources& assignments,
-                                             nginx_xds::v1::Snapshot* snapshot);
+  static void Assemble(const Resources& clusters, const Resources& assignments,
+                       nginx_xds::v1::Snapshot* snapshot,
+                       std::vector<nginx_xds::v1::RejectedUpstream>* rejected);
 
   TypeState clusters_;
   TypeState assignments_;
@@ -126,6 +135,23 @@ class SnapshotAssembler {
   std::optional<nginx_xds::v1::Snapshot> candidate_snapshot_;
   std::optional<nginx_xds::v1::Snapshot> last_good_;
 };
+
+// What a node runs after rejecting the upstreams of `rejected` from
+// `offered`: `offered` (its version and every other upstream) with each
+// rejected upstream (by UpstreamKey) as `previous` has it, or absent when
+// `previous` is null or lacks it. Upstreams are ordered by UpstreamKey.
+nginx_xds::v1::Snapshot WithoutRejected(
+    const nginx_xds::v1::Snapshot& offered,
+    const std::vector<nginx_xds::v1::RejectedUpstream>& rejected,
+    const nginx_xds::v1::Snapshot* previous);
+
+// The error_detail message of a NACK naming single upstreams: one line per
+// upstream, `upstream "NAME": reason`.
+std::string RejectedUpstreamsMessage(const std::vector<nginx_xds::v1::RejectedUpstream>& rejected);
+
+// `message` without a leading `upstream "NAME": ` (or `cluster "NAME": `)
+// that names `name` again: the reason alone.
+std::string ReasonAbout(const std::string& name, const std::string& message);
 
 }  // namespace nginx_xds
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -45,6 +46,8 @@ struct nxa_snapshot_s {
   nginx_xds::v1::Snapshot snapshot;
   bool from_cache = false;
   std::optional<nginx_xds::SnapshotVerdict> verdict;
+  // Upstreams rejected one by one (nxa_snapshot_reject_upstream).
+  std::vector<nginx_xds::v1::RejectedUpstream> rejected;
 };
 
 namespace {
@@ -402,6 +405,27 @@ int nxa_snapshot_server(const nxa_snapshot_t* snapshot, size_t upstream, size_t 
   return NXA_OK;
 }
 
+int nxa_snapshot_reject_upstream(nxa_snapshot_t* snapshot, size_t index, const char* error) {
+  if (snapshot == nullptr || index >= static_cast<size_t>(snapshot->snapshot.upstreams_size())) {
+    return NXA_ERROR;
+  }
+  try {
+    const std::string& name = snapshot->snapshot.upstreams(static_cast<int>(index)).name();
+    for (const auto& each : snapshot->rejected) {
+      if (each.name() == name) return NXA_OK;
+    }
+    std::string message = OrEmpty(error);
+    if (message.empty()) message = "rejected by nginx";
+    nginx_xds::v1::RejectedUpstream rejected;
+    rejected.set_name(name);
+    rejected.set_message(std::move(message));
+    snapshot->rejected.push_back(std::move(rejected));
+    return NXA_OK;
+  } catch (...) {
+    return NXA_ERROR;
+  }
+}
+
 void nxa_snapshot_done(nxa_snapshot_t* snapshot, int status, const char* error) {
   if (snapshot == nullptr) return;
   try {
@@ -412,7 +436,7 @@ void nxa_snapshot_done(nxa_snapshot_t* snapshot, int status, const char* error) 
     }
     if (snapshot->verdict) {
       if (status == NXA_OK) {
-        snapshot->verdict->Done(absl::OkStatus());
+        snapshot->verdict->Done(absl::OkStatus(), std::move(snapshot->rejected));
       } else {
         std::string message = OrEmpty(error);
         if (message.empty()) message = "rejected by nginx";

@@ -157,8 +157,27 @@ int nxa_snapshot_upstream(const nxa_snapshot_t *snapshot, size_t index,
 int nxa_snapshot_server(const nxa_snapshot_t *snapshot, size_t upstream,
     size_t server, nxa_server_t *out);
 
+/*
+ * Rejects upstream `index` of the snapshot alone, with `error` (the reason,
+ * copied; NULL or "": "rejected by nginx"), before nxa_snapshot_done(snapshot,
+ * NXA_OK, NULL): the embedder applied every other upstream and keeps this one
+ * as it was (or without it, when it is new). The agent then writes what the
+ * embedder runs to the cache file (this upstream as last applied) and NACKs
+ * the response naming each rejected upstream: a line `upstream "NAME": error`
+ * each in error_detail.message, and an nginx_xds.v1.RejectedUpstreams in
+ * error_detail.details. The agent checks every upstream before the handover
+ * too and leaves out (and names in that NACK) those it rejects itself, so
+ * the snapshot holds their last good state. A second call for one index
+ * counts once. NXA_ERROR when `index` is out of range.
+ */
+int nxa_snapshot_reject_upstream(nxa_snapshot_t *snapshot, size_t index,
+    const char *error);
+
 /* Reports the embedder's verdict and releases the snapshot: NXA_OK ACKs it
- * (and writes it to the cache file); anything else NACKs it with `error`. */
+ * (and writes it to the cache file), or with upstreams rejected by
+ * nxa_snapshot_reject_upstream() applies the rest and NACKs naming them;
+ * anything else NACKs it whole with `error` (single rejections are then
+ * dropped). */
 void nxa_snapshot_done(nxa_snapshot_t *snapshot, int status, const char *error);
 
 #ifdef __cplusplus

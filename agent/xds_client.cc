@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "agent/snapshot_file.h"
 #include "common/xds_mapping.h"
 #include "google/protobuf/struct.pb.h"
@@ -33,10 +34,13 @@ const char* TypeName(const std::string& type_url) {
 
 }  // namespace
 
-void SnapshotVerdict::Done(absl::Status status) const {
+void SnapshotVerdict::Done(absl::Status status,
+                           std::vector<nginx_xds::v1::RejectedUpstream> rejected) const {
   if (!state_) return;
   absl::MutexLock lock(&state_->mu);
-  if (!state_->status) state_->status = std::move(status);
+  if (state_->status) return;
+  state_->status = std::move(status);
+  state_->rejected = std::move(rejected);
 }
 
 XdsClient::XdsClient(XdsClientOptions options, SnapshotHandler on_snapshot, LogHandler on_log)
@@ -276,7 +280,8 @@ XdsClient::StreamResult XdsClient::RunStream(AggregatedDiscoveryService::Stub* s
 }
 
 bool XdsClient::Send(Stream* stream, const std::string& type_url, const std::string& version,
-                     const std::string& nonce, const std::string* error) {
+                     const std::string& nonce, const std::string* error,
+                     const nginx_xds::v1::RejectedUpstreams* rejected) {
   DiscoveryRequest request;
   request.set_type_url(type_url);
   request.set_version_info(version);
@@ -284,8 +289,32 @@ bool XdsClient::Send(Stream* stream, const std::string& type_url, const std::str
   if (error != nullptr) {
     request.mutable_error_detail()->set_code(kNackCode);
     request.mutable_error_detail()->set_message(*error);
+    if (rejected != nullptr) request.mutable_error_detail()->add_details()->PackFrom(*rejected);
   }
   return stream->Write(request);
+}
+
+bool XdsClient::AnswerApplied(Stream* stream, const std::vector<SnapshotAssembler::Answer>& answers,
+                              const std::string& version,
+                              const std::vector<nginx_xds::v1::RejectedUpstream>& rejected) {
+  if (rejected.empty()) {
+    for (const SnapshotAssembler::Answer& answer : answers) {
+      if (!Send(stream, answer.type_url, version, answer.nonce, nullptr)) return false;
+    }
+    return true;
+  }
+  const std::string message = RejectedUpstreamsMessage(rejected);
+  nginx_xds::v1::RejectedUpstreams detail;
+  for (const auto& each : rejected) *detail.add_upstreams() = each;
+  Log(LogLevel::kWarn, absl::StrCat("version ", version, " applied except ", rejected.size(),
+                                    rejected.size() == 1 ? " upstream: " : " upstreams: ",
+                                    absl::StrReplaceAll(message, {{"\n", "; "}})));
+  for (const SnapshotAssembler::Answer& answer : answers) {
+    if (!Send(stream, answer.type_url, last_good_version_, answer.nonce, &message, &detail)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response,
@@ -311,45 +340,50 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
   if (!outcome.candidate) return true;
 
   const SnapshotAssembler::Candidate& candidate = *outcome.candidate;
-  const nginx_xds::v1::Snapshot& snapshot = candidate.snapshot;
-  std::optional<absl::Status> verdict;
-  if (applied_ && google::protobuf::util::MessageDifferencer::Equals(*applied_, snapshot)) {
-    Log(LogLevel::kDebug, absl::StrCat("version ", snapshot.version(), " is already applied"));
-    verdict = absl::OkStatus();
+  const nginx_xds::v1::Snapshot* previous = applied_ ? &*applied_ : nullptr;
+  // Upstreams the assembler rejected keep their last good state: the
+  // embedder is offered that state for them.
+  std::vector<nginx_xds::v1::RejectedUpstream> rejected = candidate.rejected;
+  const nginx_xds::v1::Snapshot offered = WithoutRejected(candidate.snapshot, rejected, previous);
+  std::optional<Verdict> verdict;
+  if (applied_ && google::protobuf::util::MessageDifferencer::Equals(*applied_, offered)) {
+    Log(LogLevel::kDebug, absl::StrCat("version ", offered.version(), " is already applied"));
+    verdict = Verdict{absl::OkStatus(), {}};
   } else {
-    verdict = HandOver(snapshot, /*from_cache=*/false);
+    verdict = HandOver(offered, /*from_cache=*/false);
     if (!verdict) {
       assembler_.Reject();
       return false;
     }
   }
 
-  if (verdict->ok()) {
-    assembler_.Commit();
-    applied_ = snapshot;
-    last_good_version_ = snapshot.version();
+  if (verdict->status.ok()) {
+    for (auto& each : verdict->rejected) {
+      each.set_message(ReasonAbout(each.name(), each.message()));
+      rejected.push_back(each);
+    }
+    // What the embedder runs now: the rejected upstreams as they were.
+    nginx_xds::v1::Snapshot now = WithoutRejected(offered, verdict->rejected, previous);
+    assembler_.Commit(now);
+    applied_ = now;
+    if (rejected.empty()) last_good_version_ = now.version();
     result->got_snapshot = true;
     backoff_.Reset();
     if (!options_.cache_path.empty()) {
-      absl::Status saved = SaveSnapshotFile(options_.cache_path, snapshot);
+      absl::Status saved = SaveSnapshotFile(options_.cache_path, now);
       if (!saved.ok()) {
         Log(LogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
       }
     }
-    Log(LogLevel::kInfo, absl::StrCat("applied version ", snapshot.version(), " (",
-                                      snapshot.upstreams_size(), " upstreams)"));
-    for (const SnapshotAssembler::Answer& answer : candidate.answers) {
-      if (!Send(stream, answer.type_url, snapshot.version(), answer.nonce, nullptr)) {
-        return false;
-      }
-    }
-    return true;
+    Log(LogLevel::kInfo,
+        absl::StrCat("applied version ", now.version(), " (", now.upstreams_size(), " upstreams)"));
+    return AnswerApplied(stream, candidate.answers, now.version(), rejected);
   }
 
   assembler_.Reject();
-  std::string message(verdict->message());
+  std::string message(verdict->status.message());
   if (message.empty()) message = "rejected by nginx";
-  Log(LogLevel::kWarn, absl::StrCat("version ", snapshot.version(), " rejected: ", message));
+  Log(LogLevel::kWarn, absl::StrCat("version ", offered.version(), " rejected: ", message));
   for (const SnapshotAssembler::Answer& answer : candidate.answers) {
     if (!Send(stream, answer.type_url, last_good_version_, answer.nonce, &message)) {
       return false;
@@ -358,8 +392,8 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
   return true;
 }
 
-std::optional<absl::Status> XdsClient::HandOver(const nginx_xds::v1::Snapshot& snapshot,
-                                                bool from_cache) {
+std::optional<XdsClient::Verdict> XdsClient::HandOver(const nginx_xds::v1::Snapshot& snapshot,
+                                                      bool from_cache) {
   auto state = std::make_shared<SnapshotVerdict::State>();
   {
     absl::MutexLock lock(&mu_);
@@ -374,13 +408,13 @@ std::optional<absl::Status> XdsClient::HandOver(const nginx_xds::v1::Snapshot& s
   } catch (...) {
     SnapshotVerdict(state).Done(absl::InternalError("snapshot handler failed"));
   }
-  std::optional<absl::Status> verdict;
+  std::optional<Verdict> verdict;
   {
     absl::MutexLock lock(&state->mu);
     state->mu.Await(absl::Condition(
         +[](SnapshotVerdict::State* s) { return s->status.has_value() || s->cancelled; },
         state.get()));
-    if (!state->cancelled) verdict = state->status;
+    if (!state->cancelled) verdict = Verdict{*state->status, std::move(state->rejected)};
   }
   {
     absl::MutexLock lock(&mu_);
@@ -394,14 +428,19 @@ void XdsClient::HandOverCache() {
   cache_handed_over_ = true;
   Log(LogLevel::kInfo, absl::StrCat("using version ", cached_->version(),
                                     " from the cache file until the control plane answers"));
-  std::optional<absl::Status> verdict = HandOver(*cached_, /*from_cache=*/true);
+  std::optional<Verdict> verdict = HandOver(*cached_, /*from_cache=*/true);
   if (!verdict) return;
-  if (verdict->ok()) {
-    applied_ = *cached_;
-    last_good_version_ = cached_->version();
+  if (verdict->status.ok()) {
+    // Upstreams rejected now stay as nginx.conf has them: the control plane
+    // sends them again once it answers.
+    applied_ = WithoutRejected(*cached_, verdict->rejected, nullptr);
+    if (verdict->rejected.empty()) {
+      applied_ = *cached_;
+      last_good_version_ = cached_->version();
+    }
   } else {
-    Log(LogLevel::kWarn,
-        absl::StrCat("cached version ", cached_->version(), " rejected: ", verdict->message()));
+    Log(LogLevel::kWarn, absl::StrCat("cached version ", cached_->version(),
+                                      " rejected: ", verdict->status.message()));
   }
 }
 

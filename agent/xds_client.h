@@ -32,15 +32,19 @@ enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 // after the XdsClient is gone.
 class SnapshotVerdict {
  public:
-  // OK applies the snapshot (ACK); anything else rejects it (NACK with the
-  // status's message).
-  void Done(absl::Status status) const;
+  // OK applies the snapshot (ACK); anything else rejects it whole (NACK
+  // with the status's message). OK with `rejected` (each with the name of an
+  // upstream of the snapshot and the reason) applies every other upstream:
+  // the rejected ones keep what the embedder had, and the response is
+  // NACKed naming them (see RejectedUpstreams in upstream.proto).
+  void Done(absl::Status status, std::vector<nginx_xds::v1::RejectedUpstream> rejected = {}) const;
 
  private:
   friend class XdsClient;
   struct State {
     absl::Mutex mu;
     std::optional<absl::Status> status ABSL_GUARDED_BY(mu);
+    std::vector<nginx_xds::v1::RejectedUpstream> rejected ABSL_GUARDED_BY(mu);
     bool cancelled ABSL_GUARDED_BY(mu) = false;
   };
   explicit SnapshotVerdict(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -84,7 +88,13 @@ struct XdsClientOptions {
 // request carries the Node. Each response is validated by
 // a SnapshotAssembler; an invalid one is NACKed at once. A complete snapshot
 // is handed to the SnapshotHandler and the client waits for its verdict, then
-// writes the cache file and ACKs, or NACKs with the embedder's message. Any
+// writes the cache file and ACKs, or NACKs with the embedder's message.
+// Upstreams rejected one by one (by the assembler's validation or by the
+// embedder) keep their last good state: everything else of the snapshot is
+// applied and cached, and the responses are NACKed naming each rejected
+// upstream, in the message (a line `upstream "NAME": reason` each) and as a
+// RejectedUpstreams in error_detail.details. Such a NACK carries the version
+// of the last snapshot applied without rejections as version_info. Any
 // stream end is followed by a reconnect after a jittered backoff that resets
 // after a good response. When the first attempt fails and the cache file
 // holds a snapshot, that one is handed over once (from_cache) and never ACKed.
@@ -142,12 +152,23 @@ class XdsClient {
   bool HandleResponse(Stream* stream,
                       const envoy::service::discovery::v3::DiscoveryResponse& response,
                       StreamResult* result) ABSL_LOCKS_EXCLUDED(mu_);
+  // The embedder's verdict on a snapshot: see SnapshotVerdict::Done.
+  struct Verdict {
+    absl::Status status;
+    std::vector<nginx_xds::v1::RejectedUpstream> rejected;
+  };
   // Hands `snapshot` over and waits for the verdict; nullopt on shutdown.
-  std::optional<absl::Status> HandOver(const nginx_xds::v1::Snapshot& snapshot, bool from_cache)
+  std::optional<Verdict> HandOver(const nginx_xds::v1::Snapshot& snapshot, bool from_cache)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends the answer to `answers` after `snapshot` was applied except the
+  // upstreams of `rejected`: an ACK, or a NACK naming them.
+  bool AnswerApplied(Stream* stream, const std::vector<SnapshotAssembler::Answer>& answers,
+                     const std::string& version,
+                     const std::vector<nginx_xds::v1::RejectedUpstream>& rejected);
   void HandOverCache() ABSL_LOCKS_EXCLUDED(mu_);
   bool Send(Stream* stream, const std::string& type_url, const std::string& version,
-            const std::string& nonce, const std::string* error);
+            const std::string& nonce, const std::string* error,
+            const nginx_xds::v1::RejectedUpstreams* rejected = nullptr);
   // Sleeps `delay` unless shut down first; false when shut down.
   bool Sleep(absl::Duration delay) ABSL_LOCKS_EXCLUDED(mu_);
   bool shutting_down() ABSL_LOCKS_EXCLUDED(mu_);
@@ -162,9 +183,9 @@ class XdsClient {
   SnapshotAssembler assembler_;
   Backoff backoff_;
   // The version sent as version_info (on a new stream and in NACKs): that of
-  // the snapshot the embedder accepted last, from the stream or the cache
-  // file; empty before any. A cached version the embedder was never handed is
-  // not claimed: the control plane would then not send it again.
+  // the snapshot the embedder accepted last without rejecting an upstream,
+  // from the stream or the cache file; empty before any. A cached version the embedder was never
+  // handed is not claimed: the control plane would then not send it again.
   std::string last_good_version_;
   // What the embedder holds now; a re-sent identical snapshot is ACKed
   // without handing it over again.

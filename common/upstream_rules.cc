@@ -1,5 +1,6 @@
 #include "common/upstream_rules.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -93,15 +94,24 @@ absl::Status CheckUpstreamFields(const Upstream& upstream) {
 
 // Server settings other than the address; `address` names the server.
 absl::Status CheckServerSettings(const Server& server, Method method, absl::string_view address) {
-  if (server.has_weight() && (server.weight() < 1 || server.weight() > kMaxWeight)) {
+  if (server.has_weight() && server.weight() > kMaxWeight) {
     return ServerError(address,
-                       absl::StrCat("weight ", server.weight(), " must be 1-", kMaxWeight));
+                       absl::StrCat("weight ", server.weight(), " must be 0-", kMaxWeight));
   }
-  // nginx: "backup" cannot be used with the hash, ip_hash and random methods.
-  if (server.backup() && (method == v1::IP_HASH || method == v1::HASH || method == v1::RANDOM)) {
+  // Weight 0 (ngx_dynamic_upstream stores it) takes no requests while a
+  // server with a weight is available; hash, ip_hash and random divide by the
+  // total weight or give each server weight * 160 points, so there it could
+  // crash a worker or silently drop the server.
+  if (server.has_weight() && server.weight() == 0 &&
+      (method == v1::IP_HASH || method == v1::HASH || method == v1::RANDOM)) {
     return ServerError(address,
-                       absl::StrCat("backup is not supported by method ", MethodName(method)));
+                       absl::StrCat("weight 0 is not supported by method ", MethodName(method),
+                                    " (only round robin and least_conn)"));
   }
+  // Backup servers with hash, ip_hash and random: nginx refuses `backup` on
+  // a server listed after such a directive, but takes servers listed before
+  // it; the model has no order, so it takes them (nginx-xds renders servers
+  // before the method), as nginx.conf can.
   return absl::OkStatus();
 }
 
@@ -170,8 +180,12 @@ absl::StatusOr<std::vector<ServerAddress>> ExpandAddress(const Server& server,
     absl::StatusCode code = resolved.status().code() == absl::StatusCode::kNotFound
                                 ? absl::StatusCode::kInvalidArgument
                                 : resolved.status().code();
+    // nginx's own words when the name does not exist.
+    absl::string_view what = code == absl::StatusCode::kInvalidArgument
+                                 ? "host not found in upstream"
+                                 : "cannot resolve upstream server";
     return absl::Status(
-        code, absl::StrCat("server \"", server.address(), "\": ", resolved.status().message()));
+        code, absl::StrCat(what, " \"", server.address(), "\": ", resolved.status().message()));
   }
   if (resolved->empty()) {
     return ServerError(server.address(), "host name resolves to no address");
@@ -252,7 +266,17 @@ absl::Status ValidateNormalizedUpstream(const Upstream& upstream) {
                          "keepalive_requests, keepalive_time_ms and "
                          "keepalive_timeout_ms must be set");
   }
-  if (upstream.servers().empty()) return UpstreamError(upstream, "no servers");
+  // nginx's ngx_http_upstream_init_round_robin: backups alone are no servers.
+  const bool has_primary = std::any_of(upstream.servers().begin(), upstream.servers().end(),
+                                       [](const Server& server) { return !server.backup(); });
+  if (upstream.servers().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no servers are inside upstream \"", upstream.name(), "\""));
+  }
+  if (!has_primary) {
+    return absl::InvalidArgumentError(absl::StrCat("no servers in upstream \"", upstream.name(),
+                                                   "\" (every server is a backup)"));
+  }
   if (upstream.servers_size() > static_cast<int>(kMaxServersPerUpstream)) {
     return UpstreamError(upstream, absl::StrCat("more than ", kMaxServersPerUpstream, " servers"));
   }

@@ -131,12 +131,21 @@ LbEndpoint ToLbEndpoint(const Server& server, int index) {
   auto* endpoint = lb_endpoint.mutable_endpoint();
   *endpoint->mutable_address() = ToAddress(server.address());
   endpoint->set_hostname(server.host());
-  lb_endpoint.mutable_load_balancing_weight()->set_value(server.has_weight() ? server.weight()
-                                                                             : kDefaultWeight);
-  lb_endpoint.set_health_status(server.down() ? envoy::config::core::v3::DRAINING
-                                              : envoy::config::core::v3::HEALTHY);
+  // xDS weights are 1 or more: nginx's weight 0 (no requests while a server
+  // with a weight is up) travels as weight 1 + DRAINING, which xDS clients
+  // send nothing to, with the exact weight (and `down`) in metadata.
+  const bool zero_weight = server.has_weight() && server.weight() == 0;
+  lb_endpoint.mutable_load_balancing_weight()->set_value(zero_weight           ? 1
+                                                         : server.has_weight() ? server.weight()
+                                                                               : kDefaultWeight);
+  lb_endpoint.set_health_status(server.down() || zero_weight ? envoy::config::core::v3::DRAINING
+                                                             : envoy::config::core::v3::HEALTHY);
   Struct& nginx = (*lb_endpoint.mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey];
   auto& fields = *nginx.mutable_fields();
+  if (zero_weight) {
+    fields["weight"].set_number_value(0);
+    if (server.down()) fields["down"].set_bool_value(true);
+  }
   fields["max_fails"].set_number_value(server.has_max_fails() ? server.max_fails()
                                                               : kDefaultMaxFails);
   fields["fail_timeout"].set_number_value(server.has_fail_timeout() ? server.fail_timeout()
@@ -345,15 +354,25 @@ absl::StatusOr<IndexedServer> ReadServer(const LbEndpoint& lb_endpoint, bool bac
     return absl::InvalidArgumentError(
         absl::StrCat(where, "weight ", weight, " out of range 1-", kMaxWeight));
   }
-  server.set_weight(weight);
   bool down = false;
   NGINX_XDS_ASSIGN_OR_RETURN(down, ReadDown(lb_endpoint, where));
-  server.set_down(down);
   server.set_backup(backup);
 
   NginxFields nginx(lb_endpoint.metadata(), where);
   constexpr uint32_t kMax = std::numeric_limits<uint32_t>::max();
   uint32_t number = 0;
+  if (nginx.Has("weight")) {
+    // nginx's weight 0: DRAINING says "no requests", metadata "down" says
+    // whether the server is also down.
+    NGINX_XDS_ASSIGN_OR_RETURN(number, nginx.Number("weight", 0, 0));
+    if (weight != 1 || !down) {
+      return nginx.Error("metadata \"weight\" 0 needs load_balancing_weight 1 and DRAINING");
+    }
+    weight = 0;
+    NGINX_XDS_ASSIGN_OR_RETURN(down, nginx.Bool("down"));
+  }
+  server.set_weight(weight);
+  server.set_down(down);
   NGINX_XDS_ASSIGN_OR_RETURN(number, nginx.Number("max_fails", kDefaultMaxFails, kMax));
   server.set_max_fails(number);
   NGINX_XDS_ASSIGN_OR_RETURN(number,

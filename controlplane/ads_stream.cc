@@ -32,6 +32,25 @@ WatcherNode WatcherNodeOf(const envoy::config::core::v3::Node& node) {
   return watcher;
 }
 
+// The upstreams a NACK rejects alone (the node applied the rest): the
+// RejectedUpstreams among its details; empty when it rejects the version
+// whole. Names the agent could not have sent (empty) are dropped.
+std::vector<nginx_xds::v1::RejectedUpstream> RejectedUpstreamsOf(const google::rpc::Status& error) {
+  std::vector<nginx_xds::v1::RejectedUpstream> rejected;
+  for (const google::protobuf::Any& detail : error.details()) {
+    nginx_xds::v1::RejectedUpstreams upstreams;
+    if (!detail.Is<nginx_xds::v1::RejectedUpstreams>() || !detail.UnpackTo(&upstreams)) continue;
+    for (const auto& each : upstreams.upstreams()) {
+      if (each.name().empty()) continue;
+      nginx_xds::v1::RejectedUpstream kept;
+      kept.set_name(each.name().substr(0, kMaxNameLength));
+      kept.set_message(each.message());
+      rejected.push_back(std::move(kept));
+    }
+  }
+  return rejected;
+}
+
 }  // namespace
 
 AdsStream* AdsStream::Start(SnapshotCache* cache, NodeRegistry* registry,
@@ -126,7 +145,8 @@ absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
     if (request.response_nonce() != type.last_nonce) return absl::OkStatus();
     type.awaiting_reply = false;
     if (request.has_error_detail()) {
-      registry_->Nacked(node_, type_url, *type.sent_version, request.error_detail().message());
+      registry_->Nacked(node_, type_url, *type.sent_version, request.error_detail().message(),
+                        RejectedUpstreamsOf(request.error_detail()));
     } else {
       // An ACK names the version the client now runs: usually the one just
       // sent, but a client that could not use it yet (its other type is at

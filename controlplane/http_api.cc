@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/upstream_rules.h"
 #include "controlplane/rollout.h"
@@ -701,7 +702,18 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
       } else {
         body += "null";
       }
-      body += "}";
+      // The upstreams the node rejects alone while it runs the rest.
+      body += ",\"rejected_upstreams\":[";
+      for (int i = 0; i < node.rejected_upstreams_size(); ++i) {
+        const auto& rejected = node.rejected_upstreams(i);
+        absl::StrAppend(
+            &body, i == 0 ? "" : ",", "{\"name\":", JsonString(rejected.name()),
+            ",\"message\":", JsonString(rejected.message()), ",\"version\":", rejected.version(),
+            ",\"since_version\":", rejected.since_version(),
+            ",\"time\":", JsonString(google::protobuf::util::TimeUtil::ToString(rejected.time())),
+            "}");
+      }
+      body += "]}";
       first = false;
     }
     body += "],\"rollouts\":[";
@@ -728,10 +740,17 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
                         node.connected() ? "connected" : "not connected", ", acked version ",
                         node.acked_version());
         if (node.has_last_nack()) {
-          absl::StrAppend(&body, ", last NACK of version ", node.last_nack().version(), ": ",
-                          Printable(node.last_nack().message()));
+          // A NACK naming single upstreams has a line for each.
+          absl::StrAppend(
+              &body, ", last NACK of version ", node.last_nack().version(), ": ",
+              Printable(absl::StrReplaceAll(node.last_nack().message(), {{"\n", "; "}})));
         }
         body += "\n";
+        for (const auto& rejected : node.rejected_upstreams()) {
+          absl::StrAppend(&body, "    rejects upstream \"", Printable(rejected.name()),
+                          "\" since version ", rejected.since_version(), " (still in version ",
+                          rejected.version(), "): ", Printable(rejected.message()), "\n");
+        }
       }
       for (const auto& rollout : rollouts) {
         if (rollout.fleet() == fleet) body += RolloutText(rollout, "  ");

@@ -5,7 +5,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -36,8 +38,15 @@ class NodeRegistry {
   void Subscribed(const std::string& node, const std::string& type_url) ABSL_LOCKS_EXCLUDED(mu_);
   void Acked(const std::string& node, const std::string& type_url, uint64_t version)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // A NACK of `version`. With `rejected` (the RejectedUpstreams of its
+  // error_detail) the node applied every other upstream of the version: the
+  // version counts as acknowledged for `type_url`, and the node's rejected
+  // upstreams become `rejected` (each keeps the version its run of
+  // rejections started at). Without, the node rejected the version whole.
   void Nacked(const std::string& node, const std::string& type_url, uint64_t version,
-              const std::string& message) ABSL_LOCKS_EXCLUDED(mu_);
+              const std::string& message,
+              const std::vector<nginx_xds::v1::RejectedUpstream>& rejected = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Whether the node rejected exactly `version` of `type_url`: such a
   // version is never sent to it again.
@@ -49,7 +58,12 @@ class NodeRegistry {
 
   // Waits until every connected node of `fleet` has acknowledged `version`
   // (or newer) or rejected it, or until `deadline`; returns how far it got.
-  Progress WaitForFleet(const std::string& fleet, uint64_t version, absl::Time deadline) const
+  // `changed` holds the UpstreamKeys of the upstreams the write of `version`
+  // changed: a node that applied the version except upstreams none of which
+  // is among them counts as acknowledged; one that rejects one of them is a
+  // rejection (naming those). Null: every rejected upstream counts.
+  Progress WaitForFleet(const std::string& fleet, uint64_t version, absl::Time deadline,
+                        const std::set<std::string>* changed = nullptr) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // How many WaitForFleet calls are waiting now.
@@ -70,6 +84,10 @@ class NodeRegistry {
     int streams = 0;
     std::map<std::string, TypeState> types;
     nginx_xds::v1::NodeRejection last_nack;  // empty node: none yet
+    // The upstreams the node rejects alone now, by UpstreamKey, and the
+    // version of the NACK that named them last.
+    std::map<std::string, nginx_xds::v1::RejectedUpstream> rejected_upstreams;
+    uint64_t rejected_at = 0;
     absl::Time updated;
   };
 
@@ -91,8 +109,8 @@ class NodeRegistry {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Runs `change` on `node`, keeping the waiters' counts right.
   void Mutate(Node* node, const std::function<void()>& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Progress ProgressOf(const std::string& fleet, uint64_t version) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  Progress ProgressOf(const std::string& fleet, uint64_t version,
+                      const std::set<std::string>* changed) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void Changed(Node* node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;

@@ -124,6 +124,8 @@ void FillCanaryProgress(const nginx_xds::v1::FleetStatus& status,
     if (node.has_last_nack() && node.last_nack().version() > rollout->stable_version()) {
       *out->mutable_last_nack() = node.last_nack();
     }
+    // The caller keeps those the rollout changed (UpstreamService).
+    *out->mutable_rejected_upstreams() = node.rejected_upstreams();
     if (!node.connected()) continue;
     ++connected;
     if (node.acked_version() >= rollout->canary_version()) ++acked;
@@ -134,8 +136,29 @@ void FillCanaryProgress(const nginx_xds::v1::FleetStatus& status,
 
 std::optional<NodeRejection> CanaryRejection(const Rollout& rollout) {
   for (const CanaryNode& node : rollout.canary_nodes()) {
-    if (node.has_last_nack() && node.last_nack().version() > node.acked_version()) {
+    // A whole rejection: the node still runs an older version. (A NACK
+    // naming single upstreams counts as applied, see below.)
+    if (node.has_last_nack() && node.last_nack().upstreams().empty() &&
+        node.last_nack().version() > node.acked_version()) {
       return node.last_nack();
+    }
+    // Rejects, alone, an upstream the rollout changed: that change halts it
+    // too, while the node applies the rest.
+    if (!node.rejected_upstreams().empty()) {
+      NodeRejection rejection;
+      rejection.set_node(node.id());
+      std::string message;
+      for (const auto& rejected : node.rejected_upstreams()) {
+        rejection.set_version(std::max(rejection.version(), rejected.version()));
+        absl::StrAppend(&message, message.empty() ? "" : "; ", "upstream \"", rejected.name(),
+                        "\": ", rejected.message());
+        auto* out = rejection.add_upstreams();
+        out->set_name(rejected.name());
+        out->set_message(rejected.message());
+        *rejection.mutable_time() = rejected.time();
+      }
+      rejection.set_message(message);
+      return rejection;
     }
   }
   return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -10,8 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "common/address.h"
+#include "common/upstream_rules.h"
 
 namespace nginx_xds {
 namespace {
@@ -23,6 +24,8 @@ using nginx_xds::v1::Upstream;
 constexpr size_t kMaxQuotedCommand = 80;
 // nginx's port for `server` lines without one.
 constexpr uint16_t kDefaultPort = 80;
+// The model keeps counts and times in 32 bits; nginx in 64.
+constexpr uint64_t kMax32 = std::numeric_limits<uint32_t>::max();
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -76,101 +79,277 @@ void AppendEscaped(char c, std::string* word) {
   }
 }
 
-// A non-negative decimal integer that fits in 32 bits, as nginx's ngx_atoi
-// reads one; `what` names it in messages.
-absl::StatusOr<uint32_t> ParseCount(absl::string_view what, absl::string_view text) {
-  if (text.empty() || !std::all_of(text.begin(), text.end(), absl::ascii_isdigit)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " \"", text, "\" is not a non-negative integer"));
-  }
+// nginx's ngx_atoi: decimal digits only, at least one, no larger than
+// nginx's ngx_int_t. nullopt where nginx answers NGX_ERROR.
+std::optional<uint64_t> NginxAtoi(absl::string_view text) {
+  if (text.empty()) return std::nullopt;
   uint64_t value = 0;
   for (char c : text) {
+    if (!absl::ascii_isdigit(c)) return std::nullopt;
     value = value * 10 + static_cast<uint64_t>(c - '0');
-    if (value > std::numeric_limits<uint32_t>::max()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " \"", text, "\" is too large (at most ",
-                                                     std::numeric_limits<uint32_t>::max(), ")"));
-    }
+    if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+  }
+  return value;
+}
+
+// Why ngx_atoi refused `text`, for the detail after nginx's own message.
+std::string AtoiProblem(absl::string_view what, absl::string_view text) {
+  if (!text.empty() && std::all_of(text.begin(), text.end(), absl::ascii_isdigit)) {
+    return absl::StrCat(what, " \"", text, "\" is too large");
+  }
+  return absl::StrCat(what, " \"", text, "\" is not a non-negative integer");
+}
+
+// A value nginx accepts but the model keeps in 32 bits (or, for weight, in
+// nginx-xds's 1-1000000, which keeps a cluster's total weight within what
+// xDS clients accept).
+absl::StatusOr<uint32_t> Fit32(absl::string_view what, absl::string_view text, uint64_t value,
+                               uint64_t max) {
+  if (value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " \"", text, "\" is too large for nginx-xds (at most ", max, ")"));
   }
   return static_cast<uint32_t>(value);
 }
 
-// A time that must fit in 32 bits of its unit.
-absl::StatusOr<uint32_t> ParseTime32(absl::string_view what, absl::string_view text,
-                                     bool in_seconds) {
-  absl::StatusOr<uint64_t> time = ParseNginxTime(text, in_seconds);
-  if (!time.ok())
-    return absl::InvalidArgumentError(absl::StrCat(what, " ", time.status().message()));
-  if (*time > std::numeric_limits<uint32_t>::max()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " \"", text, "\" is too long"));
-  }
-  return static_cast<uint32_t>(*time);
+// nginx's message for a server parameter it refuses, with our detail.
+absl::Status InvalidParameter(const BlockCommand& command, absl::string_view word,
+                              absl::string_view detail) {
+  return CommandError(command, absl::StrCat("invalid parameter \"", word, "\"",
+                                            detail.empty() ? "" : ": ", detail));
 }
 
-absl::Status ParseServer(const BlockCommand& command, Server* server) {
-  if (command.words.size() < 2) return CommandError(command, "\"server\" needs an address");
-  const std::string& address = command.words[1];
+// The error ngx_parse_url sets for an upstream server address (its syntax
+// only, not name resolution), or "" when nginx reads the address.
+std::string NginxAddressProblem(absl::string_view url) {
+  if (url.size() >= 5 && absl::EqualsIgnoreCase(url.substr(0, 5), "unix:")) {
+    return url.size() == 5 ? "no path in the unix domain socket" : "";
+  }
+  auto port_ok = [](absl::string_view port) {
+    std::optional<uint64_t> n = NginxAtoi(port);
+    return n && *n >= 1 && *n <= 65535;
+  };
+  if (!url.empty() && url[0] == '[') {
+    const size_t close = url.find(']');
+    if (close == absl::string_view::npos) return "invalid host";
+    absl::string_view rest = url.substr(close + 1);
+    if (rest.find('/') != absl::string_view::npos) return "invalid host";
+    if (!rest.empty()) {
+      if (rest[0] != ':') return "invalid host";
+      if (!port_ok(rest.substr(1))) return "invalid port";
+    }
+    if (close == 1) return "no host";
+    return "";
+  }
+  const size_t uri = url.find_first_of("/?");
+  if (uri != absl::string_view::npos) return "invalid host";
+  const size_t colon = url.find(':');
+  absl::string_view host = url;
+  if (colon != absl::string_view::npos) {
+    if (!port_ok(url.substr(colon + 1))) return "invalid port";
+    host = url.substr(0, colon);
+  }
+  if (host.empty()) return "no host";
+  return "";
+}
+
+// nginx's `NAME in upstream "ADDR"` for a server address nginx or nginx-xds
+// refuses; `detail` is our reason.
+absl::Status AddressError(const BlockCommand& command, absl::string_view address,
+                          absl::string_view nginx_problem, absl::string_view detail) {
+  return CommandError(command, absl::StrCat(nginx_problem, " in upstream \"", address, "\"",
+                                            detail.empty() ? "" : ": ", detail));
+}
+
+absl::Status CheckAddress(const BlockCommand& command, const std::string& address) {
   absl::StatusOr<ServerAddress> parsed = ParseServerAddress(address, kDefaultPort);
-  if (!parsed.ok()) return CommandError(command, parsed.status().message());
-  server->set_address(address);
-  std::set<std::string> seen;
+  const std::string nginx = NginxAddressProblem(address);
+  if (!nginx.empty()) {
+    return AddressError(command, address, nginx, parsed.ok() ? "" : parsed.status().message());
+  }
+  if (parsed.ok()) return absl::OkStatus();
+  // nginx reads it as a host name, which then resolves to nothing (or, in
+  // brackets, as an IPv6 literal), except a relative unix path, which nginx-xds refuses (it depends
+  // on nginx's working directory).
+  if (absl::StartsWithIgnoreCase(address, "unix:")) {
+    return CommandError(command, parsed.status().message());
+  }
+  // A bracketed literal nginx cannot read is no IPv6 address to nginx.
+  return AddressError(command, address,
+                      absl::StartsWith(address, "[") ? "invalid IPv6 address" : "host not found",
+                      parsed.status().message());
+}
+
+// One server parameter, as ngx_http_upstream_server reads it.
+absl::Status ParseServerParameter(const BlockCommand& command, const std::string& word,
+                                  bool backup_allowed, Server* server) {
+  auto number = [&](absl::string_view what, size_t prefix, uint64_t max,
+                    bool zero_ok) -> absl::StatusOr<uint32_t> {
+    absl::string_view text = absl::string_view(word).substr(prefix);
+    std::optional<uint64_t> value = NginxAtoi(text);
+    if (!value) return InvalidParameter(command, word, AtoiProblem(what, text));
+    if (*value == 0 && !zero_ok) {
+      return InvalidParameter(command, word, absl::StrCat(what, " must be at least 1"));
+    }
+    absl::StatusOr<uint32_t> fit = Fit32(what, text, *value, max);
+    if (!fit.ok()) return CommandError(command, fit.status().message());
+    return fit;
+  };
+  if (absl::StartsWith(word, "weight=")) {
+    absl::StatusOr<uint32_t> weight = number("weight", 7, kMaxWeight, /*zero_ok=*/false);
+    if (!weight.ok()) return weight.status();
+    server->set_weight(*weight);
+  } else if (absl::StartsWith(word, "max_conns=")) {
+    absl::StatusOr<uint32_t> max_conns = number("max_conns", 10, kMax32, /*zero_ok=*/true);
+    if (!max_conns.ok()) return max_conns.status();
+    server->set_max_conns(*max_conns);
+  } else if (absl::StartsWith(word, "max_fails=")) {
+    absl::StatusOr<uint32_t> max_fails = number("max_fails", 10, kMax32, /*zero_ok=*/true);
+    if (!max_fails.ok()) return max_fails.status();
+    server->set_max_fails(*max_fails);
+  } else if (absl::StartsWith(word, "fail_timeout=")) {
+    absl::string_view text = absl::string_view(word).substr(13);
+    absl::StatusOr<uint64_t> time = ParseNginxTime(text, /*in_seconds=*/true);
+    if (!time.ok()) {
+      return InvalidParameter(command, word,
+                              absl::StrCat("fail_timeout ", time.status().message()));
+    }
+    absl::StatusOr<uint32_t> fit = Fit32("fail_timeout", text, *time, kMax32);
+    if (!fit.ok()) return CommandError(command, fit.status().message());
+    server->set_fail_timeout(*fit);
+  } else if (word == "backup") {
+    if (!backup_allowed) {
+      return CommandError(command,
+                          "balancing method does not support parameter \"backup\" (hash, "
+                          "ip_hash and random refuse backup servers listed after them)");
+    }
+    server->set_backup(true);
+  } else if (word == "down") {
+    server->set_down(true);
+  } else {
+    return InvalidParameter(command, word,
+                            "known: weight=, max_fails=, fail_timeout=, max_conns=, backup, down");
+  }
+  return absl::OkStatus();
+}
+
+// ngx_http_upstream_server: the parameters first, in order (a repeated one
+// wins), then the address.
+absl::Status ParseServer(const BlockCommand& command, bool backup_allowed, Server* server) {
+  if (command.words.size() < 2) {
+    return CommandError(command, "invalid number of arguments in \"server\" directive");
+  }
   for (size_t i = 2; i < command.words.size(); ++i) {
-    const std::string& word = command.words[i];
-    const size_t equals = word.find('=');
-    const std::string name = word.substr(0, equals == std::string::npos ? word.size() : equals + 1);
-    const absl::string_view value = equals == std::string::npos
-                                        ? absl::string_view()
-                                        : absl::string_view(word).substr(equals + 1);
-    if (!seen.insert(name).second) {
-      return CommandError(command, absl::StrCat("server parameter \"", name, "\" is given twice"));
+    absl::Status status = ParseServerParameter(command, command.words[i], backup_allowed, server);
+    if (!status.ok()) return status;
+  }
+  // nginx reads the "unix:" prefix in any case.
+  std::string address = command.words[1];
+  if (absl::StartsWithIgnoreCase(address, "unix:")) address.replace(0, 5, "unix:");
+  absl::Status status = CheckAddress(command, address);
+  if (!status.ok()) return status;
+  server->set_address(address);
+  return absl::OkStatus();
+}
+
+absl::Status ArgumentCount(const BlockCommand& command, size_t min, size_t max) {
+  const size_t arguments = command.words.size() - 1;
+  if (arguments >= min && arguments <= max) return absl::OkStatus();
+  return CommandError(
+      command, absl::StrCat("invalid number of arguments in \"", command.words[0], "\" directive"));
+}
+
+// nginx's balancing method directives: the last one wins (nginx only
+// warns "load balancing method redefined"), and hash, ip_hash and random
+// refuse `backup` on the servers that follow them.
+absl::Status ParseMethod(const BlockCommand& command, bool* backup_allowed, Upstream* upstream) {
+  const std::string& name = command.words[0];
+  absl::Status status;
+  if (name == "least_conn" || name == "ip_hash") {
+    status = ArgumentCount(command, 0, 0);
+    if (!status.ok()) return status;
+    upstream->set_method(name == "least_conn" ? v1::LEAST_CONN : v1::IP_HASH);
+  } else if (name == "random") {
+    status = ArgumentCount(command, 0, 2);
+    if (!status.ok()) return status;
+    if (command.words.size() > 1) {
+      if (command.words[1] != "two") {
+        return CommandError(command, absl::StrCat("invalid parameter \"", command.words[1], "\""));
+      }
+      if (command.words.size() > 2 && command.words[2] != "least_conn") {
+        return CommandError(command, absl::StrCat("invalid parameter \"", command.words[2], "\""));
+      }
+      return CommandError(command,
+                          "\"random two\" is not supported by nginx-xds (only \"random\")");
     }
-    absl::StatusOr<uint32_t> number = 0u;  // Flags have none.
-    if (name == "weight=") {
-      number = ParseCount("weight", value);
-      if (number.ok()) server->set_weight(*number);
-    } else if (name == "max_fails=") {
-      number = ParseCount("max_fails", value);
-      if (number.ok()) server->set_max_fails(*number);
-    } else if (name == "fail_timeout=") {
-      number = ParseTime32("fail_timeout", value, /*in_seconds=*/true);
-      if (number.ok()) server->set_fail_timeout(*number);
-    } else if (name == "max_conns=") {
-      number = ParseCount("max_conns", value);
-      if (number.ok()) server->set_max_conns(*number);
-    } else if (name == "backup") {
-      server->set_backup(true);
-    } else if (name == "down") {
-      server->set_down(true);
+    upstream->set_method(v1::RANDOM);
+  } else {  // hash
+    status = ArgumentCount(command, 1, 2);
+    if (!status.ok()) return status;
+    if (command.words.size() == 3 && command.words[2] != "consistent") {
+      return CommandError(command, absl::StrCat("invalid parameter \"", command.words[2], "\""));
+    }
+    upstream->set_method(v1::HASH);
+    upstream->set_hash_key(command.words[1]);
+    upstream->set_hash_consistent(command.words.size() == 3);
+  }
+  if (upstream->method() != v1::HASH) {
+    upstream->clear_hash_key();
+    upstream->clear_hash_consistent();
+  }
+  *backup_allowed = upstream->method() == v1::LEAST_CONN;
+  return absl::OkStatus();
+}
+
+// keepalive (ngx_http_upstream_keepalive) and its siblings (nginx's
+// ngx_conf_set_num_slot / ngx_conf_set_msec_slot).
+absl::Status ParseKeepalive(const BlockCommand& command, std::set<std::string>* seen,
+                            Upstream* upstream) {
+  const std::string& name = command.words[0];
+  absl::Status status = ArgumentCount(command, 1, 1);
+  if (!status.ok()) return status;
+  if (!seen->insert(name).second) {
+    return CommandError(command, absl::StrCat("\"", name, "\" directive is duplicate"));
+  }
+  const std::string& text = command.words[1];
+  if (name == "keepalive" || name == "keepalive_requests") {
+    std::optional<uint64_t> value = NginxAtoi(text);
+    if (name == "keepalive" && (!value || *value == 0)) {
+      return CommandError(
+          command,
+          absl::StrCat("invalid value \"", text, "\" in \"keepalive\" directive: ",
+                       value ? "keepalive must be at least 1" : AtoiProblem("keepalive", text)));
+    }
+    if (!value) {
+      return CommandError(
+          command,
+          absl::StrCat("\"", name, "\" directive invalid number: ", AtoiProblem(name, text)));
+    }
+    absl::StatusOr<uint32_t> fit = Fit32(name, text, *value, kMax32);
+    if (!fit.ok()) return CommandError(command, fit.status().message());
+    if (name == "keepalive") {
+      upstream->set_keepalive(*fit);
     } else {
-      return CommandError(command, absl::StrCat("unknown server parameter \"", word,
-                                                "\" (known: weight=, max_fails=, fail_timeout=, "
-                                                "max_conns=, backup, down)"));
+      upstream->set_keepalive_requests(*fit);
     }
-    if (!number.ok()) return CommandError(command, number.status().message());
+    return absl::OkStatus();
+  }
+  absl::StatusOr<uint64_t> time = ParseNginxTime(text, /*in_seconds=*/false);
+  if (!time.ok()) {
+    return CommandError(command, absl::StrCat("\"", name, "\" directive invalid value: ", name, " ",
+                                              time.status().message()));
+  }
+  absl::StatusOr<uint32_t> fit = Fit32(name, text, *time, kMax32);
+  if (!fit.ok()) {
+    return CommandError(command, absl::StrCat(name, " \"", text, "\" is too long for nginx-xds ",
+                                              "(at most ", kMax32, " ms)"));
+  }
+  if (name == "keepalive_time") {
+    upstream->set_keepalive_time_ms(*fit);
+  } else {
+    upstream->set_keepalive_timeout_ms(*fit);
   }
   return absl::OkStatus();
-}
-
-// The name of the balancing method a command sets, for "redefined" errors.
-absl::Status SetMethod(const BlockCommand& command, nginx_xds::v1::Method method,
-                       std::string* method_command, Upstream* upstream) {
-  if (!method_command->empty()) {
-    return CommandError(command, absl::StrCat("balancing method redefined: \"", command.words[0],
-                                              "\" after \"", *method_command, "\""));
-  }
-  *method_command = command.words[0];
-  upstream->set_method(method);
-  return absl::OkStatus();
-}
-
-absl::Status NoArguments(const BlockCommand& command) {
-  if (command.words.size() == 1) return absl::OkStatus();
-  return CommandError(command, absl::StrCat("\"", command.words[0], "\" takes no arguments"));
-}
-
-absl::Status OneArgument(const BlockCommand& command) {
-  if (command.words.size() == 2) return absl::OkStatus();
-  return CommandError(command,
-                      absl::StrCat("\"", command.words[0], "\" takes exactly one argument"));
 }
 
 }  // namespace
@@ -269,135 +448,117 @@ absl::StatusOr<std::vector<BlockCommand>> TokenizeBlock(absl::string_view body) 
 }
 
 absl::StatusOr<uint64_t> ParseNginxTime(absl::string_view text, bool in_seconds) {
-  // Units in the only order nginx accepts them, each at most once.
-  struct Unit {
-    absl::string_view name;
-    uint64_t seconds;
-  };
-  static constexpr Unit kUnits[] = {{"y", 365 * 24 * 3600},
-                                    {"M", 30 * 24 * 3600},
-                                    {"w", 7 * 24 * 3600},
-                                    {"d", 24 * 3600},
-                                    {"h", 3600},
-                                    {"m", 60},
-                                    {"s", 1},
-                                    {"ms", 0}};
-  constexpr size_t kMs = 7;
+  // ngx_parse_time's steps: each unit once, in this order; a space ends the
+  // units (only a bare number may follow it), a bare number at the end counts
+  // as seconds.
+  enum Step { kStart, kYear, kMonth, kWeek, kDay, kHour, kMin, kSec, kMsec, kLast };
   auto invalid = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not a time: ", why));
   };
-  // Totals are kept in milliseconds; this bounds them well below overflow.
-  constexpr uint64_t kMaxMs = uint64_t{1} << 62;
-  if (text.empty()) return invalid("empty");
-  uint64_t total_ms = 0;
-  size_t next_unit = in_seconds ? 0 : 2;
+  constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
+  bool valid = false;
+  int64_t value = 0;
+  int64_t total = 0;
+  Step step = in_seconds ? kStart : kMonth;
   size_t i = 0;
   while (i < text.size()) {
-    size_t digits = i;
-    uint64_t value = 0;
-    while (digits < text.size() && absl::ascii_isdigit(text[digits])) {
-      value = value * 10 + static_cast<uint64_t>(text[digits] - '0');
-      if (value > kMaxMs) return invalid("too large");
-      ++digits;
+    const char c = text[i++];
+    if (absl::ascii_isdigit(c)) {
+      if (value > (kMaxInt - (c - '0')) / 10) return invalid("too large");
+      value = value * 10 + (c - '0');
+      valid = true;
+      continue;
     }
-    if (digits == i) return invalid("expected a number");
-    if (digits == text.size()) {
-      // A bare number counts as seconds, and only alone.
-      if (i != 0) return invalid("a number after units needs a unit");
-      total_ms = value * 1000;
-      i = digits;
-      break;
-    }
-    size_t unit = 0;
-    size_t unit_length = 1;
-    if (text.substr(digits, 2) == "ms") {
-      unit = kMs;
-      unit_length = 2;
-    } else {
-      while (unit < kMs && kUnits[unit].name != text.substr(digits, 1)) ++unit;
-      if (unit == kMs) {
-        return invalid(absl::StrCat("unknown unit \"", text.substr(digits, 1),
+    Step unit;
+    int64_t scale;
+    switch (c) {
+      case 'y':
+        if (!in_seconds) return invalid("y and M are not allowed here");
+        unit = kYear, scale = 365 * 24 * 3600;
+        break;
+      case 'M':
+        if (!in_seconds) return invalid("y and M are not allowed here");
+        unit = kMonth, scale = 30 * 24 * 3600;
+        break;
+      case 'w':
+        unit = kWeek, scale = 7 * 24 * 3600;
+        break;
+      case 'd':
+        unit = kDay, scale = 24 * 3600;
+        break;
+      case 'h':
+        unit = kHour, scale = 3600;
+        break;
+      case 'm':
+        if (i < text.size() && text[i] == 's') {
+          if (in_seconds) return invalid("milliseconds are not allowed here");
+          ++i;
+          unit = kMsec, scale = 1;
+        } else {
+          unit = kMin, scale = 60;
+        }
+        break;
+      case 's':
+        unit = kSec, scale = 1;
+        break;
+      case ' ':
+        unit = kLast, scale = 1;
+        if (step >= kSec) return invalid("units must come in decreasing order, each once");
+        break;
+      default:
+        return invalid(absl::StrCat("unknown unit \"", std::string(1, c),
                                     "\" (units: ", in_seconds ? "y M " : "", "w d h m s",
                                     in_seconds ? "" : " ms", ")"));
-      }
     }
-    if (in_seconds && unit == kMs) return invalid("milliseconds are not allowed here");
-    if (!in_seconds && unit < 2) return invalid("y and M are not allowed here");
-    if (unit < next_unit) return invalid("units must come in decreasing order, each once");
-    next_unit = unit + 1;
-    const uint64_t unit_ms = unit == kMs ? 1 : kUnits[unit].seconds * 1000;
-    if (value > kMaxMs / unit_ms || total_ms > kMaxMs - value * unit_ms) {
-      return invalid("too large");
+    if (unit != kLast && unit <= step) {
+      return invalid("units must come in decreasing order, each once");
     }
-    total_ms += value * unit_ms;
-    i = digits + unit_length;
+    step = unit;
+    int64_t max = kMaxInt / scale;
+    if (unit != kMsec && !in_seconds) {
+      scale *= 1000;
+      max /= 1000;
+    }
+    if (value > max) return invalid("too large");
+    value *= scale;
+    if (total > kMaxInt - value) return invalid("too large");
+    total += value;
+    value = 0;
+    while (i < text.size() && text[i] == ' ') ++i;
   }
-  if (in_seconds) return total_ms / 1000;
-  return total_ms;
+  if (!valid) return invalid("expected a number");
+  if (!in_seconds) {
+    if (value > kMaxInt / 1000) return invalid("too large");
+    value *= 1000;
+  }
+  if (total > kMaxInt - value) return invalid("too large");
+  return static_cast<uint64_t>(total + value);
 }
 
 absl::StatusOr<Upstream> ParseUpstreamBlock(absl::string_view body) {
   absl::StatusOr<std::vector<BlockCommand>> commands = TokenizeBlock(body);
   if (!commands.ok()) return commands.status();
   Upstream upstream;
-  std::string method_command;
+  bool backup_allowed = true;  // nginx's NGX_HTTP_UPSTREAM_BACKUP flag
   std::set<std::string> seen;
   std::set<std::string> addresses;
   for (const BlockCommand& command : *commands) {
     const std::string& name = command.words[0];
     absl::Status status;
     if (name == "server") {
-      status = ParseServer(command, upstream.add_servers());
-      const std::string& added = upstream.servers(upstream.servers_size() - 1).address();
-      if (status.ok() && !addresses.insert(added).second) {
-        status = CommandError(command, absl::StrCat("server \"", added, "\" is listed twice"));
+      Server* server = upstream.add_servers();
+      status = ParseServer(command, backup_allowed, server);
+      // nginx takes the same server twice; nginx-xds names servers by address.
+      if (status.ok() && !addresses.insert(server->address()).second) {
+        status = CommandError(command, absl::StrCat("server \"", server->address(),
+                                                    "\" is listed twice (nginx-xds names "
+                                                    "servers by address)"));
       }
-    } else if (name == "ip_hash" || name == "least_conn" || name == "random") {
-      status = NoArguments(command);
-      if (status.ok()) {
-        status = SetMethod(command,
-                           name == "ip_hash"      ? v1::IP_HASH
-                           : name == "least_conn" ? v1::LEAST_CONN
-                                                  : v1::RANDOM,
-                           &method_command, &upstream);
-      }
-    } else if (name == "hash") {
-      if (command.words.size() < 2 || command.words.size() > 3) {
-        status = CommandError(command, "\"hash\" takes a key and optionally \"consistent\"");
-      } else if (command.words[1].empty()) {
-        status = CommandError(command, "\"hash\" needs a non-empty key");
-      } else if (command.words.size() == 3 && command.words[2] != "consistent") {
-        status = CommandError(command, absl::StrCat("invalid parameter \"", command.words[2],
-                                                    "\": only \"consistent\" may follow the key"));
-      } else {
-        status = SetMethod(command, v1::HASH, &method_command, &upstream);
-        upstream.set_hash_key(command.words[1]);
-        upstream.set_hash_consistent(command.words.size() == 3);
-      }
+    } else if (name == "ip_hash" || name == "least_conn" || name == "random" || name == "hash") {
+      status = ParseMethod(command, &backup_allowed, &upstream);
     } else if (name == "keepalive" || name == "keepalive_requests" || name == "keepalive_time" ||
                name == "keepalive_timeout") {
-      status = OneArgument(command);
-      if (status.ok() && !seen.insert(name).second) {
-        status = CommandError(command, absl::StrCat("\"", name, "\" is duplicate"));
-      }
-      if (status.ok()) {
-        absl::StatusOr<uint32_t> value =
-            name == "keepalive" || name == "keepalive_requests"
-                ? ParseCount(name, command.words[1])
-                : ParseTime32(name, command.words[1], /*in_seconds=*/false);
-        if (!value.ok()) {
-          status = CommandError(command, value.status().message());
-        } else if (name == "keepalive") {
-          if (*value == 0) status = CommandError(command, "keepalive must be at least 1");
-          upstream.set_keepalive(*value);
-        } else if (name == "keepalive_requests") {
-          upstream.set_keepalive_requests(*value);
-        } else if (name == "keepalive_time") {
-          upstream.set_keepalive_time_ms(*value);
-        } else {
-          upstream.set_keepalive_timeout_ms(*value);
-        }
-      }
+      status = ParseKeepalive(command, &seen, &upstream);
     } else if (name == "zone") {
       status = CommandError(command,
                             "\"zone\" cannot be set here: a zone is shared memory that "
@@ -409,11 +570,6 @@ absl::StatusOr<Upstream> ParseUpstreamBlock(absl::string_view body) {
                                                   "keepalive_time, keepalive_timeout)"));
     }
     if (!status.ok()) return status;
-  }
-  if (upstream.servers().empty()) {
-    return absl::InvalidArgumentError(
-        "the body has no \"server\" command: an upstream needs at least one server, e.g. "
-        "\"server 127.0.0.1:8080;\"");
   }
   return upstream;
 }

@@ -31,22 +31,29 @@ struct BlockCommand {
 // quote or directive, an empty directive, a block (`{`).
 absl::StatusOr<std::vector<BlockCommand>> TokenizeBlock(absl::string_view body);
 
-// nginx's time syntax (ngx_parse_time): a number of seconds ("10"), or
-// numbers with units in decreasing order ("10s", "1m30s", "500ms"; units
-// y M w d h m s ms). Returns seconds when `in_seconds` (then "ms" is
-// refused), otherwise milliseconds (then y and M are refused, as in
-// nginx). INVALID_ARGUMENT when `text` is no such time or overflows.
+// nginx's time syntax, as ngx_parse_time reads it: a number of seconds
+// ("10"), or numbers with units in decreasing order, each once ("10s",
+// "1m30s", "500ms"; units y M w d h m s ms), where a unit may lack its number
+// once another has one ("1hm"), a trailing bare number counts as seconds
+// ("1m30"), and spaces may follow a unit. Returns seconds when `in_seconds`
+// (then "ms" is refused), otherwise milliseconds (then y and M are refused,
+// as in nginx). INVALID_ARGUMENT says why `text` is no such time.
 absl::StatusOr<uint64_t> ParseNginxTime(absl::string_view text, bool in_seconds);
 
-// Parses the body of an upstream block into an Upstream without a name:
-// `server ADDR [weight=N] [max_fails=N] [fail_timeout=TIME] [max_conns=N]
-// [backup] [down];`, `ip_hash;`, `least_conn;`, `random;`,
-// `hash KEY [consistent];`, `keepalive N;`, `keepalive_requests N;`,
-// `keepalive_time TIME;`, `keepalive_timeout TIME;`. Every command is
-// checked; INVALID_ARGUMENT names the first bad one ("command 2 (server
-// 10.0.0.1:80 weight=x): ...") and says what is wrong. Ranges that
-// UpstreamService checks anyway (weight 1-1000000, host names) are left to
-// it; everything else is checked here.
+// Parses the body of an upstream block into an Upstream without a name, as
+// nginx 1.22.1's own handlers read it, in order: `server ADDR [weight=N]
+// [max_fails=N] [fail_timeout=TIME] [max_conns=N] [backup] [down];` (the
+// parameters before the address, a repeated one wins), `ip_hash;`,
+// `least_conn;`, `random;`, `hash KEY [consistent];` (the last method wins;
+// after hash, ip_hash or random, `backup` is refused), `keepalive N;`,
+// `keepalive_requests N;`, `keepalive_time TIME;`, `keepalive_timeout TIME;`.
+// INVALID_ARGUMENT names the first bad command and carries nginx's message,
+// then our detail ("command 2 (server 10.0.0.1:80 weight=x): invalid
+// parameter "weight=x": weight "x" is not a non-negative integer"), or says
+// where nginx-xds refuses what nginx takes (`random two`, `zone`, a server
+// listed twice, numbers past 32 bits, weight past 1000000). What needs the
+// upstream's name or a resolver (no servers, host names) is left to
+// NormalizeUpstream.
 absl::StatusOr<nginx_xds::v1::Upstream> ParseUpstreamBlock(absl::string_view body);
 
 }  // namespace nginx_xds

@@ -1,6 +1,7 @@
 #include "controlplane/upstream_service.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -181,11 +182,8 @@ absl::StatusOr<Upstream> UpstreamService::FindByZone(const std::string& fleet_na
 }
 
 absl::Status UpstreamService::PrepareUpstream(Upstream* upstream) const {
+  // NormalizeUpstream refuses no servers, or backups only, in nginx's words.
   absl::Status valid = ValidateName("upstream", upstream->name());
-  if (valid.ok() && upstream->servers().empty()) {
-    valid = absl::InvalidArgumentError(
-        absl::StrCat("upstream \"", upstream->name(), "\" has no servers"));
-  }
   if (valid.ok()) valid = NormalizeUpstream(upstream, options_.resolve);
   return valid;
 }
@@ -210,7 +208,8 @@ absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_
     if (!committed.ok()) return committed.status();
     version = *committed;
   }
-  WriteResponse response = AwaitFleet(*fleet, version);
+  const std::set<std::string> changed = {UpstreamKey(upstream.name())};
+  WriteResponse response = AwaitFleet(*fleet, version, &changed);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -228,7 +227,8 @@ absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name
     if (!committed.ok()) return committed.status();
     version = *committed;
   }
-  WriteResponse response = AwaitFleet(*fleet, version);
+  const std::set<std::string> changed = {UpstreamKey(upstream.name())};
+  WriteResponse response = AwaitFleet(*fleet, version, &changed);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -249,20 +249,24 @@ absl::StatusOr<WriteResponse> UpstreamService::Delete(const std::string& fleet_n
     if (!committed.ok()) return committed.status();
     version = *committed;
   }
-  return AwaitFleet(*fleet, version);
+  const std::set<std::string> changed = {key};
+  return AwaitFleet(*fleet, version, &changed);
 }
 
 absl::StatusOr<WriteResponse> UpstreamService::AddServer(const std::string& fleet,
                                                          const std::string& name, Server server) {
   return ChangeUpstream(fleet, name, [&](Upstream* upstream) -> absl::Status {
     // Normalize the new server alone first: a host name may stand for
-    // several addresses, and each must be new.
+    // several addresses, and each must be new. It is checked as a primary
+    // (backups alone are no upstream); the whole upstream is checked after.
     Upstream added;
     added.set_name(upstream->name());
     *added.add_servers() = server;
+    added.mutable_servers(0)->set_backup(false);
     absl::Status valid = NormalizeUpstream(&added, options_.resolve);
     if (!valid.ok()) return valid;
-    for (const Server& each : added.servers()) {
+    for (Server& each : *added.mutable_servers()) {
+      each.set_backup(server.backup());
       if (FindServer(upstream, each.address()) != nullptr) {
         return absl::AlreadyExistsError(absl::StrCat("server \"", each.address(),
                                                      "\" already exists in upstream \"",
@@ -339,7 +343,8 @@ absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
     if (!committed.ok()) return committed.status();
     version = *committed;
   }
-  WriteResponse response = AwaitFleet(*fleet, version);
+  const std::set<std::string> changed = {UpstreamKey(upstream.name())};
+  WriteResponse response = AwaitFleet(*fleet, version, &changed);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -398,10 +403,11 @@ absl::StatusOr<uint64_t> UpstreamService::CommitLocked(const std::string& fleet,
   return *version;
 }
 
-WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t version) const {
-  if (auto canary = AwaitCanary(fleet, version)) return *std::move(canary);
+WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t version,
+                                          const std::set<std::string>* changed) const {
+  if (auto canary = AwaitCanary(fleet, version, changed)) return *std::move(canary);
   NodeRegistry::Progress progress =
-      registry_->WaitForFleet(fleet, version, absl::Now() + options_.ack_timeout);
+      registry_->WaitForFleet(fleet, version, absl::Now() + options_.ack_timeout, changed);
   WriteResponse response;
   response.set_version(version);
   response.set_acked_nodes(progress.acked);

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -146,8 +147,8 @@ class UpstreamService {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // AwaitFleet for a fleet with an open rollout: waits for the canary nodes
   // only. Nothing when the fleet has none.
-  std::optional<nginx_xds::v1::WriteResponse> AwaitCanary(const std::string& fleet,
-                                                          uint64_t version) const
+  std::optional<nginx_xds::v1::WriteResponse> AwaitCanary(
+      const std::string& fleet, uint64_t version, const std::set<std::string>* changed) const
       ABSL_LOCKS_EXCLUDED(mu_);
   // The rollout thread: advances open rollouts whenever a node's status changes.
   void AdvanceRollouts() ABSL_LOCKS_EXCLUDED(mu_);
@@ -176,8 +177,12 @@ class UpstreamService {
                                         Slotting slotting = Slotting::kKeep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Waits for the fleet to take `version` and describes the result.
-  nginx_xds::v1::WriteResponse AwaitFleet(const std::string& fleet, uint64_t version) const;
+  // Waits for the fleet to take `version` and describes the result. With
+  // `changed` (the UpstreamKeys the write changed), a node that applied the
+  // version but rejected only other upstreams counts as acknowledged (see
+  // NodeRegistry::WaitForFleet); without, any rejected upstream counts.
+  nginx_xds::v1::WriteResponse AwaitFleet(const std::string& fleet, uint64_t version,
+                                          const std::set<std::string>* changed = nullptr) const;
 
   // Applies `change` to a copy of one upstream, then normalizes and commits it.
   absl::StatusOr<nginx_xds::v1::WriteResponse> ChangeUpstream(

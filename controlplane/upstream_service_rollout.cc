@@ -34,6 +34,44 @@ absl::Status NoOpenRollout(const std::string& fleet) {
   return absl::FailedPreconditionError(absl::StrCat("fleet \"", fleet, "\" has no open rollout"));
 }
 
+// Whether the upstream `name` differs between `stable` and `now` (either
+// may lack it, or be null).
+bool ChangedSinceStable(const Snapshot* stable, const Snapshot* now, const std::string& name) {
+  const std::string key = UpstreamKey(name);
+  const UpstreamResources* before = stable == nullptr ? nullptr : stable->Find(key);
+  const UpstreamResources* after = now == nullptr ? nullptr : now->Find(key);
+  if (before == nullptr || after == nullptr) return before != after;
+  return !google::protobuf::util::MessageDifferencer::Equals(before->upstream, after->upstream);
+}
+
+// Whether canary `node`'s last NACK (of the write's version or newer)
+// rejects the write whose changed UpstreamKeys are `changed` (null: any
+// change): a whole rejection does; one naming single upstreams only when it
+// names one of them, and then as a rejection naming just those.
+std::optional<nginx_xds::v1::NodeRejection> WriteRejection(const nginx_xds::v1::FleetStatus& status,
+                                                           const nginx_xds::v1::CanaryNode& node,
+                                                           const std::set<std::string>* changed) {
+  const nginx_xds::v1::NodeRejection& nack = node.last_nack();
+  if (nack.upstreams().empty()) return nack;
+  nginx_xds::v1::NodeRejection own = nack;
+  own.clear_upstreams();
+  std::string message;
+  for (const auto& each : status.nodes()) {
+    if (each.id() != node.id()) continue;
+    for (const auto& rejected : each.rejected_upstreams()) {
+      if (changed != nullptr && changed->count(UpstreamKey(rejected.name())) == 0) continue;
+      nginx_xds::v1::RejectedUpstream* out = own.add_upstreams();
+      out->set_name(rejected.name());
+      out->set_message(rejected.message());
+      absl::StrAppend(&message, message.empty() ? "" : "; ", "upstream \"", rejected.name(),
+                      "\": ", rejected.message());
+    }
+  }
+  if (own.upstreams().empty()) return std::nullopt;
+  own.set_message(message);
+  return own;
+}
+
 }  // namespace
 
 UpstreamService::~UpstreamService() {
@@ -87,6 +125,18 @@ Rollout UpstreamService::DescribeLocked(const std::string& fleet, const RolloutE
   rollout.set_canary_version(current == fleets_.end() ? rollout.stable_version()
                                                       : current->second->version());
   FillCanaryProgress(registry_->Status(fleet), cache_->Watchers(fleet), &rollout);
+  // Of the upstreams a canary rejects alone, only those the rollout changed
+  // are the rollout's concern.
+  const Snapshot* now = current == fleets_.end() ? nullptr : current->second.get();
+  for (auto& node : *rollout.mutable_canary_nodes()) {
+    google::protobuf::RepeatedPtrField<nginx_xds::v1::RejectedUpstream> kept;
+    for (auto& rejected : *node.mutable_rejected_upstreams()) {
+      if (ChangedSinceStable(entry.stable.get(), now, rejected.name())) {
+        *kept.Add() = std::move(rejected);
+      }
+    }
+    node.mutable_rejected_upstreams()->Swap(&kept);
+  }
   return rollout;
 }
 
@@ -321,8 +371,8 @@ absl::StatusOr<RolloutResponse> UpstreamService::AbortRollout(const std::string&
   return response;
 }
 
-std::optional<WriteResponse> UpstreamService::AwaitCanary(const std::string& fleet,
-                                                          uint64_t version) const {
+std::optional<WriteResponse> UpstreamService::AwaitCanary(
+    const std::string& fleet, uint64_t version, const std::set<std::string>* changed) const {
   Rollout group;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -336,19 +386,27 @@ std::optional<WriteResponse> UpstreamService::AwaitCanary(const std::string& fle
   WriteResponse response;
   response.set_version(version);
   response.set_canary(true);
+  uint32_t acked = 0;
   while (true) {
-    FillCanaryProgress(registry_->Status(fleet), cache_->Watchers(fleet), &group);
+    const nginx_xds::v1::FleetStatus status = registry_->Status(fleet);
+    FillCanaryProgress(status, cache_->Watchers(fleet), &group);
     response.clear_rejections();
+    acked = group.canary_acked();
     for (const auto& node : group.canary_nodes()) {
-      if (node.connected() && node.has_last_nack() && node.last_nack().version() >= version) {
-        *response.add_rejections() = node.last_nack();
+      if (!node.connected() || !node.has_last_nack() || node.last_nack().version() < version) {
+        continue;
       }
+      std::optional<nginx_xds::v1::NodeRejection> rejection = WriteRejection(status, node, changed);
+      if (!rejection) continue;
+      // Applied but for the write's own upstream: not acknowledged.
+      if (node.acked_version() >= version) --acked;
+      *response.add_rejections() = *std::move(rejection);
     }
-    const uint32_t settled = group.canary_acked() + response.rejections_size();
+    const uint32_t settled = acked + response.rejections_size();
     if (settled >= group.canary_connected() || absl::Now() >= deadline) break;
     seen = registry_->WaitForChange(seen, deadline);
   }
-  response.set_acked_nodes(group.canary_acked());
+  response.set_acked_nodes(acked);
   response.set_connected_nodes(group.canary_connected());
   return response;
 }

@@ -550,6 +550,7 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
     size_t                     len;
     u_char                     err[NGX_HTTP_XDS_ERROR_LEN];
     ngx_int_t                  rc;
+    ngx_uint_t                 nrejected;
     const char                *version;
     ngx_http_xds_main_conf_t  *xmcf;
 
@@ -558,8 +559,16 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 
     err[0] = '\0';
 
-    rc = ngx_http_xds_apply_snapshot(xw->cycle, xmcf, snapshot, err,
-                                     sizeof(err));
+    rc = ngx_http_xds_apply_snapshot(xw->cycle, xmcf, snapshot, &nrejected,
+                                     err, sizeof(err));
+
+    if (rc == NGX_OK && nrejected) {
+
+        /* the rest is applied; the agent NACKs naming the rejected ones */
+
+        err[sizeof(err) - 1] = '\0';
+        ngx_http_xds_set_error(xmcf, err, ngx_strlen(err));
+    }
 
     if (rc == NGX_OK) {
         len = ngx_min(ngx_strlen(version), NGX_HTTP_XDS_VERSION_LEN);
@@ -572,10 +581,20 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 
         ngx_shmtx_unlock(&xmcf->shpool->mutex);
 
-        ngx_log_error(NGX_LOG_NOTICE, xw->cycle->log, 0,
-                      "xds applied version \"%s\"%s", version,
-                      nxa_snapshot_from_cache(snapshot)
-                      ? " from the cache file" : "");
+        if (nrejected) {
+            ngx_log_error(NGX_LOG_NOTICE, xw->cycle->log, 0,
+                          "xds applied version \"%s\"%s except %ui "
+                          "upstream%s", version,
+                          nxa_snapshot_from_cache(snapshot)
+                          ? " from the cache file" : "", nrejected,
+                          nrejected == 1 ? "" : "s");
+
+        } else {
+            ngx_log_error(NGX_LOG_NOTICE, xw->cycle->log, 0,
+                          "xds applied version \"%s\"%s", version,
+                          nxa_snapshot_from_cache(snapshot)
+                          ? " from the cache file" : "");
+        }
 
         nxa_snapshot_done(snapshot, NXA_OK, NULL);
         return;

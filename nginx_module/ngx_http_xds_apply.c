@@ -4,10 +4,13 @@
  *
  * Worker 0 applies a snapshot: it first builds what every worker will build
  * (ngx_http_xds_install.c), then, under the zone's apply lock, edits the
- * shared peers all or nothing (ngx_http_xds_plan.c) and keeps the snapshot
- * in the module's zone with a new generation. Every other worker catches up
- * with that generation before its next request (ngx_http_xds_apply_sync),
- * and the master re-applies the kept snapshot after a reload.
+ * shared peers (ngx_http_xds_plan.c) and keeps what it applied in the
+ * module's zone with a new generation. Each upstream is applied on its own:
+ * one nginx refuses in either step keeps what it had, is reported to the
+ * agent by name, and is kept in the zone as it was before. Every other
+ * worker catches up with that generation before its next request
+ * (ngx_http_xds_apply_sync), and the master re-applies the kept snapshot
+ * after a reload.
  */
 
 
@@ -40,6 +43,12 @@ static ngx_int_t ngx_http_xds_sync(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf);
 static void ngx_http_xds_keep(ngx_http_xds_main_conf_t *xmcf,
     ngx_http_xds_snapshot_t *snapshot);
+static ngx_http_xds_snapshot_t *ngx_http_xds_applied(ngx_pool_t *pool,
+    ngx_http_xds_snapshot_t *snapshot, ngx_http_xds_rejects_t *rejects,
+    ngx_http_xds_snapshot_t *last);
+static void ngx_http_xds_report_rejects(ngx_cycle_t *cycle,
+    nxa_snapshot_t *snapshot, ngx_http_xds_snapshot_t *xsn,
+    ngx_http_xds_rejects_t *rejects, u_char *err, size_t err_len);
 
 
 /* per worker: the generation of `last` this worker has built */
@@ -177,13 +186,16 @@ ngx_http_xds_apply_report_static(ngx_http_xds_main_conf_t *xmcf,
 
 ngx_int_t
 ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
-    ngx_http_xds_main_conf_t *xmcf, nxa_snapshot_t *snapshot, u_char *err,
-    size_t err_len)
+    ngx_http_xds_main_conf_t *xmcf, nxa_snapshot_t *snapshot,
+    ngx_uint_t *nrejected, u_char *err, size_t err_len)
 {
     ngx_int_t                 rc;
     ngx_pool_t               *pool;
     ngx_array_t               rebuilds;
-    ngx_http_xds_snapshot_t  *xsn;
+    ngx_http_xds_rejects_t    rejects;
+    ngx_http_xds_snapshot_t  *xsn, *applied;
+
+    *nrejected = 0;
 
     pool = ngx_create_pool(4096, cycle->log);
     if (pool == NULL) {
@@ -195,6 +207,8 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
 
     if (xsn == NULL
         || ngx_array_init(&rebuilds, pool, 4, sizeof(ngx_http_xds_rebuild_t))
+           != NGX_OK
+        || ngx_http_xds_rejects_init(pool, &rejects, xsn->nupstreams)
            != NGX_OK)
     {
         ngx_destroy_pool(pool);
@@ -204,19 +218,33 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
 
     /*
      * Building here first checks with nginx's parser what the other workers
-     * will build; then the zones change: nothing changes unless all can.
+     * will build; then the zones change. An upstream refused by either step
+     * is left as it is; the others change.
      */
 
-    rc = ngx_http_xds_build_all(cycle, xmcf, xsn, pool, &rebuilds, err,
-                                err_len);
+    rc = ngx_http_xds_build_all(cycle, xmcf, xsn, pool, &rebuilds, &rejects,
+                                err, err_len);
 
     if (rc == NGX_OK) {
         ngx_rwlock_wlock(&xmcf->sh->apply->lock);
 
-        rc = ngx_http_xds_plan_apply(cycle->log, xmcf, xsn, err, err_len);
+        rc = ngx_http_xds_plan_apply(cycle->log, xmcf, xsn, &rejects, err,
+                                     err_len);
 
         if (rc == NGX_OK) {
-            ngx_http_xds_keep(xmcf, xsn);
+            /* what every worker builds, and a reload re-applies: the
+             * rejected upstreams as the last applied version had them */
+
+            applied = ngx_http_xds_applied(pool, xsn, &rejects,
+                                           xmcf->sh->apply->last);
+            if (applied) {
+                ngx_http_xds_keep(xmcf, applied);
+
+            } else {
+                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                              "xds: no memory to keep version %V",
+                              &xsn->version);
+            }
         }
 
         ngx_rwlock_unlock(&xmcf->sh->apply->lock);
@@ -228,12 +256,107 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
+    ngx_http_xds_release_rejected(&rebuilds, xsn, &rejects);
     ngx_http_xds_install_all(xmcf, &rebuilds, xsn);
     ngx_http_xds_synced = xmcf->sh->apply->generation;
+
+    if (rejects.n) {
+        ngx_http_xds_report_rejects(cycle, snapshot, xsn, &rejects, err,
+                                    err_len);
+        *nrejected = rejects.n;
+    }
 
     ngx_destroy_pool(pool);
 
     return NGX_OK;
+}
+
+
+/*
+ * `snapshot` with each rejected upstream as `last` has it (found by name),
+ * or without it: what nginx runs after this apply. Shallow: it points into
+ * `snapshot` and `last`, so it must be copied before `last` is freed.
+ */
+
+static ngx_http_xds_snapshot_t *
+ngx_http_xds_applied(ngx_pool_t *pool, ngx_http_xds_snapshot_t *snapshot,
+    ngx_http_xds_rejects_t *rejects, ngx_http_xds_snapshot_t *last)
+{
+    ngx_uint_t                    i, j;
+    ngx_http_xds_snapshot_t      *applied;
+    ngx_http_xds_upstream_def_t  *xud, *old;
+
+    if (rejects->n == 0) {
+        return snapshot;
+    }
+
+    applied = ngx_pcalloc(pool, sizeof(ngx_http_xds_snapshot_t));
+    if (applied == NULL) {
+        return NULL;
+    }
+
+    applied->version = snapshot->version;
+    applied->upstreams = ngx_pcalloc(pool,
+                                     (snapshot->nupstreams + 1)
+                                     * sizeof(ngx_http_xds_upstream_def_t));
+    if (applied->upstreams == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < snapshot->nupstreams; i++) {
+        xud = &snapshot->upstreams[i];
+
+        if (rejects->reasons[i] == NULL) {
+            applied->upstreams[applied->nupstreams++] = *xud;
+            continue;
+        }
+
+        for (j = 0; last && j < last->nupstreams; j++) {
+            old = &last->upstreams[j];
+
+            if (old->name.len == xud->name.len
+                && ngx_strncasecmp(old->name.data, xud->name.data,
+                                   xud->name.len)
+                   == 0)
+            {
+                applied->upstreams[applied->nupstreams++] = *old;
+                break;
+            }
+        }
+    }
+
+    return applied;
+}
+
+
+static void
+ngx_http_xds_report_rejects(ngx_cycle_t *cycle, nxa_snapshot_t *snapshot,
+    ngx_http_xds_snapshot_t *xsn, ngx_http_xds_rejects_t *rejects,
+    u_char *err, size_t err_len)
+{
+    ngx_uint_t  i, first;
+
+    first = 1;
+
+    for (i = 0; i < xsn->nupstreams; i++) {
+        if (rejects->reasons[i] == NULL) {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "xds rejected upstream \"%V\" of version \"%V\", "
+                      "which keeps its last applied state: %s",
+                      &xsn->upstreams[i].name, &xsn->version,
+                      rejects->reasons[i]);
+
+        (void) nxa_snapshot_reject_upstream(snapshot, i,
+                                            (const char *) rejects->reasons[i]);
+
+        if (first) {
+            ngx_snprintf(err, err_len, "%s%Z", rejects->reasons[i]);
+            first = 0;
+        }
+    }
 }
 
 
@@ -243,6 +366,9 @@ ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
 {
     u_char                       err[NGX_HTTP_XDS_ERROR_LEN];
     ngx_int_t                    rc;
+    ngx_uint_t                   i;
+    ngx_pool_t                  *pool;
+    ngx_http_xds_rejects_t       rejects;
     ngx_http_xds_apply_shctx_t  *ash;
 
     if (xmcf->sh == NULL || xmcf->sh->apply == NULL) {
@@ -259,13 +385,19 @@ ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
      * worker 0 may still apply: the lock keeps `last` and the peers still.
      */
 
+    pool = ngx_create_pool(4096, cycle->log);
+    if (pool == NULL) {
+        return NGX_OK;
+    }
+
     ngx_rwlock_wlock(&ash->lock);
 
-    rc = NGX_OK;
-
-    if (ash->last) {
-        rc = ngx_http_xds_plan_apply(cycle->log, xmcf, ash->last, err,
-                                     sizeof(err));
+    if (ash->last
+        && ngx_http_xds_rejects_init(pool, &rejects, ash->last->nupstreams)
+           == NGX_OK)
+    {
+        rc = ngx_http_xds_plan_apply(cycle->log, xmcf, ash->last, &rejects,
+                                     err, sizeof(err));
         if (rc == NGX_OK) {
             ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                           "xds: re-applied version %V after reload",
@@ -275,9 +407,23 @@ ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
                           "xds: version %V not re-applied after reload: %s",
                           &ash->last->version, err);
         }
+
+        /* the rebuilt zones may be smaller: those keep nginx.conf's peers */
+
+        for (i = 0; rc == NGX_OK && i < ash->last->nupstreams; i++) {
+            if (rejects.reasons[i]) {
+                ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                              "xds: upstream \"%V\" of version %V not "
+                              "re-applied after reload: %s",
+                              &ash->last->upstreams[i].name,
+                              &ash->last->version, rejects.reasons[i]);
+            }
+        }
     }
 
     ngx_rwlock_unlock(&ash->lock);
+
+    ngx_destroy_pool(pool);
 
     /* a failure here leaves nginx.conf's peers until the agent reconnects */
 
@@ -362,7 +508,7 @@ ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
 
     if (ash->last) {
         if (ngx_http_xds_build_all(cycle, xmcf, ash->last, pool, &rebuilds,
-                                   err, sizeof(err))
+                                   NULL, err, sizeof(err))
             == NGX_OK)
         {
             ngx_http_xds_install_all(xmcf, &rebuilds, ash->last);

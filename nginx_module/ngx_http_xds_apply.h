@@ -42,12 +42,16 @@ ngx_int_t ngx_http_xds_apply_init_process(ngx_cycle_t *cycle,
 ngx_int_t ngx_http_xds_apply_report_static(ngx_http_xds_main_conf_t *xmcf,
     nxa_agent_t *agent);
 
-/* Worker 0's event loop: applies `snapshot` all or nothing. On error
- * returns NGX_ERROR with a message in `err` (NUL-terminated) and changes
- * nothing. Does not call nxa_snapshot_done(). */
+/* Worker 0's event loop: applies `snapshot`, each upstream on its own. An
+ * upstream nginx refuses (its parser, a bad address, only backups, a full
+ * zone) keeps what it had (or stays absent when new) and is reported with
+ * nxa_snapshot_reject_upstream(); the others are applied, and `*nrejected`
+ * counts the rejected ones (the first one's message is in `err`). On error
+ * (out of memory) returns NGX_ERROR with a message in `err`
+ * (NUL-terminated) and changes nothing. Does not call nxa_snapshot_done(). */
 ngx_int_t ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
-    ngx_http_xds_main_conf_t *xmcf, nxa_snapshot_t *snapshot, u_char *err,
-    size_t err_len);
+    ngx_http_xds_main_conf_t *xmcf, nxa_snapshot_t *snapshot,
+    ngx_uint_t *nrejected, u_char *err, size_t err_len);
 
 /* Any worker, early in each request (a phase handler): if a newer version
  * was applied than this worker has materialized, catches up first. */

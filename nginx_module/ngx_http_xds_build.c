@@ -59,7 +59,7 @@ ngx_http_xds_build_text(ngx_pool_t *pool, ngx_http_xds_upstream_def_t *xud,
     size = 128 + 2 * xud->hash_key.len;
 
     for (i = 0; i < xud->nservers; i++) {
-        size += 160 + xud->servers[i].address.len;
+        size += 176 + xud->servers[i].address.len;
     }
 
     p = ngx_pnalloc(pool, size);
@@ -68,6 +68,30 @@ ngx_http_xds_build_text(ngx_pool_t *pool, ngx_http_xds_upstream_def_t *xud,
     }
 
     text->data = p;
+
+    /*
+     * servers first: hash, ip_hash and random refuse "backup" on the servers
+     * that follow them, not on those before; nginx's server directive refuses
+     * weight=0, so such a server is written with weight=1 (and a comment, so
+     * the text and its crc differ) and ngx_http_xds_build_weights() sets 0
+     */
+
+    for (i = 0; i < xud->nservers; i++) {
+        xs = &xud->servers[i];
+
+        p = ngx_sprintf(p, "server %V weight=%ui max_fails=%ui"
+                        " fail_timeout=%T",
+                        &xs->address, xs->weight ? xs->weight : 1,
+                        xs->max_fails, xs->fail_timeout);
+
+        if (xs->max_conns) {
+            p = ngx_sprintf(p, " max_conns=%ui", xs->max_conns);
+        }
+
+        p = ngx_sprintf(p, "%s%s;%s\n", xs->backup ? " backup" : "",
+                        xs->down ? " down" : "",
+                        xs->weight ? "" : " # weight 0");
+    }
 
     switch (xud->method) {
 
@@ -102,25 +126,65 @@ ngx_http_xds_build_text(ngx_pool_t *pool, ngx_http_xds_upstream_def_t *xud,
                         xud->keepalive_time, xud->keepalive_timeout);
     }
 
-    for (i = 0; i < xud->nservers; i++) {
-        xs = &xud->servers[i];
-
-        p = ngx_sprintf(p, "server %V weight=%ui max_fails=%ui"
-                        " fail_timeout=%T",
-                        &xs->address, xs->weight, xs->max_fails,
-                        xs->fail_timeout);
-
-        if (xs->max_conns) {
-            p = ngx_sprintf(p, " max_conns=%ui", xs->max_conns);
-        }
-
-        p = ngx_sprintf(p, "%s%s;\n", xs->backup ? " backup" : "",
-                        xs->down ? " down" : "");
-    }
-
     text->len = p - text->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * Gives the peers of servers with weight 0 (built with weight=1) their
+ * weight. Only round robin and least_conn take weight 0 (the control plane
+ * refuses it with hash, ip_hash and random, which divide by the total
+ * weight), and both keep round robin peers: one per server, in order, the
+ * backups at next. ngx_http_upstream_get_peer() then never picks such a
+ * peer while one with a weight is available.
+ */
+
+void
+ngx_http_xds_build_weights(ngx_http_xds_build_t *build,
+    ngx_http_xds_upstream_def_t *xud)
+{
+    ngx_uint_t                     i, backup;
+    ngx_http_xds_server_t         *xs;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers, *list;
+
+    if (xud->method != NXA_METHOD_ROUND_ROBIN
+        && xud->method != NXA_METHOD_LEAST_CONN)
+    {
+        return;
+    }
+
+    peers = build->uscf->peer.data;
+
+    for (backup = 0; backup < 2 && peers; backup++) {
+        list = backup ? peers->next : peers;
+        if (list == NULL) {
+            break;
+        }
+
+        peer = list->peer;
+
+        for (i = 0; i < xud->nservers && peer; i++) {
+            xs = &xud->servers[i];
+
+            if ((ngx_uint_t) xs->backup != backup) {
+                continue;
+            }
+
+            if (xs->weight == 0) {
+                list->total_weight -= peer->weight;
+                peer->weight = 0;
+                peer->effective_weight = 0;
+                peer->current_weight = 0;
+            }
+
+            peer = peer->next;
+        }
+
+        list->weighted = (list->total_weight != list->number);
+    }
 }
 
 

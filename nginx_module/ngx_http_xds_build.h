@@ -41,6 +41,10 @@ ngx_http_xds_build_t *ngx_http_xds_build(ngx_cycle_t *cycle, ngx_str_t *name,
     ngx_str_t *text, ngx_uint_t keepalive, ngx_shm_zone_t *zone, u_char *err,
     size_t err_len);
 
+/* sets weight 0 on the peers of such servers of `xud` after the build */
+void ngx_http_xds_build_weights(ngx_http_xds_build_t *build,
+    ngx_http_xds_upstream_def_t *xud);
+
 void ngx_http_xds_build_hold(ngx_http_xds_build_t *build);
 void ngx_http_xds_build_release(ngx_http_xds_build_t *build);
 

@@ -130,8 +130,10 @@ ngx_http_xds_find_runtime(ngx_str_t *name)
 ngx_int_t
 ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
     ngx_http_xds_snapshot_t *snapshot, ngx_pool_t *pool,
-    ngx_array_t *rebuilds, u_char *err, size_t err_len)
+    ngx_array_t *rebuilds, ngx_http_xds_rejects_t *rejects, u_char *err,
+    size_t err_len)
 {
+    u_char                        reason[NGX_HTTP_XDS_ERROR_LEN];
     uint32_t                      crc, conf_crc;
     ngx_str_t                     text;
     ngx_uint_t                    i;
@@ -143,6 +145,10 @@ ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
 
     for (i = 0; i < snapshot->nupstreams; i++) {
         xud = &snapshot->upstreams[i];
+
+        if (rejects && rejects->reasons[i]) {
+            continue;
+        }
 
         xu = ngx_http_xds_upstreams_find(&xmcf->upstreams, xud->name.data,
                                          xud->name.len);
@@ -208,10 +214,27 @@ ngx_http_xds_build_all(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf,
         rb->xu = xu;
 
         rb->build = ngx_http_xds_build(cycle, &xud->name, &text,
-                                       xud->keepalive, zone, err, err_len);
+                                       xud->keepalive, zone, reason,
+                                       sizeof(reason));
         if (rb->build == NULL) {
-            return NGX_ERROR;
+            if (rejects == NULL) {
+                ngx_snprintf(err, err_len, "%s%Z", reason);
+                return NGX_ERROR;
+            }
+
+            /* nginx refuses this one: it keeps its build, the rest go on */
+
+            rebuilds->nelts--;
+
+            if (ngx_http_xds_reject(rejects, i, reason) != NGX_OK) {
+                ngx_snprintf(err, err_len, "out of memory%Z");
+                return NGX_ERROR;
+            }
+
+            continue;
         }
+
+        ngx_http_xds_build_weights(rb->build, xud);
 
         rb->build->crc = crc;
     }
@@ -329,6 +352,24 @@ ngx_http_xds_release_all(ngx_array_t *rebuilds)
 
     for (i = 0; i < rebuilds->nelts; i++) {
         if (rb[i].build) {
+            ngx_http_xds_build_release(rb[i].build);
+            rb[i].build = NULL;
+        }
+    }
+}
+
+
+void
+ngx_http_xds_release_rejected(ngx_array_t *rebuilds,
+    ngx_http_xds_snapshot_t *snapshot, ngx_http_xds_rejects_t *rejects)
+{
+    ngx_uint_t               i;
+    ngx_http_xds_rebuild_t  *rb;
+
+    rb = rebuilds->elts;
+
+    for (i = 0; i < rebuilds->nelts; i++) {
+        if (rb[i].build && rejects->reasons[rb[i].def - snapshot->upstreams]) {
             ngx_http_xds_build_release(rb[i].build);
             rb[i].build = NULL;
         }

@@ -28,12 +28,15 @@ ngx_int_t ngx_http_xds_install_init_process(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf);
 
 /* Builds, into `rebuilds` (ngx_http_xds_rebuild_t), every upstream of
- * `snapshot` whose build here is missing or differs; installs nothing. On
- * error returns NGX_ERROR with nginx's message in `err`; the caller then
- * releases what `rebuilds` holds. */
+ * `snapshot` whose build here is missing or differs; installs nothing. With
+ * `rejects`, an upstream nginx's parser refuses is added to it with nginx's
+ * message and the others are built; without, such an upstream fails the
+ * whole. On error returns NGX_ERROR with the message in `err`; the caller
+ * then releases what `rebuilds` holds. */
 ngx_int_t ngx_http_xds_build_all(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
-    ngx_pool_t *pool, ngx_array_t *rebuilds, u_char *err, size_t err_len);
+    ngx_pool_t *pool, ngx_array_t *rebuilds, ngx_http_xds_rejects_t *rejects,
+    u_char *err, size_t err_len);
 
 /* Installs the builds of `rebuilds` and removes the run-time upstreams
  * `snapshot` lacks. Their peers must be applied first. */
@@ -42,6 +45,11 @@ void ngx_http_xds_install_all(ngx_http_xds_main_conf_t *xmcf,
 
 /* Releases the builds of `rebuilds` that were not installed. */
 void ngx_http_xds_release_all(ngx_array_t *rebuilds);
+
+/* Releases the builds of `rebuilds` whose upstream `rejects` holds (by its
+ * index in `snapshot`): those upstreams keep the build they have. */
+void ngx_http_xds_release_rejected(ngx_array_t *rebuilds,
+    ngx_http_xds_snapshot_t *snapshot, ngx_http_xds_rejects_t *rejects);
 
 /* this worker's run-time upstreams (ngx_http_xds_upstream_t *); NULL before
  * init process */

@@ -4,9 +4,10 @@
  *
  * Two phases. Prepare: every address is parsed and every new peer (and
  * backup list) is allocated in its upstream's zone, with nothing visible
- * yet; any failure frees what was prepared and the snapshot is rejected
- * whole. Commit: per upstream, under the upstream's xds lock (which keeps
- * peer get out) and ngx_http_upstream_rr_peers_wlock, the peer lists are
+ * yet; a failure frees what was prepared for that upstream, which is then
+ * rejected alone (it keeps its peers; the others go on). Commit: per
+ * upstream, under the upstream's xds lock (which keeps peer get out) and
+ * ngx_http_upstream_rr_peers_wlock, the peer lists are
  * relinked in the snapshot's order, kept peers keep their run-time state,
  * and removed peers are retired (freed once no request holds them). Commit
  * cannot fail.
@@ -42,7 +43,7 @@ typedef struct {
 
 
 static void ngx_http_xds_mark_deleted(ngx_http_xds_main_conf_t *xmcf,
-    ngx_http_xds_snapshot_t *snapshot);
+    ngx_http_xds_snapshot_t *snapshot, ngx_http_xds_rejects_t *rejects);
 static ngx_int_t ngx_http_xds_prepare(ngx_pool_t *pool,
     ngx_http_xds_plan_t *plan, ngx_http_xds_upstream_def_t *xud, u_char *err,
     size_t err_len);
@@ -63,8 +64,10 @@ static ngx_uint_t ngx_http_xds_planned(ngx_http_xds_plan_t *plan,
 
 ngx_int_t
 ngx_http_xds_plan_apply(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
-    ngx_http_xds_snapshot_t *snapshot, u_char *err, size_t err_len)
+    ngx_http_xds_snapshot_t *snapshot, ngx_http_xds_rejects_t *rejects,
+    u_char *err, size_t err_len)
 {
+    u_char                        reason[NGX_HTTP_XDS_ERROR_LEN];
     ngx_int_t                     rc;
     ngx_uint_t                    i, j;
     ngx_pool_t                   *pool;
@@ -93,6 +96,10 @@ ngx_http_xds_plan_apply(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
     for (i = 0; i < snapshot->nupstreams; i++) {
         xud = &snapshot->upstreams[i];
 
+        if (rejects->reasons[i]) {
+            continue;
+        }
+
         xu = ngx_http_xds_upstreams_find(&xmcf->upstreams, xud->name.data,
                                          xud->name.len);
         if (xu && !ngx_http_xds_in_zone(xu)) {
@@ -110,11 +117,17 @@ ngx_http_xds_plan_apply(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
 
             ush = ngx_http_xds_runtime_sh(xmcf, &xud->name);
             if (ush == NULL) {
-                ngx_snprintf(err, err_len,
+                ngx_snprintf(reason, sizeof(reason),
                              "upstream \"%V\": zone \"%V\" is full%Z",
                              &xud->name, &xmcf->shm_zone->shm.name);
-                rc = NGX_ERROR;
-                break;
+
+                if (ngx_http_xds_reject(rejects, i, reason) != NGX_OK) {
+                    ngx_snprintf(err, err_len, "out of memory%Z");
+                    rc = NGX_ERROR;
+                    break;
+                }
+
+                continue;
             }
         }
 
@@ -138,11 +151,18 @@ ngx_http_xds_plan_apply(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
             plan->zone = &xmcf->shm_zone->shm.name;
         }
 
-        rc = ngx_http_xds_prepare(pool, plan, xud, err, err_len);
+        if (ngx_http_xds_prepare(pool, plan, xud, reason, sizeof(reason))
+            != NGX_OK)
+        {
+            /* prepare freed what it allocated: only this one is rejected */
 
-        if (rc != NGX_OK) {
             plans.nelts--;
-            break;
+
+            if (ngx_http_xds_reject(rejects, i, reason) != NGX_OK) {
+                ngx_snprintf(err, err_len, "out of memory%Z");
+                rc = NGX_ERROR;
+                break;
+            }
         }
     }
 
@@ -158,7 +178,7 @@ ngx_http_xds_plan_apply(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
     }
 
     if (rc == NGX_OK) {
-        ngx_http_xds_mark_deleted(xmcf, snapshot);
+        ngx_http_xds_mark_deleted(xmcf, snapshot, rejects);
     }
 
     ngx_destroy_pool(pool);
@@ -171,11 +191,12 @@ ngx_http_xds_plan_apply(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
  * An upstream of nginx.conf that snapshots had and this one has not was
  * deleted at the control plane: requests to it get 502 (see
  * ngx_http_xds_peer.c). One a snapshot never had keeps nginx.conf's peers.
+ * A rejected one keeps what it was.
  */
 
 static void
 ngx_http_xds_mark_deleted(ngx_http_xds_main_conf_t *xmcf,
-    ngx_http_xds_snapshot_t *snapshot)
+    ngx_http_xds_snapshot_t *snapshot, ngx_http_xds_rejects_t *rejects)
 {
     ngx_uint_t                    i, j, present;
     ngx_http_xds_upstream_t      *xu;
@@ -199,9 +220,13 @@ ngx_http_xds_mark_deleted(ngx_http_xds_main_conf_t *xmcf,
                                    xud->name.len)
                    == 0)
             {
-                present = 1;
+                present = rejects->reasons[j] ? 2 : 1;
                 break;
             }
+        }
+
+        if (present == 2) {
+            continue;
         }
 
         if (present) {

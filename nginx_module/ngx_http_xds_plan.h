@@ -13,12 +13,15 @@
 
 
 /* Applies the servers of `snapshot` to every zone and run-time upstream it
- * names, all or nothing, and marks nginx.conf's upstreams it lacks deleted.
- * The caller holds the apply lock. On error returns NGX_ERROR with a
- * message in `err` (NUL-terminated) and changes no peer. */
+ * names, each upstream alone, and marks nginx.conf's upstreams it lacks
+ * deleted. Upstreams `rejects` already holds are skipped; one whose peers
+ * cannot be prepared (a bad address, only backups, a full zone) is added to
+ * `rejects` and keeps its peers as they were; the others are applied. The
+ * caller holds the apply lock. NGX_ERROR (out of memory, with a message in
+ * `err`, NUL-terminated) changes no peer. */
 ngx_int_t ngx_http_xds_plan_apply(ngx_log_t *log,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,
-    u_char *err, size_t err_len);
+    ngx_http_xds_rejects_t *rejects, u_char *err, size_t err_len);
 
 
 #endif /* _NGX_HTTP_XDS_PLAN_H_INCLUDED_ */

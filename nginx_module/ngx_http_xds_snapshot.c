@@ -17,6 +17,45 @@ static u_char *ngx_http_xds_copy_str(u_char *p, ngx_str_t *dst,
     ngx_str_t *src);
 
 
+ngx_int_t
+ngx_http_xds_rejects_init(ngx_pool_t *pool, ngx_http_xds_rejects_t *rejects,
+    ngx_uint_t nupstreams)
+{
+    rejects->pool = pool;
+    rejects->n = 0;
+    rejects->reasons = ngx_pcalloc(pool, (nupstreams + 1) * sizeof(u_char *));
+
+    return rejects->reasons ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_xds_reject(ngx_http_xds_rejects_t *rejects, ngx_uint_t index,
+    u_char *reason)
+{
+    size_t   len;
+    u_char  *copy;
+
+    if (rejects->reasons[index]) {
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(reason);
+
+    copy = ngx_pnalloc(rejects->pool, len + 1);
+    if (copy == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(copy, reason, len + 1);
+
+    rejects->reasons[index] = copy;
+    rejects->n++;
+
+    return NGX_OK;
+}
+
+
 ngx_http_xds_snapshot_t *
 ngx_http_xds_snapshot_from_agent(ngx_pool_t *pool, nxa_snapshot_t *snapshot)
 {

@@ -48,6 +48,27 @@ typedef struct {
 } ngx_http_xds_snapshot_t;
 
 
+/*
+ * The upstreams of a snapshot that one apply rejects, each alone: the others
+ * are applied, and each rejected one keeps what it had (see
+ * ngx_http_xds_apply_snapshot()).
+ */
+typedef struct {
+    ngx_pool_t                      *pool;
+    ngx_uint_t                       n;         /* how many are rejected */
+    u_char                         **reasons;   /* by upstream index: NULL, or
+                                                   why (NUL-terminated) */
+} ngx_http_xds_rejects_t;
+
+
+/* an empty set for the `nupstreams` upstreams of a snapshot */
+ngx_int_t ngx_http_xds_rejects_init(ngx_pool_t *pool,
+    ngx_http_xds_rejects_t *rejects, ngx_uint_t nupstreams);
+
+/* rejects upstream `index` with `reason` (copied); NGX_ERROR: no memory */
+ngx_int_t ngx_http_xds_reject(ngx_http_xds_rejects_t *rejects,
+    ngx_uint_t index, u_char *reason);
+
 /* converts the agent's snapshot; everything is allocated from `pool` */
 ngx_http_xds_snapshot_t *ngx_http_xds_snapshot_from_agent(ngx_pool_t *pool,
     nxa_snapshot_t *snapshot);

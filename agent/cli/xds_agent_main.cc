@@ -51,6 +51,19 @@ ABSL_FLAG(std::vector<std::string>, labels, {},
           "rollout's canary group may select nodes by them).");
 ABSL_FLAG(std::string, reject_version, "",
           "Reject (NACK) snapshots of this version instead of applying them; for tests.");
+ABSL_FLAG(std::vector<std::string>, reject_upstreams, {},
+          "Reject these upstreams (NAME,...) of every snapshot one by one and apply the rest: "
+          "the NACK names each, as nginx does for an upstream it cannot apply; for tests.");
+
+namespace {
+
+// What OnSnapshot is told to reject.
+struct Rejects {
+  std::string version;
+  std::vector<std::string> upstreams;
+};
+
+}  // namespace
 
 namespace {
 
@@ -72,13 +85,16 @@ const char* MethodName(int method) {
   return "unknown";
 }
 
-std::string Format(const nxa_snapshot_t* snapshot) {
+// The snapshot as applied: without the upstreams of `skipped` (by index).
+std::string Format(const nxa_snapshot_t* snapshot, const std::vector<bool>& skipped) {
   const size_t count = nxa_snapshot_upstream_count(snapshot);
+  size_t kept = 0;
+  for (size_t i = 0; i < count; ++i) kept += skipped[i] ? 0 : 1;
   std::string out = absl::StrFormat("version %s (%d upstreams)%s\n", nxa_snapshot_version(snapshot),
-                                    count, nxa_snapshot_from_cache(snapshot) ? " from_cache" : "");
+                                    kept, nxa_snapshot_from_cache(snapshot) ? " from_cache" : "");
   for (size_t i = 0; i < count; ++i) {
     nxa_upstream_t u;
-    if (nxa_snapshot_upstream(snapshot, i, &u) != NXA_OK) continue;
+    if (skipped[i] || nxa_snapshot_upstream(snapshot, i, &u) != NXA_OK) continue;
     absl::StrAppendFormat(&out, "upstream %s method=%s", u.name, MethodName(u.method));
     if (u.method == NXA_METHOD_HASH) {
       absl::StrAppendFormat(&out, " hash_key=%s%s", u.hash_key,
@@ -99,14 +115,26 @@ std::string Format(const nxa_snapshot_t* snapshot) {
 }
 
 void OnSnapshot(void* ctx, nxa_snapshot_t* snapshot) {
-  const std::string* reject_version = static_cast<const std::string*>(ctx);
-  if (!reject_version->empty() && *reject_version == nxa_snapshot_version(snapshot)) {
+  const Rejects* rejects = static_cast<const Rejects*>(ctx);
+  if (!rejects->version.empty() && rejects->version == nxa_snapshot_version(snapshot)) {
     std::fprintf(stderr, "xds-agent: rejecting version %s as asked\n",
                  nxa_snapshot_version(snapshot));
     nxa_snapshot_done(snapshot, NXA_ERROR, "rejected by --reject_version");
     return;
   }
-  const std::string text = Format(snapshot);
+  const size_t count = nxa_snapshot_upstream_count(snapshot);
+  std::vector<bool> skipped(count, false);
+  for (size_t i = 0; i < count; ++i) {
+    nxa_upstream_t u;
+    if (nxa_snapshot_upstream(snapshot, i, &u) != NXA_OK) continue;
+    for (const std::string& name : rejects->upstreams) {
+      if (name != u.name) continue;
+      std::fprintf(stderr, "xds-agent: rejecting upstream %s as asked\n", u.name);
+      nxa_snapshot_reject_upstream(snapshot, i, "rejected by --reject_upstreams");
+      skipped[i] = true;
+    }
+  }
+  const std::string text = Format(snapshot, skipped);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
   nxa_snapshot_done(snapshot, NXA_OK, nullptr);
@@ -197,7 +225,7 @@ int main(int argc, char** argv) {
   const std::string node_id = absl::GetFlag(FLAGS_node_id);
   const std::string fleet = absl::GetFlag(FLAGS_fleet);
   const std::string cache_path = absl::GetFlag(FLAGS_cache_path);
-  const std::string reject_version = absl::GetFlag(FLAGS_reject_version);
+  const Rejects rejects{absl::GetFlag(FLAGS_reject_version), absl::GetFlag(FLAGS_reject_upstreams)};
   const int exit_after = absl::GetFlag(FLAGS_exit_after_versions);
   log_level = absl::GetFlag(FLAGS_log_level);
   if (node_id.empty()) {
@@ -221,7 +249,7 @@ int main(int argc, char** argv) {
   config.user_agent = "nginx-xds-agent-cli";
   config.on_snapshot = &OnSnapshot;
   config.on_log = &OnLog;
-  config.ctx = const_cast<std::string*>(&reject_version);
+  config.ctx = const_cast<Rejects*>(&rejects);
   std::string tls_ca, tls_cert, tls_key;
   const std::string tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   if (!ReadFlagFile("tls_ca", absl::GetFlag(FLAGS_tls_ca), &tls_ca) ||

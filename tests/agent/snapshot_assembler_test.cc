@@ -172,32 +172,43 @@ TEST_F(SnapshotAssemblerTest, NamelessResource) {
               ElementsAre(IsNack(kClusterTypeUrl, "n1", "resource 0: cluster has no name")));
 }
 
-// Validate every Cluster needs its ClusterLoadAssignment at the same version,
-// and both responses of the version are NACKed.
+MATCHER_P2(IsRejected, name, message, "") { return arg.name() == name && arg.message() == message; }
+
+// Validate a Cluster without its ClusterLoadAssignment at the same version
+// rejects that upstream alone: the others still make a candidate.
 TEST_F(SnapshotAssemblerTest, ClusterWithoutAssignment) {
   assembler_.Offer(ClusterResponse("3", "n1", {backends_, api_}));
   auto outcome = assembler_.Offer(EndpointResponse("3", "n2", {backends_}));
-  const std::string message = "cluster \"api\": no ClusterLoadAssignment at version \"3\"";
-  EXPECT_THAT(outcome.nacks, ElementsAre(IsNack(kEndpointTypeUrl, "n2", message),
-                                         IsNack(kClusterTypeUrl, "n1", message)));
-  EXPECT_FALSE(outcome.candidate);
+  EXPECT_THAT(outcome.nacks, IsEmpty());
+  ASSERT_TRUE(outcome.candidate);
+  EXPECT_THAT(outcome.candidate->snapshot.upstreams(), ElementsAre(EqualsProto(backends_)));
+  EXPECT_THAT(outcome.candidate->rejected,
+              ElementsAre(IsRejected("api", "no ClusterLoadAssignment at version \"3\"")));
+  EXPECT_THAT(outcome.candidate->answers,
+              ElementsAre(IsAnswer(kClusterTypeUrl, "n1"), IsAnswer(kEndpointTypeUrl, "n2")));
 }
 
-// Validate an assignment for a cluster that does not exist is NACKed.
+// Validate an assignment for a cluster that does not exist rejects that name
+// alone.
 TEST_F(SnapshotAssemblerTest, AssignmentWithoutCluster) {
   assembler_.Offer(ClusterResponse("3", "n1", {backends_}));
   auto outcome = assembler_.Offer(EndpointResponse("3", "n2", {backends_, api_}));
-  const std::string message =
-      "ClusterLoadAssignment \"api\": no cluster of that name at version \"3\"";
-  EXPECT_THAT(outcome.nacks, ElementsAre(IsNack(kEndpointTypeUrl, "n2", message),
-                                         IsNack(kClusterTypeUrl, "n1", message)));
+  EXPECT_THAT(outcome.nacks, IsEmpty());
+  ASSERT_TRUE(outcome.candidate);
+  EXPECT_THAT(outcome.candidate->snapshot.upstreams(), ElementsAre(EqualsProto(backends_)));
+  EXPECT_THAT(outcome.candidate->rejected,
+              ElementsAre(IsRejected(
+                  "api", "a ClusterLoadAssignment but no cluster of that name at version \"3\"")));
 }
 
-// Validate FromXds errors reach the NACK precisely.
+// Validate FromXds errors reach the upstream's rejection precisely, and the
+// other upstreams are still offered.
 TEST_F(SnapshotAssemblerTest, BadEndpointPort) {
-  DiscoveryResponse endpoints = EndpointResponse("3", "n2", {backends_});
+  DiscoveryResponse endpoints = EndpointResponse("3", "n2", {backends_, api_});
+  // The resources are in the order given.
   envoy::config::endpoint::v3::ClusterLoadAssignment assignment;
   ASSERT_TRUE(endpoints.resources(0).UnpackTo(&assignment));
+  ASSERT_EQ(assignment.cluster_name(), "backends");
   assignment.mutable_endpoints(0)
       ->mutable_lb_endpoints(1)
       ->mutable_endpoint()
@@ -206,31 +217,64 @@ TEST_F(SnapshotAssemblerTest, BadEndpointPort) {
       ->set_port_value(0);
   endpoints.mutable_resources(0)->PackFrom(assignment);
 
-  assembler_.Offer(ClusterResponse("3", "n1", {backends_}));
+  assembler_.Offer(ClusterResponse("3", "n1", {backends_, api_}));
   auto outcome = assembler_.Offer(endpoints);
-  const std::string message = "cluster \"backends\": endpoint 1: port 0 out of range 1-65535";
-  EXPECT_THAT(outcome.nacks, ElementsAre(IsNack(kEndpointTypeUrl, "n2", message),
-                                         IsNack(kClusterTypeUrl, "n1", message)));
+  EXPECT_THAT(outcome.nacks, IsEmpty());
+  ASSERT_TRUE(outcome.candidate);
+  EXPECT_THAT(outcome.candidate->snapshot.upstreams(), ElementsAre(EqualsProto(api_)));
+  EXPECT_THAT(outcome.candidate->rejected,
+              ElementsAre(IsRejected("backends", "endpoint 1: port 0 out of range 1-65535")));
 }
 
-// Validate the last good snapshot survives a bad response, and a later good
-// pair still assembles.
-TEST_F(SnapshotAssemblerTest, LastGoodKeptAfterBadResponse) {
-  CommitPair("1", {backends_});
+// Validate an invalid upstream keeps its last good state (WithoutRejected
+// over the last good snapshot) while the rest of its version is offered, and
+// a later version fixing it assembles whole.
+TEST_F(SnapshotAssemblerTest, LastGoodKeptForRejectedUpstream) {
+  CommitPair("1", {backends_, api_});
   nginx_xds::v1::Upstream bad = api_;
-  bad.mutable_servers(0)->set_weight(0);
-  assembler_.Offer(ClusterResponse("2", "c2", {backends_, bad}));
-  auto outcome = assembler_.Offer(EndpointResponse("2", "e2", {backends_, bad}));
-  EXPECT_EQ(outcome.nacks.size(), 2u);
-  EXPECT_FALSE(outcome.candidate);
-  ASSERT_TRUE(assembler_.last_good());
-  EXPECT_EQ(assembler_.last_good()->version(), "1");
+  bad.mutable_servers(0)->set_weight(1000001);  // above kMaxWeight
+  nginx_xds::v1::Upstream moved = MakeUpstream("backends", {6003});
+  assembler_.Offer(ClusterResponse("2", "c2", {moved, bad}));
+  auto outcome = assembler_.Offer(EndpointResponse("2", "e2", {moved, bad}));
+  EXPECT_THAT(outcome.nacks, IsEmpty());
+  ASSERT_TRUE(outcome.candidate);
+  ASSERT_EQ(outcome.candidate->rejected.size(), 1u);
+  EXPECT_EQ(outcome.candidate->rejected[0].name(), "api");
+  const nginx_xds::v1::Snapshot applied = WithoutRejected(
+      outcome.candidate->snapshot, outcome.candidate->rejected, &*assembler_.last_good());
+  EXPECT_EQ(applied.version(), "2");
+  EXPECT_THAT(applied.upstreams(), ElementsAre(EqualsProto(api_), EqualsProto(moved)));
+  assembler_.Commit(applied);
+  EXPECT_THAT(*assembler_.last_good(), EqualsProto(applied));
 
   assembler_.Offer(ClusterResponse("3", "c3", {backends_, api_}));
   outcome = assembler_.Offer(EndpointResponse("3", "e3", {backends_, api_}));
   ASSERT_TRUE(outcome.candidate);
+  EXPECT_THAT(outcome.candidate->rejected, IsEmpty());
   assembler_.Commit();
   EXPECT_EQ(assembler_.last_good()->version(), "3");
+}
+
+// Validate a rejected upstream that is new stays absent, and the NACK text
+// has a line `upstream "NAME": reason` per upstream, the reason without the
+// name twice.
+TEST_F(SnapshotAssemblerTest, WithoutRejectedDropsNewAndFormatsMessage) {
+  nginx_xds::v1::Snapshot offered;
+  offered.set_version("4");
+  *offered.add_upstreams() = api_;
+  *offered.add_upstreams() = backends_;
+  nginx_xds::v1::Snapshot previous;
+  *previous.add_upstreams() = MakeUpstream("BACKENDS", {6009});
+  std::vector<nginx_xds::v1::RejectedUpstream> rejected(2);
+  rejected[0].set_name("api");
+  rejected[0].set_message(ReasonAbout("api", "upstream \"api\": zone \"z\" is full"));
+  rejected[1].set_name("backends");
+  rejected[1].set_message("no servers but backups");
+  const nginx_xds::v1::Snapshot applied = WithoutRejected(offered, rejected, &previous);
+  EXPECT_THAT(applied.upstreams(), ElementsAre(EqualsProto(previous.upstreams(0))));
+  EXPECT_EQ(RejectedUpstreamsMessage(rejected),
+            "upstream \"api\": zone \"z\" is full\n"
+            "upstream \"backends\": no servers but backups");
 }
 
 // Validate the embedder's rejection keeps the last good snapshot and forgets

@@ -66,6 +66,14 @@ class CEmbedder {
     hold_ = true;
   }
 
+  // Rejects the upstreams named `names` alone (nxa_snapshot_reject_upstream)
+  // with `error`, as nginx does with an upstream it cannot apply.
+  void RejectUpstreams(std::vector<std::string> names, std::string error) {
+    absl::MutexLock lock(&mu_);
+    reject_names_ = std::move(names);
+    reject_error_ = std::move(error);
+  }
+
   std::optional<Seen> Next(absl::Duration timeout = kWait) {
     absl::MutexLock lock(&mu_);
     auto any = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !seen_.empty(); };
@@ -116,6 +124,13 @@ class CEmbedder {
     bool hold;
     {
       absl::MutexLock lock(&mu_);
+      for (size_t i = 0; i < seen.names.size(); ++i) {
+        for (const std::string& name : reject_names_) {
+          if (name == seen.names[i]) {
+            EXPECT_EQ(nxa_snapshot_reject_upstream(snapshot, i, reject_error_.c_str()), NXA_OK);
+          }
+        }
+      }
       seen_.push_back(std::move(seen));
       status = status_;
       error = error_;
@@ -130,6 +145,8 @@ class CEmbedder {
   int status_ ABSL_GUARDED_BY(mu_) = NXA_OK;
   std::string error_ ABSL_GUARDED_BY(mu_);
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::string> reject_names_ ABSL_GUARDED_BY(mu_);
+  std::string reject_error_ ABSL_GUARDED_BY(mu_);
 };
 
 std::string TempPath(const std::string& name) {
@@ -268,6 +285,109 @@ TEST(XdsAgentTest, EmbedderRejectionBecomesNack) {
     EXPECT_EQ(ack.version_info(), "2");
     EXPECT_FALSE(ack.has_error_detail());
   }
+  DestroyReturns(agent);
+}
+
+// The upstreams of the cache file at `path`, as "name=address,address".
+std::vector<std::string> CachedUpstreams(const std::string& path, std::string* version) {
+  std::vector<std::string> out;
+  absl::StatusOr<nginx_xds::v1::Snapshot> saved = LoadSnapshotFile(path);
+  EXPECT_TRUE(saved.ok()) << saved.status();
+  if (!saved.ok()) return out;
+  *version = saved->version();
+  for (const auto& upstream : saved->upstreams()) {
+    std::string line = absl::StrCat(upstream.name(), "=");
+    for (int i = 0; i < upstream.servers_size(); ++i) {
+      absl::StrAppend(&line, i == 0 ? "" : ",", upstream.servers(i).address());
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+// Checks that `nack` rejects exactly the upstreams `names`, each with
+// `reason`, in its message lines and its RejectedUpstreams detail.
+void ExpectNamesRejected(const DiscoveryRequest& nack, const std::vector<std::string>& names,
+                         const std::string& reason) {
+  EXPECT_EQ(nack.error_detail().code(), 3);
+  std::string message;
+  for (const std::string& name : names) {
+    absl::StrAppend(&message, message.empty() ? "" : "\n", "upstream \"", name, "\": ", reason);
+  }
+  EXPECT_EQ(nack.error_detail().message(), message);
+  ASSERT_EQ(nack.error_detail().details_size(), 1);
+  nginx_xds::v1::RejectedUpstreams detail;
+  ASSERT_TRUE(nack.error_detail().details(0).UnpackTo(&detail));
+  ASSERT_EQ(detail.upstreams_size(), static_cast<int>(names.size()));
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(detail.upstreams(i).name(), names[i]);
+    EXPECT_EQ(detail.upstreams(i).message(), reason);
+  }
+}
+
+// Validate an upstream the embedder rejects alone: every other upstream of
+// the response is applied and cached, the rejected one keeps its last good
+// state in the cache file (a new one stays out), the NACK names each with its
+// reason (message lines and a RejectedUpstreams detail) and carries the last
+// version applied whole; a later response that still has the bad upstream
+// applies its other changes the same way, and one the embedder takes whole
+// is ACKed again.
+TEST(XdsAgentTest, SingleUpstreamRejectionAppliesTheRest) {
+  const std::string cache = TempPath("snapshot.cache");
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder, cache.c_str()));
+  Next(server);
+  Next(server);
+  SendPair(server, "1", {MakeUpstream("api", {7001}), MakeUpstream("backends", {6001})});
+  ASSERT_TRUE(embedder.Next());
+  EXPECT_EQ(AnswerTo(server, "c1").version_info(), "1");
+
+  // nginx's message names the upstream already; the NACK does not twice.
+  embedder.RejectUpstreams({"api"}, "upstream \"api\": zone \"z\" is full");
+  SendPair(server, "2", {MakeUpstream("api", {7002}), MakeUpstream("backends", {6001, 6002})});
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->addresses, (std::vector<std::vector<std::string>>{
+                                 {"127.0.0.1:7002"}, {"127.0.0.1:6001", "127.0.0.1:6002"}}));
+  for (const char* nonce : {"c2", "e2"}) {
+    DiscoveryRequest nack = AnswerTo(server, nonce);
+    EXPECT_EQ(nack.version_info(), "1");
+    ExpectNamesRejected(nack, {"api"}, "zone \"z\" is full");
+  }
+  std::string version;
+  EXPECT_EQ(
+      CachedUpstreams(cache, &version),
+      (std::vector<std::string>{"api=127.0.0.1:7001", "backends=127.0.0.1:6001,127.0.0.1:6002"}));
+  EXPECT_EQ(version, "2");
+
+  // Still bad, plus another change and a new upstream that is bad too.
+  embedder.RejectUpstreams({"api", "fresh"}, "zone \"z\" is full");
+  SendPair(server, "3",
+           {MakeUpstream("api", {7002}), MakeUpstream("backends", {6003}),
+            MakeUpstream("fresh", {8001})});
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->version, "3");
+  for (const char* nonce : {"c3", "e3"}) {
+    DiscoveryRequest nack = AnswerTo(server, nonce);
+    EXPECT_EQ(nack.version_info(), "1");
+    ExpectNamesRejected(nack, {"api", "fresh"}, "zone \"z\" is full");
+  }
+  EXPECT_EQ(CachedUpstreams(cache, &version),
+            (std::vector<std::string>{"api=127.0.0.1:7001", "backends=127.0.0.1:6003"}));
+  EXPECT_EQ(version, "3");
+
+  embedder.RejectUpstreams({}, "");
+  SendPair(server, "4", {MakeUpstream("api", {7004}), MakeUpstream("backends", {6003})});
+  ASSERT_TRUE(embedder.Next());
+  for (const char* nonce : {"c4", "e4"}) {
+    DiscoveryRequest ack = AnswerTo(server, nonce);
+    EXPECT_EQ(ack.version_info(), "4");
+    EXPECT_FALSE(ack.has_error_detail());
+  }
+  EXPECT_EQ(CachedUpstreams(cache, &version),
+            (std::vector<std::string>{"api=127.0.0.1:7004", "backends=127.0.0.1:6003"}));
   DestroyReturns(agent);
 }
 
@@ -670,6 +790,7 @@ TEST(XdsAgentTest, NullArguments) {
   nxa_server_t s;
   EXPECT_EQ(nxa_snapshot_server(nullptr, 0, 0, &s), NXA_ERROR);
   nxa_snapshot_done(nullptr, NXA_OK, nullptr);
+  EXPECT_EQ(nxa_snapshot_reject_upstream(nullptr, 0, "x"), NXA_ERROR);
 }
 
 }  // namespace

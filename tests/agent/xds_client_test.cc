@@ -178,7 +178,9 @@ TEST_F(XdsClientTest, InvalidResourceIsNackedAndLastGoodKept) {
   EXPECT_EQ(nack.error_detail().code(), 3);
   EXPECT_EQ(nack.error_detail().message(), "resource 1: duplicate cluster \"backends\"");
 
-  // A pair that fails only when assembled is NACKed on both types.
+  // An upstream that fails only when assembled is rejected alone: it keeps
+  // its last good state for the embedder, and both types are NACKed naming
+  // it, with the last version applied whole.
   auto bad = backends;
   auto assignment = EndpointResponse("3", "e3", {bad});
   envoy::config::endpoint::v3::ClusterLoadAssignment cla;
@@ -192,18 +194,30 @@ TEST_F(XdsClientTest, InvalidResourceIsNackedAndLastGoodKept) {
   assignment.mutable_resources(0)->PackFrom(cla);
   ASSERT_TRUE(server_.Send(ClusterResponse("3", "c3", {bad})));
   ASSERT_TRUE(server_.Send(assignment));
-  for (const char* type : {kEndpointTypeUrl, kClusterTypeUrl}) {
+  std::optional<Embedder::Handed> handed = embedder_.Next();
+  ASSERT_TRUE(handed);
+  EXPECT_EQ(handed->snapshot.version(), "3");
+  ASSERT_EQ(handed->snapshot.upstreams_size(), 1);
+  EXPECT_EQ(handed->snapshot.upstreams(0).servers_size(), 2);
+  EXPECT_EQ(handed->snapshot.upstreams(0).servers(1).address(), "127.0.0.1:6002");
+  for (const char* type : {kClusterTypeUrl, kEndpointTypeUrl}) {
     DiscoveryRequest n = Next(server_);
     EXPECT_EQ(n.type_url(), type);
     EXPECT_EQ(n.version_info(), "1");
     EXPECT_EQ(n.error_detail().code(), 3);
     EXPECT_EQ(n.error_detail().message(),
-              "cluster \"backends\": endpoint 1: port 0 out of range 1-65535");
+              "upstream \"backends\": endpoint 1: port 0 out of range 1-65535");
+    ASSERT_EQ(n.error_detail().details_size(), 1);
+    nginx_xds::v1::RejectedUpstreams detail;
+    ASSERT_TRUE(n.error_detail().details(0).UnpackTo(&detail));
+    ASSERT_EQ(detail.upstreams_size(), 1);
+    EXPECT_EQ(detail.upstreams(0).name(), "backends");
   }
 
-  // The next good version is applied; nothing in between reached the embedder.
+  // The next good version is applied whole; the duplicate never reached the
+  // embedder.
   SendPair("4", {backends, MakeUpstream("api", {7001})});
-  std::optional<Embedder::Handed> handed = embedder_.Next();
+  handed = embedder_.Next();
   ASSERT_TRUE(handed);
   EXPECT_EQ(handed->snapshot.version(), "4");
   ExpectAcks("4");

@@ -179,7 +179,8 @@ TEST(NormalizeUpstreamTest, UnknownHostNameIsInvalidArgumentNamingTheServer) {
   )pb");
   absl::Status status = Normalize(&upstream);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(), "server \"nowhere.local:80\": host \"nowhere.local\": not found");
+  EXPECT_EQ(status.message(),
+            "host not found in upstream \"nowhere.local:80\": host \"nowhere.local\": not found");
 }
 
 TEST(NormalizeUpstreamTest, ResolverOutageStaysUnavailable) {
@@ -258,21 +259,37 @@ INSTANTIATE_TEST_SUITE_P(
                                                   servers { address: "10.0.0.1" })pb",
                                   "upstream name \"a b\": must be 1-255 characters of "
                                   "[A-Za-z0-9._-]"},
-                      BadUpstream{"NoServers", R"pb(name: "b")pb", "upstream \"b\": no servers"},
-                      BadUpstream{"ZeroWeight",
+                      BadUpstream{"NoServers", R"pb(name: "b")pb",
+                                  "no servers are inside upstream \"b\""},
+                      BadUpstream{"OnlyBackups",
+                                  R"pb(name: "onlybackup"
+                                       servers { address: "127.0.0.1:22088" backup: true })pb",
+                                  "no servers in upstream \"onlybackup\" (every server is a "
+                                  "backup)"},
+                      BadUpstream{"ZeroWeightWithHash",
                                   R"pb(name: "b"
+                                       method: HASH
+                                       hash_key: "$uri"
+                                       servers { address: "10.0.0.1" weight: 0 }
+                                       servers { address: "10.0.0.2" })pb",
+                                  "server \"10.0.0.1\": weight 0 is not supported by method "
+                                  "hash (only round robin and least_conn)"},
+                      BadUpstream{"ZeroWeightWithIpHash",
+                                  R"pb(name: "b"
+                                       method: IP_HASH
                                        servers { address: "10.0.0.1" weight: 0 })pb",
-                                  "server \"10.0.0.1\": weight 0 must be 1-1000000"},
+                                  "server \"10.0.0.1\": weight 0 is not supported by method "
+                                  "ip_hash (only round robin and least_conn)"},
+                      BadUpstream{"ZeroWeightWithRandom",
+                                  R"pb(name: "b"
+                                       method: RANDOM
+                                       servers { address: "10.0.0.1" weight: 0 })pb",
+                                  "server \"10.0.0.1\": weight 0 is not supported by method "
+                                  "random (only round robin and least_conn)"},
                       BadUpstream{"WeightTooLarge",
                                   R"pb(name: "b"
                                        servers { address: "10.0.0.1" weight: 1000001 })pb",
-                                  "server \"10.0.0.1\": weight 1000001 must be 1-1000000"},
-                      BadUpstream{"BackupWithIpHash",
-                                  R"pb(name: "b"
-                                       method: IP_HASH
-                                       servers { address: "10.0.0.1" backup: true })pb",
-                                  "server \"10.0.0.1\": backup is not supported by method "
-                                  "ip_hash"},
+                                  "server \"10.0.0.1\": weight 1000001 must be 0-1000000"},
                       BadUpstream{"HashWithoutKey", R"pb(name: "b"
                                                          method: HASH
                                                          servers { address: "10.0.0.1" })pb",
@@ -295,6 +312,45 @@ INSTANTIATE_TEST_SUITE_P(
                                                      servers { address: "1.2.3:80" })pb",
                                   "server \"1.2.3:80\": invalid IPv4 address \"1.2.3\""}),
     [](const ::testing::TestParamInfo<BadUpstream>& info) { return info.param.description; });
+
+// Validates that weight 0 (ngx_dynamic_upstream's weight=0) is kept, not
+// defaulted, with round robin and least_conn.
+TEST(NormalizeUpstreamTest, KeepsWeightZeroWithRoundRobinAndLeastConn) {
+  for (const char* method : {"ROUND_ROBIN", "LEAST_CONN"}) {
+    Upstream upstream = ParseUpstream(std::string("name: \"b\" method: ") + method + R"pb(
+      servers { address: "10.0.0.1" weight: 0 }
+      servers { address: "10.0.0.2" }
+    )pb");
+    ASSERT_TRUE(Normalize(&upstream).ok()) << method;
+    EXPECT_TRUE(upstream.servers(0).has_weight());
+    EXPECT_EQ(upstream.servers(0).weight(), 0u);
+    EXPECT_TRUE(ValidateNormalizedUpstream(upstream).ok());
+  }
+}
+
+// Validates that backups are accepted with every method: nginx takes them
+// when the servers precede hash, ip_hash or random.
+TEST(NormalizeUpstreamTest, AcceptsBackupsWithEveryMethod) {
+  for (const char* method : {"HASH", "IP_HASH", "RANDOM", "LEAST_CONN"}) {
+    Upstream upstream = ParseUpstream(std::string("name: \"b\" method: ") + method + R"pb(
+      servers { address: "10.0.0.1" }
+      servers { address: "10.0.0.2" backup: true }
+    )pb");
+    if (upstream.method() == v1::HASH) upstream.set_hash_key("$uri");
+    absl::Status status = Normalize(&upstream);
+    EXPECT_TRUE(status.ok()) << method << ": " << status;
+  }
+}
+
+// Validates that a down primary still counts as a server, as in nginx.
+TEST(NormalizeUpstreamTest, DownPrimaryAndBackupIsEnough) {
+  Upstream upstream = ParseUpstream(R"pb(
+    name: "b"
+    servers { address: "10.0.0.1" down: true }
+    servers { address: "10.0.0.2" backup: true }
+  )pb");
+  EXPECT_TRUE(Normalize(&upstream).ok());
+}
 
 TEST(NormalizeUpstreamTest, RejectsUnknownMethodNumber) {
   Upstream upstream = ParseUpstream(R"pb(

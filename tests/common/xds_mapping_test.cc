@@ -242,6 +242,51 @@ TEST(XdsRoundTripTest, KeepsDownServers) {
   )pb"));
 }
 
+// Validates the encoding of nginx's weight 0 for xDS clients, which need a
+// weight of 1 or more: weight 1, DRAINING, the exact weight in metadata.
+TEST(ToLoadAssignmentTest, WeightZeroIsDrainingWithWeightOneAndMetadata) {
+  const Upstream upstream = Normalized(R"pb(
+    name: "b"
+    servers { address: "10.0.0.1:80" weight: 0 }
+    servers { address: "10.0.0.2:80" weight: 0 down: true }
+    servers { address: "10.0.0.3:80" }
+  )pb");
+  const ClusterLoadAssignment assignment = ToLoadAssignment(upstream);
+  const auto& endpoints = assignment.endpoints(0).lb_endpoints();
+  for (int i : {0, 1}) {
+    EXPECT_EQ(endpoints[i].load_balancing_weight().value(), 1u);
+    EXPECT_EQ(endpoints[i].health_status(), envoy::config::core::v3::DRAINING);
+    EXPECT_EQ(NginxMetadata(endpoints[i]).fields().at("weight").number_value(), 0);
+  }
+  EXPECT_EQ(NginxMetadata(endpoints[0]).fields().count("down"), 0u);
+  EXPECT_TRUE(NginxMetadata(endpoints[1]).fields().at("down").bool_value());
+  EXPECT_EQ(endpoints[2].health_status(), envoy::config::core::v3::HEALTHY);
+  EXPECT_EQ(NginxMetadata(endpoints[2]).fields().count("weight"), 0u);
+}
+
+// Validates that weight 0, down or not, primary or backup, survives xDS.
+TEST(XdsRoundTripTest, KeepsWeightZero) {
+  ExpectRoundTrip(Normalized(R"pb(
+    name: "b"
+    method: LEAST_CONN
+    servers { address: "10.0.0.1:80" weight: 0 }
+    servers { address: "10.0.0.2:80" weight: 0 down: true }
+    servers { address: "10.0.0.3:80" weight: 0 backup: true }
+    servers { address: "10.0.0.4:80" }
+  )pb"));
+}
+
+// Validates that backups survive xDS with the hash methods too.
+TEST(XdsRoundTripTest, KeepsBackupsWithHash) {
+  ExpectRoundTrip(Normalized(R"pb(
+    name: "b"
+    method: HASH
+    hash_key: "$uri"
+    servers { address: "10.0.0.1:80" }
+    servers { address: "10.0.0.2:80" backup: true }
+  )pb"));
+}
+
 TEST(XdsRoundTripTest, KeepsUnixSocketsAndIpv6) {
   ExpectRoundTrip(Normalized(R"pb(
     name: "b"
@@ -338,6 +383,25 @@ TEST_F(FromXdsRejectionTest, ZeroWeight) {
   ExpectRejected("cluster \"backends\": endpoint 1: weight 0 out of range 1-1000000");
 }
 
+TEST_F(FromXdsRejectionTest, MetadataWeightOtherThanZero) {
+  *EndpointField(1, "weight") = google::protobuf::Value();
+  EndpointField(1, "weight")->set_number_value(2);
+  ExpectRejected("cluster \"backends\": endpoint 1: metadata \"weight\" must be an integer 0-0");
+}
+
+TEST_F(FromXdsRejectionTest, MetadataWeightZeroWithoutDraining) {
+  EndpointField(1, "weight")->set_number_value(0);
+  ExpectRejected(
+      "cluster \"backends\": endpoint 1: metadata \"weight\" 0 needs load_balancing_weight 1 "
+      "and DRAINING");
+}
+
+TEST_F(FromXdsRejectionTest, OnlyBackups) {
+  for (auto& group : *assignment_.mutable_endpoints()) group.set_priority(1);
+  ExpectRejected(
+      "cluster \"backends\": no servers in upstream \"backends\" (every server is a backup)");
+}
+
 TEST_F(FromXdsRejectionTest, UnknownMethod) {
   (*(*cluster_.mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey]
         .mutable_fields())["method"]
@@ -410,7 +474,7 @@ TEST_F(FromXdsRejectionTest, DuplicateAddress) {
 
 TEST_F(FromXdsRejectionTest, NoEndpoints) {
   assignment_.clear_endpoints();
-  ExpectRejected("cluster \"backends\": upstream \"backends\": no servers");
+  ExpectRejected("cluster \"backends\": no servers are inside upstream \"backends\"");
 }
 
 }  // namespace

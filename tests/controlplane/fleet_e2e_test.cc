@@ -105,6 +105,69 @@ TEST_F(FleetEndToEndTest, AgentRejectionIsReportedToTheWriterAndInFleetStatus) {
   }
 }
 
+// Validate no upstream can block a fleet: a node that rejects one upstream
+// alone applies the others; the write of the rejected upstream is answered
+// with the node's rejection naming it, later writes to other upstreams are
+// acknowledged by every node and reach it, fleet status names the rejected
+// upstream with its reason and versions, and deleting it clears that.
+TEST_F(FleetEndToEndTest, UpstreamRejectedAloneDoesNotBlockLaterWrites) {
+  TestAgent good("good", "web", cp_->xds_port());
+  TestAgent picky("picky", "web", cp_->xds_port(), /*reject_upstream=*/"onlybackup",
+                  /*reject_alone=*/true);
+  AwaitConnected("web", 2);
+  auto first = cp_->upstreams()->Put("web", Backends({"127.0.0.1:6001"}));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->acked_nodes(), 2u);
+
+  nginx_xds::v1::Upstream bad;
+  bad.set_name("onlybackup");
+  bad.add_servers()->set_address("127.0.0.1:22088");
+  auto rejected = cp_->upstreams()->Put("web", bad);
+  ASSERT_TRUE(rejected.ok()) << rejected.status();
+  EXPECT_EQ(rejected->acked_nodes(), 1u);
+  ASSERT_EQ(rejected->rejections_size(), 1);
+  EXPECT_EQ(rejected->rejections(0).node(), "picky");
+  EXPECT_EQ(rejected->rejections(0).version(), rejected->version());
+  EXPECT_EQ(rejected->rejections(0).message(),
+            std::string("upstream \"onlybackup\": ") + TestAgent::kAloneReason);
+  ASSERT_EQ(rejected->rejections(0).upstreams_size(), 1);
+  EXPECT_EQ(rejected->rejections(0).upstreams(0).name(), "onlybackup");
+
+  // A write to another upstream: every node takes it, also the picky one.
+  auto later = cp_->upstreams()->Put("web", Backends({"127.0.0.1:6002"}));
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(later->connected_nodes(), 2u);
+  EXPECT_EQ(later->acked_nodes(), 2u);
+  EXPECT_EQ(later->rejections_size(), 0);
+  EXPECT_EQ(picky.AwaitVersion(later->version(), "backends"),
+            std::vector<std::string>{"127.0.0.1:6002"});
+  EXPECT_TRUE(picky.AwaitVersion(later->version(), "onlybackup").empty());
+
+  auto status = cp_->registry()->Status("web");
+  for (const auto& node : status.nodes()) {
+    EXPECT_EQ(node.acked_version(), later->version()) << node.id();
+    if (node.id() != "picky") {
+      EXPECT_EQ(node.rejected_upstreams_size(), 0) << node.id();
+      continue;
+    }
+    ASSERT_EQ(node.rejected_upstreams_size(), 1);
+    const auto& each = node.rejected_upstreams(0);
+    EXPECT_EQ(each.name(), "onlybackup");
+    EXPECT_EQ(each.message(), TestAgent::kAloneReason);
+    EXPECT_EQ(each.since_version(), rejected->version());
+    EXPECT_EQ(each.version(), later->version());
+    EXPECT_TRUE(each.has_time());
+  }
+
+  auto deleted = cp_->upstreams()->Delete("web", "onlybackup");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(deleted->acked_nodes(), 2u);
+  status = cp_->registry()->Status("web");
+  for (const auto& node : status.nodes()) {
+    EXPECT_EQ(node.rejected_upstreams_size(), 0) << node.id();
+  }
+}
+
 TEST_F(FleetEndToEndTest, WatchFleetStatusStreamsEveryAckOverGrpc) {
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(cp_->admin_port()),
                                      grpc::InsecureChannelCredentials());

@@ -119,9 +119,9 @@ check_error "update a server that is not there" 400 not_found \
 check_error "a port out of range" 400 invalid_argument \
   AddServer '{"fleet":"h","upstream":"backends","server":{"address":"127.0.0.1:99999"}}' \
   GET "$dyn&server=127.0.0.1:99999&add="
-check_error "weight 0" 400 invalid_argument \
-  UpdateServer '{"fleet":"h","upstream":"backends","address":"127.0.0.1:6001","weight":0}' \
-  GET "$dyn&server=127.0.0.1:6001&weight=0"
+check_error "weight above 1000000" 400 invalid_argument \
+  UpdateServer '{"fleet":"h","upstream":"backends","address":"127.0.0.1:6001","weight":1000001}' \
+  GET "$dyn&server=127.0.0.1:6001&weight=1000001"
 check_error "delete an unknown upstream" 404 not_found \
   DeleteUpstream '{"fleet":"h","name":"nope"}' \
   DELETE /upstream/nope
@@ -132,9 +132,9 @@ before=$(call ListUpstreams '{"fleet":"h"}')
 check_error "remove the last server" 400 failed_precondition \
   RemoveServer '{"fleet":"h","upstream":"single","address":"127.0.0.1:7001"}' \
   GET "/dynamic?upstream=zone_single&server=127.0.0.1:7001&remove="
-check_error "weight 0 in a new upstream" 400 invalid_argument \
-  PutUpstream '{"fleet":"h","upstream":{"name":"dyn2","servers":[{"address":"127.0.0.1:8088","weight":0}]}}' \
-  POST /upstream/dyn2 'server 127.0.0.1:8088 weight=0;'
+check_error "only backup servers in a new upstream" 400 invalid_argument \
+  PutUpstream '{"fleet":"h","upstream":{"name":"dyn2","servers":[{"address":"127.0.0.1:8088","backup":true}]}}' \
+  POST /upstream/dyn2 'server 127.0.0.1:8088 backup;'
 unchanged "the errors above"
 
 if ((failures)); then echo "$failures failure(s)"; exit 1; fi

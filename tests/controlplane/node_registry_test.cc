@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <future>
+#include <set>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -52,6 +53,96 @@ class NodeRegistryTest : public ::testing::Test {
 
   NodeRegistry registry_;
 };
+
+// The RejectedUpstream a NACK carries: a name and a reason.
+nginx_xds::v1::RejectedUpstream Rejected(const std::string& name, const std::string& message) {
+  nginx_xds::v1::RejectedUpstream rejected;
+  rejected.set_name(name);
+  rejected.set_message(message);
+  return rejected;
+}
+
+// Validate the registry records the upstreams a node rejects alone (name,
+// reason, the version their run started at, the newest version), counts such
+// a NACK as applied for every other upstream, and a later whole ACK clears
+// them.
+TEST_F(NodeRegistryTest, RecordsUpstreamsRejectedAlone) {
+  Connect("a");
+  Ack("a", 3);
+  for (const char* type : {kClusters, kAssignments}) {
+    registry_.Nacked("a", type, 4, "upstream \"Bad\": zone full", {Rejected("Bad", "zone full")});
+  }
+  for (const char* type : {kClusters, kAssignments}) {
+    registry_.Nacked("a", type, 5, "upstream \"Bad\": zone full", {Rejected("Bad", "zone full")});
+  }
+  auto status = registry_.Status("edge");
+  ASSERT_EQ(status.nodes_size(), 1);
+  const auto& node = status.nodes(0);
+  EXPECT_EQ(node.acked_version(), 5u);
+  ASSERT_EQ(node.rejected_upstreams_size(), 1);
+  EXPECT_EQ(node.rejected_upstreams(0).name(), "Bad");
+  EXPECT_EQ(node.rejected_upstreams(0).message(), "zone full");
+  EXPECT_EQ(node.rejected_upstreams(0).since_version(), 4u);
+  EXPECT_EQ(node.rejected_upstreams(0).version(), 5u);
+  EXPECT_EQ(node.last_nack().upstreams_size(), 1);
+  // A new stream's version_info (the last version taken whole) clears nothing.
+  Ack("a", 3);
+  EXPECT_EQ(registry_.Status("edge").nodes(0).rejected_upstreams_size(), 1);
+  Ack("a", 6);
+  EXPECT_EQ(registry_.Status("edge").nodes(0).rejected_upstreams_size(), 0);
+}
+
+// Validate a write's wait counts a node that rejected only other upstreams as
+// acknowledged, and one rejecting the write's own upstream as a rejection
+// naming it (the key is case-insensitive, as upstream names are).
+TEST_F(NodeRegistryTest, WaitCountsRejectionsOfTheWritesOwnUpstreamOnly) {
+  Connect("a");
+  Connect("b");
+  Ack("b", 7);
+  auto other = std::async(std::launch::async, [this] {
+    const std::set<std::string> changed = {"host2"};
+    return registry_.WaitForFleet("edge", 7, absl::InfiniteFuture(), &changed);
+  });
+  for (const char* type : {kClusters, kAssignments}) {
+    registry_.Nacked("a", type, 7, "upstream \"onlybackup\": no servers but backups",
+                     {Rejected("onlybackup", "no servers but backups")});
+  }
+  NodeRegistry::Progress progress = other.get();
+  EXPECT_EQ(progress.connected, 2u);
+  EXPECT_EQ(progress.acked, 2u);
+  EXPECT_TRUE(progress.rejections.empty());
+
+  const std::set<std::string> own = {"onlybackup"};
+  progress = registry_.WaitForFleet("edge", 7, absl::Now(), &own);
+  EXPECT_EQ(progress.acked, 1u);
+  ASSERT_EQ(progress.rejections.size(), 1u);
+  EXPECT_EQ(progress.rejections[0].node(), "a");
+  EXPECT_EQ(progress.rejections[0].message(), "upstream \"onlybackup\": no servers but backups");
+  // Without the write's upstreams every rejected upstream counts.
+  EXPECT_EQ(Now(7).rejections.size(), 1u);
+}
+
+// Validate a NACK naming single upstreams settles a wait only once every
+// type has answered, as it counts as acknowledged.
+TEST_F(NodeRegistryTest, PartialNackSettlesWhenEveryTypeAnswered) {
+  Connect("a");
+  const std::set<std::string> changed = {"other"};
+  const size_t before = registry_.waiting();
+  auto wait = std::async(std::launch::async, [&] {
+    return registry_.WaitForFleet("edge", 2, absl::InfiniteFuture(), &changed);
+  });
+  while (registry_.waiting() == before) absl::SleepFor(absl::Microseconds(100));
+  registry_.Nacked("a", kClusters, 2, "x", {Rejected("x", "bad")});
+  // Half answered: neither acknowledged nor rejected yet.
+  NodeRegistry::Progress half = registry_.WaitForFleet("edge", 2, absl::Now(), &changed);
+  EXPECT_EQ(half.acked, 0u);
+  EXPECT_TRUE(half.rejections.empty());
+  EXPECT_EQ(registry_.waiting(), before + 1);
+  registry_.Nacked("a", kAssignments, 2, "x", {Rejected("x", "bad")});
+  NodeRegistry::Progress done = wait.get();
+  EXPECT_EQ(done.acked, 1u);
+  EXPECT_TRUE(done.rejections.empty());
+}
 
 TEST_F(NodeRegistryTest, NoConnectedNodeMeansNothingToWaitFor) {
   NodeRegistry::Progress progress = WaitInBackground(7).get();

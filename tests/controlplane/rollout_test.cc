@@ -300,6 +300,54 @@ TEST_F(RolloutTest, CanaryNackHaltsAndPromoteIsRefused) {
   EXPECT_EQ(AwaitAcked("w1", fixed.version()), fixed.version());
 }
 
+// Validate a canary that rejects, alone, an upstream the rollout wrote halts
+// the rollout (that write is answered with its rejection), keeps it halted
+// while writes to other upstreams are acknowledged, and its removal resumes
+// it; an upstream rejected since before the rollout does not halt it.
+TEST_F(RolloutTest, CanaryRejectingOneUpstreamHaltsOnlyForTheRolloutsChange) {
+  TestAgent canary("c1", "web", cp_->xds_port(), /*reject_upstream=*/"bad",
+                   /*reject_alone=*/true);
+  TestAgent other("w1", "web", cp_->xds_port());
+  AwaitConnected("web", 2);
+  Write("web", MakeUpstream("app", kOld));
+  // Rejected before the rollout: not the rollout's doing.
+  Write("web", MakeUpstream("bad", kOld));
+  Rollout rollout;
+  ASSERT_TRUE(Start("web", {"c1"}, false, &rollout).ok());
+
+  WriteResponse app = Write("web", MakeUpstream("app", kNew));
+  EXPECT_TRUE(app.canary());
+  EXPECT_EQ(app.acked_nodes(), 1u);
+  EXPECT_EQ(app.rejections_size(), 0);
+  EXPECT_EQ(canary.AwaitVersion(app.version(), "app"), kNew);
+  // What the rollout thread decides on: no rejection by the canary.
+  EXPECT_FALSE(CanaryRejection(*cp_->upstreams()->GetRollout("web")));
+
+  WriteResponse bad = Write("web", MakeUpstream("bad", kNew));
+  EXPECT_EQ(bad.acked_nodes(), 0u);
+  ASSERT_EQ(bad.rejections_size(), 1);
+  EXPECT_EQ(bad.rejections(0).node(), "c1");
+  Rollout halted = AwaitState("web", nginx_xds::v1::ROLLOUT_STATE_HALTED);
+  EXPECT_EQ(halted.halt().node(), "c1");
+  EXPECT_EQ(halted.halt().message(), std::string("upstream \"bad\": ") + TestAgent::kAloneReason);
+
+  WriteResponse more = Write("web", MakeUpstream("app", kOld));
+  EXPECT_EQ(more.acked_nodes(), 1u);
+  EXPECT_EQ(more.rejections_size(), 0);
+  // The canary still rejects the rollout's change: it stays halted.
+  EXPECT_TRUE(CanaryRejection(*cp_->upstreams()->GetRollout("web")));
+  EXPECT_EQ(cp_->upstreams()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_HALTED);
+
+  nginx_xds::v1::DeleteUpstreamRequest remove;
+  remove.set_fleet("web");
+  remove.set_name("bad");
+  WriteResponse fixed;
+  grpc::ClientContext context;
+  ASSERT_TRUE(upstreams_->DeleteUpstream(&context, remove, &fixed).ok());
+  EXPECT_EQ(fixed.acked_nodes(), 1u);
+  AwaitState("web", nginx_xds::v1::ROLLOUT_STATE_CANARY);
+}
+
 // Validate that aborting writes the stable upstreams back for everyone.
 TEST_F(RolloutTest, AbortRevertsEveryone) {
   TestAgent canary("c1", "web", cp_->xds_port());

@@ -17,12 +17,17 @@
 namespace nginx_xds {
 
 // One agent and what it has applied. Rejects snapshots whose upstream list
-// contains `reject_upstream`, as an nginx that cannot apply them would.
+// contains `reject_upstream`, as an nginx that cannot apply them would; with
+// `reject_alone`, rejects only that upstream (nxa_snapshot_reject_upstream,
+// reason kAloneReason), which keeps its servers, and applies the rest, as
+// nginx does with an upstream whose zone is full.
 class TestAgent {
  public:
+  static constexpr char kAloneReason[] = "zone \"test\" is full";
+
   TestAgent(const std::string& node, const std::string& fleet, int xds_port,
-            std::string reject_upstream = "")
-      : reject_upstream_(std::move(reject_upstream)) {
+            std::string reject_upstream = "", bool reject_alone = false)
+      : reject_upstream_(std::move(reject_upstream)), reject_alone_(reject_alone) {
     const std::string server = "127.0.0.1:" + std::to_string(xds_port);
     nxa_config_t config;
     memset(&config, 0, sizeof(config));
@@ -55,6 +60,13 @@ class TestAgent {
     for (size_t u = 0; u < nxa_snapshot_upstream_count(snapshot); ++u) {
       nxa_upstream_t upstream;
       nxa_snapshot_upstream(snapshot, u, &upstream);
+      if (upstream.name == self->reject_upstream_ && self->reject_alone_) {
+        nxa_snapshot_reject_upstream(snapshot, u, kAloneReason);
+        absl::MutexLock lock(&self->mu_);
+        auto kept = self->servers_.find(upstream.name);
+        if (kept != self->servers_.end()) servers[upstream.name] = kept->second;
+        continue;
+      }
       if (upstream.name == self->reject_upstream_) {
         nxa_snapshot_done(snapshot, NXA_ERROR, "cannot apply upstream");
         return;
@@ -75,6 +87,7 @@ class TestAgent {
   }
 
   const std::string reject_upstream_;
+  const bool reject_alone_;
   nxa_agent_t* agent_ = nullptr;
   absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -104,12 +105,24 @@ TEST(ParseNginxTimeTest, MillisecondsAsNginxReadsThem) {
   }
 }
 
+// Validates nginx's quirks: a trailing bare number is seconds, a unit may
+// have no number once another has one, a space ends the units.
+TEST(ParseNginxTimeTest, AcceptsWhatNginxAccepts) {
+  EXPECT_EQ(*ParseNginxTime("1m30", true), 90u);
+  EXPECT_EQ(*ParseNginxTime("10s5", true), 15u);
+  EXPECT_EQ(*ParseNginxTime("1hm", true), 3600u);
+  EXPECT_EQ(*ParseNginxTime("1m 30", true), 90u);
+  EXPECT_EQ(*ParseNginxTime("1m 30s", true), 90u);
+  EXPECT_EQ(*ParseNginxTime("10sms", false), 10000u);
+  EXPECT_EQ(*ParseNginxTime("00010", true), 10u);
+}
+
 TEST(ParseNginxTimeTest, RejectsWhatNginxRejects) {
-  for (const char* text : {"", "s", "10x", "1.5s", "-1", "10s5", "30s1m", "1m1m", "1 s",
-                           "99999999999999999999", "500ms"}) {
+  for (const char* text :
+       {"", "s", "10x", "1.5s", "-1", "30s1m", "1m1m", "1s 1m", "99999999999999999999", "500ms"}) {
     EXPECT_FALSE(ParseNginxTime(text, /*in_seconds=*/true).ok()) << text;
   }
-  for (const char* text : {"1y", "1M", "ms", "10sms"}) {
+  for (const char* text : {"1y", "1M", "ms", "1ms1s"}) {
     EXPECT_FALSE(ParseNginxTime(text, /*in_seconds=*/false).ok()) << text;
   }
 }
@@ -156,40 +169,102 @@ TEST(ParseUpstreamBlockTest, Methods) {
   EXPECT_TRUE(backup->servers(1).backup());
 }
 
-TEST(ParseUpstreamBlockTest, EveryErrorNamesTheCommandAndWhatIsWrong) {
-  EXPECT_THAT(ParseError(""), HasSubstr("no \"server\" command"));
-  EXPECT_THAT(ParseError("least_conn;"), HasSubstr("no \"server\" command"));
-  EXPECT_THAT(ParseError("server;"), HasSubstr("command 1 (server): \"server\" needs an address"));
+// Validates that an empty body or one without servers parses; the rules
+// (NormalizeUpstream) then name the upstream: "no servers are inside upstream".
+TEST(ParseUpstreamBlockTest, ServersAreCountedByTheRulesNotTheParser) {
+  EXPECT_TRUE(ParseUpstreamBlock("").ok());
+  EXPECT_TRUE(ParseUpstreamBlock("least_conn;").ok());
+  EXPECT_TRUE(ParseUpstreamBlock("server a:1 backup;").ok());
+}
+
+// Validates nginx's order: parameters in order, a repeated one wins, the
+// last balancing method wins, and keepalive keeps its value.
+TEST(ParseUpstreamBlockTest, AcceptsWhatNginxAccepts) {
+  auto repeated = ParseUpstreamBlock("server a:1 weight=2 weight=3 down down;");
+  ASSERT_TRUE(repeated.ok()) << repeated.status();
+  EXPECT_EQ(repeated->servers(0).weight(), 3u);
+  EXPECT_TRUE(repeated->servers(0).down());
+  auto redefined = ParseUpstreamBlock("hash $uri consistent; least_conn; server a:1;");
+  ASSERT_TRUE(redefined.ok()) << redefined.status();
+  EXPECT_EQ(redefined->method(), v1::LEAST_CONN);
+  EXPECT_EQ(redefined->hash_key(), "");
+  EXPECT_FALSE(redefined->hash_consistent());
+  auto unix = ParseUpstreamBlock("server UNIX:/run/a.sock;");
+  ASSERT_TRUE(unix.ok()) << unix.status();
+  EXPECT_EQ(unix->servers(0).address(), "unix:/run/a.sock");
+  auto rehash = ParseUpstreamBlock("ip_hash; hash $uri; server a:1;");
+  ASSERT_TRUE(rehash.ok()) << rehash.status();
+  EXPECT_EQ(rehash->method(), v1::HASH);
+  EXPECT_EQ(rehash->hash_key(), "$uri");
+}
+
+// Validates that backup is refused only on servers after hash, ip_hash or
+// random, with nginx's message, as nginx 1.22.1 does.
+TEST(ParseUpstreamBlockTest, BackupDependsOnTheMethodBeforeIt) {
+  for (const char* method : {"hash $uri;", "hash $uri consistent;", "ip_hash;", "random;"}) {
+    EXPECT_THAT(ParseError(absl::StrCat(method, " server a:1; server b:1 backup;")),
+                HasSubstr("balancing method does not support parameter \"backup\""))
+        << method;
+    auto before = ParseUpstreamBlock(absl::StrCat("server a:1; server b:1 backup; ", method));
+    ASSERT_TRUE(before.ok()) << method << ": " << before.status();
+    EXPECT_TRUE(before->servers(1).backup());
+  }
+  EXPECT_TRUE(ParseUpstreamBlock("ip_hash; least_conn; server a:1; server b:1 backup;").ok());
+  EXPECT_THAT(ParseError("least_conn; ip_hash; server a:1; server b:1 backup;"),
+              HasSubstr("does not support parameter \"backup\""));
+}
+
+TEST(ParseUpstreamBlockTest, EveryErrorNamesTheCommandAndNginxsReason) {
+  EXPECT_THAT(ParseError("server;"),
+              HasSubstr("command 1 (server): invalid number of arguments in \"server\" directive"));
   EXPECT_THAT(ParseError("server a:1;\nserver 127.0.0.1:0;"),
-              HasSubstr("command 2 (server 127.0.0.1:0): address \"127.0.0.1:0\": port must be"));
+              HasSubstr("command 2 (server 127.0.0.1:0): invalid port in upstream "
+                        "\"127.0.0.1:0\": address \"127.0.0.1:0\": port must be"));
+  EXPECT_THAT(ParseError("server 127.0.0.1:0 weight=x;"),
+              HasSubstr("invalid parameter \"weight=x\""));
   EXPECT_THAT(ParseError("server a:1 weight=abc;"),
-              HasSubstr("command 1 (server a:1 weight=abc): weight \"abc\" is not a non-negative"));
-  EXPECT_THAT(ParseError("server a:1 weight=99999999999;"), HasSubstr("is too large"));
-  EXPECT_THAT(ParseError("server a:1 fail_timeout=10x;"), HasSubstr("unknown unit \"x\""));
+              HasSubstr("command 1 (server a:1 weight=abc): invalid parameter \"weight=abc\": "
+                        "weight \"abc\" is not a non-negative"));
+  EXPECT_THAT(ParseError("server a:1 weight=0;"),
+              HasSubstr("invalid parameter \"weight=0\": weight must be at least 1"));
+  EXPECT_THAT(ParseError("server a:1 weight=;"), HasSubstr("invalid parameter \"weight=\""));
+  EXPECT_THAT(ParseError("server a:1 weight=99999999999999999999;"), HasSubstr("is too large"));
+  EXPECT_THAT(ParseError("server a:1 weight=1000001;"),
+              HasSubstr("weight \"1000001\" is too large for nginx-xds (at most 1000000)"));
+  EXPECT_THAT(ParseError("server a:1 fail_timeout=10x;"),
+              HasSubstr("invalid parameter \"fail_timeout=10x\": fail_timeout \"10x\" is not a "
+                        "time: unknown unit \"x\""));
   EXPECT_THAT(ParseError("server a:1 fail_timeout=500ms;"),
               HasSubstr("milliseconds are not allowed"));
   EXPECT_THAT(ParseError("server a:1 slow_start=10s;"),
-              HasSubstr("unknown server parameter \"slow_start=10s\""));
-  EXPECT_THAT(ParseError("server a:1 weight=1 weight=2;"),
-              HasSubstr("server parameter \"weight=\" is given twice"));
-  EXPECT_THAT(ParseError("server a:1 down down;"), HasSubstr("\"down\" is given twice"));
+              HasSubstr("invalid parameter \"slow_start=10s\""));
+  EXPECT_THAT(ParseError("server a:1 resolve;"), HasSubstr("invalid parameter \"resolve\""));
+  EXPECT_THAT(ParseError("server a:1 service=http;"),
+              HasSubstr("invalid parameter \"service=http\""));
   EXPECT_THAT(ParseError("server a:1; server a:1;"),
               HasSubstr("command 2 (server a:1): server \"a:1\" is listed twice"));
   EXPECT_THAT(ParseError("server a:1; foo bar;"),
               HasSubstr("command 2 (foo bar): unknown directive \"foo\""));
   EXPECT_THAT(ParseError("zone z 1m; server a:1;"), HasSubstr("\"zone\" cannot be set here"));
-  EXPECT_THAT(ParseError("ip_hash x; server a:1;"), HasSubstr("\"ip_hash\" takes no arguments"));
-  EXPECT_THAT(ParseError("random two; server a:1;"), HasSubstr("\"random\" takes no arguments"));
-  EXPECT_THAT(ParseError("least_conn; ip_hash; server a:1;"),
-              HasSubstr("balancing method redefined: \"ip_hash\" after \"least_conn\""));
-  EXPECT_THAT(ParseError("hash; server a:1;"), HasSubstr("takes a key"));
+  EXPECT_THAT(ParseError("ip_hash x; server a:1;"),
+              HasSubstr("invalid number of arguments in \"ip_hash\" directive"));
+  EXPECT_THAT(ParseError("random two; server a:1;"),
+              HasSubstr("\"random two\" is not supported by nginx-xds"));
+  EXPECT_THAT(ParseError("random foo; server a:1;"), HasSubstr("invalid parameter \"foo\""));
+  EXPECT_THAT(ParseError("hash; server a:1;"),
+              HasSubstr("invalid number of arguments in \"hash\" directive"));
   EXPECT_THAT(ParseError("hash $a b; server a:1;"), HasSubstr("invalid parameter \"b\""));
-  EXPECT_THAT(ParseError("hash \"\"; server a:1;"), HasSubstr("non-empty key"));
-  EXPECT_THAT(ParseError("keepalive 0; server a:1;"), HasSubstr("at least 1"));
-  EXPECT_THAT(ParseError("keepalive; server a:1;"), HasSubstr("exactly one argument"));
+  EXPECT_THAT(ParseError("keepalive 0; server a:1;"),
+              HasSubstr("invalid value \"0\" in \"keepalive\" directive"));
+  EXPECT_THAT(ParseError("keepalive; server a:1;"),
+              HasSubstr("invalid number of arguments in \"keepalive\" directive"));
   EXPECT_THAT(ParseError("keepalive 2; keepalive 3; server a:1;"),
-              HasSubstr("command 2 (keepalive 3): \"keepalive\" is duplicate"));
-  EXPECT_THAT(ParseError("keepalive_time 1y; server a:1;"), HasSubstr("y and M are not allowed"));
+              HasSubstr("command 2 (keepalive 3): \"keepalive\" directive is duplicate"));
+  EXPECT_THAT(ParseError("keepalive_requests x; server a:1;"),
+              HasSubstr("\"keepalive_requests\" directive invalid number"));
+  EXPECT_THAT(ParseError("keepalive_time 1y; server a:1;"),
+              HasSubstr("\"keepalive_time\" directive invalid value: keepalive_time \"1y\" is "
+                        "not a time: y and M are not allowed"));
   EXPECT_THAT(ParseError("keepalive_time 100d; server a:1;"), HasSubstr("is too long"));
 }
 

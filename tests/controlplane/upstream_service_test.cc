@@ -175,11 +175,16 @@ TEST_F(UpstreamServiceTest, UpdateServerChangesOnlyTheGivenFields) {
   EXPECT_EQ(server.weight(), 10u);
   EXPECT_TRUE(server.down());
   EXPECT_EQ(server.max_fails(), 1u);
+  // Weight 0 is kept (ngx_dynamic_upstream stores it); past the limit is refused.
   request.set_weight(0);
-  const std::string before = State();
   auto zero = service_->UpdateServer(request);
-  EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(zero.status().message().find("weight"), std::string::npos) << zero.status();
+  ASSERT_TRUE(zero.ok()) << zero.status();
+  EXPECT_EQ(zero->upstream().servers(0).weight(), 0u);
+  request.set_weight(kMaxWeight + 1);
+  const std::string before = State();
+  auto large = service_->UpdateServer(request);
+  EXPECT_EQ(large.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(large.status().message().find("weight"), std::string::npos) << large.status();
   EXPECT_EQ(State(), before);
 }
 

@@ -29,6 +29,8 @@ const NOT_FOR_THE_IMAGE_BUILD = {
   "libgtest-dev": "unit tests",
   "libgmock-dev": "unit tests",
   "libbenchmark-dev": "benchmarks",
+  "clang-14": "the fuzz targets (tests/fuzz)",
+  "libclang-rt-14-dev": "the fuzz targets (tests/fuzz)",
   "libnginx-mod-http-echo": "test backends",
   curl: "tests and the demo",
   wrk: "benchmarks",

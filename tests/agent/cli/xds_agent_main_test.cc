@@ -90,6 +90,49 @@ TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
             "\n");
 }
 
+// Validate --reject_upstreams rejects that upstream alone: the rest is
+// applied and printed, and the NACK names it.
+TEST(XdsAgentMainTest, RejectsSingleUpstreamsAndAppliesTheRest) {
+  FakeAdsServer server;
+  const std::string command =
+      absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=", server.address(),
+                   " --node_id=cli-test --exit_after_versions=2 --reject_upstreams=bad "
+                   "--log_level=0");
+  FILE* out = popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  ASSERT_TRUE(server.NextRequest());
+  ASSERT_TRUE(server.NextRequest());
+  const auto ups = {MakeUpstream("api", {7001}), MakeUpstream("bad", {7002})};
+  ASSERT_TRUE(server.Send(ClusterResponse("1", "c1", ups)));
+  ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", ups)));
+  std::optional<FakeAdsServer::Received> received;
+  do {
+    received = server.NextRequest();
+    ASSERT_TRUE(received) << "no answer to e1";
+  } while (received->request.response_nonce() != "e1");
+  EXPECT_EQ(received->request.error_detail().message(),
+            "upstream \"bad\": rejected by --reject_upstreams");
+  const auto next = {MakeUpstream("api", {7003})};
+  ASSERT_TRUE(server.Send(ClusterResponse("2", "c2", next)));
+  ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", next)));
+
+  std::string output;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), out)) > 0) output.append(buf, n);
+  int status = pclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_EQ(output,
+            "version 1 (1 upstreams)\n"
+            "upstream api method=round_robin zone=zone_for_api keepalive=0\n"
+            "  server 127.0.0.1:7001 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
+            "\n"
+            "version 2 (1 upstreams)\n"
+            "upstream api method=round_robin zone=zone_for_api keepalive=0\n"
+            "  server 127.0.0.1:7003 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
+            "\n");
+}
+
 // Validate that bad TLS flags stop the CLI before it connects, naming the
 // flag and the file.
 TEST(XdsAgentMainTest, RefusesUnreadableOrBadTlsFiles) {

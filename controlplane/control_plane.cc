@@ -99,6 +99,9 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     HttpGateway::Options http_options;
     http_options.listen = options.http_listen;
     http_options.threads = options.http_threads;
+    http_options.max_connections = options.http_max_connections;
+    http_options.header_timeout = options.http_header_timeout;
+    http_options.keep_alive_timeout = options.http_keep_alive_timeout;
     http_options.auth = &cp->admin_auth_;
     auto gateway = HttpGateway::Start(cp->http_api_.get(), http_options);
     if (!gateway.ok()) {

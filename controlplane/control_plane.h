@@ -43,6 +43,10 @@ class ControlPlane {
     std::string http_listen = "127.0.0.1:18080";
     // Threads of the HTTP gateway: how many requests it serves at once.
     int http_threads = 8;
+    // The HTTP gateway's connection limit and deadlines (HttpGateway::Options).
+    int http_max_connections = 512;
+    absl::Duration http_header_timeout = absl::Seconds(10);
+    absl::Duration http_keep_alive_timeout = absl::Seconds(5);
     // A file holding the bearer token of the admin APIs (gRPC and HTTP);
     // empty: none, and then both must listen on loopback.
     std::string admin_token_file;

@@ -500,6 +500,8 @@ absl::string_view HttpApi::Reason(int status) {
       return "Not Found";
     case 405:
       return "Not Allowed";
+    case 408:
+      return "Request Time-out";
     case 409:
       return "Conflict";
     case 413:
@@ -508,6 +510,8 @@ absl::string_view HttpApi::Reason(int status) {
       return "URI Too Long";
     case 415:
       return "Unsupported Media Type";
+    case 431:
+      return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
     case 503:

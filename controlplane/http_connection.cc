@@ -50,7 +50,7 @@ std::string MalformedWhat(beast::error_code error) {
 }  // namespace
 
 HttpConnection::HttpConnection(boost::asio::ip::tcp::socket socket, HttpConnectionHost* host)
-    : stream_(std::move(socket)), host_(host) {}
+    : stream_(std::move(socket)), host_(host), deadline_(stream_.get_executor()) {}
 
 void HttpConnection::Start() {
   beast::error_code ignored;
@@ -90,16 +90,37 @@ void HttpConnection::ReadHeader() {
   parser_->header_limit(kHeaderLimit);
   parser_->body_limit(host_->limits().max_body_bytes);
   // One deadline for the whole header: a trickle of bytes cannot extend it.
-  stream_.expires_after(host_->limits().header_timeout);
+  StartDeadline(host_->limits().header_timeout);
   http::async_read_header(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code error, size_t) { self->OnHeader(error); });
 }
 
+void HttpConnection::StartDeadline(std::chrono::steady_clock::duration timeout) {
+  stream_.expires_never();
+  timed_out_ = false;
+  const uint64_t generation = ++deadline_generation_;
+  deadline_.expires_after(timeout);
+  deadline_.async_wait([self = shared_from_this(), generation](beast::error_code error) {
+    if (error || self->closed_ || generation != self->deadline_generation_) return;
+    // Cancel, not close (as tcp_stream's own expiry would): the 408 still
+    // has to go out on this socket.
+    self->timed_out_ = true;
+    beast::error_code ignored;
+    self->stream_.socket().cancel(ignored);
+  });
+}
+
+void HttpConnection::StopDeadline() {
+  ++deadline_generation_;
+  deadline_.cancel();
+}
+
 void HttpConnection::OnHeader(beast::error_code error) {
   if (closed_) return;
+  StopDeadline();
   const HttpConnectionHost::Limits& limits = host_->limits();
-  if (error == beast::error::timeout) {
+  if (timed_out_) {
     return Fail(408, absl::StrCat("the request line and headers did not arrive within ",
                                   Seconds(limits.header_timeout), " s"));
   }
@@ -184,7 +205,7 @@ void HttpConnection::OnHeader(beast::error_code error) {
 
 void HttpConnection::ReadBody() {
   // One deadline for the whole body.
-  stream_.expires_after(host_->limits().io_timeout);
+  StartDeadline(host_->limits().io_timeout);
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code error, size_t) { self->OnBody(error); });
@@ -192,11 +213,12 @@ void HttpConnection::ReadBody() {
 
 void HttpConnection::OnBody(beast::error_code error) {
   if (closed_) return;
+  StopDeadline();
   if (error == http::error::body_limit) {
     return Fail(413, absl::StrCat("the request body is larger than ",
                                   host_->limits().max_body_bytes, " bytes"));
   }
-  if (error == beast::error::timeout) {
+  if (timed_out_) {
     return Fail(408, absl::StrCat("the request body did not arrive within ",
                                   Seconds(host_->limits().io_timeout), " s"));
   }
@@ -297,6 +319,7 @@ void HttpConnection::Close() {
   if (closed_) return;
   SetIdle(false);
   closed_ = true;
+  StopDeadline();
   beast::error_code ignored;
   stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
   stream_.socket().close(ignored);

@@ -2,6 +2,7 @@
 #define CONTROLPLANE_HTTP_CONNECTION_H_
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -72,6 +73,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   void AwaitRequest();
   void ReadHeader();
+  // A deadline for a whole read (header or body), which a trickle of bytes
+  // cannot extend; when it passes, the read ends and timed_out_ is set.
+  void StartDeadline(std::chrono::steady_clock::duration timeout);
+  void StopDeadline();
   void OnHeader(boost::beast::error_code error);
   void ReadBody();
   void OnBody(boost::beast::error_code error);
@@ -89,6 +94,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   boost::beast::tcp_stream stream_;
   HttpConnectionHost* const host_;
+  boost::asio::steady_timer deadline_;
+  uint64_t deadline_generation_ = 0;
+  bool timed_out_ = false;
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
   std::optional<Response> response_;

@@ -26,6 +26,13 @@ ABSL_FLAG(std::string, http_listen, "127.0.0.1:18080",
           "picks one; empty: no HTTP.");
 ABSL_FLAG(int, http_threads, 8,
           "Threads of the HTTP gateway: how many HTTP requests are served at once.");
+ABSL_FLAG(int, http_max_connections, 512,
+          "The most HTTP connections open at once; beyond it the longest idle one is closed "
+          "(or, with none idle, the newcomer is answered 503).");
+ABSL_FLAG(absl::Duration, http_header_timeout, absl::Seconds(10),
+          "How long an HTTP request's line and headers may take from its first byte (408 after).");
+ABSL_FLAG(absl::Duration, http_keep_alive_timeout, absl::Seconds(5),
+          "How long an idle HTTP connection waits for its next request.");
 ABSL_FLAG(std::string, data_dir, ".",
           "Directory of the embedded store (nginx-xds.db); created if missing.");
 ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(5),
@@ -69,6 +76,9 @@ int main(int argc, char** argv) {
   options.ack_timeout = absl::GetFlag(FLAGS_ack_timeout);
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
   options.http_threads = absl::GetFlag(FLAGS_http_threads);
+  options.http_max_connections = absl::GetFlag(FLAGS_http_max_connections);
+  options.http_header_timeout = absl::GetFlag(FLAGS_http_header_timeout);
+  options.http_keep_alive_timeout = absl::GetFlag(FLAGS_http_keep_alive_timeout);
   options.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
   options.xds_tls.cert = absl::GetFlag(FLAGS_xds_tls_cert);
   options.xds_tls.key = absl::GetFlag(FLAGS_xds_tls_key);

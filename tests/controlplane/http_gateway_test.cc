@@ -1083,7 +1083,7 @@ std::vector<BadRawRequest> BadRawRequests() {
        400, "the request body could not be read"},
       {"POST /upstream/newone HTTP/1.1\r\nContent-Length: 5\r\nContent-Encoding: zstd\r\n" + end +
            "hello",
-       415, "Content-Encoding \"zstd\" is not supported (gzip, deflate, br)"},
+       415, "Content-Encoding \"zstd\" is not supported: send the body as it is"},
       {"POST /upstream/" + std::string(600, 'a') +
            " HTTP/1.1\r\nContent-Length: " + std::to_string(kOk.size()) + "\r\n" + end + kOk,
        400, "must be 1-255 characters"},

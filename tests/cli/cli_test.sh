@@ -88,7 +88,7 @@ expect 1 "NOT_FOUND" "get unknown"
 
 # Validates command line mistakes: exit 2, nothing sent.
 run upstreams put app 'server 10.0.0.1:80 bogus;'
-expect 2 'unknown server parameter "bogus"' "bad body"
+expect 2 'invalid parameter "bogus"' "bad body"
 run upstreams get app -o json
 [[ "$(jq '.servers | length' <<<"$out")" == 2 ]] || fail "a bad body changed the upstream: $out"
 run fleet status --weight=3

@@ -31,6 +31,7 @@ const NOT_FOR_THE_IMAGE_BUILD = {
   "libbenchmark-dev": "benchmarks",
   "clang-14": "the fuzz targets (tests/fuzz)",
   "libclang-rt-14-dev": "the fuzz targets (tests/fuzz)",
+  prometheus: "promtool and a real Prometheus for the metrics tests",
   "libnginx-mod-http-echo": "test backends",
   curl: "tests and the demo",
   wrk: "benchmarks",

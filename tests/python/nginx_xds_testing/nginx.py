@@ -49,6 +49,9 @@ class _NginxBase:
     def render(self):
         raise NotImplementedError
 
+    def _http_paths(self):
+        return nginx_conf.http_paths(self.dir)
+
     def _main_section(self, load_modules):
         return nginx_conf.main_section(self.dir, self.workers, self.error_log_path,
                                        self.error_log_level, load_modules)
@@ -299,14 +302,14 @@ class Nginx(_NginxBase):
 
     def status_json(self):
         """GET /xds/status?format=json, parsed."""
-        code, _, body = self.get("/xds/status?format=json")
+        code, _, body = self.request("GET", "/xds/status?format=json")
         if code != 200:
             raise AssertionError("status page answered %d: %s" % (code, body))
         return json.loads(body)
 
     def status_text(self):
         """GET /xds/status as text: ({"connected": "yes", ...}, the whole body)."""
-        code, _, body = self.get("/xds/status")
+        code, _, body = self.request("GET", "/xds/status")
         if code != 200:
             raise AssertionError("status page answered %d: %s" % (code, body))
         fields = {}

@@ -56,7 +56,7 @@ class CompatTest(seeds.DemoTestCase):
         down = self.dynamic("&server=127.0.0.1:6003&down=1")
         assert down.status == 200, down
         assert ("server %s weight=1 max_fails=1 fail_timeout=10 down;\n" %
-                      self.server(6003)) in down.body
+                self.server(6003)) in down.body
         up = self.dynamic("&server=127.0.0.1:6003&up=true")
         assert up.status == 200, up
         assert ("server %s weight=1 max_fails=1 fail_timeout=10;\n" % self.server(6003)) in up.body
@@ -141,13 +141,9 @@ class CompatTest(seeds.DemoTestCase):
         assert self.dyups("POST", "/upstream/host1", body).status == 200
         assert self.dyups("GET", "/list").body == "host2\nhost1\n"
         # The moved host1 still serves through proxy_pass http://$host.
-        connection = http.client.HTTPConnection("127.0.0.1", self.demo.ports[8080], timeout=30)
-        try:
-            connection.request("GET", "/", headers={"Host": "host1"})
-            response = connection.getresponse()
-            assert response.read().decode().strip() == str(self.demo.ports[8088])
-        finally:
-            connection.close()
+        response = http_client.request(self.demo.ports[8080], "GET", "/",
+                                       headers={"Host": "host1"}, timeout=30)
+        assert response.body.strip() == str(self.demo.ports[8088])
 
     def test_dyups_02_post_without_a_body_is_204(self):
         # An empty POST: 204, nothing stored, as dyups answers it.

@@ -370,10 +370,11 @@ class DemoSeedsTest(DemoTestCase):
         samples_000 = seed_000_samples()
         samples_002 = seed_002_samples()
         # What the seeds hold, so that a parse that misses a sample fails.
-        assert [s.section for s in samples_000] == ["list", "verbose", "update_parameters", "down", "up", "add", "remove"]
+        assert [s.section for s in samples_000] == [
+            "list", "verbose", "update_parameters", "down", "up", "add", "remove"]
         assert len(samples_002) == 7
-        assert samples_002[1].command == ('curl -d "server 127.0.0.1:8089;server 127.0.0.1:8088;" '
-                         '127.0.0.1:8081/upstream/dyhost')
+        assert samples_002[1].command == (
+            'curl -d "server 127.0.0.1:8089;server 127.0.0.1:8088;" 127.0.0.1:8081/upstream/dyhost')
 
         for sample in samples_000:
             assert self.replay(sample) == self.expected(sample), sample

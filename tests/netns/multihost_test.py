@@ -335,8 +335,8 @@ class MultiHostTest:
                        what="host %d's /xds/status: connected, version %d" %
                        (i + 1, version))
             bodies = [self.get_over_network(i)[1] for _ in range(8)]
-            assert sorted(bodies) == (sorted([self.body(i, BACKEND_PORTS[0])] * 2 +
-                                                    [self.body(i, BACKEND_PORTS[2])] * 6))
+            assert sorted(bodies) == sorted([self.body(i, BACKEND_PORTS[0])] * 2 +
+                                            [self.body(i, BACKEND_PORTS[2])] * 6)
         status, _, text = self.api("GET", "/upstream/app")
         assert (status, text) == (200, "server %s\nserver %s\n" % (c, a))
 

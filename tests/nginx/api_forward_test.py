@@ -317,9 +317,9 @@ class ForwardTest:
                                     [("X-Xds-Version", "7"), ("X-Xds-Acked-Nodes", "2"),
                                      ("X-Xds-Connected-Nodes", "2")])
                 got = api_answer(self.nginx.port, "GET", "/dynamic?upstream=z")
-                assert got == ((status, body, content_type,
-                                       {"x-xds-version": "7", "x-xds-acked-nodes": "2",
-                                        "x-xds-connected-nodes": "2"}))
+                assert got == (status, body, content_type,
+                               {"x-xds-version": "7", "x-xds-acked-nodes": "2",
+                                "x-xds-connected-nodes": "2"})
 
     def test_the_location_access_rules_apply_before_the_forward(self):
         """The location access rules apply before the forward."""
@@ -339,7 +339,7 @@ class ForwardTest:
         before = self.fake.count()
         for host in ("xds api server", "xds_api_server", "127.0.0.1", self.fake.address):
             with subtest(host=host):
-                status, _, _ = http_client.request(nginx.port, "GET", "/list", headers={"Host": host})
+                status, _, _ = nginx.request("GET", "/list", headers={"Host": host})
                 assert status != 409
         assert self.fake.count() == before
 
@@ -502,8 +502,8 @@ class ControlPlaneForwardTest:
         status, body, content_type, headers = self.via_nginx("GET", path)
         assert status == 200, body
         assert content_type == "text/plain"
-        assert body == (("server %s;\nserver %s;\nserver %s;\n" %
-                                (self.b[0], self.b[1], self.b[2])).encode())
+        assert body == ("server %s;\nserver %s;\nserver %s;\n" %
+                        (self.b[0], self.b[1], self.b[2])).encode()
         # The write is this nginx's fleet's, which this nginx applied.
         assert self.servers() == self.b
         with pytest.raises(grpc.RpcError) as raised:
@@ -599,7 +599,7 @@ class ControlPlaneForwardTest:
         for thread in threads:
             thread.join(60)
         assert len(results) == 160, ("clients still running after %.0fs" %
-                         (time.monotonic() - started))
+                                     (time.monotonic() - started))
         failures = [got for ok, got in results if not ok]
         assert failures == []
 

@@ -136,9 +136,11 @@ class FleetSeedsTest:
         nginx; each one's status page and the fleet status show V."""
         version = headers.get("X-Xds-Version")
         assert version, "%s: no X-Xds-Version in %s" % (what, dict(headers))
-        assert (headers.get("X-Xds-Acked-Nodes"), headers.get("X-Xds-Connected-Nodes")) == (str(NGINX_COUNT), str(NGINX_COUNT)), what
+        assert (headers.get("X-Xds-Acked-Nodes"), headers.get("X-Xds-Connected-Nodes")) == (
+            str(NGINX_COUNT), str(NGINX_COUNT)), what
         for nginx in self.nginx:
-            assert nginx.status_json()["version"] == version, "%s: %s has not applied it" % (what, nginx.name)
+            assert nginx.status_json()["version"] == version, (
+                "%s: %s has not applied it" % (what, nginx.name))
             node = self.cp.node_status(nginx.node_id, fleet=FLEET)
             assert node.acked_version == int(version), "%s: %s" % (what, nginx.node_id)
         return version
@@ -160,8 +162,8 @@ class FleetSeedsTest:
             if host is None:
                 status, _, body = http_client.request(nginx.port, "GET", "/", timeout=15.0)
             else:
-                status, _, body = http_client.request(nginx.host_port, "GET", "/", headers={"Host": host},
-                                                      timeout=15.0)
+                status, _, body = http_client.request(nginx.host_port, "GET", "/",
+                                                      headers={"Host": host}, timeout=15.0)
             seen[int(body) if status == 200 else "status %d" % status] += 1
         return seen
 
@@ -171,13 +173,15 @@ class FleetSeedsTest:
     def assert_served_by(self, backends, count, host=None, what=""):
         """Through each nginx, `count` requests reach exactly `backends` (indexes)."""
         for nginx, seen in self.each_nginx_traffic(count, host):
-            assert set(seen) == {self.p[i] for i in backends}, "%s through %s: %s" % (what, nginx.name, seen)
+            assert set(seen) == {self.p[i] for i in backends}, (
+                "%s through %s: %s" % (what, nginx.name, seen))
 
     # -- seed 000 through nginx #1 ------------------------------------------------
 
     def dynamic(self, query=""):
         """Seed 000's GET /dynamic?upstream=zone_for_backends... through nginx #1."""
-        status, headers, body = http_client.request(self.nginx[0].port, "GET", ZONE + query, timeout=15.0)
+        status, headers, body = http_client.request(self.nginx[0].port, "GET", ZONE + query,
+                                                    timeout=15.0)
         assert status == 200, "%s: %s" % (query, body)
         return body, headers
 
@@ -204,8 +208,8 @@ class FleetSeedsTest:
 
         # update_parameters: 6003 gets weight 10 of 12
         body, headers = self.dynamic("&server=%s&weight=10&max_fails=5&fail_timeout=5" % self.b[2])
-        assert body == (self.listing(
-            [0, 1, 2], verbose={2: "weight=10 max_fails=5 fail_timeout=5"}))
+        assert body == self.listing(
+            [0, 1, 2], verbose={2: "weight=10 max_fails=5 fail_timeout=5"})
         self.assert_fleet_applied(headers, "update_parameters")
         for nginx, seen in self.each_nginx_traffic(120):
             # Smooth weighted round robin on the zone's shared peers: 100/10/10
@@ -227,8 +231,8 @@ class FleetSeedsTest:
 
         # down
         body, headers = self.dynamic("&server=%s&down=" % self.b[2])
-        assert body == (self.listing(
-            [0, 1, 2], verbose={2: "weight=1 max_fails=1 fail_timeout=10 down"}))
+        assert body == self.listing(
+            [0, 1, 2], verbose={2: "weight=1 max_fails=1 fail_timeout=10 down"})
         self.assert_fleet_applied(headers, "down")
         self.assert_served_by([0, 1], 40, what="6003 down")
         for nginx in self.nginx:
@@ -254,7 +258,8 @@ class FleetSeedsTest:
         self.assert_fleet_applied(headers, "remove")
         self.assert_served_by([0, 1, 3], 60, what="6003 removed")
         for nginx in self.nginx:
-            assert sorted(self.peers(nginx, "backends")) == sorted([self.b[0], self.b[1], self.b[3]]), nginx.name
+            assert sorted(self.peers(nginx, "backends")) == sorted(
+                [self.b[0], self.b[1], self.b[3]]), nginx.name
 
         # The same state answers through every nginx's /dynamic.
         for nginx in self.nginx:
@@ -300,7 +305,8 @@ class FleetSeedsTest:
         detail = ("backends\nserver %s\nserver %s\nserver %s\n\n" % tuple(self.b[:3]) +
                   "host1\nserver %s\n\nhost2\nserver %s\n\n" % (self.b[4], self.b[5]))
         status, _, body = self.dyups("GET", "/detail")
-        assert (status, body) == (200, detail + "dyhost\nserver %s\nserver %s\n\n" % (self.b[5], self.b[4]))
+        assert (status, body) == (
+            200, detail + "dyhost\nserver %s\nserver %s\n\n" % (self.b[5], self.b[4]))
 
         # A replacement with weights (what POST takes): 3 to 1 on every nginx.
         status, headers, body = self.dyups("POST", "/upstream/dyhost",

@@ -159,7 +159,8 @@ class LifecycleTest:
         assert (response.status, response.body) == (200, "%d\n" % self.backends.backend_ports[0])
         assert nginx.bad_log_lines() == []
 
-    def test_restart_with_the_control_plane_down_applies_the_cached_version(self, processes, make_control_plane):
+    def test_restart_with_the_control_plane_down_applies_the_cached_version(
+            self, processes, make_control_plane):
         """Restart with the control plane down applies the cached version."""
         cp = make_control_plane()
         nginx = processes.track(Nginx(server=PROXY))

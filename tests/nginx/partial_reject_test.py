@@ -102,14 +102,15 @@ class PartialRejectTest:
         # (b) Fleet status names the rejected upstream and why, in every form.
         node = self.cp.node_status("partial-node")
         assert node.acked_version == later.version
-        assert ([(u.name, u.message, u.since_version, u.version)
-                          for u in node.rejected_upstreams]) == ([("host3", 'zone "zone_for_host3" is full', bad.version,
-                           later.version)])
+        assert [(u.name, u.message, u.since_version, u.version)
+                for u in node.rejected_upstreams] == [
+                    ("host3", 'zone "zone_for_host3" is full', bad.version, later.version)]
         text = self.fleet_status_http("text")
         assert ('    rejects upstream "host3" since version %d (still in version %d): '
-                      'zone "zone_for_host3" is full\n' % (bad.version, later.version)) in text
+                'zone "zone_for_host3" is full\n' % (bad.version, later.version)) in text
         nodes = json.loads(self.fleet_status_http("json"))["nodes"]
-        assert [(u["name"], u["message"]) for u in nodes[0]["rejected_upstreams"]] == [("host3", 'zone "zone_for_host3" is full')]
+        assert [(u["name"], u["message"]) for u in nodes[0]["rejected_upstreams"]] == [
+            ("host3", 'zone "zone_for_host3" is full')]
 
         # (c) Fixing the upstream applies it and clears the rejection.
         fixed = self.write_ok("host3", [self.b[2]])
@@ -170,7 +171,8 @@ class RuntimePartialRejectTest:
         big = self.cp.put_upstream("dyhost", [self.b[1]] + [
             "127.0.%d.%d:80" % (i // 250, i % 250 + 1) for i in range(4000)])
         assert big.acked_nodes == 0, big
-        assert [r.message for r in big.rejections] == ['upstream "dyhost": zone "ngx_http_xds" is full']
+        assert [r.message for r in big.rejections] == [
+            'upstream "dyhost": zone "ngx_http_xds" is full']
         assert set(self.traffic("dyhost")) == {ports[0]}
         # A new upstream and a change of another are applied in every worker.
         other = self.cp.put_upstream("other", [self.b[2]])

@@ -140,8 +140,8 @@ class RoundRobinPeersTest(PeersTest):
         self.write([self.cp.server(self.b[0], weight=5, max_fails=3, fail_timeout=7,
                                    max_conns=9)])
         peer = self.peers()[self.b[0]]
-        assert ((peer["weight"], peer["max_fails"], peer["fail_timeout"],
-                          peer["max_conns"])) == (5, 3, 7, 9), peer
+        assert (peer["weight"], peer["max_fails"], peer["fail_timeout"],
+                peer["max_conns"]) == (5, 3, 7, 9), peer
 
     def test_unappliable_snapshot_is_rejected_whole_and_changes_nothing(self):
         """Unappliable snapshot is rejected whole and changes nothing."""
@@ -168,8 +168,8 @@ class RoundRobinPeersTest(PeersTest):
         assert deleted.acked_nodes == 1
         for _ in range(6):
             assert self.nginx.get("/").status == 502
-        assert (next(u for u in self.nginx.status_json()["upstreams"]
-                             if u["name"] == "backends")["deleted"])
+        assert next(u for u in self.nginx.status_json()["upstreams"]
+                    if u["name"] == "backends")["deleted"]
         self.write([self.b[2]])
         assert set(self.traffic(10)) == {self.port(2)}
 
@@ -277,6 +277,11 @@ class KeepaliveTestBase(PeersTest):
             }
             """
         self.nginx.reload()
+        # The new worker's agent opens a new stream: a write before the
+        # control plane sees it would find no connected node to wait for.
+        wait_until(lambda: self.nginx.status_json()["connected"] and
+                   getattr(self.cp.node_status("peers-node"), "connected", False),
+                   what="peers-node connected again after the reload")
 
     def connections(self, count):
         """Sends `count` requests; returns the set of backend connection ids."""

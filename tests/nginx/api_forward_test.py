@@ -298,7 +298,7 @@ class ForwardTest:
         assert (sent["method"], sent["path"], sent["body"]) == ("DELETE", "/upstream/dyhost", b"")
 
     def test_dyups_interface_forwards_every_uri_unchanged(self):
-        """Dyups_interface forwards every uri unchanged."""
+        """dyups_interface forwards every uri unchanged."""
         for path in ("/list", "/detail", "/upstream/host1", "/fleet/status?format=json",
                      "/upstream/a%20b?x=1"):
             with subtest(path=path):
@@ -372,7 +372,7 @@ class ForwardTest:
         assert (answer.status, answer.body) == (200, "server 127.0.0.1:1;\n")
 
     def test_xds_fleet_and_xds_api_server_may_follow_the_location(self, processes):
-        """Xds_fleet and xds_api_server may follow the location."""
+        """xds_fleet and xds_api_server may follow the location."""
         nginx = processes.track(Nginx(
             http="",
             server="location /dynamic { dynamic_upstream; }\n"))

@@ -148,7 +148,7 @@ class TlsConfigTest:
                    '"xds_tls_cert" needs "xds_tls_ca"')
 
     def test_xds_api_token_file_must_hold_a_real_token(self):
-        """Xds_api_token_file must hold a real token."""
+        """xds_api_token_file must hold a real token."""
         short = os.path.join(self.pki.dir, "short-token")
         with open(short, "w") as f:
             f.write("tiny\n")

@@ -9,5 +9,6 @@ One module per purpose:
   nginx_conf   the text of nginx.conf for Nginx and Backends
   nginx        Nginx (our module) and Backends (echo) processes
   subtests     subtest(): a failure inside a loop names its case
+  paths        the binaries under test (--nginx_module, --controlplane)
   fixtures     the pytest plugin: options, fixtures, failure logs
 """

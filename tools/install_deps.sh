@@ -11,7 +11,7 @@ readonly PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev prometheus etcd-server etcd-client
   nginx nginx-dev libnginx-mod-http-echo
-  curl wrk iproute2 openssl python3 python3-grpcio python3-protobuf
+  curl wrk iproute2 openssl python3 python3-grpcio python3-protobuf python3-pytest
   gettext-base jq
 )
 

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """The local demo (deploy/local/run.sh) answers every curl sample of both seeds.
 
 Runs the real `deploy/local/run.sh --detach` with the binaries Bazel built
@@ -43,7 +42,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-import unittest
+
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED_000 = os.path.join(HERE, "seeds", "000_59109e887a8ae79c.txt")
@@ -276,11 +276,21 @@ def curl(command):
 
 
 class DemoTestCase:
-    """Mixed into a unittest.TestCase: starts the demo (run.sh --detach) once
-    for the class, and stops it after (its last test checks that)."""
+    """Base of a test class: starts the demo (run.sh --detach) once for the
+    class, and stops it after. Each class ends with a test_z_stop_stops_everything
+    calling check_stop_stops_everything() (pytest runs a class's own tests in
+    their order, after those of its bases)."""
+
+    @pytest.fixture(autouse=True, scope="class")
+    def demo_running(self, request):
+        """The demo for the tests of this class; stopped when they are done."""
+        cls = request.cls
+        cls.start_demo()
+        yield
+        cls.stop_demo()
 
     @classmethod
-    def setUpClass(cls):
+    def start_demo(cls):
         runfiles = os.getcwd()
         prebuilt = tempfile.mkdtemp(prefix="nginx-xds-demo-bin-", dir="/tmp")
         cls.prebuilt = prebuilt
@@ -291,7 +301,7 @@ class DemoTestCase:
         cls.demo = Demo(runfiles, prebuilt)
 
         def on_signal(signum, frame):
-            cls.tearDownClass()
+            cls.stop_demo()
             os._exit(128 + signum)
 
         signal.signal(signal.SIGTERM, on_signal)
@@ -299,11 +309,11 @@ class DemoTestCase:
         try:
             cls.started_output = cls.demo.start()
         except BaseException:
-            cls.tearDownClass()
+            cls.stop_demo()
             raise
 
     @classmethod
-    def tearDownClass(cls):
+    def stop_demo(cls):
         if getattr(cls, "torn_down", False):
             return
         cls.torn_down = True
@@ -321,15 +331,15 @@ class DemoTestCase:
             cls.demo.remove()
         shutil.rmtree(cls.prebuilt, ignore_errors=True)
 
-    def test_z_stop_stops_everything(self):
-        # Runs last (unittest sorts by name): --stop, then nothing is left.
-        type(self).tearDownClass()
-        self.assertIn("stopped", self.stop_output)
-        self.assertEqual(self.left_running, {})
-        self.assertEqual(self.pid_files_after_stop, {})
+    def check_stop_stops_everything(self):
+        """--stop, then nothing is left."""
+        type(self).stop_demo()
+        assert "stopped" in self.stop_output
+        assert self.left_running == {}
+        assert self.pid_files_after_stop == {}
 
 
-class DemoSeedsTest(DemoTestCase, unittest.TestCase):
+class DemoSeedsTest(DemoTestCase):
 
     def replay(self, sample):
         """Runs the sample's curl; returns (status, what it printed, as shown)."""
@@ -338,7 +348,7 @@ class DemoSeedsTest(DemoTestCase, unittest.TestCase):
         shown = stdout.decode("utf-8")
         if " -i " in " %s " % command:
             head, _, shown = shown.partition("\r\n\r\n")
-            self.assertRegex(head.split("\r\n")[0], r"^HTTP/1\.1 %d " % status, sample)
+            assert re.search(r"^HTTP/1\.1 %d " % status, head.split("\r\n")[0]), sample
         if not sample.exact:
             shown = shown.replace("\r\n", "\n").rstrip("\n")
         return status, shown
@@ -356,27 +366,28 @@ class DemoSeedsTest(DemoTestCase, unittest.TestCase):
         return expected_status, expected + "\n" if sample.exact else expected
 
     def test_every_curl_sample_of_both_seeds_answers_as_the_seed_shows(self):
+        """Every curl sample of both seeds answers as the seed shows."""
         samples_000 = seed_000_samples()
         samples_002 = seed_002_samples()
         # What the seeds hold, so that a parse that misses a sample fails.
-        self.assertEqual([s.section for s in samples_000],
-                         ["list", "verbose", "update_parameters", "down", "up", "add", "remove"])
-        self.assertEqual(len(samples_002), 7)
-        self.assertEqual(samples_002[1].command,
-                         'curl -d "server 127.0.0.1:8089;server 127.0.0.1:8088;" '
-                         '127.0.0.1:8081/upstream/dyhost')
+        assert [s.section for s in samples_000] == [
+            "list", "verbose", "update_parameters", "down", "up", "add", "remove"]
+        assert len(samples_002) == 7
+        assert samples_002[1].command == (
+            'curl -d "server 127.0.0.1:8089;server 127.0.0.1:8088;" 127.0.0.1:8081/upstream/dyhost')
 
         for sample in samples_000:
-            self.assertEqual(self.replay(sample), self.expected(sample), sample)
+            assert self.replay(sample) == self.expected(sample), sample
             if sample.section == "update_parameters":
                 # The next section starts from the quick start's parameters.
                 status, body = curl(self.demo.rewrite(
                     'curl "http://127.0.0.1:6000/dynamic?upstream=zone_for_backends'
                     '&server=127.0.0.1:6003&weight=1&max_fails=1&fail_timeout=10"'))
-                self.assertEqual(status, 200, body)
+                assert status == 200, body
 
         for sample in samples_002:
-            self.assertEqual(self.replay(sample), self.expected(sample), sample)
+            assert self.replay(sample) == self.expected(sample), sample
 
-if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    def test_z_stop_stops_everything(self):
+        """run.sh --stop (last, after the replay) leaves nothing running."""
+        self.check_stop_stops_everything()

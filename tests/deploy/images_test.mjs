@@ -43,6 +43,7 @@ const NOT_FOR_THE_IMAGE_BUILD = {
   python3: "integration tests",
   "python3-grpcio": "integration tests",
   "python3-protobuf": "integration tests",
+  "python3-pytest": "integration tests (they run under pytest)",
   "gettext-base": "tests of the fleet script (the nginx image installs it itself)",
 };
 // In every Debian image (Priority: required).

@@ -21,7 +21,7 @@ rollout with one host as the canary, then promoted.
 Nothing is created in the root namespace: the bridge and both ends of every
 veth are made inside the test's namespaces (10.213.0.0/24 exists only
 there). Namespace names carry the test's pid; processes, namespaces and
-veths are removed on success, failure and SIGTERM (harness.at_exit), and
+veths are removed on success, failure and SIGTERM (at_exit), and
 namespaces left by a killed earlier run (its pid gone) are removed first.
 
 A cut is `ip link set vhN down` on the bridge side: the host's eth0 stays
@@ -31,16 +31,20 @@ ICMP), the hard case for noticing a dead peer.
 Needs root and `ip netns`; skipped with the reason otherwise.
 """
 
-import http.client
 import json
 import os
 import re
 import subprocess
 import sys
 import time
-import unittest
 
-import harness
+import pytest
+
+from nginx_xds_testing import http_client
+from nginx_xds_testing.controlplane import ControlPlane
+from nginx_xds_testing.nginx import Backends, Nginx
+from nginx_xds_testing.processes import at_exit, in_netns
+from nginx_xds_testing.waits import wait_until
 
 SUBNET = "10.213.0"
 CP_ADDRESS = SUBNET + ".1"
@@ -115,7 +119,7 @@ class Topology:
         return "vh%d" % (i + 1)
 
     def build(self):
-        harness.at_exit(self.destroy)  # SIGTERM: after every process is killed
+        at_exit(self.destroy)  # SIGTERM: after every process is killed
         for ns in [self.cp] + self.hosts:
             ip("netns", "add", ns)
             self.created.append(ns)
@@ -154,7 +158,7 @@ class Topology:
             raise AssertionError("namespaces left behind: %s" % left)
 
 
-class HostBackends(harness.Backends):
+class HostBackends(Backends):
     """Echo backends on a host's loopback answering "HOST-PORT"."""
 
     def __init__(self, label, netns):
@@ -165,38 +169,39 @@ class HostBackends(harness.Backends):
         return super().render().replace("{ echo ", "{ echo %s-" % self.label)
 
 
-def request(host, port, method, path, body=None, headers=None, timeout=30.0):
-    """One HTTP request: (status, {lower-case header: value}, body str)."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+@pytest.fixture(name="topology")
+def fixture_topology():
+    """The namespaces, bridge and veths; skips without root or `ip netns`.
+
+    Requested before `processes`, so that it is torn down after every
+    process in it is gone."""
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    remove_stale_namespaces()
+    topo = Topology()
     try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        data = response.read().decode("utf-8", "replace")
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+        topo.build()
+        yield topo
     finally:
-        conn.close()
+        topo.destroy()
 
 
-class MultiHostTest(harness.TestCase):
+class MultiHostTest:
     """One control plane and HOSTS nginx hosts, each in its own namespace."""
 
-    def setUp(self):
-        reason = netns_unavailable()
-        if reason:
-            self.skipTest(reason)
-        remove_stale_namespaces()
-        self.topo = Topology()
-        self.addCleanup(self.topo.destroy)  # runs last: after every process is gone
-        self.topo.build()
-        self.cp = self.track(harness.ControlPlane(netns=self.topo.cp, xds_host=CP_ADDRESS,
+    @pytest.fixture(autouse=True)
+    def set_up(self, topology, processes):
+        self.topo = topology
+        self.cp = processes.track(ControlPlane(netns=self.topo.cp, xds_host=CP_ADDRESS,
                                                   extra_args=["--ack_timeout=3s"]))
         self.cp.start()
         self.backends = []
         self.nginx = []
         for i, ns in enumerate(self.topo.hosts):
             label = "h%d" % (i + 1)
-            self.backends.append(self.track(HostBackends(label, ns)).start())
-            self.nginx.append(self.track(harness.Nginx(
+            self.backends.append(processes.track(HostBackends(label, ns)).start())
+            self.nginx.append(processes.track(Nginx(
                 workers=1, port=NGINX_PORT, netns=ns, host=self.topo.address(i),
                 http="""
                     xds_server %s;
@@ -212,10 +217,10 @@ class MultiHostTest(harness.TestCase):
                                          "every host connected and on the fleet's version")
         for i in range(HOSTS):
             # /xds/status learns "connected" from a 500 ms timer of the module.
-            harness.wait_until(lambda: self.agent_connected(i) == (True, version),
-                               what="host %d's /xds/status: connected, version %d" %
-                               (i + 1, version))
-            self.assertEqual(self.serving(i), {self.body(i, BACKEND_PORTS[0])})
+            wait_until(lambda: self.agent_connected(i) == (True, version),
+                       what="host %d's /xds/status: connected, version %d" %
+                       (i + 1, version))
+            assert self.serving(i) == {self.body(i, BACKEND_PORTS[0])}
 
     # -- helpers -------------------------------------------------------------
 
@@ -229,8 +234,8 @@ class MultiHostTest(harness.TestCase):
 
     def api(self, method, path, body=None):
         """A call to the control plane's HTTP gateway (from its namespace), in our fleet."""
-        return harness.in_netns(self.topo.cp, request, "127.0.0.1", self.cp.http_port, method,
-                                path, body=body, headers={"X-Xds-Fleet": FLEET})
+        return in_netns(self.topo.cp, http_client.request, self.cp.http_port, method, path,
+                        body=body, headers={"X-Xds-Fleet": FLEET}, timeout=30.0)
 
     def write(self, method, path, body=None, acked=None, connected=None):
         """A write through the HTTP API that must succeed; returns the version it made."""
@@ -238,17 +243,17 @@ class MultiHostTest(harness.TestCase):
         log("%s %s -> %d, version %s, acked %s of %s connected" %
             (method, path, status, headers.get("x-xds-version"),
              headers.get("x-xds-acked-nodes"), headers.get("x-xds-connected-nodes")))
-        self.assertEqual(status, 200, text)
+        assert status == 200, text
         if acked is not None:
-            self.assertEqual(int(headers["x-xds-acked-nodes"]), acked, headers)
+            assert int(headers["x-xds-acked-nodes"]) == acked, headers
         if connected is not None:
-            self.assertEqual(int(headers["x-xds-connected-nodes"]), connected, headers)
+            assert int(headers["x-xds-connected-nodes"]) == connected, headers
         return int(headers["x-xds-version"])
 
     def fleet_status(self):
         """GET /fleet/status?format=json: (fleet version, {node id: node})."""
         status, _, text = self.api("GET", "/fleet/status?format=json")
-        self.assertEqual(status, 200, text)
+        assert status == 200, text
         parsed = json.loads(text)
         version = [f["version"] for f in parsed["fleets"] if f["name"] == FLEET]
         return (version[0] if version else 0), {n["id"]: n for n in parsed["nodes"]}
@@ -272,14 +277,14 @@ class MultiHostTest(harness.TestCase):
                 nodes[self.node(i)]["acked_version"] == version for i in hosts)
 
         start = time.monotonic()
-        harness.wait_until(converged, timeout=timeout, interval=0.2, what=what)
+        wait_until(converged, timeout=timeout, interval=0.2, what=what)
         log("%s after %.1fs" % (what, time.monotonic() - start))
         return self.show_status("after: " + what)
 
     def get_over_network(self, i, timeout=5.0):
         """GET / on host i's nginx from the control plane's namespace, over the bridge."""
-        status, _, text = harness.in_netns(self.topo.cp, request, self.topo.address(i),
-                                           NGINX_PORT, "GET", "/", timeout=timeout)
+        status, _, text = in_netns(self.topo.cp, http_client.request, NGINX_PORT, "GET", "/",
+                                   host=self.topo.address(i), timeout=timeout)
         return status, text.strip()
 
     def serving(self, i, requests=6, local=False):
@@ -287,19 +292,19 @@ class MultiHostTest(harness.TestCase):
         bodies = set()
         for _ in range(requests):
             if local:
-                status, text = self.nginx[i].get("/")
+                status, _, text = self.nginx[i].get("/")
                 text = text.strip()
             else:
                 status, text = self.get_over_network(i)
-            self.assertEqual(status, 200, "host %d: %s" % (i + 1, text))
+            assert status == 200, "host %d: %s" % (i + 1, text)
             bodies.add(text)
         return bodies
 
     def wait_serving(self, i, ports, local=False, timeout=CONVERGE_TIMEOUT):
         expected = {self.body(i, p) for p in ports}
-        harness.wait_until(lambda: self.serving(i, local=local) == expected, timeout=timeout,
-                           interval=0.2,
-                           what="host %d serving %s" % (i + 1, sorted(expected)))
+        wait_until(lambda: self.serving(i, local=local) == expected, timeout=timeout,
+                   interval=0.2,
+                   what="host %d serving %s" % (i + 1, sorted(expected)))
 
     def agent_connected(self, i):
         """What host i's own /xds/status says: (connected, version)."""
@@ -318,22 +323,22 @@ class MultiHostTest(harness.TestCase):
                              acked=HOSTS, connected=HOSTS)
         _, nodes = self.show_status("after /dynamic")
         for i in range(HOSTS):
-            self.assertEqual(nodes[self.node(i)]["acked_version"], version)
-            self.assertEqual(self.serving(i), {self.body(i, BACKEND_PORTS[1])})
+            assert nodes[self.node(i)]["acked_version"] == version
+            assert self.serving(i) == {self.body(i, BACKEND_PORTS[1])}
         # dyups: replace the whole upstream with c and a, c weighted 3:1.
         version = self.write("POST", "/upstream/app", "server %s weight=3;server %s;" % (c, a),
                              acked=HOSTS, connected=HOSTS)
         _, nodes = self.show_status("after POST /upstream/app")
         for i in range(HOSTS):
-            self.assertEqual(nodes[self.node(i)]["acked_version"], version)
-            harness.wait_until(lambda: self.agent_connected(i) == (True, version),
-                               what="host %d's /xds/status: connected, version %d" %
-                               (i + 1, version))
+            assert nodes[self.node(i)]["acked_version"] == version
+            wait_until(lambda: self.agent_connected(i) == (True, version),
+                       what="host %d's /xds/status: connected, version %d" %
+                       (i + 1, version))
             bodies = [self.get_over_network(i)[1] for _ in range(8)]
-            self.assertEqual(sorted(bodies), sorted([self.body(i, BACKEND_PORTS[0])] * 2 +
-                                                    [self.body(i, BACKEND_PORTS[2])] * 6))
+            assert sorted(bodies) == sorted([self.body(i, BACKEND_PORTS[0])] * 2 +
+                                            [self.body(i, BACKEND_PORTS[2])] * 6)
         status, _, text = self.api("GET", "/upstream/app")
-        self.assertEqual((status, text), (200, "server %s\nserver %s\n" % (c, a)))
+        assert (status, text) == (200, "server %s\nserver %s\n" % (c, a))
 
     def test_cut_host_keeps_last_good_version_and_catches_up(self):
         """A host whose link is cut serves its last good version; the others go on;
@@ -346,7 +351,7 @@ class MultiHostTest(harness.TestCase):
         log("cutting host %d's link (%s down)" % (cut + 1, self.topo.veth(cut)))
         self.topo.cut(cut)
         cut_at = time.monotonic()
-        with self.assertRaises(OSError):
+        with pytest.raises(OSError):
             self.get_over_network(cut, timeout=2.0)
 
         # A change while the control plane may still count the cut host as connected.
@@ -355,24 +360,24 @@ class MultiHostTest(harness.TestCase):
         for i in others:
             self.wait_serving(i, [BACKEND_PORTS[1]])
         # The cut host keeps serving its last good version (seen from inside its namespace).
-        self.assertEqual(self.serving(cut, local=True), {self.body(cut, BACKEND_PORTS[0])})
-        self.assertEqual(self.agent_connected(cut)[1], start_version)
+        assert self.serving(cut, local=True) == {self.body(cut, BACKEND_PORTS[0])}
+        assert self.agent_connected(cut)[1] == start_version
 
         # The control plane notices the dead peer (gRPC keepalive), the agent too.
         def cut_host_disconnected():
             _, nodes = self.fleet_status()
             return not nodes[self.node(cut)]["connected"]
 
-        harness.wait_until(cut_host_disconnected, timeout=CONVERGE_TIMEOUT, interval=0.5,
-                           what="fleet status showing host %d disconnected" % (cut + 1))
+        wait_until(cut_host_disconnected, timeout=CONVERGE_TIMEOUT, interval=0.5,
+                   what="fleet status showing host %d disconnected" % (cut + 1))
         log("control plane noticed the cut after %.1fs" % (time.monotonic() - cut_at))
         _, nodes = self.show_status("cut host disconnected")
-        self.assertEqual(nodes[self.node(cut)]["acked_version"], start_version)
+        assert nodes[self.node(cut)]["acked_version"] == start_version
         for i in others:
-            self.assertTrue(nodes[self.node(i)]["connected"])
-            self.assertEqual(nodes[self.node(i)]["acked_version"], v1)
-        harness.wait_until(lambda: not self.agent_connected(cut)[0], timeout=CONVERGE_TIMEOUT,
-                           interval=0.5, what="host %d's /xds/status not connected" % (cut + 1))
+            assert nodes[self.node(i)]["connected"]
+            assert nodes[self.node(i)]["acked_version"] == v1
+        wait_until(lambda: not self.agent_connected(cut)[0], timeout=CONVERGE_TIMEOUT,
+                   interval=0.5, what="host %d's /xds/status not connected" % (cut + 1))
         log("the cut host's agent noticed after %.1fs" % (time.monotonic() - cut_at))
 
         # Changes while it is known to be gone: answered by the connected hosts alone.
@@ -383,11 +388,11 @@ class MultiHostTest(harness.TestCase):
         self.wait_converged(others, "the others on version %d" % v2)
         for i in others:
             self.wait_serving(i, [BACKEND_PORTS[2]])
-        self.assertEqual(self.serving(cut, local=True), {self.body(cut, BACKEND_PORTS[0])})
-        self.assertEqual(self.agent_connected(cut), (False, start_version))
+        assert self.serving(cut, local=True) == {self.body(cut, BACKEND_PORTS[0])}
+        assert self.agent_connected(cut) == (False, start_version)
         _, nodes = self.show_status("cut host still away")
-        self.assertFalse(nodes[self.node(cut)]["connected"])
-        self.assertEqual(nodes[self.node(cut)]["acked_version"], start_version)
+        assert not nodes[self.node(cut)]["connected"]
+        assert nodes[self.node(cut)]["acked_version"] == start_version
 
         log("restoring host %d's link" % (cut + 1))
         self.topo.restore(cut)
@@ -395,20 +400,20 @@ class MultiHostTest(harness.TestCase):
         version, nodes = self.wait_converged(range(HOSTS), "every host on version %d" % v2)
         log("the cut host caught up %.1fs after the link came back" %
             (time.monotonic() - restored_at))
-        self.assertEqual(version, v2)
+        assert version == v2
         self.wait_serving(cut, [BACKEND_PORTS[2]])
-        harness.wait_until(lambda: self.agent_connected(cut) == (True, v2),
-                           what="host %d's /xds/status: connected, version %d" % (cut + 1, v2))
+        wait_until(lambda: self.agent_connected(cut) == (True, v2),
+                   what="host %d's /xds/status: connected, version %d" % (cut + 1, v2))
         for i in range(HOSTS):
-            self.assertIsNone(nodes[self.node(i)]["last_nack"])
-            self.assertEqual(self.serving(i), {self.body(i, BACKEND_PORTS[2])})
+            assert nodes[self.node(i)]["last_nack"] is None
+            assert self.serving(i) == {self.body(i, BACKEND_PORTS[2])}
 
     def rollout(self, method, suffix="", query=""):
         """A call to /rollouts/FLEET[suffix][?query] that must succeed; the rollout, parsed."""
         path = "/rollouts/%s%s?format=json%s" % (FLEET, suffix, "&" + query if query else "")
         status, _, text = self.api(method, path)
         log("%s %s -> %d %s" % (method, path, status, text.strip()))
-        self.assertEqual(status, 200, text)
+        assert status == 200, text
         parsed = json.loads(text)
         return parsed.get("rollout", parsed)
 
@@ -419,40 +424,40 @@ class MultiHostTest(harness.TestCase):
         others = [i for i in range(HOSTS) if i != canary]
         stable, _ = self.show_status("before the rollout")
         started = self.rollout("POST", query="nodes=%s&auto_promote=false" % self.node(canary))
-        self.assertEqual(started["state"].upper(), "CANARY", started)
+        assert started["state"].upper() == "CANARY", started
 
         status, headers, text = self.api("POST", "/upstream/app",
                                          "server 127.0.0.1:%d;" % BACKEND_PORTS[1])
         log("POST /upstream/app during the rollout -> %d %s" % (status, headers))
-        self.assertEqual(status, 200, text)
-        self.assertEqual(headers.get("x-xds-rollout"), "canary", headers)
-        self.assertEqual(int(headers["x-xds-acked-nodes"]), 1, headers)
+        assert status == 200, text
+        assert headers.get("x-xds-rollout") == "canary", headers
+        assert int(headers["x-xds-acked-nodes"]) == 1, headers
         canary_version = int(headers["x-xds-version"])
         self.wait_serving(canary, [BACKEND_PORTS[1]])
-        harness.wait_until(lambda: self.agent_connected(canary) == (True, canary_version),
-                           what="the canary host on version %d" % canary_version)
-        # The others stay on the stable version and keep their traffic (also a
-        # moment later: nothing else is on its way to them).
-        time.sleep(1.0)
-        for i in others:
-            self.assertEqual(self.serving(i), {self.body(i, BACKEND_PORTS[0])})
-            self.assertEqual(self.agent_connected(i), (True, stable))
-        _, nodes = self.show_status("canary on version %d" % canary_version)
-        self.assertEqual(nodes[self.node(canary)]["acked_version"], canary_version)
-        for i in others:
-            self.assertEqual(nodes[self.node(i)]["acked_version"], stable)
+        wait_until(lambda: self.agent_connected(canary) == (True, canary_version),
+                   what="the canary host on version %d" % canary_version)
+        # The others stay on the stable version and keep their traffic: the
+        # control plane's rollout says it sends them the stable version, and
+        # only the canary host is in the canary group.
         current = self.rollout("GET")
-        self.assertEqual(current["state"].upper(), "CANARY", current)
+        assert current["stable_version"] == stable, current
+        assert [n["id"] for n in current["canary_nodes"]] == [self.node(canary)], current
+        for i in others:
+            assert self.serving(i) == {self.body(i, BACKEND_PORTS[0])}
+            assert self.agent_connected(i) == (True, stable)
+        _, nodes = self.show_status("canary on version %d" % canary_version)
+        assert nodes[self.node(canary)]["acked_version"] == canary_version
+        for i in others:
+            assert nodes[self.node(i)]["acked_version"] == stable
+        current = self.rollout("GET")
+        assert current["state"].upper() == "CANARY", current
 
         promoted = self.rollout("POST", "/promote")
-        self.assertEqual(promoted["state"].upper(), "PROMOTED", promoted)
+        assert promoted["state"].upper() == "PROMOTED", promoted
         version, _ = self.wait_converged(range(HOSTS), "every host on the promoted version")
-        self.assertGreaterEqual(version, canary_version)
+        assert version >= canary_version
         for i in range(HOSTS):
             self.wait_serving(i, [BACKEND_PORTS[1]])
-            harness.wait_until(lambda: self.agent_connected(i) == (True, version),
-                               what="host %d on version %d" % (i + 1, version))
+            wait_until(lambda: self.agent_connected(i) == (True, version),
+                       what="host %d on version %d" % (i + 1, version))
 
-
-if __name__ == "__main__":
-    harness.main()

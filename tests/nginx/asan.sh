@@ -2,7 +2,7 @@
 # Runs the nginx integration tests (//tests/nginx/...) once under
 # AddressSanitizer: the module (and the control plane) built with
 # --config=asan, and each nginx under test started with the ASan runtime
-# preloaded (NGINX_XDS_ASAN=1, see harness.py). A test fails if ASan wrote
+# preloaded (NGINX_XDS_ASAN=1, see tests/python/nginx_xds_testing/asan.py). A test fails if ASan wrote
 # any report (memory error, or a leak at a graceful exit).
 #
 # Usage: tests/nginx/asan.sh [more bazel test flags or targets]

@@ -3,7 +3,11 @@
 import os
 import threading
 
-import harness
+import pytest
+
+from nginx_xds_testing.nginx import Nginx
+from nginx_xds_testing.processes import free_port
+from nginx_xds_testing.waits import wait_until
 
 
 def static_upstream(backends):
@@ -36,7 +40,7 @@ class Client(threading.Thread):
     def run(self):
         while not self.stopping.is_set():
             try:
-                code, body = self.nginx.get(self.path)
+                code, _, body = self.nginx.get(self.path)
                 if code == 200:
                     self.ok += 1
                 else:
@@ -49,57 +53,62 @@ class Client(threading.Thread):
         self.join(timeout=30)
 
 
-class LifecycleTest(harness.TestCase):
+class LifecycleTest:
 
-    def setUp(self):
-        self.backends = self.track(harness.Backends(1)).start()
+    @pytest.fixture(autouse=True)
+    def set_up(self, make_backends, make_nginx):
+        self.make_nginx = make_nginx
+        self.backends = make_backends(1)
 
     def start_nginx(self, cp_address):
-        nginx = self.track(harness.Nginx(
+        nginx = self.make_nginx(
             http="xds_server %s;\nxds_node_id node-l;\n" % cp_address +
             static_upstream(self.backends),
-            server=PROXY))
+            server=PROXY)
         return nginx.start()
 
     def wait_connected(self, nginx, timeout=15.0):
-        harness.wait_until(lambda: nginx.status_json()["connected"], timeout=timeout,
-                           what="the status page to say connected")
+        wait_until(lambda: nginx.status_json()["connected"], timeout=timeout,
+                   what="the status page to say connected")
 
-    def test_reload_keeps_serving_and_keeps_the_applied_version(self):
-        cp = self.track(harness.ControlPlane()).start()
+    def test_reload_keeps_serving_and_keeps_the_applied_version(self, make_control_plane):
+        """Reload keeps serving and keeps the applied version."""
+        cp = make_control_plane()
         nginx = self.start_nginx(cp.xds_address)
         self.wait_connected(nginx)
         version = str(cp.put_upstream("app", self.backends.addresses).version)
-        harness.wait_until(lambda: nginx.status_json()["version"] == version,
-                           what="status version %s" % version)
+        wait_until(lambda: nginx.status_json()["version"] == version,
+                   what="status version %s" % version)
 
         client = Client(nginx, "/app/")
         client.start()
         try:
-            harness.wait_until(lambda: client.ok > 0, what="the first proxied answer")
+            wait_until(lambda: client.ok > 0, what="the first proxied answer")
             old_workers = nginx.worker_pids()
             new_workers = nginx.reload()
             before = client.ok
-            harness.wait_until(lambda: client.ok > before + 10,
-                               what="answers from the new workers")
+            wait_until(lambda: client.ok > before + 10,
+                       what="answers from the new workers")
         finally:
             client.stop()
 
-        self.assertEqual(client.failures, [])
-        self.assertFalse(set(old_workers) & set(new_workers))
-        self.assertEqual(nginx.status_json()["version"], version)
+        assert client.failures == []
+        assert not (set(old_workers) & set(new_workers))
+        assert nginx.status_json()["version"] == version
         self.wait_connected(nginx)
-        self.assertEqual(nginx.status_json()["version"], version)
-        self.assertEqual(nginx.get("/app/"), (200, "%d\n" % self.backends.backend_ports[0]))
-        self.assertEqual(nginx.bad_log_lines(), [])
+        assert nginx.status_json()["version"] == version
+        response = nginx.get("/app/")
+        assert (response.status, response.body) == (200, "%d\n" % self.backends.backend_ports[0])
+        assert nginx.bad_log_lines() == []
 
-    def test_quit_leaves_no_crash_or_open_socket_in_the_error_log(self):
-        cp = self.track(harness.ControlPlane()).start()
+    def test_quit_leaves_no_crash_or_open_socket_in_the_error_log(self, make_control_plane):
+        """Quit leaves no crash or open socket in the error log."""
+        cp = make_control_plane()
         nginx = self.start_nginx(cp.xds_address)
         self.wait_connected(nginx)
         version = str(cp.put_upstream("app", self.backends.addresses).version)
-        harness.wait_until(lambda: nginx.status_json()["version"] == version,
-                           what="status version %s" % version)
+        wait_until(lambda: nginx.status_json()["version"] == version,
+                   what="status version %s" % version)
         # An old worker 0 with a running agent exits on reload, too.
         nginx.reload()
         self.wait_connected(nginx)
@@ -107,69 +116,73 @@ class LifecycleTest(harness.TestCase):
         nginx.quit()
 
         log = nginx.error_log()
-        self.assertNotIn("exited on signal", log)
-        self.assertNotIn("open socket", log)
-        self.assertEqual(nginx.bad_log_lines(), [])
-        self.assertIn("xds agent started", log)
-        self.assertEqual(log.count("xds agent started"), log.count("xds agent stopped"))
+        assert "exited on signal" not in log
+        assert "open socket" not in log
+        assert nginx.bad_log_lines() == []
+        assert "xds agent started" in log
+        assert log.count("xds agent started") == log.count("xds agent stopped")
 
-    def test_stop_leaves_no_crash_or_open_socket_in_the_error_log(self):
-        cp = self.track(harness.ControlPlane()).start()
+    def test_stop_leaves_no_crash_or_open_socket_in_the_error_log(self, make_control_plane):
+        """Stop leaves no crash or open socket in the error log."""
+        cp = make_control_plane()
         nginx = self.start_nginx(cp.xds_address)
         self.wait_connected(nginx)
 
         nginx.stop()
 
         log = nginx.error_log()
-        self.assertNotIn("exited on signal", log)
-        self.assertNotIn("open socket", log)
-        self.assertEqual(nginx.bad_log_lines(), [])
+        assert "exited on signal" not in log
+        assert "open socket" not in log
+        assert nginx.bad_log_lines() == []
 
-    def test_starts_and_serves_with_the_control_plane_down_then_connects(self):
-        port = harness.free_port()
+    def test_starts_and_serves_with_the_control_plane_down_then_connects(self, make_control_plane):
+        """Starts and serves with the control plane down then connects."""
+        port = free_port()
         nginx = self.start_nginx("127.0.0.1:%d" % port)
 
-        self.assertEqual(nginx.get("/app/"), (200, "%d\n" % self.backends.backend_ports[0]))
+        response = nginx.get("/app/")
+        assert (response.status, response.body) == (200, "%d\n" % self.backends.backend_ports[0])
         status = nginx.status_json()
-        self.assertIs(status["connected"], False)
-        self.assertIsNone(status["version"])
+        assert status["connected"] is False
+        assert status["version"] is None
 
-        cp = self.track(harness.ControlPlane(xds_port=port)).start()
+        cp = make_control_plane(xds_port=port)
         version = str(cp.put_upstream("app", self.backends.addresses).version)
         # The agent's backoff may have grown while the control plane was down.
         self.wait_connected(nginx, timeout=60.0)
         # The agent may connect before the put: adopting nginx.conf's
         # upstreams then makes a later version than the put's.
-        harness.wait_until(
+        wait_until(
             lambda: int(nginx.status_json()["version"] or 0) >= int(version),
             what="status version %s or later" % version)
-        self.assertEqual(nginx.get("/app/"), (200, "%d\n" % self.backends.backend_ports[0]))
-        self.assertEqual(nginx.bad_log_lines(), [])
+        response = nginx.get("/app/")
+        assert (response.status, response.body) == (200, "%d\n" % self.backends.backend_ports[0])
+        assert nginx.bad_log_lines() == []
 
-    def test_restart_with_the_control_plane_down_applies_the_cached_version(self):
-        cp = self.track(harness.ControlPlane()).start()
-        nginx = self.track(harness.Nginx(server=PROXY))
+    def test_restart_with_the_control_plane_down_applies_the_cached_version(
+            self, processes, make_control_plane):
+        """Restart with the control plane down applies the cached version."""
+        cp = make_control_plane()
+        nginx = processes.track(Nginx(server=PROXY))
         cache = os.path.join(nginx.make_cache_dir(), "snapshot.pb")
         nginx.http = ("xds_server %s;\nxds_cache %s;\n" % (cp.xds_address, cache) +
                       static_upstream(self.backends))
         nginx.start()
         self.wait_connected(nginx)
         version = str(cp.put_upstream("app", self.backends.addresses).version)
-        harness.wait_until(lambda: nginx.status_json()["version"] == version,
-                           what="status version %s" % version)
-        harness.wait_until(lambda: os.path.exists(cache), what="the cache file %s" % cache)
+        wait_until(lambda: nginx.status_json()["version"] == version,
+                   what="status version %s" % version)
+        wait_until(lambda: os.path.exists(cache), what="the cache file %s" % cache)
         nginx.quit()
         cp.stop()
 
         nginx.start()
 
-        harness.wait_until(lambda: nginx.status_json()["version"] == version,
-                           what="status version %s from the cache file" % version)
-        self.assertIs(nginx.status_json()["connected"], False)
-        self.assertIn("from the cache file", nginx.error_log())
-        self.assertEqual(nginx.get("/app/"), (200, "%d\n" % self.backends.backend_ports[0]))
-        self.assertEqual(nginx.bad_log_lines(), [])
+        wait_until(lambda: nginx.status_json()["version"] == version,
+                   what="status version %s from the cache file" % version)
+        assert nginx.status_json()["connected"] is False
+        assert "from the cache file" in nginx.error_log()
+        response = nginx.get("/app/")
+        assert (response.status, response.body) == (200, "%d\n" % self.backends.backend_ports[0])
+        assert nginx.bad_log_lines() == []
 
-
-if __name__ == "__main__":
-    harness.main()

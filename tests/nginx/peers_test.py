@@ -11,19 +11,25 @@ import os
 import signal
 import threading
 
-import harness
+import pytest
+
+from nginx_xds.v1 import upstream_pb2
+from nginx_xds_testing.nginx import Backends, Nginx
+from nginx_xds_testing.processes import free_port
+from nginx_xds_testing.waits import wait_until
 
 
-class PeersTest(harness.TestCase):
+class PeersTest:
 
     UPSTREAM_EXTRA = ""
-    BACKENDS = harness.Backends
+    BACKENDS = Backends
 
-    def setUp(self):
-        self.backends = self.track(self.BACKENDS(4)).start()
+    @pytest.fixture(autouse=True)
+    def set_up(self, processes, make_control_plane):
+        self.backends = processes.track(self.BACKENDS(4)).start()
         self.b = self.backends.addresses
-        self.cp = self.track(harness.ControlPlane()).start()
-        self.nginx = self.track(harness.Nginx(
+        self.cp = make_control_plane()
+        self.nginx = processes.track(Nginx(
             http="""
             xds_server %s;
             xds_node_id peers-node;
@@ -42,20 +48,20 @@ class PeersTest(harness.TestCase):
             }
             """))
         self.nginx.start()
-        harness.wait_until(lambda: self.nginx.status_json()["version"],
-                           what="the first applied version")
+        wait_until(lambda: self.nginx.status_json()["version"],
+                   what="the first applied version")
 
     def write(self, servers, **fields):
         written = self.cp.put_upstream("backends", servers, **fields)
-        self.assertEqual(written.acked_nodes, 1, written)
+        assert written.acked_nodes == 1, written
         return written
 
     def traffic(self, count=100):
         """Sends `count` requests; returns Counter(port answering -> requests)."""
         seen = collections.Counter()
         for _ in range(count):
-            code, body = self.nginx.get("/")
-            self.assertEqual(code, 200, body)
+            code, _, body = self.nginx.get("/")
+            assert code == 200, body
             seen[int(body)] += 1
         return seen
 
@@ -67,127 +73,141 @@ class PeersTest(harness.TestCase):
         for upstream in status["upstreams"]:
             if upstream["name"] == "backends":
                 return {p["server"]: p for p in upstream["peers"]}
-        self.fail("no upstream backends in %s" % status)
+        pytest.fail("no upstream backends in %s" % status)
 
 
 class RoundRobinPeersTest(PeersTest):
 
     def test_weights_split_traffic_three_to_one(self):
+        """Weights split traffic three to one."""
         self.write([self.cp.server(self.b[0], weight=3), self.cp.server(self.b[1], weight=1)])
         seen = self.traffic(400)
         # Smooth weighted round robin over shared peers: 300/100, give or take
         # what the two workers interleave.
-        self.assertAlmostEqual(seen[self.port(0)], 300, delta=20, msg=seen)
-        self.assertAlmostEqual(seen[self.port(1)], 100, delta=20, msg=seen)
+        assert abs(seen[self.port(0)] - 300) <= 20, seen
+        assert abs(seen[self.port(1)] - 100) <= 20, seen
 
     def test_added_server_gets_traffic(self):
+        """Added server gets traffic."""
         self.cp.add_server("backends", self.b[2])
         seen = self.traffic(90)
-        self.assertEqual(set(seen), {self.port(0), self.port(1), self.port(2)}, seen)
+        assert set(seen) == {self.port(0), self.port(1), self.port(2)}, seen
 
     def test_removed_server_gets_no_traffic(self):
+        """Removed server gets no traffic."""
         self.write(self.b[:3])
         self.cp.remove_server("backends", self.b[0])
         seen = self.traffic(60)
-        self.assertNotIn(self.port(0), seen)
-        self.assertEqual(set(seen), {self.port(1), self.port(2)}, seen)
+        assert self.port(0) not in seen
+        assert set(seen) == {self.port(1), self.port(2)}, seen
 
     def test_replaced_list_is_served_in_full(self):
+        """Replaced list is served in full."""
         self.write([self.b[2], self.b[3]])
         seen = self.traffic(40)
-        self.assertEqual(set(seen), {self.port(2), self.port(3)}, seen)
-        self.assertEqual(sorted(self.peers()), sorted([self.b[2], self.b[3]]))
+        assert set(seen) == {self.port(2), self.port(3)}, seen
+        assert sorted(self.peers()) == sorted([self.b[2], self.b[3]])
 
     def test_down_server_gets_no_traffic(self):
+        """Down server gets no traffic."""
         written = self.cp.update_server("backends", self.b[0], down=True)
-        self.assertEqual(written.acked_nodes, 1)
+        assert written.acked_nodes == 1
         seen = self.traffic(40)
-        self.assertEqual(set(seen), {self.port(1)}, seen)
-        self.assertTrue(self.peers()[self.b[0]]["down"])
+        assert set(seen) == {self.port(1)}, seen
+        assert self.peers()[self.b[0]]["down"]
 
     def test_backup_takes_over_only_when_the_primaries_fail(self):
-        dead = "127.0.0.1:%d" % harness.free_port()
+        """Backup takes over only when the primaries fail."""
+        dead = "127.0.0.1:%d" % free_port()
         self.write([self.b[0], self.cp.server(self.b[1], backup=True)])
-        self.assertEqual(set(self.traffic(20)), {self.port(0)})
+        assert set(self.traffic(20)) == {self.port(0)}
         self.write([dead, self.cp.server(self.b[1], backup=True)])
-        self.assertEqual(set(self.traffic(20)), {self.port(1)})
+        assert set(self.traffic(20)) == {self.port(1)}
 
     def test_failed_server_is_skipped_for_fail_timeout(self):
-        dead = "127.0.0.1:%d" % harness.free_port()
+        """Failed server is skipped for fail_timeout."""
+        dead = "127.0.0.1:%d" % free_port()
         self.write([self.cp.server(dead, max_fails=1, fail_timeout=60), self.b[1]])
         seen = self.traffic(40)
         # proxy_next_upstream retries the failed try on the live server.
-        self.assertEqual(set(seen), {self.port(1)}, seen)
+        assert set(seen) == {self.port(1)}, seen
         peer = self.peers()[dead]
-        self.assertEqual(peer["fails"], 1, peer)
-        self.assertEqual(peer["fail_timeout"], 60, peer)
+        assert peer["fails"] == 1, peer
+        assert peer["fail_timeout"] == 60, peer
 
     def test_settings_show_on_the_status_page(self):
+        """Settings show on the status page."""
         self.write([self.cp.server(self.b[0], weight=5, max_fails=3, fail_timeout=7,
                                    max_conns=9)])
         peer = self.peers()[self.b[0]]
-        self.assertEqual((peer["weight"], peer["max_fails"], peer["fail_timeout"],
-                          peer["max_conns"]), (5, 3, 7, 9), peer)
+        assert (peer["weight"], peer["max_fails"], peer["fail_timeout"],
+                peer["max_conns"]) == (5, 3, 7, 9), peer
 
     def test_unappliable_snapshot_is_rejected_whole_and_changes_nothing(self):
+        """Unappliable snapshot is rejected whole and changes nothing."""
         before = self.peers()
         # Far more servers than the 256k zone holds.
         many = ["127.0.%d.%d:80" % (i // 250, i % 250 + 1) for i in range(3000)]
         written = self.cp.put_upstream("backends", many)
-        self.assertEqual(written.acked_nodes, 0, written)
-        self.assertEqual(len(written.rejections), 1, written)
-        self.assertIn("zone \"zone_for_backends\" is full", written.rejections[0].message)
-        self.assertEqual(self.peers().keys(), before.keys())
-        self.assertIn("is full", self.nginx.status_json()["last_error"])
+        assert written.acked_nodes == 0, written
+        assert len(written.rejections) == 1, written
+        assert "zone \"zone_for_backends\" is full" in written.rejections[0].message
+        assert self.peers().keys() == before.keys()
+        assert "is full" in self.nginx.status_json()["last_error"]
         # The NACK says it; nginx's slab allocator must not log a [crit] too.
-        self.assertNotIn("ngx_slab_alloc() failed", self.nginx.error_log())
+        assert "ngx_slab_alloc() failed" not in self.nginx.error_log()
         node = self.cp.node_status("peers-node")
-        self.assertEqual(node.last_nack.version, written.version)
+        assert node.last_nack.version == written.version
         # The next good version is taken.
         self.write([self.b[2]])
-        self.assertEqual(set(self.traffic(10)), {self.port(2)})
+        assert set(self.traffic(10)) == {self.port(2)}
 
     def test_zone_upstream_deleted_at_the_control_plane_gets_502_until_recreated(self):
+        """Zone upstream deleted at the control plane gets 502 until recreated."""
         deleted = self.cp.delete_upstream("backends")
-        self.assertEqual(deleted.acked_nodes, 1)
+        assert deleted.acked_nodes == 1
         for _ in range(6):
-            self.assertEqual(self.nginx.get("/")[0], 502)
-        self.assertTrue(next(u for u in self.nginx.status_json()["upstreams"]
-                             if u["name"] == "backends")["deleted"])
+            assert self.nginx.get("/").status == 502
+        assert next(u for u in self.nginx.status_json()["upstreams"]
+                    if u["name"] == "backends")["deleted"]
         self.write([self.b[2]])
-        self.assertEqual(set(self.traffic(10)), {self.port(2)})
+        assert set(self.traffic(10)) == {self.port(2)}
 
     def test_reloaded_nginx_serves_the_newest_version_from_its_first_request(self):
+        """Reloaded nginx serves the newest version from its first request."""
         self.write([self.b[3]])
         self.nginx.reload()
         # The master re-applied the last version before the new workers started.
-        self.assertEqual(self.nginx.get("/"), (200, "%d\n" % self.port(3)))
-        self.assertEqual(set(self.traffic(20)), {self.port(3)})
+        response = self.nginx.get("/")
+        assert (response.status, response.body) == (200, "%d\n" % self.port(3))
+        assert set(self.traffic(20)) == {self.port(3)}
 
     def test_after_a_control_plane_restart_the_newest_version_is_served(self):
+        """After a control plane restart the newest version is served."""
         self.write([self.b[1]])
         self.cp.stop()
         # Still serving the last good version while the control plane is away.
-        self.assertEqual(set(self.traffic(6)), {self.port(1)})
+        assert set(self.traffic(6)) == {self.port(1)}
         self.cp.start()
         # The control plane's view, not the status page's: that one may still
         # show the stream that is going away.
-        harness.wait_until(lambda: (lambda n: n is not None and n.connected)(
+        wait_until(lambda: (lambda n: n is not None and n.connected)(
                                self.cp.node_status("peers-node")),
                            timeout=60.0, what="the agent to reconnect")
         self.write([self.b[2]])
-        self.assertEqual(set(self.traffic(10)), {self.port(2)})
+        assert set(self.traffic(10)) == {self.port(2)}
 
     def test_killed_worker_is_replaced_and_serves_the_newest_version(self):
+        """Killed worker is replaced and serves the newest version."""
         self.write([self.b[2]])
         victim = self.nginx.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
-        harness.wait_until(lambda: victim not in self.nginx.worker_pids()
-                           and len(self.nginx.worker_pids()) == 2,
-                           what="a new worker in place of %d" % victim)
-        self.assertEqual(set(self.traffic(20)), {self.port(2)})
-        harness.wait_until(lambda: self.nginx.status_json()["connected"],
-                           what="the new worker 0 to reconnect")
+        wait_until(lambda: victim not in self.nginx.worker_pids()
+                   and len(self.nginx.worker_pids()) == 2,
+                   what="a new worker in place of %d" % victim)
+        assert set(self.traffic(20)) == {self.port(2)}
+        wait_until(lambda: self.nginx.status_json()["connected"],
+                   what="the new worker 0 to reconnect")
 
 
 class ReloadUnderTrafficTest(PeersTest):
@@ -202,7 +222,7 @@ class ReloadUnderTrafficTest(PeersTest):
         def client():
             while not stop.is_set() and sum(answers.values()) < 20000:
                 try:
-                    code, body = self.nginx.get("/")
+                    code, _, body = self.nginx.get("/")
                     answers[(code, body.strip())] += 1
                 except OSError as e:  # a connection closed by the old worker
                     errors.append(repr(e))
@@ -216,8 +236,8 @@ class ReloadUnderTrafficTest(PeersTest):
             stop.set()
             thread.join(timeout=30)
         served = {body for (code, body) in answers if code == 200}
-        self.assertEqual(served, {str(self.port(3))}, answers)
-        self.assertGreater(sum(answers.values()), 0)
+        assert served == {str(self.port(3))}, answers
+        assert sum(answers.values()) > 0
 
 
 class AdoptionTest(PeersTest):
@@ -225,14 +245,15 @@ class AdoptionTest(PeersTest):
     UPSTREAM_EXTRA = "least_conn;\n                keepalive 8;"
 
     def test_control_plane_adopts_nginx_conf_upstreams_with_their_settings(self):
+        """Control plane adopts nginx.conf upstreams with their settings."""
         upstream = self.cp.get_upstream("backends")
-        self.assertEqual(upstream.method, harness.upstream_pb2.LEAST_CONN)
-        self.assertEqual(upstream.zone, "zone_for_backends")
-        self.assertEqual(upstream.keepalive, 8)
-        self.assertEqual([s.address for s in upstream.servers], self.b[:2])
+        assert upstream.method == upstream_pb2.LEAST_CONN
+        assert upstream.zone == "zone_for_backends"
+        assert upstream.keepalive == 8
+        assert [s.address for s in upstream.servers] == self.b[:2]
 
 
-class KeepaliveBackends(harness.Backends):
+class KeepaliveBackends(Backends):
     """Echo backends that answer "CONNECTION-PORT": the id of the connection
     they serve it on, then their port."""
 
@@ -245,8 +266,9 @@ class KeepaliveTestBase(PeersTest):
 
     BACKENDS = KeepaliveBackends
 
-    def setUp(self):
-        super().setUp()
+    @pytest.fixture(autouse=True)
+    def keepalive_set_up(self, set_up):
+        """After PeersTest's set_up: nginx proxies with HTTP/1.1 keepalive."""
         self.nginx.server = """
             location / {
                 proxy_pass http://backends;
@@ -255,16 +277,20 @@ class KeepaliveTestBase(PeersTest):
             }
             """
         self.nginx.reload()
+        # The new worker's agent opens a new stream: a write before the
+        # control plane sees it would find no connected node to wait for.
+        wait_until(lambda: self.nginx.status_json()["connected"] and
+                   getattr(self.cp.node_status("peers-node"), "connected", False),
+                   what="peers-node connected again after the reload")
 
     def connections(self, count):
         """Sends `count` requests; returns the set of backend connection ids."""
         ids = set()
         for _ in range(count):
-            code, body = self.nginx.get("/")
-            self.assertEqual(code, 200, body)
+            code, _, body = self.nginx.get("/")
+            assert code == 200, body
             ids.add(body.strip())
         return ids
-
 
 
 class KeepalivePeersTest(KeepaliveTestBase):
@@ -280,8 +306,8 @@ class KeepalivePeersTest(KeepaliveTestBase):
         after = self.connections(20)
         # Two workers keep at most a few idle connections each: a new
         # connection per request would show 20 ids.
-        self.assertLessEqual(len(before | after), 4, (before, after))
-        self.assertTrue(before & after, (before, after))
+        assert len(before | after) <= 4, (before, after)
+        assert before & after, (before, after)
 
 
 class IpHashPeersTest(PeersTest):
@@ -289,12 +315,13 @@ class IpHashPeersTest(PeersTest):
     UPSTREAM_EXTRA = "ip_hash;"
 
     def test_ip_hash_sends_one_client_to_one_server_before_and_after_a_change(self):
-        self.write(self.b[:3], method=harness.upstream_pb2.IP_HASH)
+        """Ip_hash sends one client to one server before and after a change."""
+        self.write(self.b[:3], method=upstream_pb2.IP_HASH)
         first = self.traffic(30)
-        self.assertEqual(len(first), 1, first)
+        assert len(first) == 1, first
         self.cp.add_server("backends", self.b[3])
         again = self.traffic(30)
-        self.assertEqual(len(again), 1, again)
+        assert len(again) == 1, again
 
 
 class BalancerFromControlPlaneTest(PeersTest):
@@ -305,25 +332,27 @@ class BalancerFromControlPlaneTest(PeersTest):
         for i in range(count):
             seen = collections.Counter()
             for _ in range(3):
-                code, body = self.nginx.get("/item/%d" % i)
-                self.assertEqual(code, 200, body)
+                code, _, body = self.nginx.get("/item/%d" % i)
+                assert code == 200, body
                 seen[int(body)] += 1
-            self.assertEqual(len(seen), 1, (i, seen))
+            assert len(seen) == 1, (i, seen)
             chosen[i] = next(iter(seen))
         return chosen
 
     def test_method_from_the_control_plane_replaces_nginx_conf_round_robin(self):
-        self.write(self.b[:3], method=harness.upstream_pb2.HASH, hash_key="$request_uri")
-        self.assertGreater(len(set(self.paths(30).values())), 1)
+        """Method from the control plane replaces nginx.conf round robin."""
+        self.write(self.b[:3], method=upstream_pb2.HASH, hash_key="$request_uri")
+        assert len(set(self.paths(30).values())) > 1
 
 
 class KeepaliveFromControlPlaneTest(KeepaliveTestBase):
 
     def test_keepalive_set_at_the_control_plane_is_used(self):
+        """Keepalive set at the control plane is used."""
         self.write([self.b[0]], keepalive=4)
-        self.assertLessEqual(len(self.connections(20)), 4)
+        assert len(self.connections(20)) <= 4
         self.write([self.b[0]])
-        self.assertGreater(len(self.connections(20)), 10)
+        assert len(self.connections(20)) > 10
 
 
 class ConsistentHashPeersTest(BalancerFromControlPlaneTest):
@@ -331,15 +360,16 @@ class ConsistentHashPeersTest(BalancerFromControlPlaneTest):
     UPSTREAM_EXTRA = "hash $request_uri consistent;"
 
     def test_consistent_hash_reaches_added_servers_and_keeps_most_keys(self):
+        """Consistent hash reaches added servers and keeps most keys."""
         first = self.paths(40)
-        self.write(self.b, method=harness.upstream_pb2.HASH, hash_key="$request_uri",
+        self.write(self.b, method=upstream_pb2.HASH, hash_key="$request_uri",
                    hash_consistent=True)
         second = self.paths(40)
         # The new servers take a share of the keys, and keys move only to them.
-        self.assertTrue({self.port(2), self.port(3)} & set(second.values()), second)
+        assert {self.port(2), self.port(3)} & set(second.values()), second
         for key, port in second.items():
             if port != first[key]:
-                self.assertIn(port, (self.port(2), self.port(3)), (key, first[key], port))
+                assert port in (self.port(2), self.port(3)), (key, first[key], port)
 
 
 class RandomPeersTest(PeersTest):
@@ -347,11 +377,12 @@ class RandomPeersTest(PeersTest):
     UPSTREAM_EXTRA = "random;"
 
     def test_random_uses_added_servers_and_never_removed_ones(self):
-        self.write(self.b[:3], method=harness.upstream_pb2.RANDOM)
-        self.assertEqual(set(self.traffic(90)), {self.port(0), self.port(1), self.port(2)})
+        """Random uses added servers and never removed ones."""
+        self.write(self.b[:3], method=upstream_pb2.RANDOM)
+        assert set(self.traffic(90)) == {self.port(0), self.port(1), self.port(2)}
         self.cp.remove_server("backends", self.b[0])
         self.cp.add_server("backends", self.b[3])
-        self.assertEqual(set(self.traffic(90)), {self.port(1), self.port(2), self.port(3)})
+        assert set(self.traffic(90)) == {self.port(1), self.port(2), self.port(3)}
 
 
 class LeastConnPeersTest(PeersTest):
@@ -359,10 +390,8 @@ class LeastConnPeersTest(PeersTest):
     UPSTREAM_EXTRA = "least_conn;"
 
     def test_least_conn_spreads_sequential_requests_over_new_servers(self):
-        self.write(self.b[:3], method=harness.upstream_pb2.LEAST_CONN)
+        """Least_conn spreads sequential requests over new servers."""
+        self.write(self.b[:3], method=upstream_pb2.LEAST_CONN)
         seen = self.traffic(60)
-        self.assertEqual(set(seen), {self.port(0), self.port(1), self.port(2)}, seen)
+        assert set(seen) == {self.port(0), self.port(1), self.port(2)}, seen
 
-
-if __name__ == "__main__":
-    harness.main()

@@ -2,36 +2,36 @@
 label nginx.conf gives a node (xds_node_label); only it serves a change until
 the rollout is promoted, then every nginx does."""
 
-import http.client
 import json
 
-import harness
+import pytest
+
+from nginx_xds_testing import http_client
+from nginx_xds_testing.controlplane import ControlPlane
+from nginx_xds_testing.nginx import Backends, Nginx
+from nginx_xds_testing.waits import wait_until
 
 FLEET = "rollout"
 
 
 def gateway(cp, method, path, body=None):
-    host, port = cp.http_address.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    try:
-        conn.request(method, path, body=body, headers={"X-Xds-Fleet": FLEET})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read().decode()
-    finally:
-        conn.close()
+    """`method path` to the control plane's HTTP gateway, for this fleet."""
+    return http_client.request(cp.http_port, method, path, body=body,
+                               headers={"X-Xds-Fleet": FLEET}, timeout=30)
 
 
-class RolloutByLabelTest(harness.TestCase):
+class RolloutByLabelTest:
 
-    def setUp(self):
-        self.backends = self.track(harness.Backends(2))
+    @pytest.fixture(autouse=True)
+    def set_up(self, processes):
+        self.backends = processes.track(Backends(2))
         self.backends.start()
         self.a, self.b = self.backends.addresses
-        self.cp = self.track(harness.ControlPlane())
+        self.cp = processes.track(ControlPlane())
         self.cp.start()
         self.nginx = {}
         for group in ("canary", "stable"):
-            nginx = self.track(harness.Nginx(
+            nginx = processes.track(Nginx(
                 http="""
                 xds_server %s;
                 xds_node_id %s-node;
@@ -46,67 +46,66 @@ class RolloutByLabelTest(harness.TestCase):
             nginx.start()
             self.nginx[group] = nginx
         for nginx in self.nginx.values():
-            harness.wait_until(lambda n=nginx: n.status_json()["version"], timeout=30,
-                               what="the first applied version")
+            wait_until(lambda n=nginx: n.status_json()["version"], timeout=30,
+                       what="the first applied version")
 
     def served(self, group, count=8):
         ports = set()
         for _ in range(count):
-            code, body = self.nginx[group].get("/")
-            self.assertEqual(code, 200, body)
+            code, _, body = self.nginx[group].get("/")
+            assert code == 200, body
             ports.add(body.strip())
         return ports
 
     def test_only_the_labeled_group_serves_a_change_until_it_is_promoted(self):
+        """Only the labeled group serves a change until it is promoted."""
         port_a, port_b = (str(p) for p in self.backends.backend_ports)
         stable_version = self.nginx["stable"].status_json()["version"]
 
         code, _, body = gateway(self.cp, "POST", "/rollouts/%s?label=group=canary" % FLEET)
-        self.assertEqual(code, 200, body)
+        assert code == 200, body
 
         code, headers, body = gateway(self.cp, "POST", "/upstream/backends",
                                       "server %s;" % self.b)
-        self.assertEqual((code, body), (200, "success"))
-        self.assertEqual(headers.get("X-Xds-Rollout"), "canary")
+        assert (code, body) == (200, "success")
+        assert headers.get("X-Xds-Rollout") == "canary"
         # The write waited for the canary group: one node, and it took it.
-        self.assertEqual(headers.get("X-Xds-Acked-Nodes"), "1")
-        self.assertEqual(headers.get("X-Xds-Connected-Nodes"), "1")
+        assert headers.get("X-Xds-Acked-Nodes") == "1"
+        assert headers.get("X-Xds-Connected-Nodes") == "1"
 
-        self.assertEqual(self.served("canary"), {port_b})
-        self.assertEqual(self.served("stable"), {port_a})
-        self.assertEqual(self.nginx["stable"].status_json()["version"], stable_version)
+        assert self.served("canary") == {port_b}
+        assert self.served("stable") == {port_a}
+        assert self.nginx["stable"].status_json()["version"] == stable_version
 
         code, _, body = gateway(self.cp, "GET", "/rollouts/%s?format=json" % FLEET)
-        self.assertEqual(code, 200, body)
-        self.assertIn("CANARY", json.dumps(json.loads(body)))
+        assert code == 200, body
+        assert "CANARY" in json.dumps(json.loads(body))
 
         code, _, body = gateway(self.cp, "POST", "/rollouts/%s/promote" % FLEET)
-        self.assertEqual(code, 200, body)
+        assert code == 200, body
         canary_version = self.nginx["canary"].status_json()["version"]
-        harness.wait_until(
+        wait_until(
             lambda: self.nginx["stable"].status_json()["version"] == canary_version,
             timeout=15, what="the stable group taking the promoted version")
-        self.assertEqual(self.served("stable"), {port_b})
-        self.assertEqual(self.served("canary"), {port_b})
+        assert self.served("stable") == {port_b}
+        assert self.served("canary") == {port_b}
 
     def test_an_unmatched_label_selects_no_node_and_the_fleet_keeps_serving(self):
+        """An unmatched label selects no node and the fleet keeps serving."""
         port_a = str(self.backends.backend_ports[0])
         code, _, body = gateway(self.cp, "POST", "/rollouts/%s?label=group=nobody" % FLEET)
-        self.assertEqual(code, 200, body)
+        assert code == 200, body
         code, headers, body = gateway(self.cp, "POST", "/upstream/backends",
                                       "server %s;" % self.b)
-        self.assertEqual((code, body), (200, "success"))
-        self.assertEqual(headers.get("X-Xds-Connected-Nodes"), "0")
+        assert (code, body) == (200, "success")
+        assert headers.get("X-Xds-Connected-Nodes") == "0"
         for group in ("canary", "stable"):
-            self.assertEqual(self.served(group), {port_a})
+            assert self.served(group) == {port_a}
         # Nothing in the group took it: promote is refused; abort reverts.
         code, _, body = gateway(self.cp, "POST", "/rollouts/%s/promote" % FLEET)
-        self.assertEqual(code, 409, body)
+        assert code == 409, body
         code, _, body = gateway(self.cp, "POST", "/rollouts/%s/abort" % FLEET)
-        self.assertEqual(code, 200, body)
+        assert code == 200, body
         for group in ("canary", "stable"):
-            self.assertEqual(self.served(group), {port_a})
+            assert self.served(group) == {port_a}
 
-
-if __name__ == "__main__":
-    harness.main()

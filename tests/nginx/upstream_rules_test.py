@@ -10,18 +10,22 @@ method, are applied.
 """
 
 import collections
-import http.client
 
-import harness
+import pytest
+
+from nginx_xds_testing import http_client
+from nginx_xds_testing.nginx import Nginx
+from nginx_xds_testing.waits import wait_until
 
 
-class UpstreamRulesTest(harness.TestCase):
+class UpstreamRulesTest:
 
-    def setUp(self):
-        self.backends = self.track(harness.Backends(3)).start()
+    @pytest.fixture(autouse=True)
+    def set_up(self, processes, make_control_plane, make_backends):
+        self.backends = make_backends(3)
         self.b = self.backends.addresses
-        self.cp = self.track(harness.ControlPlane()).start()
-        self.nginx = self.track(harness.Nginx(
+        self.cp = make_control_plane()
+        self.nginx = processes.track(Nginx(
             http="""
             xds_server %s;
             xds_node_id rules-node;
@@ -39,8 +43,8 @@ class UpstreamRulesTest(harness.TestCase):
             }
             """))
         self.nginx.start()
-        harness.wait_until(lambda: self.nginx.status_json()["version"],
-                           what="the first applied version")
+        wait_until(lambda: self.nginx.status_json()["version"],
+                   what="the first applied version")
 
     def port(self, i):
         return self.backends.backend_ports[i]
@@ -48,30 +52,26 @@ class UpstreamRulesTest(harness.TestCase):
     def traffic(self, host, count=20):
         seen = collections.Counter()
         for _ in range(count):
-            code, body = self.nginx.get("/", headers={"Host": host})
-            self.assertEqual(code, 200, body)
+            code, _, body = self.nginx.get("/", headers={"Host": host})
+            assert code == 200, body
             seen[int(body)] += 1
         return seen
 
     def dyups_post(self, name, body):
-        conn = http.client.HTTPConnection("127.0.0.1", self.cp.http_port, timeout=15)
-        try:
-            conn.request("POST", "/upstream/" + name, body=body)
-            response = conn.getresponse()
-            return response.status, response.read().decode(), dict(response.getheaders())
-        finally:
-            conn.close()
+        """POST /upstream/NAME to the control plane's dyups API."""
+        return http_client.request(self.cp.http_port, "POST", "/upstream/" + name, body=body,
+                                   timeout=15)
 
     def test_only_backup_upstream_is_refused_and_the_fleet_keeps_applying(self):
         # Validates issue 9's defect: refused with nginx's reason, later writes applied.
-        status, body, _ = self.dyups_post("onlybackup", "server %s backup;" % self.b[1])
-        self.assertEqual(status, 400, body)
-        self.assertIn('no servers in upstream "onlybackup"', body)
-        status, body, headers = self.dyups_post("host2", "server %s;" % self.b[2])
-        self.assertEqual((status, body), (200, "success"))
-        self.assertEqual(headers.get("X-Xds-Acked-Nodes"), "1", headers)
-        self.assertEqual(set(self.traffic("host2")), {self.port(2)})
-        self.assertFalse(self.nginx.status_json()["last_error"], self.nginx.status_json())
+        status, _, body = self.dyups_post("onlybackup", "server %s backup;" % self.b[1])
+        assert status == 400, body
+        assert 'no servers in upstream "onlybackup"' in body
+        status, headers, body = self.dyups_post("host2", "server %s;" % self.b[2])
+        assert (status, body) == (200, "success")
+        assert headers.get("X-Xds-Acked-Nodes") == "1", headers
+        assert set(self.traffic("host2")) == {self.port(2)}
+        assert not self.nginx.status_json()["last_error"], self.nginx.status_json()
 
     def test_dyups_body_errors_carry_nginxs_messages(self):
         # Validates that a refused body names nginx's own reason and changes nothing.
@@ -81,20 +81,17 @@ class UpstreamRulesTest(harness.TestCase):
                  'balancing method does not support parameter "backup"'),
                 ("server %s resolve;" % self.b[1], 'invalid parameter "resolve"'),
                 ("keepalive 0; server %s;" % self.b[1], 'invalid value "0" in "keepalive"')]:
-            status, answer, _ = self.dyups_post("host2", body)
-            self.assertEqual(status, 400, (body, answer))
-            self.assertIn(message, answer)
-        self.assertEqual(set(self.traffic("host2")), {self.port(0)})
+            status, _, answer = self.dyups_post("host2", body)
+            assert status == 400, (body, answer)
+            assert message in answer
+        assert set(self.traffic("host2")) == {self.port(0)}
 
     def test_backup_listed_before_hash_is_applied_everywhere(self):
         # Validates that nginx-xds renders servers before the method, so nginx takes it.
         body = "server %s; server %s backup; hash $request_uri;" % (self.b[1], self.b[2])
         for name in ("zoned", "host2", "dyhost"):
-            status, answer, headers = self.dyups_post(name, body)
-            self.assertEqual((status, answer), (200, "success"), name)
-            self.assertEqual(headers.get("X-Xds-Acked-Nodes"), "1", (name, headers))
-            self.assertEqual(set(self.traffic(name)), {self.port(1)}, name)
+            status, headers, answer = self.dyups_post(name, body)
+            assert (status, answer) == (200, "success"), name
+            assert headers.get("X-Xds-Acked-Nodes") == "1", (name, headers)
+            assert set(self.traffic(name)) == {self.port(1)}, name
 
-
-if __name__ == "__main__":
-    harness.main()

@@ -1,16 +1,13 @@
-"""Security additions to harness.py: a test PKI, a control plane with TLS on
-its ADS port and a bearer token on its admin APIs.
+"""For security_test.py: a test PKI, a control plane with TLS on its ADS port
+and a bearer token on its admin APIs.
 
-Kept beside harness.py (and built only on its public surface) so that every
-existing test runs exactly as before:
-
-    pki = security_harness.make_pki()          # openssl, at run time
-    cp = security_harness.SecureControlPlane(
+    pki = security_pki.make_pki()              # openssl, at run time
+    cp = security_pki.SecureControlPlane(
         xds_tls=pki.server(client_ca=True), admin_token="...").start()
     cp.put_upstream(...)                        # gRPC calls carry the token
 
 The control plane's extra flags go through a one-line wrapper script in
-place of its binary, since harness.ControlPlane builds its command line
+place of its binary, since ControlPlane builds its command line
 itself.
 """
 
@@ -19,8 +16,9 @@ import subprocess
 
 import grpc
 
-import harness
 from nginx_xds.v1 import management_pb2_grpc
+from nginx_xds_testing.controlplane import ControlPlane
+from nginx_xds_testing.processes import make_dir
 
 MAKE_CERTS = "tests/certs/make_test_certs.sh"
 
@@ -53,7 +51,7 @@ class Pki:
 
 def make_pki():
     """A fresh PKI in a directory nginx's workers can read (0644 files)."""
-    directory = harness.make_dir("pki")
+    directory = make_dir("pki")
     result = subprocess.run(["sh", MAKE_CERTS, directory], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, timeout=120)
     if result.returncode != 0:
@@ -79,8 +77,8 @@ class _TokenInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClient
         return continuation(self._with_token(details), request)
 
 
-class SecureControlPlane(harness.ControlPlane):
-    """harness.ControlPlane with `extra_flags` (e.g. Pki.server()) and, with
+class SecureControlPlane(ControlPlane):
+    """ControlPlane with `extra_flags` (e.g. Pki.server()) and, with
     `admin_token`, a token file (--admin_token_file) its own gRPC stubs send."""
 
     def __init__(self, extra_flags=(), admin_token=None, **kwargs):

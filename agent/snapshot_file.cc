@@ -6,9 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -17,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/upstream_rules.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace nginx_xds {
 namespace {
@@ -73,7 +78,198 @@ std::string DirectoryOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
+constexpr absl::string_view kRecordMagic = "NXLR";
+constexpr size_t kRecordHeader = 12;  // magic, length, CRC-32 (little endian)
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+void PutBytes(std::string* out, absl::string_view bytes) {
+  PutU32(out, static_cast<uint32_t>(bytes.size()));
+  out->append(bytes.data(), bytes.size());
+}
+
+bool GetU32(absl::string_view* in, uint32_t* v) {
+  if (in->size() < 4) return false;
+  *v = 0;
+  for (int i = 0; i < 4; ++i) *v |= uint32_t{static_cast<unsigned char>((*in)[i])} << (8 * i);
+  in->remove_prefix(4);
+  return true;
+}
+
+bool GetBytes(absl::string_view* in, absl::string_view* bytes) {
+  uint32_t len;
+  if (!GetU32(in, &len) || in->size() < len) return false;
+  *bytes = in->substr(0, len);
+  in->remove_prefix(len);
+  return true;
+}
+
+// Applies one record's payload to `state`; false (state unchanged) when it
+// is malformed, carries an invalid upstream, or is not the change of
+// `state`'s version.
+bool ApplyRecord(absl::string_view payload, nginx_xds::v1::Snapshot* state) {
+  absl::string_view previous, change_bytes, name;
+  uint32_t nremoved;
+  if (!GetBytes(&payload, &previous) || previous != state->version() ||
+      !GetBytes(&payload, &change_bytes) || !GetU32(&payload, &nremoved)) {
+    return false;
+  }
+  nginx_xds::v1::Snapshot change;
+  if (!change.ParseFromArray(change_bytes.data(), static_cast<int>(change_bytes.size())) ||
+      change.version().empty()) {
+    return false;
+  }
+  for (const auto& upstream : change.upstreams()) {
+    if (!ValidateNormalizedUpstream(upstream).ok()) return false;
+  }
+  std::set<std::string> removed;
+  for (uint32_t i = 0; i < nremoved; ++i) {
+    if (!GetBytes(&payload, &name)) return false;
+    removed.emplace(name);
+  }
+  if (!payload.empty()) return false;
+
+  std::map<std::string, nginx_xds::v1::Upstream> by_name;
+  for (auto& upstream : *state->mutable_upstreams()) by_name[upstream.name()] = std::move(upstream);
+  for (const auto& upstream : change.upstreams()) by_name[upstream.name()] = upstream;
+  for (const std::string& gone : removed) by_name.erase(gone);
+  state->clear_upstreams();
+  for (auto& [unused, upstream] : by_name) *state->add_upstreams() = std::move(upstream);
+  state->set_version(change.version());
+  return true;
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  std::string contents;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return ErrnoStatus(err, "read", path);
+    }
+    if (n == 0) break;
+    contents.append(buf, static_cast<size_t>(n));
+    if (contents.size() > kMaxPayload + 128) {
+      close(fd);
+      return absl::DataLossError(absl::StrCat("cache file \"", path, "\": too large"));
+    }
+  }
+  close(fd);
+  return contents;
+}
+
 }  // namespace
+
+std::string ChangeLogPath(const std::string& path) { return path + ".log"; }
+
+std::string ChangeLogRecord(const nginx_xds::v1::Snapshot& previous,
+                            const nginx_xds::v1::Snapshot& next) {
+  std::map<std::string, const nginx_xds::v1::Upstream*> before;
+  for (const auto& upstream : previous.upstreams()) before[upstream.name()] = &upstream;
+  nginx_xds::v1::Snapshot change;
+  change.set_version(next.version());
+  for (const auto& upstream : next.upstreams()) {
+    auto it = before.find(upstream.name());
+    if (it == before.end() ||
+        !google::protobuf::util::MessageDifferencer::Equals(*it->second, upstream)) {
+      *change.add_upstreams() = upstream;
+    }
+    if (it != before.end()) before.erase(it);
+  }
+  if (change.upstreams().empty() && before.empty() && previous.version() == next.version()) {
+    return "";
+  }
+  std::string payload;
+  PutBytes(&payload, previous.version());
+  PutBytes(&payload, change.SerializeAsString());
+  PutU32(&payload, static_cast<uint32_t>(before.size()));
+  for (const auto& [name, unused] : before) PutBytes(&payload, name);
+
+  std::string record(kRecordMagic);
+  PutU32(&record, static_cast<uint32_t>(payload.size()));
+  PutU32(&record, Crc32(payload));
+  record += payload;
+  return record;
+}
+
+nginx_xds::v1::Snapshot ReplayChangeLog(nginx_xds::v1::Snapshot base, absl::string_view contents,
+                                        int* replayed) {
+  if (replayed != nullptr) *replayed = 0;
+  while (contents.size() >= kRecordHeader && contents.substr(0, 4) == kRecordMagic) {
+    absl::string_view header = contents.substr(4, 8);
+    uint32_t length, crc;
+    GetU32(&header, &length);
+    GetU32(&header, &crc);
+    if (length > kMaxPayload || contents.size() - kRecordHeader < length) break;  // torn
+    absl::string_view payload = contents.substr(kRecordHeader, length);
+    if (Crc32(payload) != crc || !ApplyRecord(payload, &base)) break;
+    contents.remove_prefix(kRecordHeader + length);
+    if (replayed != nullptr) ++*replayed;
+  }
+  return base;
+}
+
+SnapshotCacheWriter::SnapshotCacheWriter(std::string path, uint64_t compact_min_bytes)
+    : path_(std::move(path)), compact_min_bytes_(compact_min_bytes) {}
+
+absl::Status SnapshotCacheWriter::Compact(const nginx_xds::v1::Snapshot& now) {
+  saved_.reset();
+  absl::Status status = SaveSnapshotFile(path_, now);
+  if (!status.ok()) return status;
+  // A crash before the unlink leaves a log whose first record is not the
+  // change of the new whole snapshot: LoadSnapshotFile replays none of it.
+  const std::string log = ChangeLogPath(path_);
+  if (unlink(log.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "unlink", log);
+  saved_ = now;
+  base_bytes_ = now.ByteSizeLong();
+  log_bytes_ = 0;
+  ++compactions_;
+  return absl::OkStatus();
+}
+
+absl::Status SnapshotCacheWriter::Save(const nginx_xds::v1::Snapshot& now) {
+  if (path_.empty()) return absl::InvalidArgumentError("empty cache file path");
+  if (!saved_) return Compact(now);
+  const std::string record = ChangeLogRecord(*saved_, now);
+  if (record.empty()) return absl::OkStatus();
+  if (log_bytes_ + record.size() > std::max(compact_min_bytes_, base_bytes_)) return Compact(now);
+
+  const std::string log = ChangeLogPath(path_);
+  int fd = open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    saved_.reset();
+    return ErrnoStatus(errno, "open", log);
+  }
+  // One write(): a crash leaves the record whole or torn at the tail, where
+  // replay stops.
+  absl::Status status = WriteAll(fd, record, log);
+  if (status.ok() && fsync(fd) != 0) status = ErrnoStatus(errno, "fsync", log);
+  if (close(fd) != 0 && status.ok()) status = ErrnoStatus(errno, "close", log);
+  if (!status.ok()) {
+    // What the log ends with is unknown now: write it whole next time.
+    saved_.reset();
+    return status;
+  }
+  if (log_bytes_ == 0) {
+    // The log's creation must survive a crash too.
+    const std::string dir = DirectoryOf(path_);
+    int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0) {
+      fsync(dir_fd);
+      close(dir_fd);
+    }
+  }
+  saved_ = now;
+  log_bytes_ += record.size();
+  return absl::OkStatus();
+}
 
 absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snapshot& snapshot) {
   if (path.empty()) return absl::InvalidArgumentError("empty cache file path");
@@ -114,27 +310,13 @@ absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snap
 }
 
 absl::StatusOr<nginx_xds::v1::Snapshot> LoadSnapshotFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open", path);
-  std::string contents;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return ErrnoStatus(err, "read", path);
-    }
-    if (n == 0) break;
-    contents.append(buf, static_cast<size_t>(n));
-    if (contents.size() > kMaxPayload + 128) {
-      close(fd);
-      return absl::DataLossError(absl::StrCat("cache file \"", path, "\": too large"));
-    }
-  }
-  close(fd);
-  return ParseSnapshotFile(contents, path);
+  absl::StatusOr<std::string> contents = ReadWholeFile(path);
+  if (!contents.ok()) return contents.status();
+  absl::StatusOr<nginx_xds::v1::Snapshot> base = ParseSnapshotFile(*contents, path);
+  if (!base.ok()) return base;
+  absl::StatusOr<std::string> log = ReadWholeFile(ChangeLogPath(path));
+  if (!log.ok()) return base;  // no log (or unreadable): the whole snapshot is the state
+  return ReplayChangeLog(*std::move(base), *log);
 }
 
 absl::StatusOr<nginx_xds::v1::Snapshot> ParseSnapshotFile(absl::string_view contents,

@@ -1,6 +1,8 @@
 #ifndef AGENT_SNAPSHOT_FILE_H_
 #define AGENT_SNAPSHOT_FILE_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -28,7 +30,59 @@ absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snap
 // checksum and every upstream (ValidateNormalizedUpstream). NOT_FOUND when the
 // file does not exist; DATA_LOSS naming the path and the defect when it is
 // corrupt.
+//
+// Then replays the change log next to it (ChangeLogPath(path), written by
+// SnapshotCacheWriter) onto it: the result is the last state saved. The log
+// is read up to its first record that is torn (a crash in the middle of an
+// append), corrupt, or not the change of the state before it (a log left by
+// a compaction that crashed, or written by another process).
 absl::StatusOr<nginx_xds::v1::Snapshot> LoadSnapshotFile(const std::string& path);
+
+// The change log of the cache file `path`.
+std::string ChangeLogPath(const std::string& path);
+
+// Replays the records of a change log (`contents`, the whole log file) onto
+// `base`, up to the first one that is torn, corrupt or not chained to the
+// state before it; `*replayed` (if not NULL) counts the records applied.
+nginx_xds::v1::Snapshot ReplayChangeLog(nginx_xds::v1::Snapshot base, absl::string_view contents,
+                                        int* replayed = nullptr);
+
+// One record of a change log: `next` as a change against `previous`.
+// Empty when nothing changed (same version, same upstreams).
+std::string ChangeLogRecord(const nginx_xds::v1::Snapshot& previous,
+                            const nginx_xds::v1::Snapshot& next);
+
+// Keeps the cache file current per change instead of rewriting it whole on
+// every version: the first save of a process writes the whole snapshot
+// (SaveSnapshotFile) and removes the log; each later save appends one
+// record (length, CRC-32, the changed upstreams and the removed names;
+// written with one write() and fsynced) to the log. When the log would
+// outgrow max(`compact_min_bytes`, the size of the whole file) the snapshot
+// is written whole again and the log removed (compaction). A crash at any
+// point leaves the last state saved, or the one before it, loadable.
+// Thread-compatible.
+class SnapshotCacheWriter {
+ public:
+  explicit SnapshotCacheWriter(std::string path, uint64_t compact_min_bytes = 64 * 1024);
+
+  absl::Status Save(const nginx_xds::v1::Snapshot& now);
+
+  // The size of the change log as this writer left it (0 after compaction).
+  uint64_t log_bytes() const { return log_bytes_; }
+  // How many times the whole snapshot was written.
+  int compactions() const { return compactions_; }
+
+ private:
+  absl::Status Compact(const nginx_xds::v1::Snapshot& now);
+
+  std::string path_;
+  uint64_t compact_min_bytes_;
+  // What the files hold; unset: unknown (the next save compacts).
+  std::optional<nginx_xds::v1::Snapshot> saved_;
+  uint64_t base_bytes_ = 0;
+  uint64_t log_bytes_ = 0;
+  int compactions_ = 0;
+};
 
 // LoadSnapshotFile's checks on `contents`, a whole file already read;
 // `path` only names the file in errors.

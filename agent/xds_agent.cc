@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <map>
 #include <memory>
 #include <new>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "common/tls_pem.h"
 #include "common/upstream_rules.h"
 #include "common/xds_mapping.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "nginx_xds/v1/upstream.pb.h"
 
 struct nxa_agent_s {
@@ -35,6 +37,14 @@ struct nxa_agent_s {
   // a time); released by nxa_agent_destroy if the embedder never answers.
   nxa_snapshot_s* outstanding ABSL_GUARDED_BY(mu) = nullptr;
 
+  // config.deltas: hand over changes against `applied`.
+  bool deltas = false;
+  // What the embedder runs, by name: every upstream of each snapshot it
+  // answered NXA_OK, a rejected one as it was before. Valid once the
+  // embedder took a whole snapshot; reset by nxa_agent_want_full().
+  bool have_applied ABSL_GUARDED_BY(mu) = false;
+  std::map<std::string, nginx_xds::v1::Upstream> applied ABSL_GUARDED_BY(mu);
+
   void Log(int level, const std::string& message) {
     if (on_log == nullptr) return;
     on_log(ctx, level, message.c_str());
@@ -48,6 +58,21 @@ struct nxa_snapshot_s {
   std::optional<nginx_xds::SnapshotVerdict> verdict;
   // Upstreams rejected one by one (nxa_snapshot_reject_upstream).
   std::vector<nginx_xds::v1::RejectedUpstream> rejected;
+  // A delta: the indices in `snapshot` of the upserted upstreams, and the
+  // names of the removed ones. `snapshot` stays whole: the verdict and the
+  // cache file want the version as the control plane sent it.
+  bool is_delta = false;
+  std::vector<int> upserted;
+  std::vector<std::string> removed;
+
+  int count() const {
+    return is_delta ? static_cast<int>(upserted.size()) : snapshot.upstreams_size();
+  }
+  // The index in `snapshot` of the embedder's upstream `index`, or -1.
+  int At(size_t index) const {
+    if (index >= static_cast<size_t>(count())) return -1;
+    return is_delta ? upserted[index] : static_cast<int>(index);
+  }
 };
 
 namespace {
@@ -82,6 +107,46 @@ int Guard(nxa_agent_s* agent, const char* what, F&& f) {
   return NXA_ERROR;
 }
 
+// Makes `handed` a change against what the embedder runs: the upstreams
+// that are new or differ, and the names that are gone.
+void ComputeDelta(const std::map<std::string, nginx_xds::v1::Upstream>& applied,
+                  nxa_snapshot_s* handed) {
+  handed->is_delta = true;
+  std::map<std::string, bool> present;
+  const nginx_xds::v1::Snapshot& next = handed->snapshot;
+  for (int i = 0; i < next.upstreams_size(); ++i) {
+    const nginx_xds::v1::Upstream& u = next.upstreams(i);
+    present[u.name()] = true;
+    auto it = applied.find(u.name());
+    if (it == applied.end() || !google::protobuf::util::MessageDifferencer::Equals(it->second, u)) {
+      handed->upserted.push_back(i);
+    }
+  }
+  for (const auto& [name, upstream] : applied) {
+    if (present.count(name) == 0) handed->removed.push_back(name);
+  }
+}
+
+// After the embedder's NXA_OK: it runs `done`'s version but its rejected
+// upstreams, which stay as they were (or absent when new).
+void RecordApplied(nxa_agent_s* agent, const nxa_snapshot_s& done)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(agent->mu) {
+  std::map<std::string, nginx_xds::v1::Upstream> next;
+  for (const nginx_xds::v1::Upstream& u : done.snapshot.upstreams()) {
+    next[u.name()] = u;
+  }
+  for (const nginx_xds::v1::RejectedUpstream& rejected : done.rejected) {
+    auto before = agent->applied.find(rejected.name());
+    if (before == agent->applied.end()) {
+      next.erase(rejected.name());
+    } else {
+      next[rejected.name()] = before->second;
+    }
+  }
+  agent->applied = std::move(next);
+  agent->have_applied = true;
+}
+
 void OnSnapshot(nxa_agent_s* agent, const nginx_xds::v1::Snapshot& snapshot, bool from_cache,
                 nginx_xds::SnapshotVerdict verdict) {
   auto handed = std::make_unique<nxa_snapshot_s>();
@@ -92,6 +157,11 @@ void OnSnapshot(nxa_agent_s* agent, const nginx_xds::v1::Snapshot& snapshot, boo
   nxa_snapshot_s* raw = handed.release();
   {
     absl::MutexLock lock(&agent->mu);
+    // A snapshot from the cache is whole: it is what the embedder starts
+    // from when the control plane cannot be reached.
+    if (agent->deltas && agent->have_applied && !from_cache) {
+      ComputeDelta(agent->applied, raw);
+    }
     agent->outstanding = raw;
   }
   agent->on_snapshot(agent->ctx, raw);
@@ -227,6 +297,7 @@ int nxa_agent_create(const nxa_config_t* config, nxa_agent_t** agent, char* err,
     created->on_snapshot = config->on_snapshot;
     created->on_log = config->on_log;
     created->ctx = config->ctx;
+    created->deltas = config->deltas != 0;
     *agent = created.release();
     return NXA_OK;
   } catch (const std::exception& e) {
@@ -358,17 +429,36 @@ int nxa_snapshot_from_cache(const nxa_snapshot_t* snapshot) {
   return snapshot != nullptr && snapshot->from_cache ? 1 : 0;
 }
 
+int nxa_snapshot_is_delta(const nxa_snapshot_t* snapshot) {
+  return snapshot != nullptr && snapshot->is_delta ? 1 : 0;
+}
+
 size_t nxa_snapshot_upstream_count(const nxa_snapshot_t* snapshot) {
   if (snapshot == nullptr) return 0;
-  return static_cast<size_t>(snapshot->snapshot.upstreams_size());
+  return static_cast<size_t>(snapshot->count());
+}
+
+size_t nxa_snapshot_removed_count(const nxa_snapshot_t* snapshot) {
+  if (snapshot == nullptr) return 0;
+  return snapshot->removed.size();
+}
+
+const char* nxa_snapshot_removed(const nxa_snapshot_t* snapshot, size_t index) {
+  if (snapshot == nullptr || index >= snapshot->removed.size()) return nullptr;
+  return snapshot->removed[index].c_str();
+}
+
+void nxa_agent_want_full(nxa_agent_t* agent) {
+  if (agent == nullptr) return;
+  absl::MutexLock lock(&agent->mu);
+  agent->have_applied = false;
+  agent->applied.clear();
 }
 
 int nxa_snapshot_upstream(const nxa_snapshot_t* snapshot, size_t index, nxa_upstream_t* out) {
-  if (snapshot == nullptr || out == nullptr ||
-      index >= static_cast<size_t>(snapshot->snapshot.upstreams_size())) {
-    return NXA_ERROR;
-  }
-  const nginx_xds::v1::Upstream& u = snapshot->snapshot.upstreams(static_cast<int>(index));
+  const int at = snapshot == nullptr ? -1 : snapshot->At(index);
+  if (out == nullptr || at < 0) return NXA_ERROR;
+  const nginx_xds::v1::Upstream& u = snapshot->snapshot.upstreams(at);
   out->name = u.name().c_str();
   out->zone = u.zone().c_str();
   out->method = static_cast<int>(u.method());
@@ -387,11 +477,9 @@ int nxa_snapshot_upstream(const nxa_snapshot_t* snapshot, size_t index, nxa_upst
 
 int nxa_snapshot_server(const nxa_snapshot_t* snapshot, size_t upstream, size_t server,
                         nxa_server_t* out) {
-  if (snapshot == nullptr || out == nullptr ||
-      upstream >= static_cast<size_t>(snapshot->snapshot.upstreams_size())) {
-    return NXA_ERROR;
-  }
-  const nginx_xds::v1::Upstream& u = snapshot->snapshot.upstreams(static_cast<int>(upstream));
+  const int at = snapshot == nullptr ? -1 : snapshot->At(upstream);
+  if (out == nullptr || at < 0) return NXA_ERROR;
+  const nginx_xds::v1::Upstream& u = snapshot->snapshot.upstreams(at);
   if (server >= static_cast<size_t>(u.servers_size())) return NXA_ERROR;
   const nginx_xds::v1::Server& s = u.servers(static_cast<int>(server));
   out->address = s.address().c_str();
@@ -406,11 +494,10 @@ int nxa_snapshot_server(const nxa_snapshot_t* snapshot, size_t upstream, size_t 
 }
 
 int nxa_snapshot_reject_upstream(nxa_snapshot_t* snapshot, size_t index, const char* error) {
-  if (snapshot == nullptr || index >= static_cast<size_t>(snapshot->snapshot.upstreams_size())) {
-    return NXA_ERROR;
-  }
+  const int at = snapshot == nullptr ? -1 : snapshot->At(index);
+  if (at < 0) return NXA_ERROR;
   try {
-    const std::string& name = snapshot->snapshot.upstreams(static_cast<int>(index)).name();
+    const std::string& name = snapshot->snapshot.upstreams(at).name();
     for (const auto& each : snapshot->rejected) {
       if (each.name() == name) return NXA_OK;
     }
@@ -433,6 +520,9 @@ void nxa_snapshot_done(nxa_snapshot_t* snapshot, int status, const char* error) 
     if (agent != nullptr) {
       absl::MutexLock lock(&agent->mu);
       if (agent->outstanding == snapshot) agent->outstanding = nullptr;
+      // NXA_OK: the embedder runs this version (but what it rejected); any
+      // other verdict: it changed nothing.
+      if (status == NXA_OK && agent->deltas) RecordApplied(agent, *snapshot);
     }
     if (snapshot->verdict) {
       if (status == NXA_OK) {

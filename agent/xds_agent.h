@@ -3,6 +3,19 @@
  * keeps a stream to the control plane, validates every snapshot, hands it to
  * the embedder, and ACKs or NACKs it with the embedder's verdict.
  *
+ * Changes, not snapshots (config.deltas = 1): the agent remembers what the
+ * embedder runs (every upstream of each snapshot it answered NXA_OK, a
+ * rejected upstream as it was before) and hands over each later version as
+ * a change against it: nxa_snapshot_is_delta() is 1, the upstream accessors
+ * enumerate only the upstreams that are new or differ, and
+ * nxa_snapshot_removed() names the upstreams the version no longer has. A
+ * whole snapshot (is_delta 0: the embedder replaces its state by it) is
+ * handed over when the embedder has no state yet: the first one after
+ * nxa_agent_start() (a new agent per nginx start or reload), one from the
+ * cache file, and the next one after nxa_agent_want_full(). A version that
+ * changes nothing is still handed over (empty), so it is ACKed in order.
+ * Without config.deltas every snapshot is whole, as before.
+ *
  * Everything is callable from C; no C++ type or exception crosses it. A
  * handle is used by one embedder thread plus the agent's own thread; the
  * callbacks run on the agent's thread.
@@ -103,6 +116,8 @@ typedef struct {
 
     const nxa_label_t       *labels;      /* nlabels of them; keys unique */
     size_t                   nlabels;
+
+    int                      deltas;      /* 1: hand over changes (above) */
 } nxa_config_t;
 
 #define NXA_PEM_CERTIFICATES  0
@@ -147,7 +162,23 @@ const char *nxa_snapshot_version(const nxa_snapshot_t *snapshot);
 /* Whether the snapshot came from the cache file rather than the stream. */
 int nxa_snapshot_from_cache(const nxa_snapshot_t *snapshot);
 
+/* 1 when the snapshot is a change against what the embedder runs (see the
+ * top of this file), 0 when it is whole. */
+int nxa_snapshot_is_delta(const nxa_snapshot_t *snapshot);
+
+/* The upstreams of the snapshot: all of them, or in a delta the upserted
+ * ones (new, or different from what the embedder runs). */
 size_t nxa_snapshot_upstream_count(const nxa_snapshot_t *snapshot);
+
+/* The names of the upstreams a delta removes (0 for a whole snapshot); the
+ * name lives as long as the snapshot, NULL when `index` is out of range. */
+size_t nxa_snapshot_removed_count(const nxa_snapshot_t *snapshot);
+const char *nxa_snapshot_removed(const nxa_snapshot_t *snapshot,
+    size_t index);
+
+/* The next snapshot is handed over whole (the embedder lost its state).
+ * Thread-safe. */
+void nxa_agent_want_full(nxa_agent_t *agent);
 
 /* Fills `out` with upstream `index`; NXA_ERROR when out of range. */
 int nxa_snapshot_upstream(const nxa_snapshot_t *snapshot, size_t index,
@@ -158,7 +189,8 @@ int nxa_snapshot_server(const nxa_snapshot_t *snapshot, size_t upstream,
     size_t server, nxa_server_t *out);
 
 /*
- * Rejects upstream `index` of the snapshot alone, with `error` (the reason,
+ * Rejects upstream `index` of the snapshot (of a delta: of its upserted
+ * ones) alone, with `error` (the reason,
  * copied; NULL or "": "rejected by nginx"), before nxa_snapshot_done(snapshot,
  * NXA_OK, NULL): the embedder applied every other upstream and keeps this one
  * as it was (or without it, when it is new). The agent then writes what the

@@ -47,7 +47,8 @@ XdsClient::XdsClient(XdsClientOptions options, SnapshotHandler on_snapshot, LogH
     : options_(std::move(options)),
       on_snapshot_(std::move(on_snapshot)),
       on_log_(std::move(on_log)),
-      backoff_(options_.backoff_initial, options_.backoff_max, options_.random) {}
+      backoff_(options_.backoff_initial, options_.backoff_max, options_.random),
+      cache_writer_(options_.cache_path) {}
 
 XdsClient::~XdsClient() { Shutdown(); }
 
@@ -370,7 +371,7 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
     result->got_snapshot = true;
     backoff_.Reset();
     if (!options_.cache_path.empty()) {
-      absl::Status saved = SaveSnapshotFile(options_.cache_path, now);
+      absl::Status saved = cache_writer_.Save(now);
       if (!saved.ok()) {
         Log(LogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
       }

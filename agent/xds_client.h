@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "agent/backoff.h"
 #include "agent/snapshot_assembler.h"
+#include "agent/snapshot_file.h"
 #include "common/tls_pem.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
@@ -192,6 +193,8 @@ class XdsClient {
   std::optional<nginx_xds::v1::Snapshot> applied_;
   std::optional<nginx_xds::v1::Snapshot> cached_;
   bool cache_handed_over_ = false;
+  // Writes what the embedder runs to the cache file, per change.
+  SnapshotCacheWriter cache_writer_;
 
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

@@ -17,8 +17,9 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 
-#include "nginx_module/ngx_http_xds_agent.h"
+#include "nginx_module/ngx_http_xds_module.h"
 #include "nginx_module/ngx_http_xds_apply.h"
+#include "nginx_module/ngx_http_xds_agent.h"
 
 
 #define NGX_HTTP_XDS_TIMER            500

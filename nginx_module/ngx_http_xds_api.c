@@ -36,8 +36,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "nginx_module/ngx_http_xds_api.h"
 #include "nginx_module/ngx_http_xds_module.h"
+#include "nginx_module/ngx_http_xds_api.h"
 
 
 /*

@@ -18,25 +18,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "nginx_module/ngx_http_xds_apply.h"
-#include "nginx_module/ngx_http_xds_install.h"
-#include "nginx_module/ngx_http_xds_plan.h"
+#include "nginx_module/ngx_http_xds_module.h"
 #include "nginx_module/ngx_http_xds_snapshot.h"
 #include "nginx_module/ngx_http_xds_upstreams.h"
-
-
-struct ngx_http_xds_apply_shctx_s {
-    /* by name: nginx.conf's upstreams and the run-time ones; never freed */
-    ngx_http_xds_upstream_sh_t      *upstreams;
-    /* held by whoever changes peers or `last`: worker 0 applying, the
-     * master re-applying, and an old worker 0 during a reload */
-    ngx_atomic_t                     lock;
-    /* the last applied snapshot, re-applied by the master after a reload
-     * and built from by every worker */
-    ngx_http_xds_snapshot_t         *last;
-    /* bumped with every change of `last` */
-    ngx_atomic_t                     generation;
-};
+#include "nginx_module/ngx_http_xds_zone.h"
+#include "nginx_module/ngx_http_xds_plan.h"
+#include "nginx_module/ngx_http_xds_install.h"
+#include "nginx_module/ngx_http_xds_apply.h"
 
 
 static ngx_int_t ngx_http_xds_sync(ngx_cycle_t *cycle,
@@ -66,62 +54,6 @@ ngx_http_xds_apply_init_conf(ngx_conf_t *cf, ngx_http_xds_main_conf_t *xmcf)
     }
 
     return ngx_http_xds_upstreams_init(cf, &xmcf->upstreams);
-}
-
-
-ngx_int_t
-ngx_http_xds_apply_init_zone(ngx_http_xds_main_conf_t *xmcf, ngx_uint_t fresh)
-{
-    ngx_uint_t                   i;
-    ngx_slab_pool_t             *shpool;
-    ngx_http_xds_upstream_t     *xu;
-    ngx_http_xds_upstream_sh_t  *ush;
-    ngx_http_xds_apply_shctx_t  *ash;
-
-    shpool = xmcf->shpool;
-    ash = xmcf->sh->apply;
-
-    if (ash == NULL) {
-        ash = ngx_slab_calloc(shpool, sizeof(ngx_http_xds_apply_shctx_t));
-        if (ash == NULL) {
-            return NGX_ERROR;
-        }
-
-        xmcf->sh->apply = ash;
-    }
-
-    /* records are found by name, so they outlive reloads */
-
-    xu = xmcf->upstreams.elts;
-
-    for (i = 0; i < xmcf->upstreams.nelts; i++) {
-
-        ush = ngx_http_xds_find_sh(ash, &xu[i].uscf->host);
-
-        if (ush == NULL) {
-            ush = ngx_slab_calloc(shpool, sizeof(ngx_http_xds_upstream_sh_t));
-            if (ush == NULL) {
-                return NGX_ERROR;
-            }
-
-            ush->name.data = ngx_slab_alloc(shpool, xu[i].uscf->host.len);
-            if (ush->name.data == NULL) {
-                ngx_slab_free(shpool, ush);
-                return NGX_ERROR;
-            }
-
-            ngx_memcpy(ush->name.data, xu[i].uscf->host.data,
-                       xu[i].uscf->host.len);
-            ush->name.len = xu[i].uscf->host.len;
-
-            ush->next = ash->upstreams;
-            ash->upstreams = ush;
-        }
-
-        xu[i].sh = ush;
-    }
-
-    return NGX_OK;
 }
 
 
@@ -529,106 +461,4 @@ ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
     ngx_destroy_pool(pool);
 
     return NGX_OK;
-}
-
-
-/* records are only ever added, at the head: readable without a lock */
-
-ngx_http_xds_upstream_sh_t *
-ngx_http_xds_find_sh(ngx_http_xds_apply_shctx_t *ash, ngx_str_t *name)
-{
-    ngx_http_xds_upstream_sh_t  *ush;
-
-    for (ush = ash->upstreams; ush; ush = ush->next) {
-        if (ush->name.len == name->len
-            && ngx_strncasecmp(ush->name.data, name->data, name->len) == 0)
-        {
-            return ush;
-        }
-    }
-
-    return NULL;
-}
-
-
-/*
- * The record of the run-time upstream `name`, with its (maybe empty) peer
- * list, created in the module's zone the first time; kept for the life of
- * the zone, so a worker's build never outlives the list it uses. The caller
- * holds ash->lock.
- */
-
-ngx_http_xds_upstream_sh_t *
-ngx_http_xds_runtime_sh(ngx_http_xds_main_conf_t *xmcf, ngx_str_t *name)
-{
-    ngx_uint_t                     log_nomem;
-    ngx_slab_pool_t               *shpool;
-    ngx_http_xds_upstream_sh_t    *ush;
-    ngx_http_xds_apply_shctx_t    *ash;
-    ngx_http_upstream_rr_peers_t  *peers;
-
-    ash = xmcf->sh->apply;
-    shpool = xmcf->shpool;
-
-    ush = ngx_http_xds_find_sh(ash, name);
-
-    if (ush && ush->peers) {
-        return ush;
-    }
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    /* a full zone is reported by the NACK, not by a [crit] "no memory" */
-
-    log_nomem = shpool->log_nomem;
-    shpool->log_nomem = 0;
-
-    peers = ngx_slab_calloc_locked(shpool,
-                                   sizeof(ngx_http_upstream_rr_peers_t));
-    if (peers == NULL) {
-        goto failed;
-    }
-
-    if (ush == NULL) {
-        ush = ngx_slab_calloc_locked(shpool,
-                                     sizeof(ngx_http_xds_upstream_sh_t));
-        if (ush == NULL) {
-            goto failed;
-        }
-
-        ush->name.data = ngx_slab_alloc_locked(shpool, name->len);
-        if (ush->name.data == NULL) {
-            goto failed;
-        }
-
-        ngx_memcpy(ush->name.data, name->data, name->len);
-        ush->name.len = name->len;
-
-        ush->next = ash->upstreams;
-        ash->upstreams = ush;
-    }
-
-    peers->shpool = shpool;
-    peers->name = &ush->name;
-    ush->peers = peers;
-
-    shpool->log_nomem = log_nomem;
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    return ush;
-
-failed:
-
-    if (ush && ush->name.data == NULL) {
-        ngx_slab_free_locked(shpool, ush);
-    }
-
-    if (peers) {
-        ngx_slab_free_locked(shpool, peers);
-    }
-
-    shpool->log_nomem = log_nomem;
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    return NULL;
 }

@@ -1,9 +1,9 @@
 /*
- * nginx-xds: applying snapshots to upstreams: the entry points for the
- * module's hooks and worker 0's agent, and the state they share in the
- * module's zone. The peers are edited in ngx_http_xds_plan.c, each worker's
- * builds installed in ngx_http_xds_install.c, requests wrapped in
- * ngx_http_xds_peer.c.
+ * nginx-xds: stage 8, applying snapshots to upstreams: the entry points for
+ * the module's hooks and worker 0's agent. The state they share in the
+ * module's zone is in ngx_http_xds_zone.c. The peers are edited in
+ * ngx_http_xds_plan.c, each worker's builds installed in
+ * ngx_http_xds_install.c, requests wrapped in ngx_http_xds_peer.c.
  */
 
 
@@ -12,19 +12,12 @@
 
 
 #include "nginx_module/ngx_http_xds_module.h"
-#include "nginx_module/ngx_http_xds_upstreams.h"
 
 
 /* postconfiguration: wraps the upstreams' peer callbacks and hands the
  * static upstreams of nginx.conf to the agent's report (see below). */
 ngx_int_t ngx_http_xds_apply_init_conf(ngx_conf_t *cf,
     ngx_http_xds_main_conf_t *xmcf);
-
-/* shm zone init: lays out (or, after a reload, finds) the apply state in
- * the module's zone. Called by the module's zone init with the pool locked
- * state it gets from nginx; `fresh` is 1 when the zone is new. */
-ngx_int_t ngx_http_xds_apply_init_zone(ngx_http_xds_main_conf_t *xmcf,
-    ngx_uint_t fresh);
 
 /* init module (the master, after the shared zones): after a reload,
  * re-applies the last applied snapshot to the rebuilt upstream zones before
@@ -57,17 +50,5 @@ ngx_int_t ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
  * was applied than this worker has materialized, catches up first. */
 ngx_int_t ngx_http_xds_apply_sync(ngx_http_request_t *r,
     ngx_http_xds_main_conf_t *xmcf);
-
-/* The shared record of the upstream `name` (nginx.conf's or run-time), or
- * NULL; needs no lock. */
-ngx_http_xds_upstream_sh_t *ngx_http_xds_find_sh(
-    ngx_http_xds_apply_shctx_t *ash, ngx_str_t *name);
-
-/* The record of the run-time upstream `name` with its peer list, created
- * the first time; NULL when the zone is full. The caller holds the apply
- * lock. */
-ngx_http_xds_upstream_sh_t *ngx_http_xds_runtime_sh(
-    ngx_http_xds_main_conf_t *xmcf, ngx_str_t *name);
-
 
 #endif /* _NGX_HTTP_XDS_APPLY_H_INCLUDED_ */

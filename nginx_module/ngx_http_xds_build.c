@@ -7,38 +7,15 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "nginx_module/ngx_http_xds_module.h"
+#include "nginx_module/ngx_http_xds_compat.h"
 #include "nginx_module/ngx_http_xds_build.h"
-#include "nginx_module/ngx_http_xds_peer.h"
 
 
 typedef struct {
     u_char                          *err;
     size_t                           err_len;
 } ngx_http_xds_build_log_t;
-
-
-/*
- * A build's keepalive cache holds idle upstream connections whose handlers
- * point into the build's pool: they are closed before the pool is freed.
- * These mirror the heads of nginx 1.22.1's keepalive structures.
- */
-typedef struct {
-    ngx_uint_t                       max_cached;
-    ngx_uint_t                       requests;
-    ngx_msec_t                       time;
-    ngx_msec_t                       timeout;
-    ngx_queue_t                      cache;
-    ngx_queue_t                      free;
-} ngx_http_xds_keepalive_conf_t;
-
-typedef struct {
-    void                            *conf;
-    ngx_queue_t                      queue;
-    ngx_connection_t                *connection;
-} ngx_http_xds_keepalive_item_t;
-
-
-extern ngx_module_t  ngx_http_upstream_keepalive_module;
 
 
 static void ngx_http_xds_close_cached(ngx_http_xds_build_t *build);
@@ -463,7 +440,7 @@ ngx_http_xds_build_release(ngx_http_xds_build_t *build)
 
         if (build->uscf->shm_zone) {
             /* not in the pool: requests on the zone's peers allocated them */
-            ngx_http_xds_peer_free_ranges(build->uscf);
+            ngx_http_xds_free_random_ranges(build->uscf);
         }
 
         ngx_destroy_pool(build->pool);

@@ -1,5 +1,5 @@
 /*
- * nginx-xds: upstreams built at run time by nginx's own parser.
+ * nginx-xds: stage 2, upstreams built at run time by nginx's own parser.
  *
  * An upstream a snapshot defines, but that nginx.conf has no zone for (or
  * not at all), is built in every worker from text: the same `upstream {}`
@@ -14,19 +14,7 @@
 #define _NGX_HTTP_XDS_BUILD_H_INCLUDED_
 
 
-#include "nginx_module/ngx_http_xds_snapshot.h"
-
-
-typedef struct {
-    ngx_pool_t                      *pool;
-    ngx_http_upstream_srv_conf_t    *uscf;
-    /* requests using it, plus one while it is current */
-    ngx_uint_t                       refs;
-    /* the text it was built from, to notice changes */
-    uint32_t                         crc;
-    /* whether it has a keepalive cache to close when it is freed */
-    ngx_uint_t                       keepalive;
-} ngx_http_xds_build_t;
+#include "nginx_module/ngx_http_xds_module.h"
 
 
 /* the `upstream {}` body of `xud` into `text` (allocated from `pool`); with

@@ -13,9 +13,14 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "nginx_module/ngx_http_xds_install.h"
-#include "nginx_module/ngx_http_xds_apply.h"
+#include "nginx_module/ngx_http_xds_module.h"
+#include "nginx_module/ngx_http_xds_compat.h"
+#include "nginx_module/ngx_http_xds_snapshot.h"
+#include "nginx_module/ngx_http_xds_build.h"
 #include "nginx_module/ngx_http_xds_peer.h"
+#include "nginx_module/ngx_http_xds_upstreams.h"
+#include "nginx_module/ngx_http_xds_zone.h"
+#include "nginx_module/ngx_http_xds_install.h"
 
 
 static void ngx_http_xds_release_current(void *data);
@@ -76,7 +81,7 @@ ngx_http_xds_release_current(void *data)
         if (ngx_http_xds_in_zone(&xu[i])) {
             /* nginx leaves them to the exit; the module frees them anyway
              * when the peers change */
-            ngx_http_xds_peer_free_ranges(xu[i].uscf);
+            ngx_http_xds_free_random_ranges(xu[i].uscf);
         }
 
         if (xu[i].build) {

@@ -8,10 +8,7 @@
 #define _NGX_HTTP_XDS_INSTALL_H_INCLUDED_
 
 
-#include "nginx_module/ngx_http_xds_build.h"
 #include "nginx_module/ngx_http_xds_module.h"
-#include "nginx_module/ngx_http_xds_snapshot.h"
-#include "nginx_module/ngx_http_xds_upstreams.h"
 
 
 /* an upstream of a snapshot that this worker builds from text */

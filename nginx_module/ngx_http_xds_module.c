@@ -11,11 +11,12 @@
 #include <ngx_http.h>
 
 #include "nginx_module/ngx_http_xds_module.h"
-#include "nginx_module/ngx_http_xds_agent.h"
-#include "nginx_module/ngx_http_xds_api.h"
+#include "nginx_module/ngx_http_xds_upstreams.h"
+#include "nginx_module/ngx_http_xds_zone.h"
 #include "nginx_module/ngx_http_xds_apply.h"
 #include "nginx_module/ngx_http_xds_status.h"
-#include "nginx_module/ngx_http_xds_upstreams.h"
+#include "nginx_module/ngx_http_xds_api.h"
+#include "nginx_module/ngx_http_xds_agent.h"
 
 
 #define NGX_HTTP_XDS_ZONE_MIN         (128 * 1024)
@@ -600,7 +601,7 @@ ngx_http_xds_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         xmcf->sh = shpool->data;
 
-        return ngx_http_xds_apply_init_zone(xmcf, 0);
+        return ngx_http_xds_zone_init(xmcf, 0);
     }
 
     sh = ngx_slab_calloc(shpool, sizeof(ngx_http_xds_shctx_t));
@@ -621,7 +622,7 @@ ngx_http_xds_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(shpool->log_ctx, " in xds zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
-    return ngx_http_xds_apply_init_zone(xmcf, 1);
+    return ngx_http_xds_zone_init(xmcf, 1);
 }
 
 

@@ -1,5 +1,21 @@
 /*
- * nginx-xds: the module's shared declarations.
+ * nginx-xds: the hub header: the types every stage of the module shares.
+ *
+ * The module's files are one stage each. A stage's file includes this
+ * header and the headers of the stages below it, never one above:
+ *
+ *   0  ngx_http_xds_compat.h    mirrors of nginx 1.22.1 internals
+ *      ngx_http_xds_tls         the agent's TLS settings from nginx.conf
+ *   1  ngx_http_xds_snapshot    the agent's snapshot as plain structures
+ *   2  ngx_http_xds_build       upstreams built by nginx's own parser
+ *   3  ngx_http_xds_peer        the request side of changing peers
+ *   4  ngx_http_xds_upstreams   nginx.conf's upstream blocks
+ *   5  ngx_http_xds_zone        the applied state in the module's zone
+ *   6  ngx_http_xds_plan        editing the shared peer lists
+ *   7  ngx_http_xds_install     each worker's builds
+ *   8  ngx_http_xds_apply       applying a snapshot; workers catching up
+ *   9  ngx_http_xds_status, ngx_http_xds_api, ngx_http_xds_agent
+ *  10  ngx_http_xds_module      directives and hooks
  */
 
 
@@ -20,6 +36,7 @@
 
 
 typedef struct ngx_http_xds_apply_shctx_s  ngx_http_xds_apply_shctx_t;
+typedef struct ngx_http_xds_upstream_sh_s  ngx_http_xds_upstream_sh_t;
 
 
 /* The module's shared zone: what every worker must see. */
@@ -34,7 +51,7 @@ typedef struct {
     time_t                         applied_at;
     time_t                         error_at;
 
-    /* the upstream state applied from snapshots (ngx_http_xds_apply.c) */
+    /* the upstream state applied from snapshots (ngx_http_xds_zone.c) */
     ngx_http_xds_apply_shctx_t    *apply;
 } ngx_http_xds_shctx_t;
 
@@ -59,6 +76,139 @@ typedef struct {
     /* the nginx.conf upstreams snapshots change (ngx_http_xds_apply.c) */
     ngx_array_t                    upstreams;  /* ngx_http_xds_upstream_t */
 } ngx_http_xds_main_conf_t;
+
+
+/* a snapshot as the module keeps it (ngx_http_xds_snapshot.c) */
+
+typedef struct {
+    ngx_str_t                        address;
+    ngx_uint_t                       weight;
+    ngx_uint_t                       max_fails;
+    time_t                           fail_timeout;
+    ngx_uint_t                       max_conns;
+    unsigned                         backup:1;
+    unsigned                         down:1;
+} ngx_http_xds_server_t;
+
+
+typedef struct {
+    ngx_str_t                        name;
+    ngx_str_t                        zone;
+    ngx_int_t                        method;        /* NXA_METHOD_* */
+    ngx_str_t                        hash_key;
+    ngx_flag_t                       hash_consistent;
+    ngx_uint_t                       keepalive;
+    ngx_uint_t                       keepalive_requests;
+    ngx_msec_t                       keepalive_time;
+    ngx_msec_t                       keepalive_timeout;
+    ngx_uint_t                       nservers;
+    ngx_http_xds_server_t           *servers;
+} ngx_http_xds_upstream_def_t;
+
+
+typedef struct {
+    ngx_str_t                        version;
+    ngx_uint_t                       nupstreams;
+    ngx_http_xds_upstream_def_t     *upstreams;
+} ngx_http_xds_snapshot_t;
+
+
+/*
+ * The upstreams of a snapshot that one apply rejects, each alone: the others
+ * are applied, and each rejected one keeps what it had (see
+ * ngx_http_xds_apply_snapshot()).
+ */
+typedef struct {
+    ngx_pool_t                      *pool;
+    ngx_uint_t                       n;         /* how many are rejected */
+    u_char                         **reasons;   /* by upstream index: NULL, or
+                                                   why (NUL-terminated) */
+} ngx_http_xds_rejects_t;
+
+
+/* an upstream built from text (ngx_http_xds_build.c) */
+typedef struct {
+    ngx_pool_t                      *pool;
+    ngx_http_upstream_srv_conf_t    *uscf;
+    /* requests using it, plus one while it is current */
+    ngx_uint_t                       refs;
+    /* the text it was built from, to notice changes */
+    uint32_t                         crc;
+    /* whether it has a keepalive cache to close when it is freed */
+    ngx_uint_t                       keepalive;
+} ngx_http_xds_build_t;
+
+
+/* shared: one per upstream{} of nginx.conf and per run-time upstream;
+ * outlives reloads (by name) */
+struct ngx_http_xds_upstream_sh_s {
+    /* zone and run-time upstreams: taken for reading by every peer
+     * get/init, for writing by apply */
+    ngx_atomic_t                     lock;
+    /* zone and run-time upstreams: bumped whenever the peer lists change
+     * shape */
+    ngx_atomic_t                     generation;
+    /* a snapshot had it: from then on, a snapshot without it deletes it */
+    ngx_atomic_t                     seen;
+    ngx_atomic_t                     deleted;
+    ngx_str_t                        name;
+    /* run-time upstreams: the peers of every worker's build, in the
+     * module's zone (backups at next) */
+    ngx_http_upstream_rr_peers_t    *peers;
+    ngx_http_xds_upstream_sh_t      *next;
+};
+
+
+/*
+ * per process: an upstream whose peers snapshots change: one of nginx.conf
+ * (with a zone: peers edited in place; without: rebuilt), or one that only
+ * the control plane defines (built at run time on peers shared in the
+ * module's zone, found by proxy_pass $host)
+ */
+typedef struct {
+    ngx_http_upstream_srv_conf_t    *uscf;
+    ngx_http_upstream_init_peer_pt   original_init;
+    ngx_http_xds_upstream_sh_t      *sh;
+    /* the generation this worker's derived state (random ranges) is for */
+    ngx_uint_t                       generation;
+    /* the current build (rebuilt upstreams) */
+    ngx_http_xds_build_t            *build;
+    ngx_uint_t                       runtime;        /* not in nginx.conf */
+} ngx_http_xds_upstream_t;
+
+
+/* the upstream-level configuration: what nginx.conf said */
+typedef struct {
+    ngx_int_t                        method;          /* NXA_METHOD_* */
+    ngx_str_t                        hash_key;
+    ngx_flag_t                       hash_consistent;
+    ngx_flag_t                       random_two;
+    ngx_uint_t                       keepalive;
+    ngx_uint_t                       keepalive_requests;
+    ngx_msec_t                       keepalive_time;
+    ngx_msec_t                       keepalive_timeout;
+
+    ngx_http_xds_upstream_t         *xu;             /* NULL: not managed */
+} ngx_http_xds_srv_conf_t;
+
+
+/* whether snapshots edit the upstream's peers in its zone, in place */
+#define ngx_http_xds_in_zone(xu)  ((xu)->sh && (xu)->uscf->shm_zone)
+
+
+/* the applied state in the module's zone (ngx_http_xds_zone.c) */
+struct ngx_http_xds_apply_shctx_s {
+    /* by name: nginx.conf's upstreams and the run-time ones; never freed */
+    ngx_http_xds_upstream_sh_t      *upstreams;
+    /* held by whoever changes peers or `last`: worker 0 applying, the
+     * master re-applying, and an old worker 0 during a reload */
+    ngx_atomic_t                     lock;
+    /* the last applied snapshot, re-applied by the master after a reload
+     * and built from by every worker */
+    ngx_http_xds_snapshot_t         *last;
+    /* bumped with every change of `last` */
+    ngx_atomic_t                     generation;
+};
 
 
 extern ngx_module_t  ngx_http_xds_module;

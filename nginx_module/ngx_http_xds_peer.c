@@ -8,6 +8,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "nginx_module/ngx_http_xds_module.h"
+#include "nginx_module/ngx_http_xds_compat.h"
+#include "nginx_module/ngx_http_xds_build.h"
 #include "nginx_module/ngx_http_xds_peer.h"
 
 
@@ -33,18 +36,6 @@ typedef struct {
 } ngx_http_xds_peer_data_t;
 
 
-/*
- * The random balancer keeps per-worker ranges of peer pointers for zone
- * upstreams and rebuilds them only when they are NULL; this mirrors the
- * head of nginx 1.22.1's ngx_http_upstream_random_srv_conf_t so a worker
- * can drop them after the peers change.
- */
-typedef struct {
-    ngx_uint_t                       two;
-    void                            *ranges;
-} ngx_http_xds_random_srv_conf_t;
-
-
 static ngx_int_t ngx_http_xds_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_xds_init_balancer(ngx_http_xds_peer_data_t *xp);
@@ -66,8 +57,6 @@ static ngx_int_t ngx_http_xds_hold(ngx_http_xds_peer_data_t *xp,
 static ngx_int_t ngx_http_xds_add_cleanup(ngx_http_xds_peer_data_t *xp);
 static void ngx_http_xds_release_held(void *data);
 
-
-extern ngx_module_t  ngx_http_upstream_random_module;
 
 
 ngx_int_t
@@ -203,24 +192,7 @@ ngx_http_xds_refresh_worker_state(ngx_http_xds_upstream_t *xu)
 
     /* whatever the method (a build may have changed it) */
 
-    ngx_http_xds_peer_free_ranges(xu->uscf);
-}
-
-
-void
-ngx_http_xds_peer_free_ranges(ngx_http_upstream_srv_conf_t *uscf)
-{
-    ngx_http_xds_random_srv_conf_t  *rcf;
-
-    /* a zone upstream's random ranges are ngx_alloc()ed per worker and
-     * rebuilt when NULL */
-
-    rcf = ngx_http_conf_upstream_srv_conf(uscf,
-                                          ngx_http_upstream_random_module);
-    if (rcf->ranges) {
-        ngx_free(rcf->ranges);
-        rcf->ranges = NULL;
-    }
+    ngx_http_xds_free_random_ranges(xu->uscf);
 }
 
 

@@ -1,5 +1,5 @@
 /*
- * nginx-xds: the request side of peers that snapshots change in place.
+ * nginx-xds: stage 3, the request side of peers that snapshots change in place.
  *
  * nginx 1.22.1 has no way to change a peer list under live requests: a
  * request sizes its `tried` bitmap from the list when it starts, and keeps
@@ -16,30 +16,11 @@
 #define _NGX_HTTP_XDS_PEER_H_INCLUDED_
 
 
-#include "nginx_module/ngx_http_xds_upstreams.h"
-
-
-#if !(NGX_COMPAT)
-#error "ngx_http_xds_module needs nginx built --with-compat (Debian's is)"
-#endif
-
-
-/*
- * The references and the zombie mark of a peer live in one word of the
- * peer's NGX_COMPAT spare space, which nginx 1.22.1 leaves zeroed and
- * unused, so that "last reference of a zombie" is decided by one atomic add.
- */
-#define ngx_http_xds_peer_refs(peer)  ((ngx_atomic_t *) &(peer)->spare[0])
-
-#define NGX_HTTP_XDS_PEER_ZOMBIE                                              \
-    ((ngx_atomic_uint_t) 1 << (sizeof(ngx_atomic_uint_t) * 8 - 1))
+#include "nginx_module/ngx_http_xds_module.h"
 
 
 /* replaces the upstream's peer.init with the wrapper */
 ngx_int_t ngx_http_xds_peer_wrap(ngx_http_xds_upstream_t *xu);
-
-/* frees the random balancer's per-worker ranges of a zone upstream */
-void ngx_http_xds_peer_free_ranges(ngx_http_upstream_srv_conf_t *uscf);
 
 /* a removed peer: freed now if no request holds it, else by the last one */
 void ngx_http_xds_peer_retire(ngx_slab_pool_t *shpool,

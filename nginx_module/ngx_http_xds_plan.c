@@ -18,10 +18,12 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "nginx_module/ngx_http_xds_plan.h"
-#include "nginx_module/ngx_http_xds_apply.h"
+#include "nginx_module/ngx_http_xds_module.h"
+#include "nginx_module/ngx_http_xds_snapshot.h"
 #include "nginx_module/ngx_http_xds_peer.h"
 #include "nginx_module/ngx_http_xds_upstreams.h"
+#include "nginx_module/ngx_http_xds_zone.h"
+#include "nginx_module/ngx_http_xds_plan.h"
 
 
 /* one server of a snapshot, matched to a peer of the upstream */

@@ -9,7 +9,6 @@
 
 
 #include "nginx_module/ngx_http_xds_module.h"
-#include "nginx_module/ngx_http_xds_snapshot.h"
 
 
 /* Applies the servers of `snapshot` to every zone and run-time upstream it

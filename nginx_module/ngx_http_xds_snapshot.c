@@ -7,6 +7,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "nginx_module/ngx_http_xds_module.h"
 #include "nginx_module/ngx_http_xds_snapshot.h"
 
 

@@ -9,8 +9,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "nginx_module/ngx_http_xds_status.h"
+#include "nginx_module/ngx_http_xds_module.h"
 #include "nginx_module/ngx_http_xds_install.h"
+#include "nginx_module/ngx_http_xds_status.h"
 
 
 #define NGX_HTTP_XDS_TIME_LEN         (sizeof("Mon, 28 Sep 1970 06:00:00 GMT") - 1)
@@ -21,7 +22,10 @@ static ngx_buf_t *ngx_http_xds_status_text(ngx_http_request_t *r,
 static ngx_buf_t *ngx_http_xds_status_json(ngx_http_request_t *r,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_shctx_t *sh);
 static size_t ngx_http_xds_json_len(u_char *s, size_t len);
-static u_char *ngx_http_xds_json_str(u_char *p, u_char *s, size_t len);
+static u_char *ngx_http_xds_json_str(u_char *p, u_char *last, u_char *s,
+    size_t len);
+static u_char *ngx_http_xds_json_quote(u_char *p, u_char *last, u_char *s,
+    size_t len);
 static ngx_chain_t *ngx_http_xds_status_upstreams(ngx_http_request_t *r,
     ngx_http_xds_main_conf_t *xmcf, ngx_uint_t json);
 static size_t ngx_http_xds_status_size(ngx_http_xds_upstream_t *xu);
@@ -239,19 +243,20 @@ ngx_http_xds_status_json(ngx_http_request_t *r,
 
     b->last = ngx_sprintf(b->last, "{\"connected\":%s,\"server\":",
                           sh->connected ? "true" : "false");
-    b->last = ngx_http_xds_json_str(b->last, xmcf->server.data,
+    b->last = ngx_http_xds_json_str(b->last, b->end, xmcf->server.data,
                                     xmcf->server.len);
 
     b->last = ngx_cpymem(b->last, ",\"node_id\":", sizeof(",\"node_id\":") - 1);
-    b->last = ngx_http_xds_json_str(b->last, xmcf->node_id.data,
+    b->last = ngx_http_xds_json_str(b->last, b->end, xmcf->node_id.data,
                                     xmcf->node_id.len);
 
     b->last = ngx_cpymem(b->last, ",\"fleet\":", sizeof(",\"fleet\":") - 1);
-    b->last = ngx_http_xds_json_str(b->last, xmcf->fleet.data,
+    b->last = ngx_http_xds_json_str(b->last, b->end, xmcf->fleet.data,
                                     xmcf->fleet.len);
 
     b->last = ngx_cpymem(b->last, ",\"version\":", sizeof(",\"version\":") - 1);
-    b->last = ngx_http_xds_json_str(b->last, sh->version, sh->version_len);
+    b->last = ngx_http_xds_json_str(b->last, b->end, sh->version,
+                                    sh->version_len);
 
     if (sh->version_len) {
         b->last = ngx_sprintf(b->last, ",\"applied_at\":%T", sh->applied_at);
@@ -263,7 +268,7 @@ ngx_http_xds_status_json(ngx_http_request_t *r,
 
     b->last = ngx_cpymem(b->last, ",\"last_error\":",
                          sizeof(",\"last_error\":") - 1);
-    b->last = ngx_http_xds_json_str(b->last, sh->last_error,
+    b->last = ngx_http_xds_json_str(b->last, b->end, sh->last_error,
                                     sh->last_error_len);
 
     if (sh->last_error_len) {
@@ -295,10 +300,27 @@ ngx_http_xds_json_len(u_char *s, size_t len)
 
 
 static u_char *
-ngx_http_xds_json_str(u_char *p, u_char *s, size_t len)
+ngx_http_xds_json_str(u_char *p, u_char *last, u_char *s, size_t len)
 {
     if (len == 0) {
-        return ngx_cpymem(p, "null", sizeof("null") - 1);
+        return ngx_slprintf(p, last, "null");
+    }
+
+    return ngx_http_xds_json_quote(p, last, s, len);
+}
+
+
+/*
+ * The one place the status page escapes a string for JSON: `s` quoted and
+ * escaped, or nothing at all when it does not fit before `last` (the
+ * callers size their buffers for it; see ngx_http_xds_status_size()).
+ */
+
+static u_char *
+ngx_http_xds_json_quote(u_char *p, u_char *last, u_char *s, size_t len)
+{
+    if ((size_t) (last - p) < 2 + len + ngx_escape_json(NULL, s, len)) {
+        return p;
     }
 
     *p++ = '"';
@@ -395,9 +417,13 @@ ngx_http_xds_status_size(ngx_http_xds_upstream_t *xu)
 
     /* twice a generous bound: zone peers may be added while counting */
 
-    return 2 * (256 + 2 * xu->uscf->host.len
+    /* JSON escapes a character in at most 6 */
+
+    return 2 * (256 + 6 * xu->uscf->host.len
+                + (xu->uscf->shm_zone ? 6 * xu->uscf->shm_zone->shm.name.len
+                                      : 0)
                 + (peers->number + (peers->next ? peers->next->number : 0))
-                  * (256 + NGX_SOCKADDR_STRLEN));
+                  * (256 + 6 * NGX_SOCKADDR_STRLEN));
 }
 
 
@@ -422,9 +448,13 @@ ngx_http_xds_status_upstream(u_char *p, u_char *last,
     ngx_http_upstream_rr_peers_rlock(peers);
 
     if (json) {
-        p = ngx_slprintf(p, last, "{\"name\":\"%V\",\"zone\":\"%V\","
-                         "\"source\":\"%s\",\"deleted\":%s,\"peers\":[",
-                         &xu->uscf->host, &zone,
+        p = ngx_slprintf(p, last, "{\"name\":");
+        p = ngx_http_xds_json_quote(p, last, xu->uscf->host.data,
+                                    xu->uscf->host.len);
+        p = ngx_slprintf(p, last, ",\"zone\":");
+        p = ngx_http_xds_json_quote(p, last, zone.data, zone.len);
+        p = ngx_slprintf(p, last, ",\"source\":\"%s\",\"deleted\":%s,"
+                         "\"peers\":[",
                          xu->runtime ? "control plane" : "nginx.conf",
                          (xu->sh && xu->sh->deleted) ? "true" : "false");
     } else {
@@ -467,12 +497,15 @@ ngx_http_xds_status_peer(u_char *p, u_char *last,
     ngx_http_upstream_rr_peer_t *peer, ngx_uint_t backup, ngx_uint_t json)
 {
     if (json) {
+        p = ngx_slprintf(p, last, "{\"server\":");
+        p = ngx_http_xds_json_quote(p, last, peer->name.data, peer->name.len);
+
         return ngx_slprintf(p, last,
-                            "{\"server\":\"%V\",\"weight\":%i,"
+                            ",\"weight\":%i,"
                             "\"max_fails\":%ui,\"fail_timeout\":%T,"
                             "\"max_conns\":%ui,\"backup\":%s,\"down\":%s,"
                             "\"conns\":%ui,\"fails\":%ui}",
-                            &peer->name, peer->weight, peer->max_fails,
+                            peer->weight, peer->max_fails,
                             peer->fail_timeout, peer->max_conns,
                             backup ? "true" : "false",
                             peer->down ? "true" : "false",

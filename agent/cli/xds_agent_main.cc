@@ -8,6 +8,10 @@
 //
 // `zone=-` when the upstream has no zone; `method=hash` is followed by
 // ` hash_key=KEY` and, when consistent, ` consistent`.
+//
+// With --deltas, a version after the first is a change (xds_agent.h): its
+// header line ends in ` delta`, counts and lists the upserted upstreams only,
+// and a line `removed NAME` follows for each upstream it removes.
 
 #include <signal.h>
 #include <time.h>
@@ -49,6 +53,9 @@ ABSL_FLAG(std::string, tls_server_name, "",
 ABSL_FLAG(std::vector<std::string>, labels, {},
           "This node's labels, KEY=VALUE,... (string fields of its Node metadata; a staged "
           "rollout's canary group may select nodes by them).");
+ABSL_FLAG(bool, deltas, false,
+          "Print each version after the first as a change: the upserted upstreams and the "
+          "removed names (config.deltas of xds_agent.h).");
 ABSL_FLAG(std::string, reject_version, "",
           "Reject (NACK) snapshots of this version instead of applying them; for tests.");
 ABSL_FLAG(std::vector<std::string>, reject_upstreams, {},
@@ -90,8 +97,10 @@ std::string Format(const nxa_snapshot_t* snapshot, const std::vector<bool>& skip
   const size_t count = nxa_snapshot_upstream_count(snapshot);
   size_t kept = 0;
   for (size_t i = 0; i < count; ++i) kept += skipped[i] ? 0 : 1;
-  std::string out = absl::StrFormat("version %s (%d upstreams)%s\n", nxa_snapshot_version(snapshot),
-                                    kept, nxa_snapshot_from_cache(snapshot) ? " from_cache" : "");
+  std::string out =
+      absl::StrFormat("version %s (%d upstreams)%s%s\n", nxa_snapshot_version(snapshot), kept,
+                      nxa_snapshot_from_cache(snapshot) ? " from_cache" : "",
+                      nxa_snapshot_is_delta(snapshot) ? " delta" : "");
   for (size_t i = 0; i < count; ++i) {
     nxa_upstream_t u;
     if (skipped[i] || nxa_snapshot_upstream(snapshot, i, &u) != NXA_OK) continue;
@@ -109,6 +118,9 @@ std::string Format(const nxa_snapshot_t* snapshot, const std::vector<bool>& skip
                             s.address, s.weight, s.max_fails, s.fail_timeout, s.max_conns,
                             s.backup ? " backup" : "", s.down ? " down" : "");
     }
+  }
+  for (size_t i = 0; i < nxa_snapshot_removed_count(snapshot); ++i) {
+    absl::StrAppendFormat(&out, "removed %s\n", nxa_snapshot_removed(snapshot, i));
   }
   out += "\n";
   return out;
@@ -250,6 +262,7 @@ int main(int argc, char** argv) {
   config.on_snapshot = &OnSnapshot;
   config.on_log = &OnLog;
   config.ctx = const_cast<Rejects*>(&rejects);
+  config.deltas = absl::GetFlag(FLAGS_deltas) ? 1 : 0;
   std::string tls_ca, tls_cert, tls_key;
   const std::string tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   if (!ReadFlagFile("tls_ca", absl::GetFlag(FLAGS_tls_ca), &tls_ca) ||

@@ -172,5 +172,158 @@ TEST(SnapshotFileTest, InvalidUpstreamIsCorrupt) {
   EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("upstream \"backends\""));
 }
 
+// Names and servers of `snapshot`, "name=port,port" each, in its order.
+std::vector<std::string> Describe(const nginx_xds::v1::Snapshot& snapshot) {
+  std::vector<std::string> out;
+  for (const auto& upstream : snapshot.upstreams()) {
+    std::string line = upstream.name() + "=";
+    for (const auto& server : upstream.servers()) {
+      line += server.address().substr(server.address().rfind(':') + 1) + ",";
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+nginx_xds::v1::Snapshot Versioned(const std::string& version,
+                                  std::vector<nginx_xds::v1::Upstream> upstreams) {
+  nginx_xds::v1::Snapshot snapshot;
+  snapshot.set_version(version);
+  for (auto& upstream : upstreams) *snapshot.add_upstreams() = std::move(upstream);
+  return snapshot;
+}
+
+nginx_xds::v1::Snapshot MustLoad(const std::string& path) {
+  absl::StatusOr<nginx_xds::v1::Snapshot> loaded = LoadSnapshotFile(path);
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  return loaded.ok() ? *loaded : nginx_xds::v1::Snapshot();
+}
+
+// Validate the writer saves the first snapshot whole and each later one as
+// one appended record of what changed, and the load replays them.
+TEST(SnapshotCacheWriterTest, AppendsChangesAndLoadReplaysThem) {
+  const std::string path = TempDir() + "/cache.bin";
+  SnapshotCacheWriter writer(path);
+  ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1}), MakeUpstream("b", {2})})).ok());
+  EXPECT_EQ(writer.compactions(), 1);
+  const std::string base = ReadAll(path);
+  ASSERT_TRUE(writer
+                  .Save(Versioned("2", {MakeUpstream("a", {11}), MakeUpstream("b", {2}),
+                                        MakeUpstream("c", {3})}))
+                  .ok());
+  const uint64_t one_record = writer.log_bytes();
+  EXPECT_GT(one_record, 0u);
+  ASSERT_TRUE(writer.Save(Versioned("3", {MakeUpstream("a", {11}), MakeUpstream("c", {33})})).ok());
+  EXPECT_EQ(writer.compactions(), 1);
+  // The whole file was not rewritten; the log holds the changes only.
+  EXPECT_EQ(ReadAll(path), base);
+  EXPECT_EQ(ReadAll(ChangeLogPath(path)).size(), writer.log_bytes());
+  nginx_xds::v1::Snapshot loaded = MustLoad(path);
+  EXPECT_EQ(loaded.version(), "3");
+  EXPECT_EQ(Describe(loaded), (std::vector<std::string>{"a=11,", "c=33,"}));
+  // A version that changes nothing writes nothing.
+  ASSERT_TRUE(writer.Save(Versioned("3", {MakeUpstream("a", {11}), MakeUpstream("c", {33})})).ok());
+  EXPECT_EQ(ReadAll(ChangeLogPath(path)).size(), writer.log_bytes());
+}
+
+// Validate a record torn anywhere (a crash in the middle of an append) is
+// ignored: the load gives the state before it.
+TEST(SnapshotCacheWriterTest, TornTailRecordIsIgnored) {
+  const std::string path = TempDir() + "/cache.bin";
+  SnapshotCacheWriter writer(path);
+  ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("2", {MakeUpstream("a", {2})})).ok());
+  const std::string first = ReadAll(ChangeLogPath(path));
+  ASSERT_TRUE(writer.Save(Versioned("3", {MakeUpstream("a", {3}), MakeUpstream("b", {4})})).ok());
+  const std::string both = ReadAll(ChangeLogPath(path));
+  for (size_t cut = first.size(); cut < both.size(); ++cut) {
+    WriteAll(ChangeLogPath(path), both.substr(0, cut));
+    nginx_xds::v1::Snapshot loaded = MustLoad(path);
+    EXPECT_EQ(loaded.version(), "2") << "cut at " << cut;
+    EXPECT_EQ(Describe(loaded), (std::vector<std::string>{"a=2,"})) << "cut at " << cut;
+  }
+  WriteAll(ChangeLogPath(path), both);
+  EXPECT_EQ(MustLoad(path).version(), "3");
+}
+
+// Validate a corrupt record (a flipped byte anywhere) ends the replay there,
+// and the records before it still count.
+TEST(SnapshotCacheWriterTest, CorruptRecordEndsTheReplay) {
+  const std::string path = TempDir() + "/cache.bin";
+  SnapshotCacheWriter writer(path);
+  ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("2", {MakeUpstream("a", {2})})).ok());
+  const size_t first = ReadAll(ChangeLogPath(path)).size();
+  ASSERT_TRUE(writer.Save(Versioned("3", {MakeUpstream("a", {3})})).ok());
+  const std::string both = ReadAll(ChangeLogPath(path));
+  for (size_t at = first; at < both.size(); ++at) {
+    std::string bad = both;
+    bad[at] ^= 0x20;
+    WriteAll(ChangeLogPath(path), bad);
+    EXPECT_EQ(MustLoad(path).version(), "2") << "byte " << at;
+  }
+  // A flipped byte in the first record leaves the whole snapshot.
+  std::string bad = both;
+  bad[5] ^= 0x01;
+  WriteAll(ChangeLogPath(path), bad);
+  EXPECT_EQ(MustLoad(path).version(), "1");
+}
+
+// Validate a record that is not the change of the state before it (a log
+// left behind by a compaction that crashed before removing it) is not
+// replayed onto the newer whole snapshot.
+TEST(SnapshotCacheWriterTest, StaleLogAfterCompactionIsNotReplayed) {
+  const std::string path = TempDir() + "/cache.bin";
+  SnapshotCacheWriter writer(path);
+  ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("2", {MakeUpstream("a", {2})})).ok());
+  const std::string old_log = ReadAll(ChangeLogPath(path));
+  // The compaction wrote version 5 whole, then "crashed" before the unlink.
+  ASSERT_TRUE(SaveSnapshotFile(path, Versioned("5", {MakeUpstream("a", {5})})).ok());
+  WriteAll(ChangeLogPath(path), old_log);
+  nginx_xds::v1::Snapshot loaded = MustLoad(path);
+  EXPECT_EQ(loaded.version(), "5");
+  EXPECT_EQ(Describe(loaded), (std::vector<std::string>{"a=5,"}));
+}
+
+// Validate the log is compacted once it outgrows the whole snapshot: the
+// snapshot is written whole again and the log starts over.
+TEST(SnapshotCacheWriterTest, CompactsWhenTheLogOutgrowsTheSnapshot) {
+  const std::string path = TempDir() + "/cache.bin";
+  SnapshotCacheWriter writer(path, /*compact_min_bytes=*/256);
+  ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1}), MakeUpstream("b", {2})})).ok());
+  int version = 1;
+  while (writer.compactions() < 2) {
+    ++version;
+    ASSERT_LT(version, 100) << "never compacted";
+    ASSERT_TRUE(writer
+                    .Save(Versioned(std::to_string(version),
+                                    {MakeUpstream("a", {version}), MakeUpstream("b", {2})}))
+                    .ok());
+    EXPECT_LE(writer.log_bytes(), 256u);
+    nginx_xds::v1::Snapshot loaded = MustLoad(path);
+    EXPECT_EQ(loaded.version(), std::to_string(version));
+  }
+  EXPECT_EQ(writer.log_bytes(), 0u);
+  EXPECT_EQ(access(ChangeLogPath(path).c_str(), F_OK), -1);
+  EXPECT_EQ(MustLoad(path).version(), std::to_string(version));
+}
+
+// Validate a writer of a new process starts by writing the snapshot whole,
+// so it never appends to a log another writer left.
+TEST(SnapshotCacheWriterTest, NewWriterWritesWholeFirst) {
+  const std::string path = TempDir() + "/cache.bin";
+  {
+    SnapshotCacheWriter writer(path);
+    ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1})})).ok());
+    ASSERT_TRUE(writer.Save(Versioned("2", {MakeUpstream("a", {2})})).ok());
+  }
+  SnapshotCacheWriter writer(path);
+  ASSERT_TRUE(writer.Save(Versioned("3", {MakeUpstream("a", {3})})).ok());
+  EXPECT_EQ(writer.compactions(), 1);
+  EXPECT_EQ(access(ChangeLogPath(path).c_str(), F_OK), -1);
+  EXPECT_EQ(MustLoad(path).version(), "3");
+}
+
 }  // namespace
 }  // namespace nginx_xds

@@ -45,6 +45,8 @@ struct Seen {
   std::vector<std::string> hash_keys;
   std::vector<std::vector<nxa_server_t>> servers;
   std::vector<std::vector<std::string>> addresses;
+  bool is_delta = false;
+  std::vector<std::string> removed;
 };
 
 // An embedder as the nginx module would be: it answers each snapshot with
@@ -93,6 +95,11 @@ class CEmbedder {
     Seen seen;
     seen.version = nxa_snapshot_version(snapshot);
     seen.from_cache = nxa_snapshot_from_cache(snapshot) != 0;
+    seen.is_delta = nxa_snapshot_is_delta(snapshot) != 0;
+    for (size_t i = 0; i < nxa_snapshot_removed_count(snapshot); ++i) {
+      seen.removed.push_back(nxa_snapshot_removed(snapshot, i));
+    }
+    EXPECT_EQ(nxa_snapshot_removed(snapshot, seen.removed.size()), nullptr);
     for (size_t i = 0; i < nxa_snapshot_upstream_count(snapshot); ++i) {
       nxa_upstream_t u;
       EXPECT_EQ(nxa_snapshot_upstream(snapshot, i, &u), NXA_OK);
@@ -791,6 +798,142 @@ TEST(XdsAgentTest, NullArguments) {
   EXPECT_EQ(nxa_snapshot_server(nullptr, 0, 0, &s), NXA_ERROR);
   nxa_snapshot_done(nullptr, NXA_OK, nullptr);
   EXPECT_EQ(nxa_snapshot_reject_upstream(nullptr, 0, "x"), NXA_ERROR);
+}
+
+// Validate config.deltas: the first snapshot is whole, each later version
+// holds only the upstreams that are new or differ, and names those gone.
+TEST(XdsAgentTest, DeltasHandOverOnlyWhatChanged) {
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_config_t config = Config(server.address(), &embedder);
+  config.deltas = 1;
+  nxa_agent_t* agent = StartAgent(config);
+  Next(server);
+  Next(server);
+  SendPair(server, "1", {MakeUpstream("api", {7001}), MakeUpstream("backends", {6001})});
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_FALSE(seen->is_delta);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "backends"}));
+  EXPECT_EQ(AnswerTo(server, "c1").version_info(), "1");
+
+  SendPair(server, "2",
+           {MakeUpstream("api", {7002}), MakeUpstream("backends", {6001}),
+            MakeUpstream("fresh", {8001})});
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->is_delta);
+  EXPECT_EQ(seen->version, "2");
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "fresh"}));
+  EXPECT_EQ(seen->addresses,
+            (std::vector<std::vector<std::string>>{{"127.0.0.1:7002"}, {"127.0.0.1:8001"}}));
+  EXPECT_TRUE(seen->removed.empty());
+  EXPECT_EQ(AnswerTo(server, "c2").version_info(), "2");
+
+  SendPair(server, "3", {MakeUpstream("api", {7002})});
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->is_delta);
+  EXPECT_TRUE(seen->names.empty());
+  EXPECT_EQ(seen->removed, (std::vector<std::string>{"backends", "fresh"}));
+  EXPECT_EQ(AnswerTo(server, "c3").version_info(), "3");
+  DestroyReturns(agent);
+}
+
+// Validate a rejected upstream keeps its last applied state in the agent's
+// view of the embedder: the next version offers it again, and an upstream
+// the embedder NACKed whole is offered again too.
+TEST(XdsAgentTest, DeltasAfterRejectionsOfferTheRejectedAgain) {
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_config_t config = Config(server.address(), &embedder);
+  config.deltas = 1;
+  nxa_agent_t* agent = StartAgent(config);
+  Next(server);
+  Next(server);
+  SendPair(server, "1", {MakeUpstream("api", {7001}), MakeUpstream("backends", {6001})});
+  ASSERT_TRUE(embedder.Next());
+  EXPECT_EQ(AnswerTo(server, "c1").version_info(), "1");
+
+  embedder.RejectUpstreams({"api"}, "zone \"z\" is full");
+  SendPair(server, "2", {MakeUpstream("api", {7002}), MakeUpstream("backends", {6002})});
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "backends"}));
+  EXPECT_EQ(AnswerTo(server, "c2").version_info(), "1");
+
+  // The embedder refuses version 3 whole: it runs what it ran.
+  embedder.RejectUpstreams({}, "");
+  embedder.SetVerdict(NXA_ERROR, "refused");
+  SendPair(server, "3", {MakeUpstream("api", {7002}), MakeUpstream("backends", {6003})});
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->is_delta);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "backends"}));
+  EXPECT_EQ(AnswerTo(server, "c3").version_info(), "1");
+
+  embedder.SetVerdict(NXA_OK, "");
+  SendPair(server, "4", {MakeUpstream("api", {7002}), MakeUpstream("backends", {6002})});
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->is_delta);
+  // backends is as version 2 applied it; api was rejected there.
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api"}));
+  EXPECT_EQ(AnswerTo(server, "c4").version_info(), "4");
+  DestroyReturns(agent);
+}
+
+// Validate nxa_agent_want_full(): the next version is handed over whole,
+// and changes are handed over again after it.
+TEST(XdsAgentTest, WantFullHandsOverTheNextWhole) {
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_config_t config = Config(server.address(), &embedder);
+  config.deltas = 1;
+  nxa_agent_t* agent = StartAgent(config);
+  Next(server);
+  Next(server);
+  SendPair(server, "1", {MakeUpstream("api", {7001}), MakeUpstream("backends", {6001})});
+  ASSERT_TRUE(embedder.Next());
+  EXPECT_EQ(AnswerTo(server, "c1").version_info(), "1");
+
+  nxa_agent_want_full(agent);
+  SendPair(server, "2", {MakeUpstream("api", {7002}), MakeUpstream("backends", {6001})});
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_FALSE(seen->is_delta);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "backends"}));
+  EXPECT_EQ(AnswerTo(server, "c2").version_info(), "2");
+
+  SendPair(server, "3", {MakeUpstream("api", {7003}), MakeUpstream("backends", {6001})});
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->is_delta);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api"}));
+  DestroyReturns(agent);
+}
+
+// Validate a snapshot from the cache file is whole even with deltas, and
+// without deltas no snapshot is a delta.
+TEST(XdsAgentTest, CachedSnapshotIsWholeAndDeltasAreOptIn) {
+  EXPECT_EQ(nxa_snapshot_is_delta(nullptr), 0);
+  EXPECT_EQ(nxa_snapshot_removed_count(nullptr), 0u);
+  EXPECT_EQ(nxa_snapshot_removed(nullptr, 0), nullptr);
+  nxa_agent_want_full(nullptr);
+
+  FakeAdsServer server;
+  CEmbedder embedder;
+  nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder));
+  Next(server);
+  Next(server);
+  SendPair(server, "1", {MakeUpstream("api", {7001})});
+  ASSERT_TRUE(embedder.Next());
+  SendPair(server, "2", {MakeUpstream("api", {7002}), MakeUpstream("b", {6001})});
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_FALSE(seen->is_delta);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "b"}));
+  DestroyReturns(agent);
 }
 
 }  // namespace

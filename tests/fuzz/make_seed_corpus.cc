@@ -155,6 +155,14 @@ int main(int argc, char** argv) {
     std::remove(temp.c_str());
     ok &= Write(absl::StrCat(dir, "/snapshot_file_fuzzer/upstreams-", count), contents.str());
   }
+  // ... and change logs as the agent appends them, from the empty state.
+  nginx_xds::v1::Snapshot log_first = snapshot;
+  log_first.mutable_upstreams()->DeleteSubrange(1, log_first.upstreams_size() - 1);
+  nginx_xds::v1::Snapshot log_second = snapshot;
+  log_second.set_version("8");
+  ok &= Write(absl::StrCat(dir, "/snapshot_file_fuzzer/changelog-2"),
+              nginx_xds::ChangeLogRecord(nginx_xds::v1::Snapshot(), log_first) +
+                  nginx_xds::ChangeLogRecord(log_first, log_second));
 
   // snapshot_assembler_fuzzer: a stream's responses, CDS then EDS, version
   // after version, and a reconnect.

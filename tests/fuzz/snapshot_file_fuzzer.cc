@@ -1,6 +1,8 @@
 // Fuzzes the agent's last-good cache file loader (agent/snapshot_file): a
 // file is refused as corrupt with a message, or every upstream in it passes
-// ValidateNormalizedUpstream (what nginx applies at start).
+// ValidateNormalizedUpstream (what nginx applies at start). The same bytes
+// are replayed as a change log onto an empty snapshot: whatever it applies
+// is valid too.
 
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +13,15 @@
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  nginx_xds::v1::Snapshot empty;
+  int replayed = 0;
+  nginx_xds::v1::Snapshot replay = nginx_xds::ReplayChangeLog(
+      empty, absl::string_view(reinterpret_cast<const char*>(data), size), &replayed);
+  FUZZ_CHECK(replayed == 0 || !replay.version().empty(), "a replayed record sets a version");
+  for (const auto& upstream : replay.upstreams()) {
+    FUZZ_CHECK(nginx_xds::ValidateNormalizedUpstream(upstream).ok(),
+               "replayed upstreams are valid");
+  }
   absl::StatusOr<nginx_xds::v1::Snapshot> snapshot = nginx_xds::ParseSnapshotFile(
       absl::string_view(reinterpret_cast<const char*>(data), size), "fuzz.pb");
   if (!snapshot.ok()) {

@@ -133,6 +133,46 @@ TEST(XdsAgentMainTest, RejectsSingleUpstreamsAndAppliesTheRest) {
             "\n");
 }
 
+// Validate --deltas prints each version after the first as a change: the
+// upserted upstreams and a `removed NAME` line per removed one.
+TEST(XdsAgentMainTest, DeltasPrintTheChangeOnly) {
+  FakeAdsServer server;
+  const std::string command =
+      absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=", server.address(),
+                   " --node_id=cli-test --exit_after_versions=2 --deltas --log_level=0");
+  FILE* out = popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  ASSERT_TRUE(server.NextRequest());
+  ASSERT_TRUE(server.NextRequest());
+  const auto first = {MakeUpstream("api", {7001}), MakeUpstream("old", {7002})};
+  ASSERT_TRUE(server.Send(ClusterResponse("1", "c1", first)));
+  ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", first)));
+  bool nack = false;
+  ASSERT_TRUE(AnswerTo(server, "e1", &nack));
+  const auto next = {MakeUpstream("api", {7003})};
+  ASSERT_TRUE(server.Send(ClusterResponse("2", "c2", next)));
+  ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", next)));
+
+  std::string output;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), out)) > 0) output.append(buf, n);
+  int status = pclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_EQ(output,
+            "version 1 (2 upstreams)\n"
+            "upstream api method=round_robin zone=zone_for_api keepalive=0\n"
+            "  server 127.0.0.1:7001 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
+            "upstream old method=round_robin zone=zone_for_old keepalive=0\n"
+            "  server 127.0.0.1:7002 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
+            "\n"
+            "version 2 (1 upstreams) delta\n"
+            "upstream api method=round_robin zone=zone_for_api keepalive=0\n"
+            "  server 127.0.0.1:7003 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
+            "removed old\n"
+            "\n");
+}
+
 // Validate that bad TLS flags stop the CLI before it connects, naming the
 // flag and the file.
 TEST(XdsAgentMainTest, RefusesUnreadableOrBadTlsFiles) {

@@ -6,7 +6,9 @@ version it acknowledged, exactly as that version defined it (issue 11)."""
 import os
 import threading
 
-import harness
+import pytest
+
+from nginx_xds_testing.waits import wait_until
 
 NODE = "crash-node"
 
@@ -38,16 +40,17 @@ class Writer(threading.Thread):
                 self.errors.append(e)
 
 
-class CacheCrashTest(harness.TestCase):
+class CacheCrashTest:
 
-    def setUp(self):
-        self.backends = self.track(harness.Backends(3)).start()
-        self.cp = self.track(harness.ControlPlane()).start()
-        self.nginx = self.track(harness.Nginx(server="""
+    @pytest.fixture(autouse=True)
+    def set_up(self, make_backends, make_control_plane, make_nginx):
+        self.backends = make_backends(3)
+        self.cp = make_control_plane()
+        self.nginx = make_nginx(server="""
             location /app/ {
                 proxy_pass http://app/;
             }
-            """))
+            """)
         self.cache = os.path.join(self.nginx.make_cache_dir(), "snapshot.pb")
         self.nginx.http = """
             xds_server %s;
@@ -65,41 +68,38 @@ class CacheCrashTest(harness.TestCase):
         return node.acked_version if node is not None and node.acked_version else 0
 
     def test_kill_during_writes_then_start_without_control_plane(self):
-        # Validates: after kill -9 amid writes, nginx restarted from the cache
-        # serves a version >= the last ACKed one, as that version defined it.
-        harness.wait_until(lambda: self.acked() > 0, what="a first ACK")
+        """After kill -9 amid writes, nginx restarted from the cache serves a
+        version >= the last ACKed one, as that version defined it."""
+        wait_until(lambda: self.acked() > 0, what="a first ACK")
         writer = Writer(self.cp, self.backends.addresses)
         writer.start()
         # Enough versions that the cache holds a whole snapshot and records.
         start = self.acked()
-        harness.wait_until(lambda: self.acked() >= start + 20, timeout=60.0,
+        wait_until(lambda: self.acked() >= start + 20, timeout=60.0,
                            what="20 more versions ACKed")
-        harness.wait_until(lambda: os.path.exists(self.cache + ".log"),
+        wait_until(lambda: os.path.exists(self.cache + ".log"),
                            what="the change log %s.log" % self.cache)
         last_acked = self.acked()
         self.nginx.kill()
         # The writer finishes the put in flight, so every version is known.
         writer.stopping.set()
         writer.join(timeout=20)
-        self.assertEqual(writer.errors, [])
+        assert writer.errors == []
         self.cp.stop()
 
         self.nginx.start()
-        harness.wait_until(lambda: self.nginx.status_json()["version"] is not None,
+        wait_until(lambda: self.nginx.status_json()["version"] is not None,
                            what="a version from the cache file")
         status = self.nginx.status_json()
-        self.assertIs(status["connected"], False)
+        assert status["connected"] is False
         version = int(status["version"])
-        self.assertGreaterEqual(version, last_acked)
-        self.assertIn(version, writer.app_at)
+        assert version >= last_acked
+        assert version in writer.app_at
         backend = writer.app_at[version]
         port = int(backend.rsplit(":", 1)[1])
         for _ in range(5):
-            self.assertEqual(self.nginx.get("/app/"), (200, "%d\n" % port))
+            reply = self.nginx.get("/app/")
+            assert (reply.status, reply.body) == (200, "%d\n" % port)
         upstreams = {u["name"]: u for u in status["upstreams"]}
-        self.assertEqual([p["server"] for p in upstreams["app"]["peers"]], [backend])
-        self.assertEqual(self.nginx.bad_log_lines(), [])
-
-
-if __name__ == "__main__":
-    harness.main()
+        assert [p["server"] for p in upstreams["app"]["peers"]] == [backend]
+        assert self.nginx.bad_log_lines() == []

@@ -14,6 +14,7 @@
 #include "controlplane/api/http/http_gateway.h"
 #include "controlplane/fleet/node_registry.h"
 #include "controlplane/fleet/upstream_service.h"
+#include "controlplane/log/log.h"
 #include "controlplane/store/store.h"
 #include "controlplane/xds/ads_service.h"
 #include "controlplane/xds/callback_waker.h"
@@ -52,6 +53,8 @@ class ControlPlane {
     std::string admin_token_file;
     // TLS (mutual with a client CA) of the ADS server; empty: plaintext.
     XdsTlsFiles xds_tls;
+    // Where every part logs; unset: nowhere (main() wires spdlog).
+    LogHandler log;
   };
 
   // Opens the store, restores every fleet and starts both servers.

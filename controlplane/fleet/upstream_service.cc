@@ -209,7 +209,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_
     version = *committed;
   }
   const std::set<std::string> changed = {UpstreamKey(upstream.name())};
-  WriteResponse response = AwaitFleet(*fleet, version, &changed);
+  WriteResponse response = AwaitAndLog("replace", *fleet, version, &changed);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -228,7 +228,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name
     version = *committed;
   }
   const std::set<std::string> changed = {UpstreamKey(upstream.name())};
-  WriteResponse response = AwaitFleet(*fleet, version, &changed);
+  WriteResponse response = AwaitAndLog("put", *fleet, version, &changed);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -250,12 +250,12 @@ absl::StatusOr<WriteResponse> UpstreamService::Delete(const std::string& fleet_n
     version = *committed;
   }
   const std::set<std::string> changed = {key};
-  return AwaitFleet(*fleet, version, &changed);
+  return AwaitAndLog("delete", *fleet, version, &changed);
 }
 
 absl::StatusOr<WriteResponse> UpstreamService::AddServer(const std::string& fleet,
                                                          const std::string& name, Server server) {
-  return ChangeUpstream(fleet, name, [&](Upstream* upstream) -> absl::Status {
+  return ChangeUpstream("add server", fleet, name, [&](Upstream* upstream) -> absl::Status {
     // Normalize the new server alone first: a host name may stand for
     // several addresses, and each must be new. It is checked as a primary
     // (backups alone are no upstream); the whole upstream is checked after.
@@ -283,7 +283,7 @@ absl::StatusOr<WriteResponse> UpstreamService::RemoveServer(const std::string& f
                                                             const std::string& address) {
   auto canonical = CanonicalAddress(address);
   if (!canonical.ok()) return canonical.status();
-  return ChangeUpstream(fleet, name, [&](Upstream* upstream) -> absl::Status {
+  return ChangeUpstream("remove server", fleet, name, [&](Upstream* upstream) -> absl::Status {
     auto* servers = upstream->mutable_servers();
     auto it = std::find_if(servers->begin(), servers->end(),
                            [&](const Server& s) { return s.address() == *canonical; });
@@ -306,7 +306,8 @@ absl::StatusOr<WriteResponse> UpstreamService::UpdateServer(
   auto canonical = CanonicalAddress(request.address());
   if (!canonical.ok()) return canonical.status();
   return ChangeUpstream(
-      request.fleet(), request.upstream(), [&](Upstream* upstream) -> absl::Status {
+      "update server", request.fleet(), request.upstream(),
+      [&](Upstream* upstream) -> absl::Status {
         Server* server = FindServer(upstream, *canonical);
         if (server == nullptr) {
           return absl::NotFoundError(absl::StrCat(
@@ -323,7 +324,7 @@ absl::StatusOr<WriteResponse> UpstreamService::UpdateServer(
 }
 
 absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
-    const std::string& fleet_name, const std::string& name,
+    const char* operation, const std::string& fleet_name, const std::string& name,
     const std::function<absl::Status(Upstream*)>& change) {
   auto fleet = FleetName(fleet_name);
   if (!fleet.ok()) return fleet.status();
@@ -344,7 +345,7 @@ absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
     version = *committed;
   }
   const std::set<std::string> changed = {UpstreamKey(upstream.name())};
-  WriteResponse response = AwaitFleet(*fleet, version, &changed);
+  WriteResponse response = AwaitAndLog(operation, *fleet, version, &changed);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -413,6 +414,17 @@ WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t ver
   response.set_acked_nodes(progress.acked);
   response.set_connected_nodes(progress.connected);
   for (auto& rejection : progress.rejections) *response.add_rejections() = std::move(rejection);
+  return response;
+}
+
+WriteResponse UpstreamService::AwaitAndLog(const char* operation, const std::string& fleet,
+                                           uint64_t version,
+                                           const std::set<std::string>* changed) const {
+  WriteResponse response = AwaitFleet(fleet, version, changed);
+  Log(options_.log, LogLevel::kInfo,
+      absl::StrCat("fleet \"", fleet, "\": ", operation, " at version ", version, ": ",
+                   response.acked_nodes(), "/", response.connected_nodes(), " nodes acked, ",
+                   response.rejections_size(), " rejection(s)"));
   return response;
 }
 

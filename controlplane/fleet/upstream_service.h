@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/upstream_rules.h"
 #include "controlplane/fleet/node_registry.h"
+#include "controlplane/log/log.h"
 #include "controlplane/store/store.h"
 #include "controlplane/xds/snapshot_cache.h"
 #include "nginx_xds/v1/management.pb.h"
@@ -37,6 +38,8 @@ class UpstreamService {
     absl::Duration ack_timeout = absl::Seconds(5);
     // Resolves host names in server addresses.
     AddressResolver resolve = ResolveServerAddress;
+    // Where each write and rollout step is logged (at info); unset: nowhere.
+    LogHandler log;
   };
 
   // Loads the store and publishes every fleet's snapshot.
@@ -183,10 +186,15 @@ class UpstreamService {
   // NodeRegistry::WaitForFleet); without, any rejected upstream counts.
   nginx_xds::v1::WriteResponse AwaitFleet(const std::string& fleet, uint64_t version,
                                           const std::set<std::string>* changed = nullptr) const;
+  // AwaitFleet, then one info line: fleet, operation, version and the
+  // fleet's answer.
+  nginx_xds::v1::WriteResponse AwaitAndLog(const char* operation, const std::string& fleet,
+                                           uint64_t version,
+                                           const std::set<std::string>* changed) const;
 
   // Applies `change` to a copy of one upstream, then normalizes and commits it.
   absl::StatusOr<nginx_xds::v1::WriteResponse> ChangeUpstream(
-      const std::string& fleet, const std::string& name,
+      const char* operation, const std::string& fleet, const std::string& name,
       const std::function<absl::Status(nginx_xds::v1::Upstream*)>& change) ABSL_LOCKS_EXCLUDED(mu_);
 
   Store* const store_;

@@ -161,22 +161,22 @@ Rollout UpstreamService::AdvanceRolloutLocked(const std::string& fleet, RolloutE
     *stored.mutable_updated() = Now();
     absl::Status saved = store_->SaveRollout(entry->stored);
     if (!saved.ok()) {
-      fprintf(stderr, "fleet \"%s\": rollout state not saved: %s\n", fleet.c_str(),
-              std::string(saved.message()).c_str());
+      Log(options_.log, LogLevel::kError,
+          absl::StrCat("fleet \"", fleet, "\": rollout state not saved: ", saved.message()));
       stored = before;
       return now;
     }
-    fprintf(stderr, "fleet \"%s\": rollout %s at version %llu\n", fleet.c_str(),
-            RolloutStateName(stored.state()).c_str(),
-            static_cast<unsigned long long>(now.canary_version()));
+    Log(options_.log, LogLevel::kInfo,
+        absl::StrCat("fleet \"", fleet, "\": rollout ", RolloutStateName(stored.state()),
+                     " at version ", now.canary_version()));
   }
   if (stored.state() == nginx_xds::v1::ROLLOUT_STATE_CANARY && stored.auto_promote() &&
       !rejection && all_acked && now.canary_version() > stored.stable_version()) {
     absl::Status closed = CloseRolloutLocked(fleet, entry, nginx_xds::v1::ROLLOUT_STATE_PROMOTED,
                                              now.canary_version());
     if (!closed.ok()) {
-      fprintf(stderr, "fleet \"%s\": rollout not promoted: %s\n", fleet.c_str(),
-              std::string(closed.message()).c_str());
+      Log(options_.log, LogLevel::kError,
+          absl::StrCat("fleet \"", fleet, "\": rollout not promoted: ", closed.message()));
     }
   }
   return DescribeLocked(fleet, *entry);
@@ -195,8 +195,9 @@ absl::Status UpstreamService::CloseRolloutLocked(const std::string& fleet, Rollo
   entry->stable.reset();
   --open_rollouts_;
   cache_->Unpin(fleet);
-  fprintf(stderr, "fleet \"%s\": rollout %s at version %llu\n", fleet.c_str(),
-          RolloutStateName(state).c_str(), static_cast<unsigned long long>(version));
+  Log(options_.log, LogLevel::kInfo,
+      absl::StrCat("fleet \"", fleet, "\": rollout ", RolloutStateName(state), " at version ",
+                   version));
   return absl::OkStatus();
 }
 
@@ -253,8 +254,9 @@ absl::StatusOr<Rollout> UpstreamService::StartRollout(
   entry.stable = current->second;
   cache_->Pin(*fleet, entry.stable, CanaryGroupOf(rollout));
   ++open_rollouts_;
-  fprintf(stderr, "fleet \"%s\": rollout started at stable version %llu\n", fleet->c_str(),
-          static_cast<unsigned long long>(rollout.stable_version()));
+  Log(options_.log, LogLevel::kInfo,
+      absl::StrCat("fleet \"", *fleet, "\": rollout started at stable version ",
+                   rollout.stable_version()));
   RolloutEntry& stored = rollouts_[*fleet] = std::move(entry);
   return DescribeLocked(*fleet, stored);
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/printable.h"
 #include "common/upstream_rules.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -19,20 +20,6 @@ using nginx_xds::v1::CanaryNode;
 using nginx_xds::v1::NodeRejection;
 using nginx_xds::v1::Rollout;
 using nginx_xds::v1::RolloutState;
-
-// `text` with every byte that is not printable ASCII written as \xNN.
-std::string Printable(absl::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7f) {
-      absl::StrAppendFormat(&out, "\\x%02x", byte);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 // A JSON string: quotes, backslashes and control bytes escaped; other bytes
 // as they are.

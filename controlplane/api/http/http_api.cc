@@ -14,8 +14,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/printable.h"
 #include "common/upstream_block.h"
 #include "common/upstream_rules.h"
+#include "controlplane/api/http/http_status.h"
 #include "controlplane/rollout/rollout.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -28,44 +30,6 @@ using nginx_xds::v1::Upstream;
 using nginx_xds::v1::WriteResponse;
 
 constexpr absl::string_view kUpstreamPrefix = "/upstream/";
-
-// Which API a status is mapped for: they differ where the seeds do.
-enum class Api { kDynamic, kDyups };
-
-// absl codes to HTTP. /dynamic (API-COMPAT A): every mistake of the request
-// is 400, an unknown zone 404 (decided by the caller). dyups (B): 404 for
-// an unknown upstream, 409 for "send the same command again later".
-int StatusFor(const absl::Status& status, Api api) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kOutOfRange:
-      return 400;
-    case absl::StatusCode::kNotFound:
-      return api == Api::kDynamic ? 400 : 404;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kAborted:
-      return api == Api::kDynamic ? 503 : 409;
-    default:
-      return 500;
-  }
-}
-
-// `text` with every byte that is not printable ASCII written as \xNN, so a
-// message can quote anything a client sent.
-std::string Printable(absl::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7f) {
-      absl::StrAppendFormat(&out, "\\x%02x", byte);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 // An error whose message has several lines.
 HttpResponse ErrorLines(int status, const std::vector<std::string>& lines) {
@@ -435,7 +399,7 @@ HttpResponse DynamicOperation(UpstreamService* upstreams, const std::string& fle
     write = upstreams->UpdateServer(update);
   }
   if (!write.ok()) {
-    int status = StatusFor(write.status(), Api::kDynamic);
+    int status = HttpStatusFor(write.status(), HttpDialect::kDynamic);
     // NOT_FOUND is a missing server (400) unless the zone went away meanwhile.
     if (write.status().code() == absl::StatusCode::kNotFound &&
         !upstreams->FindByZone(fleet, op.zone).ok()) {
@@ -621,7 +585,8 @@ HttpResponse HttpApi::List(const std::string& fleet, bool detail) const {
 HttpResponse HttpApi::GetUpstream(const std::string& fleet, const std::string& name) const {
   absl::StatusOr<Upstream> upstream = upstreams_->Get(fleet, name);
   if (!upstream.ok())
-    return Error(StatusFor(upstream.status(), Api::kDyups), upstream.status().message());
+    return Error(HttpStatusFor(upstream.status(), HttpDialect::kDyups),
+                 upstream.status().message());
   if (upstream->servers().empty()) return NoContent();
   return Ok(DyupsServers(*upstream));
 }
@@ -632,13 +597,15 @@ HttpResponse HttpApi::PostUpstream(const std::string& fleet, const std::string& 
   if (!upstream.ok()) return Error(400, upstream.status().message());
   upstream->set_name(name);
   absl::StatusOr<WriteResponse> write = upstreams_->Replace(fleet, *std::move(upstream));
-  if (!write.ok()) return Error(StatusFor(write.status(), Api::kDyups), write.status().message());
+  if (!write.ok())
+    return Error(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
   return WriteAnswer(*write, "success");
 }
 
 HttpResponse HttpApi::DeleteUpstream(const std::string& fleet, const std::string& name) const {
   absl::StatusOr<WriteResponse> write = upstreams_->Delete(fleet, name);
-  if (!write.ok()) return Error(StatusFor(write.status(), Api::kDyups), write.status().message());
+  if (!write.ok())
+    return Error(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
   return WriteAnswer(*write, "success");
 }
 

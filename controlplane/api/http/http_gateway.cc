@@ -191,8 +191,9 @@ class HttpServer : public HttpConnectionHost {
   // One line per 100 times a limit bites, so a flood cannot flood the log.
   void LogLimit(const char* what) {
     if (limit_hits_++ % 100 == 0) {
-      std::fprintf(stderr, "http gateway: %d connections open (the most): %s (%llu times)\n",
-                   options_.max_connections, what, static_cast<unsigned long long>(limit_hits_));
+      Log(options_.log, LogLevel::kWarning,
+          absl::StrCat("http gateway: ", options_.max_connections,
+                       " connections open (the most): ", what, " (", limit_hits_, " times)"));
     }
   }
 

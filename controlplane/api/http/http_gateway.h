@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "controlplane/api/admin_auth.h"
 #include "controlplane/api/http/http_api.h"
+#include "controlplane/log/log.h"
 
 namespace nginx_xds {
 
@@ -49,6 +50,8 @@ class HttpGateway {
     // Every request must carry its bearer token (401 otherwise); null: none.
     // Must outlive the gateway.
     const AdminAuth* auth = nullptr;
+    // Where a limit that bites is logged (at warning); unset: nowhere.
+    LogHandler log;
   };
 
   // Binds `options.listen` and starts serving `api`, which must outlive the

@@ -5,8 +5,7 @@
 //   POST /rollouts/FLEET/promote[?force=true]
 //   POST /rollouts/FLEET/abort
 // Each takes format=text (the default) or format=json. Errors carry the gRPC
-// API's message; INVALID_ARGUMENT is 400, NOT_FOUND 404, ALREADY_EXISTS and
-// FAILED_PRECONDITION 409.
+// API's message, with the status HttpStatusFor gives the rollouts dialect.
 
 #include <set>
 #include <string>
@@ -18,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "controlplane/api/http/http_api.h"
+#include "controlplane/api/http/http_status.h"
 #include "controlplane/rollout/rollout.h"
 
 namespace nginx_xds {
@@ -26,26 +26,8 @@ namespace {
 
 constexpr absl::string_view kRolloutsPrefix = "/rollouts/";
 
-int RolloutStatusFor(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return 400;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kAborted:
-      return 409;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
 HttpResponse Failed(const absl::Status& status) {
-  return HttpApi::Error(RolloutStatusFor(status), status.message());
+  return HttpApi::Error(HttpStatusFor(status, HttpDialect::kRollouts), status.message());
 }
 
 absl::StatusOr<bool> ParseBool(const std::string& name, const std::string& value) {

@@ -11,18 +11,13 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
 
+using nginx_xds::testing::MakeUpstream;
 using nginx_xds::v1::Upstream;
-
-Upstream MakeUpstream(const std::string& name, std::vector<std::string> addresses) {
-  Upstream upstream;
-  upstream.set_name(name);
-  for (const auto& address : addresses) upstream.add_servers()->set_address(address);
-  return upstream;
-}
 
 class UpstreamServiceTest : public ::testing::Test {
  protected:

@@ -18,22 +18,17 @@
 #include "nginx_xds/v1/management.grpc.pb.h"
 #include "tests/controlplane/test_agent.h"
 #include "tests/controlplane/test_control_plane.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
 
+using nginx_xds::testing::MakeUpstream;
 using nginx_xds::v1::Rollout;
 using nginx_xds::v1::RolloutResponse;
 using nginx_xds::v1::Upstream;
 using nginx_xds::v1::WriteResponse;
 using ::testing::HasSubstr;
-
-Upstream MakeUpstream(const std::string& name, std::vector<std::string> addresses) {
-  Upstream upstream;
-  upstream.set_name(name);
-  for (const auto& address : addresses) upstream.add_servers()->set_address(address);
-  return upstream;
-}
 
 const std::vector<std::string> kOld = {"127.0.0.1:7001"};
 const std::vector<std::string> kNew = {"127.0.0.1:7001", "127.0.0.1:7002"};

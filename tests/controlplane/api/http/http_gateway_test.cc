@@ -26,25 +26,18 @@
 #include "gtest/gtest.h"
 #include "tests/controlplane/test_agent.h"
 #include "tests/controlplane/test_control_plane.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
 
+using nginx_xds::testing::MakeUpstream;
 using nginx_xds::v1::Upstream;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-Upstream MakeUpstream(const std::string& name, const std::string& zone,
-                      const std::vector<std::string>& addresses) {
-  Upstream upstream;
-  upstream.set_name(name);
-  upstream.set_zone(zone);
-  for (const auto& address : addresses) upstream.add_servers()->set_address(address);
-  return upstream;
-}
 
 // What came back: status, body and headers.
 struct Reply {
@@ -195,8 +188,8 @@ class HttpGatewayTest : public ::testing::Test {
 
   // The seed 000 upstream: zone zone_for_backends with 6001-6003.
   void PutSeedBackends() {
-    Put("", MakeUpstream("backends", "zone_for_backends",
-                         {"127.0.0.1:6001", "127.0.0.1:6002", "127.0.0.1:6003"}));
+    Put("", MakeUpstream("backends", {"127.0.0.1:6001", "127.0.0.1:6002", "127.0.0.1:6003"},
+                         "zone_for_backends"));
   }
 
   // Everything a request could change: every upstream of every fleet in
@@ -313,8 +306,8 @@ TEST_F(HttpGatewayTest, Seed000AddThenRemove) {
 // nginx.conf's upstreams host1 and host2 are in place.
 
 TEST_F(HttpGatewayTest, Seed002Sample) {
-  Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
-  Put("", MakeUpstream("host2", "", {"127.0.0.1:8089"}));
+  Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
+  Put("", MakeUpstream("host2", {"127.0.0.1:8089"}));
 
   Reply post = Post("/upstream/dyhost", "server 127.0.0.1:8089;server 127.0.0.1:8088;");
   EXPECT_EQ(post.status, 200);
@@ -351,8 +344,8 @@ TEST_F(HttpGatewayTest, Seed002Sample) {
 }
 
 TEST_F(HttpGatewayTest, DyupsListAndUpstream) {
-  Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
-  Put("", MakeUpstream("host2", "", {"127.0.0.1:8089"}));
+  Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
+  Put("", MakeUpstream("host2", {"127.0.0.1:8089"}));
   ASSERT_EQ(Post("/upstream/dyhost", "server 127.0.0.1:8089;server 127.0.0.1:8088;").status, 200);
   Reply list = Get("/list");
   EXPECT_EQ(list.status, 200);
@@ -379,7 +372,7 @@ TEST_F(HttpGatewayTest, DyupsEmptyListAndDetailAre204) {
   EXPECT_EQ(detail.status, 204);
   EXPECT_EQ(detail.body, "");
   // A fleet that has upstreams is not empty for another fleet.
-  Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
+  Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
   EXPECT_EQ(Get("/list", {{"X-Xds-Fleet", "empty"}}).status, 204);
   EXPECT_EQ(Get("/list").status, 200);
 }
@@ -389,7 +382,7 @@ TEST_F(HttpGatewayTest, DyupsEmptyListAndDetailAre204) {
 // says is taken.
 TEST_F(HttpGatewayTest, DyupsPostReplacesKeepingZoneAndNameMovingItLast) {
   PutSeedBackends();
-  Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
+  Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
   Reply post = Post("/upstream/BACKENDS",
                     "least_conn;\n"
                     "server 127.0.0.1:7000 weight=3 max_fails=2 fail_timeout=1m max_conns=10;\n"
@@ -436,8 +429,8 @@ TEST_F(HttpGatewayTest, DyupsPostReplacesKeepingZoneAndNameMovingItLast) {
 // A deleted upstream frees its slot, which the next new upstream takes
 // (dyups lists a re-created host1 first again).
 TEST_F(HttpGatewayTest, DyupsDeleteIsCaseInsensitiveAndFreesTheSlot) {
-  Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
-  Put("", MakeUpstream("host2", "", {"127.0.0.1:8089"}));
+  Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
+  Put("", MakeUpstream("host2", {"127.0.0.1:8089"}));
   EXPECT_EQ(Delete("/upstream/HOST1").status, 200);
   EXPECT_EQ(Get("/list").body, "host2\n");
   EXPECT_EQ(Post("/upstream/host1", "server 127.0.0.1:8088;").status, 200);
@@ -447,7 +440,7 @@ TEST_F(HttpGatewayTest, DyupsDeleteIsCaseInsensitiveAndFreesTheSlot) {
 // dyups answers a POST without a body 204, whatever the path, and stores
 // nothing.
 TEST_F(HttpGatewayTest, DyupsPostWithoutABodyIs204AndStoresNothing) {
-  Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
+  Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
   const std::string before = State();
   for (const std::string path : {"/upstream/newone", "/upstream/host1", "/list", "/detail"}) {
     Reply post = Send("POST", path);
@@ -633,7 +626,7 @@ TEST_F(HttpGatewayTest, NotAllowedReadsAsNginxWrites) {
 // X-Xds-Fleet names the fleet; each fleet has its own upstreams and zones.
 TEST_F(HttpGatewayTest, FleetHeaderSelectsTheFleet) {
   PutSeedBackends();
-  Put("edge", MakeUpstream("edgeup", "zone_for_backends", {"10.0.0.1:80"}));
+  Put("edge", MakeUpstream("edgeup", {"10.0.0.1:80"}, "zone_for_backends"));
   const Headers edge = {{"X-Xds-Fleet", "edge"}};
   EXPECT_EQ(Get("/list", edge).body, "edgeup\n");
   EXPECT_EQ(Get(kZone, edge).body, "server 10.0.0.1:80;\n");
@@ -649,7 +642,7 @@ TEST_F(HttpGatewayTest, FleetHeaderSelectsTheFleet) {
 }
 
 TEST_F(HttpGatewayTest, StateSurvivesARestart) {
-  Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
+  Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
   ASSERT_EQ(Post("/upstream/dyhost", "server 127.0.0.1:8089;server 127.0.0.1:8088;").status, 200);
   ASSERT_EQ(Post("/upstream/host1", "server 127.0.0.1:8090;").status, 200);
   const std::string detail = Get("/detail").body;
@@ -743,7 +736,7 @@ TEST_F(HttpGatewayTest, RejectionIsA500NamingTheNodeAndItsReason) {
                                                 ",\"message\":\"cannot apply upstream\"")));
 
   // /dynamic's writes are answered the same way.
-  Put("", MakeUpstream("dyhost", "zone_dy", {"127.0.0.1:8089"}));
+  Put("", MakeUpstream("dyhost", {"127.0.0.1:8089"}, "zone_dy"));
   Reply add = Get("/dynamic?upstream=zone_dy&add=&server=127.0.0.1:8090");
   EXPECT_EQ(add.status, 500);
   EXPECT_THAT(add.body, StartsWith("500 Internal Server Error\n"));
@@ -1094,13 +1087,13 @@ class HttpGatewayCorpusTest : public HttpGatewayTest {
   void SetUp() override {
     HttpGatewayTest::SetUp();
     PutSeedBackends();
-    Put("", MakeUpstream("host1", "", {"127.0.0.1:8088"}));
-    Put("", MakeUpstream("host2", "", {"127.0.0.1:8089"}));
-    Upstream single = MakeUpstream("single", "zone_single", {"127.0.0.1:7001"});
+    Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
+    Put("", MakeUpstream("host2", {"127.0.0.1:8089"}));
+    Upstream single = MakeUpstream("single", {"127.0.0.1:7001"}, "zone_single");
     single.set_method(v1::HASH);
     single.set_hash_key("$request_uri");
     Put("", single);
-    Put("edge", MakeUpstream("edgeup", "zone_edge", {"10.0.0.1:80"}));
+    Put("edge", MakeUpstream("edgeup", {"10.0.0.1:80"}, "zone_edge"));
   }
 
   // The body of an error: the status line's words, then what was wrong.

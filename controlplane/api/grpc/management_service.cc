@@ -3,6 +3,8 @@
 #include <string>
 #include <utility>
 
+#include "controlplane/fleet/fleet_status.h"
+
 namespace nginx_xds {
 
 namespace {
@@ -73,13 +75,7 @@ grpc::Status UpstreamGrpcService::UpdateServer(grpc::ServerContext*,
 }
 
 nginx_xds::v1::FleetStatus FleetGrpcService::Status(const std::string& fleet) const {
-  nginx_xds::v1::FleetStatus status = registry_->Status(fleet);
-  for (const auto& node : status.nodes()) {
-    (*status.mutable_fleet_versions())[node.fleet()] = service_->FleetVersion(node.fleet());
-  }
-  if (!fleet.empty()) (*status.mutable_fleet_versions())[fleet] = service_->FleetVersion(fleet);
-  for (auto& rollout : service_->Rollouts(fleet)) *status.add_rollouts() = std::move(rollout);
-  return status;
+  return BuildFleetStatus(*registry_, *service_, fleet);
 }
 
 grpc::Status FleetGrpcService::GetFleetStatus(grpc::ServerContext*,

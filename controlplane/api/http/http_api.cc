@@ -18,6 +18,7 @@
 #include "common/upstream_block.h"
 #include "common/upstream_rules.h"
 #include "controlplane/api/http/http_status.h"
+#include "controlplane/fleet/fleet_status.h"
 #include "controlplane/rollout/rollout.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -635,16 +636,11 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
     if (!fleet.ok()) return Error(400, fleet.status().message());
     only = *fleet;
   }
-  nginx_xds::v1::FleetStatus status = registry_->Status(only);
-  std::map<std::string, uint64_t> versions;
-  if (only.empty()) {
-    versions = upstreams_->FleetVersions();
-    for (const auto& node : status.nodes()) versions.emplace(node.fleet(), 0);
-  } else {
-    versions[only] = upstreams_->FleetVersion(only);
-  }
-
-  const std::vector<nginx_xds::v1::Rollout> rollouts = upstreams_->Rollouts(only);
+  const nginx_xds::v1::FleetStatus status = BuildFleetStatus(*registry_, *upstreams_, only);
+  // Fleets by name, as the text and the JSON list them.
+  const std::map<std::string, uint64_t> versions(status.fleet_versions().begin(),
+                                                 status.fleet_versions().end());
+  const auto& rollouts = status.rollouts();
 
   std::string body;
   if (json) {

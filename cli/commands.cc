@@ -6,12 +6,12 @@
 #include <sstream>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/cord.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/render.h"
-#include "controlplane/upstream_block.h"
+#include "common/upstream_block.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 

@@ -20,23 +20,6 @@ using nginx_xds::v1::Upstream;
 constexpr uint16_t kDefaultPort = 80;
 constexpr size_t kMaxHashKeyLength = 1024;
 
-absl::string_view MethodName(Method method) {
-  switch (method) {
-    case v1::ROUND_ROBIN:
-      return "round_robin";
-    case v1::LEAST_CONN:
-      return "least_conn";
-    case v1::IP_HASH:
-      return "ip_hash";
-    case v1::HASH:
-      return "hash";
-    case v1::RANDOM:
-      return "random";
-    default:
-      return "unknown";
-  }
-}
-
 absl::Status UpstreamError(const Upstream& upstream, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("upstream \"", upstream.name(), "\": ", what));
 }
@@ -221,6 +204,11 @@ absl::Status NormalizeServer(const Server& server, Method method, const AddressR
 }
 
 }  // namespace
+
+std::string MethodName(Method method) {
+  if (!v1::Method_IsValid(method)) return "unknown";
+  return absl::AsciiStrToLower(v1::Method_Name(method));
+}
 
 absl::Status ValidateName(absl::string_view what, absl::string_view name) {
   bool valid = !name.empty() && name.size() <= kMaxNameLength;

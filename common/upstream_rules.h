@@ -39,6 +39,10 @@ absl::Status ValidateName(absl::string_view what, absl::string_view name);
 // case-insensitively): the name in lower case.
 std::string UpstreamKey(absl::string_view name);
 
+// nginx's word for `method` ("round_robin", "least_conn", ...): the
+// generated enum name in lower case; "unknown" for a value the enum lacks.
+std::string MethodName(nginx_xds::v1::Method method);
+
 // Checks every field of `upstream`, fills unset ones with nginx's defaults,
 // puts addresses in canonical form, resolves host names with `resolve` into
 // one server per address (keeping the name in Server.host), and rejects

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
 #include "common/upstream_rules.h"
@@ -33,29 +34,12 @@ using nginx_xds::v1::Upstream;
 
 constexpr uint32_t kBackupPriority = 1;
 
-struct MethodInfo {
-  Method method;
-  const char* name;
-};
-
-constexpr MethodInfo kMethods[] = {
-    {v1::ROUND_ROBIN, "round_robin"}, {v1::LEAST_CONN, "least_conn"},
-    {v1::IP_HASH, "ip_hash"},         {v1::HASH, "hash"},
-    {v1::RANDOM, "random"},
-};
-
-const char* MethodName(Method method) {
-  for (const MethodInfo& info : kMethods) {
-    if (info.method == method) return info.name;
-  }
-  return "round_robin";
-}
-
+// The inverse of MethodName: only its exact lower-case text.
 std::optional<Method> MethodFromName(absl::string_view name) {
-  for (const MethodInfo& info : kMethods) {
-    if (name == info.name) return info.method;
-  }
-  return std::nullopt;
+  Method method;
+  if (!v1::Method_Parse(absl::AsciiStrToUpper(name), &method)) return std::nullopt;
+  if (MethodName(method) != name) return std::nullopt;
+  return method;
 }
 
 // The closest Envoy policy; the exact nginx method travels in metadata.
@@ -87,7 +71,8 @@ void PutString(Struct* fields, const char* key, const std::string& value) {
 Struct ClusterMetadata(const Upstream& upstream) {
   Struct nginx;
   if (upstream.method() != v1::ROUND_ROBIN) {
-    (*nginx.mutable_fields())["method"].set_string_value(MethodName(upstream.method()));
+    (*nginx.mutable_fields())["method"].set_string_value(
+        v1::Method_IsValid(upstream.method()) ? MethodName(upstream.method()) : "round_robin");
   }
   PutString(&nginx, "hash_key", upstream.hash_key());
   if (upstream.hash_consistent()) {

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "controlplane/sqlite_store.h"
+#include "controlplane/store/sqlite_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 
@@ -31,6 +31,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
 
   UpstreamService::Options service_options;
   service_options.ack_timeout = options.ack_timeout;
+  service_options.log = options.log;
   auto upstreams = UpstreamService::Create(cp->store_.get(), &cp->cache_, &cp->registry_,
                                            std::move(service_options));
   if (!upstreams.ok()) return upstreams.status();
@@ -39,15 +40,18 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   UpstreamService* service = cp->upstreams_.get();
   cp->ads_ = std::make_unique<AdsService>(
       &cp->cache_, &cp->registry_,
-      [service](const std::string& node, const std::string& fleet,
-                std::vector<nginx_xds::v1::Upstream> upstreams) {
+      // The adoption callback: the only way from xds/ back to the write path.
+      [service, log = options.log](const std::string& node, const std::string& fleet,
+                                   std::vector<nginx_xds::v1::Upstream> upstreams) {
         auto adopted = service->Adopt(fleet, std::move(upstreams));
         if (!adopted.ok()) {
-          fprintf(stderr, "node \"%s\": static upstreams not adopted: %s\n", node.c_str(),
-                  std::string(adopted.status().message()).c_str());
+          Log(log, LogLevel::kError,
+              absl::StrCat("node \"", node,
+                           "\": static upstreams not adopted: ", adopted.status().message()));
         } else if (*adopted > 0) {
-          fprintf(stderr, "node \"%s\": adopted %d static upstream(s) into fleet \"%s\"\n",
-                  node.c_str(), *adopted, fleet.c_str());
+          Log(log, LogLevel::kInfo,
+              absl::StrCat("node \"", node, "\": adopted ", *adopted,
+                           " static upstream(s) into fleet \"", fleet, "\""));
         }
       });
   cp->upstream_grpc_ = std::make_unique<UpstreamGrpcService>(service);
@@ -103,6 +107,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     http_options.header_timeout = options.http_header_timeout;
     http_options.keep_alive_timeout = options.http_keep_alive_timeout;
     http_options.auth = &cp->admin_auth_;
+    http_options.log = options.log;
     auto gateway = HttpGateway::Start(cp->http_api_.get(), http_options);
     if (!gateway.ok()) {
       cp->Shutdown();

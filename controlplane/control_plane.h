@@ -6,19 +6,20 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "controlplane/admin_auth.h"
-#include "controlplane/admin_grpc.h"
-#include "controlplane/ads_service.h"
-#include "controlplane/callback_waker.h"
-#include "controlplane/http_api.h"
-#include "controlplane/http_gateway.h"
-#include "controlplane/management_service.h"
-#include "controlplane/node_registry.h"
-#include "controlplane/rollout_grpc.h"
-#include "controlplane/snapshot_cache.h"
-#include "controlplane/store.h"
-#include "controlplane/upstream_service.h"
-#include "controlplane/xds_tls.h"
+#include "controlplane/api/admin_auth.h"
+#include "controlplane/api/grpc/admin_grpc.h"
+#include "controlplane/api/grpc/management_service.h"
+#include "controlplane/api/grpc/rollout_grpc.h"
+#include "controlplane/api/http/http_api.h"
+#include "controlplane/api/http/http_gateway.h"
+#include "controlplane/fleet/node_registry.h"
+#include "controlplane/fleet/upstream_service.h"
+#include "controlplane/log/log.h"
+#include "controlplane/store/store.h"
+#include "controlplane/xds/ads_service.h"
+#include "controlplane/xds/callback_waker.h"
+#include "controlplane/xds/snapshot_cache.h"
+#include "controlplane/xds/xds_tls.h"
 #include "grpcpp/grpcpp.h"
 
 namespace nginx_xds {
@@ -52,6 +53,8 @@ class ControlPlane {
     std::string admin_token_file;
     // TLS (mutual with a client CA) of the ADS server; empty: plaintext.
     XdsTlsFiles xds_tls;
+    // Where every part logs; unset: nowhere (main() wires spdlog).
+    LogHandler log;
   };
 
   // Opens the store, restores every fleet and starts both servers.

@@ -16,6 +16,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controlplane/control_plane.h"
+#include "controlplane/log/log.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, xds_listen, "127.0.0.1:18000",
           "Address (host:port) to serve ADS to nginx agents on; port 0 picks one.");
@@ -49,6 +52,53 @@ ABSL_FLAG(std::string, xds_tls_client_ca, "",
           "PEM CA bundle that agents' client certificates must chain to: mutual TLS, and a "
           "node may only use the node id (and fleet) its certificate names.");
 
+ABSL_FLAG(std::string, log_level, "info",
+          "The least level logged to stderr: debug, info (one line per write and rollout "
+          "step), warning or error.");
+
+namespace {
+
+// The control plane's LogHandler on spdlog: plain lines on stderr (no colour
+// codes in a journal), with the time and the level. spdlog rather than glog:
+// no gflags of its own next to Abseil's flags and no process-wide init.
+absl::StatusOr<nginx_xds::LogHandler> StderrLog(const std::string& level_name) {
+  spdlog::level::level_enum least;
+  if (level_name == "debug") {
+    least = spdlog::level::debug;
+  } else if (level_name == "info") {
+    least = spdlog::level::info;
+  } else if (level_name == "warning") {
+    least = spdlog::level::warn;
+  } else if (level_name == "error") {
+    least = spdlog::level::err;
+  } else {
+    return absl::InvalidArgumentError("--log_level \"" + level_name +
+                                      "\" is not debug, info, warning or error");
+  }
+  auto logger = spdlog::stderr_logger_mt("nginx-xds");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  logger->set_level(least);
+  logger->flush_on(spdlog::level::trace);
+  return [logger](nginx_xds::LogLevel level, const std::string& message) {
+    switch (level) {
+      case nginx_xds::LogLevel::kDebug:
+        logger->debug("{}", message);
+        break;
+      case nginx_xds::LogLevel::kInfo:
+        logger->info("{}", message);
+        break;
+      case nginx_xds::LogLevel::kWarning:
+        logger->warn("{}", message);
+        break;
+      case nginx_xds::LogLevel::kError:
+        logger->error("{}", message);
+        break;
+    }
+  };
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "nginx-xds control plane: --xds_listen, --admin_listen, --http_listen, --data_dir");
@@ -69,7 +119,13 @@ int main(int argc, char** argv) {
     fprintf(stderr, "cannot create --data_dir \"%s\": %s\n", data_dir.c_str(), strerror(errno));
     return 1;
   }
+  auto log = StderrLog(absl::GetFlag(FLAGS_log_level));
+  if (!log.ok()) {
+    fprintf(stderr, "nginx-xds control plane: %s\n", std::string(log.status().message()).c_str());
+    return 1;
+  }
   nginx_xds::ControlPlane::Options options;
+  options.log = *log;
   options.xds_listen = absl::GetFlag(FLAGS_xds_listen);
   options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   options.database_path = data_dir + "/nginx-xds.db";

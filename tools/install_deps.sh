@@ -7,7 +7,7 @@ set -euo pipefail
 readonly PACKAGES=(
   bazel-bootstrap bazel-rules-java pkg-config g++
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libsqlite3-dev libcpp-httplib-dev libboost-dev
+  libabsl-dev libsqlite3-dev libcpp-httplib-dev libboost-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev prometheus etcd-server etcd-client
   nginx nginx-dev libnginx-mod-http-echo

@@ -13,6 +13,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/controlplane/test_control_plane.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
@@ -20,14 +21,8 @@ namespace {
 using envoy::service::discovery::v3::AggregatedDiscoveryService;
 using envoy::service::discovery::v3::DiscoveryRequest;
 using envoy::service::discovery::v3::DiscoveryResponse;
+using nginx_xds::testing::MakeUpstreamOnPort;
 using Stream = grpc::ClientReaderWriter<DiscoveryRequest, DiscoveryResponse>;
-
-nginx_xds::v1::Upstream MakeUpstream(const std::string& name, int port) {
-  nginx_xds::v1::Upstream upstream;
-  upstream.set_name(name);
-  upstream.add_servers()->set_address("127.0.0.1:" + std::to_string(port));
-  return upstream;
-}
 
 class AdsProtocolTest : public ::testing::Test {
  protected:
@@ -137,8 +132,8 @@ TEST_F(AdsProtocolTest, FirstRequestWithoutNodeIsRejected) {
 
 // Validate that a wildcard subscription receives every resource at the current version.
 TEST_F(AdsProtocolTest, WildcardSubscriptionReceivesEveryUpstream) {
-  Write("web", MakeUpstream("a", 8001));
-  const uint64_t version = Write("web", MakeUpstream("b", 8002));
+  Write("web", MakeUpstreamOnPort("a", 8001));
+  const uint64_t version = Write("web", MakeUpstreamOnPort("b", 8002));
   Client client = Open();
   ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
   DiscoveryResponse response = Read(client.stream.get());
@@ -152,8 +147,8 @@ TEST_F(AdsProtocolTest, WildcardSubscriptionReceivesEveryUpstream) {
 
 // Validate that a named subscription receives only the named resources.
 TEST_F(AdsProtocolTest, NamedSubscriptionReceivesOnlyNamedResources) {
-  Write("web", MakeUpstream("a", 8001));
-  Write("web", MakeUpstream("b", 8002));
+  Write("web", MakeUpstreamOnPort("a", 8001));
+  Write("web", MakeUpstreamOnPort("b", 8002));
   Client client = Open();
   DiscoveryRequest request = Subscribe("n1", "web", kEndpointTypeUrl);
   request.add_resource_names("b");
@@ -167,12 +162,12 @@ TEST_F(AdsProtocolTest, NamedSubscriptionReceivesOnlyNamedResources) {
 
 // Validate that each response carries a new nonce from the stream's counter.
 TEST_F(AdsProtocolTest, EveryResponseCarriesANewNonce) {
-  Write("web", MakeUpstream("a", 8001));
+  Write("web", MakeUpstreamOnPort("a", 8001));
   Client client = Open();
   ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
   DiscoveryResponse first = Read(client.stream.get());
   ASSERT_TRUE(client.stream->Write(Ack(first)));
-  Write("web", MakeUpstream("a", 8002));
+  Write("web", MakeUpstreamOnPort("a", 8002));
   DiscoveryResponse second = Read(client.stream.get());
   EXPECT_FALSE(first.nonce().empty());
   EXPECT_NE(first.nonce(), second.nonce());
@@ -181,26 +176,26 @@ TEST_F(AdsProtocolTest, EveryResponseCarriesANewNonce) {
 
 // Validate that an ACK parks the stream: the next response is the next version.
 TEST_F(AdsProtocolTest, AckParksTheStreamUntilANewerVersion) {
-  const uint64_t v1 = Write("web", MakeUpstream("a", 8001));
+  const uint64_t v1 = Write("web", MakeUpstreamOnPort("a", 8001));
   Client client = Open();
   ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
   DiscoveryResponse first = Read(client.stream.get());
   EXPECT_EQ(first.version_info(), std::to_string(v1));
   ASSERT_TRUE(client.stream->Write(Ack(first)));
   AwaitNode("n1", [&](const auto& s) { return s.acked_version() == v1; });
-  const uint64_t v2 = Write("web", MakeUpstream("a", 8002));
+  const uint64_t v2 = Write("web", MakeUpstreamOnPort("a", 8002));
   DiscoveryResponse second = Read(client.stream.get());
   EXPECT_EQ(second.version_info(), std::to_string(v2));
 }
 
 // Validate that a request with a stale nonce is ignored (its NACK is not recorded).
 TEST_F(AdsProtocolTest, StaleNonceIsIgnored) {
-  Write("web", MakeUpstream("a", 8001));
+  Write("web", MakeUpstreamOnPort("a", 8001));
   Client client = Open();
   ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
   DiscoveryResponse first = Read(client.stream.get());
   ASSERT_TRUE(client.stream->Write(Ack(first)));
-  const uint64_t v2 = Write("web", MakeUpstream("a", 8002));
+  const uint64_t v2 = Write("web", MakeUpstreamOnPort("a", 8002));
   DiscoveryResponse second = Read(client.stream.get());
   // A NACK naming the first response's nonce answers nothing current.
   ASSERT_TRUE(client.stream->Write(Nack(first, "late rejection")));
@@ -211,7 +206,7 @@ TEST_F(AdsProtocolTest, StaleNonceIsIgnored) {
 
 // Validate that a NACK is recorded for the node with its message and version.
 TEST_F(AdsProtocolTest, NackIsRecordedInFleetStatus) {
-  const uint64_t v1 = Write("web", MakeUpstream("a", 8001));
+  const uint64_t v1 = Write("web", MakeUpstreamOnPort("a", 8001));
   Client client = Open();
   ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
   DiscoveryResponse first = Read(client.stream.get());
@@ -225,7 +220,7 @@ TEST_F(AdsProtocolTest, NackIsRecordedInFleetStatus) {
 // Validate that a NACKed version is never re-sent to that node, even on a new
 // stream, and that the next newer version is.
 TEST_F(AdsProtocolTest, NackedVersionIsNeverResentButTheNextOneIs) {
-  Write("web", MakeUpstream("a", 8001));
+  Write("web", MakeUpstreamOnPort("a", 8001));
   {
     Client client = Open();
     ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
@@ -240,7 +235,7 @@ TEST_F(AdsProtocolTest, NackedVersionIsNeverResentButTheNextOneIs) {
   AwaitNode("n1", [](const auto& s) { return s.connected(); });
   // The stream has handled its subscription and sent nothing; a newer version
   // is the first thing it gets.
-  const uint64_t v2 = Write("web", MakeUpstream("a", 8002));
+  const uint64_t v2 = Write("web", MakeUpstreamOnPort("a", 8002));
   DiscoveryResponse response = Read(again.stream.get());
   EXPECT_EQ(response.version_info(), std::to_string(v2));
 }
@@ -248,7 +243,7 @@ TEST_F(AdsProtocolTest, NackedVersionIsNeverResentButTheNextOneIs) {
 // Validate that a node that sends `node` only on its first request is still
 // known on later ones (its ACK is recorded).
 TEST_F(AdsProtocolTest, NodeOnTheFirstRequestOnlyIsEnough) {
-  const uint64_t v1 = Write("web", MakeUpstream("a", 8001));
+  const uint64_t v1 = Write("web", MakeUpstreamOnPort("a", 8001));
   Client client = Open();
   ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
   DiscoveryResponse clusters = Read(client.stream.get());
@@ -266,21 +261,21 @@ TEST_F(AdsProtocolTest, NodeOnTheFirstRequestOnlyIsEnough) {
 // Validate that a client that already holds the current version (say, from
 // its cache) is not sent it again.
 TEST_F(AdsProtocolTest, VersionTheClientHoldsIsNotResent) {
-  const uint64_t v1 = Write("web", MakeUpstream("a", 8001));
+  const uint64_t v1 = Write("web", MakeUpstreamOnPort("a", 8001));
   Client client = Open();
   DiscoveryRequest request = Subscribe("n1", "web", kClusterTypeUrl);
   request.set_version_info(std::to_string(v1));
   ASSERT_TRUE(client.stream->Write(request));
   AwaitNode("n1", [&](const auto& s) { return s.acked_version() == v1; });
-  const uint64_t v2 = Write("web", MakeUpstream("a", 8002));
+  const uint64_t v2 = Write("web", MakeUpstreamOnPort("a", 8002));
   EXPECT_EQ(Read(client.stream.get()).version_info(), std::to_string(v2));
 }
 
 // Validate that fleets are separate: two fleets may each have "backends",
 // and each node sees only its own fleet's.
 TEST_F(AdsProtocolTest, FleetsHaveTheirOwnUpstreams) {
-  Write("blue", MakeUpstream("backends", 7001));
-  Write("green", MakeUpstream("backends", 7002));
+  Write("blue", MakeUpstreamOnPort("backends", 7001));
+  Write("green", MakeUpstreamOnPort("backends", 7002));
   Client blue = Open();
   Client green = Open();
   ASSERT_TRUE(blue.stream->Write(Subscribe("b1", "blue", kEndpointTypeUrl)));
@@ -296,15 +291,15 @@ TEST_F(AdsProtocolTest, FleetsHaveTheirOwnUpstreams) {
 
 // Validate that a write to one fleet sends nothing to another fleet's nodes.
 TEST_F(AdsProtocolTest, WriteToOneFleetDoesNotWakeAnother) {
-  Write("blue", MakeUpstream("backends", 7001));
+  Write("blue", MakeUpstreamOnPort("backends", 7001));
   Client green = Open();
   ASSERT_TRUE(green.stream->Write(Subscribe("g1", "green", kClusterTypeUrl)));
   DiscoveryResponse empty = Read(green.stream.get());
   EXPECT_EQ(empty.version_info(), "0");
   EXPECT_EQ(empty.resources_size(), 0);
   ASSERT_TRUE(green.stream->Write(Ack(empty)));
-  Write("blue", MakeUpstream("backends", 7002));
-  const uint64_t green_version = Write("green", MakeUpstream("web", 7003));
+  Write("blue", MakeUpstreamOnPort("backends", 7002));
+  const uint64_t green_version = Write("green", MakeUpstreamOnPort("web", 7003));
   EXPECT_EQ(Read(green.stream.get()).version_info(), std::to_string(green_version));
 }
 
@@ -312,7 +307,7 @@ TEST_F(AdsProtocolTest, WriteToOneFleetDoesNotWakeAnother) {
 // with the counts in the answer.
 TEST_F(AdsProtocolTest, WriteReportsFleetAcks) {
   StartControlPlane(absl::Seconds(60));
-  Write("web", MakeUpstream("a", 8001));
+  Write("web", MakeUpstreamOnPort("a", 8001));
   Client client = Open();
   ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
   ASSERT_TRUE(client.stream->Write(Ack(Read(client.stream.get()))));
@@ -322,7 +317,7 @@ TEST_F(AdsProtocolTest, WriteReportsFleetAcks) {
     DiscoveryResponse next;
     if (client.stream->Read(&next)) client.stream->Write(Ack(next));
   });
-  auto result = cp_->upstreams()->Put("web", MakeUpstream("a", 8002));
+  auto result = cp_->upstreams()->Put("web", MakeUpstreamOnPort("a", 8002));
   acker.join();
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->connected_nodes(), 1u);
@@ -334,7 +329,7 @@ TEST_F(AdsProtocolTest, WriteReportsFleetAcks) {
 // before its first response, so that response already holds them, and that
 // the fleet's own state wins over them afterwards.
 TEST_F(AdsProtocolTest, StaticUpstreamsAreAdoptedBeforeTheFirstResponse) {
-  Write("web", MakeUpstream("known", 8001));
+  Write("web", MakeUpstreamOnPort("known", 8001));
   Client client = Open();
   DiscoveryRequest request = Subscribe("n1", "web", kClusterTypeUrl);
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(

@@ -137,5 +137,25 @@ check_error "only backup servers in a new upstream" 400 invalid_argument \
   POST /upstream/dyn2 'server 127.0.0.1:8088 backup;'
 unchanged "the errors above"
 
+# Fleet status: GetFleetStatus and GET /fleet/status come from one builder,
+# so both list the same fleets (here written ones without nodes) at the same
+# versions, and the same rollouts (none here).
+fleet_status_grpc=$(grpc "$admin_port" nginx_xds.v1.FleetService/GetFleetStatus '{}' 2>&1 || true)
+fleet_status_http=$(curl -s "http://127.0.0.1:$http_port/fleet/status?format=json")
+grpc_fleets=$(jq -c '[.fleetVersions // {} | to_entries[] | {name: .key, version: (.value | tonumber)}] | sort_by(.name)' <<<"$fleet_status_grpc" 2>/dev/null || echo "bad: $fleet_status_grpc")
+http_fleets=$(jq -c '[.fleets[] | {name, version}] | sort_by(.name)' <<<"$fleet_status_http" 2>/dev/null || echo "bad: $fleet_status_http")
+[[ "$grpc_fleets" == "$http_fleets" && "$grpc_fleets" == *'"name":"g"'* && "$grpc_fleets" == *'"name":"h"'* ]] ||
+  fail "fleet status: gRPC lists $grpc_fleets, HTTP $http_fleets"
+grpc_rollouts=$(jq -c '.rollouts // [] | length' <<<"$fleet_status_grpc" 2>/dev/null || echo bad)
+http_rollouts=$(jq -c '.rollouts | length' <<<"$fleet_status_http" 2>/dev/null || echo bad)
+[[ "$grpc_rollouts" == "$http_rollouts" ]] ||
+  fail "fleet status rollouts: gRPC has $grpc_rollouts, HTTP $http_rollouts"
+# The same missing rollout is NOT_FOUND over gRPC and 404 over HTTP.
+rollout_reply=$(grpc "$admin_port" nginx_xds.v1.RolloutService/GetRollout '{"fleet":"h"}' 2>&1 || true)
+[[ $(jq -r .code <<<"$rollout_reply" 2>/dev/null) == not_found ]] || fail "GetRollout of no rollout: gRPC gave $rollout_reply"
+rollout_http=$(http h GET /rollouts/h)
+[[ "${rollout_http%%$'\n'*}" == 404 && "$rollout_http" == *"$(jq -r .message <<<"$rollout_reply")"* ]] ||
+  fail "GET /rollouts/h: HTTP gave ${rollout_http//$'\n'/ | }, want 404 with gRPC's message"
+
 if ((failures)); then echo "$failures failure(s)"; exit 1; fi
 echo "PASS: every operation and error matched between gRPC and HTTP"

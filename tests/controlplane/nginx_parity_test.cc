@@ -17,9 +17,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/address.h"
+#include "common/upstream_block.h"
 #include "common/upstream_rules.h"
 #include "common/xds_mapping.h"
-#include "controlplane/upstream_block.h"
 #include "gtest/gtest.h"
 
 namespace nginx_xds {

@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/upstream_rules.h"
-#include "controlplane/static_upstreams.h"
+#include "controlplane/xds/static_upstreams.h"
 #include "envoy/config/core/v3/base.pb.h"
 #include "tests/fuzz/fuzz_check.h"
 

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/upstream_block.h"
 #include "common/upstream_rules.h"
 #include "common/xds_mapping.h"
-#include "controlplane/upstream_block.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "tests/fuzz/fuzz_check.h"
 

@@ -1,0 +1,732 @@
+#include "controlplane/api/http/http_api.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "common/printable.h"
+#include "common/upstream_block.h"
+#include "common/upstream_rules.h"
+#include "controlplane/api/http/http_status.h"
+#include "controlplane/fleet/fleet_status.h"
+#include "controlplane/rollout/rollout.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace nginx_xds {
+
+namespace {
+
+using nginx_xds::v1::Server;
+using nginx_xds::v1::Upstream;
+using nginx_xds::v1::WriteResponse;
+
+constexpr absl::string_view kUpstreamPrefix = "/upstream/";
+
+// An error whose message has several lines.
+HttpResponse ErrorLines(int status, const std::vector<std::string>& lines) {
+  HttpResponse response;
+  response.status = status;
+  response.body = absl::StrCat(status, " ", HttpApi::Reason(status), "\n");
+  for (const std::string& line : lines) absl::StrAppend(&response.body, Printable(line), "\n");
+  return response;
+}
+
+HttpResponse Ok(std::string body) {
+  HttpResponse response;
+  response.body = std::move(body);
+  return response;
+}
+
+HttpResponse NoContent() {
+  HttpResponse response;
+  response.status = 204;
+  return response;
+}
+
+HttpResponse MethodNotAllowed(absl::string_view method, absl::string_view path,
+                              absl::string_view allowed) {
+  HttpResponse response = HttpApi::Error(
+      405, absl::StrCat("method ", method, " is not allowed on ", path, "; use ", allowed));
+  response.headers.emplace_back("Allow", std::string(allowed));
+  return response;
+}
+
+// The answer to a write the service took: `success_body` with the version
+// headers, or 500 naming every node that rejected it (the change is stored
+// and stays; the seeds' "500: the fleet could not apply it").
+HttpResponse WriteAnswer(const WriteResponse& write, std::string success_body) {
+  HttpResponse response;
+  if (write.rejections().empty()) {
+    response = Ok(std::move(success_body));
+  } else {
+    std::vector<std::string> lines;
+    lines.push_back(absl::StrCat("version ", write.version(), " is stored, but ",
+                                 write.rejections_size(), " of ", write.connected_nodes(),
+                                 " connected nodes rejected it:"));
+    for (const auto& rejection : write.rejections()) {
+      lines.push_back(absl::StrCat("node \"", rejection.node(), "\" rejected version ",
+                                   rejection.version(), ": ", rejection.message()));
+    }
+    response = ErrorLines(500, lines);
+  }
+  response.headers.emplace_back("X-Xds-Version", absl::StrCat(write.version()));
+  response.headers.emplace_back("X-Xds-Acked-Nodes", absl::StrCat(write.acked_nodes()));
+  response.headers.emplace_back("X-Xds-Connected-Nodes", absl::StrCat(write.connected_nodes()));
+  // A fleet with an open rollout: the counts are its canary nodes'.
+  if (write.canary()) response.headers.emplace_back("X-Xds-Rollout", "canary");
+  return response;
+}
+
+bool IsHexDigit(char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); }
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  return absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10;
+}
+
+// Decodes %XX escapes (and '+' as a space when `plus_is_space`, as in a
+// query); INVALID_ARGUMENT for a '%' without two hex digits after it.
+absl::StatusOr<std::string> PercentDecode(absl::string_view text, bool plus_is_space,
+                                          absl::string_view what) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%') {
+      if (i + 2 >= text.size() || !IsHexDigit(text[i + 1]) || !IsHexDigit(text[i + 2])) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("malformed percent-encoding \"", text.substr(i, 3), "\" in ", what));
+      }
+      out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
+      i += 2;
+    } else if (plus_is_space && text[i] == '+') {
+      out += ' ';
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+struct QueryParam {
+  std::string name;
+  std::string value;
+  // Whether the piece had an '=' ("a=" does, "a" does not).
+  bool has_equals = true;
+};
+
+// The parameters of a query string in order, decoded; empty pieces ("a&&b")
+// are skipped.
+absl::StatusOr<std::vector<QueryParam>> ParseQuery(absl::string_view query) {
+  std::vector<QueryParam> params;
+  for (absl::string_view piece : absl::StrSplit(query, '&')) {
+    if (piece.empty()) continue;
+    const size_t equals = piece.find('=');
+    absl::StatusOr<std::string> name = PercentDecode(piece.substr(0, equals), true, "the query");
+    if (!name.ok()) return name.status();
+    absl::StatusOr<std::string> value =
+        equals == absl::string_view::npos
+            ? std::string()
+            : PercentDecode(piece.substr(equals + 1), true, "the query");
+    if (!value.ok()) return value.status();
+    if (name->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("query parameter \"", piece, "\" has no name"));
+    }
+    params.push_back({*std::move(name), *std::move(value), equals != absl::string_view::npos});
+  }
+  return params;
+}
+
+// The fleet a request names with X-Xds-Fleet: "default" without the header.
+absl::StatusOr<std::string> FleetOf(const HttpRequest& request) {
+  if (request.fleet_headers.empty()) return std::string(kDefaultFleet);
+  if (request.fleet_headers.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header X-Xds-Fleet is given ", request.fleet_headers.size(), " times; give it once"));
+  }
+  const std::string& fleet = request.fleet_headers.front();
+  absl::Status valid = ValidateName("fleet", fleet);
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("header X-Xds-Fleet: ", valid.message()));
+  }
+  return fleet;
+}
+
+// ngx_dynamic_upstream's list: "server ADDR;" or, verbose, "server ADDR
+// weight=W max_fails=F fail_timeout=T;", with " backup" for backup servers
+// and " down" for down ones, one line per server in the upstream's order.
+std::string DynamicListing(const Upstream& upstream, bool verbose) {
+  std::string body;
+  for (const Server& server : upstream.servers()) {
+    absl::StrAppend(&body, "server ", server.address());
+    if (verbose) {
+      absl::StrAppend(&body, " weight=", server.weight(), " max_fails=", server.max_fails(),
+                      " fail_timeout=", server.fail_timeout());
+    }
+    if (server.backup()) absl::StrAppend(&body, " backup");
+    if (server.down()) absl::StrAppend(&body, " down");
+    absl::StrAppend(&body, ";\n");
+  }
+  return body;
+}
+
+// dyups' list of one upstream's servers: "server ADDR\n" each.
+std::string DyupsServers(const Upstream& upstream) {
+  std::string body;
+  for (const Server& server : upstream.servers()) {
+    absl::StrAppend(&body, "server ", server.address(), "\n");
+  }
+  return body;
+}
+
+// A JSON string literal.
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    const unsigned char byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20 || byte == 0x7f) {
+      absl::StrAppendFormat(&out, "\\u%04x", byte);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// The parsed parameters of a /dynamic request.
+struct DynamicRequest {
+  bool has_zone = false;
+  std::string zone;
+  bool has_server = false;
+  std::string server;
+  std::optional<uint32_t> weight;
+  std::optional<uint32_t> max_fails;
+  std::optional<uint32_t> fail_timeout;
+  bool verbose = false;
+  bool add = false;
+  bool remove = false;
+  bool backup = false;
+  bool up = false;
+  bool down = false;
+  // What the request said that changes nothing, for X-Xds-Ignored: each
+  // piece as given and why ("foo=1 (unknown parameter)").
+  std::vector<std::string> ignored;
+
+  bool HasParameters() const {
+    return weight.has_value() || max_fails.has_value() || fail_timeout.has_value();
+  }
+  bool Changes() const { return add || remove || up || down || HasParameters(); }
+  // The original printed the verbose list after `verbose` and after any
+  // parameter or up/down it was given, whatever the operation.
+  bool Verbose() const { return verbose || HasParameters() || up || down; }
+
+  void Ignore(const std::string& name, const std::string& value, absl::string_view why) {
+    ignored.push_back(absl::StrCat(name, "=", value, " (", why, ")"));
+  }
+};
+
+// A plain integer parameter (seconds for fail_timeout), as the original
+// module took them: decimal digits only.
+absl::StatusOr<uint32_t> ParseDynamicInteger(const QueryParam& param) {
+  const std::string& value = param.value;
+  bool digits = !value.empty() && std::all_of(value.begin(), value.end(),
+                                              [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "parameter ", param.name, "=\"", value, "\" is not an integer (", param.name,
+        " takes decimal digits only", param.name == "fail_timeout" ? ", in seconds" : "", ")"));
+  }
+  uint64_t number = 0;
+  for (char c : value) {
+    number = number * 10 + static_cast<uint64_t>(c - '0');
+    if (number > 0xffffffffu) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter ", param.name, "=\"", value, "\" is too large"));
+    }
+  }
+  return static_cast<uint32_t>(number);
+}
+
+// Reads the parameters as ngx_dynamic_upstream (7220bd4) read them, through
+// nginx's $arg_NAME: a parameter counts only as NAME=VALUE, its name is
+// matched case-insensitively, the first one of a name wins, a flag is set
+// whatever its value, and anything else is ignored (and noted). Refused, as
+// the original refused them: a parameter that is not an integer, add with
+// remove, up with down.
+absl::StatusOr<DynamicRequest> ParseDynamic(const std::vector<QueryParam>& params) {
+  DynamicRequest request;
+  std::set<std::string> seen;
+  for (const QueryParam& given : params) {
+    QueryParam param{absl::AsciiStrToLower(given.name), given.value};
+    if (!given.has_equals) {
+      request.ignored.push_back(absl::StrCat(given.name, " (no \"=\")"));
+      continue;
+    }
+    bool* flag = nullptr;
+    std::optional<uint32_t>* number = nullptr;
+    std::string* text = nullptr;
+    bool* has_text = nullptr;
+    if (param.name == "upstream") {
+      text = &request.zone;
+      has_text = &request.has_zone;
+    } else if (param.name == "server") {
+      text = &request.server;
+      has_text = &request.has_server;
+    } else if (param.name == "weight") {
+      number = &request.weight;
+    } else if (param.name == "max_fails") {
+      number = &request.max_fails;
+    } else if (param.name == "fail_timeout") {
+      number = &request.fail_timeout;
+    } else if (param.name == "verbose") {
+      flag = &request.verbose;
+    } else if (param.name == "add") {
+      flag = &request.add;
+    } else if (param.name == "remove") {
+      flag = &request.remove;
+    } else if (param.name == "backup") {
+      flag = &request.backup;
+    } else if (param.name == "up") {
+      flag = &request.up;
+    } else if (param.name == "down") {
+      flag = &request.down;
+    } else {
+      request.Ignore(given.name, given.value, "unknown parameter");
+      continue;
+    }
+    if (!seen.insert(param.name).second) {
+      request.Ignore(given.name, given.value, "repeated; the first one counts");
+      continue;
+    }
+    if (text != nullptr) {
+      *text = param.value;
+      *has_text = true;
+    }
+    if (number != nullptr) {
+      absl::StatusOr<uint32_t> value = ParseDynamicInteger(param);
+      if (!value.ok()) return value.status();
+      *number = *value;
+    }
+    if (flag != nullptr) {
+      if (!param.value.empty()) request.Ignore(given.name, given.value, "a flag's value");
+      *flag = true;
+    }
+  }
+  if (request.add && request.remove) {
+    return absl::InvalidArgumentError("add and remove cannot be given together");
+  }
+  if (request.up && request.down) {
+    return absl::InvalidArgumentError("up and down cannot be given together");
+  }
+  return request;
+}
+
+// Drops, and notes, what the operation the request makes does not use, as
+// the original did: remove takes the server alone; server and backup alone
+// change nothing (the list is answered); backup is used by add only.
+void DropUnused(DynamicRequest* request) {
+  const bool listing = !request->Changes();
+  if (request->remove) {
+    if (request->weight)
+      request->Ignore("weight", absl::StrCat(*request->weight), "not used by remove");
+    if (request->max_fails) {
+      request->Ignore("max_fails", absl::StrCat(*request->max_fails), "not used by remove");
+    }
+    if (request->fail_timeout) {
+      request->Ignore("fail_timeout", absl::StrCat(*request->fail_timeout), "not used by remove");
+    }
+    if (request->up) request->Ignore("up", "", "not used by remove");
+    if (request->down) request->Ignore("down", "", "not used by remove");
+  }
+  if (listing && request->has_server) request->Ignore("server", request->server, "no change asked");
+  if (request->backup && !request->add) request->Ignore("backup", "", "used by add only");
+}
+
+// Answers a parsed /dynamic request: the zone's list, or the change it asks
+// for, made through `upstreams`.
+HttpResponse DynamicOperation(UpstreamService* upstreams, const std::string& fleet,
+                              const DynamicRequest& op) {
+  if (!op.has_zone) {
+    return HttpApi::Error(404, "upstream is missing: give upstream=ZONE, the zone of an upstream");
+  }
+  if (op.zone.empty()) return HttpApi::Error(404, "upstream is empty: give upstream=ZONE");
+  absl::StatusOr<Upstream> upstream = upstreams->FindByZone(fleet, op.zone);
+  if (!upstream.ok()) {
+    return HttpApi::Error(upstream.status().code() == absl::StatusCode::kNotFound ? 404 : 409,
+                          upstream.status().message());
+  }
+  if (!op.Changes()) return Ok(DynamicListing(*upstream, op.Verbose()));
+  if (op.server.empty()) {
+    return HttpApi::Error(
+        400, absl::StrCat("server is ", op.has_server ? "empty" : "missing",
+                          ": add, remove, up, down, weight, max_fails and fail_timeout "
+                          "need server=HOST:PORT"));
+  }
+
+  absl::StatusOr<WriteResponse> write;
+  if (op.add) {
+    Server server;
+    server.set_address(op.server);
+    // weight=0 is passed on as the original stored it.
+    if (op.weight) server.set_weight(*op.weight);
+    if (op.max_fails) server.set_max_fails(*op.max_fails);
+    if (op.fail_timeout) server.set_fail_timeout(*op.fail_timeout);
+    server.set_backup(op.backup);
+    server.set_down(op.down);
+    write = upstreams->AddServer(fleet, upstream->name(), std::move(server));
+  } else if (op.remove) {
+    write = upstreams->RemoveServer(fleet, upstream->name(), op.server);
+  } else {
+    nginx_xds::v1::UpdateServerRequest update;
+    update.set_fleet(fleet);
+    update.set_upstream(upstream->name());
+    update.set_address(op.server);
+    if (op.weight) update.set_weight(*op.weight);
+    if (op.max_fails) update.set_max_fails(*op.max_fails);
+    if (op.fail_timeout) update.set_fail_timeout(*op.fail_timeout);
+    if (op.up || op.down) update.set_down(op.down);
+    write = upstreams->UpdateServer(update);
+  }
+  if (!write.ok()) {
+    int status = HttpStatusFor(write.status(), HttpDialect::kDynamic);
+    // NOT_FOUND is a missing server (400) unless the zone went away meanwhile.
+    if (write.status().code() == absl::StatusCode::kNotFound &&
+        !upstreams->FindByZone(fleet, op.zone).ok()) {
+      status = 404;
+    }
+    return HttpApi::Error(status, write.status().message());
+  }
+  return WriteAnswer(*write, DynamicListing(write->upstream(), op.Verbose()));
+}
+
+// What dyups' interface (b29a7c5, ngx_http_dyups_interface_handler) answers
+// before it looks at an upstream: GET reads; any other method but DELETE
+// reads the body first, and POST without a body is 204 "no content" whatever
+// the path (nothing is stored); POST to a path that is not /upstream/NAME is
+// 404 "not support this interface"; DELETE of /list or /detail and every
+// other method (HEAD included) is 405. Nothing when the request goes on.
+std::optional<HttpResponse> DyupsMethod(const HttpRequest& request, const std::string& path,
+                                        bool list) {
+  const std::string& method = request.method;
+  const std::string allowed = list ? "GET" : "GET, POST, DELETE";
+  if (method == "GET") return std::nullopt;
+  if (method == "POST") {
+    if (request.body.empty() && !request.body_unread) {
+      HttpResponse response;
+      response.status = 204;
+      return response;
+    }
+    if (!list) return std::nullopt;
+    return HttpApi::Error(404, absl::StrCat("not support this interface: POST ", path,
+                                            "; POST takes /upstream/NAME"));
+  }
+  if (method == "DELETE") {
+    if (!list) return std::nullopt;
+    HttpResponse response = MethodNotAllowed(method, path, allowed);
+    response.body = absl::StrCat("405 Not Allowed\nnot support this interface: DELETE ", path,
+                                 "; DELETE takes /upstream/NAME\n");
+    return response;
+  }
+  return MethodNotAllowed(method, path, allowed);
+}
+
+}  // namespace
+
+struct HttpApi::Target {
+  // The path, percent-decoded.
+  std::string path;
+  // The query after '?', still encoded; empty when there is none.
+  std::string query;
+};
+
+absl::string_view HttpApi::Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Not Allowed";
+    case 408:
+      return "Request Time-out";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
+  }
+}
+
+HttpResponse HttpApi::Error(int status, absl::string_view message) {
+  return ErrorLines(status, {std::string(message)});
+}
+
+HttpResponse HttpApi::Handle(const HttpRequest& request) const {
+  Target target;
+  const size_t question = request.target.find('?');
+  const absl::string_view raw_path = absl::string_view(request.target).substr(0, question);
+  if (question != std::string::npos) target.query = request.target.substr(question + 1);
+  absl::StatusOr<std::string> path = PercentDecode(raw_path, false, "the path");
+  if (!path.ok()) return Error(400, path.status().message());
+  target.path = *std::move(path);
+  const std::string& method = request.method;
+  const bool read = method == "GET" || method == "HEAD";
+
+  if (target.path == "/fleet/status") {
+    if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
+    return FleetStatus(request, target);
+  }
+  if (target.path == "/rollouts" || absl::StartsWith(target.path, "/rollouts/")) {
+    if (!read && method != "POST") return MethodNotAllowed(method, target.path, "GET, HEAD, POST");
+    absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
+    if (!params.ok()) return Error(400, params.status().message());
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (QueryParam& param : *params) {
+      pairs.emplace_back(std::move(param.name), std::move(param.value));
+    }
+    return Rollouts(request, target.path, pairs);
+  }
+  const bool dynamic = target.path == "/dynamic";
+  const bool list = target.path == "/list" || target.path == "/detail";
+  const bool upstream = absl::StartsWith(target.path, kUpstreamPrefix);
+  if (!dynamic && !list && !upstream) {
+    return Error(404, absl::StrCat("no endpoint \"", target.path,
+                                   "\"; the endpoints are /dynamic, /list, /detail, "
+                                   "/upstream/NAME, /fleet/status and /rollouts"));
+  }
+  if (dynamic && !read) return MethodNotAllowed(method, target.path, "GET, HEAD");
+  if (!dynamic) {
+    std::optional<HttpResponse> refused = DyupsMethod(request, target.path, list);
+    if (refused) return *std::move(refused);
+  }
+  absl::StatusOr<std::string> fleet = FleetOf(request);
+  if (!fleet.ok()) return Error(400, fleet.status().message());
+  if (dynamic) return Dynamic(request, *fleet, target);
+
+  if (!target.query.empty()) {
+    return Error(400, absl::StrCat(upstream ? "/upstream/NAME" : target.path,
+                                   " takes no query parameters, got \"", target.query, "\""));
+  }
+  if (method != "POST" && !request.body.empty()) {
+    return Error(400, absl::StrCat(method, " ", upstream ? "/upstream/NAME" : target.path,
+                                   " takes no body"));
+  }
+  if (list) return List(*fleet, target.path == "/detail");
+  const std::string name = target.path.substr(kUpstreamPrefix.size());
+  absl::Status valid = ValidateName("upstream", name);
+  if (!valid.ok()) return Error(400, valid.message());
+  if (read) return GetUpstream(*fleet, name);
+  if (method == "POST") return PostUpstream(*fleet, name, request.body);
+  return DeleteUpstream(*fleet, name);
+}
+
+HttpResponse HttpApi::Dynamic(const HttpRequest& request, const std::string& fleet,
+                              const Target& target) const {
+  // HEAD: the original sent its headers (200, text/plain, no length) before
+  // it read the query, and nothing else.
+  if (request.method == "HEAD") {
+    HttpResponse head = Ok("");
+    head.no_content_length = true;
+    return head;
+  }
+  if (!request.body.empty()) return Error(400, "/dynamic takes no body");
+  absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
+  if (!params.ok()) return Error(400, params.status().message());
+  absl::StatusOr<DynamicRequest> parsed = ParseDynamic(*params);
+  if (!parsed.ok()) return Error(400, parsed.status().message());
+  DynamicRequest& op = *parsed;
+  DropUnused(&op);
+  HttpResponse response = DynamicOperation(upstreams_, fleet, op);
+  if (!op.ignored.empty()) {
+    response.headers.emplace_back("X-Xds-Ignored", Printable(absl::StrJoin(op.ignored, ", ")));
+  }
+  return response;
+}
+
+HttpResponse HttpApi::List(const std::string& fleet, bool detail) const {
+  std::vector<Upstream> upstreams = upstreams_->ListInCreationOrder(fleet);
+  if (upstreams.empty()) return NoContent();
+  std::string body;
+  for (const Upstream& upstream : upstreams) {
+    absl::StrAppend(&body, upstream.name(), "\n");
+    if (detail) absl::StrAppend(&body, DyupsServers(upstream), "\n");
+  }
+  return Ok(std::move(body));
+}
+
+HttpResponse HttpApi::GetUpstream(const std::string& fleet, const std::string& name) const {
+  absl::StatusOr<Upstream> upstream = upstreams_->Get(fleet, name);
+  if (!upstream.ok())
+    return Error(HttpStatusFor(upstream.status(), HttpDialect::kDyups),
+                 upstream.status().message());
+  if (upstream->servers().empty()) return NoContent();
+  return Ok(DyupsServers(*upstream));
+}
+
+HttpResponse HttpApi::PostUpstream(const std::string& fleet, const std::string& name,
+                                   const std::string& body) const {
+  absl::StatusOr<Upstream> upstream = ParseUpstreamBlock(body);
+  if (!upstream.ok()) return Error(400, upstream.status().message());
+  upstream->set_name(name);
+  absl::StatusOr<WriteResponse> write = upstreams_->Replace(fleet, *std::move(upstream));
+  if (!write.ok())
+    return Error(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
+  return WriteAnswer(*write, "success");
+}
+
+HttpResponse HttpApi::DeleteUpstream(const std::string& fleet, const std::string& name) const {
+  absl::StatusOr<WriteResponse> write = upstreams_->Delete(fleet, name);
+  if (!write.ok())
+    return Error(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
+  return WriteAnswer(*write, "success");
+}
+
+HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& target) const {
+  if (!request.body.empty()) return Error(400, "/fleet/status takes no body");
+  absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
+  if (!params.ok()) return Error(400, params.status().message());
+  bool json = false;
+  std::set<std::string> seen;
+  for (const QueryParam& param : *params) {
+    if (param.name != "format") {
+      return Error(400, absl::StrCat("unknown parameter \"", param.name,
+                                     "\"; /fleet/status takes format=json or format=text"));
+    }
+    if (!seen.insert(param.name).second) {
+      return Error(400, "parameter \"format\" is given more than once");
+    }
+    if (param.value != "json" && param.value != "text") {
+      return Error(400, absl::StrCat("format \"", param.value, "\" is not json or text"));
+    }
+    json = param.value == "json";
+  }
+  // One fleet when the request names one, every fleet otherwise.
+  std::string only;
+  if (!request.fleet_headers.empty()) {
+    absl::StatusOr<std::string> fleet = FleetOf(request);
+    if (!fleet.ok()) return Error(400, fleet.status().message());
+    only = *fleet;
+  }
+  const nginx_xds::v1::FleetStatus status = BuildFleetStatus(*registry_, *upstreams_, only);
+  // Fleets by name, as the text and the JSON list them.
+  const std::map<std::string, uint64_t> versions(status.fleet_versions().begin(),
+                                                 status.fleet_versions().end());
+  const auto& rollouts = status.rollouts();
+
+  std::string body;
+  if (json) {
+    body = "{\"fleets\":[";
+    bool first = true;
+    for (const auto& [fleet, version] : versions) {
+      absl::StrAppend(&body, first ? "" : ",", "{\"name\":", JsonString(fleet),
+                      ",\"version\":", version, "}");
+      first = false;
+    }
+    body += "],\"nodes\":[";
+    first = true;
+    for (const auto& node : status.nodes()) {
+      absl::StrAppend(&body, first ? "" : ",", "{\"id\":", JsonString(node.id()),
+                      ",\"fleet\":", JsonString(node.fleet()),
+                      ",\"connected\":", node.connected() ? "true" : "false",
+                      ",\"acked_version\":", node.acked_version(),
+                      ",\"user_agent\":", JsonString(node.user_agent()), ",\"updated\":",
+                      JsonString(google::protobuf::util::TimeUtil::ToString(node.updated())),
+                      ",\"last_nack\":");
+      if (node.has_last_nack()) {
+        absl::StrAppend(
+            &body, "{\"version\":", node.last_nack().version(),
+            ",\"message\":", JsonString(node.last_nack().message()), ",\"time\":",
+            JsonString(google::protobuf::util::TimeUtil::ToString(node.last_nack().time())), "}");
+      } else {
+        body += "null";
+      }
+      // The upstreams the node rejects alone while it runs the rest.
+      body += ",\"rejected_upstreams\":[";
+      for (int i = 0; i < node.rejected_upstreams_size(); ++i) {
+        const auto& rejected = node.rejected_upstreams(i);
+        absl::StrAppend(
+            &body, i == 0 ? "" : ",", "{\"name\":", JsonString(rejected.name()),
+            ",\"message\":", JsonString(rejected.message()), ",\"version\":", rejected.version(),
+            ",\"since_version\":", rejected.since_version(),
+            ",\"time\":", JsonString(google::protobuf::util::TimeUtil::ToString(rejected.time())),
+            "}");
+      }
+      body += "]}";
+      first = false;
+    }
+    body += "],\"rollouts\":[";
+    first = true;
+    for (const auto& rollout : rollouts) {
+      absl::StrAppend(&body, first ? "" : ",", RolloutJson(rollout));
+      first = false;
+    }
+    body += "]}\n";
+  } else {
+    for (const auto& [fleet, version] : versions) {
+      int nodes = 0;
+      int connected = 0;
+      for (const auto& node : status.nodes()) {
+        if (node.fleet() != fleet) continue;
+        ++nodes;
+        connected += node.connected();
+      }
+      absl::StrAppend(&body, "fleet ", Printable(fleet), ": version ", version, ", ", nodes,
+                      nodes == 1 ? " node, " : " nodes, ", connected, " connected\n");
+      for (const auto& node : status.nodes()) {
+        if (node.fleet() != fleet) continue;
+        absl::StrAppend(&body, "  node ", Printable(node.id()), ": ",
+                        node.connected() ? "connected" : "not connected", ", acked version ",
+                        node.acked_version());
+        if (node.has_last_nack()) {
+          // A NACK naming single upstreams has a line for each.
+          absl::StrAppend(
+              &body, ", last NACK of version ", node.last_nack().version(), ": ",
+              Printable(absl::StrReplaceAll(node.last_nack().message(), {{"\n", "; "}})));
+        }
+        body += "\n";
+        for (const auto& rejected : node.rejected_upstreams()) {
+          absl::StrAppend(&body, "    rejects upstream \"", Printable(rejected.name()),
+                          "\" since version ", rejected.since_version(), " (still in version ",
+                          rejected.version(), "): ", Printable(rejected.message()), "\n");
+        }
+      }
+      for (const auto& rollout : rollouts) {
+        if (rollout.fleet() == fleet) body += RolloutText(rollout, "  ");
+      }
+    }
+  }
+  HttpResponse response = Ok(std::move(body));
+  if (json) response.content_type = "application/json";
+  return response;
+}
+
+}  // namespace nginx_xds

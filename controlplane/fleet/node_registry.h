@@ -1,0 +1,125 @@
+#ifndef CONTROLPLANE_FLEET_NODE_REGISTRY_H_
+#define CONTROLPLANE_FLEET_NODE_REGISTRY_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "nginx_xds/v1/management.pb.h"
+
+namespace nginx_xds {
+
+// What every node has acknowledged and rejected: the fleet status. Nodes are
+// keyed by id; a node may have several streams at once (during an nginx
+// reload the old and the new worker both connect). Thread-safe.
+class NodeRegistry {
+ public:
+  // How far a fleet has taken a version.
+  struct Progress {
+    uint32_t connected = 0;
+    uint32_t acked = 0;
+    // Nodes that rejected the version (or a newer one).
+    std::vector<nginx_xds::v1::NodeRejection> rejections;
+  };
+
+  void StreamOpened(const std::string& node, const std::string& fleet,
+                    const std::string& user_agent) ABSL_LOCKS_EXCLUDED(mu_);
+  void StreamClosed(const std::string& node) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The node subscribes to `type_url`; its acked version is the lowest over
+  // the types it subscribes to.
+  void Subscribed(const std::string& node, const std::string& type_url) ABSL_LOCKS_EXCLUDED(mu_);
+  void Acked(const std::string& node, const std::string& type_url, uint64_t version)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // A NACK of `version`. With `rejected` (the RejectedUpstreams of its
+  // error_detail) the node applied every other upstream of the version: the
+  // version counts as acknowledged for `type_url`, and the node's rejected
+  // upstreams become `rejected` (each keeps the version its run of
+  // rejections started at). Without, the node rejected the version whole.
+  void Nacked(const std::string& node, const std::string& type_url, uint64_t version,
+              const std::string& message,
+              const std::vector<nginx_xds::v1::RejectedUpstream>& rejected = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Whether the node rejected exactly `version` of `type_url`: such a
+  // version is never sent to it again.
+  bool Rejected(const std::string& node, const std::string& type_url, uint64_t version) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The status of every node of `fleet` (every node when empty).
+  nginx_xds::v1::FleetStatus Status(const std::string& fleet) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Waits until every connected node of `fleet` has acknowledged `version`
+  // (or newer) or rejected it, or until `deadline`; returns how far it got.
+  // `changed` holds the UpstreamKeys of the upstreams the write of `version`
+  // changed: a node that applied the version except upstreams none of which
+  // is among them counts as acknowledged; one that rejects one of them is a
+  // rejection (naming those). Null: every rejected upstream counts.
+  Progress WaitForFleet(const std::string& fleet, uint64_t version, absl::Time deadline,
+                        const std::set<std::string>* changed = nullptr) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // How many WaitForFleet calls are waiting now.
+  size_t waiting() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A counter that grows with every change; WaitForChange returns once it
+  // differs from `seen` or at `deadline`, with its value.
+  uint64_t WaitForChange(uint64_t seen, absl::Time deadline) const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct TypeState {
+    uint64_t acked = 0;
+    std::optional<uint64_t> rejected;
+  };
+  struct Node {
+    std::string fleet;
+    std::string user_agent;
+    int streams = 0;
+    std::map<std::string, TypeState> types;
+    nginx_xds::v1::NodeRejection last_nack;  // empty node: none yet
+    // The upstreams the node rejects alone now, by UpstreamKey, and the
+    // version of the NACK that named them last.
+    std::map<std::string, nginx_xds::v1::RejectedUpstream> rejected_upstreams;
+    uint64_t rejected_at = 0;
+    absl::Time updated;
+  };
+
+  // A WaitForFleet in progress. Its counts are kept up to date by every
+  // change of a node of its fleet, so waking it costs O(1), not a scan of
+  // the fleet (which made a write to N nodes cost O(N^2)).
+  struct Waiter {
+    const std::string* fleet;
+    uint64_t version;
+    int64_t connected = 0;
+    // Connected nodes that acknowledged `version` (or newer) or rejected it.
+    int64_t settled = 0;
+  };
+
+  uint64_t AckedVersion(const Node& node) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Whether `node` is a connected node of `fleet` that acknowledged or
+  // rejected `version` (or newer).
+  bool SettledAt(const Node& node, const std::string& fleet, uint64_t version) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Runs `change` on `node`, keeping the waiters' counts right.
+  void Mutate(Node* node, const std::function<void()>& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Progress ProgressOf(const std::string& fleet, uint64_t version,
+                      const std::set<std::string>* changed) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void Changed(Node* node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, Node> nodes_ ABSL_GUARDED_BY(mu_);
+  uint64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Registered by WaitForFleet (a const reader of the rest).
+  mutable std::vector<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace nginx_xds
+
+#endif  // CONTROLPLANE_FLEET_NODE_REGISTRY_H_

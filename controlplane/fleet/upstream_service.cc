@@ -1,0 +1,431 @@
+#include "controlplane/fleet/upstream_service.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace nginx_xds {
+
+namespace {
+
+using nginx_xds::v1::Server;
+using nginx_xds::v1::Upstream;
+using nginx_xds::v1::WriteResponse;
+
+absl::Status UnknownUpstream(const std::string& fleet, const std::string& name) {
+  return absl::NotFoundError(
+      absl::StrCat("upstream \"", name, "\" not found in fleet \"", fleet, "\""));
+}
+
+// The port of a server written without one: nginx's (and NormalizeUpstream's).
+constexpr uint16_t kDefaultServerPort = 80;
+
+// The canonical text of a server address as the client wrote it, so that
+// "[0::1]:80" finds "[::1]:80" and "127.0.0.1" finds the "127.0.0.1:80"
+// that adding "127.0.0.1" made: one address rule for add, remove, update.
+absl::StatusOr<std::string> CanonicalAddress(const std::string& address) {
+  auto parsed = ParseServerAddress(address, kDefaultServerPort);
+  if (!parsed.ok()) return parsed.status();
+  return parsed->ToString();
+}
+
+Server* FindServer(Upstream* upstream, const std::string& canonical) {
+  for (auto& server : *upstream->mutable_servers()) {
+    if (server.address() == canonical) return &server;
+  }
+  return nullptr;
+}
+
+// Gives `key` its slot in `slots` (an UpstreamKey per slot, "" when free)
+// as ngx_http_dyups_module would (ngx_dyups_do_update and
+// ngx_dyups_find_upstream at b29a7c5; see ListInCreationOrder) and returns
+// it. `moves`: an existing upstream moves as dyups' POST moves it.
+uint64_t TakeSlot(std::vector<std::string>* slots, const std::string& key, bool moves) {
+  const auto own = std::find(slots->begin(), slots->end(), key);
+  const size_t own_slot = static_cast<size_t>(own - slots->begin());
+  if (own != slots->end() && !moves) return own_slot;
+  // dyups' sandbox upstream took a free slot, or a new one at the end, and
+  // freed it again: there is a free slot now.
+  if (std::find(slots->begin(), slots->end(), "") == slots->end()) slots->emplace_back();
+  if (own_slot < slots->size()) (*slots)[own_slot].clear();
+  // find_upstream walks every slot and keeps the last free one it passed.
+  size_t slot = slots->size() - 1;
+  while (!(*slots)[slot].empty()) --slot;
+  (*slots)[slot] = key;
+  return slot;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<UpstreamService>> UpstreamService::Create(Store* store,
+                                                                         SnapshotCache* cache,
+                                                                         NodeRegistry* registry,
+                                                                         Options options) {
+  auto state = store->Load();
+  if (!state.ok()) return state.status();
+  std::unique_ptr<UpstreamService> service(
+      new UpstreamService(store, cache, registry, std::move(options)));
+  {
+    absl::MutexLock lock(&service->mu_);
+    for (auto& [fleet, version] : state->fleet_versions) {
+      Snapshot::UpstreamMap upstreams;
+      std::vector<std::string>& slots = service->slots_[fleet];
+      slots.resize(state->slot_counts[fleet]);
+      std::vector<Upstream>& stored = state->upstreams[fleet];
+      const std::vector<uint64_t>& stored_slots = state->slots[fleet];
+      for (size_t i = 0; i < stored.size(); ++i) {
+        std::string key = UpstreamKey(stored[i].name());
+        // A store that keeps no slots lists its upstreams in order.
+        const uint64_t slot = i < stored_slots.size() ? stored_slots[i] : slots.size();
+        if (slot >= slots.size()) slots.resize(slot + 1);
+        slots[slot] = key;
+        upstreams[key] = std::make_shared<const UpstreamResources>(std::move(stored[i]));
+      }
+      auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
+      service->fleets_[fleet] = snapshot;
+      cache->Publish(fleet, std::move(snapshot));
+    }
+  }
+  service->RestoreRollouts(std::move(state->rollouts));
+  return service;
+}
+
+UpstreamService::UpstreamService(Store* store, SnapshotCache* cache, NodeRegistry* registry,
+                                 Options options)
+    : store_(store), cache_(cache), registry_(registry), options_(std::move(options)) {}
+
+absl::StatusOr<std::string> UpstreamService::FleetName(const std::string& fleet) {
+  if (fleet.empty()) return std::string(kDefaultFleet);
+  absl::Status valid = ValidateName("fleet", fleet);
+  if (!valid.ok()) return valid;
+  return fleet;
+}
+
+std::vector<Upstream> UpstreamService::List(const std::string& fleet) const {
+  std::vector<Upstream> upstreams;
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fleets_.find(fleet.empty() ? kDefaultFleet : fleet);
+  if (it == fleets_.end()) return upstreams;
+  for (const auto& [key, resources] : it->second->upstreams()) {
+    upstreams.push_back(resources->upstream);
+  }
+  return upstreams;
+}
+
+std::vector<Upstream> UpstreamService::ListInCreationOrder(const std::string& fleet) const {
+  std::vector<Upstream> upstreams;
+  absl::ReaderMutexLock lock(&mu_);
+  const std::string name = fleet.empty() ? kDefaultFleet : fleet;
+  auto it = fleets_.find(name);
+  auto slots = slots_.find(name);
+  if (it == fleets_.end() || slots == slots_.end()) return upstreams;
+  for (const std::string& key : slots->second) {
+    if (key.empty()) continue;
+    const UpstreamResources* resources = it->second->Find(key);
+    if (resources != nullptr) upstreams.push_back(resources->upstream);
+  }
+  return upstreams;
+}
+
+std::map<std::string, uint64_t> UpstreamService::FleetVersions() const {
+  std::map<std::string, uint64_t> versions;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [fleet, snapshot] : fleets_) versions[fleet] = snapshot->version();
+  return versions;
+}
+
+uint64_t UpstreamService::FleetVersion(const std::string& fleet) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fleets_.find(fleet.empty() ? kDefaultFleet : fleet);
+  return it == fleets_.end() ? 0 : it->second->version();
+}
+
+absl::StatusOr<Upstream> UpstreamService::Get(const std::string& fleet_name,
+                                              const std::string& name) const {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fleets_.find(*fleet);
+  const UpstreamResources* found =
+      it == fleets_.end() ? nullptr : it->second->Find(UpstreamKey(name));
+  if (found == nullptr) return UnknownUpstream(*fleet, name);
+  return found->upstream;
+}
+
+absl::StatusOr<Upstream> UpstreamService::FindByZone(const std::string& fleet_name,
+                                                     const std::string& zone) const {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  std::vector<const Upstream*> found;
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fleets_.find(*fleet);
+  if (it != fleets_.end() && !zone.empty()) {
+    for (const auto& [key, resources] : it->second->upstreams()) {
+      if (resources->upstream.zone() == zone) found.push_back(&resources->upstream);
+    }
+  }
+  if (found.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no upstream has zone \"", zone, "\" in fleet \"", *fleet, "\""));
+  }
+  if (found.size() > 1) {
+    std::string names;
+    for (const Upstream* upstream : found) {
+      absl::StrAppend(&names, names.empty() ? "" : ", ", "\"", upstream->name(), "\"");
+    }
+    return absl::FailedPreconditionError(absl::StrCat("zone \"", zone, "\" is shared by upstreams ",
+                                                      names, " in fleet \"", *fleet, "\""));
+  }
+  return *found.front();
+}
+
+absl::Status UpstreamService::PrepareUpstream(Upstream* upstream) const {
+  // NormalizeUpstream refuses no servers, or backups only, in nginx's words.
+  absl::Status valid = ValidateName("upstream", upstream->name());
+  if (valid.ok()) valid = NormalizeUpstream(upstream, options_.resolve);
+  return valid;
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_name,
+                                                       Upstream upstream) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  absl::Status valid = PrepareUpstream(&upstream);
+  if (!valid.ok()) return valid;
+  uint64_t version;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = fleets_.find(*fleet);
+    const UpstreamResources* current =
+        it == fleets_.end() ? nullptr : it->second->Find(UpstreamKey(upstream.name()));
+    if (current != nullptr) {
+      upstream.set_name(current->upstream.name());
+      upstream.set_zone(current->upstream.zone());
+    }
+    auto committed = CommitLocked(*fleet, {upstream}, {}, Slotting::kMove);
+    if (!committed.ok()) return committed.status();
+    version = *committed;
+  }
+  const std::set<std::string> changed = {UpstreamKey(upstream.name())};
+  WriteResponse response = AwaitAndLog("replace", *fleet, version, &changed);
+  *response.mutable_upstream() = std::move(upstream);
+  return response;
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name,
+                                                   Upstream upstream) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  absl::Status valid = PrepareUpstream(&upstream);
+  if (!valid.ok()) return valid;
+  uint64_t version;
+  {
+    absl::MutexLock lock(&mu_);
+    auto committed = CommitLocked(*fleet, {upstream}, {}, Slotting::kMove);
+    if (!committed.ok()) return committed.status();
+    version = *committed;
+  }
+  const std::set<std::string> changed = {UpstreamKey(upstream.name())};
+  WriteResponse response = AwaitAndLog("put", *fleet, version, &changed);
+  *response.mutable_upstream() = std::move(upstream);
+  return response;
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::Delete(const std::string& fleet_name,
+                                                      const std::string& name) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  const std::string key = UpstreamKey(name);
+  uint64_t version;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = fleets_.find(*fleet);
+    if (it == fleets_.end() || it->second->Find(key) == nullptr) {
+      return UnknownUpstream(*fleet, name);
+    }
+    auto committed = CommitLocked(*fleet, {}, {key});
+    if (!committed.ok()) return committed.status();
+    version = *committed;
+  }
+  const std::set<std::string> changed = {key};
+  return AwaitAndLog("delete", *fleet, version, &changed);
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::AddServer(const std::string& fleet,
+                                                         const std::string& name, Server server) {
+  return ChangeUpstream("add server", fleet, name, [&](Upstream* upstream) -> absl::Status {
+    // Normalize the new server alone first: a host name may stand for
+    // several addresses, and each must be new. It is checked as a primary
+    // (backups alone are no upstream); the whole upstream is checked after.
+    Upstream added;
+    added.set_name(upstream->name());
+    *added.add_servers() = server;
+    added.mutable_servers(0)->set_backup(false);
+    absl::Status valid = NormalizeUpstream(&added, options_.resolve);
+    if (!valid.ok()) return valid;
+    for (Server& each : *added.mutable_servers()) {
+      each.set_backup(server.backup());
+      if (FindServer(upstream, each.address()) != nullptr) {
+        return absl::AlreadyExistsError(absl::StrCat("server \"", each.address(),
+                                                     "\" already exists in upstream \"",
+                                                     upstream->name(), "\""));
+      }
+      *upstream->add_servers() = each;
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::RemoveServer(const std::string& fleet,
+                                                            const std::string& name,
+                                                            const std::string& address) {
+  auto canonical = CanonicalAddress(address);
+  if (!canonical.ok()) return canonical.status();
+  return ChangeUpstream("remove server", fleet, name, [&](Upstream* upstream) -> absl::Status {
+    auto* servers = upstream->mutable_servers();
+    auto it = std::find_if(servers->begin(), servers->end(),
+                           [&](const Server& s) { return s.address() == *canonical; });
+    if (it == servers->end()) {
+      return absl::NotFoundError(absl::StrCat(
+          "server \"", *canonical, "\" not found in upstream \"", upstream->name(), "\""));
+    }
+    if (servers->size() == 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("server \"", *canonical, "\" is the last server of upstream \"",
+                       upstream->name(), "\" and cannot be removed"));
+    }
+    servers->erase(it);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::UpdateServer(
+    const nginx_xds::v1::UpdateServerRequest& request) {
+  auto canonical = CanonicalAddress(request.address());
+  if (!canonical.ok()) return canonical.status();
+  return ChangeUpstream(
+      "update server", request.fleet(), request.upstream(),
+      [&](Upstream* upstream) -> absl::Status {
+        Server* server = FindServer(upstream, *canonical);
+        if (server == nullptr) {
+          return absl::NotFoundError(absl::StrCat(
+              "server \"", *canonical, "\" not found in upstream \"", upstream->name(), "\""));
+        }
+        if (request.has_weight()) server->set_weight(request.weight());
+        if (request.has_max_fails()) server->set_max_fails(request.max_fails());
+        if (request.has_fail_timeout()) server->set_fail_timeout(request.fail_timeout());
+        if (request.has_max_conns()) server->set_max_conns(request.max_conns());
+        if (request.has_backup()) server->set_backup(request.backup());
+        if (request.has_down()) server->set_down(request.down());
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
+    const char* operation, const std::string& fleet_name, const std::string& name,
+    const std::function<absl::Status(Upstream*)>& change) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  Upstream upstream;
+  uint64_t version;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = fleets_.find(*fleet);
+    const UpstreamResources* current =
+        it == fleets_.end() ? nullptr : it->second->Find(UpstreamKey(name));
+    if (current == nullptr) return UnknownUpstream(*fleet, name);
+    upstream = current->upstream;
+    absl::Status changed = change(&upstream);
+    if (changed.ok()) changed = NormalizeUpstream(&upstream, options_.resolve);
+    if (!changed.ok()) return changed;
+    auto committed = CommitLocked(*fleet, {upstream}, {});
+    if (!committed.ok()) return committed.status();
+    version = *committed;
+  }
+  const std::set<std::string> changed = {UpstreamKey(upstream.name())};
+  WriteResponse response = AwaitAndLog(operation, *fleet, version, &changed);
+  *response.mutable_upstream() = std::move(upstream);
+  return response;
+}
+
+absl::StatusOr<int> UpstreamService::Adopt(const std::string& fleet_name,
+                                           std::vector<Upstream> upstreams) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  absl::MutexLock lock(&mu_);
+  auto it = fleets_.find(*fleet);
+  std::vector<Upstream> adopted;
+  for (Upstream& upstream : upstreams) {
+    const std::string key = UpstreamKey(upstream.name());
+    if (it != fleets_.end() && it->second->Find(key) != nullptr) continue;
+    absl::Status valid = ValidateName("upstream", upstream.name());
+    if (valid.ok()) valid = NormalizeUpstream(&upstream, options_.resolve);
+    if (!valid.ok()) return valid;
+    adopted.push_back(std::move(upstream));
+  }
+  if (adopted.empty()) return 0;
+  const int count = static_cast<int>(adopted.size());
+  auto committed = CommitLocked(*fleet, std::move(adopted), {});
+  if (!committed.ok()) return committed.status();
+  return count;
+}
+
+absl::StatusOr<uint64_t> UpstreamService::CommitLocked(const std::string& fleet,
+                                                       std::vector<Upstream> puts,
+                                                       const std::vector<std::string>& delete_keys,
+                                                       Slotting slotting) {
+  // The slots after the commit, on a copy until the store has it.
+  std::vector<std::string> slots = slots_[fleet];
+  for (const std::string& key : delete_keys) {
+    std::replace(slots.begin(), slots.end(), key, std::string());
+  }
+  Placement placement;
+  for (const Upstream& upstream : puts) {
+    placement.slots.push_back(
+        TakeSlot(&slots, UpstreamKey(upstream.name()), slotting == Slotting::kMove));
+  }
+  placement.slot_count = slots.size();
+  auto version = store_->Commit(fleet, puts, delete_keys, placement);
+  if (!version.ok()) return version.status();
+  slots_[fleet] = std::move(slots);
+  Snapshot::UpstreamMap upstreams;
+  auto it = fleets_.find(fleet);
+  if (it != fleets_.end()) upstreams = it->second->upstreams();
+  for (const std::string& key : delete_keys) upstreams.erase(key);
+  for (Upstream& upstream : puts) {
+    std::string key = UpstreamKey(upstream.name());
+    upstreams[key] = std::make_shared<const UpstreamResources>(std::move(upstream));
+  }
+  auto snapshot = std::make_shared<const Snapshot>(*version, std::move(upstreams));
+  fleets_[fleet] = snapshot;
+  cache_->Publish(fleet, std::move(snapshot));
+  return *version;
+}
+
+WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t version,
+                                          const std::set<std::string>* changed) const {
+  if (auto canary = AwaitCanary(fleet, version, changed)) return *std::move(canary);
+  NodeRegistry::Progress progress =
+      registry_->WaitForFleet(fleet, version, absl::Now() + options_.ack_timeout, changed);
+  WriteResponse response;
+  response.set_version(version);
+  response.set_acked_nodes(progress.acked);
+  response.set_connected_nodes(progress.connected);
+  for (auto& rejection : progress.rejections) *response.add_rejections() = std::move(rejection);
+  return response;
+}
+
+WriteResponse UpstreamService::AwaitAndLog(const char* operation, const std::string& fleet,
+                                           uint64_t version,
+                                           const std::set<std::string>* changed) const {
+  WriteResponse response = AwaitFleet(fleet, version, changed);
+  Log(options_.log, LogLevel::kInfo,
+      absl::StrCat("fleet \"", fleet, "\": ", operation, " at version ", version, ": ",
+                   response.acked_nodes(), "/", response.connected_nodes(), " nodes acked, ",
+                   response.rejections_size(), " rejection(s)"));
+  return response;
+}
+
+}  // namespace nginx_xds

@@ -1,0 +1,416 @@
+// UpstreamService's staged rollouts: a fleet pinned to its stable snapshot
+// for every node outside a canary group until the rollout is promoted or
+// aborted. See docs/architecture.md, "Staged rollouts".
+
+#include <cstdio>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/upstream_rules.h"
+#include "controlplane/fleet/upstream_service.h"
+#include "controlplane/rollout/rollout.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace nginx_xds {
+
+namespace {
+
+using nginx_xds::v1::Rollout;
+using nginx_xds::v1::RolloutResponse;
+using nginx_xds::v1::Upstream;
+using nginx_xds::v1::WriteResponse;
+
+// How often the rollout thread looks at open rollouts without a change of
+// any node's status (a safety net; changes wake it at once).
+constexpr absl::Duration kRolloutTick = absl::Milliseconds(200);
+
+google::protobuf::Timestamp Now() {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+}
+
+absl::Status NoOpenRollout(const std::string& fleet) {
+  return absl::FailedPreconditionError(absl::StrCat("fleet \"", fleet, "\" has no open rollout"));
+}
+
+// Whether the upstream `name` differs between `stable` and `now` (either
+// may lack it, or be null).
+bool ChangedSinceStable(const Snapshot* stable, const Snapshot* now, const std::string& name) {
+  const std::string key = UpstreamKey(name);
+  const UpstreamResources* before = stable == nullptr ? nullptr : stable->Find(key);
+  const UpstreamResources* after = now == nullptr ? nullptr : now->Find(key);
+  if (before == nullptr || after == nullptr) return before != after;
+  return !google::protobuf::util::MessageDifferencer::Equals(before->upstream, after->upstream);
+}
+
+// Whether canary `node`'s last NACK (of the write's version or newer)
+// rejects the write whose changed UpstreamKeys are `changed` (null: any
+// change): a whole rejection does; one naming single upstreams only when it
+// names one of them, and then as a rejection naming just those.
+std::optional<nginx_xds::v1::NodeRejection> WriteRejection(const nginx_xds::v1::FleetStatus& status,
+                                                           const nginx_xds::v1::CanaryNode& node,
+                                                           const std::set<std::string>* changed) {
+  const nginx_xds::v1::NodeRejection& nack = node.last_nack();
+  if (nack.upstreams().empty()) return nack;
+  nginx_xds::v1::NodeRejection own = nack;
+  own.clear_upstreams();
+  std::string message;
+  for (const auto& each : status.nodes()) {
+    if (each.id() != node.id()) continue;
+    for (const auto& rejected : each.rejected_upstreams()) {
+      if (changed != nullptr && changed->count(UpstreamKey(rejected.name())) == 0) continue;
+      nginx_xds::v1::RejectedUpstream* out = own.add_upstreams();
+      out->set_name(rejected.name());
+      out->set_message(rejected.message());
+      absl::StrAppend(&message, message.empty() ? "" : "; ", "upstream \"", rejected.name(),
+                      "\": ", rejected.message());
+    }
+  }
+  if (own.upstreams().empty()) return std::nullopt;
+  own.set_message(message);
+  return own;
+}
+
+}  // namespace
+
+UpstreamService::~UpstreamService() {
+  stopping_ = true;
+  if (rollout_thread_.joinable()) rollout_thread_.join();
+}
+
+void UpstreamService::RestoreRollouts(std::map<std::string, StoredRollout> rollouts) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [fleet, stored] : rollouts) {
+      RolloutEntry& entry = rollouts_[fleet];
+      entry.stored = std::move(stored);
+      if (!RolloutOpen(entry.stored.rollout)) continue;
+      auto current = fleets_.find(fleet);
+      if (current != fleets_.end() &&
+          current->second->version() == entry.stored.rollout.stable_version()) {
+        entry.stable = current->second;
+      } else {
+        Snapshot::UpstreamMap upstreams;
+        for (const Upstream& upstream : entry.stored.stable_upstreams) {
+          upstreams[UpstreamKey(upstream.name())] =
+              std::make_shared<const UpstreamResources>(upstream);
+        }
+        entry.stable = std::make_shared<const Snapshot>(entry.stored.rollout.stable_version(),
+                                                        std::move(upstreams));
+      }
+      cache_->Pin(fleet, entry.stable, CanaryGroupOf(entry.stored.rollout));
+      ++open_rollouts_;
+    }
+  }
+  rollout_thread_ = std::thread([this] { AdvanceRollouts(); });
+}
+
+void UpstreamService::AdvanceRollouts() {
+  uint64_t seen = 0;
+  while (!stopping_) {
+    seen = registry_->WaitForChange(seen, absl::Now() + kRolloutTick);
+    if (stopping_ || open_rollouts_ == 0) continue;
+    absl::MutexLock lock(&mu_);
+    for (auto& [fleet, entry] : rollouts_) {
+      if (RolloutOpen(entry.stored.rollout)) AdvanceRolloutLocked(fleet, &entry);
+    }
+  }
+}
+
+Rollout UpstreamService::DescribeLocked(const std::string& fleet, const RolloutEntry& entry) const {
+  Rollout rollout = entry.stored.rollout;
+  if (!RolloutOpen(rollout)) return rollout;
+  auto current = fleets_.find(fleet);
+  rollout.set_canary_version(current == fleets_.end() ? rollout.stable_version()
+                                                      : current->second->version());
+  FillCanaryProgress(registry_->Status(fleet), cache_->Watchers(fleet), &rollout);
+  // Of the upstreams a canary rejects alone, only those the rollout changed
+  // are the rollout's concern.
+  const Snapshot* now = current == fleets_.end() ? nullptr : current->second.get();
+  for (auto& node : *rollout.mutable_canary_nodes()) {
+    google::protobuf::RepeatedPtrField<nginx_xds::v1::RejectedUpstream> kept;
+    for (auto& rejected : *node.mutable_rejected_upstreams()) {
+      if (ChangedSinceStable(entry.stable.get(), now, rejected.name())) {
+        *kept.Add() = std::move(rejected);
+      }
+    }
+    node.mutable_rejected_upstreams()->Swap(&kept);
+  }
+  return rollout;
+}
+
+Rollout UpstreamService::AdvanceRolloutLocked(const std::string& fleet, RolloutEntry* entry) {
+  Rollout now = DescribeLocked(fleet, *entry);
+  if (!RolloutOpen(now)) return now;
+  const auto rejection = CanaryRejection(now);
+  const bool all_acked = now.canary_connected() > 0 && now.canary_acked() == now.canary_connected();
+  Rollout& stored = entry->stored.rollout;
+  const Rollout before = stored;
+  if (stored.state() == nginx_xds::v1::ROLLOUT_STATE_CANARY && rejection) {
+    // Validate that a canary NACK halts the rollout.
+    stored.set_state(nginx_xds::v1::ROLLOUT_STATE_HALTED);
+    *stored.mutable_halt() = *rejection;
+  } else if (stored.state() == nginx_xds::v1::ROLLOUT_STATE_HALTED && !rejection && all_acked &&
+             now.canary_version() > stored.halt().version()) {
+    // A newer write the canary took resumes it.
+    stored.set_state(nginx_xds::v1::ROLLOUT_STATE_CANARY);
+    stored.clear_halt();
+  }
+  if (!google::protobuf::util::MessageDifferencer::Equals(before, stored)) {
+    *stored.mutable_updated() = Now();
+    absl::Status saved = store_->SaveRollout(entry->stored);
+    if (!saved.ok()) {
+      Log(options_.log, LogLevel::kError,
+          absl::StrCat("fleet \"", fleet, "\": rollout state not saved: ", saved.message()));
+      stored = before;
+      return now;
+    }
+    Log(options_.log, LogLevel::kInfo,
+        absl::StrCat("fleet \"", fleet, "\": rollout ", RolloutStateName(stored.state()),
+                     " at version ", now.canary_version()));
+  }
+  if (stored.state() == nginx_xds::v1::ROLLOUT_STATE_CANARY && stored.auto_promote() &&
+      !rejection && all_acked && now.canary_version() > stored.stable_version()) {
+    absl::Status closed = CloseRolloutLocked(fleet, entry, nginx_xds::v1::ROLLOUT_STATE_PROMOTED,
+                                             now.canary_version());
+    if (!closed.ok()) {
+      Log(options_.log, LogLevel::kError,
+          absl::StrCat("fleet \"", fleet, "\": rollout not promoted: ", closed.message()));
+    }
+  }
+  return DescribeLocked(fleet, *entry);
+}
+
+absl::Status UpstreamService::CloseRolloutLocked(const std::string& fleet, RolloutEntry* entry,
+                                                 nginx_xds::v1::RolloutState state,
+                                                 uint64_t version) {
+  StoredRollout closed = entry->stored;
+  closed.rollout.set_state(state);
+  closed.rollout.set_canary_version(version);
+  *closed.rollout.mutable_updated() = Now();
+  absl::Status saved = store_->SaveRollout(closed);
+  if (!saved.ok()) return saved;
+  entry->stored = std::move(closed);
+  entry->stable.reset();
+  --open_rollouts_;
+  cache_->Unpin(fleet);
+  Log(options_.log, LogLevel::kInfo,
+      absl::StrCat("fleet \"", fleet, "\": rollout ", RolloutStateName(state), " at version ",
+                   version));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Rollout> UpstreamService::StartRollout(
+    const nginx_xds::v1::StartRolloutRequest& request) {
+  auto fleet = FleetName(request.fleet());
+  if (!fleet.ok()) return fleet.status();
+  absl::Status valid = ValidateCanaryGroup(request);
+  if (!valid.ok()) return valid;
+  absl::MutexLock lock(&mu_);
+  auto current = fleets_.find(*fleet);
+  if (current == fleets_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("fleet \"", *fleet, "\" not found: it has no version to roll out from"));
+  }
+  auto existing = rollouts_.find(*fleet);
+  if (existing != rollouts_.end() && RolloutOpen(existing->second.stored.rollout)) {
+    const Rollout& open = existing->second.stored.rollout;
+    return absl::AlreadyExistsError(absl::StrCat(
+        "fleet \"", *fleet, "\" already has an open rollout (", RolloutStateName(open.state()),
+        ", stable version ", open.stable_version(), "); promote or abort it first"));
+  }
+  std::set<std::string> known;
+  const nginx_xds::v1::FleetStatus status = registry_->Status(*fleet);
+  for (const auto& node : status.nodes()) known.insert(node.id());
+  std::set<std::string> ids;
+  for (const std::string& id : request.canary_node_ids()) {
+    if (known.count(id) == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("node \"", id, "\" is not a node of fleet \"", *fleet,
+                       "\" (known nodes connected since the control plane started)"));
+    }
+    ids.insert(id);
+  }
+
+  RolloutEntry entry;
+  Rollout& rollout = entry.stored.rollout;
+  rollout.set_fleet(*fleet);
+  rollout.set_state(nginx_xds::v1::ROLLOUT_STATE_CANARY);
+  rollout.set_stable_version(current->second->version());
+  rollout.set_canary_version(current->second->version());
+  for (const std::string& id : ids) rollout.add_canary_node_ids(id);
+  *rollout.mutable_canary_labels() = request.canary_labels();
+  rollout.set_auto_promote(request.auto_promote());
+  *rollout.mutable_started() = Now();
+  *rollout.mutable_updated() = rollout.started();
+  for (const std::string& key : slots_[*fleet]) {
+    if (key.empty()) continue;
+    const UpstreamResources* resources = current->second->Find(key);
+    if (resources != nullptr) entry.stored.stable_upstreams.push_back(resources->upstream);
+  }
+  absl::Status saved = store_->SaveRollout(entry.stored);
+  if (!saved.ok()) return saved;
+  entry.stable = current->second;
+  cache_->Pin(*fleet, entry.stable, CanaryGroupOf(rollout));
+  ++open_rollouts_;
+  Log(options_.log, LogLevel::kInfo,
+      absl::StrCat("fleet \"", *fleet, "\": rollout started at stable version ",
+                   rollout.stable_version()));
+  RolloutEntry& stored = rollouts_[*fleet] = std::move(entry);
+  return DescribeLocked(*fleet, stored);
+}
+
+absl::StatusOr<Rollout> UpstreamService::GetRollout(const std::string& fleet_name) const {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = rollouts_.find(*fleet);
+  if (it == rollouts_.end()) {
+    return absl::NotFoundError(absl::StrCat("fleet \"", *fleet, "\" has had no rollout"));
+  }
+  return DescribeLocked(*fleet, it->second);
+}
+
+std::vector<Rollout> UpstreamService::Rollouts(const std::string& fleet) const {
+  std::vector<Rollout> rollouts;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [name, entry] : rollouts_) {
+    if (fleet.empty() || name == fleet) rollouts.push_back(DescribeLocked(name, entry));
+  }
+  return rollouts;
+}
+
+absl::StatusOr<RolloutResponse> UpstreamService::PromoteRollout(const std::string& fleet_name,
+                                                                bool force) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  RolloutResponse response;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = rollouts_.find(*fleet);
+    if (it == rollouts_.end() || !RolloutOpen(it->second.stored.rollout)) {
+      return NoOpenRollout(*fleet);
+    }
+    // Decided on the nodes' status as it is now, not as the rollout thread
+    // last saw it.
+    Rollout now = AdvanceRolloutLocked(*fleet, &it->second);
+    if (now.state() == nginx_xds::v1::ROLLOUT_STATE_HALTED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the rollout of fleet \"", *fleet, "\" is halted: node \"", now.halt().node(),
+          "\" rejected version ", now.halt().version(), ": ", now.halt().message(),
+          "; write a change the canary accepts, or abort the rollout"));
+    }
+    if (now.state() == nginx_xds::v1::ROLLOUT_STATE_CANARY) {
+      if (now.canary_version() == now.stable_version()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "nothing to promote: fleet \"", *fleet,
+            "\" has had no write since its rollout started at version ", now.stable_version()));
+      }
+      if (!force && now.canary_connected() == 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "no canary node of fleet \"", *fleet, "\" is connected to acknowledge version ",
+            now.canary_version(), "; promote with force to send it anyway"));
+      }
+      if (!force && now.canary_acked() < now.canary_connected()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(now.canary_acked(), " of ", now.canary_connected(),
+                         " connected canary nodes of fleet \"", *fleet, "\" acknowledged version ",
+                         now.canary_version(), "; wait for the others, or promote with force"));
+      }
+      absl::Status closed = CloseRolloutLocked(
+          *fleet, &it->second, nginx_xds::v1::ROLLOUT_STATE_PROMOTED, now.canary_version());
+      if (!closed.ok()) return closed;
+    }
+    // Otherwise the rollout thread's rules promoted it just now.
+    *response.mutable_rollout() = DescribeLocked(*fleet, it->second);
+  }
+  *response.mutable_write() = AwaitFleet(*fleet, response.rollout().canary_version());
+  return response;
+}
+
+absl::StatusOr<RolloutResponse> UpstreamService::AbortRollout(const std::string& fleet_name) {
+  auto fleet = FleetName(fleet_name);
+  if (!fleet.ok()) return fleet.status();
+  RolloutResponse response;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = rollouts_.find(*fleet);
+    if (it == rollouts_.end() || !RolloutOpen(it->second.stored.rollout)) {
+      return NoOpenRollout(*fleet);
+    }
+    RolloutEntry& entry = it->second;
+    const std::shared_ptr<const Snapshot>& current = fleets_.at(*fleet);
+    uint64_t version = current->version();
+    if (version != entry.stored.rollout.stable_version()) {
+      // Write the stable upstreams back, as one new version: those that
+      // changed or went, and delete those that came.
+      std::vector<Upstream> puts;
+      std::set<std::string> stable_keys;
+      for (const Upstream& upstream : entry.stored.stable_upstreams) {
+        const std::string key = UpstreamKey(upstream.name());
+        stable_keys.insert(key);
+        const UpstreamResources* now = current->Find(key);
+        if (now == nullptr ||
+            !google::protobuf::util::MessageDifferencer::Equals(now->upstream, upstream)) {
+          puts.push_back(upstream);
+        }
+      }
+      std::vector<std::string> deletes;
+      for (const auto& [key, resources] : current->upstreams()) {
+        if (stable_keys.count(key) == 0) deletes.push_back(key);
+      }
+      auto committed = CommitLocked(*fleet, std::move(puts), deletes);
+      if (!committed.ok()) return committed.status();
+      version = *committed;
+    }
+    absl::Status closed =
+        CloseRolloutLocked(*fleet, &entry, nginx_xds::v1::ROLLOUT_STATE_ABORTED, version);
+    if (!closed.ok()) return closed;
+    *response.mutable_rollout() = DescribeLocked(*fleet, entry);
+  }
+  *response.mutable_write() = AwaitFleet(*fleet, response.rollout().canary_version());
+  return response;
+}
+
+std::optional<WriteResponse> UpstreamService::AwaitCanary(
+    const std::string& fleet, uint64_t version, const std::set<std::string>* changed) const {
+  Rollout group;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = rollouts_.find(fleet);
+    if (it == rollouts_.end() || !RolloutOpen(it->second.stored.rollout)) return std::nullopt;
+    group = it->second.stored.rollout;
+  }
+  group.set_canary_version(version);
+  const absl::Time deadline = absl::Now() + options_.ack_timeout;
+  uint64_t seen = registry_->WaitForChange(~uint64_t{0}, absl::InfinitePast());
+  WriteResponse response;
+  response.set_version(version);
+  response.set_canary(true);
+  uint32_t acked = 0;
+  while (true) {
+    const nginx_xds::v1::FleetStatus status = registry_->Status(fleet);
+    FillCanaryProgress(status, cache_->Watchers(fleet), &group);
+    response.clear_rejections();
+    acked = group.canary_acked();
+    for (const auto& node : group.canary_nodes()) {
+      if (!node.connected() || !node.has_last_nack() || node.last_nack().version() < version) {
+        continue;
+      }
+      std::optional<nginx_xds::v1::NodeRejection> rejection = WriteRejection(status, node, changed);
+      if (!rejection) continue;
+      // Applied but for the write's own upstream: not acknowledged.
+      if (node.acked_version() >= version) --acked;
+      *response.add_rejections() = *std::move(rejection);
+    }
+    const uint32_t settled = acked + response.rejections_size();
+    if (settled >= group.canary_connected() || absl::Now() >= deadline) break;
+    seen = registry_->WaitForChange(seen, deadline);
+  }
+  response.set_acked_nodes(acked);
+  response.set_connected_nodes(group.canary_connected());
+  return response;
+}
+
+}  // namespace nginx_xds

@@ -1,0 +1,272 @@
+#include "controlplane/store/etcd_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/upstream_rules.h"
+#include "grpcpp/grpcpp.h"
+
+namespace nginx_xds {
+namespace {
+
+using etcdserverpb::Compare;
+using etcdserverpb::RequestOp;
+using etcdserverpb::TxnRequest;
+using etcdserverpb::TxnResponse;
+using nginx_xds::v1::Upstream;
+
+// The first key after every key that starts with `prefix` (etcd's range end
+// for a prefix read).
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty()) {
+    if (static_cast<unsigned char>(prefix.back()) < 0xff) {
+      prefix.back() = static_cast<char>(prefix.back() + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string(1, '\0');
+}
+
+// "http://host:port" or "host:port" as a gRPC address.
+absl::StatusOr<std::string> Address(absl::string_view endpoint) {
+  absl::string_view address = endpoint;
+  if (absl::ConsumePrefix(&address, "https://")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "etcd endpoint \"", endpoint, "\": TLS to etcd is not supported yet; use http://"));
+  }
+  absl::ConsumePrefix(&address, "http://");
+  absl::ConsumeSuffix(&address, "/");
+  if (address.empty() || address.find(':') == absl::string_view::npos ||
+      address.find('/') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("etcd endpoint \"", endpoint, "\" is not http://HOST:PORT"));
+  }
+  return std::string(address);
+}
+
+void Put(TxnRequest* txn, std::string key, std::string value) {
+  auto* put = txn->add_success()->mutable_request_put();
+  put->set_key(std::move(key));
+  put->set_value(std::move(value));
+}
+
+void Delete(TxnRequest* txn, std::string key) {
+  txn->add_success()->mutable_request_delete_range()->set_key(std::move(key));
+}
+
+absl::Status Corrupt(absl::string_view key, absl::string_view why) {
+  return absl::DataLossError(absl::StrCat("etcd store: key \"", key, "\": ", why));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EtcdStore>> EtcdStore::Open(const Options& options) {
+  if (options.endpoints.empty()) return absl::InvalidArgumentError("no etcd endpoint given");
+  std::vector<std::string> addresses;
+  for (const std::string& endpoint : options.endpoints) {
+    absl::StatusOr<std::string> address = Address(endpoint);
+    if (!address.ok()) return address.status();
+    addresses.push_back(*std::move(address));
+  }
+  // Several endpoints: gRPC's pick_first tries them in order and moves on
+  // when one fails. ipv4: takes a list; names resolve through dns:.
+  std::string target =
+      addresses.size() == 1 ? addresses[0] : absl::StrCat("ipv4:", absl::StrJoin(addresses, ","));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  return std::unique_ptr<EtcdStore>(
+      new EtcdStore(options, std::move(target), etcdserverpb::KV::NewStub(channel)));
+}
+
+EtcdStore::EtcdStore(Options options, std::string target,
+                     std::unique_ptr<etcdserverpb::KV::Stub> kv)
+    : options_(std::move(options)), target_(std::move(target)), kv_(std::move(kv)) {}
+
+absl::Status EtcdStore::Call(const char* what,
+                             const std::function<grpc::Status(grpc::ClientContext*)>& call) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  grpc::Status status = call(&context);
+  if (status.ok()) return absl::OkStatus();
+  absl::StatusCode code = static_cast<absl::StatusCode>(status.error_code());
+  // A member without quorum answers after its timeout: the same as unreachable.
+  if (code == absl::StatusCode::kDeadlineExceeded) code = absl::StatusCode::kUnavailable;
+  return absl::Status(
+      code, absl::StrCat("etcd store: ", what, " at ", target_, ": ", status.error_message()));
+}
+
+absl::StatusOr<StoredState> EtcdStore::Load() {
+  etcdserverpb::RangeRequest request;
+  request.set_key(options_.prefix);
+  request.set_range_end(PrefixEnd(options_.prefix));
+  etcdserverpb::RangeResponse response;
+  absl::Status status = Call("read", [&](grpc::ClientContext* context) {
+    return kv_->Range(context, request, &response);
+  });
+  if (!status.ok()) return status;
+
+  StoredState state;
+  std::map<std::string, std::vector<std::pair<uint64_t, Upstream>>> placed;
+  std::map<std::string, nginx_xds::v1::ListUpstreamsResponse> stables;
+  slots_.clear();
+  slot_counts_.clear();
+  for (const auto& kv : response.kvs()) {
+    absl::string_view key = kv.key();
+    absl::ConsumePrefix(&key, options_.prefix);
+    const std::string& value = kv.value();
+    if (key == "version") {
+      if (!absl::SimpleAtoi(value, &state.version)) return Corrupt(kv.key(), "not a number");
+    } else if (absl::ConsumePrefix(&key, "fleets/")) {
+      std::vector<absl::string_view> fields = absl::StrSplit(value, ' ');
+      uint64_t version = 0, slots = 0;
+      if (fields.size() != 2 || !absl::SimpleAtoi(fields[0], &version) ||
+          !absl::SimpleAtoi(fields[1], &slots)) {
+        return Corrupt(kv.key(), "not \"VERSION SLOTS\"");
+      }
+      const std::string fleet(key);
+      state.fleet_versions[fleet] = version;
+      state.slot_counts[fleet] = slots;
+      state.upstreams[fleet];
+    } else if (absl::ConsumePrefix(&key, "upstreams/")) {
+      const size_t slash = key.find('/');
+      const size_t newline = value.find('\n');
+      uint64_t slot = 0;
+      Upstream upstream;
+      if (slash == absl::string_view::npos || newline == std::string::npos ||
+          !absl::SimpleAtoi(absl::string_view(value).substr(0, newline), &slot) ||
+          !upstream.ParseFromArray(value.data() + newline + 1,
+                                   static_cast<int>(value.size() - newline - 1))) {
+        return Corrupt(kv.key(), "not \"SLOT\\n\" and an nginx_xds.v1.Upstream");
+      }
+      if (UpstreamKey(upstream.name()) != key.substr(slash + 1)) {
+        return Corrupt(kv.key(), absl::StrCat("holds upstream \"", upstream.name(), "\""));
+      }
+      placed[std::string(key.substr(0, slash))].emplace_back(slot, std::move(upstream));
+    } else if (absl::ConsumePrefix(&key, "rollouts/")) {
+      if (!state.rollouts[std::string(key)].rollout.ParseFromString(value)) {
+        return Corrupt(kv.key(), "not an nginx_xds.v1.Rollout");
+      }
+    } else if (absl::ConsumePrefix(&key, "rollout-stable/")) {
+      if (!stables[std::string(key)].ParseFromString(value)) {
+        return Corrupt(kv.key(), "not an nginx_xds.v1.ListUpstreamsResponse");
+      }
+    }
+  }
+  for (auto& [fleet, upstreams] : placed) {
+    if (state.fleet_versions.count(fleet) == 0) {
+      return Corrupt(absl::StrCat(options_.prefix, "upstreams/", fleet, "/"),
+                     "a fleet without a version");
+    }
+    std::sort(upstreams.begin(), upstreams.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [slot, upstream] : upstreams) {
+      slots_[fleet][UpstreamKey(upstream.name())] = slot;
+      state.slots[fleet].push_back(slot);
+      state.upstreams[fleet].push_back(std::move(upstream));
+    }
+  }
+  for (auto& [fleet, stable] : stables) {
+    auto rollout = state.rollouts.find(fleet);
+    if (rollout == state.rollouts.end()) continue;
+    for (auto& upstream : *stable.mutable_upstreams()) {
+      rollout->second.stable_upstreams.push_back(std::move(upstream));
+    }
+  }
+  slot_counts_ = state.slot_counts;
+  version_ = state.version;
+  return state;
+}
+
+absl::StatusOr<uint64_t> EtcdStore::Commit(absl::string_view fleet_view,
+                                           const std::vector<Upstream>& puts,
+                                           const std::vector<std::string>& delete_keys,
+                                           const Placement& placement) {
+  const std::string fleet(fleet_view);
+  absl::Status valid = ValidateName("fleet", fleet);
+  if (!valid.ok()) return valid;
+  if (!placement.slots.empty() && placement.slots.size() != puts.size()) {
+    return absl::InvalidArgumentError("etcd store: a slot for every put is needed");
+  }
+  const uint64_t version = version_ + 1;
+  std::map<std::string, uint64_t> slots = slots_[fleet];
+  uint64_t slot_count = slot_counts_[fleet];
+
+  TxnRequest txn;
+  Compare* compare = txn.add_compare();
+  compare->set_key(options_.prefix + "version");
+  if (version_ == 0) {
+    // No version yet: the key must not exist.
+    compare->set_target(Compare::VERSION);
+    compare->set_version(0);
+  } else {
+    compare->set_target(Compare::VALUE);
+    compare->set_value(absl::StrCat(version_));
+  }
+  compare->set_result(Compare::EQUAL);
+  Put(&txn, options_.prefix + "version", absl::StrCat(version));
+  for (const std::string& key : delete_keys) {
+    slots.erase(key);
+    Delete(&txn, absl::StrCat(options_.prefix, "upstreams/", fleet, "/", key));
+  }
+  for (size_t i = 0; i < puts.size(); ++i) {
+    const std::string key = UpstreamKey(puts[i].name());
+    uint64_t slot;
+    if (!placement.slots.empty()) {
+      slot = placement.slots[i];
+    } else if (auto it = slots.find(key); it != slots.end()) {
+      slot = it->second;
+    } else {
+      slot = slot_count++;
+    }
+    slots[key] = slot;
+    Put(&txn, absl::StrCat(options_.prefix, "upstreams/", fleet, "/", key),
+        absl::StrCat(slot, "\n", puts[i].SerializeAsString()));
+  }
+  if (!placement.slots.empty()) slot_count = placement.slot_count;
+  Put(&txn, absl::StrCat(options_.prefix, "fleets/", fleet),
+      absl::StrCat(version, " ", slot_count));
+
+  TxnResponse response;
+  absl::Status status = Call(
+      "commit", [&](grpc::ClientContext* context) { return kv_->Txn(context, txn, &response); });
+  if (!status.ok()) return status;
+  if (!response.succeeded()) {
+    return absl::AbortedError(absl::StrCat(
+        "etcd store: version ", version_,
+        " is no longer the newest in etcd (another control plane wrote since); nothing of this "
+        "commit was stored"));
+  }
+  version_ = version;
+  slots_[fleet] = std::move(slots);
+  slot_counts_[fleet] = slot_count;
+  return version;
+}
+
+absl::Status EtcdStore::SaveRollout(const StoredRollout& stored) {
+  absl::Status valid = ValidateName("fleet", stored.rollout.fleet());
+  if (!valid.ok()) return valid;
+  nginx_xds::v1::ListUpstreamsResponse stable;
+  stable.set_version(stored.rollout.stable_version());
+  for (const Upstream& upstream : stored.stable_upstreams) *stable.add_upstreams() = upstream;
+  TxnRequest txn;
+  Put(&txn, absl::StrCat(options_.prefix, "rollouts/", stored.rollout.fleet()),
+      stored.rollout.SerializeAsString());
+  Put(&txn, absl::StrCat(options_.prefix, "rollout-stable/", stored.rollout.fleet()),
+      stable.SerializeAsString());
+  TxnResponse response;
+  return Call("save the rollout",
+              [&](grpc::ClientContext* context) { return kv_->Txn(context, txn, &response); });
+}
+
+}  // namespace nginx_xds

@@ -1,0 +1,98 @@
+#ifndef CONTROLPLANE_XDS_ADS_STREAM_H_
+#define CONTROLPLANE_XDS_ADS_STREAM_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "controlplane/fleet/node_registry.h"
+#include "controlplane/xds/ads_service.h"
+#include "controlplane/xds/snapshot_cache.h"
+#include "controlplane/xds/xds_tls.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace nginx_xds {
+
+// One ADS stream (see AdsService for the rules it follows). Owns itself: it
+// lives until gRPC calls OnDone() and the last snapshot publisher holding it
+// lets go.
+class AdsStream final
+    : public grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
+                                     envoy::service::discovery::v3::DiscoveryResponse>,
+      public SnapshotWatcher {
+ public:
+  // `peer`: who the client certificate says the node is (mutual TLS), or
+  // the error to end the stream with on its first request.
+  static AdsStream* Start(SnapshotCache* cache, NodeRegistry* registry,
+                          const StaticUpstreamsHandler* on_static_upstreams,
+                          absl::StatusOr<std::optional<NodeIdentity>> peer = std::nullopt);
+
+  AdsStream(SnapshotCache* cache, NodeRegistry* registry,
+            const StaticUpstreamsHandler* on_static_upstreams);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone() override;
+  void OnSnapshot(std::shared_ptr<const Snapshot> snapshot) override;
+
+ private:
+  // Per resource type.
+  struct TypeState {
+    bool wildcard = true;
+    std::set<std::string> names;
+    // Whether the subscription changed since the last response was sent.
+    bool names_changed = false;
+    std::string last_nonce;
+    // The version the client holds or was last sent; empty before any.
+    std::optional<uint64_t> sent_version;
+    bool awaiting_reply = false;
+  };
+
+  absl::Status HandleRequest(const envoy::service::discovery::v3::DiscoveryRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Identify(const envoy::service::discovery::v3::DiscoveryRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands the upstreams of the node's nginx.conf to the adoption handler.
+  absl::Status AdoptStaticUpstreams(const envoy::config::core::v3::Node& node)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void UpdateSubscription(const envoy::service::discovery::v3::DiscoveryRequest& request,
+                          bool first, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeSendAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeSend(const std::string& type_url, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Write(envoy::service::discovery::v3::DiscoveryResponse response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  SnapshotCache* const cache_;
+  NodeRegistry* const registry_;
+  const StaticUpstreamsHandler* const on_static_upstreams_;
+
+  absl::Mutex mu_;
+  envoy::service::discovery::v3::DiscoveryRequest request_;  // the read buffer
+  std::shared_ptr<AdsStream> self_ ABSL_GUARDED_BY(mu_);
+  std::string node_ ABSL_GUARDED_BY(mu_);
+  std::string fleet_ ABSL_GUARDED_BY(mu_);
+  // Checked against the first request's node before anything else.
+  absl::StatusOr<std::optional<NodeIdentity>> peer_ ABSL_GUARDED_BY(mu_) = std::nullopt;
+  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  // Ordered so that Clusters are always sent before their assignments.
+  std::map<std::string, TypeState> types_ ABSL_GUARDED_BY(mu_);
+  uint64_t nonce_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<envoy::service::discovery::v3::DiscoveryResponse> pending_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Set once the stream is ending; the status is sent once writes drain.
+  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace nginx_xds
+
+#endif  // CONTROLPLANE_XDS_ADS_STREAM_H_

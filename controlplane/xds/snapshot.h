@@ -1,0 +1,57 @@
+#ifndef CONTROLPLANE_XDS_SNAPSHOT_H_
+#define CONTROLPLANE_XDS_SNAPSHOT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "google/protobuf/any.pb.h"
+#include "nginx_xds/v1/upstream.pb.h"
+
+namespace nginx_xds {
+
+// One upstream and its two xDS resources, packed once when the upstream is
+// written and shared by every snapshot and stream after that. Immutable.
+struct UpstreamResources {
+  explicit UpstreamResources(nginx_xds::v1::Upstream upstream);
+
+  nginx_xds::v1::Upstream upstream;
+  google::protobuf::Any cluster;     // envoy.config.cluster.v3.Cluster
+  google::protobuf::Any assignment;  // envoy.config.endpoint.v3.ClusterLoadAssignment
+};
+
+// One version of a fleet's upstreams, keyed by UpstreamKey(name). Immutable
+// and shared by every stream of the fleet; a write makes a new one that
+// shares the unchanged upstreams with the old. Thread-safe (read-only).
+class Snapshot {
+ public:
+  using UpstreamMap = std::map<std::string, std::shared_ptr<const UpstreamResources>>;
+
+  Snapshot(uint64_t version, UpstreamMap upstreams);
+
+  uint64_t version() const { return version_; }
+  const std::string& version_info() const { return version_info_; }
+  const UpstreamMap& upstreams() const { return upstreams_; }
+
+  // The upstream with `key`, or null.
+  const UpstreamResources* Find(const std::string& key) const;
+
+  // Fills `response` with the version and every resource of `type_url` whose
+  // name is in `names` (every resource when `wildcard`). Resource names are
+  // the upstream names, matched exactly as xDS clients expect.
+  void FillResponse(const std::string& type_url, bool wildcard, const std::set<std::string>& names,
+                    envoy::service::discovery::v3::DiscoveryResponse* response) const;
+
+ private:
+  uint64_t version_;
+  std::string version_info_;
+  UpstreamMap upstreams_;
+};
+
+}  // namespace nginx_xds
+
+#endif  // CONTROLPLANE_XDS_SNAPSHOT_H_

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "controlplane/store/etcd_store.h"
 #include "controlplane/store/sqlite_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -25,9 +26,18 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   }
   auto xds_credentials = XdsServerCredentials(options.xds_tls);
   if (!xds_credentials.ok()) return xds_credentials.status();
-  auto store = SqliteStore::Open(options.database_path);
-  if (!store.ok()) return store.status();
-  cp->store_ = std::move(*store);
+  if (options.etcd_endpoints.empty()) {
+    auto store = SqliteStore::Open(options.database_path);
+    if (!store.ok()) return store.status();
+    cp->store_ = std::move(*store);
+  } else {
+    EtcdStore::Options etcd;
+    etcd.endpoints = options.etcd_endpoints;
+    etcd.prefix = options.etcd_prefix;
+    auto store = EtcdStore::Open(etcd);
+    if (!store.ok()) return store.status();
+    cp->store_ = std::move(*store);
+  }
 
   UpstreamService::Options service_options;
   service_options.ack_timeout = options.ack_timeout;

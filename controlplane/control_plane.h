@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -36,8 +37,12 @@ class ControlPlane {
     std::string xds_listen = "127.0.0.1:18000";
     // "host:port" to serve the management API on; port 0 picks a free one.
     std::string admin_listen = "127.0.0.1:18001";
-    // The SQLite database file.
+    // The SQLite database file (the default, embedded store).
     std::string database_path = "nginx-xds.db";
+    // etcd endpoints ("http://127.0.0.1:2379", ...): the store is etcd
+    // instead of SQLite, under `etcd_prefix`.
+    std::vector<std::string> etcd_endpoints;
+    std::string etcd_prefix = "/nginx-xds/";
     // How long a write waits for the fleet's ACKs.
     absl::Duration ack_timeout = absl::Seconds(5);
     // "host:port" of the HTTP gateway; port 0 picks a free one; empty: none.

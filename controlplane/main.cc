@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -36,6 +37,13 @@ ABSL_FLAG(absl::Duration, http_header_timeout, absl::Seconds(10),
           "How long an HTTP request's line and headers may take from its first byte (408 after).");
 ABSL_FLAG(absl::Duration, http_keep_alive_timeout, absl::Seconds(5),
           "How long an idle HTTP connection waits for its next request.");
+ABSL_FLAG(std::string, store, "sqlite",
+          "Where the state lives: sqlite (embedded, in --data_dir) or etcd (--etcd_endpoints).");
+ABSL_FLAG(std::vector<std::string>, etcd_endpoints, {},
+          "etcd v3 client URLs for --store=etcd, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379; "
+          "tried in order.");
+ABSL_FLAG(std::string, etcd_prefix, "/nginx-xds/",
+          "The etcd key prefix of this control plane's state.");
 ABSL_FLAG(std::string, data_dir, ".",
           "Directory of the embedded store (nginx-xds.db); created if missing.");
 ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(5),
@@ -129,6 +137,19 @@ int main(int argc, char** argv) {
   options.xds_listen = absl::GetFlag(FLAGS_xds_listen);
   options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   options.database_path = data_dir + "/nginx-xds.db";
+  const std::string store = absl::GetFlag(FLAGS_store);
+  if (store == "etcd") {
+    options.etcd_endpoints = absl::GetFlag(FLAGS_etcd_endpoints);
+    options.etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix);
+    if (options.etcd_endpoints.empty()) {
+      fprintf(stderr, "nginx-xds control plane: --store=etcd needs --etcd_endpoints\n");
+      return 1;
+    }
+  } else if (store != "sqlite") {
+    fprintf(stderr, "nginx-xds control plane: --store \"%s\" is not sqlite or etcd\n",
+            store.c_str());
+    return 1;
+  }
   options.ack_timeout = absl::GetFlag(FLAGS_ack_timeout);
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
   options.http_threads = absl::GetFlag(FLAGS_http_threads);

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <iterator>
 #include <set>
@@ -462,6 +463,11 @@ absl::Status Configure(sqlite3* db) {
   NGINX_XDS_RETURN_IF_ERROR(EnableWal(db));
   // FULL syncs the WAL on every commit: a returned Commit() survives a crash.
   NGINX_XDS_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous=FULL"));
+  // Keep the WAL small: a checkpoint once it holds 128 KiB (default: 4 MiB),
+  // and the file cut back to 256 KiB after it, so the data's size, not the
+  // write history's, decides the space the store needs on its volume.
+  NGINX_XDS_RETURN_IF_ERROR(Exec(db, "PRAGMA wal_autocheckpoint=32"));
+  NGINX_XDS_RETURN_IF_ERROR(Exec(db, "PRAGMA journal_size_limit=262144"));
   return InTransaction<bool>(db, "BEGIN IMMEDIATE",
                              [db]() -> absl::StatusOr<bool> {
                                NGINX_XDS_RETURN_IF_ERROR(CreateSchemaInTransaction(db));
@@ -479,7 +485,15 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
   absl::Status status = rc == SQLITE_OK ? Configure(db) : SqliteError(db, rc, "open");
   if (!status.ok()) {
-    return absl::Status(status.code(), absl::StrCat(status.message(), " (file \"", path, "\")"));
+    // SQLite says "unable to open database file" or "attempt to write a
+    // readonly database"; the system's reason says what to fix.
+    const int system_errno = db != nullptr ? sqlite3_system_errno(db) : 0;
+    std::string why;
+    if (system_errno == EROFS) why = "; the data directory is on a read-only file system";
+    if (system_errno == EACCES) why = "; permission denied on the data directory or file";
+    if (system_errno == ENOSPC) why = "; no space left on the data directory's volume";
+    return absl::Status(status.code(),
+                        absl::StrCat(status.message(), why, " (file \"", path, "\")"));
   }
   return store;
 }

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +78,21 @@ class SqliteStoreTest : public ::testing::Test {
   std::string path_;
   std::unique_ptr<SqliteStore> store_;
 };
+
+// Validates that the WAL stays small however many writes go through (it
+// grew to 1 MiB for 60 KB of data before checkpoints were set; issue 12).
+TEST_F(SqliteStoreTest, WalStaysSmallOverManyWrites) {
+  Upstream big = MakeUpstream("big", "10.0.0.1:80");
+  for (int i = 2; i < 60; ++i) big.add_servers()->set_address(absl::StrCat("10.0.0.", i, ":80"));
+  for (int i = 0; i < 400; ++i) {
+    big.mutable_servers(0)->set_weight(static_cast<uint32_t>(i % 100 + 1));
+    ASSERT_TRUE(store_->Commit("a", {big}, {}).ok());
+  }
+  struct stat wal;
+  ASSERT_EQ(stat((path_ + "-wal").c_str(), &wal), 0);
+  EXPECT_LE(wal.st_size, 512 * 1024);
+  EXPECT_EQ(LoadOrDie(*store_).version, 400u);
+}
 
 TEST_F(SqliteStoreTest, NewStoreIsEmptyAtVersionZero) {
   StoredState state = LoadOrDie(*store_);

@@ -17,7 +17,9 @@
 #include "common/printable.h"
 #include "common/upstream_block.h"
 #include "common/upstream_rules.h"
+#include "controlplane/api/http/dynamic_request.h"
 #include "controlplane/api/http/http_status.h"
+#include "controlplane/api/http/query.h"
 #include "controlplane/fleet/fleet_status.h"
 #include "controlplane/rollout/rollout.h"
 #include "google/protobuf/util/time_util.h"
@@ -87,65 +89,6 @@ HttpResponse WriteAnswer(const WriteResponse& write, std::string success_body) {
   return response;
 }
 
-bool IsHexDigit(char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); }
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  return absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10;
-}
-
-// Decodes %XX escapes (and '+' as a space when `plus_is_space`, as in a
-// query); INVALID_ARGUMENT for a '%' without two hex digits after it.
-absl::StatusOr<std::string> PercentDecode(absl::string_view text, bool plus_is_space,
-                                          absl::string_view what) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%') {
-      if (i + 2 >= text.size() || !IsHexDigit(text[i + 1]) || !IsHexDigit(text[i + 2])) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("malformed percent-encoding \"", text.substr(i, 3), "\" in ", what));
-      }
-      out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
-      i += 2;
-    } else if (plus_is_space && text[i] == '+') {
-      out += ' ';
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-struct QueryParam {
-  std::string name;
-  std::string value;
-  // Whether the piece had an '=' ("a=" does, "a" does not).
-  bool has_equals = true;
-};
-
-// The parameters of a query string in order, decoded; empty pieces ("a&&b")
-// are skipped.
-absl::StatusOr<std::vector<QueryParam>> ParseQuery(absl::string_view query) {
-  std::vector<QueryParam> params;
-  for (absl::string_view piece : absl::StrSplit(query, '&')) {
-    if (piece.empty()) continue;
-    const size_t equals = piece.find('=');
-    absl::StatusOr<std::string> name = PercentDecode(piece.substr(0, equals), true, "the query");
-    if (!name.ok()) return name.status();
-    absl::StatusOr<std::string> value =
-        equals == absl::string_view::npos
-            ? std::string()
-            : PercentDecode(piece.substr(equals + 1), true, "the query");
-    if (!value.ok()) return value.status();
-    if (name->empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("query parameter \"", piece, "\" has no name"));
-    }
-    params.push_back({*std::move(name), *std::move(value), equals != absl::string_view::npos});
-  }
-  return params;
-}
-
 // The fleet a request names with X-Xds-Fleet: "default" without the header.
 absl::StatusOr<std::string> FleetOf(const HttpRequest& request) {
   if (request.fleet_headers.empty()) return std::string(kDefaultFleet);
@@ -203,155 +146,6 @@ std::string JsonString(absl::string_view text) {
     }
   }
   return out + "\"";
-}
-
-// The parsed parameters of a /dynamic request.
-struct DynamicRequest {
-  bool has_zone = false;
-  std::string zone;
-  bool has_server = false;
-  std::string server;
-  std::optional<uint32_t> weight;
-  std::optional<uint32_t> max_fails;
-  std::optional<uint32_t> fail_timeout;
-  bool verbose = false;
-  bool add = false;
-  bool remove = false;
-  bool backup = false;
-  bool up = false;
-  bool down = false;
-  // What the request said that changes nothing, for X-Xds-Ignored: each
-  // piece as given and why ("foo=1 (unknown parameter)").
-  std::vector<std::string> ignored;
-
-  bool HasParameters() const {
-    return weight.has_value() || max_fails.has_value() || fail_timeout.has_value();
-  }
-  bool Changes() const { return add || remove || up || down || HasParameters(); }
-  // The original printed the verbose list after `verbose` and after any
-  // parameter or up/down it was given, whatever the operation.
-  bool Verbose() const { return verbose || HasParameters() || up || down; }
-
-  void Ignore(const std::string& name, const std::string& value, absl::string_view why) {
-    ignored.push_back(absl::StrCat(name, "=", value, " (", why, ")"));
-  }
-};
-
-// A plain integer parameter (seconds for fail_timeout), as the original
-// module took them: decimal digits only.
-absl::StatusOr<uint32_t> ParseDynamicInteger(const QueryParam& param) {
-  const std::string& value = param.value;
-  bool digits = !value.empty() && std::all_of(value.begin(), value.end(),
-                                              [](char c) { return c >= '0' && c <= '9'; });
-  if (!digits) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "parameter ", param.name, "=\"", value, "\" is not an integer (", param.name,
-        " takes decimal digits only", param.name == "fail_timeout" ? ", in seconds" : "", ")"));
-  }
-  uint64_t number = 0;
-  for (char c : value) {
-    number = number * 10 + static_cast<uint64_t>(c - '0');
-    if (number > 0xffffffffu) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameter ", param.name, "=\"", value, "\" is too large"));
-    }
-  }
-  return static_cast<uint32_t>(number);
-}
-
-// Reads the parameters as ngx_dynamic_upstream (7220bd4) read them, through
-// nginx's $arg_NAME: a parameter counts only as NAME=VALUE, its name is
-// matched case-insensitively, the first one of a name wins, a flag is set
-// whatever its value, and anything else is ignored (and noted). Refused, as
-// the original refused them: a parameter that is not an integer, add with
-// remove, up with down.
-absl::StatusOr<DynamicRequest> ParseDynamic(const std::vector<QueryParam>& params) {
-  DynamicRequest request;
-  std::set<std::string> seen;
-  for (const QueryParam& given : params) {
-    QueryParam param{absl::AsciiStrToLower(given.name), given.value};
-    if (!given.has_equals) {
-      request.ignored.push_back(absl::StrCat(given.name, " (no \"=\")"));
-      continue;
-    }
-    bool* flag = nullptr;
-    std::optional<uint32_t>* number = nullptr;
-    std::string* text = nullptr;
-    bool* has_text = nullptr;
-    if (param.name == "upstream") {
-      text = &request.zone;
-      has_text = &request.has_zone;
-    } else if (param.name == "server") {
-      text = &request.server;
-      has_text = &request.has_server;
-    } else if (param.name == "weight") {
-      number = &request.weight;
-    } else if (param.name == "max_fails") {
-      number = &request.max_fails;
-    } else if (param.name == "fail_timeout") {
-      number = &request.fail_timeout;
-    } else if (param.name == "verbose") {
-      flag = &request.verbose;
-    } else if (param.name == "add") {
-      flag = &request.add;
-    } else if (param.name == "remove") {
-      flag = &request.remove;
-    } else if (param.name == "backup") {
-      flag = &request.backup;
-    } else if (param.name == "up") {
-      flag = &request.up;
-    } else if (param.name == "down") {
-      flag = &request.down;
-    } else {
-      request.Ignore(given.name, given.value, "unknown parameter");
-      continue;
-    }
-    if (!seen.insert(param.name).second) {
-      request.Ignore(given.name, given.value, "repeated; the first one counts");
-      continue;
-    }
-    if (text != nullptr) {
-      *text = param.value;
-      *has_text = true;
-    }
-    if (number != nullptr) {
-      absl::StatusOr<uint32_t> value = ParseDynamicInteger(param);
-      if (!value.ok()) return value.status();
-      *number = *value;
-    }
-    if (flag != nullptr) {
-      if (!param.value.empty()) request.Ignore(given.name, given.value, "a flag's value");
-      *flag = true;
-    }
-  }
-  if (request.add && request.remove) {
-    return absl::InvalidArgumentError("add and remove cannot be given together");
-  }
-  if (request.up && request.down) {
-    return absl::InvalidArgumentError("up and down cannot be given together");
-  }
-  return request;
-}
-
-// Drops, and notes, what the operation the request makes does not use, as
-// the original did: remove takes the server alone; server and backup alone
-// change nothing (the list is answered); backup is used by add only.
-void DropUnused(DynamicRequest* request) {
-  const bool listing = !request->Changes();
-  if (request->remove) {
-    if (request->weight)
-      request->Ignore("weight", absl::StrCat(*request->weight), "not used by remove");
-    if (request->max_fails) {
-      request->Ignore("max_fails", absl::StrCat(*request->max_fails), "not used by remove");
-    }
-    if (request->fail_timeout) {
-      request->Ignore("fail_timeout", absl::StrCat(*request->fail_timeout), "not used by remove");
-    }
-    if (request->up) request->Ignore("up", "", "not used by remove");
-    if (request->down) request->Ignore("down", "", "not used by remove");
-  }
-  if (listing && request->has_server) request->Ignore("server", request->server, "no change asked");
-  if (request->backup && !request->add) request->Ignore("backup", "", "used by add only");
 }
 
 // Answers a parsed /dynamic request: the zone's list, or the change it asks

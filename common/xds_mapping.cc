@@ -457,20 +457,21 @@ Cluster ToCluster(const Upstream& upstream) {
 ClusterLoadAssignment ToLoadAssignment(const Upstream& upstream) {
   ClusterLoadAssignment assignment;
   assignment.set_cluster_name(upstream.name());
-  LocalityLbEndpoints primaries;
-  LocalityLbEndpoints backups;
-  primaries.set_priority(0);
-  primaries.mutable_load_balancing_weight()->set_value(1);
-  backups.set_priority(kBackupPriority);
-  backups.mutable_load_balancing_weight()->set_value(1);
-  for (int i = 0; i < upstream.servers_size(); ++i) {
-    const Server& server = upstream.servers(i);
-    LocalityLbEndpoints& group = server.backup() ? backups : primaries;
-    *group.add_lb_endpoints() = ToLbEndpoint(server, i);
-  }
-  *assignment.add_endpoints() = std::move(primaries);
-  if (backups.lb_endpoints_size() > 0) {
-    *assignment.add_endpoints() = std::move(backups);
+  // One locality per server, weighted as the server: gRPC clients balance
+  // over localities by their weights but give every endpoint of a locality
+  // an equal share, so this is how nginx's weights reach them. Primaries
+  // first, then backups, each group in nginx's order.
+  for (bool backups : {false, true}) {
+    for (int i = 0; i < upstream.servers_size(); ++i) {
+      const Server& server = upstream.servers(i);
+      if (server.backup() != backups) continue;
+      LocalityLbEndpoints& locality = *assignment.add_endpoints();
+      locality.mutable_locality()->set_sub_zone(absl::StrCat("server-", i));
+      locality.set_priority(backups ? kBackupPriority : 0);
+      *locality.add_lb_endpoints() = ToLbEndpoint(server, i);
+      locality.mutable_load_balancing_weight()->set_value(
+          locality.lb_endpoints(0).load_balancing_weight().value());
+    }
   }
   return assignment;
 }

@@ -21,10 +21,12 @@ inline constexpr char kNginxMetadataKey[] = "nginx";
 // keepalive settings.
 envoy::config::cluster::v3::Cluster ToCluster(const nginx_xds::v1::Upstream& upstream);
 
-// The upstream's servers as a ClusterLoadAssignment: priority 0 primaries,
-// priority 1 backups (each group with load_balancing_weight 1), weight as
-// load_balancing_weight, down as DRAINING, max_fails / fail_timeout /
-// max_conns in metadata["nginx"]. Addresses become socket_address or pipe.
+// The upstream's servers as a ClusterLoadAssignment: one locality per server
+// (sub_zone "server-INDEX", weighted as the server, so that gRPC clients
+// follow nginx's weights), priority 0 for primaries and 1 for backups,
+// weight as load_balancing_weight, down as DRAINING, max_fails /
+// fail_timeout / max_conns in metadata["nginx"]. Addresses become
+// socket_address or pipe.
 envoy::config::endpoint::v3::ClusterLoadAssignment ToLoadAssignment(
     const nginx_xds::v1::Upstream& upstream);
 

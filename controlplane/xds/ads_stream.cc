@@ -16,10 +16,6 @@ namespace {
 using envoy::service::discovery::v3::DiscoveryRequest;
 using envoy::service::discovery::v3::DiscoveryResponse;
 
-bool Supported(const std::string& type_url) {
-  return type_url == kClusterTypeUrl || type_url == kEndpointTypeUrl;
-}
-
 // Who the node is for the snapshot cache: its id, and the string fields of
 // its metadata as labels (a staged rollout's canary group may select on them).
 WatcherNode WatcherNodeOf(const envoy::config::core::v3::Node& node) {
@@ -130,8 +126,8 @@ absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
     if (!identified.ok()) return identified;
   }
   const std::string& type_url = request.type_url();
-  if (!Supported(type_url)) {
-    // Other xDS types (listeners, routes) are not served; a client asking for
+  if (!IsServedType(type_url)) {
+    // Other xDS types (secrets, runtime) are not served; a client asking for
     // them gets no response for them, as from a server without such resources.
     return absl::OkStatus();
   }
@@ -146,7 +142,7 @@ absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
     type.awaiting_reply = false;
     if (request.has_error_detail()) {
       registry_->Nacked(node_, type_url, *type.sent_version, request.error_detail().message(),
-                        RejectedUpstreamsOf(request.error_detail()));
+                        RejectedByNack(request.error_detail(), type));
     } else {
       // An ACK names the version the client now runs: usually the one just
       // sent, but a client that could not use it yet (its other type is at
@@ -191,6 +187,34 @@ absl::Status AdsStream::Identify(const DiscoveryRequest& request) {
   return absl::OkStatus();
 }
 
+std::vector<nginx_xds::v1::RejectedUpstream> AdsStream::RejectedByNack(
+    const google::rpc::Status& error, const TypeState& type) const {
+  std::vector<nginx_xds::v1::RejectedUpstream> rejected = RejectedUpstreamsOf(error);
+  if (!rejected.empty() || type.wildcard) return rejected;
+  // A client that asks by name (a gRPC client asks for the one target it
+  // resolves) rejects what it asked for, not the fleet's other upstreams:
+  // writes to those must not count its NACK.
+  for (const std::string& name : type.names) {
+    nginx_xds::v1::RejectedUpstream each;
+    each.set_name(name.substr(0, kMaxNameLength));
+    each.set_message(error.message());
+    rejected.push_back(std::move(each));
+  }
+  return rejected;
+}
+
+bool AdsStream::SubscribedResourcesChanged(const std::string& type_url,
+                                           const TypeState& type) const {
+  if (type.wildcard || type.names_changed || !type.sent_snapshot) return true;
+  for (const std::string& name : type.names) {
+    const google::protobuf::Any* sent = type.sent_snapshot->FindResource(type_url, name);
+    const google::protobuf::Any* now = snapshot_->FindResource(type_url, name);
+    if (sent == now) continue;
+    if (sent == nullptr || now == nullptr || sent->value() != now->value()) return true;
+  }
+  return false;
+}
+
 void AdsStream::UpdateSubscription(const DiscoveryRequest& request, bool first, TypeState* type) {
   std::set<std::string> names(request.resource_names().begin(), request.resource_names().end());
   // An empty list on the first request means "everything" (wildcard), and
@@ -221,11 +245,22 @@ void AdsStream::MaybeSend(const std::string& type_url, TypeState* type) {
   if (!newer && !type->names_changed) return;
   // Validate that a version this node rejected is never sent to it again.
   if (registry_->Rejected(node_, type_url, version)) return;
+  if (!SubscribedResourcesChanged(type_url, *type)) {
+    // Nothing the client asked for by name changed (a write to another
+    // upstream, or a server change seen from a Listener): SotW sends a type
+    // only when one of its resources changed. The client holds this
+    // version's resources already, so it is up to date at this version.
+    type->sent_version = version;
+    type->sent_snapshot = snapshot_;
+    registry_->Acked(node_, type_url, version);
+    return;
+  }
   DiscoveryResponse response;
   snapshot_->FillResponse(type_url, type->wildcard, type->names, &response);
   response.set_nonce(std::to_string(++nonce_));
   type->last_nonce = response.nonce();
   type->sent_version = version;
+  type->sent_snapshot = snapshot_;
   type->awaiting_reply = true;
   type->names_changed = false;
   Write(std::move(response));

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -53,6 +54,9 @@ class AdsStream final
     std::string last_nonce;
     // The version the client holds or was last sent; empty before any.
     std::optional<uint64_t> sent_version;
+    // The snapshot last sent (or known to be held): what a by-name
+    // subscription's resources are compared with.
+    std::shared_ptr<const Snapshot> sent_snapshot;
     bool awaiting_reply = false;
   };
 
@@ -65,6 +69,14 @@ class AdsStream final
       ABSL_LOCKS_EXCLUDED(mu_);
   void UpdateSubscription(const envoy::service::discovery::v3::DiscoveryRequest& request,
                           bool first, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The upstreams a NACK of `type` rejects: its RejectedUpstreams details
+  // (nginx agents), else every name of a by-name subscription.
+  std::vector<nginx_xds::v1::RejectedUpstream> RejectedByNack(const google::rpc::Status& error,
+                                                              const TypeState& type) const;
+  // Whether a resource `type` subscribes to differs between the snapshot
+  // last sent and the current one (always true for wildcard subscriptions).
+  bool SubscribedResourcesChanged(const std::string& type_url, const TypeState& type) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSendAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSend(const std::string& type_url, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Write(envoy::service::discovery::v3::DiscoveryResponse response)

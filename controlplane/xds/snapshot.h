@@ -14,14 +14,24 @@
 
 namespace nginx_xds {
 
-// One upstream and its two xDS resources, packed once when the upstream is
+// Whether the ADS server serves resources of `type_url`: Clusters and
+// ClusterLoadAssignments for nginx, Listeners and RouteConfigurations for
+// proxyless gRPC clients.
+bool IsServedType(const std::string& type_url);
+
+// One upstream and its xDS resources, packed once when the upstream is
 // written and shared by every snapshot and stream after that. Immutable.
 struct UpstreamResources {
   explicit UpstreamResources(nginx_xds::v1::Upstream upstream);
 
+  // The resource of `type_url` (one of the served types), or null.
+  const google::protobuf::Any* OfType(const std::string& type_url) const;
+
   nginx_xds::v1::Upstream upstream;
   google::protobuf::Any cluster;     // envoy.config.cluster.v3.Cluster
   google::protobuf::Any assignment;  // envoy.config.endpoint.v3.ClusterLoadAssignment
+  google::protobuf::Any listener;    // envoy.config.listener.v3.Listener (gRPC clients)
+  google::protobuf::Any route;       // envoy.config.route.v3.RouteConfiguration (gRPC clients)
 };
 
 // One version of a fleet's upstreams, keyed by UpstreamKey(name). Immutable
@@ -40,9 +50,14 @@ class Snapshot {
   // The upstream with `key`, or null.
   const UpstreamResources* Find(const std::string& key) const;
 
+  // The resource of `type_url` named exactly `name`, or null.
+  const google::protobuf::Any* FindResource(const std::string& type_url,
+                                            const std::string& name) const;
+
   // Fills `response` with the version and every resource of `type_url` whose
   // name is in `names` (every resource when `wildcard`). Resource names are
-  // the upstream names, matched exactly as xDS clients expect.
+  // the upstream names, matched exactly as xDS clients expect; a name without
+  // a resource is left out, which tells a SotW client it does not exist.
   void FillResponse(const std::string& type_url, bool wildcard, const std::set<std::string>& names,
                     envoy::service::discovery::v3::DiscoveryResponse* response) const;
 

@@ -209,8 +209,8 @@ TEST_F(SnapshotAssemblerTest, BadEndpointPort) {
   envoy::config::endpoint::v3::ClusterLoadAssignment assignment;
   ASSERT_TRUE(endpoints.resources(0).UnpackTo(&assignment));
   ASSERT_EQ(assignment.cluster_name(), "backends");
-  assignment.mutable_endpoints(0)
-      ->mutable_lb_endpoints(1)
+  assignment.mutable_endpoints(1)
+      ->mutable_lb_endpoints(0)
       ->mutable_endpoint()
       ->mutable_address()
       ->mutable_socket_address()

@@ -185,8 +185,8 @@ TEST_F(XdsClientTest, InvalidResourceIsNackedAndLastGoodKept) {
   auto assignment = EndpointResponse("3", "e3", {bad});
   envoy::config::endpoint::v3::ClusterLoadAssignment cla;
   ASSERT_TRUE(assignment.resources(0).UnpackTo(&cla));
-  cla.mutable_endpoints(0)
-      ->mutable_lb_endpoints(1)
+  cla.mutable_endpoints(1)
+      ->mutable_lb_endpoints(0)
       ->mutable_endpoint()
       ->mutable_address()
       ->mutable_socket_address()

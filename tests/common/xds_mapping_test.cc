@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "common/upstream_rules.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -150,7 +151,9 @@ TEST(ToClusterTest, NonDefaultSettingsGoToNginxMetadata) {
   EXPECT_EQ(fields.at("keepalive_timeout_ms").number_value(), 2000);
 }
 
-TEST(ToLoadAssignmentTest, PrimariesAtPriorityZeroBackupsAtPriorityOne) {
+// Validates the grouping gRPC clients need: one locality per server, named
+// after its index, primaries at priority 0 before backups at priority 1.
+TEST(ToLoadAssignmentTest, OneLocalityPerServerPrimariesBeforeBackups) {
   ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
     name: "b"
     servers { address: "10.0.0.1:80" }
@@ -159,27 +162,37 @@ TEST(ToLoadAssignmentTest, PrimariesAtPriorityZeroBackupsAtPriorityOne) {
     servers { address: "10.0.0.4:80" backup: true }
   )pb"));
   EXPECT_EQ(assignment.cluster_name(), "b");
-  ASSERT_EQ(assignment.endpoints_size(), 2);
-  const auto& primaries = assignment.endpoints(0);
-  const auto& backups = assignment.endpoints(1);
-  EXPECT_EQ(primaries.priority(), 0u);
-  EXPECT_EQ(primaries.load_balancing_weight().value(), 1u);
-  EXPECT_EQ(backups.priority(), 1u);
-  EXPECT_EQ(backups.load_balancing_weight().value(), 1u);
-  ASSERT_EQ(primaries.lb_endpoints_size(), 2);
-  ASSERT_EQ(backups.lb_endpoints_size(), 2);
-  EXPECT_EQ(primaries.lb_endpoints(1).endpoint().address().socket_address().address(), "10.0.0.3");
-  EXPECT_EQ(NginxMetadata(primaries.lb_endpoints(1)).fields().at("index").number_value(), 2);
-  EXPECT_EQ(NginxMetadata(backups.lb_endpoints(0)).fields().at("index").number_value(), 1);
+  ASSERT_EQ(assignment.endpoints_size(), 4);
+  const std::pair<uint32_t, std::string> expected[] = {
+      {0, "10.0.0.1"}, {0, "10.0.0.3"}, {1, "10.0.0.2"}, {1, "10.0.0.4"}};
+  const int index[] = {0, 2, 1, 3};
+  for (int i = 0; i < 4; ++i) {
+    const auto& locality = assignment.endpoints(i);
+    EXPECT_EQ(locality.priority(), expected[i].first);
+    EXPECT_EQ(locality.locality().sub_zone(), absl::StrCat("server-", index[i]));
+    ASSERT_EQ(locality.lb_endpoints_size(), 1);
+    EXPECT_EQ(locality.lb_endpoints(0).endpoint().address().socket_address().address(),
+              expected[i].second);
+    EXPECT_EQ(NginxMetadata(locality.lb_endpoints(0)).fields().at("index").number_value(),
+              index[i]);
+  }
 }
 
-TEST(ToLoadAssignmentTest, NoBackupGroupWithoutBackups) {
+// Validates that a locality weighs what its server weighs (gRPC clients split
+// traffic by locality weight), with weight 0 as 1 + DRAINING.
+TEST(ToLoadAssignmentTest, LocalityWeightIsTheServerWeight) {
   ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
     name: "b"
-    servers { address: "10.0.0.1:80" }
+    servers { address: "10.0.0.1:80" weight: 5 }
+    servers { address: "10.0.0.2:80" }
+    servers { address: "10.0.0.3:80" weight: 0 }
   )pb"));
-  ASSERT_EQ(assignment.endpoints_size(), 1);
-  EXPECT_EQ(assignment.endpoints(0).priority(), 0u);
+  ASSERT_EQ(assignment.endpoints_size(), 3);
+  EXPECT_EQ(assignment.endpoints(0).load_balancing_weight().value(), 5u);
+  EXPECT_EQ(assignment.endpoints(1).load_balancing_weight().value(), 1u);
+  EXPECT_EQ(assignment.endpoints(2).load_balancing_weight().value(), 1u);
+  EXPECT_EQ(assignment.endpoints(2).lb_endpoints(0).health_status(),
+            envoy::config::core::v3::DRAINING);
 }
 
 TEST(ToLoadAssignmentTest, ServerSettingsMapToEndpointFields) {
@@ -196,7 +209,7 @@ TEST(ToLoadAssignmentTest, ServerSettingsMapToEndpointFields) {
   EXPECT_EQ(fields.at("max_fails").number_value(), 3);
   EXPECT_EQ(fields.at("fail_timeout").number_value(), 30);
   EXPECT_EQ(fields.count("max_conns"), 0u);
-  const LbEndpoint& up = assignment.endpoints(0).lb_endpoints(1);
+  const LbEndpoint& up = assignment.endpoints(1).lb_endpoints(0);
   EXPECT_EQ(up.health_status(), envoy::config::core::v3::HEALTHY);
   EXPECT_EQ(NginxMetadata(up).fields().at("max_conns").number_value(), 9);
 }
@@ -252,7 +265,8 @@ TEST(ToLoadAssignmentTest, WeightZeroIsDrainingWithWeightOneAndMetadata) {
     servers { address: "10.0.0.3:80" }
   )pb");
   const ClusterLoadAssignment assignment = ToLoadAssignment(upstream);
-  const auto& endpoints = assignment.endpoints(0).lb_endpoints();
+  std::vector<LbEndpoint> endpoints;
+  for (const auto& locality : assignment.endpoints()) endpoints.push_back(locality.lb_endpoints(0));
   for (int i : {0, 1}) {
     EXPECT_EQ(endpoints[i].load_balancing_weight().value(), 1u);
     EXPECT_EQ(endpoints[i].health_status(), envoy::config::core::v3::DRAINING);
@@ -318,8 +332,8 @@ TEST(FromXdsTest, AcceptsEndpointsWithoutIndexInReceivedOrder) {
     servers { address: "10.0.0.2:80" }
   )pb");
   ClusterLoadAssignment assignment = ToLoadAssignment(upstream);
-  for (LbEndpoint& endpoint : *assignment.mutable_endpoints(0)->mutable_lb_endpoints()) {
-    (*endpoint.mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey]
+  for (auto& locality : *assignment.mutable_endpoints()) {
+    (*locality.mutable_lb_endpoints(0)->mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey]
         .mutable_fields()
         ->erase("index");
   }
@@ -341,7 +355,7 @@ class FromXdsRejectionTest : public ::testing::Test {
         cluster_(ToCluster(upstream_)),
         assignment_(ToLoadAssignment(upstream_)) {}
 
-  LbEndpoint* Endpoint(int i) { return assignment_.mutable_endpoints(0)->mutable_lb_endpoints(i); }
+  LbEndpoint* Endpoint(int i) { return assignment_.mutable_endpoints(i)->mutable_lb_endpoints(0); }
 
   google::protobuf::Value* EndpointField(int i, const std::string& key) {
     return &(*(*Endpoint(i)->mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey]

@@ -80,7 +80,11 @@ assert assignments["versionInfo"] == version, assignments
 cla = assignments["resources"][0]
 assert cla["@type"].endswith("envoy.config.endpoint.v3.ClusterLoadAssignment"), cla
 assert cla["clusterName"] == "backends", cla
-by_priority = {g.get("priority", 0): g["lbEndpoints"] for g in cla["endpoints"]}
+# One locality per server; group them per priority, in order.
+by_priority = {}
+for g in cla["endpoints"]:
+    assert g["loadBalancingWeight"] == g["lbEndpoints"][0].get("loadBalancingWeight", 1), g
+    by_priority.setdefault(g.get("priority", 0), []).extend(g["lbEndpoints"])
 primary = by_priority[0]
 ports = [e["endpoint"]["address"]["socketAddress"]["portValue"] for e in primary]
 assert ports == [6001, 6003], ports

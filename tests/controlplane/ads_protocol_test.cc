@@ -8,6 +8,10 @@
 #include "absl/time/clock.h"
 #include "common/xds_mapping.h"
 #include "controlplane/control_plane.h"
+#include "controlplane/xds/client_resources.h"
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -350,6 +354,105 @@ TEST_F(AdsProtocolTest, StaticUpstreamsAreAdoptedBeforeTheFirstResponse) {
   auto known = cp_->upstreams()->Get("web", "known");
   ASSERT_TRUE(known.ok());
   EXPECT_EQ(known->servers(0).address(), "127.0.0.1:8001");
+}
+
+// Validate what gRPC's xDS resolver needs for `xds:///foo` (gRFC A27): a
+// Listener "foo" whose API listener takes routes "foo" over RDS on ADS with
+// the router filter last, and a RouteConfiguration "foo" sending every
+// request of every authority to the Cluster "foo".
+TEST_F(AdsProtocolTest, ListenerAndRouteConfigurationLeadToTheUpstreamsCluster) {
+  const uint64_t version = Write("web", MakeUpstreamOnPort("foo", 8001));
+  Write("web", MakeUpstreamOnPort("bar", 8002));
+  Client client = Open();
+  DiscoveryRequest listeners = Subscribe("grpc-1", "web", kListenerTypeUrl);
+  listeners.add_resource_names("foo");
+  ASSERT_TRUE(client.stream->Write(listeners));
+  DiscoveryResponse response = Read(client.stream.get());
+  EXPECT_EQ(response.version_info(), std::to_string(version + 1));
+  ASSERT_EQ(response.resources_size(), 1);
+  envoy::config::listener::v3::Listener listener;
+  ASSERT_TRUE(response.resources(0).UnpackTo(&listener));
+  EXPECT_EQ(listener.name(), "foo");
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager manager;
+  ASSERT_TRUE(listener.api_listener().api_listener().UnpackTo(&manager));
+  EXPECT_TRUE(manager.rds().config_source().has_ads());
+  EXPECT_EQ(manager.rds().route_config_name(), "foo");
+  ASSERT_GE(manager.http_filters_size(), 1);
+  EXPECT_EQ(manager.http_filters(manager.http_filters_size() - 1).name(),
+            "envoy.filters.http.router");
+
+  DiscoveryRequest routes = Subscribe("grpc-1", "web", kRouteConfigurationTypeUrl);
+  routes.add_resource_names("foo");
+  ASSERT_TRUE(client.stream->Write(routes));
+  response = Read(client.stream.get());
+  ASSERT_EQ(response.resources_size(), 1);
+  envoy::config::route::v3::RouteConfiguration config;
+  ASSERT_TRUE(response.resources(0).UnpackTo(&config));
+  EXPECT_EQ(config.name(), "foo");
+  ASSERT_EQ(config.virtual_hosts_size(), 1);
+  EXPECT_EQ(config.virtual_hosts(0).domains(0), "*");
+  ASSERT_EQ(config.virtual_hosts(0).routes_size(), 1);
+  EXPECT_EQ(config.virtual_hosts(0).routes(0).match().prefix(), "");
+  EXPECT_EQ(config.virtual_hosts(0).routes(0).route().cluster(), "foo");
+}
+
+// Validate that a name that does not exist gets the SotW answer "does not
+// exist" (a response without it) at once, not silence until a timeout.
+TEST_F(AdsProtocolTest, UnknownNameIsAnsweredWithoutIt) {
+  const uint64_t version = Write("web", MakeUpstreamOnPort("foo", 8001));
+  Client client = Open();
+  DiscoveryRequest listeners = Subscribe("grpc-1", "web", kListenerTypeUrl);
+  listeners.add_resource_names("nope");
+  ASSERT_TRUE(client.stream->Write(listeners));
+  DiscoveryResponse response = Read(client.stream.get());
+  EXPECT_EQ(response.version_info(), std::to_string(version));
+  EXPECT_EQ(response.resources_size(), 0);
+}
+
+// Validate that a by-name subscriber is sent a type only when a resource it
+// asked for changed: a write to another upstream sends it nothing (its next
+// response is the next change of its own), yet it counts as up to date.
+TEST_F(AdsProtocolTest, ByNameSubscriberIsSentOnlyItsOwnChanges) {
+  Write("web", MakeUpstreamOnPort("foo", 8001));
+  Client client = Open();
+  DiscoveryRequest clusters = Subscribe("grpc-1", "web", kEndpointTypeUrl);
+  clusters.add_resource_names("foo");
+  ASSERT_TRUE(client.stream->Write(clusters));
+  // A by-name client repeats its names in every request, ACKs too.
+  DiscoveryRequest ack = Ack(Read(client.stream.get()));
+  ack.add_resource_names("foo");
+  ASSERT_TRUE(client.stream->Write(ack));
+  const uint64_t other = Write("web", MakeUpstreamOnPort("bar", 8002));
+  AwaitNode("grpc-1", [&](const auto& s) { return s.acked_version() == other; });
+  const uint64_t own = Write("web", MakeUpstreamOnPort("foo", 8003));
+  EXPECT_EQ(Read(client.stream.get()).version_info(), std::to_string(own));
+}
+
+// Validate that a by-name subscriber's NACK (a gRPC client's, with no
+// RejectedUpstreams details) rejects the upstreams it asked for, is shown with
+// its message, and does not fail the fleet's writes to other upstreams.
+TEST_F(AdsProtocolTest, ByNameNackRejectsWhatItAskedForOnly) {
+  const uint64_t v1 = Write("web", MakeUpstreamOnPort("foo", 8001));
+  Client client = Open();
+  DiscoveryRequest clusters = Subscribe("grpc-1", "web", kClusterTypeUrl);
+  clusters.add_resource_names("foo");
+  ASSERT_TRUE(client.stream->Write(clusters));
+  DiscoveryRequest nack = Nack(Read(client.stream.get()), "foo: unsupported lb_policy");
+  nack.add_resource_names("foo");
+  ASSERT_TRUE(client.stream->Write(nack));
+  auto status = AwaitNode("grpc-1", [](const auto& s) { return s.has_last_nack(); });
+  EXPECT_EQ(status.last_nack().version(), v1);
+  EXPECT_EQ(status.last_nack().message(), "foo: unsupported lb_policy");
+  ASSERT_EQ(status.rejected_upstreams_size(), 1);
+  EXPECT_EQ(status.rejected_upstreams(0).name(), "foo");
+
+  const uint64_t v2 = Write("web", MakeUpstreamOnPort("bar", 8002));
+  std::set<std::string> changed = {"bar"};
+  NodeRegistry::Progress progress =
+      cp_->registry()->WaitForFleet("web", v2, absl::Now() + absl::Seconds(10), &changed);
+  EXPECT_EQ(progress.connected, 1u);
+  EXPECT_EQ(progress.acked, 1u);
+  EXPECT_TRUE(progress.rejections.empty());
 }
 
 }  // namespace

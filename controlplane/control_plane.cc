@@ -110,6 +110,13 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
 
   if (!options.http_listen.empty()) {
     cp->http_api_ = std::make_unique<HttpApi>(service, &cp->registry_);
+    XdsBootstrapServer bootstrap;
+    const size_t colon = options.xds_listen.rfind(':');
+    bootstrap.listen_address =
+        absl::StrCat(options.xds_listen.substr(0, colon), ":", cp->xds_port_);
+    bootstrap.tls = !options.xds_tls.cert.empty();
+    bootstrap.mutual_tls = !options.xds_tls.client_ca.empty();
+    cp->http_api_->set_xds_bootstrap(std::move(bootstrap));
     HttpGateway::Options http_options;
     http_options.listen = options.http_listen;
     http_options.threads = options.http_threads;

@@ -299,6 +299,10 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
     if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
     return FleetStatus(request, target);
   }
+  if (target.path == "/xds/bootstrap") {
+    if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
+    return Bootstrap(request, target);
+  }
   if (target.path == "/rollouts" || absl::StartsWith(target.path, "/rollouts/")) {
     if (!read && method != "POST") return MethodNotAllowed(method, target.path, "GET, HEAD, POST");
     absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
@@ -315,7 +319,8 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
   if (!dynamic && !list && !upstream) {
     return Error(404, absl::StrCat("no endpoint \"", target.path,
                                    "\"; the endpoints are /dynamic, /list, /detail, "
-                                   "/upstream/NAME, /fleet/status and /rollouts"));
+                                   "/upstream/NAME, /fleet/status, /rollouts and "
+                                   "/xds/bootstrap"));
   }
   if (dynamic && !read) return MethodNotAllowed(method, target.path, "GET, HEAD");
   if (!dynamic) {
@@ -402,6 +407,19 @@ HttpResponse HttpApi::DeleteUpstream(const std::string& fleet, const std::string
   if (!write.ok())
     return Error(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
   return WriteAnswer(*write, "success");
+}
+
+HttpResponse HttpApi::Bootstrap(const HttpRequest& request, const Target& target) const {
+  if (!bootstrap_) return Error(404, "/xds/bootstrap: this control plane serves no ADS");
+  if (!request.body.empty()) return Error(400, "/xds/bootstrap takes no body");
+  absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
+  if (!params.ok()) return Error(400, params.status().message());
+  absl::StatusOr<std::string> json = XdsBootstrapJson(*bootstrap_, *params);
+  if (!json.ok()) return Error(400, json.status().message());
+  HttpResponse response;
+  response.content_type = "application/json";
+  response.body = *std::move(json);
+  return response;
 }
 
 HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& target) const {

@@ -1,6 +1,7 @@
 #ifndef CONTROLPLANE_API_HTTP_HTTP_API_H_
 #define CONTROLPLANE_API_HTTP_HTTP_API_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "controlplane/fleet/node_registry.h"
+#include "controlplane/api/http/xds_bootstrap.h"
 #include "controlplane/fleet/upstream_service.h"
 
 namespace nginx_xds {
@@ -54,6 +56,10 @@ class HttpApi {
 
   HttpResponse Handle(const HttpRequest& request) const;
 
+  // Where proxyless gRPC clients reach the ADS server: enables
+  // `GET /xds/bootstrap` (see XdsBootstrapJson). Call before serving.
+  void set_xds_bootstrap(XdsBootstrapServer server) { bootstrap_ = std::move(server); }
+
   // An error answer: "<status> <reason>\n<message>\n", with the bytes of
   // `message` that are not printable ASCII written as \xNN.
   static HttpResponse Error(int status, absl::string_view message);
@@ -79,8 +85,11 @@ class HttpApi {
   HttpResponse Rollouts(const HttpRequest& request, const std::string& path,
                         const std::vector<std::pair<std::string, std::string>>& params) const;
 
+  HttpResponse Bootstrap(const HttpRequest& request, const Target& target) const;
+
   UpstreamService* const upstreams_;
   NodeRegistry* const registry_;
+  std::optional<XdsBootstrapServer> bootstrap_;
 };
 
 }  // namespace nginx_xds

@@ -153,3 +153,29 @@ def test_nack_is_shown_and_not_resent(kind, control_plane, make_greeters, make_c
     status = control_plane.node_status(node, FLEET)
     assert status.acked_version == other.version, status
     assert status.last_nack.version == written.version, "the NACKed Cluster was sent again"
+
+
+# Validates that a staged rollout can pick a gRPC client as its canary: a
+# server added during the rollout reaches the canary (C++) client only, the
+# other (Node) client keeps the old endpoints until the promotion.
+def test_grpc_client_as_rollout_canary(control_plane, make_greeters, make_client):
+    old, new = make_greeters(2)
+    control_plane.put_upstream("foo", [old.address], fleet=FLEET)
+    canary = make_client("cpp", "foo", "canary-cpp")
+    other = make_client("node", "foo", "other-node")
+    for client in (canary, other):
+        calls_until(client, lambda ok, errors: ok == {old.port: 10}, "never served")
+
+    started = http_client.request(control_plane.http_port, "POST",
+                                  "/rollouts/%s?nodes=canary-cpp" % FLEET)
+    assert started.status == 200, started
+    write = control_plane.put_upstream("foo", [new.address], fleet=FLEET)
+    assert write.canary and (write.acked_nodes, write.connected_nodes) == (1, 1), write
+    calls_until(canary, lambda ok, errors: ok == {new.port: 10}, "the canary never moved")
+    ok, errors = other.call(20)
+    assert ok == {old.port: 20} and not errors, "the non-canary moved before the promotion"
+
+    promoted = http_client.request(control_plane.http_port, "POST",
+                                   "/rollouts/%s/promote" % FLEET)
+    assert promoted.status == 200, promoted
+    calls_until(other, lambda ok, errors: ok == {new.port: 10}, "never moved after promotion")

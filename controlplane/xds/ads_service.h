@@ -18,8 +18,9 @@ namespace nginx_xds {
 using StaticUpstreamsHandler = std::function<void(const std::string& node, const std::string& fleet,
                                                   std::vector<nginx_xds::v1::Upstream> upstreams)>;
 
-// Envoy's Aggregated Discovery Service, state of the world, for Clusters and
-// ClusterLoadAssignments. Each stream is a callback reactor, so a thousand
+// Envoy's Aggregated Discovery Service, state of the world and incremental
+// (Delta), for Clusters and ClusterLoadAssignments (nginx) and Listeners and
+// RouteConfigurations (proxyless gRPC clients). Each stream is a callback reactor, so a thousand
 // idle streams cost no threads. Protocol rules, per stream and type: a nonce
 // counter; a request whose nonce is not the last one sent is stale and
 // ignored; at most one response is outstanding, and an ACK parks the type
@@ -35,6 +36,11 @@ class AdsService final
   grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
                           envoy::service::discovery::v3::DiscoveryResponse>*
   StreamAggregatedResources(grpc::CallbackServerContext* context) override;
+
+  // Incremental (Delta) ADS: see DeltaStream.
+  grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                          envoy::service::discovery::v3::DeltaDiscoveryResponse>*
+  DeltaAggregatedResources(grpc::CallbackServerContext* context) override;
 
  private:
   SnapshotCache* cache_;

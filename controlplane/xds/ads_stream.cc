@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/upstream_rules.h"
 #include "common/xds_mapping.h"
-#include "controlplane/xds/static_upstreams.h"
+#include "controlplane/xds/stream_node.h"
 
 namespace nginx_xds {
 
@@ -15,37 +15,6 @@ namespace {
 
 using envoy::service::discovery::v3::DiscoveryRequest;
 using envoy::service::discovery::v3::DiscoveryResponse;
-
-// Who the node is for the snapshot cache: its id, and the string fields of
-// its metadata as labels (a staged rollout's canary group may select on them).
-WatcherNode WatcherNodeOf(const envoy::config::core::v3::Node& node) {
-  WatcherNode watcher{node.id(), {}};
-  for (const auto& [key, value] : node.metadata().fields()) {
-    if (value.kind_case() == google::protobuf::Value::kStringValue) {
-      watcher.labels[key] = value.string_value();
-    }
-  }
-  return watcher;
-}
-
-// The upstreams a NACK rejects alone (the node applied the rest): the
-// RejectedUpstreams among its details; empty when it rejects the version
-// whole. Names the agent could not have sent (empty) are dropped.
-std::vector<nginx_xds::v1::RejectedUpstream> RejectedUpstreamsOf(const google::rpc::Status& error) {
-  std::vector<nginx_xds::v1::RejectedUpstream> rejected;
-  for (const google::protobuf::Any& detail : error.details()) {
-    nginx_xds::v1::RejectedUpstreams upstreams;
-    if (!detail.Is<nginx_xds::v1::RejectedUpstreams>() || !detail.UnpackTo(&upstreams)) continue;
-    for (const auto& each : upstreams.upstreams()) {
-      if (each.name().empty()) continue;
-      nginx_xds::v1::RejectedUpstream kept;
-      kept.set_name(each.name().substr(0, kMaxNameLength));
-      kept.set_message(each.message());
-      rejected.push_back(std::move(kept));
-    }
-  }
-  return rejected;
-}
 
 }  // namespace
 
@@ -80,15 +49,12 @@ void AdsStream::OnReadDone(bool ok) {
     first = node_.empty();
     // With mutual TLS a node speaks only for itself: checked before its
     // static upstreams are adopted.
-    if (first && !peer_.ok()) authorized = peer_.status();
-    if (first && peer_.ok() && *peer_) {
-      const auto& node = request_.node();
-      authorized = CheckNodeIdentity(**peer_, node.id(),
-                                     node.cluster().empty() ? kDefaultFleet : node.cluster());
-    }
+    if (first) authorized = AuthorizeNode(peer_, request_.node());
   }
   if (first) {
-    absl::Status adopted = authorized.ok() ? AdoptStaticUpstreams(request_.node()) : authorized;
+    absl::Status adopted = authorized.ok()
+                               ? AdoptStaticUpstreams(request_.node(), *on_static_upstreams_)
+                               : authorized;
     if (!adopted.ok()) {
       absl::MutexLock lock(&mu_);
       FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(adopted.code()),
@@ -106,18 +72,6 @@ void AdsStream::OnReadDone(bool ok) {
     }
   }
   StartRead(&request_);
-}
-
-absl::Status AdsStream::AdoptStaticUpstreams(const envoy::config::core::v3::Node& node) {
-  auto upstreams = StaticUpstreams(node);
-  if (!upstreams.ok()) return upstreams.status();
-  if (upstreams->empty() || !*on_static_upstreams_) return absl::OkStatus();
-  // Before the first response, so that it already holds the node's own
-  // upstreams; without this stream's lock, as adoption publishes (and so
-  // calls OnSnapshot). An invalid fleet is reported by Identify().
-  const std::string fleet = node.cluster().empty() ? kDefaultFleet : node.cluster();
-  (*on_static_upstreams_)(node.id(), fleet, std::move(*upstreams));
-  return absl::OkStatus();
 }
 
 absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
@@ -168,21 +122,11 @@ absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
 
 absl::Status AdsStream::Identify(const DiscoveryRequest& request) {
   const auto& node = request.node();
-  if (node.id().empty()) {
-    return absl::InvalidArgumentError("the first request of a stream must carry node.id");
-  }
-  if (node.id().size() > kMaxNameLength) {
-    return absl::InvalidArgumentError("node.id is longer than 255 characters");
-  }
-  std::string fleet = node.cluster().empty() ? kDefaultFleet : node.cluster();
-  absl::Status valid = ValidateName("fleet (node.cluster)", fleet);
+  absl::Status valid = ValidateStreamNode(node);
   if (!valid.ok()) return valid;
   node_ = node.id();
-  fleet_ = std::move(fleet);
-  std::string user_agent = node.user_agent_name();
-  if (!node.user_agent_version().empty())
-    absl::StrAppend(&user_agent, "/", node.user_agent_version());
-  registry_->StreamOpened(node_, fleet_, user_agent);
+  fleet_ = FleetOfNode(node);
+  registry_->StreamOpened(node_, fleet_, UserAgentOf(node));
   snapshot_ = cache_->Watch(fleet_, WatcherNodeOf(node), std::weak_ptr<SnapshotWatcher>(self_));
   return absl::OkStatus();
 }
@@ -207,10 +151,10 @@ bool AdsStream::SubscribedResourcesChanged(const std::string& type_url,
                                            const TypeState& type) const {
   if (type.wildcard || type.names_changed || !type.sent_snapshot) return true;
   for (const std::string& name : type.names) {
-    const google::protobuf::Any* sent = type.sent_snapshot->FindResource(type_url, name);
-    const google::protobuf::Any* now = snapshot_->FindResource(type_url, name);
+    const PackedResource* sent = type.sent_snapshot->FindResource(type_url, name);
+    const PackedResource* now = snapshot_->FindResource(type_url, name);
     if (sent == now) continue;
-    if (sent == nullptr || now == nullptr || sent->value() != now->value()) return true;
+    if (sent == nullptr || now == nullptr || sent->version != now->version) return true;
   }
   return false;
 }

@@ -64,9 +64,6 @@ class AdsStream final
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Identify(const envoy::service::discovery::v3::DiscoveryRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Hands the upstreams of the node's nginx.conf to the adoption handler.
-  absl::Status AdoptStaticUpstreams(const envoy::config::core::v3::Node& node)
-      ABSL_LOCKS_EXCLUDED(mu_);
   void UpdateSubscription(const envoy::service::discovery::v3::DiscoveryRequest& request,
                           bool first, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The upstreams a NACK of `type` rejects: its RejectedUpstreams details

@@ -2,9 +2,15 @@
 
 #include <utility>
 
+#include <openssl/sha.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "common/upstream_rules.h"
 #include "common/xds_mapping.h"
 #include "controlplane/xds/client_resources.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace nginx_xds {
 
@@ -13,14 +19,37 @@ bool IsServedType(const std::string& type_url) {
          type_url == kListenerTypeUrl || type_url == kRouteConfigurationTypeUrl;
 }
 
-UpstreamResources::UpstreamResources(nginx_xds::v1::Upstream u) : upstream(std::move(u)) {
-  cluster.PackFrom(ToCluster(upstream));
-  assignment.PackFrom(ToLoadAssignment(upstream));
-  listener.PackFrom(ToListener(upstream.name()));
-  route.PackFrom(ToRouteConfiguration(upstream.name()));
+PackedResource::PackedResource(const std::string& type_name, std::string bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  // 64 bits of SHA-256: versions only tell one resource's states apart.
+  version = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), 8));
+  any.set_type_url(absl::StrCat("type.googleapis.com/", type_name));
+  any.set_value(std::move(bytes));
 }
 
-const google::protobuf::Any* UpstreamResources::OfType(const std::string& type_url) const {
+std::string PackedResource::Serialize(const google::protobuf::Message& message) {
+  // Deterministic: map fields (metadata Structs) in key order, so equal
+  // messages give equal bytes and equal versions.
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+UpstreamResources::UpstreamResources(nginx_xds::v1::Upstream u)
+    : upstream(std::move(u)),
+      cluster(ToCluster(upstream)),
+      assignment(ToLoadAssignment(upstream)),
+      listener(ToListener(upstream.name())),
+      route(ToRouteConfiguration(upstream.name())) {}
+
+const PackedResource* UpstreamResources::OfType(const std::string& type_url) const {
   if (type_url == kClusterTypeUrl) return &cluster;
   if (type_url == kEndpointTypeUrl) return &assignment;
   if (type_url == kListenerTypeUrl) return &listener;
@@ -36,8 +65,8 @@ const UpstreamResources* Snapshot::Find(const std::string& key) const {
   return it == upstreams_.end() ? nullptr : it->second.get();
 }
 
-const google::protobuf::Any* Snapshot::FindResource(const std::string& type_url,
-                                                   const std::string& name) const {
+const PackedResource* Snapshot::FindResource(const std::string& type_url,
+                                             const std::string& name) const {
   const UpstreamResources* resources = Find(UpstreamKey(name));
   if (resources == nullptr || resources->upstream.name() != name) return nullptr;
   return resources->OfType(type_url);
@@ -50,15 +79,15 @@ void Snapshot::FillResponse(const std::string& type_url, bool wildcard,
   response->set_type_url(type_url);
   if (wildcard) {
     for (const auto& [key, resources] : upstreams_) {
-      if (const google::protobuf::Any* resource = resources->OfType(type_url)) {
-        *response->add_resources() = *resource;
+      if (const PackedResource* resource = resources->OfType(type_url)) {
+        *response->add_resources() = resource->any;
       }
     }
     return;
   }
   for (const std::string& name : names) {
-    if (const google::protobuf::Any* resource = FindResource(type_url, name)) {
-      *response->add_resources() = *resource;
+    if (const PackedResource* resource = FindResource(type_url, name)) {
+      *response->add_resources() = resource->any;
     }
   }
 }

@@ -19,19 +19,36 @@ namespace nginx_xds {
 // proxyless gRPC clients.
 bool IsServedType(const std::string& type_url);
 
+// One xDS resource, packed once, with its version for Delta xDS: a digest of
+// its bytes (serialized deterministically), so the same content has the same
+// version in every process and across restarts, and a resource that did not
+// change keeps its version when others do.
+struct PackedResource {
+  template <typename Message>
+  explicit PackedResource(const Message& message) : PackedResource(message.GetTypeName(),
+                                                                   Serialize(message)) {}
+
+  google::protobuf::Any any;
+  std::string version;
+
+ private:
+  PackedResource(const std::string& type_name, std::string bytes);
+  static std::string Serialize(const google::protobuf::Message& message);
+};
+
 // One upstream and its xDS resources, packed once when the upstream is
 // written and shared by every snapshot and stream after that. Immutable.
 struct UpstreamResources {
   explicit UpstreamResources(nginx_xds::v1::Upstream upstream);
 
   // The resource of `type_url` (one of the served types), or null.
-  const google::protobuf::Any* OfType(const std::string& type_url) const;
+  const PackedResource* OfType(const std::string& type_url) const;
 
   nginx_xds::v1::Upstream upstream;
-  google::protobuf::Any cluster;     // envoy.config.cluster.v3.Cluster
-  google::protobuf::Any assignment;  // envoy.config.endpoint.v3.ClusterLoadAssignment
-  google::protobuf::Any listener;    // envoy.config.listener.v3.Listener (gRPC clients)
-  google::protobuf::Any route;       // envoy.config.route.v3.RouteConfiguration (gRPC clients)
+  PackedResource cluster;     // envoy.config.cluster.v3.Cluster
+  PackedResource assignment;  // envoy.config.endpoint.v3.ClusterLoadAssignment
+  PackedResource listener;    // envoy.config.listener.v3.Listener (gRPC clients)
+  PackedResource route;       // envoy.config.route.v3.RouteConfiguration (gRPC clients)
 };
 
 // One version of a fleet's upstreams, keyed by UpstreamKey(name). Immutable
@@ -51,8 +68,7 @@ class Snapshot {
   const UpstreamResources* Find(const std::string& key) const;
 
   // The resource of `type_url` named exactly `name`, or null.
-  const google::protobuf::Any* FindResource(const std::string& type_url,
-                                            const std::string& name) const;
+  const PackedResource* FindResource(const std::string& type_url, const std::string& name) const;
 
   // Fills `response` with the version and every resource of `type_url` whose
   // name is in `names` (every resource when `wildcard`). Resource names are

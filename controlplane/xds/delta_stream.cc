@@ -1,0 +1,286 @@
+#include "controlplane/xds/delta_stream.h"
+
+#include <utility>
+
+#include "common/upstream_rules.h"
+#include "controlplane/xds/stream_node.h"
+
+namespace nginx_xds {
+
+namespace {
+
+using envoy::service::discovery::v3::DeltaDiscoveryRequest;
+using envoy::service::discovery::v3::DeltaDiscoveryResponse;
+
+}  // namespace
+
+DeltaStream* DeltaStream::Start(SnapshotCache* cache, NodeRegistry* registry,
+                                const StaticUpstreamsHandler* on_static_upstreams,
+                                absl::StatusOr<std::optional<NodeIdentity>> peer) {
+  auto stream = std::make_shared<DeltaStream>(cache, registry, on_static_upstreams);
+  DeltaStream* raw = stream.get();
+  {
+    absl::MutexLock lock(&raw->mu_);
+    raw->self_ = std::move(stream);
+    raw->peer_ = std::move(peer);
+  }
+  raw->StartRead(&raw->request_);
+  return raw;
+}
+
+DeltaStream::DeltaStream(SnapshotCache* cache, NodeRegistry* registry,
+                         const StaticUpstreamsHandler* on_static_upstreams)
+    : cache_(cache), registry_(registry), on_static_upstreams_(on_static_upstreams) {}
+
+void DeltaStream::OnReadDone(bool ok) {
+  bool first;
+  absl::Status authorized;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ok) {
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    first = node_.empty();
+    if (first) authorized = AuthorizeNode(peer_, request_.node());
+  }
+  if (first) {
+    absl::Status adopted = authorized.ok()
+                               ? AdoptStaticUpstreams(request_.node(), *on_static_upstreams_)
+                               : authorized;
+    if (!adopted.ok()) {
+      absl::MutexLock lock(&mu_);
+      FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(adopted.code()),
+                                std::string(adopted.message())));
+      return;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Status status = HandleRequest(request_);
+    if (!status.ok()) {
+      FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                                std::string(status.message())));
+      return;
+    }
+  }
+  StartRead(&request_);
+}
+
+absl::Status DeltaStream::HandleRequest(const DeltaDiscoveryRequest& request) {
+  if (node_.empty()) {
+    const auto& node = request.node();
+    absl::Status valid = ValidateStreamNode(node);
+    if (!valid.ok()) return valid;
+    node_ = node.id();
+    fleet_ = FleetOfNode(node);
+    registry_->StreamOpened(node_, fleet_, UserAgentOf(node));
+    snapshot_ = cache_->Watch(fleet_, WatcherNodeOf(node), std::weak_ptr<SnapshotWatcher>(self_));
+  }
+  const std::string& type_url = request.type_url();
+  if (!IsServedType(type_url)) return absl::OkStatus();
+  auto [it, first] = types_.try_emplace(type_url);
+  TypeState& type = it->second;
+  if (first) registry_->Subscribed(node_, type_url);
+  // Validate that only the reply to the newest response counts; a stale
+  // request still changes the subscription.
+  if (!request.response_nonce().empty() && request.response_nonce() == type.last_nonce &&
+      type.awaiting_reply) {
+    HandleReply(request, type_url, &type);
+  }
+  UpdateSubscription(request, first, &type);
+  MaybeSend(type_url, &type);
+  return absl::OkStatus();
+}
+
+void DeltaStream::UpdateSubscription(const DeltaDiscoveryRequest& request, bool first,
+                                     TypeState* type) {
+  for (const std::string& name : request.resource_names_subscribe()) {
+    if (name == "*") {
+      type->wildcard = true;
+    } else {
+      type->names.insert(name.substr(0, kMaxNameLength + 1));
+    }
+  }
+  // A type's first request without names subscribes to everything (the
+  // legacy wildcard), as Envoy's and gRPC's clients expect.
+  if (first && request.resource_names_subscribe().empty()) type->wildcard = true;
+  for (const std::string& name : request.resource_names_unsubscribe()) {
+    if (name == "*") {
+      type->wildcard = false;
+    } else {
+      type->names.erase(name);
+      type->reported_absent.erase(name);
+    }
+  }
+  if (!type->wildcard) {
+    // The client forgets what it no longer subscribes to.
+    for (auto it = type->held.begin(); it != type->held.end();) {
+      it = type->names.count(it->first) ? std::next(it) : type->held.erase(it);
+    }
+  }
+  if (first) {
+    // What the client holds already (its cache, its previous stream) is not
+    // sent again.
+    for (const auto& [name, version] : request.initial_resource_versions()) {
+      if (type->wildcard || type->names.count(name)) type->held[name] = version;
+    }
+  }
+}
+
+void DeltaStream::HandleReply(const DeltaDiscoveryRequest& request, const std::string& type_url,
+                              TypeState* type) {
+  type->awaiting_reply = false;
+  std::vector<nginx_xds::v1::RejectedUpstream> rejected;
+  if (request.has_error_detail()) {
+    // A NACK rejects the upstreams its details name (the others applied),
+    // or every resource of the response.
+    rejected = RejectedUpstreamsOf(request.error_detail());
+    if (rejected.empty()) {
+      for (const auto& [name, version] : type->in_flight) {
+        nginx_xds::v1::RejectedUpstream each;
+        each.set_name(name);
+        each.set_message(request.error_detail().message());
+        rejected.push_back(std::move(each));
+      }
+    }
+  }
+  std::set<std::string> rejected_keys;
+  for (const auto& each : rejected) rejected_keys.insert(UpstreamKey(each.name()));
+  for (const auto& [name, version] : type->in_flight) {
+    if (rejected_keys.count(UpstreamKey(name))) {
+      type->rejected[name] = version;
+    } else {
+      type->held[name] = version;
+      type->rejected.erase(name);
+    }
+  }
+  for (const std::string& name : type->in_flight_removed) type->held.erase(name);
+  type->in_flight.clear();
+  type->in_flight_removed.clear();
+  if (request.has_error_detail()) {
+    registry_->Nacked(node_, type_url, type->in_flight_version, request.error_detail().message(),
+                      rejected);
+    type->reported_version = type->in_flight_version;
+  }
+}
+
+void DeltaStream::OnSnapshot(std::shared_ptr<const Snapshot> snapshot) {
+  absl::MutexLock lock(&mu_);
+  if (finish_ || (snapshot_ && snapshot_->version() >= snapshot->version())) return;
+  snapshot_ = std::move(snapshot);
+  for (auto& [type_url, type] : types_) MaybeSend(type_url, &type);
+}
+
+void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
+  if (type->awaiting_reply || finish_) return;
+  DeltaDiscoveryResponse response;
+  size_t bytes = 0;
+  bool more = false;
+  auto consider = [&](const std::string& name, const PackedResource* resource) {
+    if (resource == nullptr) return;
+    auto held = type->held.find(name);
+    if (held != type->held.end() && held->second == resource->version) return;
+    // Validate that a version this node rejected is never sent to it again.
+    auto rejected = type->rejected.find(name);
+    if (rejected != type->rejected.end() && rejected->second == resource->version) return;
+    if (bytes > 0 && bytes + resource->any.value().size() > kMaxDeltaResponseBytes) {
+      more = true;
+      return;
+    }
+    bytes += resource->any.value().size();
+    auto* out = response.add_resources();
+    out->set_name(name);
+    out->set_version(resource->version);
+    *out->mutable_resource() = resource->any;
+    type->in_flight[name] = resource->version;
+    type->reported_absent.erase(name);
+  };
+  if (type->wildcard) {
+    for (const auto& [key, resources] : snapshot_->upstreams()) {
+      consider(resources->upstream.name(), resources->OfType(type_url));
+    }
+  }
+  for (const std::string& name : type->names) {
+    const PackedResource* resource = snapshot_->FindResource(type_url, name);
+    if (resource != nullptr) {
+      if (!type->wildcard) consider(name, resource);
+    } else if (type->held.count(name) == 0 && type->reported_absent.insert(name).second) {
+      // Asked for by name and does not exist: Delta's "does not exist".
+      response.add_removed_resources(name);
+      type->in_flight_removed.push_back(name);
+    }
+  }
+  for (const auto& [name, version] : type->held) {
+    if (snapshot_->FindResource(type_url, name) == nullptr) {
+      response.add_removed_resources(name);
+      type->in_flight_removed.push_back(name);
+      type->reported_absent.insert(name);
+    }
+  }
+  const uint64_t version = snapshot_->version();
+  if (response.resources_size() == 0 && response.removed_resources_size() == 0 &&
+      type->responded) {
+    // The client holds every resource of this version it subscribes to (or
+    // rejected it): it is up to date, without a response.
+    if (!more && type->reported_version != version) {
+      registry_->Acked(node_, type_url, version);
+      type->reported_version = version;
+    }
+    return;
+  }
+  response.set_type_url(type_url);
+  response.set_system_version_info(snapshot_->version_info());
+  response.set_nonce(std::to_string(++nonce_));
+  type->last_nonce = response.nonce();
+  type->in_flight_version = version;
+  type->awaiting_reply = true;
+  type->responded = true;
+  Write(std::move(response));
+}
+
+void DeltaStream::Write(DeltaDiscoveryResponse response) {
+  pending_.push_back(std::move(response));
+  if (writing_) return;
+  writing_ = true;
+  StartWrite(&pending_.front());
+}
+
+void DeltaStream::OnWriteDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  pending_.pop_front();
+  if (!ok) {
+    pending_.clear();
+    writing_ = false;
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+    return;
+  }
+  if (!pending_.empty()) {
+    StartWrite(&pending_.front());
+    return;
+  }
+  writing_ = false;
+  if (finish_ && !finished_) {
+    finished_ = true;
+    Finish(*finish_);
+  }
+}
+
+void DeltaStream::FinishLocked(const grpc::Status& status) {
+  if (!finish_) finish_ = status;
+  if (writing_ || finished_) return;
+  finished_ = true;
+  Finish(*finish_);
+}
+
+void DeltaStream::OnDone() {
+  std::shared_ptr<DeltaStream> self;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!node_.empty()) registry_->StreamClosed(node_);
+    if (!finish_) finish_ = grpc::Status::CANCELLED;
+    self = std::move(self_);
+  }
+}
+
+}  // namespace nginx_xds

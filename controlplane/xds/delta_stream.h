@@ -1,0 +1,115 @@
+#ifndef CONTROLPLANE_XDS_DELTA_STREAM_H_
+#define CONTROLPLANE_XDS_DELTA_STREAM_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "controlplane/fleet/node_registry.h"
+#include "controlplane/xds/ads_service.h"
+#include "controlplane/xds/snapshot_cache.h"
+#include "controlplane/xds/xds_tls.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace nginx_xds {
+
+// The most resource bytes one Delta response carries: more (a new node's
+// first sync of a large fleet) goes out over several responses, each after
+// the client answered the one before, so no client meets gRPC's 4 MiB
+// default receive limit. One resource larger than this goes alone.
+inline constexpr size_t kMaxDeltaResponseBytes = 1 << 20;
+
+// One incremental ADS stream (DeltaAggregatedResources). Per type: the
+// client's subscription (wildcard, names, or both), the version of every
+// resource it holds (from `initial_resource_versions`, then from what it
+// ACKed), and the versions it rejected. A response carries only resources
+// whose version differs from what the client holds and that it has not
+// rejected at that version, and `removed_resources` for names it holds that
+// are gone (or that it asked for by name and do not exist). One response
+// per type is outstanding at a time; a stale nonce answers nothing (its
+// subscription changes still count). The node is registered like a SotW
+// node: fleet status shows its ACKs and NACKs, writes wait for it. Owns
+// itself until OnDone, like AdsStream.
+class DeltaStream final
+    : public grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                                     envoy::service::discovery::v3::DeltaDiscoveryResponse>,
+      public SnapshotWatcher {
+ public:
+  static DeltaStream* Start(SnapshotCache* cache, NodeRegistry* registry,
+                            const StaticUpstreamsHandler* on_static_upstreams,
+                            absl::StatusOr<std::optional<NodeIdentity>> peer);
+
+  DeltaStream(SnapshotCache* cache, NodeRegistry* registry,
+              const StaticUpstreamsHandler* on_static_upstreams);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone() override;
+  void OnSnapshot(std::shared_ptr<const Snapshot> snapshot) override;
+
+ private:
+  struct TypeState {
+    bool wildcard = false;
+    std::set<std::string> names;
+    // name -> version the client holds.
+    std::map<std::string, std::string> held;
+    // name -> version the client rejected: never sent to it again.
+    std::map<std::string, std::string> rejected;
+    // Names asked for that do not exist, already reported as removed.
+    std::set<std::string> reported_absent;
+    bool responded = false;
+    // The outstanding response.
+    bool awaiting_reply = false;
+    std::string last_nonce;
+    uint64_t in_flight_version = 0;
+    std::map<std::string, std::string> in_flight;
+    std::vector<std::string> in_flight_removed;
+    // The last version the registry was told this type is at.
+    std::optional<uint64_t> reported_version;
+  };
+
+  absl::Status HandleRequest(const envoy::service::discovery::v3::DeltaDiscoveryRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateSubscription(const envoy::service::discovery::v3::DeltaDiscoveryRequest& request,
+                          bool first, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleReply(const envoy::service::discovery::v3::DeltaDiscoveryRequest& request,
+                   const std::string& type_url, TypeState* type)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeSend(const std::string& type_url, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Write(envoy::service::discovery::v3::DeltaDiscoveryResponse response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  SnapshotCache* const cache_;
+  NodeRegistry* const registry_;
+  const StaticUpstreamsHandler* const on_static_upstreams_;
+
+  absl::Mutex mu_;
+  envoy::service::discovery::v3::DeltaDiscoveryRequest request_;  // the read buffer
+  std::shared_ptr<DeltaStream> self_ ABSL_GUARDED_BY(mu_);
+  std::string node_ ABSL_GUARDED_BY(mu_);
+  std::string fleet_ ABSL_GUARDED_BY(mu_);
+  absl::StatusOr<std::optional<NodeIdentity>> peer_ ABSL_GUARDED_BY(mu_) = std::nullopt;
+  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  // Ordered so that Clusters go before their assignments.
+  std::map<std::string, TypeState> types_ ABSL_GUARDED_BY(mu_);
+  uint64_t nonce_ ABSL_GUARDED_BY(mu_) = 0;
+  // At most one response per type.
+  std::deque<envoy::service::discovery::v3::DeltaDiscoveryResponse> pending_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace nginx_xds
+
+#endif  // CONTROLPLANE_XDS_DELTA_STREAM_H_

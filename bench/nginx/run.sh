@@ -101,7 +101,7 @@ json.dump({
 }, open(sys.argv[1], "w"))
 PY
 
-export PYTHONPATH="$BIN/tests/python:$ROOT/tests/nginx:$ROOT/bench/nginx"
+export PYTHONPATH="$BIN/tests/python:$ROOT/tests/python:$ROOT/tests/nginx:$ROOT/bench/nginx"
 export PYTHONDONTWRITEBYTECODE=1
 # shellcheck disable=SC2086
 /usr/bin/python3 -u bench/nginx/nginx_bench.py \

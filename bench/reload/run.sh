@@ -12,7 +12,7 @@ bin=$(bazel info bazel-bin 2>/dev/null)
 
 section=$(mktemp)
 trap 'rm -f "$section"' EXIT
-PYTHONPATH="$bin/tests/python:$root/tests/nginx" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -u \
+PYTHONPATH="$bin/tests/python:$root/tests/python:$root/tests/nginx" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -u \
   bench/reload/reload_staleness.py \
   --nginx_module="$bin/nginx_module/ngx_http_xds_module.so" \
   --controlplane="$bin/controlplane/nginx-xds-controlplane" | tee "$section"

@@ -2,7 +2,7 @@
 // gRPC's one xDS client, as channels of one process do), timed while they
 // follow a write. Driven over stdin, one command per line:
 //   await PORT CONSECUTIVE DEADLINE_MS
-//     every channel calls helloworld.Greeter/SayHello back to back until it
+//     every channel calls helloworld.Greeter/SayHello, --pace_ms apart, until it
 //     has answered from backend PORT CONSECUTIVE times in a row (or the
 //     deadline passes); prints one JSON line with, in ms from the command's
 //     arrival: served_ms (when the last channel's run of answers from PORT
@@ -11,7 +11,7 @@
 //     requests and flaps (an old answer after a channel had switched).
 // Bootstrap from GRPC_XDS_BOOTSTRAP. Exits at the end of its input.
 //
-// Usage: grpc_channels_bench --target=NAME --channels=100
+// Usage: grpc_channels_bench --target=NAME --channels=100 [--pace_ms=20]
 
 #include <algorithm>
 #include <atomic>
@@ -33,6 +33,9 @@
 
 ABSL_FLAG(std::string, target, "foo", "the upstream to call, as xds:///TARGET");
 ABSL_FLAG(int, channels, 100, "how many channels (1-1000)");
+ABSL_FLAG(int, pace_ms, 20,
+          "pause between one channel's calls: 100 channels calling back to back would "
+          "starve the 2-CPU machine (and the xDS client and control plane they measure)");
 
 namespace {
 
@@ -51,7 +54,8 @@ struct ChannelResult {
 };
 
 ChannelResult Follow(helloworld::Greeter::Stub* stub, const std::string& port, int consecutive,
-                     Clock::time_point start, Clock::time_point deadline) {
+                     Clock::time_point start, Clock::time_point deadline,
+                     std::chrono::milliseconds pace) {
   ChannelResult result;
   result.last_old = start;
   int streak = 0;
@@ -77,6 +81,7 @@ ChannelResult Follow(helloworld::Greeter::Stub* stub, const std::string& port, i
       result.last_old = sent;
       if (seen) ++result.flaps;
     }
+    std::this_thread::sleep_for(pace);
   }
   return result;
 }
@@ -117,7 +122,8 @@ int main(int argc, char** argv) {
     std::vector<std::thread> threads;
     for (int i = 0; i < count; ++i) {
       threads.emplace_back([&, i] {
-        results[i] = Follow(stubs[i].get(), port, consecutive, start, deadline);
+        results[i] = Follow(stubs[i].get(), port, consecutive, start, deadline,
+                            std::chrono::milliseconds(absl::GetFlag(FLAGS_pace_ms)));
       });
     }
     for (auto& thread : threads) thread.join();

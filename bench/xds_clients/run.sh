@@ -39,7 +39,7 @@ json.dump({"nproc": run("nproc"), "model": model.group(1) if model else "unknown
           open(sys.argv[1], "w"))
 PY
 
-export PYTHONPATH="$BIN/tests/python:$ROOT/tests/nginx:$ROOT/bench/nginx"
+export PYTHONPATH="$BIN/tests/python:$ROOT/tests/python:$ROOT/tests/nginx:$ROOT/bench/nginx"
 export PYTHONDONTWRITEBYTECODE=1
 export NGINX_XDS_ROOT=$ROOT
 # shellcheck disable=SC2086

@@ -2,7 +2,7 @@
 followed by nginx, in one run.
 
     xds_clients_bench.py --nginx_module=SO --controlplane=BIN --channels_bench=BIN
-        --out=results.json [--writes=200] [--channels=100] [--consecutive=3]
+        --out=results.json [--writes=200] [--channels=100] [--consecutive=3] [--pace_ms=20]
 
 One control plane; fleet `bench-grpc`: upstream `foo` (one helloworld
 backend, greeter_server.cjs, of two) followed by `--channels` gRPC C++
@@ -59,10 +59,10 @@ def accepted(answer):
 class Channels:
     """grpc_channels_bench: N channels to xds:///foo, driven over stdin."""
 
-    def __init__(self, binary, bootstrap, count):
+    def __init__(self, binary, bootstrap, count, pace_ms):
         env = dict(os.environ, GRPC_XDS_BOOTSTRAP=bootstrap)
         self.process = harness.start_process(
-            [binary, "--target=foo", "--channels=%d" % count],
+            [binary, "--target=foo", "--channels=%d" % count, "--pace_ms=%d" % pace_ms],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
     def start_await(self, port, consecutive, deadline_ms=5000):
@@ -138,7 +138,7 @@ def run(args):
         assert answer.status == 200, answer
         with open(bootstrap, "w") as f:
             f.write(answer.body)
-        channels = Channels(args.channels_bench, bootstrap, args.channels)
+        channels = Channels(args.channels_bench, bootstrap, args.channels, args.pace_ms)
         channels.start_await(ga.port, args.consecutive, 30000)
         assert channels.result()["complete"], "the channels never reached the first backend"
         harness.wait_until(lambda: cp.node_status("bench-channels", GRPC_FLEET).connected,
@@ -165,6 +165,7 @@ def run(args):
         elapsed = time.monotonic() - started
         worker_client.close()
         out = {"channels": args.channels, "consecutive": args.consecutive,
+               "pace_ms": args.pace_ms,
                "grpc": summarize(samples["grpc"], elapsed),
                "nginx": summarize(samples["nginx"], elapsed)}
         nb.log("xds clients bench: %s" % json.dumps(out))
@@ -191,6 +192,7 @@ def main():
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--warmup_writes", type=int, default=10)
     parser.add_argument("--consecutive", type=int, default=3)
+    parser.add_argument("--pace_ms", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=240)
     args = parser.parse_args()
     harness.PATHS.nginx_module = os.path.abspath(args.nginx_module)

@@ -12,7 +12,7 @@
 namespace nginx_xds {
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options& options) {
-  std::unique_ptr<ControlPlane> cp(new ControlPlane());
+  std::unique_ptr<ControlPlane> cp(new ControlPlane(options.nodes));
   // Security first: nothing is opened or bound when it is misconfigured.
   if (!options.admin_token_file.empty()) {
     auto auth = AdminAuth::FromFile(options.admin_token_file);

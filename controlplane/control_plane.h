@@ -45,6 +45,9 @@ class ControlPlane {
     std::string etcd_prefix = "/nginx-xds/";
     // How long a write waits for the fleet's ACKs.
     absl::Duration ack_timeout = absl::Seconds(5);
+    // Node limits (NodeRegistry::Options): streams per node id, and how long
+    // a node without a stream stays in fleet status.
+    NodeRegistry::Options nodes;
     // "host:port" of the HTTP gateway; port 0 picks a free one; empty: none.
     std::string http_listen = "127.0.0.1:18080";
     // Threads of the HTTP gateway: how many requests it serves at once.
@@ -82,7 +85,7 @@ class ControlPlane {
   void Wait();
 
  private:
-  ControlPlane() = default;
+  explicit ControlPlane(const NodeRegistry::Options& nodes) : registry_(nodes) {}
 
   std::unique_ptr<Store> store_;
   SnapshotCache cache_;

@@ -48,6 +48,12 @@ ABSL_FLAG(std::string, data_dir, ".",
           "Directory of the embedded store (nginx-xds.db); created if missing.");
 ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(5),
           "How long a write waits for the fleet's ACKs before it is answered.");
+ABSL_FLAG(int, max_streams_per_node, 8,
+          "The most ADS streams one node id may have open at once (an nginx reload has two for "
+          "a moment); more are refused with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(absl::Duration, forget_nodes_after, absl::Hours(1),
+          "A node without a stream for this long leaves fleet status (in Kubernetes node ids "
+          "are pod names: replaced pods go).");
 ABSL_FLAG(std::string, admin_token_file, "",
           "File holding the bearer token every admin call (gRPC --admin_listen, HTTP "
           "--http_listen) must send as \"Authorization: Bearer <token>\"; required when either "
@@ -151,6 +157,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.ack_timeout = absl::GetFlag(FLAGS_ack_timeout);
+  options.nodes.max_streams_per_node = absl::GetFlag(FLAGS_max_streams_per_node);
+  options.nodes.forget_nodes_after = absl::GetFlag(FLAGS_forget_nodes_after);
+  if (options.nodes.max_streams_per_node < 1) {
+    fprintf(stderr, "nginx-xds control plane: --max_streams_per_node must be at least 1\n");
+    return 1;
+  }
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
   options.http_threads = absl::GetFlag(FLAGS_http_threads);
   options.http_max_connections = absl::GetFlag(FLAGS_http_max_connections);

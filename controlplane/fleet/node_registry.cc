@@ -28,11 +28,31 @@ std::string RejectedText(const std::vector<nginx_xds::v1::RejectedUpstream>& rej
 
 }  // namespace
 
-void NodeRegistry::StreamOpened(const std::string& id, const std::string& fleet,
-                                const std::string& user_agent) {
+absl::Status NodeRegistry::StreamOpened(const std::string& id, const std::string& fleet,
+                                        const std::string& user_agent) {
   absl::MutexLock lock(&mu_);
+  ForgetIdleNodes();
+  auto existing = nodes_.find(id);
+  if (existing != nodes_.end() && existing->second.streams > 0) {
+    const Node& node = existing->second;
+    if (node.fleet != fleet) {
+      ++refused_streams_;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "node \"", id, "\" is connected in fleet \"", node.fleet,
+          "\"; another stream of it cannot claim fleet \"", fleet,
+          "\" (node ids must be unique; a node changes fleets once its streams are closed)"));
+    }
+    if (node.streams >= options_.max_streams_per_node) {
+      ++refused_streams_;
+      return absl::ResourceExhaustedError(
+          absl::StrCat("node \"", id, "\" has ", node.streams,
+                       " streams open, the most one node may have (--max_streams_per_node)"));
+    }
+  }
   Node& node = nodes_[id];
   Mutate(&node, [&] {
+    // A node that connects again starts with a clean slate as to lagging.
+    if (node.streams == 0) node.lagging_at.reset();
     if (node.fleet != fleet) {
       // A node that moved to another fleet starts over: its versions were
       // another fleet's.
@@ -45,6 +65,7 @@ void NodeRegistry::StreamOpened(const std::string& id, const std::string& fleet,
     node.user_agent = user_agent;
     ++node.streams;
   });
+  return absl::OkStatus();
 }
 
 void NodeRegistry::StreamClosed(const std::string& id) {
@@ -52,6 +73,7 @@ void NodeRegistry::StreamClosed(const std::string& id) {
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return;
   Mutate(&it->second, [&] { --it->second.streams; });
+  ForgetIdleNodes();
 }
 
 void NodeRegistry::Subscribed(const std::string& id, const std::string& type_url) {
@@ -71,6 +93,7 @@ void NodeRegistry::Acked(const std::string& id, const std::string& type_url, uin
     type.acked = std::max(type.acked, version);
     // A newer version taken whole: the node runs every upstream again.
     if (version > node.rejected_at) node.rejected_upstreams.clear();
+    ClearLaggingIfAnswered(&node);
   });
 }
 
@@ -89,6 +112,7 @@ void NodeRegistry::Nacked(const std::string& id, const std::string& type_url, ui
     node.last_nack.set_message(message);
     *node.last_nack.mutable_time() = ToProto(absl::Now());
     node.last_nack.clear_upstreams();
+    ClearLaggingIfAnswered(&node);
     if (rejected.empty()) return;
     // Applied but for `rejected`: the version counts as taken.
     type.acked = std::max(type.acked, version);
@@ -124,7 +148,10 @@ nginx_xds::v1::FleetStatus NodeRegistry::Status(const std::string& fleet) const 
   nginx_xds::v1::FleetStatus status;
   absl::ReaderMutexLock lock(&mu_);
   std::vector<std::pair<const std::string*, const Node*>> ordered;
+  const absl::Time forget_before = absl::Now() - options_.forget_nodes_after;
   for (const auto& [id, node] : nodes_) {
+    // Departed long ago: gone from the status even before the next sweep.
+    if (node.streams <= 0 && node.updated < forget_before) continue;
     if (fleet.empty() || node.fleet == fleet) ordered.emplace_back(&id, &node);
   }
   std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
@@ -142,25 +169,80 @@ nginx_xds::v1::FleetStatus NodeRegistry::Status(const std::string& fleet) const 
     }
     out->set_user_agent(node->user_agent);
     *out->mutable_updated() = ToProto(node->updated);
+    if (node->lagging_at) out->set_lagging_at_version(*node->lagging_at);
+    out->set_streams(std::max(node->streams, 0));
   }
   return status;
 }
 
 NodeRegistry::Progress NodeRegistry::WaitForFleet(const std::string& fleet, uint64_t version,
                                                   absl::Time deadline,
-                                                  const std::set<std::string>* changed) const {
+                                                  const std::set<std::string>* changed) {
   absl::MutexLock lock(&mu_);
+  // A wait whose deadline has passed already only looks (ack timeout 0).
+  const bool waits = deadline > absl::Now();
   Waiter waiter{&fleet, version};
   for (const auto& [id, node] : nodes_) {
-    if (node.fleet != fleet || node.streams <= 0) continue;
+    if (!Counted(node, fleet)) continue;
     ++waiter.connected;
     if (SettledAt(node, fleet, version)) ++waiter.settled;
   }
   waiters_.push_back(&waiter);
   auto settled = [&waiter]() { return waiter.settled >= waiter.connected; };
-  mu_.AwaitWithDeadline(absl::Condition(&settled), deadline);
+  const bool all = mu_.AwaitWithDeadline(absl::Condition(&settled), deadline);
   waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &waiter));
-  return ProgressOf(fleet, version, changed);
+  Progress progress = ProgressOf(fleet, version, changed);
+  if (!all && waits) {
+    // Validate that a node that did not answer in time holds no later write:
+    // mark it lagging (shown in fleet status) until it answers.
+    for (auto& [id, node] : nodes_) {
+      if (!Counted(node, fleet) || SettledAt(node, fleet, version)) continue;
+      Node* lagging = &node;
+      Mutate(lagging, [lagging, version] { lagging->lagging_at = version; });
+    }
+  }
+  return progress;
+}
+
+uint64_t NodeRegistry::forgotten() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return forgotten_;
+}
+
+uint64_t NodeRegistry::refused_streams() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return refused_streams_;
+}
+
+bool NodeRegistry::Counted(const Node& node, const std::string& fleet) {
+  return node.fleet == fleet && node.streams > 0 && !node.lagging_at;
+}
+
+void NodeRegistry::ClearLaggingIfAnswered(Node* node) {
+  if (!node->lagging_at) return;
+  const bool nacked = !node->last_nack.node().empty() &&
+                      node->last_nack.version() >= *node->lagging_at;
+  if (nacked || (!node->types.empty() && AckedVersion(*node) >= *node->lagging_at)) {
+    node->lagging_at.reset();
+  }
+}
+
+void NodeRegistry::ForgetIdleNodes() {
+  const absl::Time now = absl::Now();
+  const absl::Duration period =
+      std::max(options_.forget_nodes_after / 10, absl::Milliseconds(10));
+  if (now - last_sweep_ < period) return;
+  last_sweep_ = now;
+  const absl::Time cutoff = now - options_.forget_nodes_after;
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    if (it->second.streams <= 0 && it->second.updated < cutoff) {
+      it = nodes_.erase(it);
+      ++forgotten_;
+      ++changes_;
+    } else {
+      ++it;
+    }
+  }
 }
 
 size_t NodeRegistry::waiting() const {
@@ -183,7 +265,7 @@ uint64_t NodeRegistry::AckedVersion(const Node& node) const {
 }
 
 bool NodeRegistry::SettledAt(const Node& node, const std::string& fleet, uint64_t version) const {
-  if (node.fleet != fleet || node.streams <= 0) return false;
+  if (!Counted(node, fleet)) return false;
   // A NACK naming single upstreams settles once every type has answered
   // (it counts as acknowledged); a whole rejection settles at once.
   if (!node.last_nack.node().empty() && node.last_nack.version() >= version &&
@@ -198,13 +280,13 @@ void NodeRegistry::Mutate(Node* node, const std::function<void()>& change) {
   std::vector<std::pair<bool, bool>> before;
   before.reserve(waiters_.size());
   for (const Waiter* waiter : waiters_) {
-    before.emplace_back(node->fleet == *waiter->fleet && node->streams > 0,
+    before.emplace_back(Counted(*node, *waiter->fleet),
                         SettledAt(*node, *waiter->fleet, waiter->version));
   }
   change();
   for (size_t i = 0; i < waiters_.size(); ++i) {
     Waiter* waiter = waiters_[i];
-    const bool connected = node->fleet == *waiter->fleet && node->streams > 0;
+    const bool connected = Counted(*node, *waiter->fleet);
     waiter->connected += int{connected} - int{before[i].first};
     waiter->settled +=
         int{SettledAt(*node, *waiter->fleet, waiter->version)} - int{before[i].second};
@@ -216,7 +298,8 @@ NodeRegistry::Progress NodeRegistry::ProgressOf(const std::string& fleet, uint64
                                                 const std::set<std::string>* changed) const {
   Progress progress;
   for (const auto& [id, node] : nodes_) {
-    if (node.fleet != fleet || node.streams <= 0) continue;
+    if (node.fleet == fleet && node.streams > 0 && node.lagging_at) ++progress.lagging;
+    if (!Counted(node, fleet)) continue;
     ++progress.connected;
     const bool nacked = !node.last_nack.node().empty() && node.last_nack.version() >= version;
     if (nacked && node.last_nack.upstreams().empty()) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "nginx_xds/v1/management.pb.h"
@@ -21,16 +22,34 @@ namespace nginx_xds {
 // reload the old and the new worker both connect). Thread-safe.
 class NodeRegistry {
  public:
+  struct Options {
+    // The most streams one node id may have open at once (an nginx reload
+    // has two, old and new worker, for a moment).
+    int max_streams_per_node = 8;
+    // A node without a stream for this long leaves fleet status.
+    absl::Duration forget_nodes_after = absl::Hours(1);
+  };
+
+  NodeRegistry() : NodeRegistry(Options()) {}
+  explicit NodeRegistry(Options options) : options_(options) {}
+
   // How far a fleet has taken a version.
   struct Progress {
     uint32_t connected = 0;
     uint32_t acked = 0;
+    // Connected nodes not waited for because they lag (see WaitForFleet).
+    uint32_t lagging = 0;
     // Nodes that rejected the version (or a newer one).
     std::vector<nginx_xds::v1::NodeRejection> rejections;
   };
 
-  void StreamOpened(const std::string& node, const std::string& fleet,
-                    const std::string& user_agent) ABSL_LOCKS_EXCLUDED(mu_);
+  // A stream of `node` in `fleet` opens. The streams of one node id share
+  // its fleet: FAILED_PRECONDITION for a stream claiming another fleet while
+  // the node has streams open (never a silent move of the node), and
+  // RESOURCE_EXHAUSTED beyond Options::max_streams_per_node. On error
+  // nothing is recorded (the stream must not call StreamClosed).
+  absl::Status StreamOpened(const std::string& node, const std::string& fleet,
+                            const std::string& user_agent) ABSL_LOCKS_EXCLUDED(mu_);
   void StreamClosed(const std::string& node) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The node subscribes to `type_url`; its acked version is the lowest over
@@ -58,13 +77,22 @@ class NodeRegistry {
 
   // Waits until every connected node of `fleet` has acknowledged `version`
   // (or newer) or rejected it, or until `deadline`; returns how far it got.
+  // Nodes that did not answer by a deadline that was still ahead when the
+  // wait began are marked lagging: later
+  // waits neither wait for them nor count them as connected (Progress::
+  // lagging counts them) until they answer `version` or newer, or reconnect.
   // `changed` holds the UpstreamKeys of the upstreams the write of `version`
   // changed: a node that applied the version except upstreams none of which
   // is among them counts as acknowledged; one that rejects one of them is a
   // rejection (naming those). Null: every rejected upstream counts.
   Progress WaitForFleet(const std::string& fleet, uint64_t version, absl::Time deadline,
-                        const std::set<std::string>* changed = nullptr) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+                        const std::set<std::string>* changed = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // How many nodes left fleet status after Options::forget_nodes_after
+  // without a stream.
+  uint64_t forgotten() const ABSL_LOCKS_EXCLUDED(mu_);
+  // How many streams StreamOpened refused (another fleet, too many).
+  uint64_t refused_streams() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // How many WaitForFleet calls are waiting now.
   size_t waiting() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -88,6 +116,8 @@ class NodeRegistry {
     // version of the NACK that named them last.
     std::map<std::string, nginx_xds::v1::RejectedUpstream> rejected_upstreams;
     uint64_t rejected_at = 0;
+    // The version whose wait timed out without this node's answer.
+    std::optional<uint64_t> lagging_at;
     absl::Time updated;
   };
 
@@ -103,6 +133,13 @@ class NodeRegistry {
   };
 
   uint64_t AckedVersion(const Node& node) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Whether writes to `fleet` wait for `node`: connected there, not lagging.
+  static bool Counted(const Node& node, const std::string& fleet);
+  // Clears `node`'s lagging mark once it answered the version it lagged at.
+  void ClearLaggingIfAnswered(Node* node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops nodes without a stream for longer than forget_nodes_after; at most
+  // once per tenth of that period.
+  void ForgetIdleNodes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether `node` is a connected node of `fleet` that acknowledged or
   // rejected `version` (or newer).
   bool SettledAt(const Node& node, const std::string& fleet, uint64_t version) const
@@ -113,8 +150,12 @@ class NodeRegistry {
                       const std::set<std::string>* changed) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void Changed(Node* node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const Options options_;
   mutable absl::Mutex mu_;
   std::map<std::string, Node> nodes_ ABSL_GUARDED_BY(mu_);
+  uint64_t forgotten_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t refused_streams_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   uint64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
   // Registered by WaitForFleet (a const reader of the rest).
   mutable std::vector<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);

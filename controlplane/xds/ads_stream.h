@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "controlplane/fleet/node_registry.h"
@@ -94,7 +95,7 @@ class AdsStream final
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
   // Ordered so that Clusters are always sent before their assignments.
   std::map<std::string, TypeState> types_ ABSL_GUARDED_BY(mu_);
-  uint64_t nonce_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::BitGen random_ ABSL_GUARDED_BY(mu_);
   std::deque<envoy::service::discovery::v3::DiscoveryResponse> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // Set once the stream is ending; the status is sent once writes drain.

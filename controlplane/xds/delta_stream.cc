@@ -72,9 +72,12 @@ absl::Status DeltaStream::HandleRequest(const DeltaDiscoveryRequest& request) {
     const auto& node = request.node();
     absl::Status valid = ValidateStreamNode(node);
     if (!valid.ok()) return valid;
+    // node_ is set only once the registry counts the stream (OnDone closes it).
+    absl::Status opened =
+        registry_->StreamOpened(node.id(), FleetOfNode(node), UserAgentOf(node));
+    if (!opened.ok()) return opened;
     node_ = node.id();
     fleet_ = FleetOfNode(node);
-    registry_->StreamOpened(node_, fleet_, UserAgentOf(node));
     snapshot_ = cache_->Watch(fleet_, WatcherNodeOf(node), std::weak_ptr<SnapshotWatcher>(self_));
   }
   const std::string& type_url = request.type_url();
@@ -231,7 +234,7 @@ void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
   }
   response.set_type_url(type_url);
   response.set_system_version_info(snapshot_->version_info());
-  response.set_nonce(std::to_string(++nonce_));
+  response.set_nonce(RandomNonce(&random_));
   type->last_nonce = response.nonce();
   type->in_flight_version = version;
   type->awaiting_reply = true;
@@ -240,6 +243,15 @@ void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
 }
 
 void DeltaStream::Write(DeltaDiscoveryResponse response) {
+  // Validate that a stream that does not read holds at most one queued
+  // response per type, the newest: a newer one replaces the queued one
+  // (the one being written, the front, stays).
+  for (size_t i = 1; i < pending_.size(); ++i) {
+    if (pending_[i].type_url() == response.type_url()) {
+      pending_[i] = std::move(response);
+      return;
+    }
+  }
   pending_.push_back(std::move(response));
   if (writing_) return;
   writing_ = true;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "controlplane/fleet/node_registry.h"
@@ -102,7 +103,7 @@ class DeltaStream final
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
   // Ordered so that Clusters go before their assignments.
   std::map<std::string, TypeState> types_ ABSL_GUARDED_BY(mu_);
-  uint64_t nonce_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::BitGen random_ ABSL_GUARDED_BY(mu_);
   // At most one response per type.
   std::deque<envoy::service::discovery::v3::DeltaDiscoveryResponse> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

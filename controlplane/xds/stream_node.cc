@@ -57,6 +57,10 @@ absl::Status AdoptStaticUpstreams(const envoy::config::core::v3::Node& node,
   return absl::OkStatus();
 }
 
+std::string RandomNonce(absl::BitGen* random) {
+  return absl::StrCat(absl::Hex(absl::Uniform<uint64_t>(*random), absl::kZeroPad16));
+}
+
 std::vector<nginx_xds::v1::RejectedUpstream> RejectedUpstreamsOf(const google::rpc::Status& error) {
   std::vector<nginx_xds::v1::RejectedUpstream> rejected;
   for (const google::protobuf::Any& detail : error.details()) {

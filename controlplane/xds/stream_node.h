@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "controlplane/xds/ads_service.h"
 #include "controlplane/xds/snapshot_cache.h"
@@ -43,6 +44,11 @@ absl::Status AuthorizeNode(const absl::StatusOr<std::optional<NodeIdentity>>& pe
 // holds them. Call without the stream's lock: adoption publishes.
 absl::Status AdoptStaticUpstreams(const envoy::config::core::v3::Node& node,
                                   const StaticUpstreamsHandler& on_static_upstreams);
+
+// A response nonce no client can guess (64 random bits in hex): a client
+// that does not read its stream cannot ACK responses it never saw to make
+// the server build more of them.
+std::string RandomNonce(absl::BitGen* random);
 
 // The upstreams a NACK rejects alone (the node applied the rest): the
 // RejectedUpstreams among its details; empty when it rejects the response

@@ -173,9 +173,32 @@ TEST_F(AdsProtocolTest, EveryResponseCarriesANewNonce) {
   ASSERT_TRUE(client.stream->Write(Ack(first)));
   Write("web", MakeUpstreamOnPort("a", 8002));
   DiscoveryResponse second = Read(client.stream.get());
-  EXPECT_FALSE(first.nonce().empty());
+  EXPECT_EQ(first.nonce().size(), 16u);
   EXPECT_NE(first.nonce(), second.nonce());
-  EXPECT_LT(std::stoull(first.nonce()), std::stoull(second.nonce()));
+}
+
+// Validate that a client that does not read its stream but ACKs nonces it
+// guesses gets no queue of responses: its ACKs of unseen nonces answer
+// nothing, so once it reads it gets the first response and then, at once,
+// the newest version, not the ones written in between.
+TEST_F(AdsProtocolTest, GuessedNoncesBuildNoQueueForAStreamThatDoesNotRead) {
+  Write("web", MakeUpstreamOnPort("a", 8001));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  AwaitNode("n1", [](const auto& s) { return s.connected(); });
+  uint64_t newest = 0;
+  for (int i = 1; i <= 30; ++i) {
+    DiscoveryRequest guess;
+    guess.set_type_url(kClusterTypeUrl);
+    guess.set_version_info(std::to_string(i));
+    guess.set_response_nonce(std::to_string(i));
+    ASSERT_TRUE(client.stream->Write(guess));
+    newest = Write("web", MakeUpstreamOnPort("a", 8001 + i));
+  }
+  DiscoveryResponse first = Read(client.stream.get());
+  ASSERT_TRUE(client.stream->Write(Ack(first)));
+  DiscoveryResponse second = Read(client.stream.get());
+  EXPECT_EQ(second.version_info(), std::to_string(newest));
 }
 
 // Validate that an ACK parks the stream: the next response is the next version.
@@ -453,6 +476,28 @@ TEST_F(AdsProtocolTest, ByNameNackRejectsWhatItAskedForOnly) {
   EXPECT_EQ(progress.connected, 1u);
   EXPECT_EQ(progress.acked, 1u);
   EXPECT_TRUE(progress.rejections.empty());
+}
+
+// Validate that a stream reusing a connected node's id in another fleet is
+// refused with FAILED_PRECONDITION and leaves the node where it is (one
+// claiming the same fleet joins it, as an nginx reload's new worker does).
+TEST_F(AdsProtocolTest, SameNodeIdInAnotherFleetIsRefused) {
+  Write("web", MakeUpstreamOnPort("a", 8001));
+  Client real = Open();
+  ASSERT_TRUE(real.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  Read(real.stream.get());
+  Client impostor = Open();
+  ASSERT_TRUE(impostor.stream->Write(Subscribe("n1", "other", kClusterTypeUrl)));
+  DiscoveryResponse response;
+  EXPECT_FALSE(impostor.stream->Read(&response));
+  grpc::Status status = impostor.stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("is connected in fleet \"web\""), std::string::npos);
+  Client reload = Open();
+  ASSERT_TRUE(reload.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  Read(reload.stream.get());
+  auto node = AwaitNode("n1", [](const auto& s) { return s.streams() == 2; });
+  EXPECT_EQ(node.fleet(), "web");
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ constexpr char kAssignments[] =
 class NodeRegistryTest : public ::testing::Test {
  protected:
   void Connect(const std::string& id, const std::string& fleet = "edge") {
-    registry_.StreamOpened(id, fleet, "test");
+    ASSERT_TRUE(registry_.StreamOpened(id, fleet, "test").ok());
     registry_.Subscribed(id, kClusters);
     registry_.Subscribed(id, kAssignments);
   }
@@ -214,7 +214,7 @@ TEST_F(NodeRegistryTest, ANodeThatJoinsDuringTheWaitIsWaitedFor) {
 
 TEST_F(NodeRegistryTest, ANodeWithTwoStreamsCountsOnceAndStaysUntilBothClose) {
   Connect("a");
-  registry_.StreamOpened("a", "edge", "test");  // a reload's new worker
+  ASSERT_TRUE(registry_.StreamOpened("a", "edge", "test").ok());  // a reload's new worker
   Connect("b");
   auto wait = WaitInBackground(8);
   registry_.StreamClosed("a");  // one of its two streams
@@ -253,6 +253,99 @@ TEST_F(NodeRegistryTest, ConcurrentWaitsForFleetsAndVersionsEachEndOnTheirOwn) {
   EXPECT_EQ(Now(2).acked, 0u);
   Ack("a", 2);
   EXPECT_EQ(edge_new.get().acked, 1u);
+}
+
+// Validates that a stream cannot move a connected node to another fleet:
+// refused with FAILED_PRECONDITION, the node stays where it is.
+TEST_F(NodeRegistryTest, SecondStreamClaimingAnotherFleetIsRefused) {
+  Connect("a");
+  absl::Status refused = registry_.StreamOpened("a", "other", "test");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.message(),
+            "node \"a\" is connected in fleet \"edge\"; another stream of it cannot claim "
+            "fleet \"other\" (node ids must be unique; a node changes fleets once its streams "
+            "are closed)");
+  auto status = registry_.Status("");
+  ASSERT_EQ(status.nodes_size(), 1);
+  EXPECT_EQ(status.nodes(0).fleet(), "edge");
+  EXPECT_EQ(status.nodes(0).streams(), 1u);
+  EXPECT_EQ(registry_.refused_streams(), 1u);
+}
+
+// Validates the per-node stream limit: beyond it RESOURCE_EXHAUSTED, and a
+// closed stream makes room again.
+TEST(NodeRegistryLimitsTest, StreamsPerNodeAreBounded) {
+  NodeRegistry::Options options;
+  options.max_streams_per_node = 2;
+  NodeRegistry registry(options);
+  ASSERT_TRUE(registry.StreamOpened("a", "edge", "test").ok());
+  ASSERT_TRUE(registry.StreamOpened("a", "edge", "test").ok());
+  EXPECT_EQ(registry.StreamOpened("a", "edge", "test").code(),
+            absl::StatusCode::kResourceExhausted);
+  registry.StreamClosed("a");
+  EXPECT_TRUE(registry.StreamOpened("a", "edge", "test").ok());
+}
+
+// Validates that a node without a stream for longer than forget_nodes_after
+// leaves fleet status and is counted as forgotten; a connected one stays.
+TEST(NodeRegistryLimitsTest, DepartedNodesAreForgotten) {
+  NodeRegistry::Options options;
+  options.forget_nodes_after = absl::Milliseconds(50);
+  NodeRegistry registry(options);
+  ASSERT_TRUE(registry.StreamOpened("gone", "edge", "test").ok());
+  ASSERT_TRUE(registry.StreamOpened("here", "edge", "test").ok());
+  registry.StreamClosed("gone");
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (registry.Status("").nodes_size() != 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  auto status = registry.Status("");
+  ASSERT_EQ(status.nodes_size(), 1);
+  EXPECT_EQ(status.nodes(0).id(), "here");
+  while (registry.forgotten() == 0 && absl::Now() < deadline) {
+    ASSERT_TRUE(registry.StreamOpened("probe", "edge", "test").ok());  // sweeps
+    registry.StreamClosed("probe");
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_GE(registry.forgotten(), 1u);
+}
+
+// Validates the lagging rule: a node that does not answer a write within
+// its wait is marked lagging at that version, later writes neither wait for
+// it nor count it as connected, and its answer clears the mark.
+TEST_F(NodeRegistryTest, NodeThatMissedAWaitNoLongerHoldsWrites) {
+  Connect("fast");
+  Connect("slow");
+  Ack("fast", 5);
+  NodeRegistry::Progress first =
+      registry_.WaitForFleet("edge", 5, absl::Now() + absl::Milliseconds(20));
+  EXPECT_EQ(first.connected, 2u);
+  EXPECT_EQ(first.acked, 1u);
+  auto status = registry_.Status("edge");
+  ASSERT_EQ(status.nodes_size(), 2);
+  EXPECT_EQ(status.nodes(1).id(), "slow");
+  EXPECT_EQ(status.nodes(1).lagging_at_version(), 5u);
+
+  // Without a deadline: a wait that still waited for "slow" would hang.
+  auto next = WaitInBackground(6);
+  Ack("fast", 6);
+  NodeRegistry::Progress second = next.get();
+  EXPECT_EQ(second.connected, 1u);
+  EXPECT_EQ(second.acked, 1u);
+  EXPECT_EQ(second.lagging, 1u);
+
+  Ack("slow", 6);
+  EXPECT_EQ(registry_.Status("edge").nodes(1).lagging_at_version(), 0u);
+  EXPECT_EQ(Now(6).connected, 2u);
+}
+
+// Validates that a wait whose deadline has already passed (an ack timeout
+// of 0) only looks: it marks no node lagging.
+TEST_F(NodeRegistryTest, ZeroTimeoutMarksNoNodeLagging) {
+  Connect("a");
+  EXPECT_EQ(Now(3).acked, 0u);
+  EXPECT_EQ(registry_.Status("edge").nodes(0).lagging_at_version(), 0u);
+  EXPECT_EQ(Now(3).connected, 1u);
 }
 
 }  // namespace

@@ -42,6 +42,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -64,6 +65,9 @@ ABSL_FLAG(int, writers, 4, "Concurrent writers in the throughput phase.");
 ABSL_FLAG(std::string, fleet, "bench", "The fleet (node.cluster) of every stream and write.");
 ABSL_FLAG(std::string, node_prefix, "",
           "Node ids are this plus the stream's index; empty: \"bench-<pid>-\", new ids every run.");
+ABSL_FLAG(int, silent_streams, 0,
+          "More streams of the same fleet that subscribe and never read (hostile or stuck "
+          "clients); each also ACKs guessed nonces 1-50 of both types.");
 ABSL_FLAG(int, controlplane_pid, 0, "The control plane's PID, to read its RSS; 0 skips it.");
 ABSL_FLAG(absl::Duration, write_timeout, absl::Seconds(10),
           "How long one write may take to reach every stream before it counts as timed out.");
@@ -352,6 +356,66 @@ class AdsClientStream final : public grpc::ClientBidiReactor<DiscoveryRequest, D
   int64_t acked_[kTypes] ABSL_GUARDED_BY(mu_) = {-1, -1};
 };
 
+// A node that subscribes and never reads its stream, and ACKs nonces it
+// guesses (issue 12's hostile client): the control plane must hold at most a
+// response per type for it, however many writes go by.
+class SilentStream final : public grpc::ClientBidiReactor<DiscoveryRequest, DiscoveryResponse> {
+ public:
+  SilentStream(int index, const std::string& target, const std::string& node_id,
+               const std::string& fleet) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("nginx_xds.bench.silent", index);
+    channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    stub_ = AggregatedDiscoveryService::NewStub(channel_);
+    for (int type = 0; type < kTypes; ++type) {
+      DiscoveryRequest subscribe;
+      if (type == 0) {
+        subscribe.mutable_node()->set_id(node_id);
+        subscribe.mutable_node()->set_cluster(fleet);
+        subscribe.mutable_node()->set_user_agent_name("ads_fanout_bench silent");
+      }
+      subscribe.set_type_url(kTypeUrls[type]);
+      requests_.push_back(std::move(subscribe));
+    }
+    for (int guess = 1; guess <= 50; ++guess) {
+      for (int type = 0; type < kTypes; ++type) {
+        DiscoveryRequest ack;
+        ack.set_type_url(kTypeUrls[type]);
+        ack.set_version_info(std::to_string(guess));
+        ack.set_response_nonce(std::to_string(guess));
+        requests_.push_back(std::move(ack));
+      }
+    }
+  }
+
+  void Start() {
+    stub_->async()->StreamAggregatedResources(&context_, this);
+    StartWrite(&requests_[0]);
+    StartCall();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (ok && ++next_ < requests_.size()) StartWrite(&requests_[next_]);
+  }
+
+  void OnDone(const grpc::Status&) override { done_.Notify(); }
+
+  // Ends the stream and waits until gRPC is done with this object.
+  void Stop() {
+    context_.TryCancel();
+    done_.WaitForNotification();
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<AggregatedDiscoveryService::Stub> stub_;
+  grpc::ClientContext context_;
+  std::vector<DiscoveryRequest> requests_;
+  size_t next_ = 0;
+  absl::Notification done_;
+};
+
 struct Rss {
   double rss_mib = -1;
   double hwm_mib = -1;
@@ -490,6 +554,14 @@ int main(int argc, char** argv) {
     streams.back()->Start();
   }
   auto opened = tracker.Wait(absl::Now() + absl::GetFlag(FLAGS_open_timeout));
+  const int n_silent = absl::GetFlag(FLAGS_silent_streams);
+  std::vector<std::unique_ptr<SilentStream>> silent;
+  for (int i = 0; i < n_silent; ++i) {
+    silent.push_back(std::make_unique<SilentStream>(i, xds, absl::StrCat(node_prefix, "silent-", i),
+                                                    fleet));
+    silent.back()->Start();
+  }
+  if (n_silent > 0) printf("opened %d streams that never read\n", n_silent);
   const double open_ms = Ms(Clock::now() - open_start);
   if (!opened) {
     fprintf(stderr, "only %d of %d streams ACKed version %" PRIu64 " in time (%d ended: %s)\n",
@@ -678,6 +750,9 @@ int main(int argc, char** argv) {
   const int ended_early = done.done();
   const std::string early_error = done.first_error();
 
+  for (auto& stream : silent) stream->Stop();
+  silent.clear();
+
   // Close every stream: half-close, then cancel what has not ended.
   for (auto& stream : streams) stream->Close();
   if (!done.WaitAll(n_streams, absl::Now() + absl::Seconds(10))) {
@@ -699,13 +774,13 @@ int main(int argc, char** argv) {
 
   auto fmt = [](double v) { return v < 0 ? std::string("na") : absl::StrFormat("%.2f", v); };
   absl::PrintF(
-      "RESULT streams=%d writes=%d idle_writes=%d idle_p50_ms=%s idle_max_ms=%s p50_ms=%s "
+      "RESULT silent_streams=%d streams=%d writes=%d idle_writes=%d idle_p50_ms=%s idle_max_ms=%s p50_ms=%s "
       "p99_ms=%s max_ms=%s write_errors=%d write_timeouts=%d writes_per_s=%.1f sustained_writes=%d"
       " sustained_errors=%d converged=%s converge_ms=%s open_ms=%.0f "
       "rss_idle_mib=%s rss_streams_mib=%s rss_after_mib=%s rss_closed_mib=%s "
       "hwm_mib=%s cp_threads=%d stream_failures=%d call_p50_ms=%s call_p99_ms=%s "
       "sustained_call_p50_ms=%s sustained_call_p99_ms=%s sustain_responses_per_stream=%.1f\n",
-      n_streams, back_to_back.latencies.size(), idle.latencies.size(), fmt(idle.p50()),
+      n_silent, n_streams, back_to_back.latencies.size(), idle.latencies.size(), fmt(idle.p50()),
       fmt(idle.max()), fmt(p50), fmt(p99), fmt(pmax), write_errors, write_timeouts, writes_per_s,
       sustained_ok.load(), sustained_errors.load(),
       sustained_ok.load() == 0 ? "na" : (converged ? "yes" : "no"), fmt(converge_ms), open_ms,

@@ -16,10 +16,11 @@ ROOT=$(pwd)
 SUSTAIN_SECONDS=${SUSTAIN_SECONDS:-10}
 WRITERS=${WRITERS:-4}
 IDLE_WRITES=${IDLE_WRITES:-10}
-# "streams:writes[:ack_timeout]" per run; the last one shows the default
-# --ack_timeout (5s), under which every write waits for the fleet's ACKs.
-RUNS=${RUNS:-"1:1000 100:1000 1000:300 1000:60:5s"}
-OUT_MD="$ROOT/BENCHMARKS.md"
+# "streams:writes[:ack_timeout[:silent]]" per run; the 5s ones show the
+# default --ack_timeout, under which every write waits for the fleet's ACKs;
+# `silent` more streams subscribe and never read (and ACK guessed nonces).
+RUNS=${RUNS:-"1:1000 100:1000 1000:300 1000:60:5s 1000:60:5s:100"}
+OUT_MD=${OUT_MD:-$ROOT/BENCHMARKS.md}
 BEGIN_MARK='<!-- ads-fanout:begin -->'
 END_MARK='<!-- ads-fanout:end -->'
 
@@ -110,11 +111,13 @@ EXTRA_ROWS=""
 LOGS=""
 OVERALL=0
 for run in $RUNS; do
-  IFS=: read -r N W ACK_TIMEOUT <<<"$run"
+  IFS=: read -r N W ACK_TIMEOUT SILENT <<<"$run"
   ACK_TIMEOUT=${ACK_TIMEOUT:-0s}
+  SILENT=${SILENT:-0}
   LABEL=$N
-  [ "$ACK_TIMEOUT" = 0s ] || LABEL="$N (--ack_timeout=$ACK_TIMEOUT)"
-  RUN_ID="$N-$ACK_TIMEOUT"
+  [ "$SILENT" = 0 ] || LABEL="$N + $SILENT never reading"
+  [ "$ACK_TIMEOUT" = 0s ] || LABEL="$LABEL (--ack_timeout=$ACK_TIMEOUT)"
+  RUN_ID="$N-$ACK_TIMEOUT-$SILENT"
   DATA="$WORK/data-$RUN_ID"
   CP_OUT="$WORK/cp-$RUN_ID.out"
   CP_ERR="$WORK/cp-$RUN_ID.err"
@@ -143,7 +146,8 @@ for run in $RUNS; do
 
   BENCH_CMD=("$BENCH" --xds="127.0.0.1:$XDS_PORT" --admin="127.0.0.1:$ADMIN_PORT"
     --streams="$N" --writes="$W" --sustain_seconds="$SUSTAIN_SECONDS" --writers="$WRITERS"
-    --idle_writes="$IDLE_WRITES" --fleet=bench --controlplane_pid="$CP_PID")
+    --idle_writes="$IDLE_WRITES" --fleet=bench --controlplane_pid="$CP_PID"
+    --silent_streams="$SILENT")
   set +e
   "${BENCH_CMD[@]}" >"$BENCH_OUT" 2>&1 &
   BENCH_PID=$!

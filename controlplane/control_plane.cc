@@ -78,6 +78,10 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   grpc::ServerBuilder xds_builder;
   xds_builder.AddListeningPort(options.xds_listen, *xds_credentials, &cp->xds_port_);
   xds_builder.RegisterService(cp->ads_.get());
+  // Requests are small (subscriptions, ACKs; an agent's first one carries
+  // its nginx.conf upstreams): gRPC's 4 MiB, set here on purpose, bounds
+  // what one message of a client can cost (RESOURCE_EXHAUSTED beyond).
+  xds_builder.SetMaxReceiveMessageSize(4 << 20);
   // Keepalive: an agent whose host or link died without closing its
   // connection is seen as disconnected (fleet status, write ACK counts)
   // within ~20 s, even on an idle stream: ping every 10 s, give up after

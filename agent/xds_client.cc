@@ -66,6 +66,7 @@ absl::StatusOr<envoy::config::core::v3::Node> XdsClient::MakeNode(const XdsClien
   }
   google::protobuf::Struct* nginx =
       (*node.mutable_metadata()->mutable_fields())[kNginxMetadataKey].mutable_struct_value();
+  (*nginx->mutable_fields())[kMaxResponseBytesKey].set_number_value(kAgentMaxResponseBytes);
   google::protobuf::ListValue* list =
       (*nginx->mutable_fields())["static_upstreams"].mutable_list_value();
   for (const auto& upstream : options.static_upstreams) {
@@ -183,6 +184,7 @@ void XdsClient::Run() {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, options_.user_agent);
+  args.SetMaxReceiveMessageSize(static_cast<int>(kAgentMaxResponseBytes));
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!options_.tls.ca.empty()) {
     grpc::SslCredentialsOptions tls;

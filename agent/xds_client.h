@@ -25,6 +25,12 @@
 
 namespace nginx_xds {
 
+// The largest response the agent accepts (its gRPC receive limit, set on
+// purpose: a SotW response of 10,000 upstreams of 10 servers is ~12 MB, over
+// gRPC's 4 MiB default). Declared to the control plane in the Node metadata,
+// which reports a larger response in fleet status instead of sending it.
+inline constexpr size_t kAgentMaxResponseBytes = 64 << 20;
+
 // Log levels, numbered as NXA_LOG_* in agent/xds_agent.h.
 enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 

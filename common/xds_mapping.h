@@ -15,6 +15,12 @@ inline constexpr char kEndpointTypeUrl[] =
 // The key of nginx-only settings in Metadata.filter_metadata.
 inline constexpr char kNginxMetadataKey[] = "nginx";
 
+// The largest response an xDS client accepts unless it says otherwise:
+// gRPC's default receive limit. A client may declare its own in
+// Node.metadata["nginx"]["max_response_bytes"] (the agent does).
+inline constexpr size_t kDefaultMaxResponseBytes = 4 << 20;
+inline constexpr char kMaxResponseBytesKey[] = "max_response_bytes";
+
 // Maps an nginx upstream onto xDS (see docs/architecture.md, "Mapping"):
 // a Cluster of type EDS over ADS whose lb_policy approximates the method and
 // whose metadata["nginx"] keeps the exact method, hash key, zone and

@@ -129,6 +129,7 @@ absl::Status AdsStream::Identify(const DiscoveryRequest& request) {
   if (!opened.ok()) return opened;
   node_ = node.id();
   fleet_ = FleetOfNode(node);
+  max_response_bytes_ = MaxResponseBytesOf(node);
   snapshot_ = cache_->Watch(fleet_, WatcherNodeOf(node), std::weak_ptr<SnapshotWatcher>(self_));
   return absl::OkStatus();
 }
@@ -203,6 +204,19 @@ void AdsStream::MaybeSend(const std::string& type_url, TypeState* type) {
   }
   DiscoveryResponse response;
   snapshot_->FillResponse(type_url, type->wildcard, type->names, &response);
+  const size_t bytes = response.ByteSizeLong();
+  if (bytes > max_response_bytes_) {
+    // The client would drop its stream on it and reconnect forever: say so
+    // in fleet status (as a rejection of this version) instead of sending.
+    type->sent_version = version;
+    registry_->Nacked(
+        node_, type_url, version,
+        absl::StrCat("not sent by the control plane: the response is ", bytes,
+                     " bytes, over the ", max_response_bytes_,
+                     " this node accepts (its gRPC receive limit; a client may declare more "
+                     "in Node.metadata[\"nginx\"][\"max_response_bytes\"], or use Delta xDS)"));
+    return;
+  }
   response.set_nonce(RandomNonce(&random_));
   type->last_nonce = response.nonce();
   type->sent_version = version;

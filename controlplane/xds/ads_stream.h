@@ -90,6 +90,7 @@ class AdsStream final
   std::shared_ptr<AdsStream> self_ ABSL_GUARDED_BY(mu_);
   std::string node_ ABSL_GUARDED_BY(mu_);
   std::string fleet_ ABSL_GUARDED_BY(mu_);
+  size_t max_response_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Checked against the first request's node before anything else.
   absl::StatusOr<std::optional<NodeIdentity>> peer_ ABSL_GUARDED_BY(mu_) = std::nullopt;
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);

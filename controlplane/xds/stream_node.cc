@@ -1,9 +1,11 @@
 #include "controlplane/xds/stream_node.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/upstream_rules.h"
+#include "common/xds_mapping.h"
 #include "controlplane/xds/static_upstreams.h"
 
 namespace nginx_xds {
@@ -55,6 +57,20 @@ absl::Status AdoptStaticUpstreams(const envoy::config::core::v3::Node& node,
   // An invalid fleet is reported by ValidateStreamNode.
   on_static_upstreams(node.id(), FleetOfNode(node), std::move(*upstreams));
   return absl::OkStatus();
+}
+
+size_t MaxResponseBytesOf(const envoy::config::core::v3::Node& node) {
+  auto nginx = node.metadata().fields().find(kNginxMetadataKey);
+  if (nginx == node.metadata().fields().end() || !nginx->second.has_struct_value()) {
+    return kDefaultMaxResponseBytes;
+  }
+  const auto& fields = nginx->second.struct_value().fields();
+  auto declared = fields.find(kMaxResponseBytesKey);
+  if (declared == fields.end() || !declared->second.has_number_value()) {
+    return kDefaultMaxResponseBytes;
+  }
+  return static_cast<size_t>(
+      std::clamp(declared->second.number_value(), double{1 << 20}, double{1 << 30}));
 }
 
 std::string RandomNonce(absl::BitGen* random) {

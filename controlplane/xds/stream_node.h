@@ -45,6 +45,11 @@ absl::Status AuthorizeNode(const absl::StatusOr<std::optional<NodeIdentity>>& pe
 absl::Status AdoptStaticUpstreams(const envoy::config::core::v3::Node& node,
                                   const StaticUpstreamsHandler& on_static_upstreams);
 
+// The largest response the node accepts: what it declares in
+// metadata["nginx"]["max_response_bytes"] (1 MiB to 1 GiB), else gRPC's
+// default 4 MiB.
+size_t MaxResponseBytesOf(const envoy::config::core::v3::Node& node);
+
 // A response nonce no client can guess (64 random bits in hex): a client
 // that does not read its stream cannot ACK responses it never saw to make
 // the server build more of them.

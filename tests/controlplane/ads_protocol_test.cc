@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/xds_mapping.h"
 #include "controlplane/control_plane.h"
@@ -498,6 +499,31 @@ TEST_F(AdsProtocolTest, SameNodeIdInAnotherFleetIsRefused) {
   Read(reload.stream.get());
   auto node = AwaitNode("n1", [](const auto& s) { return s.streams() == 2; });
   EXPECT_EQ(node.fleet(), "web");
+}
+
+// Validate that a response larger than the node accepts (its declared
+// max_response_bytes, else gRPC's 4 MiB) is not sent but reported in fleet
+// status as a rejection of that version, with the sizes, instead of a
+// stream the client would drop and reopen forever.
+TEST_F(AdsProtocolTest, ResponseTooLargeForTheNodeIsReportedNotSent) {
+  uint64_t version = 0;
+  for (int u = 0; u < 200; ++u) {
+    std::vector<std::string> addresses;
+    for (int s = 0; s < 100; ++s) addresses.push_back(absl::StrCat("10.1.", u, ".", s + 1, ":80"));
+    version = Write("web", nginx_xds::testing::MakeUpstream(absl::StrCat("u", u), addresses));
+  }
+  Client client = Open();
+  DiscoveryRequest request = Subscribe("small", "web", kEndpointTypeUrl);
+  auto* nginx = (*request.mutable_node()->mutable_metadata()->mutable_fields())[kNginxMetadataKey]
+                    .mutable_struct_value();
+  (*nginx->mutable_fields())[kMaxResponseBytesKey].set_number_value(1 << 20);
+  ASSERT_TRUE(client.stream->Write(request));
+  auto status = AwaitNode("small", [](const auto& s) { return s.has_last_nack(); });
+  EXPECT_EQ(status.last_nack().version(), version);
+  EXPECT_NE(status.last_nack().message().find("not sent by the control plane"), std::string::npos)
+      << status.last_nack().message();
+  EXPECT_NE(status.last_nack().message().find("over the 1048576 this node accepts"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -111,8 +111,9 @@ void AddFleetCollectors(MetricsRegistry* metrics, const NodeRegistry* registry,
         }
       });
   metrics->AddCollector("nginx_xds_node_nacks_total",
-                        "NACKs the node sent since the control plane started.", Type::kCounter,
-                        [registry](SampleWriter& out) {
+                        "NACKs (requests with error_detail, one per resource type) the node sent "
+                        "since the control plane started.",
+                        Type::kCounter, [registry](SampleWriter& out) {
                           for (const auto& node : registry->Counters()) {
                             out.Sample("nginx_xds_node_nacks_total",
                                        {{"node", node.id}, {"fleet", node.fleet}}, node.nacks);

@@ -424,12 +424,12 @@ WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t ver
 }
 
 WriteResponse UpstreamService::AwaitAndLog(const char* operation, const std::string& fleet,
-                                           uint64_t version,
-                                           const std::set<std::string>* changed,
+                                           uint64_t version, const std::set<std::string>* changed,
                                            absl::Time start) const {
   if (options_.metrics != nullptr) options_.metrics->Durable(operation, absl::Now() - start);
   WriteResponse response = AwaitFleet(fleet, version, changed);
-  if (options_.metrics != nullptr) options_.metrics->Acked(operation, absl::Now() - start);
+  if (options_.metrics != nullptr)
+    options_.metrics->Answered(fleet, operation, response, absl::Now() - start);
   Log(options_.log, LogLevel::kInfo,
       absl::StrCat("fleet \"", fleet, "\": ", operation, " at version ", version, ": ",
                    response.acked_nodes(), "/", response.connected_nodes(), " nodes acked, ",

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 
 namespace nginx_xds {
 
@@ -55,8 +56,28 @@ void WriteMetrics::Durable(absl::string_view operation, absl::Duration took) {
   durable_.With({OperationLabel(operation)}).Observe(absl::ToDoubleSeconds(took));
 }
 
-void WriteMetrics::Acked(absl::string_view operation, absl::Duration took) {
+void WriteMetrics::Answered(const std::string& fleet, absl::string_view operation,
+                            const nginx_xds::v1::WriteResponse& response, absl::Duration took) {
   acked_.With({OperationLabel(operation)}).Observe(absl::ToDoubleSeconds(took));
+  WriteRecord record;
+  record.time = absl::Now();
+  record.fleet = fleet;
+  record.operation = std::string(operation);
+  record.version = response.version();
+  record.acked = response.acked_nodes();
+  record.connected = response.connected_nodes();
+  for (const auto& rejection : response.rejections())
+    record.rejected_by.push_back(rejection.node());
+  record.result = WriteResult(response);
+  record.took = took;
+  absl::MutexLock lock(&mu_);
+  recent_.push_front(std::move(record));
+  if (recent_.size() > kRecentWrites) recent_.pop_back();
+}
+
+std::vector<WriteMetrics::WriteRecord> WriteMetrics::Recent() const {
+  absl::MutexLock lock(&mu_);
+  return std::vector<WriteRecord>(recent_.begin(), recent_.end());
 }
 
 }  // namespace nginx_xds

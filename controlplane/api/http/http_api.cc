@@ -257,6 +257,8 @@ absl::string_view HttpApi::Reason(int status) {
       return "OK";
     case 204:
       return "No Content";
+    case 301:
+      return "Moved Permanently";
     case 400:
       return "Bad Request";
     case 401:
@@ -305,6 +307,14 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
     if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
     return FleetStatus(request, target);
   }
+  if (target.path == "/ui" || absl::StartsWith(target.path, "/ui/")) {
+    if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
+    return FleetPage(request, target.path);
+  }
+  if (target.path == "/fleet/writes" && write_metrics_ != nullptr) {
+    if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
+    return RecentWrites(request, target.query);
+  }
   if (target.path == "/metrics" && metrics_ != nullptr) {
     if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
     return Metrics(request, target);
@@ -325,7 +335,7 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
   if (!dynamic && !list && !upstream) {
     return Error(404, absl::StrCat("no endpoint \"", target.path,
                                    "\"; the endpoints are /dynamic, /list, /detail, "
-                                   "/upstream/NAME, /fleet/status, /rollouts and /metrics"));
+                                   "/upstream/NAME, /fleet/status, /rollouts, /metrics and /ui/"));
   }
   if (dynamic && !read) return MethodNotAllowed(method, target.path, "GET, HEAD");
   if (!dynamic) {
@@ -419,7 +429,8 @@ HttpResponse HttpApi::DeleteUpstream(const std::string& fleet, const std::string
 HttpResponse HttpApi::Metrics(const HttpRequest& request, const Target& target) const {
   if (!request.body.empty()) return Error(400, "/metrics takes no body");
   if (!target.query.empty()) {
-    return Error(400, absl::StrCat("/metrics takes no query parameters, got \"", target.query, "\""));
+    return Error(400,
+                 absl::StrCat("/metrics takes no query parameters, got \"", target.query, "\""));
   }
   HttpResponse response = Ok(metrics_->Render());
   // The text exposition format's media type, as Prometheus asks for it.

@@ -42,8 +42,9 @@ struct HttpResponse {
 // The two HTTP APIs of the seed modules, served over whatever carries the
 // request (HttpGateway): ngx_dynamic_upstream's `/dynamic?upstream=ZONE...`
 // and dyups' `/list`, `/detail`, `/upstream/NAME`, plus `/fleet/status`,
-// the staged rollouts under `/rollouts` (which name their fleet in the path)
-// and the Prometheus metrics at `/metrics`.
+// the staged rollouts under `/rollouts` (which name their fleet in the path),
+// the Prometheus metrics at `/metrics` and the live fleet page at `/ui/`
+// (with the recent writes it shows at `/fleet/writes`).
 // Every read and write goes through UpstreamService, so validation and
 // errors are the gRPC API's; this class only parses requests, maps status
 // codes and renders bodies byte for byte as the seeds show them. A request
@@ -91,6 +92,11 @@ class HttpApi {
 
   // GET /metrics: every metric in Prometheus' text format.
   HttpResponse Metrics(const HttpRequest& request, const Target& target) const;
+  // The live fleet page (http_fleet_page.cc): its files under /ui/, and
+  // GET /fleet/writes, the recent writes as JSON.
+  // `path` is decoded, `query` still encoded.
+  HttpResponse FleetPage(const HttpRequest& request, const std::string& path) const;
+  HttpResponse RecentWrites(const HttpRequest& request, const std::string& query) const;
 
   UpstreamService* const upstreams_;
   NodeRegistry* const registry_;

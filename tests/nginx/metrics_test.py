@@ -138,6 +138,11 @@ class MetricsTest:
                 location / {
                     proxy_pass http://app;
                 }
+                # As deploy/k8s's nginx.conf.template serves it.
+                location = /metrics {
+                    set $args "format=prometheus";
+                    xds_status;
+                }
                 """))
             self.nginx[node].start()
         for nginx in self.nginx.values():
@@ -145,9 +150,11 @@ class MetricsTest:
                        what="nginx to connect to the control plane")
         self.cp_metrics = "http://%s/metrics" % self.cp.http_address
         jobs = {"controlplane": (self.cp.http_address, "/metrics", None)}
-        for node, nginx in self.nginx.items():
-            jobs[node.replace("-", "_")] = ("127.0.0.1:%d" % nginx.port, "/xds/status",
-                                            {"format": "prometheus"})
+        # node-a by its status page's parameter, node-b at /metrics (the
+        # path deploy/k8s's scrape annotations name).
+        jobs["node_a"] = ("127.0.0.1:%d" % self.nginx["node-a"].port, "/xds/status",
+                          {"format": "prometheus"})
+        jobs["node_b"] = ("127.0.0.1:%d" % self.nginx["node-b"].port, "/metrics", None)
         self.prometheus = processes.track(Prometheus(jobs)).start()
 
     def nginx_metrics(self, node):

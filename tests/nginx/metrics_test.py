@@ -1,7 +1,8 @@
 """Metrics end to end: a real Prometheus (Debian's, on loopback) scrapes the
 control plane's /metrics and two nginx's `xds_status?format=prometheus`;
 `promtool check metrics` passes on every endpoint, and queries over
-Prometheus' HTTP API show what a write and a NACK changed.
+Prometheus' HTTP API show what a write and a NACK changed; every query of
+the Grafana dashboard (deploy/grafana) answers.
 """
 
 import json
@@ -17,6 +18,12 @@ from nginx_xds_testing.nginx import Nginx
 from nginx_xds_testing.processes import free_port, make_dir, start_process, kill_group, \
     read_file
 from nginx_xds_testing.waits import wait_until
+
+
+DASHBOARD = "deploy/grafana/nginx-xds-dashboard.json"
+
+# Dashboard queries that may rightly have no series here (no peer is down).
+MAY_BE_EMPTY = {'nginx_xds_upstream_peer_state{state!="up"} == 1'}
 
 
 # More servers than the 32k zone of upstream "small" holds: the node rejects it.
@@ -224,3 +231,15 @@ class MetricsTest:
                          job + " to count its NACK")
             p.wait_value('nginx_xds_last_error_timestamp_seconds{job="%s"}' % job,
                          lambda v: v > 0, job + "'s last error time")
+
+        # Every panel of the dashboard answers, with data, over what this
+        # test produced: its metric names and labels are the real ones.
+        with open(DASHBOARD) as f:
+            dashboard = json.load(f)
+        exprs = [target["expr"] for panel in dashboard["panels"]
+                 for target in panel.get("targets", [])]
+        assert len(exprs) > 20, exprs
+        for expr in exprs:
+            query = expr.replace("$__rate_interval", "1m").replace("$fleet", ".*")
+            result = p.query(query)
+            assert result or expr in MAY_BE_EMPTY, "dashboard query has no data: " + query

@@ -18,7 +18,8 @@
 #include "nginx_module/ngx_http_xds_prometheus.h"
 
 
-/* the peer families, each written into a buffer of its own in one pass */
+/* the peer families, each written into a buffer of its own in one pass
+ * over the peers */
 #define NGX_HTTP_XDS_PROM_REQUESTS  0
 #define NGX_HTTP_XDS_PROM_FAILURES  1
 #define NGX_HTTP_XDS_PROM_CONNS     2
@@ -30,9 +31,8 @@ static ngx_buf_t *ngx_http_xds_prometheus_node(ngx_http_request_t *r,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_shctx_t *sh);
 static ngx_int_t ngx_http_xds_prometheus_peers(ngx_http_request_t *r,
     ngx_http_xds_main_conf_t *xmcf, ngx_buf_t **b);
-static u_char *ngx_http_xds_prometheus_peer(u_char *p, u_char *last,
-    ngx_uint_t family, ngx_str_t *upstream, ngx_http_upstream_rr_peer_t *peer,
-    time_t now);
+static void ngx_http_xds_prometheus_peer(ngx_buf_t **b,
+    ngx_str_t *upstream, ngx_http_upstream_rr_peer_t *peer, time_t now);
 static u_char *ngx_http_xds_prometheus_label(u_char *p, u_char *last,
     u_char *s, size_t len);
 
@@ -291,12 +291,8 @@ ngx_http_xds_prometheus_peers(ngx_http_request_t *r,
 
         for (list = peers; list; list = list->next) {
             for (peer = list->peer; peer; peer = peer->next) {
-                for (f = 0; f < NGX_HTTP_XDS_PROM_FAMILIES; f++) {
-                    b[f]->last = ngx_http_xds_prometheus_peer(b[f]->last,
-                                                              b[f]->end, f,
-                                                              &all[i]->uscf->host,
-                                                              peer, now);
-                }
+                ngx_http_xds_prometheus_peer(b, &all[i]->uscf->host, peer,
+                                             now);
             }
         }
 
@@ -307,69 +303,70 @@ ngx_http_xds_prometheus_peers(ngx_http_request_t *r,
 }
 
 
-static u_char *
-ngx_http_xds_prometheus_peer(u_char *p, u_char *last, ngx_uint_t family,
-    ngx_str_t *upstream, ngx_http_upstream_rr_peer_t *peer, time_t now)
+static void
+ngx_http_xds_prometheus_peer(ngx_buf_t **b, ngx_str_t *upstream,
+    ngx_http_upstream_rr_peer_t *peer, time_t now)
 {
     u_char       labels[1024];
     u_char      *l, *end;
+    size_t       len;
     char        *state;
+    ngx_buf_t   *sb;
     ngx_uint_t   i;
 
     static char  *states[] = { "up", "down", "unavail" };
 
-    /* {upstream="...",server="..."}, cut short rather than overflowing */
+    /* upstream="...",server="...", cut short rather than overflowing */
 
     end = labels + sizeof(labels);
-    l = ngx_slprintf(labels, end, "{upstream=\"");
+    l = ngx_slprintf(labels, end, "upstream=\"");
     l = ngx_http_xds_prometheus_label(l, end - 20, upstream->data,
                                       upstream->len);
     l = ngx_slprintf(l, end, "\",server=\"");
     l = ngx_http_xds_prometheus_label(l, end - 4, peer->name.data,
                                       peer->name.len);
     l = ngx_slprintf(l, end, "\"");
+    len = l - labels;
 
-    switch (family) {
+    b[NGX_HTTP_XDS_PROM_REQUESTS]->last =
+        ngx_slprintf(b[NGX_HTTP_XDS_PROM_REQUESTS]->last,
+                     b[NGX_HTTP_XDS_PROM_REQUESTS]->end,
+                     "nginx_xds_upstream_peer_requests_total{%*s} %uA\n",
+                     len, labels, *ngx_http_xds_peer_requests(peer));
 
-    case NGX_HTTP_XDS_PROM_REQUESTS:
-        return ngx_slprintf(p, last,
-                            "nginx_xds_upstream_peer_requests_total%*s} %uA\n",
-                            (size_t) (l - labels), labels,
-                            *ngx_http_xds_peer_requests(peer));
+    b[NGX_HTTP_XDS_PROM_FAILURES]->last =
+        ngx_slprintf(b[NGX_HTTP_XDS_PROM_FAILURES]->last,
+                     b[NGX_HTTP_XDS_PROM_FAILURES]->end,
+                     "nginx_xds_upstream_peer_failures_total{%*s} %uA\n",
+                     len, labels, *ngx_http_xds_peer_failures(peer));
 
-    case NGX_HTTP_XDS_PROM_FAILURES:
-        return ngx_slprintf(p, last,
-                            "nginx_xds_upstream_peer_failures_total%*s} %uA\n",
-                            (size_t) (l - labels), labels,
-                            *ngx_http_xds_peer_failures(peer));
+    b[NGX_HTTP_XDS_PROM_CONNS]->last =
+        ngx_slprintf(b[NGX_HTTP_XDS_PROM_CONNS]->last,
+                     b[NGX_HTTP_XDS_PROM_CONNS]->end,
+                     "nginx_xds_upstream_peer_active_connections{%*s} %ui\n",
+                     len, labels, peer->conns);
 
-    case NGX_HTTP_XDS_PROM_CONNS:
-        return ngx_slprintf(p, last,
-                            "nginx_xds_upstream_peer_active_connections%*s}"
-                            " %ui\n", (size_t) (l - labels), labels, peer->conns);
+    /* as ngx_http_upstream_get_peer() skips it */
 
-    default: /* NGX_HTTP_XDS_PROM_STATE */
+    if (peer->down) {
+        state = "down";
 
-        if (peer->down) {
-            state = "down";
+    } else if (peer->max_fails && peer->fails >= peer->max_fails
+               && now - peer->checked <= peer->fail_timeout)
+    {
+        state = "unavail";
 
-        } else if (peer->max_fails && peer->fails >= peer->max_fails
-                   && now - peer->checked <= peer->fail_timeout)
-        {
-            state = "unavail";
+    } else {
+        state = "up";
+    }
 
-        } else {
-            state = "up";
-        }
+    sb = b[NGX_HTTP_XDS_PROM_STATE];
 
-        for (i = 0; i < 3; i++) {
-            p = ngx_slprintf(p, last,
-                             "nginx_xds_upstream_peer_state%*s,state=\"%s\"}"
-                             " %d\n", (size_t) (l - labels), labels, states[i],
-                             ngx_strcmp(states[i], state) == 0);
-        }
-
-        return p;
+    for (i = 0; i < 3; i++) {
+        sb->last = ngx_slprintf(sb->last, sb->end,
+                                "nginx_xds_upstream_peer_state{%*s,"
+                                "state=\"%s\"} %d\n", len, labels, states[i],
+                                ngx_strcmp(states[i], state) == 0);
     }
 }
 

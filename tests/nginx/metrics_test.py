@@ -7,6 +7,7 @@ the Grafana dashboard (deploy/grafana) answers.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import urllib.parse
@@ -186,6 +187,44 @@ class MetricsTest:
             assert 'nginx_xds_upstream_peer_state{upstream="app",server="%s",state="up"} 1' % (
                 self.b[1]) in body, body
             assert "nginx_xds_apply_duration_seconds_count" in body
+
+    def peer_samples(self, node, upstream):
+        """{(metric, server, state or None): value} of `upstream`'s peers on `node`."""
+        samples = {}
+        for line in self.nginx_metrics(node).splitlines():
+            m = re.match(r'^(nginx_xds_upstream_peer_\w+)\{upstream="([^"]*)",server="([^"]*)"'
+                         r'(?:,state="(\w+)")?\} (\d+)$', line)
+            if m and m.group(2) == upstream:
+                samples[(m.group(1), m.group(3), m.group(4))] = int(m.group(5))
+        return samples
+
+    def test_peers_show_requests_failures_and_state(self):
+        """Validates: a peer's requests and failures count, and its state reads up, down or
+        unavail as nginx's balancer sees it."""
+        dead = "127.0.0.1:%d" % free_port()  # nothing listens there
+        written = self.cp.put_upstream("app", [
+            self.cp.server(self.b[0]),
+            self.cp.server(dead, max_fails=1, fail_timeout=60),
+            self.cp.server(self.b[1], down=True)])
+        assert written.acked_nodes == 2, written
+        for _ in range(4):
+            code, _, body = self.nginx["node-a"].get("/")
+            assert code == 200, body  # the dead peer's tries go on to the live one
+        s = self.peer_samples("node-a", "app")
+        live, down = self.b[0], self.b[1]
+        assert s[("nginx_xds_upstream_peer_requests_total", dead, None)] == 1, s
+        assert s[("nginx_xds_upstream_peer_failures_total", dead, None)] == 1, s
+        assert s[("nginx_xds_upstream_peer_requests_total", live, None)] == 4, s
+        assert s[("nginx_xds_upstream_peer_failures_total", live, None)] == 0, s
+        assert s[("nginx_xds_upstream_peer_requests_total", down, None)] == 0, s
+        for server, state in ((live, "up"), (dead, "unavail"), (down, "down")):
+            for each in ("up", "down", "unavail"):
+                assert s[("nginx_xds_upstream_peer_state", server, each)] == (each == state), (
+                    server, each, s)
+            assert s[("nginx_xds_upstream_peer_active_connections", server, None)] == 0, s
+        # Counted where the requests went: the other nginx saw none.
+        other = self.peer_samples("node-b", "app")
+        assert other[("nginx_xds_upstream_peer_requests_total", live, None)] == 0, other
 
     def test_prometheus_sees_a_write_and_a_nack(self):
         """Validates: queries over Prometheus' API show what a write and a NACK changed."""

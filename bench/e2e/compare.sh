@@ -25,7 +25,7 @@ bazel build --jobs=2 "${BAZEL_FLAGS[@]}" //controlplane:nginx-xds-controlplane \
 BIN=$(bazel info "${BAZEL_FLAGS[@]}" bazel-bin 2>/dev/null)
 
 mkdir -p "$OUT_DIR"
-export PYTHONPATH="$BIN/tests/python:$ROOT/tests/nginx:$ROOT/bench/nginx"
+export PYTHONPATH="$BIN/tests/python:$ROOT/tests/python:$ROOT/tests/nginx:$ROOT/bench/nginx"
 export PYTHONDONTWRITEBYTECODE=1
 results=()
 # Alternating rounds, so that a drift of the shared machine hits both sides.

@@ -46,7 +46,7 @@ json.dump({"nproc": run("nproc"), "model": model.group(1) if model else "unknown
           open(sys.argv[1], "w"))
 PY
 
-export PYTHONPATH="$BIN/tests/python:$ROOT/tests/nginx:$ROOT/bench/nginx"
+export PYTHONPATH="$BIN/tests/python:$ROOT/tests/python:$ROOT/tests/nginx:$ROOT/bench/nginx"
 export PYTHONDONTWRITEBYTECODE=1
 # shellcheck disable=SC2086
 /usr/bin/python3 -u bench/e2e/e2e_bench.py \

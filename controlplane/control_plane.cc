@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "controlplane/metrics/fleet_collectors.h"
+#include "controlplane/metrics/process_metrics.h"
 #include "controlplane/store/etcd_store.h"
 #include "controlplane/store/sqlite_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -39,15 +41,19 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     cp->store_ = std::move(*store);
   }
 
+  cp->write_metrics_ = std::make_unique<WriteMetrics>(&cp->metrics_);
   UpstreamService::Options service_options;
   service_options.ack_timeout = options.ack_timeout;
   service_options.log = options.log;
+  service_options.metrics = cp->write_metrics_.get();
   auto upstreams = UpstreamService::Create(cp->store_.get(), &cp->cache_, &cp->registry_,
                                            std::move(service_options));
   if (!upstreams.ok()) return upstreams.status();
   cp->upstreams_ = std::move(*upstreams);
 
   UpstreamService* service = cp->upstreams_.get();
+  AddFleetCollectors(&cp->metrics_, &cp->registry_, service);
+  AddProcessCollectors(&cp->metrics_);
   cp->ads_ = std::make_unique<AdsService>(
       &cp->cache_, &cp->registry_,
       // The adoption callback: the only way from xds/ back to the write path.
@@ -64,7 +70,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
                            " static upstream(s) into fleet \"", fleet, "\""));
         }
       });
-  cp->upstream_grpc_ = std::make_unique<UpstreamGrpcService>(service);
+  cp->upstream_grpc_ = std::make_unique<UpstreamGrpcService>(service, cp->write_metrics_.get());
   cp->fleet_grpc_ = std::make_unique<FleetGrpcService>(&cp->registry_, service);
   cp->upstream_admin_ =
       std::make_unique<AuthenticatedUpstreamService>(&cp->admin_auth_, cp->upstream_grpc_.get());
@@ -113,7 +119,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   }
 
   if (!options.http_listen.empty()) {
-    cp->http_api_ = std::make_unique<HttpApi>(service, &cp->registry_);
+    cp->http_api_ = std::make_unique<HttpApi>(service, &cp->registry_, &cp->metrics_,
+                                              cp->write_metrics_.get());
     XdsBootstrapServer bootstrap;
     const size_t colon = options.xds_listen.rfind(':');
     bootstrap.listen_address =

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/metrics.h"
 #include "controlplane/api/admin_auth.h"
 #include "controlplane/api/grpc/admin_grpc.h"
 #include "controlplane/api/grpc/management_service.h"
@@ -16,6 +17,7 @@
 #include "controlplane/fleet/node_registry.h"
 #include "controlplane/fleet/upstream_service.h"
 #include "controlplane/log/log.h"
+#include "controlplane/metrics/write_metrics.h"
 #include "controlplane/store/store.h"
 #include "controlplane/xds/ads_service.h"
 #include "controlplane/xds/callback_waker.h"
@@ -29,7 +31,7 @@ namespace nginx_xds {
 // ADS server (for nginx agents and xDS clients) and the admin server (the
 // management API), each gRPC server with health checking; the admin one also
 // with reflection; and the HTTP gateway (the seeds' /dynamic and dyups APIs,
-// fleet status). Used by main() and by tests that run it in process.
+// fleet status, Prometheus metrics). Used by main() and by tests that run it in process.
 class ControlPlane {
  public:
   struct Options {
@@ -76,6 +78,8 @@ class ControlPlane {
   int http_port() const { return http_gateway_ ? http_gateway_->port() : 0; }
   UpstreamService* upstreams() { return upstreams_.get(); }
   NodeRegistry* registry() { return &registry_; }
+  // What GET /metrics serves.
+  const MetricsRegistry& metrics() const { return metrics_; }
 
   // Stops the HTTP gateway and both gRPC servers; open streams are
   // cancelled after `grace`.
@@ -87,6 +91,9 @@ class ControlPlane {
  private:
   explicit ControlPlane(const NodeRegistry::Options& nodes) : registry_(nodes) {}
 
+  // Declared first: the services record into it until they are gone.
+  MetricsRegistry metrics_;
+  std::unique_ptr<WriteMetrics> write_metrics_;
   std::unique_ptr<Store> store_;
   SnapshotCache cache_;
   NodeRegistry registry_;

@@ -19,6 +19,7 @@
 
 #include "nginx_module/ngx_http_xds_module.h"
 #include "nginx_module/ngx_http_xds_apply.h"
+#include "nginx_module/ngx_http_xds_prometheus.h"
 #include "nginx_module/ngx_http_xds_agent.h"
 
 
@@ -68,6 +69,9 @@ static void ngx_http_xds_set_connected(ngx_http_xds_main_conf_t *xmcf,
     ngx_uint_t connected);
 static void ngx_http_xds_set_error(ngx_http_xds_main_conf_t *xmcf,
     u_char *err, size_t len);
+static void ngx_http_xds_count_apply(ngx_http_xds_main_conf_t *xmcf,
+    uint64_t usec, ngx_uint_t nacked);
+static uint64_t ngx_http_xds_usec(void);
 
 static void ngx_http_xds_agent_snapshot(void *ctx, nxa_snapshot_t *snapshot);
 static void ngx_http_xds_agent_log(void *ctx, int level, const char *msg);
@@ -356,6 +360,35 @@ ngx_http_xds_set_error(ngx_http_xds_main_conf_t *xmcf, u_char *err,
 }
 
 
+static void
+ngx_http_xds_count_apply(ngx_http_xds_main_conf_t *xmcf, uint64_t usec,
+    ngx_uint_t nacked)
+{
+    ngx_shmtx_lock(&xmcf->shpool->mutex);
+
+    ngx_http_xds_prometheus_observe_apply(xmcf->sh, usec);
+
+    if (nacked) {
+        xmcf->sh->nacks++;
+    }
+
+    ngx_shmtx_unlock(&xmcf->shpool->mutex);
+}
+
+
+/* a monotonic clock in microseconds: ngx_current_msec is too coarse */
+
+static uint64_t
+ngx_http_xds_usec(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
 /*
  * The agent thread's side: these two run on the agent's thread and must
  * not call ngx_*, so they use malloc() and write() directly.
@@ -550,6 +583,7 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 {
     size_t                     len;
     u_char                     err[NGX_HTTP_XDS_ERROR_LEN];
+    uint64_t                   start;
     ngx_int_t                  rc;
     ngx_uint_t                 nrejected;
     const char                *version;
@@ -560,8 +594,13 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 
     err[0] = '\0';
 
+    start = ngx_http_xds_usec();
+
     rc = ngx_http_xds_apply_snapshot(xw->cycle, xmcf, snapshot, &nrejected,
                                      err, sizeof(err));
+
+    ngx_http_xds_count_apply(xmcf, ngx_http_xds_usec() - start,
+                             rc != NGX_OK || nrejected);
 
     if (rc == NGX_OK && nrejected) {
 

@@ -78,6 +78,16 @@ typedef struct {
     ((ngx_atomic_uint_t) 1 << (sizeof(ngx_atomic_uint_t) * 8 - 1))
 
 
+/*
+ * The metrics of a peer live in the next two words of its spare space: the
+ * requests sent to it and the attempts that failed (ngx_http_xds_peer.c
+ * counts both with atomic adds; ?format=prometheus reads them). A peer in a
+ * zone is shared, so they count every worker's requests.
+ */
+#define ngx_http_xds_peer_requests(peer)  ((ngx_atomic_t *) &(peer)->spare[1])
+#define ngx_http_xds_peer_failures(peer)  ((ngx_atomic_t *) &(peer)->spare[2])
+
+
 /* frees the random balancer's per-worker ranges of a zone upstream: they
  * are ngx_alloc()ed per worker and rebuilt when NULL */
 static ngx_inline void

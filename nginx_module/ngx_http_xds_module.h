@@ -14,6 +14,7 @@
  *   6  ngx_http_xds_plan        editing the shared peer lists
  *   7  ngx_http_xds_install     each worker's builds
  *   8  ngx_http_xds_apply       applying a snapshot; workers catching up
+ *      ngx_http_xds_prometheus  the status page in Prometheus' text format
  *   9  ngx_http_xds_status, ngx_http_xds_api, ngx_http_xds_agent
  *  10  ngx_http_xds_module      directives and hooks
  */
@@ -34,6 +35,10 @@
 #define NGX_HTTP_XDS_VERSION_LEN  64
 #define NGX_HTTP_XDS_ERROR_LEN    1024
 
+/* the buckets of the apply duration histogram, +Inf included
+ * (ngx_http_xds_prometheus.c) */
+#define NGX_HTTP_XDS_APPLY_BUCKETS  15
+
 
 typedef struct ngx_http_xds_apply_shctx_s  ngx_http_xds_apply_shctx_t;
 typedef struct ngx_http_xds_upstream_sh_s  ngx_http_xds_upstream_sh_t;
@@ -50,6 +55,14 @@ typedef struct {
     size_t                         last_error_len;
     time_t                         applied_at;
     time_t                         error_at;
+
+    /* the metrics of ?format=prometheus, written by worker 0 under
+     * shpool->mutex: snapshots rejected in whole or in part, and how long
+     * applying snapshots took (per bucket, not cumulative) */
+    ngx_uint_t                     nacks;
+    ngx_uint_t                     applies;
+    uint64_t                       apply_usec;
+    ngx_uint_t                     apply_buckets[NGX_HTTP_XDS_APPLY_BUCKETS];
 
     /* the upstream state applied from snapshots (ngx_http_xds_zone.c) */
     ngx_http_xds_apply_shctx_t    *apply;

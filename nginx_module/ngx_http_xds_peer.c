@@ -28,6 +28,8 @@ typedef struct {
     ngx_event_save_peer_session_pt   save_session;
 #endif
 
+    /* the peer of the current try, until it is freed (for its metrics) */
+    ngx_http_upstream_rr_peer_t     *current;
     /* the peers this request holds a reference to */
     ngx_array_t                     *held;
     /* the build whose configuration this request uses */
@@ -248,6 +250,10 @@ ngx_http_xds_get_peer(ngx_peer_connection_t *pc, void *data)
 
         if (ngx_http_xds_hold(xp, peer) != NGX_OK) {
             rc = NGX_ERROR;
+
+        } else {
+            (void) ngx_atomic_fetch_add(ngx_http_xds_peer_requests(peer), 1);
+            xp->current = peer;
         }
     }
 
@@ -283,6 +289,13 @@ ngx_http_xds_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_xds_peer_data_t  *xp = data;
 
     /* the reference is dropped with the request: $upstream_addr needs it */
+
+    if (xp->current && (state & NGX_PEER_FAILED)) {
+        (void) ngx_atomic_fetch_add(ngx_http_xds_peer_failures(xp->current),
+                                    1);
+    }
+
+    xp->current = NULL;
 
     xp->free(pc, xp->data, state);
 }

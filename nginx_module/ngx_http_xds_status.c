@@ -1,7 +1,8 @@
 /*
  * nginx-xds: the status page (xds_status;): the connection, node, fleet,
  * applied version and last error, then every upstream this worker knows
- * with its peers and their state, as text or, with ?format=json, as JSON.
+ * with its peers and their state, as text or, with ?format=json, as JSON;
+ * with ?format=prometheus, the metrics of ngx_http_xds_prometheus.c.
  */
 
 
@@ -11,12 +12,15 @@
 
 #include "nginx_module/ngx_http_xds_module.h"
 #include "nginx_module/ngx_http_xds_install.h"
+#include "nginx_module/ngx_http_xds_prometheus.h"
 #include "nginx_module/ngx_http_xds_status.h"
 
 
 #define NGX_HTTP_XDS_TIME_LEN         (sizeof("Mon, 28 Sep 1970 06:00:00 GMT") - 1)
 
 
+static ngx_int_t ngx_http_xds_status_prometheus(ngx_http_request_t *r,
+    ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_shctx_t *sh);
 static ngx_buf_t *ngx_http_xds_status_text(ngx_http_request_t *r,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_shctx_t *sh);
 static ngx_buf_t *ngx_http_xds_status_json(ngx_http_request_t *r,
@@ -42,7 +46,7 @@ ngx_http_xds_status_handler(ngx_http_request_t *r)
     ngx_buf_t                 *head, *tail;
     ngx_int_t                  rc;
     ngx_str_t                  arg;
-    ngx_uint_t                 json;
+    ngx_uint_t                 json, prometheus;
     ngx_chain_t               *cl, *upstreams, *out, **ll;
     ngx_http_xds_shctx_t       sh;
     ngx_http_xds_main_conf_t  *xmcf;
@@ -58,12 +62,17 @@ ngx_http_xds_status_handler(ngx_http_request_t *r)
     }
 
     json = 0;
+    prometheus = 0;
 
-    if (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK
-        && arg.len == 4
-        && ngx_strncmp(arg.data, "json", 4) == 0)
-    {
-        json = 1;
+    if (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK) {
+        if (arg.len == 4 && ngx_strncmp(arg.data, "json", 4) == 0) {
+            json = 1;
+
+        } else if (arg.len == 10
+                   && ngx_strncmp(arg.data, "prometheus", 10) == 0)
+        {
+            prometheus = 1;
+        }
     }
 
     xmcf = ngx_http_get_module_main_conf(r, ngx_http_xds_module);
@@ -71,6 +80,10 @@ ngx_http_xds_status_handler(ngx_http_request_t *r)
     ngx_shmtx_lock(&xmcf->shpool->mutex);
     sh = *xmcf->sh;
     ngx_shmtx_unlock(&xmcf->shpool->mutex);
+
+    if (prometheus) {
+        return ngx_http_xds_status_prometheus(r, xmcf, &sh);
+    }
 
     head = json ? ngx_http_xds_status_json(r, xmcf, &sh)
                 : ngx_http_xds_status_text(r, xmcf, &sh);
@@ -139,6 +152,45 @@ ngx_http_xds_status_handler(ngx_http_request_t *r)
         ngx_str_set(&r->headers_out.content_type, "text/plain");
     }
 
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, out);
+}
+
+
+static ngx_int_t
+ngx_http_xds_status_prometheus(ngx_http_request_t *r,
+    ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_shctx_t *sh)
+{
+    off_t         len;
+    ngx_int_t     rc;
+    ngx_chain_t  *out, *cl;
+
+    out = ngx_http_xds_prometheus(r, xmcf, sh);
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = 0;
+
+    for (cl = out; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = len;
+
+    /* the media type of the text exposition format */
+
+    ngx_str_set(&r->headers_out.content_type,
+                "text/plain; version=0.0.4; charset=utf-8");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 

@@ -1,5 +1,6 @@
 /*
- * nginx-xds: the status page (xds_status;), as text or ?format=json.
+ * nginx-xds: the status page (xds_status;), as text, ?format=json or
+ * ?format=prometheus.
  */
 
 

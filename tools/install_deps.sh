@@ -9,7 +9,7 @@ readonly PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libcpp-httplib-dev libboost-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-14 libclang-rt-14-dev prometheus etcd-server etcd-client
+  clang-14 libclang-rt-14-dev prometheus chromium etcd-server etcd-client
   nginx nginx-dev libnginx-mod-http-echo
   curl wrk iproute2 openssl python3 python3-grpcio python3-protobuf python3-pytest
   gettext-base jq

@@ -91,6 +91,7 @@ void NodeRegistry::Acked(const std::string& id, const std::string& type_url, uin
   Mutate(&node, [&] {
     TypeState& type = node.types[type_url];
     type.acked = std::max(type.acked, version);
+    node.last_ack = absl::Now();
     // A newer version taken whole: the node runs every upstream again.
     if (version > node.rejected_at) node.rejected_upstreams.clear();
     ClearLaggingIfAnswered(&node);
@@ -107,6 +108,7 @@ void NodeRegistry::Nacked(const std::string& id, const std::string& type_url, ui
   Mutate(&node, [&] {
     TypeState& type = node.types[type_url];
     type.rejected = version;
+    ++node.nacks;
     node.last_nack.set_node(id);
     node.last_nack.set_version(version);
     node.last_nack.set_message(message);
@@ -116,6 +118,7 @@ void NodeRegistry::Nacked(const std::string& id, const std::string& type_url, ui
     if (rejected.empty()) return;
     // Applied but for `rejected`: the version counts as taken.
     type.acked = std::max(type.acked, version);
+    node.last_ack = absl::Now();
     std::map<std::string, nginx_xds::v1::RejectedUpstream> now;
     for (const auto& each : rejected) {
       *node.last_nack.add_upstreams() = each;
@@ -133,6 +136,17 @@ void NodeRegistry::Nacked(const std::string& id, const std::string& type_url, ui
       node.rejected_at = version;
     }
   });
+}
+
+std::vector<NodeRegistry::NodeCounters> NodeRegistry::Counters() const {
+  std::vector<NodeCounters> counters;
+  absl::ReaderMutexLock lock(&mu_);
+  counters.reserve(nodes_.size());
+  for (const auto& [id, node] : nodes_) {
+    counters.push_back(
+        {id, node.fleet, node.streams, AckedVersion(node), node.nacks, node.last_ack});
+  }
+  return counters;
 }
 
 bool NodeRegistry::Rejected(const std::string& id, const std::string& type_url,

@@ -97,6 +97,23 @@ class NodeRegistry {
   // How many WaitForFleet calls are waiting now.
   size_t waiting() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // One node's numbers for the metrics, read at scrape time.
+  struct NodeCounters {
+    std::string id;
+    std::string fleet;
+    // Open streams (an nginx reload briefly has two).
+    int streams = 0;
+    // As NodeStatus.acked_version.
+    uint64_t acked_version = 0;
+    // NACKs received from the node since the control plane started.
+    uint64_t nacks = 0;
+    // When the node last acknowledged (or applied in part) a version;
+    // nothing before its first.
+    std::optional<absl::Time> last_ack;
+  };
+  // Every node's counters, ordered by id.
+  std::vector<NodeCounters> Counters() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // A counter that grows with every change; WaitForChange returns once it
   // differs from `seen` or at `deadline`, with its value.
   uint64_t WaitForChange(uint64_t seen, absl::Time deadline) const ABSL_LOCKS_EXCLUDED(mu_);
@@ -119,6 +136,8 @@ class NodeRegistry {
     // The version whose wait timed out without this node's answer.
     std::optional<uint64_t> lagging_at;
     absl::Time updated;
+    uint64_t nacks = 0;
+    std::optional<absl::Time> last_ack;
   };
 
   // A WaitForFleet in progress. Its counts are kept up to date by every

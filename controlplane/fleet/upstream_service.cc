@@ -194,6 +194,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_
   if (!fleet.ok()) return fleet.status();
   absl::Status valid = PrepareUpstream(&upstream);
   if (!valid.ok()) return valid;
+  const absl::Time start = absl::Now();
   uint64_t version;
   {
     absl::MutexLock lock(&mu_);
@@ -209,7 +210,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_
     version = *committed;
   }
   const std::set<std::string> changed = {UpstreamKey(upstream.name())};
-  WriteResponse response = AwaitAndLog("replace", *fleet, version, &changed);
+  WriteResponse response = AwaitAndLog("replace", *fleet, version, &changed, start);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -220,6 +221,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name
   if (!fleet.ok()) return fleet.status();
   absl::Status valid = PrepareUpstream(&upstream);
   if (!valid.ok()) return valid;
+  const absl::Time start = absl::Now();
   uint64_t version;
   {
     absl::MutexLock lock(&mu_);
@@ -228,7 +230,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name
     version = *committed;
   }
   const std::set<std::string> changed = {UpstreamKey(upstream.name())};
-  WriteResponse response = AwaitAndLog("put", *fleet, version, &changed);
+  WriteResponse response = AwaitAndLog("put", *fleet, version, &changed, start);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -238,6 +240,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Delete(const std::string& fleet_n
   auto fleet = FleetName(fleet_name);
   if (!fleet.ok()) return fleet.status();
   const std::string key = UpstreamKey(name);
+  const absl::Time start = absl::Now();
   uint64_t version;
   {
     absl::MutexLock lock(&mu_);
@@ -250,7 +253,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Delete(const std::string& fleet_n
     version = *committed;
   }
   const std::set<std::string> changed = {key};
-  return AwaitAndLog("delete", *fleet, version, &changed);
+  return AwaitAndLog("delete", *fleet, version, &changed, start);
 }
 
 absl::StatusOr<WriteResponse> UpstreamService::AddServer(const std::string& fleet,
@@ -329,6 +332,7 @@ absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
   auto fleet = FleetName(fleet_name);
   if (!fleet.ok()) return fleet.status();
   Upstream upstream;
+  const absl::Time start = absl::Now();
   uint64_t version;
   {
     absl::MutexLock lock(&mu_);
@@ -345,7 +349,7 @@ absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
     version = *committed;
   }
   const std::set<std::string> changed = {UpstreamKey(upstream.name())};
-  WriteResponse response = AwaitAndLog(operation, *fleet, version, &changed);
+  WriteResponse response = AwaitAndLog(operation, *fleet, version, &changed, start);
   *response.mutable_upstream() = std::move(upstream);
   return response;
 }
@@ -387,7 +391,9 @@ absl::StatusOr<uint64_t> UpstreamService::CommitLocked(const std::string& fleet,
         TakeSlot(&slots, UpstreamKey(upstream.name()), slotting == Slotting::kMove));
   }
   placement.slot_count = slots.size();
+  const absl::Time commit_start = absl::Now();
   auto version = store_->Commit(fleet, puts, delete_keys, placement);
+  if (options_.metrics != nullptr) options_.metrics->StoreCommit(absl::Now() - commit_start);
   if (!version.ok()) return version.status();
   slots_[fleet] = std::move(slots);
   Snapshot::UpstreamMap upstreams;
@@ -418,9 +424,12 @@ WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t ver
 }
 
 WriteResponse UpstreamService::AwaitAndLog(const char* operation, const std::string& fleet,
-                                           uint64_t version,
-                                           const std::set<std::string>* changed) const {
+                                           uint64_t version, const std::set<std::string>* changed,
+                                           absl::Time start) const {
+  if (options_.metrics != nullptr) options_.metrics->Durable(operation, absl::Now() - start);
   WriteResponse response = AwaitFleet(fleet, version, changed);
+  if (options_.metrics != nullptr)
+    options_.metrics->Answered(fleet, operation, response, absl::Now() - start);
   Log(options_.log, LogLevel::kInfo,
       absl::StrCat("fleet \"", fleet, "\": ", operation, " at version ", version, ": ",
                    response.acked_nodes(), "/", response.connected_nodes(), " nodes acked, ",

@@ -17,6 +17,7 @@
 #include "common/upstream_rules.h"
 #include "controlplane/fleet/node_registry.h"
 #include "controlplane/log/log.h"
+#include "controlplane/metrics/write_metrics.h"
 #include "controlplane/store/store.h"
 #include "controlplane/xds/snapshot_cache.h"
 #include "nginx_xds/v1/management.pb.h"
@@ -40,6 +41,9 @@ class UpstreamService {
     AddressResolver resolve = ResolveServerAddress;
     // Where each write and rollout step is logged (at info); unset: nowhere.
     LogHandler log;
+    // Where write and store commit latencies are recorded; null: nowhere.
+    // Must outlive the service.
+    WriteMetrics* metrics = nullptr;
   };
 
   // Loads the store and publishes every fleet's snapshot.
@@ -187,10 +191,11 @@ class UpstreamService {
   nginx_xds::v1::WriteResponse AwaitFleet(const std::string& fleet, uint64_t version,
                                           const std::set<std::string>* changed = nullptr) const;
   // AwaitFleet, then one info line: fleet, operation, version and the
-  // fleet's answer.
+  // fleet's answer. `start`: when the write was taken, for the latency
+  // metrics (durable now, acked once the fleet answered).
   nginx_xds::v1::WriteResponse AwaitAndLog(const char* operation, const std::string& fleet,
-                                           uint64_t version,
-                                           const std::set<std::string>* changed) const;
+                                           uint64_t version, const std::set<std::string>* changed,
+                                           absl::Time start) const;
 
   // Applies `change` to a copy of one upstream, then normalizes and commits it.
   absl::StatusOr<nginx_xds::v1::WriteResponse> ChangeUpstream(

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/upstream_rules.h"
 #include "common/xds_mapping.h"
+#include "controlplane/xds/ads_traffic.h"
 #include "controlplane/xds/stream_node.h"
 
 namespace nginx_xds {
@@ -223,6 +224,7 @@ void AdsStream::MaybeSend(const std::string& type_url, TypeState* type) {
   type->sent_snapshot = snapshot_;
   type->awaiting_reply = true;
   type->names_changed = false;
+  AdsTraffic::Global().Sent(type_url, response.ByteSizeLong());  // metrics: the one counting line
   Write(std::move(response));
 }
 

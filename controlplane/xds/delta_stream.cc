@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/upstream_rules.h"
+#include "controlplane/xds/ads_traffic.h"
 #include "controlplane/xds/stream_node.h"
 
 namespace nginx_xds {
@@ -239,6 +240,7 @@ void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
   type->in_flight_version = version;
   type->awaiting_reply = true;
   type->responded = true;
+  AdsTraffic::Global().Sent(type_url, response.ByteSizeLong());  // metrics: the one counting line
   Write(std::move(response));
 }
 

@@ -22,6 +22,9 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # start_controlplane [FLAGS...]: sets admin_port and xds_port.
 start_controlplane() {
+  # Not truncated by the redirection below before the loop reads it: a
+  # restart would read the old process's ports.
+  rm -f "$work/ports"
   "$controlplane" --xds_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --http_listen= \
     --data_dir="$work/data" --ack_timeout=5s "$@" >"$work/ports" 2>>"$work/cp.log" &
   pids+=($!)
@@ -142,6 +145,16 @@ run rollout abort
 expect 0 "ABORTED" "rollout abort"
 run rollout abort
 expect 1 "FAILED_PRECONDITION" "second abort"
+
+# Validates promote: a rollout whose canary took a write sends it to the fleet.
+run rollout start --nodes=web-1
+expect 0 "CANARY" "second rollout start"
+run servers add app 10.0.0.9:80
+expect 0 "acked by 1 of 1 connected canary nodes" "write during the rollout"
+run rollout promote
+expect 0 "PROMOTED" "rollout promote"
+run rollout status -o json
+[[ "$(jq -r .state <<<"$out")" == ROLLOUT_STATE_PROMOTED ]] || fail "rollout status after promote: $out"
 
 # Validates exit 4: a write the node rejects is stored, and the rejection shown.
 run fleet status -o json

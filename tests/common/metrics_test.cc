@@ -38,10 +38,10 @@ TEST(MetricsRegistryTest, RendersCumulativeHistogramBuckets) {
   EXPECT_EQ(registry.Render(),
             "# HELP x_seconds Latency.\n"
             "# TYPE x_seconds histogram\n"
-            "x_seconds_bucket{le=\"0.10000000000000001\"} 1\n"
+            "x_seconds_bucket{le=\"0.1\"} 1\n"
             "x_seconds_bucket{le=\"1\"} 3\n"
             "x_seconds_bucket{le=\"+Inf\"} 4\n"
-            "x_seconds_sum 4.0499999999999998\n"
+            "x_seconds_sum 4.05\n"
             "x_seconds_count 4\n");
 }
 

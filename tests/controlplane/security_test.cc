@@ -34,6 +34,7 @@ namespace nginx_xds {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kToken[] = "s3cr3t-t0ken-0123456789abcdef";
 
@@ -285,6 +286,41 @@ TEST_F(AdminTokenTest, HttpRequestsNeedTheToken) {
   auto status = Http("GET", "/fleet/status", absl::StrCat("Bearer ", kToken));
   ASSERT_TRUE(status);
   EXPECT_EQ(status->status, 200) << status->body;
+}
+
+// Validates that the metrics and the fleet page's data need the token, and
+// that the page's own files (which hold no data) do not, with no way from
+// /ui/ to another endpoint.
+TEST_F(AdminTokenTest, MetricsAndFleetDataNeedTheTokenThePageFilesDoNot) {
+  for (const char* path : {"/metrics", "/fleet/writes", "/fleet/status?format=json"}) {
+    auto missing = Http("GET", path, "");
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 401) << path;
+    auto right = Http("GET", path, absl::StrCat("Bearer ", kToken));
+    ASSERT_TRUE(right);
+    EXPECT_EQ(right->status, 200) << path << ": " << right->body;
+  }
+  auto metrics = Http("GET", "/metrics", absl::StrCat("Bearer ", kToken));
+  EXPECT_THAT(metrics->body, HasSubstr("# TYPE nginx_xds_writes_total counter"));
+
+  auto page = Http("GET", "/ui/", "");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->body, HasSubstr("<script src=\"fleet.js\">"));
+  for (const char* file : {"/ui/fleet.js", "/ui/fleet.css"}) {
+    auto got = Http("GET", file, "");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->status, 200) << file;
+  }
+  for (const char* sneaky : {"/ui/../metrics", "/ui/%2e%2e/metrics", "/ui/..%2ffleet/status"}) {
+    auto got = Http("GET", sneaky, "");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->status, 404) << sneaky;
+    EXPECT_THAT(got->body, Not(HasSubstr("nginx_xds_"))) << sneaky;
+  }
+  auto encoded = Http("GET", "/u%69/", "");
+  ASSERT_TRUE(encoded);
+  EXPECT_EQ(encoded->status, 401);
 }
 
 // ---------------------------------------------------------------------------

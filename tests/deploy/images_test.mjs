@@ -32,6 +32,7 @@ const NOT_FOR_THE_IMAGE_BUILD = {
   "clang-14": "the fuzz targets (tests/fuzz)",
   "libclang-rt-14-dev": "the fuzz targets (tests/fuzz)",
   prometheus: "promtool and a real Prometheus for the metrics tests",
+  chromium: "the live fleet page test (headless, over DevTools)",
   "etcd-server": "the etcd store tests (a real etcd)",
   "etcd-client": "the etcd store tests (etcdctl)",
   "libnginx-mod-http-echo": "test backends",

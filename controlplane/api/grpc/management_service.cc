@@ -14,14 +14,16 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-grpc::Status Answer(absl::StatusOr<nginx_xds::v1::WriteResponse> result,
-                    nginx_xds::v1::WriteResponse* response) {
+}  // namespace
+
+grpc::Status UpstreamGrpcService::Answer(const char* operation,
+                                         absl::StatusOr<nginx_xds::v1::WriteResponse> result,
+                                         nginx_xds::v1::WriteResponse* response) {
+  if (metrics_ != nullptr) metrics_->Count("grpc", operation, result);
   if (!result.ok()) return ToGrpc(result.status());
   *response = std::move(*result);
   return grpc::Status::OK;
 }
-
-}  // namespace
 
 grpc::Status UpstreamGrpcService::ListUpstreams(grpc::ServerContext*,
                                                 const nginx_xds::v1::ListUpstreamsRequest* request,
@@ -45,33 +47,35 @@ grpc::Status UpstreamGrpcService::GetUpstream(grpc::ServerContext*,
 grpc::Status UpstreamGrpcService::PutUpstream(grpc::ServerContext*,
                                               const nginx_xds::v1::PutUpstreamRequest* request,
                                               nginx_xds::v1::WriteResponse* response) {
-  return Answer(service_->Put(request->fleet(), request->upstream()), response);
+  return Answer("put", service_->Put(request->fleet(), request->upstream()), response);
 }
 
 grpc::Status UpstreamGrpcService::DeleteUpstream(
     grpc::ServerContext*, const nginx_xds::v1::DeleteUpstreamRequest* request,
     nginx_xds::v1::WriteResponse* response) {
-  return Answer(service_->Delete(request->fleet(), request->name()), response);
+  return Answer("delete", service_->Delete(request->fleet(), request->name()), response);
 }
 
 grpc::Status UpstreamGrpcService::AddServer(grpc::ServerContext*,
                                             const nginx_xds::v1::AddServerRequest* request,
                                             nginx_xds::v1::WriteResponse* response) {
-  return Answer(service_->AddServer(request->fleet(), request->upstream(), request->server()),
+  return Answer("add server",
+                service_->AddServer(request->fleet(), request->upstream(), request->server()),
                 response);
 }
 
 grpc::Status UpstreamGrpcService::RemoveServer(grpc::ServerContext*,
                                                const nginx_xds::v1::RemoveServerRequest* request,
                                                nginx_xds::v1::WriteResponse* response) {
-  return Answer(service_->RemoveServer(request->fleet(), request->upstream(), request->address()),
+  return Answer("remove server",
+                service_->RemoveServer(request->fleet(), request->upstream(), request->address()),
                 response);
 }
 
 grpc::Status UpstreamGrpcService::UpdateServer(grpc::ServerContext*,
                                                const nginx_xds::v1::UpdateServerRequest* request,
                                                nginx_xds::v1::WriteResponse* response) {
-  return Answer(service_->UpdateServer(*request), response);
+  return Answer("update server", service_->UpdateServer(*request), response);
 }
 
 nginx_xds::v1::FleetStatus FleetGrpcService::Status(const std::string& fleet) const {

@@ -3,6 +3,7 @@
 
 #include "controlplane/fleet/node_registry.h"
 #include "controlplane/fleet/upstream_service.h"
+#include "controlplane/metrics/write_metrics.h"
 #include "nginx_xds/v1/management.grpc.pb.h"
 
 namespace nginx_xds {
@@ -11,7 +12,9 @@ namespace nginx_xds {
 // the service and maps absl::Status codes one to one onto gRPC's.
 class UpstreamGrpcService final : public nginx_xds::v1::UpstreamService::Service {
  public:
-  explicit UpstreamGrpcService(UpstreamService* service) : service_(service) {}
+  // `metrics`: where each write is counted (api "grpc"); null: nowhere.
+  explicit UpstreamGrpcService(UpstreamService* service, WriteMetrics* metrics = nullptr)
+      : service_(service), metrics_(metrics) {}
 
   grpc::Status ListUpstreams(grpc::ServerContext* context,
                              const nginx_xds::v1::ListUpstreamsRequest* request,
@@ -36,7 +39,12 @@ class UpstreamGrpcService final : public nginx_xds::v1::UpstreamService::Service
                             nginx_xds::v1::WriteResponse* response) override;
 
  private:
+  // Counts the write, then answers it.
+  grpc::Status Answer(const char* operation, absl::StatusOr<nginx_xds::v1::WriteResponse> result,
+                      nginx_xds::v1::WriteResponse* response);
+
   UpstreamService* service_;
+  WriteMetrics* metrics_;
 };
 
 // The gRPC face of the fleet status.

@@ -148,10 +148,15 @@ std::string JsonString(absl::string_view text) {
   return out + "\"";
 }
 
+// The service's name of the change a /dynamic request asks for.
+const char* OperationOf(const DynamicRequest& op) {
+  return op.add ? "add server" : op.remove ? "remove server" : "update server";
+}
+
 // Answers a parsed /dynamic request: the zone's list, or the change it asks
-// for, made through `upstreams`.
-HttpResponse DynamicOperation(UpstreamService* upstreams, const std::string& fleet,
-                              const DynamicRequest& op) {
+// for, made through `upstreams` (and counted in `metrics`).
+HttpResponse DynamicOperation(UpstreamService* upstreams, WriteMetrics* metrics,
+                              const std::string& fleet, const DynamicRequest& op) {
   if (!op.has_zone) {
     return HttpApi::Error(404, "upstream is missing: give upstream=ZONE, the zone of an upstream");
   }
@@ -193,6 +198,7 @@ HttpResponse DynamicOperation(UpstreamService* upstreams, const std::string& fle
     if (op.up || op.down) update.set_down(op.down);
     write = upstreams->UpdateServer(update);
   }
+  if (metrics != nullptr) metrics->Count("dynamic", OperationOf(op), write);
   if (!write.ok()) {
     int status = HttpStatusFor(write.status(), HttpDialect::kDynamic);
     // NOT_FOUND is a missing server (400) unless the zone went away meanwhile.
@@ -251,6 +257,8 @@ absl::string_view HttpApi::Reason(int status) {
       return "OK";
     case 204:
       return "No Content";
+    case 301:
+      return "Moved Permanently";
     case 400:
       return "Bad Request";
     case 401:
@@ -303,6 +311,18 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
     if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
     return Bootstrap(request, target);
   }
+  if (target.path == "/ui" || absl::StartsWith(target.path, "/ui/")) {
+    if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
+    return FleetPage(request, target.path);
+  }
+  if (target.path == "/fleet/writes" && write_metrics_ != nullptr) {
+    if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
+    return RecentWrites(request, target.query);
+  }
+  if (target.path == "/metrics" && metrics_ != nullptr) {
+    if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
+    return Metrics(request, target);
+  }
   if (target.path == "/rollouts" || absl::StartsWith(target.path, "/rollouts/")) {
     if (!read && method != "POST") return MethodNotAllowed(method, target.path, "GET, HEAD, POST");
     absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
@@ -319,8 +339,8 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
   if (!dynamic && !list && !upstream) {
     return Error(404, absl::StrCat("no endpoint \"", target.path,
                                    "\"; the endpoints are /dynamic, /list, /detail, "
-                                   "/upstream/NAME, /fleet/status, /rollouts and "
-                                   "/xds/bootstrap"));
+                                   "/upstream/NAME, /fleet/status, /rollouts, /metrics, /ui/ "
+                                   "and /xds/bootstrap"));
   }
   if (dynamic && !read) return MethodNotAllowed(method, target.path, "GET, HEAD");
   if (!dynamic) {
@@ -364,7 +384,7 @@ HttpResponse HttpApi::Dynamic(const HttpRequest& request, const std::string& fle
   if (!parsed.ok()) return Error(400, parsed.status().message());
   DynamicRequest& op = *parsed;
   DropUnused(&op);
-  HttpResponse response = DynamicOperation(upstreams_, fleet, op);
+  HttpResponse response = DynamicOperation(upstreams_, write_metrics_, fleet, op);
   if (!op.ignored.empty()) {
     response.headers.emplace_back("X-Xds-Ignored", Printable(absl::StrJoin(op.ignored, ", ")));
   }
@@ -397,6 +417,7 @@ HttpResponse HttpApi::PostUpstream(const std::string& fleet, const std::string& 
   if (!upstream.ok()) return Error(400, upstream.status().message());
   upstream->set_name(name);
   absl::StatusOr<WriteResponse> write = upstreams_->Replace(fleet, *std::move(upstream));
+  if (write_metrics_ != nullptr) write_metrics_->Count("dyups", "replace", write);
   if (!write.ok())
     return Error(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
   return WriteAnswer(*write, "success");
@@ -404,6 +425,7 @@ HttpResponse HttpApi::PostUpstream(const std::string& fleet, const std::string& 
 
 HttpResponse HttpApi::DeleteUpstream(const std::string& fleet, const std::string& name) const {
   absl::StatusOr<WriteResponse> write = upstreams_->Delete(fleet, name);
+  if (write_metrics_ != nullptr) write_metrics_->Count("dyups", "delete", write);
   if (!write.ok())
     return Error(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
   return WriteAnswer(*write, "success");
@@ -419,6 +441,18 @@ HttpResponse HttpApi::Bootstrap(const HttpRequest& request, const Target& target
   HttpResponse response;
   response.content_type = "application/json";
   response.body = *std::move(json);
+  return response;
+}
+
+HttpResponse HttpApi::Metrics(const HttpRequest& request, const Target& target) const {
+  if (!request.body.empty()) return Error(400, "/metrics takes no body");
+  if (!target.query.empty()) {
+    return Error(400,
+                 absl::StrCat("/metrics takes no query parameters, got \"", target.query, "\""));
+  }
+  HttpResponse response = Ok(metrics_->Render());
+  // The text exposition format's media type, as Prometheus asks for it.
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
   return response;
 }
 

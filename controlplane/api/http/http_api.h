@@ -10,7 +10,9 @@
 #include "absl/strings/string_view.h"
 #include "controlplane/fleet/node_registry.h"
 #include "controlplane/api/http/xds_bootstrap.h"
+#include "common/metrics.h"
 #include "controlplane/fleet/upstream_service.h"
+#include "controlplane/metrics/write_metrics.h"
 
 namespace nginx_xds {
 
@@ -41,8 +43,10 @@ struct HttpResponse {
 
 // The two HTTP APIs of the seed modules, served over whatever carries the
 // request (HttpGateway): ngx_dynamic_upstream's `/dynamic?upstream=ZONE...`
-// and dyups' `/list`, `/detail`, `/upstream/NAME`, plus `/fleet/status` and
-// the staged rollouts under `/rollouts` (which name their fleet in the path).
+// and dyups' `/list`, `/detail`, `/upstream/NAME`, plus `/fleet/status`,
+// the staged rollouts under `/rollouts` (which name their fleet in the path),
+// the Prometheus metrics at `/metrics` and the live fleet page at `/ui/`
+// (with the recent writes it shows at `/fleet/writes`).
 // Every read and write goes through UpstreamService, so validation and
 // errors are the gRPC API's; this class only parses requests, maps status
 // codes and renders bodies byte for byte as the seeds show them. A request
@@ -51,8 +55,15 @@ struct HttpResponse {
 // say what was wrong on the next line. Stateless and thread-safe.
 class HttpApi {
  public:
-  HttpApi(UpstreamService* upstreams, NodeRegistry* registry)
-      : upstreams_(upstreams), registry_(registry) {}
+  // `metrics`: served at GET /metrics (404 without); `write_metrics`:
+  // where each write is counted (api "dynamic" or "dyups"). Either may be
+  // null; both must outlive the HttpApi.
+  HttpApi(UpstreamService* upstreams, NodeRegistry* registry,
+          const MetricsRegistry* metrics = nullptr, WriteMetrics* write_metrics = nullptr)
+      : upstreams_(upstreams),
+        registry_(registry),
+        metrics_(metrics),
+        write_metrics_(write_metrics) {}
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -85,10 +96,20 @@ class HttpApi {
   HttpResponse Rollouts(const HttpRequest& request, const std::string& path,
                         const std::vector<std::pair<std::string, std::string>>& params) const;
 
+  // GET /metrics: every metric in Prometheus' text format.
+  HttpResponse Metrics(const HttpRequest& request, const Target& target) const;
+  // The live fleet page (http_fleet_page.cc): its files under /ui/, and
+  // GET /fleet/writes, the recent writes as JSON.
+  // `path` is decoded, `query` still encoded.
+  HttpResponse FleetPage(const HttpRequest& request, const std::string& path) const;
+  HttpResponse RecentWrites(const HttpRequest& request, const std::string& query) const;
+
   HttpResponse Bootstrap(const HttpRequest& request, const Target& target) const;
 
   UpstreamService* const upstreams_;
   NodeRegistry* const registry_;
+  const MetricsRegistry* const metrics_;
+  WriteMetrics* const write_metrics_;
   std::optional<XdsBootstrapServer> bootstrap_;
 };
 

@@ -26,6 +26,16 @@ constexpr size_t kMaxRoutedPath = 512;
 constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr size_t kLingerBytes = 64 * 1024;
 
+// The fleet page's own files (/ui, /ui/...) hold no data and are served
+// without the token: a browser cannot send one when it opens a page. The
+// page sends the token itself with every JSON request it makes. The raw
+// target is checked, so a percent-encoded path cannot reach another
+// endpoint this way (HttpApi decodes the same prefix).
+bool IsFleetPageFile(boost::beast::string_view target) {
+  const absl::string_view path(target.data(), target.substr(0, target.find('?')).size());
+  return path == "/ui" || absl::StartsWith(path, "/ui/");
+}
+
 bool TakesBody(http::verb method) {
   return method == http::verb::post || method == http::verb::put || method == http::verb::patch ||
          method == http::verb::delete_;
@@ -154,8 +164,11 @@ void HttpConnection::OnHeader(beast::error_code error) {
   }
   if (request.target().size() > kMaxTarget) return Fail(414, "the request line is too long");
 
-  absl::Status allowed = host_->Authorize(absl::string_view(
-      request[http::field::authorization].data(), request[http::field::authorization].size()));
+  absl::Status allowed =
+      IsFleetPageFile(request.target())
+          ? absl::OkStatus()
+          : host_->Authorize(absl::string_view(request[http::field::authorization].data(),
+                                               request[http::field::authorization].size()));
   if (!allowed.ok()) {
     HttpResponse answer = HttpApi::Error(401, allowed.message());
     answer.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"nginx-xds\"");

@@ -1019,7 +1019,7 @@ std::vector<BadRequest> BadRequests() {
       // Paths.
       {"GET", "/nope", 404,
        "no endpoint \"/nope\"; the endpoints are /dynamic, /list, /detail, "
-       "/upstream/NAME, /fleet/status, /rollouts and /xds/bootstrap"},
+       "/upstream/NAME, /fleet/status, /rollouts, /metrics, /ui/ and /xds/bootstrap"},
       {"GET", "/", 404, "no endpoint \"/\""},
       {"GET", "/list/", 404, "no endpoint \"/list/\""},
       {"GET", "/dynamic/", 404, "no endpoint \"/dynamic/\""},

@@ -1,6 +1,7 @@
 #include "controlplane/control_plane.h"
 
-#include <cstdio>
+#include <map>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -39,13 +40,22 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     cp->store_ = std::move(*store);
   }
 
+  // Loaded once: the upstreams go to UpstreamService, the rollouts to
+  // RolloutService, which pins the fleets whose rollout is open.
+  auto state = cp->store_->Load();
+  if (!state.ok()) return state.status();
+  std::map<std::string, StoredRollout> stored_rollouts = std::move(state->rollouts);
   UpstreamService::Options service_options;
   service_options.ack_timeout = options.ack_timeout;
   service_options.log = options.log;
-  auto upstreams = UpstreamService::Create(cp->store_.get(), &cp->cache_, &cp->registry_,
-                                           std::move(service_options));
-  if (!upstreams.ok()) return upstreams.status();
-  cp->upstreams_ = std::move(*upstreams);
+  cp->upstreams_ = UpstreamService::Restore(cp->store_.get(), *std::move(state), &cp->cache_,
+                                            &cp->registry_, std::move(service_options));
+  RolloutService::Options rollout_options;
+  rollout_options.ack_timeout = options.ack_timeout;
+  rollout_options.log = options.log;
+  cp->rollouts_ =
+      RolloutService::Create(cp->store_.get(), cp->upstreams_.get(), &cp->cache_, &cp->registry_,
+                             std::move(rollout_options), std::move(stored_rollouts));
 
   UpstreamService* service = cp->upstreams_.get();
   cp->ads_ = std::make_unique<AdsService>(
@@ -65,12 +75,12 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
         }
       });
   cp->upstream_grpc_ = std::make_unique<UpstreamGrpcService>(service);
-  cp->fleet_grpc_ = std::make_unique<FleetGrpcService>(&cp->registry_, service);
+  cp->fleet_grpc_ = std::make_unique<FleetGrpcService>(&cp->registry_, service, cp->rollouts_.get());
   cp->upstream_admin_ =
       std::make_unique<AuthenticatedUpstreamService>(&cp->admin_auth_, cp->upstream_grpc_.get());
   cp->fleet_admin_ =
       std::make_unique<AuthenticatedFleetService>(&cp->admin_auth_, cp->fleet_grpc_.get());
-  cp->rollout_admin_ = std::make_unique<RolloutGrpcService>(&cp->admin_auth_, service);
+  cp->rollout_admin_ = std::make_unique<RolloutGrpcService>(&cp->admin_auth_, cp->rollouts_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -109,7 +119,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   }
 
   if (!options.http_listen.empty()) {
-    cp->http_api_ = std::make_unique<HttpApi>(service, &cp->registry_);
+    cp->http_api_ = std::make_unique<HttpApi>(service, cp->rollouts_.get(), &cp->registry_);
     HttpGateway::Options http_options;
     http_options.listen = options.http_listen;
     http_options.threads = options.http_threads;

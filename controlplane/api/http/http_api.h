@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "controlplane/fleet/node_registry.h"
 #include "controlplane/fleet/upstream_service.h"
+#include "controlplane/rollout/rollout_service.h"
 
 namespace nginx_xds {
 
@@ -41,7 +42,8 @@ struct HttpResponse {
 // request (HttpGateway): ngx_dynamic_upstream's `/dynamic?upstream=ZONE...`
 // and dyups' `/list`, `/detail`, `/upstream/NAME`, plus `/fleet/status` and
 // the staged rollouts under `/rollouts` (which name their fleet in the path).
-// Every read and write goes through UpstreamService, so validation and
+// Every read and write goes through UpstreamService (RolloutService for
+// /rollouts), so validation and
 // errors are the gRPC API's; this class only parses requests, maps status
 // codes and renders bodies byte for byte as the seeds show them. A request
 // names its fleet with the X-Xds-Fleet header ("default" without one).
@@ -49,8 +51,9 @@ struct HttpResponse {
 // say what was wrong on the next line. Stateless and thread-safe.
 class HttpApi {
  public:
-  HttpApi(UpstreamService* upstreams, NodeRegistry* registry)
-      : upstreams_(upstreams), registry_(registry) {}
+  // Each must outlive this.
+  HttpApi(UpstreamService* upstreams, RolloutService* rollouts, NodeRegistry* registry)
+      : upstreams_(upstreams), rollouts_(rollouts), registry_(registry) {}
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -80,6 +83,7 @@ class HttpApi {
                         const std::vector<std::pair<std::string, std::string>>& params) const;
 
   UpstreamService* const upstreams_;
+  RolloutService* const rollouts_;
   NodeRegistry* const registry_;
 };
 

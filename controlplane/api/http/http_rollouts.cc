@@ -1,4 +1,4 @@
-// The HTTP face of UpstreamService's staged rollouts:
+// The HTTP face of RolloutService (staged rollouts):
 //   GET  /rollouts                  every fleet's open or last rollout
 //   GET  /rollouts/FLEET            one fleet's (404 when it has had none)
 //   POST /rollouts/FLEET?nodes=ID,ID&label=KEY=VALUE&auto_promote=true
@@ -151,20 +151,20 @@ HttpResponse HttpApi::Rollouts(
     }
   }
 
-  if (fleet.empty()) return Render(upstreams_->Rollouts(""), json, true);
+  if (fleet.empty()) return Render(rollouts_->Rollouts(""), json, true);
   if (read) {
-    absl::StatusOr<nginx_xds::v1::Rollout> rollout = upstreams_->GetRollout(fleet);
+    absl::StatusOr<nginx_xds::v1::Rollout> rollout = rollouts_->GetRollout(fleet);
     if (!rollout.ok()) return Failed(rollout.status());
     return Render({*rollout}, json, false);
   }
   if (action.empty()) {
-    absl::StatusOr<nginx_xds::v1::Rollout> rollout = upstreams_->StartRollout(start);
+    absl::StatusOr<nginx_xds::v1::Rollout> rollout = rollouts_->StartRollout(start);
     if (!rollout.ok()) return Failed(rollout.status());
     return Render({*rollout}, json, false);
   }
   absl::StatusOr<nginx_xds::v1::RolloutResponse> closed =
-      action == "promote" ? upstreams_->PromoteRollout(fleet, force)
-                          : upstreams_->AbortRollout(fleet);
+      action == "promote" ? rollouts_->PromoteRollout(fleet, force)
+                          : rollouts_->AbortRollout(fleet);
   if (!closed.ok()) return Failed(closed.status());
   return RenderClosed(*closed, json);
 }

@@ -89,7 +89,7 @@ class RolloutTest : public ::testing::Test {
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     absl::StatusOr<Rollout> rollout;
     while (absl::Now() < deadline) {
-      rollout = cp_->upstreams()->GetRollout(fleet);
+      rollout = cp_->rollouts()->GetRollout(fleet);
       if (rollout.ok() && rollout->state() == state) return *rollout;
       absl::SleepFor(absl::Milliseconds(20));
     }
@@ -235,7 +235,7 @@ TEST_F(RolloutTest, AutoPromoteAfterTheCanaryAcks) {
   ASSERT_TRUE(Start("web", {"c1"}, true, &rollout).ok());
   // Nothing written yet: nothing to promote, whatever the canary acked.
   Settle();
-  EXPECT_EQ(cp_->upstreams()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_CANARY);
+  EXPECT_EQ(cp_->rollouts()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_CANARY);
   EXPECT_EQ(Acked("w1"), stable);
 
   WriteResponse write = Write("web", MakeUpstream("app", kNew));
@@ -273,7 +273,7 @@ TEST_F(RolloutTest, CanaryNackHaltsAndPromoteIsRefused) {
                                        "rejected version ",
                                        bad.version(), ": cannot apply upstream")));
   }
-  EXPECT_EQ(cp_->upstreams()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_HALTED);
+  EXPECT_EQ(cp_->rollouts()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_HALTED);
   Settle();
   EXPECT_EQ(Acked("w1"), stable);
   auto text = http_->Get("/rollouts/web");
@@ -316,7 +316,7 @@ TEST_F(RolloutTest, CanaryRejectingOneUpstreamHaltsOnlyForTheRolloutsChange) {
   EXPECT_EQ(app.rejections_size(), 0);
   EXPECT_EQ(canary.AwaitVersion(app.version(), "app"), kNew);
   // What the rollout thread decides on: no rejection by the canary.
-  EXPECT_FALSE(CanaryRejection(*cp_->upstreams()->GetRollout("web")));
+  EXPECT_FALSE(CanaryRejection(*cp_->rollouts()->GetRollout("web")));
 
   WriteResponse bad = Write("web", MakeUpstream("bad", kNew));
   EXPECT_EQ(bad.acked_nodes(), 0u);
@@ -330,8 +330,8 @@ TEST_F(RolloutTest, CanaryRejectingOneUpstreamHaltsOnlyForTheRolloutsChange) {
   EXPECT_EQ(more.acked_nodes(), 1u);
   EXPECT_EQ(more.rejections_size(), 0);
   // The canary still rejects the rollout's change: it stays halted.
-  EXPECT_TRUE(CanaryRejection(*cp_->upstreams()->GetRollout("web")));
-  EXPECT_EQ(cp_->upstreams()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_HALTED);
+  EXPECT_TRUE(CanaryRejection(*cp_->rollouts()->GetRollout("web")));
+  EXPECT_EQ(cp_->rollouts()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_HALTED);
 
   nginx_xds::v1::DeleteUpstreamRequest remove;
   remove.set_fleet("web");
@@ -370,7 +370,7 @@ TEST_F(RolloutTest, AbortRevertsEveryone) {
   std::vector<std::string> names;
   for (const auto& upstream : cp_->upstreams()->List("web")) names.push_back(upstream.name());
   EXPECT_EQ(names, std::vector<std::string>{"app"});
-  EXPECT_EQ(cp_->upstreams()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_ABORTED);
+  EXPECT_EQ(cp_->rollouts()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_ABORTED);
 }
 
 // Validate that a rollout survives a restart of the control plane: the canary
@@ -502,7 +502,7 @@ TEST_F(RolloutTest, HttpEndpoints) {
     EXPECT_EQ(result->status, each.status) << each.method << " " << each.target << result->body;
     EXPECT_THAT(result->body, HasSubstr(each.message)) << each.method << " " << each.target;
   }
-  EXPECT_EQ(cp_->upstreams()->Rollouts("").size(), 0u);
+  EXPECT_EQ(cp_->rollouts()->Rollouts("").size(), 0u);
 
   auto started = http_->Post("/rollouts/web?nodes=c1&format=json", "", "text/plain");
   ASSERT_TRUE(started);

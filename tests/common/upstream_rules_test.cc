@@ -409,5 +409,15 @@ TEST(ValidateNormalizedUpstreamTest, RejectsUnsetDefaults) {
             "set");
 }
 
+// Validate the one default-fleet fallback: an empty fleet is "default",
+// any other is kept and must be a valid name.
+TEST(ResolveFleetTest, EmptyIsDefaultOthersValidated) {
+  EXPECT_EQ(FleetOrDefault(""), "default");
+  EXPECT_EQ(FleetOrDefault("web"), "web");
+  EXPECT_EQ(ResolveFleet("").value(), "default");
+  EXPECT_EQ(ResolveFleet("web").value(), "web");
+  EXPECT_EQ(ResolveFleet("a b").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace nginx_xds

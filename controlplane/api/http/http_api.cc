@@ -10,7 +10,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -20,9 +19,9 @@
 #include "controlplane/api/http/dynamic_request.h"
 #include "controlplane/api/http/http_status.h"
 #include "controlplane/api/http/query.h"
+#include "controlplane/api/http/status_json.h"
 #include "controlplane/api/fleet_status.h"
 #include "controlplane/rollout/rollout.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace nginx_xds {
 
@@ -129,23 +128,6 @@ std::string DyupsServers(const Upstream& upstream) {
     absl::StrAppend(&body, "server ", server.address(), "\n");
   }
   return body;
-}
-
-// A JSON string literal.
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte == 0x7f) {
-      absl::StrAppendFormat(&out, "\\u%04x", byte);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 // Answers a parsed /dynamic request: the zone's list, or the change it asks
@@ -438,52 +420,7 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
 
   std::string body;
   if (json) {
-    body = "{\"fleets\":[";
-    bool first = true;
-    for (const auto& [fleet, version] : versions) {
-      absl::StrAppend(&body, first ? "" : ",", "{\"name\":", JsonString(fleet),
-                      ",\"version\":", version, "}");
-      first = false;
-    }
-    body += "],\"nodes\":[";
-    first = true;
-    for (const auto& node : status.nodes()) {
-      absl::StrAppend(&body, first ? "" : ",", "{\"id\":", JsonString(node.id()),
-                      ",\"fleet\":", JsonString(node.fleet()),
-                      ",\"connected\":", node.connected() ? "true" : "false",
-                      ",\"acked_version\":", node.acked_version(),
-                      ",\"user_agent\":", JsonString(node.user_agent()), ",\"updated\":",
-                      JsonString(google::protobuf::util::TimeUtil::ToString(node.updated())),
-                      ",\"last_nack\":");
-      if (node.has_last_nack()) {
-        absl::StrAppend(
-            &body, "{\"version\":", node.last_nack().version(),
-            ",\"message\":", JsonString(node.last_nack().message()), ",\"time\":",
-            JsonString(google::protobuf::util::TimeUtil::ToString(node.last_nack().time())), "}");
-      } else {
-        body += "null";
-      }
-      // The upstreams the node rejects alone while it runs the rest.
-      body += ",\"rejected_upstreams\":[";
-      for (int i = 0; i < node.rejected_upstreams_size(); ++i) {
-        const auto& rejected = node.rejected_upstreams(i);
-        absl::StrAppend(
-            &body, i == 0 ? "" : ",", "{\"name\":", JsonString(rejected.name()),
-            ",\"message\":", JsonString(rejected.message()), ",\"version\":", rejected.version(),
-            ",\"since_version\":", rejected.since_version(),
-            ",\"time\":", JsonString(google::protobuf::util::TimeUtil::ToString(rejected.time())),
-            "}");
-      }
-      body += "]}";
-      first = false;
-    }
-    body += "],\"rollouts\":[";
-    first = true;
-    for (const auto& rollout : rollouts) {
-      absl::StrAppend(&body, first ? "" : ",", RolloutJson(rollout));
-      first = false;
-    }
-    body += "]}\n";
+    body = FleetStatusJson(status) + "\n";
   } else {
     for (const auto& [fleet, version] : versions) {
       int nodes = 0;

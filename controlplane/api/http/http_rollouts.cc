@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "controlplane/api/http/http_api.h"
 #include "controlplane/api/http/http_status.h"
+#include "controlplane/api/http/status_json.h"
 #include "controlplane/rollout/rollout.h"
 
 namespace nginx_xds {

@@ -75,7 +75,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
         }
       });
   cp->upstream_grpc_ = std::make_unique<UpstreamGrpcService>(service);
-  cp->fleet_grpc_ = std::make_unique<FleetGrpcService>(&cp->registry_, service, cp->rollouts_.get());
+  cp->fleet_grpc_ =
+      std::make_unique<FleetGrpcService>(&cp->registry_, service, cp->rollouts_.get());
   cp->upstream_admin_ =
       std::make_unique<AuthenticatedUpstreamService>(&cp->admin_auth_, cp->upstream_grpc_.get());
   cp->fleet_admin_ =

@@ -1,12 +1,12 @@
 #ifndef CONTROLPLANE_FLEET_UPSTREAM_SERVICE_H_
 #define CONTROLPLANE_FLEET_UPSTREAM_SERVICE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
-#include <functional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"

@@ -89,7 +89,8 @@ std::unique_ptr<RolloutService> RolloutService::Create(
       } else {
         Snapshot::UpstreamMap stable;
         for (const Upstream& upstream : entry.stored.stable_upstreams) {
-          stable[UpstreamKey(upstream.name())] = std::make_shared<const UpstreamResources>(upstream);
+          stable[UpstreamKey(upstream.name())] =
+              std::make_shared<const UpstreamResources>(upstream);
         }
         entry.stable = std::make_shared<const Snapshot>(entry.stored.rollout.stable_version(),
                                                         std::move(stable));
@@ -99,10 +100,10 @@ std::unique_ptr<RolloutService> RolloutService::Create(
     }
   }
   RolloutService* self = service.get();
-  upstreams->SetWriteWaiter([self](const std::string& fleet, uint64_t version,
-                                   const std::set<std::string>* changed) {
-    return self->AwaitCanary(fleet, version, changed);
-  });
+  upstreams->SetWriteWaiter(
+      [self](const std::string& fleet, uint64_t version, const std::set<std::string>* changed) {
+        return self->AwaitCanary(fleet, version, changed);
+      });
   service->rollout_thread_ = std::thread([self] { self->AdvanceRollouts(); });
   return service;
 }
@@ -197,8 +198,8 @@ Rollout RolloutService::AdvanceRolloutLocked(const std::string& fleet, RolloutEn
 }
 
 absl::Status RolloutService::CloseRolloutLocked(const std::string& fleet, RolloutEntry* entry,
-                                                 nginx_xds::v1::RolloutState state,
-                                                 uint64_t version) {
+                                                nginx_xds::v1::RolloutState state,
+                                                uint64_t version) {
   StoredRollout closed = entry->stored;
   closed.rollout.set_state(state);
   closed.rollout.set_canary_version(version);
@@ -223,55 +224,56 @@ absl::StatusOr<Rollout> RolloutService::StartRollout(
   if (!valid.ok()) return valid;
   absl::MutexLock lock(&mu_);
   // Read, saved and pinned at one version: no write lands in between.
-  absl::Status started = upstreams_->WithFleetState(*fleet, [&](const UpstreamService::FleetState&
-                                                                    current) -> absl::Status {
-    if (current.snapshot == nullptr) {
-      return absl::NotFoundError(
-          absl::StrCat("fleet \"", *fleet, "\" not found: it has no version to roll out from"));
-    }
-    auto existing = rollouts_.find(*fleet);
-    if (existing != rollouts_.end() && RolloutOpen(existing->second.stored.rollout)) {
-      const Rollout& open = existing->second.stored.rollout;
-      return absl::AlreadyExistsError(absl::StrCat(
-          "fleet \"", *fleet, "\" already has an open rollout (", RolloutStateName(open.state()),
-          ", stable version ", open.stable_version(), "); promote or abort it first"));
-    }
-    std::set<std::string> known;
-    const nginx_xds::v1::FleetStatus status = registry_->Status(*fleet);
-    for (const auto& node : status.nodes()) known.insert(node.id());
-    std::set<std::string> ids;
-    for (const std::string& id : request.canary_node_ids()) {
-      if (known.count(id) == 0) {
-        return absl::NotFoundError(
-            absl::StrCat("node \"", id, "\" is not a node of fleet \"", *fleet,
-                         "\" (known nodes connected since the control plane started)"));
-      }
-      ids.insert(id);
-    }
+  absl::Status started = upstreams_->WithFleetState(
+      *fleet, [&](const UpstreamService::FleetState& current) -> absl::Status {
+        if (current.snapshot == nullptr) {
+          return absl::NotFoundError(
+              absl::StrCat("fleet \"", *fleet, "\" not found: it has no version to roll out from"));
+        }
+        auto existing = rollouts_.find(*fleet);
+        if (existing != rollouts_.end() && RolloutOpen(existing->second.stored.rollout)) {
+          const Rollout& open = existing->second.stored.rollout;
+          return absl::AlreadyExistsError(
+              absl::StrCat("fleet \"", *fleet, "\" already has an open rollout (",
+                           RolloutStateName(open.state()), ", stable version ",
+                           open.stable_version(), "); promote or abort it first"));
+        }
+        std::set<std::string> known;
+        const nginx_xds::v1::FleetStatus status = registry_->Status(*fleet);
+        for (const auto& node : status.nodes()) known.insert(node.id());
+        std::set<std::string> ids;
+        for (const std::string& id : request.canary_node_ids()) {
+          if (known.count(id) == 0) {
+            return absl::NotFoundError(
+                absl::StrCat("node \"", id, "\" is not a node of fleet \"", *fleet,
+                             "\" (known nodes connected since the control plane started)"));
+          }
+          ids.insert(id);
+        }
 
-    RolloutEntry entry;
-    Rollout& rollout = entry.stored.rollout;
-    rollout.set_fleet(*fleet);
-    rollout.set_state(nginx_xds::v1::ROLLOUT_STATE_CANARY);
-    rollout.set_stable_version(current.snapshot->version());
-    rollout.set_canary_version(current.snapshot->version());
-    for (const std::string& id : ids) rollout.add_canary_node_ids(id);
-    *rollout.mutable_canary_labels() = request.canary_labels();
-    rollout.set_auto_promote(request.auto_promote());
-    *rollout.mutable_started() = Now();
-    *rollout.mutable_updated() = rollout.started();
-    entry.stored.stable_upstreams = current.in_slot_order;
-    absl::Status saved = store_->SaveRollout(entry.stored);
-    if (!saved.ok()) return saved;
-    entry.stable = current.snapshot;
-    cache_->Pin(*fleet, entry.stable, CanaryGroupOf(rollout));
-    ++open_rollouts_;
-    Log(options_.log, LogLevel::kInfo,
-        absl::StrCat("fleet \"", *fleet, "\": rollout started at stable version ",
-                     rollout.stable_version()));
-    rollouts_[*fleet] = std::move(entry);
-    return absl::OkStatus();
-  });
+        RolloutEntry entry;
+        Rollout& rollout = entry.stored.rollout;
+        rollout.set_fleet(*fleet);
+        rollout.set_state(nginx_xds::v1::ROLLOUT_STATE_CANARY);
+        rollout.set_stable_version(current.snapshot->version());
+        rollout.set_canary_version(current.snapshot->version());
+        for (const std::string& id : ids) rollout.add_canary_node_ids(id);
+        *rollout.mutable_canary_labels() = request.canary_labels();
+        rollout.set_auto_promote(request.auto_promote());
+        *rollout.mutable_started() = Now();
+        *rollout.mutable_updated() = rollout.started();
+        entry.stored.stable_upstreams = current.in_slot_order;
+        absl::Status saved = store_->SaveRollout(entry.stored);
+        if (!saved.ok()) return saved;
+        entry.stable = current.snapshot;
+        cache_->Pin(*fleet, entry.stable, CanaryGroupOf(rollout));
+        ++open_rollouts_;
+        Log(options_.log, LogLevel::kInfo,
+            absl::StrCat("fleet \"", *fleet, "\": rollout started at stable version ",
+                         rollout.stable_version()));
+        rollouts_[*fleet] = std::move(entry);
+        return absl::OkStatus();
+      });
   if (!started.ok()) return started;
   return DescribeLocked(*fleet, rollouts_.at(*fleet));
 }
@@ -297,7 +299,7 @@ std::vector<Rollout> RolloutService::Rollouts(const std::string& fleet) const {
 }
 
 absl::StatusOr<RolloutResponse> RolloutService::PromoteRollout(const std::string& fleet_name,
-                                                                bool force) {
+                                                               bool force) {
   auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   RolloutResponse response;

@@ -16,11 +16,11 @@
 #include "common/printable.h"
 #include "common/upstream_block.h"
 #include "common/upstream_rules.h"
+#include "controlplane/api/fleet_status.h"
 #include "controlplane/api/http/dynamic_request.h"
 #include "controlplane/api/http/http_status.h"
 #include "controlplane/api/http/query.h"
 #include "controlplane/api/http/status_json.h"
-#include "controlplane/api/fleet_status.h"
 #include "controlplane/rollout/rollout.h"
 
 namespace nginx_xds {
@@ -412,7 +412,8 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
     if (!fleet.ok()) return Error(400, fleet.status().message());
     only = *fleet;
   }
-  const nginx_xds::v1::FleetStatus status = BuildFleetStatus(*registry_, *upstreams_, *rollouts_, only);
+  const nginx_xds::v1::FleetStatus status =
+      BuildFleetStatus(*registry_, *upstreams_, *rollouts_, only);
   // Fleets by name, as the text and the JSON list them.
   const std::map<std::string, uint64_t> versions(status.fleet_versions().begin(),
                                                  status.fleet_versions().end());

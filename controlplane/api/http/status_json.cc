@@ -104,12 +104,11 @@ std::string FleetStatusJson(const nginx_xds::v1::FleetStatus& status) {
     body += ",\"rejected_upstreams\":[";
     for (int i = 0; i < node.rejected_upstreams_size(); ++i) {
       const auto& rejected = node.rejected_upstreams(i);
-      absl::StrAppend(
-          &body, i == 0 ? "" : ",", "{\"name\":", JsonString(rejected.name()),
-          ",\"message\":", JsonString(rejected.message()), ",\"version\":", rejected.version(),
-          ",\"since_version\":", rejected.since_version(),
-          ",\"time\":", JsonString(google::protobuf::util::TimeUtil::ToString(rejected.time())),
-          "}");
+      absl::StrAppend(&body, i == 0 ? "" : ",", "{\"name\":", JsonString(rejected.name()),
+                      ",\"message\":", JsonString(rejected.message()),
+                      ",\"version\":", rejected.version(),
+                      ",\"since_version\":", rejected.since_version(), ",\"time\":",
+                      JsonString(google::protobuf::util::TimeUtil::ToString(rejected.time())), "}");
     }
     body += "]}";
     first = false;

@@ -69,8 +69,7 @@ TEST_F(RolloutServiceTest, WritesDuringARolloutWaitForTheCanaryOnly) {
 TEST_F(RolloutServiceTest, AbortWritesTheStableUpstreamsBack) {
   ASSERT_TRUE(StartByLabel().ok());
   ASSERT_TRUE(services_.upstreams()->Put("web", MakeUpstream("new", {"127.0.0.1:7009"})).ok());
-  ASSERT_TRUE(
-      services_.upstreams()->Put("web", MakeUpstream("app", {"127.0.0.1:7002"})).ok());
+  ASSERT_TRUE(services_.upstreams()->Put("web", MakeUpstream("app", {"127.0.0.1:7002"})).ok());
   EXPECT_EQ(services_.cache()->Watch("web", WatcherNode{"n1", {}}, {})->version(), 1u);
 
   auto aborted = services_.rollouts()->AbortRollout("web");
@@ -102,8 +101,7 @@ TEST_F(RolloutServiceTest, PromoteRules) {
   ASSERT_TRUE(StartByLabel().ok());
   EXPECT_THAT(services_.rollouts()->PromoteRollout("web", false).status().message(),
               HasSubstr("nothing to promote"));
-  ASSERT_TRUE(
-      services_.upstreams()->Put("web", MakeUpstream("app", {"127.0.0.1:7002"})).ok());
+  ASSERT_TRUE(services_.upstreams()->Put("web", MakeUpstream("app", {"127.0.0.1:7002"})).ok());
   auto refused = services_.rollouts()->PromoteRollout("web", false);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.status().message(), HasSubstr("promote with force"));
@@ -139,8 +137,7 @@ TEST_F(RolloutServiceTest, StartErrors) {
 // store, the fleet pinned again to its stable version.
 TEST_F(RolloutServiceTest, RestartRestoresAndPins) {
   ASSERT_TRUE(StartByLabel().ok());
-  ASSERT_TRUE(
-      services_.upstreams()->Put("web", MakeUpstream("app", {"127.0.0.1:7002"})).ok());
+  ASSERT_TRUE(services_.upstreams()->Put("web", MakeUpstream("app", {"127.0.0.1:7002"})).ok());
   services_.Reopen();
   auto restored = services_.rollouts()->GetRollout("web");
   ASSERT_TRUE(restored.ok()) << restored.status();

@@ -136,8 +136,7 @@ TEST(SnapshotCacheTest, PinKeepsOthersOnStableUntilUnpin) {
   auto other = std::make_shared<RecordingWatcher>();
   cache.Watch("web", WatcherNode{"canary", {{"role", "canary"}}}, canary);
   cache.Watch("web", WatcherNode{"other", {}}, other);
-  cache.Pin("web", stable,
-            [](const WatcherNode& node) { return node.labels.count("role") != 0; });
+  cache.Pin("web", stable, [](const WatcherNode& node) { return node.labels.count("role") != 0; });
 
   cache.Publish("web", MakeSnapshot(2, {"a", "b"}));
   EXPECT_EQ(canary->seen, std::vector<uint64_t>({2}));

@@ -22,8 +22,8 @@ QueryParam P(const std::string& name, const std::string& value, bool has_equals 
 // Validate that names match case-insensitively, numbers and flags are read,
 // and a flag's value is ignored but noted.
 TEST(ParseDynamicTest, ReadsParametersAndFlags) {
-  auto request = ParseDynamic({P("Upstream", "zone"), P("server", "127.0.0.1:80"),
-                               P("WEIGHT", "3"), P("fail_timeout", "07"), P("down", "yes")});
+  auto request = ParseDynamic({P("Upstream", "zone"), P("server", "127.0.0.1:80"), P("WEIGHT", "3"),
+                               P("fail_timeout", "07"), P("down", "yes")});
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_TRUE(request->has_zone);
   EXPECT_EQ(request->zone, "zone");

@@ -96,7 +96,8 @@ TEST_F(HttpApiTest, FleetStatusTextAndJson) {
   EXPECT_EQ(Call("GET", "/fleet/status").body, "fleet web: version 1, 0 nodes, 0 connected\n");
   HttpResponse json = Call("GET", "/fleet/status?format=json");
   EXPECT_EQ(json.content_type, "application/json");
-  EXPECT_EQ(json.body, "{\"fleets\":[{\"name\":\"web\",\"version\":1}],\"nodes\":[],\"rollouts\":[]}\n");
+  EXPECT_EQ(json.body,
+            "{\"fleets\":[{\"name\":\"web\",\"version\":1}],\"nodes\":[],\"rollouts\":[]}\n");
 }
 
 // Validate that /rollouts goes to RolloutService: a missing rollout is 404

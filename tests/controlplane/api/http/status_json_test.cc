@@ -34,11 +34,18 @@ TEST(JsonStringTest, EscapesWhatJsonForbidsAndDel) {
 // name, null for no halt, and names escaped through JsonString.
 TEST(RolloutJsonTest, ShapeOfAnOpenRollout) {
   const auto rollout = Parse<nginx_xds::v1::Rollout>(R"pb(
-    fleet: "web\x7f" state: ROLLOUT_STATE_CANARY stable_version: 3 canary_version: 4
-    canary_node_ids: "n1" canary_labels { key: "zone" value: "a" } auto_promote: true
-    canary_acked: 1 canary_connected: 1
+    fleet: "web\x7f"
+    state: ROLLOUT_STATE_CANARY
+    stable_version: 3
+    canary_version: 4
+    canary_node_ids: "n1"
+    canary_labels { key: "zone" value: "a" }
+    auto_promote: true
+    canary_acked: 1
+    canary_connected: 1
     canary_nodes { id: "n1" connected: true acked_version: 4 }
-    started { seconds: 0 } updated { seconds: 60 }
+    started { seconds: 0 }
+    updated { seconds: 60 }
   )pb");
   EXPECT_EQ(RolloutJson(rollout),
             "{\"fleet\":\"web\\u007f\",\"state\":\"CANARY\",\"stable_version\":3,"
@@ -52,12 +59,12 @@ TEST(RolloutJsonTest, ShapeOfAnOpenRollout) {
 // Validate that a halted rollout names the rejecting node and its message.
 TEST(RolloutJsonTest, HaltNamesTheNack) {
   const auto rollout = Parse<nginx_xds::v1::Rollout>(R"pb(
-    fleet: "web" state: ROLLOUT_STATE_HALTED
+    fleet: "web"
+    state: ROLLOUT_STATE_HALTED
     halt { node: "n1" version: 5 message: "bad \"server\"" }
   )pb");
-  EXPECT_THAT(RolloutJson(rollout),
-              HasSubstr("\"halt\":{\"node\":\"n1\",\"version\":5,"
-                        "\"message\":\"bad \\\"server\\\"\",\"time\":"));
+  EXPECT_THAT(RolloutJson(rollout), HasSubstr("\"halt\":{\"node\":\"n1\",\"version\":5,"
+                                              "\"message\":\"bad \\\"server\\\"\",\"time\":"));
 }
 
 // Validate the fleet status shape: fleets as a list ordered by name with
@@ -68,16 +75,18 @@ TEST(FleetStatusJsonTest, FleetsByNameNodesAndRollouts) {
     fleet_versions { key: "api" value: 0 }
     nodes { id: "n1" fleet: "web" connected: true acked_version: 7 user_agent: "nginx" }
     nodes {
-      id: "n2" fleet: "web" acked_version: 6
+      id: "n2"
+      fleet: "web"
+      acked_version: 6
       last_nack { version: 7 message: "no" }
       rejected_upstreams { name: "u" message: "bad" version: 7 since_version: 7 }
     }
     rollouts { fleet: "web" state: ROLLOUT_STATE_PROMOTED }
   )pb");
   const std::string json = FleetStatusJson(status);
-  EXPECT_THAT(json, ::testing::StartsWith(
-                        "{\"fleets\":[{\"name\":\"api\",\"version\":0},"
-                        "{\"name\":\"web\",\"version\":7}],\"nodes\":[{\"id\":\"n1\","));
+  EXPECT_THAT(
+      json, ::testing::StartsWith("{\"fleets\":[{\"name\":\"api\",\"version\":0},"
+                                  "{\"name\":\"web\",\"version\":7}],\"nodes\":[{\"id\":\"n1\","));
   EXPECT_THAT(json, HasSubstr("\"acked_version\":7,\"user_agent\":\"nginx\""));
   EXPECT_THAT(json, HasSubstr("\"last_nack\":null,\"rejected_upstreams\":[]}"));
   EXPECT_THAT(json, HasSubstr("\"last_nack\":{\"version\":7,\"message\":\"no\""));

@@ -75,6 +75,8 @@ class ControlPlane {
   UpstreamService* upstreams() { return upstreams_.get(); }
   RolloutService* rollouts() { return rollouts_.get(); }
   NodeRegistry* registry() { return &registry_; }
+  // What every ADS stream is told: tests watch it as a stream would.
+  SnapshotCache* cache() { return &cache_; }
 
   // Stops the HTTP gateway and both gRPC servers; open streams are
   // cancelled after `grace`.

@@ -90,7 +90,7 @@ void FillCanaryProgress(const nginx_xds::v1::FleetStatus& status,
     if (node.has_last_nack() && node.last_nack().version() > rollout->stable_version()) {
       *out->mutable_last_nack() = node.last_nack();
     }
-    // The caller keeps those the rollout changed (UpstreamService).
+    // The caller keeps those the rollout changed (RolloutService).
     *out->mutable_rejected_upstreams() = node.rejected_upstreams();
     if (!node.connected()) continue;
     ++connected;

@@ -142,14 +142,42 @@ class RolloutTest : public ::testing::Test {
     return rollouts_->GetRollout(&context, request, rollout);
   }
 
-  // Gives a node that should not get a version the time to (wrongly) get it.
-  static void Settle() { absl::SleepFor(absl::Milliseconds(300)); }
+  // Records every snapshot the cache tells one watcher about: what an ADS
+  // stream of a node outside the canary group is sent. Publish tells the
+  // watchers before a write returns, so a version the probe was not told
+  // by then was sent to no such node (no sleep needed to prove it).
+  class Probe : public SnapshotWatcher {
+   public:
+    void OnSnapshot(std::shared_ptr<const Snapshot> snapshot) override {
+      absl::MutexLock lock(&mu_);
+      told_.push_back(snapshot->version());
+    }
+    std::vector<uint64_t> told() const {
+      absl::MutexLock lock(&mu_);
+      return told_;
+    }
+
+   private:
+    mutable absl::Mutex mu_;
+    std::vector<uint64_t> told_;
+  };
+
+  // A probe watching `fleet` as a node that is in no canary group; returns
+  // it and, in `serves`, the version such a node is served from now.
+  std::shared_ptr<Probe> Watch(const std::string& fleet, uint64_t* serves = nullptr) {
+    auto probe = std::make_shared<Probe>();
+    const auto now = cp_->cache()->Watch(fleet, WatcherNode{"probe", {}}, probe);
+    if (serves != nullptr) *serves = now->version();
+    probes_.push_back(probe);
+    return probe;
+  }
 
   ControlPlane::Options options_;
   std::unique_ptr<ControlPlane> cp_;
   std::unique_ptr<nginx_xds::v1::RolloutService::Stub> rollouts_;
   std::unique_ptr<nginx_xds::v1::UpstreamService::Stub> upstreams_;
   std::unique_ptr<httplib::Client> http_;
+  std::vector<std::shared_ptr<Probe>> probes_;
 };
 
 // Validate that only the canary gets a write, a joining node gets stable, and
@@ -166,21 +194,25 @@ TEST_F(RolloutTest, CanaryGetsTheChangeOthersKeepStableUntilPromoted) {
   EXPECT_EQ(rollout.stable_version(), stable);
   EXPECT_EQ(rollout.canary_version(), stable);
 
-  // The write waits for the canary only, and says so.
+  // The write waits for the canary only, and says so; no node outside the
+  // canary group is sent it.
+  const auto outside = Watch("web");
   WriteResponse write = Write("web", MakeUpstream("app", kNew));
   EXPECT_TRUE(write.canary());
   EXPECT_EQ(write.connected_nodes(), 1u);
   EXPECT_EQ(write.acked_nodes(), 1u);
   EXPECT_EQ(canary.AwaitVersion(write.version(), "app"), kNew);
-  Settle();
+  EXPECT_TRUE(outside->told().empty());
   EXPECT_EQ(Acked("w1"), stable);
 
-  // A node that joins mid-rollout gets the stable version.
+  // A node that joins mid-rollout is served the stable version.
+  uint64_t served = 0;
+  Watch("web", &served);
+  EXPECT_EQ(served, stable);
   TestAgent joiner("w2", "web", cp_->xds_port());
   EXPECT_EQ(joiner.AwaitVersion(stable, "app"), kOld);
   AwaitConnected("web", 3);
-  Settle();
-  EXPECT_EQ(Acked("w2"), stable);
+  EXPECT_EQ(AwaitAcked("w2", stable), stable);
 
   // Fleet status shows the rollout (gRPC and HTTP).
   {
@@ -234,7 +266,12 @@ TEST_F(RolloutTest, AutoPromoteAfterTheCanaryAcks) {
   Rollout rollout;
   ASSERT_TRUE(Start("web", {"c1"}, true, &rollout).ok());
   // Nothing written yet: nothing to promote, whatever the canary acked.
-  Settle();
+  // Promote applies the rollout thread's rules first, synchronously, so its
+  // refusal shows that they do not promote either.
+  RolloutResponse early;
+  grpc::Status refused = Promote("web", &early);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("nothing to promote"));
   EXPECT_EQ(cp_->rollouts()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_CANARY);
   EXPECT_EQ(Acked("w1"), stable);
 
@@ -255,6 +292,7 @@ TEST_F(RolloutTest, CanaryNackHaltsAndPromoteIsRefused) {
   Rollout rollout;
   ASSERT_TRUE(Start("web", {"c1"}, true, &rollout).ok());
 
+  const auto outside = Watch("web");
   WriteResponse bad = Write("web", MakeUpstream("bad", kOld));
   EXPECT_TRUE(bad.canary());
   ASSERT_EQ(bad.rejections_size(), 1);
@@ -274,7 +312,7 @@ TEST_F(RolloutTest, CanaryNackHaltsAndPromoteIsRefused) {
                                        bad.version(), ": cannot apply upstream")));
   }
   EXPECT_EQ(cp_->rollouts()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_HALTED);
-  Settle();
+  EXPECT_TRUE(outside->told().empty());
   EXPECT_EQ(Acked("w1"), stable);
   auto text = http_->Get("/rollouts/web");
   ASSERT_TRUE(text);
@@ -399,13 +437,19 @@ TEST_F(RolloutTest, RestartKeepsTheRollout) {
   EXPECT_EQ(restored.canary_version(), canary_version);
   ASSERT_EQ(restored.canary_node_ids_size(), 1);
 
+  // Restored pinned: a node outside the canary group is served stable.
+  uint64_t served = 0;
+  const auto outside = Watch("web", &served);
+  EXPECT_EQ(served, stable);
   TestAgent canary("c1", "web", cp_->xds_port());
   TestAgent other("w1", "web", cp_->xds_port());
   EXPECT_EQ(canary.AwaitVersion(canary_version, "app"), kNew);
   EXPECT_EQ(other.AwaitVersion(stable, "app"), kOld);
   AwaitConnected("web", 2);
-  Settle();
-  EXPECT_EQ(Acked("w1"), stable);
+  EXPECT_TRUE(outside->told().empty());
+  EXPECT_EQ(AwaitAcked("w1", stable), stable);
+  // Promote without force needs the canary's ACK recorded, not just applied.
+  EXPECT_EQ(AwaitAcked("c1", canary_version), canary_version);
 
   RolloutResponse promoted;
   grpc::Status status = Promote("web", &promoted);

@@ -33,6 +33,7 @@ bool AnswerTo(FakeAdsServer& server, const std::string& nonce, bool* nack) {
   }
 }
 
+// Validate that the CLI agent prints every snapshot it applies.
 TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
   FakeAdsServer server;
   // `timeout` only keeps a broken binary from hanging the test.

@@ -87,6 +87,7 @@ TEST_F(SqliteStoreTest, WalStaysSmallOverManyWrites) {
   EXPECT_EQ(LoadOrDie(*store_).version, 400u);
 }
 
+// Validate that a new store loads empty at version 0.
 TEST_F(SqliteStoreTest, NewStoreIsEmptyAtVersionZero) {
   StoredState state = LoadOrDie(*store_);
   EXPECT_EQ(state.version, 0u);
@@ -94,6 +95,8 @@ TEST_F(SqliteStoreTest, NewStoreIsEmptyAtVersionZero) {
   EXPECT_TRUE(state.upstreams.empty());
 }
 
+// Validate that a committed upstream, every field included, is loaded
+// back after the store is closed and opened again.
 TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
   Upstream upstream = NormalizedUpstream("Backends", {"10.0.0.1:80"});
   upstream.mutable_servers(0)->set_backup(true);
@@ -104,6 +107,8 @@ TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
   EXPECT_TRUE(MessageDifferencer::Equals(state.upstreams["default"][0], upstream));
 }
 
+// Validate that versions strictly increase across fleets and that a
+// fleet's version is that of its last commit.
 TEST_F(SqliteStoreTest, VersionsStrictlyIncreaseAndBecomeTheFleetVersion) {
   absl::StatusOr<uint64_t> first =
       store_->Commit("a", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {});
@@ -119,6 +124,8 @@ TEST_F(SqliteStoreTest, VersionsStrictlyIncreaseAndBecomeTheFleetVersion) {
   EXPECT_EQ(state.fleet_versions["b"], *second);
 }
 
+// Validate that the version counter is restored on open and keeps
+// increasing.
 TEST_F(SqliteStoreTest, VersionsKeepIncreasingAcrossReopen) {
   absl::StatusOr<uint64_t> before =
       store_->Commit("default", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {});
@@ -131,6 +138,7 @@ TEST_F(SqliteStoreTest, VersionsKeepIncreasingAcrossReopen) {
   EXPECT_GT(*after, *before);
 }
 
+// Validate that two fleets keep separate upstreams of the same name.
 TEST_F(SqliteStoreTest, FleetsKeepSeparateUpstreamsOfTheSameName) {
   Upstream in_a = NormalizedUpstream("backends", {"10.0.0.1:80"});
   Upstream in_b = NormalizedUpstream("backends", {"10.0.0.2:80"});
@@ -143,6 +151,8 @@ TEST_F(SqliteStoreTest, FleetsKeepSeparateUpstreamsOfTheSameName) {
   EXPECT_TRUE(MessageDifferencer::Equals(state.upstreams["b"][0], in_b));
 }
 
+// Validate that a put replaces the upstream of the same key (the name in
+// lower case), whatever its spelling.
 TEST_F(SqliteStoreTest, PutReplacesTheUpstreamWithTheSameKey) {
   ASSERT_TRUE(
       store_->Commit("default", {NormalizedUpstream("Backends", {"10.0.0.1:80"})}, {}).ok());
@@ -153,6 +163,7 @@ TEST_F(SqliteStoreTest, PutReplacesTheUpstreamWithTheSameKey) {
   EXPECT_TRUE(MessageDifferencer::Equals(state.upstreams["default"][0], replacement));
 }
 
+// Validate that a delete removes the named upstream and no other.
 TEST_F(SqliteStoreTest, DeleteRemovesOnlyTheNamedUpstream) {
   ASSERT_TRUE(store_
                   ->Commit("default",
@@ -166,6 +177,7 @@ TEST_F(SqliteStoreTest, DeleteRemovesOnlyTheNamedUpstream) {
   EXPECT_EQ(state.upstreams["default"][0].name(), "two");
 }
 
+// Validate that a commit deleting an unknown key still makes a version.
 TEST_F(SqliteStoreTest, DeletingAnUnknownKeyStillMakesAVersion) {
   absl::StatusOr<uint64_t> version = store_->Commit("default", {}, {"nothing"});
   ASSERT_TRUE(version.ok()) << version.status();
@@ -193,6 +205,7 @@ TEST_F(SqliteStoreTest, LoadListsUpstreamsInCreationOrder) {
   EXPECT_EQ(state.upstreams["default"][2].name(), "b");
 }
 
+// Validate that an upstream deleted and created again is listed last.
 TEST_F(SqliteStoreTest, DeletedAndRecreatedUpstreamGoesLast) {
   ASSERT_TRUE(store_
                   ->Commit("default",
@@ -394,6 +407,8 @@ TEST_F(SqliteStoreTest, SchemaThreeFileIsMigratedToSlots) {
   EXPECT_EQ(LoadOrDie(*store).slots["default"], (std::vector<uint64_t>{0, 1, 2}));
 }
 
+// Validate that a commit that puts and deletes the same key is
+// INVALID_ARGUMENT and stores nothing.
 TEST_F(SqliteStoreTest, KeyBothPutAndDeletedIsRejectedAndChangesNothing) {
   absl::StatusOr<uint64_t> result =
       store_->Commit("default", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {"X"});
@@ -401,6 +416,8 @@ TEST_F(SqliteStoreTest, KeyBothPutAndDeletedIsRejectedAndChangesNothing) {
   EXPECT_EQ(LoadOrDie(*store_).version, 0u);
 }
 
+// Validate that a commit to an invalid fleet name is INVALID_ARGUMENT
+// naming it.
 TEST_F(SqliteStoreTest, InvalidFleetNameIsRejected) {
   absl::StatusOr<uint64_t> result =
       store_->Commit("bad fleet", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {});
@@ -428,6 +445,8 @@ TEST_F(SqliteStoreTest, FailedCommitRollsBackEverything) {
   EXPECT_EQ(state.upstreams["default"][0].name(), "keep");
 }
 
+// Validate that a row that does not parse is DATA_LOSS naming its fleet
+// and key.
 TEST_F(SqliteStoreTest, CorruptRowGivesDataLossNamingFleetAndKey) {
   ASSERT_TRUE(store_->Commit("edge", {NormalizedUpstream("Backends", {"10.0.0.1:80"})}, {}).ok());
   ExecRaw(path_, "UPDATE upstreams SET body = x'ffffffff' WHERE key = 'backends'");
@@ -436,6 +455,8 @@ TEST_F(SqliteStoreTest, CorruptRowGivesDataLossNamingFleetAndKey) {
   EXPECT_THAT(state.status().message(), HasSubstr("fleet \"edge\" upstream \"backends\""));
 }
 
+// Validate that a row whose body names another upstream than its key is
+// DATA_LOSS.
 TEST_F(SqliteStoreTest, RowWhoseBodyNamesAnotherUpstreamGivesDataLoss) {
   ASSERT_TRUE(store_->Commit("edge", {NormalizedUpstream("one", {"10.0.0.1:80"})}, {}).ok());
   ExecRaw(path_, "UPDATE upstreams SET key = 'two'");
@@ -444,6 +465,7 @@ TEST_F(SqliteStoreTest, RowWhoseBodyNamesAnotherUpstreamGivesDataLoss) {
   EXPECT_THAT(state.status().message(), HasSubstr("fleet \"edge\" upstream \"two\""));
 }
 
+// Validate that a path that cannot be opened gives an error naming it.
 TEST(SqliteStoreOpenTest, UnopenablePathGivesErrorNamingIt) {
   absl::StatusOr<std::unique_ptr<SqliteStore>> store =
       SqliteStore::Open("/nonexistent-dir/for/sure/store.db");

@@ -1117,7 +1117,7 @@ class HttpGatewayCorpusTest : public HttpGatewayTest {
   // The body of an error: the status line's words, then what was wrong.
   static void ExpectErrorBody(const Reply& reply, int status, const std::string& message) {
     EXPECT_EQ(reply.status, status);
-    EXPECT_THAT(reply.body, StartsWith(absl::StrCat(status, " ", HttpApi::Reason(status), "\n")));
+    EXPECT_THAT(reply.body, StartsWith(absl::StrCat(status, " ", HttpReason(status), "\n")));
     EXPECT_THAT(reply.body, HasSubstr(message));
     EXPECT_EQ(reply.body.back(), '\n');
     EXPECT_THAT(reply.Header("Content-Type"), StartsWith("text/plain"));

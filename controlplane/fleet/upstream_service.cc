@@ -411,6 +411,11 @@ WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t ver
   if (waiter) {
     if (auto answer = waiter(fleet, version, changed)) return *std::move(answer);
   }
+  return AwaitWholeFleet(fleet, version, changed);
+}
+
+WriteResponse UpstreamService::AwaitWholeFleet(const std::string& fleet, uint64_t version,
+                                               const std::set<std::string>* changed) const {
   NodeRegistry::Progress progress =
       registry_->WaitForFleet(fleet, version, absl::Now() + options_.ack_timeout, changed);
   WriteResponse response;
@@ -438,7 +443,7 @@ void UpstreamService::SetWriteWaiter(WriteWaiter waiter) {
 }
 
 WriteResponse UpstreamService::AwaitVersion(const std::string& fleet, uint64_t version) const {
-  return AwaitFleet(FleetOrDefault(fleet), version);
+  return AwaitWholeFleet(FleetOrDefault(fleet), version, nullptr);
 }
 
 absl::Status UpstreamService::WithFleetState(

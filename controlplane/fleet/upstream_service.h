@@ -116,21 +116,21 @@ class UpstreamService {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // What a write waits for when it is not the whole fleet: given the
-  // fleet, the version and the UpstreamKeys the write changed (null: any),
+  // fleet, the write's version and the UpstreamKeys it changed (null: any),
   // an answer, or nothing to wait for the whole fleet (AwaitVersion).
-  // RolloutService installs one that waits for a fleet's canary nodes while
-  // its rollout is open; the only way from this service up to rollouts.
+  // RolloutService installs one that waits for a fleet's canary nodes when
+  // the write was committed during its rollout; the only way from this
+  // service up to rollouts. Called with no lock of this service held.
   using WriteWaiter = std::function<std::optional<nginx_xds::v1::WriteResponse>(
       const std::string& fleet, uint64_t version, const std::set<std::string>* changed)>;
   // Sets (or, with nullptr, removes) the WriteWaiter. Its owner must remove
   // it before it goes away.
   void SetWriteWaiter(WriteWaiter waiter) ABSL_LOCKS_EXCLUDED(waiter_mu_);
 
-  // Waits up to `ack_timeout` for `fleet`'s connected nodes (its canary
-  // nodes while the WriteWaiter says so) to take `version`, and says how
-  // far they got.
-  nginx_xds::v1::WriteResponse AwaitVersion(const std::string& fleet, uint64_t version) const
-      ABSL_LOCKS_EXCLUDED(waiter_mu_);
+  // Waits up to `ack_timeout` for every connected node of `fleet` (never
+  // the WriteWaiter) to take `version`, and says how far they got: the
+  // answer of a promoted or aborted rollout.
+  nginx_xds::v1::WriteResponse AwaitVersion(const std::string& fleet, uint64_t version) const;
 
   // One version of a fleet as it is kept: its snapshot (null before its
   // first write) and its upstreams in slot order (ListInCreationOrder).
@@ -176,13 +176,18 @@ class UpstreamService {
                                         Slotting slotting = Slotting::kKeep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Waits for the fleet (or what the WriteWaiter says) to take `version`
-  // and describes the result. With
-  // `changed` (the UpstreamKeys the write changed), a node that applied the
-  // version but rejected only other upstreams counts as acknowledged (see
-  // NodeRegistry::WaitForFleet); without, any rejected upstream counts.
+  // Waits for what the WriteWaiter says, or else the whole fleet
+  // (AwaitWholeFleet), to take a write's `version`.
   nginx_xds::v1::WriteResponse AwaitFleet(const std::string& fleet, uint64_t version,
-                                          const std::set<std::string>* changed = nullptr) const;
+                                          const std::set<std::string>* changed) const
+      ABSL_LOCKS_EXCLUDED(waiter_mu_);
+  // Waits for the fleet's connected nodes to take `version` and describes
+  // the result. With `changed` (the UpstreamKeys the write changed), a node
+  // that applied the version but rejected only other upstreams counts as
+  // acknowledged (see NodeRegistry::WaitForFleet); without, any rejected
+  // upstream counts.
+  nginx_xds::v1::WriteResponse AwaitWholeFleet(const std::string& fleet, uint64_t version,
+                                               const std::set<std::string>* changed) const;
   // AwaitFleet, then one info line: fleet, operation, version and the
   // fleet's answer.
   nginx_xds::v1::WriteResponse AwaitAndLog(const char* operation, const std::string& fleet,

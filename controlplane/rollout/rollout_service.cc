@@ -377,8 +377,16 @@ std::optional<WriteResponse> RolloutService::AwaitCanary(
   {
     absl::ReaderMutexLock lock(&mu_);
     auto it = rollouts_.find(fleet);
-    if (it == rollouts_.end() || !RolloutOpen(it->second.stored.rollout)) return std::nullopt;
-    group = it->second.stored.rollout;
+    if (it == rollouts_.end()) return std::nullopt;
+    const Rollout& rollout = it->second.stored.rollout;
+    // Committed during the rollout: while it is open, or before it closed
+    // (a close records the fleet's version then). Decided by the version,
+    // not by when this runs, so a rollout that auto-promotes before the
+    // write is answered still answers it for the canary.
+    const bool during = RolloutOpen(rollout) ||
+                        (version > rollout.stable_version() && version <= rollout.canary_version());
+    if (!during) return std::nullopt;
+    group = rollout;
   }
   group.set_canary_version(version);
   const absl::Time deadline = absl::Now() + options_.ack_timeout;

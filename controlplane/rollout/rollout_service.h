@@ -90,8 +90,9 @@ class RolloutService {
   absl::Status CloseRolloutLocked(const std::string& fleet, RolloutEntry* entry,
                                   nginx_xds::v1::RolloutState state, uint64_t version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The WriteWaiter: for a fleet with an open rollout, waits for its canary
-  // nodes only; nothing when the fleet has none.
+  // The WriteWaiter: for a write committed during its fleet's rollout (the
+  // rollout is open, or closed at `version` or later), waits for the canary
+  // nodes only; nothing otherwise.
   std::optional<nginx_xds::v1::WriteResponse> AwaitCanary(
       const std::string& fleet, uint64_t version, const std::set<std::string>* changed) const
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -256,8 +256,7 @@ int nxa_agent_create(const nxa_config_t* config, nxa_agent_t** agent, char* err,
       WriteError(err, err_len, "no snapshot handler (on_snapshot)");
       return NXA_ERROR;
     }
-    std::string fleet = OrEmpty(config->fleet);
-    if (fleet.empty()) fleet = nginx_xds::kDefaultFleet;
+    const std::string fleet = nginx_xds::FleetOrDefault(OrEmpty(config->fleet));
     absl::Status status = nginx_xds::ValidateName("node_id", config->node_id);
     if (status.ok()) status = nginx_xds::ValidateName("fleet", fleet);
     if (!status.ok()) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/render.h"
 #include "common/upstream_block.h"
+#include "common/upstream_rules.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -47,7 +48,7 @@ struct Command {
 
 // The fleet a write or read names: "default" unless --fleet.
 std::string FleetOrDefault(const Invocation& invocation) {
-  return invocation.fleet.empty() ? "default" : invocation.fleet;
+  return nginx_xds::FleetOrDefault(invocation.fleet);
 }
 
 absl::StatusOr<int> Print(const grpc::Status& status, const google::protobuf::Message& response,

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/address.h"
+#include "common/decimal.h"
 #include "common/upstream_rules.h"
 
 namespace nginx_xds {
@@ -82,19 +83,12 @@ void AppendEscaped(char c, std::string* word) {
 // nginx's ngx_atoi: decimal digits only, at least one, no larger than
 // nginx's ngx_int_t. nullopt where nginx answers NGX_ERROR.
 std::optional<uint64_t> NginxAtoi(absl::string_view text) {
-  if (text.empty()) return std::nullopt;
-  uint64_t value = 0;
-  for (char c : text) {
-    if (!absl::ascii_isdigit(c)) return std::nullopt;
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-    if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
-  }
-  return value;
+  return ParseDecimal(text, static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
 }
 
 // Why ngx_atoi refused `text`, for the detail after nginx's own message.
 std::string AtoiProblem(absl::string_view what, absl::string_view text) {
-  if (!text.empty() && std::all_of(text.begin(), text.end(), absl::ascii_isdigit)) {
+  if (IsDecimal(text)) {
     return absl::StrCat(what, " \"", text, "\" is too large");
   }
   return absl::StrCat(what, " \"", text, "\" is not a non-negative integer");

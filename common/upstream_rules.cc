@@ -222,6 +222,13 @@ absl::Status ValidateName(absl::string_view what, absl::string_view name) {
                                                  kMaxNameLength, " characters of [A-Za-z0-9._-]"));
 }
 
+absl::StatusOr<std::string> ResolveFleet(absl::string_view fleet) {
+  std::string name = FleetOrDefault(fleet);
+  absl::Status valid = ValidateName("fleet", name);
+  if (!valid.ok()) return valid;
+  return name;
+}
+
 std::string UpstreamKey(absl::string_view name) { return absl::AsciiStrToLower(name); }
 
 absl::Status NormalizeUpstream(Upstream* upstream, const AddressResolver& resolve) {

@@ -27,6 +27,17 @@ inline constexpr size_t kMaxServersPerUpstream = 4096;
 // The fleet used when a request names none.
 inline constexpr char kDefaultFleet[] = "default";
 
+// The fleet a request names: `fleet`, or kDefaultFleet when it names none.
+// The one place an empty fleet becomes "default" (calls that list every
+// fleet take "" to mean all of them and do not call this).
+inline std::string FleetOrDefault(absl::string_view fleet) {
+  return fleet.empty() ? std::string(kDefaultFleet) : std::string(fleet);
+}
+
+// FleetOrDefault, checked with ValidateName: INVALID_ARGUMENT naming the
+// fleet when it is not a valid name.
+absl::StatusOr<std::string> ResolveFleet(absl::string_view fleet);
+
 // Resolves a host name address into addresses; a seam so tests need no DNS.
 using AddressResolver =
     std::function<absl::StatusOr<std::vector<ServerAddress>>(const ServerAddress&)>;

@@ -1,6 +1,7 @@
 #include "controlplane/control_plane.h"
 
-#include <cstdio>
+#include <map>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -42,17 +43,26 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   }
 
   cp->write_metrics_ = std::make_unique<WriteMetrics>(&cp->metrics_);
+  // Loaded once: the upstreams go to UpstreamService, the rollouts to
+  // RolloutService, which pins the fleets whose rollout is open.
+  auto state = cp->store_->Load();
+  if (!state.ok()) return state.status();
+  std::map<std::string, StoredRollout> stored_rollouts = std::move(state->rollouts);
   UpstreamService::Options service_options;
   service_options.ack_timeout = options.ack_timeout;
   service_options.log = options.log;
   service_options.metrics = cp->write_metrics_.get();
-  auto upstreams = UpstreamService::Create(cp->store_.get(), &cp->cache_, &cp->registry_,
-                                           std::move(service_options));
-  if (!upstreams.ok()) return upstreams.status();
-  cp->upstreams_ = std::move(*upstreams);
+  cp->upstreams_ = UpstreamService::Restore(cp->store_.get(), *std::move(state), &cp->cache_,
+                                            &cp->registry_, std::move(service_options));
+  RolloutService::Options rollout_options;
+  rollout_options.ack_timeout = options.ack_timeout;
+  rollout_options.log = options.log;
+  cp->rollouts_ =
+      RolloutService::Create(cp->store_.get(), cp->upstreams_.get(), &cp->cache_, &cp->registry_,
+                             std::move(rollout_options), std::move(stored_rollouts));
 
   UpstreamService* service = cp->upstreams_.get();
-  AddFleetCollectors(&cp->metrics_, &cp->registry_, service);
+  AddFleetCollectors(&cp->metrics_, &cp->registry_, service, cp->rollouts_.get());
   AddProcessCollectors(&cp->metrics_);
   cp->ads_ = std::make_unique<AdsService>(
       &cp->cache_, &cp->registry_,
@@ -71,12 +81,13 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
         }
       });
   cp->upstream_grpc_ = std::make_unique<UpstreamGrpcService>(service, cp->write_metrics_.get());
-  cp->fleet_grpc_ = std::make_unique<FleetGrpcService>(&cp->registry_, service);
+  cp->fleet_grpc_ =
+      std::make_unique<FleetGrpcService>(&cp->registry_, service, cp->rollouts_.get());
   cp->upstream_admin_ =
       std::make_unique<AuthenticatedUpstreamService>(&cp->admin_auth_, cp->upstream_grpc_.get());
   cp->fleet_admin_ =
       std::make_unique<AuthenticatedFleetService>(&cp->admin_auth_, cp->fleet_grpc_.get());
-  cp->rollout_admin_ = std::make_unique<RolloutGrpcService>(&cp->admin_auth_, service);
+  cp->rollout_admin_ = std::make_unique<RolloutGrpcService>(&cp->admin_auth_, cp->rollouts_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -119,8 +130,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   }
 
   if (!options.http_listen.empty()) {
-    cp->http_api_ = std::make_unique<HttpApi>(service, &cp->registry_, &cp->metrics_,
-                                              cp->write_metrics_.get());
+    cp->http_api_ = std::make_unique<HttpApi>(service, cp->rollouts_.get(), &cp->registry_,
+                                              &cp->metrics_, cp->write_metrics_.get());
     XdsBootstrapServer bootstrap;
     const size_t colon = options.xds_listen.rfind(':');
     bootstrap.listen_address =

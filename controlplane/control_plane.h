@@ -18,6 +18,7 @@
 #include "controlplane/fleet/upstream_service.h"
 #include "controlplane/log/log.h"
 #include "controlplane/metrics/write_metrics.h"
+#include "controlplane/rollout/rollout_service.h"
 #include "controlplane/store/store.h"
 #include "controlplane/xds/ads_service.h"
 #include "controlplane/xds/callback_waker.h"
@@ -77,9 +78,12 @@ class ControlPlane {
   // The HTTP gateway's port; 0 without one.
   int http_port() const { return http_gateway_ ? http_gateway_->port() : 0; }
   UpstreamService* upstreams() { return upstreams_.get(); }
+  RolloutService* rollouts() { return rollouts_.get(); }
   NodeRegistry* registry() { return &registry_; }
   // What GET /metrics serves.
   const MetricsRegistry& metrics() const { return metrics_; }
+  // What every ADS stream is told: tests watch it as a stream would.
+  SnapshotCache* cache() { return &cache_; }
 
   // Stops the HTTP gateway and both gRPC servers; open streams are
   // cancelled after `grace`.
@@ -98,6 +102,8 @@ class ControlPlane {
   SnapshotCache cache_;
   NodeRegistry registry_;
   std::unique_ptr<UpstreamService> upstreams_;
+  // After upstreams_: destroyed first, as it unhooks from that service.
+  std::unique_ptr<RolloutService> rollouts_;
   std::unique_ptr<AdsService> ads_;
   std::unique_ptr<UpstreamGrpcService> upstream_grpc_;
   std::unique_ptr<FleetGrpcService> fleet_grpc_;

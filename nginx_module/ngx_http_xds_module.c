@@ -16,6 +16,7 @@
 #include "nginx_module/ngx_http_xds_apply.h"
 #include "nginx_module/ngx_http_xds_status.h"
 #include "nginx_module/ngx_http_xds_api.h"
+#include "nginx_module/ngx_http_xds_api_conf.h"
 #include "nginx_module/ngx_http_xds_agent.h"
 
 
@@ -130,7 +131,7 @@ static ngx_command_t  ngx_http_xds_commands[] = {
       0,
       NULL },
 
-    /* the seed modules' HTTP APIs, forwarded (ngx_http_xds_api.c) */
+    /* the seed modules' HTTP APIs, forwarded (ngx_http_xds_api*.c) */
 
     { ngx_string("xds_api_server"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,

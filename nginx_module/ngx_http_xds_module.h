@@ -15,8 +15,11 @@
  *   7  ngx_http_xds_install     each worker's builds
  *   8  ngx_http_xds_apply       applying a snapshot; workers catching up
  *      ngx_http_xds_prometheus  the status page in Prometheus' text format
- *   9  ngx_http_xds_status, ngx_http_xds_api, ngx_http_xds_agent
- *  10  ngx_http_xds_module      directives and hooks
+ *   9  ngx_http_xds_api_vars    the forwarded APIs' variables
+ *      ngx_http_xds_api_proxy   running the proxy module's directives
+ *  10  ngx_http_xds_status, ngx_http_xds_api_conf, ngx_http_xds_api,
+ *      ngx_http_xds_agent
+ *  11  ngx_http_xds_module      directives and hooks
  */
 
 
@@ -89,6 +92,28 @@ typedef struct {
     /* the nginx.conf upstreams snapshots change (ngx_http_xds_apply.c) */
     ngx_array_t                    upstreams;  /* ngx_http_xds_upstream_t */
 } ngx_http_xds_main_conf_t;
+
+
+/*
+ * The module's location configuration (ngx_http_xds_api_conf.c). Only the
+ * http{} level's has more than `server`: it is the configuration's state
+ * (one per cycle) of the forwarded APIs (ngx_http_xds_api*.c).
+ */
+typedef struct {
+    ngx_str_t                      server;     /* xds_api_server, merged */
+    ngx_str_t                      authorization;  /* "Bearer <token>" of
+                                                  xds_api_token_file, merged */
+
+    /* http{} level only */
+    u_char                        *file;       /* where xds_api_server is */
+    ngx_uint_t                     line;
+    ngx_str_t                      first;      /* the directive first used */
+    ngx_http_upstream_srv_conf_t  *upstream;   /* shared by every location */
+    ngx_array_t                    locations;  /* ngx_http_conf_ctx_t *,
+                                                  of every location */
+    ngx_uint_t                     variables;  /* $xds_fleet and
+                                                  $xds_api_server added */
+} ngx_http_xds_api_loc_conf_t;
 
 
 /* a snapshot as the module keeps it (ngx_http_xds_snapshot.c) */

@@ -142,9 +142,12 @@ std::vector<NodeRegistry::NodeCounters> NodeRegistry::Counters() const {
   std::vector<NodeCounters> counters;
   absl::ReaderMutexLock lock(&mu_);
   counters.reserve(nodes_.size());
+  const absl::Time forget_before = absl::Now() - options_.forget_nodes_after;
   for (const auto& [id, node] : nodes_) {
-    counters.push_back(
-        {id, node.fleet, node.streams, AckedVersion(node), node.nacks, node.last_ack});
+    // As in Status(): a node departed long ago is gone before the sweep.
+    if (node.streams <= 0 && node.updated < forget_before) continue;
+    counters.push_back({id, node.fleet, node.streams, AckedVersion(node), node.nacks,
+                        node.last_ack, node.lagging_at.has_value()});
   }
   return counters;
 }

@@ -110,6 +110,8 @@ class NodeRegistry {
     // When the node last acknowledged (or applied in part) a version;
     // nothing before its first.
     std::optional<absl::Time> last_ack;
+    // Whether the node lags (see WaitForFleet).
+    bool lagging = false;
   };
   // Every node's counters, ordered by id.
   std::vector<NodeCounters> Counters() const ABSL_LOCKS_EXCLUDED(mu_);

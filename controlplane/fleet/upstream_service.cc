@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace nginx_xds {
 
@@ -65,30 +66,33 @@ absl::StatusOr<std::unique_ptr<UpstreamService>> UpstreamService::Create(Store* 
                                                                          Options options) {
   auto state = store->Load();
   if (!state.ok()) return state.status();
+  return Restore(store, *std::move(state), cache, registry, std::move(options));
+}
+
+std::unique_ptr<UpstreamService> UpstreamService::Restore(Store* store, StoredState state,
+                                                          SnapshotCache* cache,
+                                                          NodeRegistry* registry, Options options) {
   std::unique_ptr<UpstreamService> service(
       new UpstreamService(store, cache, registry, std::move(options)));
-  {
-    absl::MutexLock lock(&service->mu_);
-    for (auto& [fleet, version] : state->fleet_versions) {
-      Snapshot::UpstreamMap upstreams;
-      std::vector<std::string>& slots = service->slots_[fleet];
-      slots.resize(state->slot_counts[fleet]);
-      std::vector<Upstream>& stored = state->upstreams[fleet];
-      const std::vector<uint64_t>& stored_slots = state->slots[fleet];
-      for (size_t i = 0; i < stored.size(); ++i) {
-        std::string key = UpstreamKey(stored[i].name());
-        // A store that keeps no slots lists its upstreams in order.
-        const uint64_t slot = i < stored_slots.size() ? stored_slots[i] : slots.size();
-        if (slot >= slots.size()) slots.resize(slot + 1);
-        slots[slot] = key;
-        upstreams[key] = std::make_shared<const UpstreamResources>(std::move(stored[i]));
-      }
-      auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
-      service->fleets_[fleet] = snapshot;
-      cache->Publish(fleet, std::move(snapshot));
+  absl::MutexLock lock(&service->mu_);
+  for (auto& [fleet, version] : state.fleet_versions) {
+    Snapshot::UpstreamMap upstreams;
+    std::vector<std::string>& slots = service->slots_[fleet];
+    slots.resize(state.slot_counts[fleet]);
+    std::vector<Upstream>& stored = state.upstreams[fleet];
+    const std::vector<uint64_t>& stored_slots = state.slots[fleet];
+    for (size_t i = 0; i < stored.size(); ++i) {
+      std::string key = UpstreamKey(stored[i].name());
+      // A store that keeps no slots lists its upstreams in order.
+      const uint64_t slot = i < stored_slots.size() ? stored_slots[i] : slots.size();
+      if (slot >= slots.size()) slots.resize(slot + 1);
+      slots[slot] = key;
+      upstreams[key] = std::make_shared<const UpstreamResources>(std::move(stored[i]));
     }
+    auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
+    service->fleets_[fleet] = snapshot;
+    cache->Publish(fleet, std::move(snapshot));
   }
-  service->RestoreRollouts(std::move(state->rollouts));
   return service;
 }
 
@@ -96,17 +100,10 @@ UpstreamService::UpstreamService(Store* store, SnapshotCache* cache, NodeRegistr
                                  Options options)
     : store_(store), cache_(cache), registry_(registry), options_(std::move(options)) {}
 
-absl::StatusOr<std::string> UpstreamService::FleetName(const std::string& fleet) {
-  if (fleet.empty()) return std::string(kDefaultFleet);
-  absl::Status valid = ValidateName("fleet", fleet);
-  if (!valid.ok()) return valid;
-  return fleet;
-}
-
 std::vector<Upstream> UpstreamService::List(const std::string& fleet) const {
   std::vector<Upstream> upstreams;
   absl::ReaderMutexLock lock(&mu_);
-  auto it = fleets_.find(fleet.empty() ? kDefaultFleet : fleet);
+  auto it = fleets_.find(FleetOrDefault(fleet));
   if (it == fleets_.end()) return upstreams;
   for (const auto& [key, resources] : it->second->upstreams()) {
     upstreams.push_back(resources->upstream);
@@ -117,7 +114,7 @@ std::vector<Upstream> UpstreamService::List(const std::string& fleet) const {
 std::vector<Upstream> UpstreamService::ListInCreationOrder(const std::string& fleet) const {
   std::vector<Upstream> upstreams;
   absl::ReaderMutexLock lock(&mu_);
-  const std::string name = fleet.empty() ? kDefaultFleet : fleet;
+  const std::string name = FleetOrDefault(fleet);
   auto it = fleets_.find(name);
   auto slots = slots_.find(name);
   if (it == fleets_.end() || slots == slots_.end()) return upstreams;
@@ -138,13 +135,13 @@ std::map<std::string, uint64_t> UpstreamService::FleetVersions() const {
 
 uint64_t UpstreamService::FleetVersion(const std::string& fleet) const {
   absl::ReaderMutexLock lock(&mu_);
-  auto it = fleets_.find(fleet.empty() ? kDefaultFleet : fleet);
+  auto it = fleets_.find(FleetOrDefault(fleet));
   return it == fleets_.end() ? 0 : it->second->version();
 }
 
 absl::StatusOr<Upstream> UpstreamService::Get(const std::string& fleet_name,
                                               const std::string& name) const {
-  auto fleet = FleetName(fleet_name);
+  auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   absl::ReaderMutexLock lock(&mu_);
   auto it = fleets_.find(*fleet);
@@ -156,7 +153,7 @@ absl::StatusOr<Upstream> UpstreamService::Get(const std::string& fleet_name,
 
 absl::StatusOr<Upstream> UpstreamService::FindByZone(const std::string& fleet_name,
                                                      const std::string& zone) const {
-  auto fleet = FleetName(fleet_name);
+  auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   std::vector<const Upstream*> found;
   absl::ReaderMutexLock lock(&mu_);
@@ -190,7 +187,7 @@ absl::Status UpstreamService::PrepareUpstream(Upstream* upstream) const {
 
 absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_name,
                                                        Upstream upstream) {
-  auto fleet = FleetName(fleet_name);
+  auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   absl::Status valid = PrepareUpstream(&upstream);
   if (!valid.ok()) return valid;
@@ -217,7 +214,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_
 
 absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name,
                                                    Upstream upstream) {
-  auto fleet = FleetName(fleet_name);
+  auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   absl::Status valid = PrepareUpstream(&upstream);
   if (!valid.ok()) return valid;
@@ -237,7 +234,7 @@ absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name
 
 absl::StatusOr<WriteResponse> UpstreamService::Delete(const std::string& fleet_name,
                                                       const std::string& name) {
-  auto fleet = FleetName(fleet_name);
+  auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   const std::string key = UpstreamKey(name);
   const absl::Time start = absl::Now();
@@ -329,7 +326,7 @@ absl::StatusOr<WriteResponse> UpstreamService::UpdateServer(
 absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
     const char* operation, const std::string& fleet_name, const std::string& name,
     const std::function<absl::Status(Upstream*)>& change) {
-  auto fleet = FleetName(fleet_name);
+  auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   Upstream upstream;
   const absl::Time start = absl::Now();
@@ -356,7 +353,7 @@ absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
 
 absl::StatusOr<int> UpstreamService::Adopt(const std::string& fleet_name,
                                            std::vector<Upstream> upstreams) {
-  auto fleet = FleetName(fleet_name);
+  auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   absl::MutexLock lock(&mu_);
   auto it = fleets_.find(*fleet);
@@ -412,7 +409,19 @@ absl::StatusOr<uint64_t> UpstreamService::CommitLocked(const std::string& fleet,
 
 WriteResponse UpstreamService::AwaitFleet(const std::string& fleet, uint64_t version,
                                           const std::set<std::string>* changed) const {
-  if (auto canary = AwaitCanary(fleet, version, changed)) return *std::move(canary);
+  WriteWaiter waiter;
+  {
+    absl::MutexLock lock(&waiter_mu_);
+    waiter = waiter_;
+  }
+  if (waiter) {
+    if (auto answer = waiter(fleet, version, changed)) return *std::move(answer);
+  }
+  return AwaitWholeFleet(fleet, version, changed);
+}
+
+WriteResponse UpstreamService::AwaitWholeFleet(const std::string& fleet, uint64_t version,
+                                               const std::set<std::string>* changed) const {
   NodeRegistry::Progress progress =
       registry_->WaitForFleet(fleet, version, absl::Now() + options_.ack_timeout, changed);
   WriteResponse response;
@@ -435,6 +444,68 @@ WriteResponse UpstreamService::AwaitAndLog(const char* operation, const std::str
                    response.acked_nodes(), "/", response.connected_nodes(), " nodes acked, ",
                    response.rejections_size(), " rejection(s)"));
   return response;
+}
+
+void UpstreamService::SetWriteWaiter(WriteWaiter waiter) {
+  absl::MutexLock lock(&waiter_mu_);
+  waiter_ = std::move(waiter);
+}
+
+WriteResponse UpstreamService::AwaitVersion(const std::string& fleet, uint64_t version) const {
+  return AwaitWholeFleet(FleetOrDefault(fleet), version, nullptr);
+}
+
+absl::Status UpstreamService::WithFleetState(
+    const std::string& fleet, const std::function<absl::Status(const FleetState&)>& use) const {
+  FleetState state;
+  // Shared: writers wait, other readers do not.
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fleets_.find(fleet);
+  if (it != fleets_.end()) {
+    state.snapshot = it->second;
+    auto slots = slots_.find(fleet);
+    if (slots != slots_.end()) {
+      for (const std::string& key : slots->second) {
+        if (key.empty()) continue;
+        const UpstreamResources* resources = it->second->Find(key);
+        if (resources != nullptr) state.in_slot_order.push_back(resources->upstream);
+      }
+    }
+  }
+  return use(state);
+}
+
+std::shared_ptr<const Snapshot> UpstreamService::Current(const std::string& fleet) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fleets_.find(fleet);
+  return it == fleets_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<uint64_t> UpstreamService::RestoreFleet(const std::string& fleet, uint64_t version,
+                                                       const std::vector<Upstream>& upstreams) {
+  absl::MutexLock lock(&mu_);
+  auto it = fleets_.find(fleet);
+  if (it == fleets_.end()) {
+    return absl::NotFoundError(absl::StrCat("fleet \"", fleet, "\" has had no write"));
+  }
+  const std::shared_ptr<const Snapshot> current = it->second;
+  if (current->version() == version) return version;
+  std::vector<Upstream> puts;
+  std::set<std::string> kept;
+  for (const Upstream& upstream : upstreams) {
+    const std::string key = UpstreamKey(upstream.name());
+    kept.insert(key);
+    const UpstreamResources* now = current->Find(key);
+    if (now == nullptr ||
+        !google::protobuf::util::MessageDifferencer::Equals(now->upstream, upstream)) {
+      puts.push_back(upstream);
+    }
+  }
+  std::vector<std::string> deletes;
+  for (const auto& [key, resources] : current->upstreams()) {
+    if (kept.count(key) == 0) deletes.push_back(key);
+  }
+  return CommitLocked(fleet, std::move(puts), deletes);
 }
 
 }  // namespace nginx_xds

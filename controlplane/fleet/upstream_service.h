@@ -1,13 +1,12 @@
 #ifndef CONTROLPLANE_FLEET_UPSTREAM_SERVICE_H_
 #define CONTROLPLANE_FLEET_UPSTREAM_SERVICE_H_
 
-#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -31,7 +30,8 @@ namespace nginx_xds {
 // have acknowledged it or `ack_timeout` has passed. Errors: INVALID_ARGUMENT
 // (a bad field, named with its value), NOT_FOUND, ALREADY_EXISTS,
 // FAILED_PRECONDITION, or the store's error; state is unchanged on error.
-// Thread-safe; writes are serialized.
+// Thread-safe; writes are serialized. Staged rollouts are RolloutService's
+// (controlplane/rollout), which calls this service, never the reverse.
 class UpstreamService {
  public:
   struct Options {
@@ -50,6 +50,14 @@ class UpstreamService {
   static absl::StatusOr<std::unique_ptr<UpstreamService>> Create(Store* store, SnapshotCache* cache,
                                                                  NodeRegistry* registry,
                                                                  Options options);
+  // Create from a state the caller loaded from `store` (ControlPlane loads
+  // once and hands the rollouts, which this service does not keep, to
+  // RolloutService).
+  static std::unique_ptr<UpstreamService> Restore(Store* store, StoredState state,
+                                                  SnapshotCache* cache, NodeRegistry* registry,
+                                                  Options options);
+
+  // Every read and write below takes `fleet` "" as the default fleet.
 
   // Every upstream of `fleet`, ordered by name (case-insensitively).
   std::vector<nginx_xds::v1::Upstream> List(const std::string& fleet) const
@@ -111,61 +119,49 @@ class UpstreamService {
                             std::vector<nginx_xds::v1::Upstream> upstreams)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Staged rollouts (RolloutService in management.proto, whose comments say
-  // what each does and its errors); defined in upstream_service_rollout.cc.
-  // While a fleet's rollout is open every write above is sent to its canary
-  // nodes only and waits for their ACKs alone (WriteResponse.canary).
-  absl::StatusOr<nginx_xds::v1::Rollout> StartRollout(
-      const nginx_xds::v1::StartRolloutRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<nginx_xds::v1::Rollout> GetRollout(const std::string& fleet) const
-      ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<nginx_xds::v1::RolloutResponse> PromoteRollout(const std::string& fleet,
-                                                                bool force)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<nginx_xds::v1::RolloutResponse> AbortRollout(const std::string& fleet)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  // The open or last rollout of `fleet`, or of every fleet when empty,
-  // ordered by fleet.
-  std::vector<nginx_xds::v1::Rollout> Rollouts(const std::string& fleet) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // What a write waits for when it is not the whole fleet: given the
+  // fleet, the write's version and the UpstreamKeys it changed (null: any),
+  // an answer, or nothing to wait for the whole fleet (AwaitVersion).
+  // RolloutService installs one that waits for a fleet's canary nodes when
+  // the write was committed during its rollout; the only way from this
+  // service up to rollouts. Called with no lock of this service held.
+  using WriteWaiter = std::function<std::optional<nginx_xds::v1::WriteResponse>(
+      const std::string& fleet, uint64_t version, const std::set<std::string>* changed)>;
+  // Sets (or, with nullptr, removes) the WriteWaiter. Its owner must remove
+  // it before it goes away.
+  void SetWriteWaiter(WriteWaiter waiter) ABSL_LOCKS_EXCLUDED(waiter_mu_);
 
-  // Stops the thread that advances rollouts.
-  ~UpstreamService();
+  // Waits up to `ack_timeout` for every connected node of `fleet` (never
+  // the WriteWaiter) to take `version`, and says how far they got: the
+  // answer of a promoted or aborted rollout.
+  nginx_xds::v1::WriteResponse AwaitVersion(const std::string& fleet, uint64_t version) const;
+
+  // One version of a fleet as it is kept: its snapshot (null before its
+  // first write) and its upstreams in slot order (ListInCreationOrder).
+  struct FleetState {
+    std::shared_ptr<const Snapshot> snapshot;
+    std::vector<nginx_xds::v1::Upstream> in_slot_order;
+  };
+  // Runs `use` on `fleet`'s state while no write can change it (writes wait
+  // until `use` returns) and returns what it returns: RolloutService pins a
+  // fleet to the version it read. `fleet` is a resolved name (ResolveFleet);
+  // `use` must not call this service.
+  absl::Status WithFleetState(const std::string& fleet,
+                              const std::function<absl::Status(const FleetState&)>& use) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The current snapshot of `fleet` (a resolved name); null before its
+  // first write.
+  std::shared_ptr<const Snapshot> Current(const std::string& fleet) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Unless `fleet` (which has had a write) is still at `version`, writes
+  // `upstreams` back as one new version: those that changed or went are
+  // put, those that came are deleted; slots are kept. Does not wait for
+  // ACKs. Returns the fleet's version afterwards, or the store's error.
+  absl::StatusOr<uint64_t> RestoreFleet(const std::string& fleet, uint64_t version,
+                                        const std::vector<nginx_xds::v1::Upstream>& upstreams)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  // A fleet's rollout and, while it is open, the snapshot its non-canary
-  // nodes keep.
-  struct RolloutEntry {
-    StoredRollout stored;
-    std::shared_ptr<const Snapshot> stable;
-  };
-
-  // The rollout with its live fields (canary version and nodes) filled.
-  nginx_xds::v1::Rollout DescribeLocked(const std::string& fleet, const RolloutEntry& entry) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Halts an open rollout on a canary NACK, resumes a halted one once the
-  // canary acknowledged a newer version, and auto-promotes; persists each
-  // change. Returns the rollout as it now stands.
-  nginx_xds::v1::Rollout AdvanceRolloutLocked(const std::string& fleet, RolloutEntry* entry)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Closes `entry` as `state` at `version` (stored first) and unpins the fleet.
-  absl::Status CloseRolloutLocked(const std::string& fleet, RolloutEntry* entry,
-                                  nginx_xds::v1::RolloutState state, uint64_t version)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // AwaitFleet for a fleet with an open rollout: waits for the canary nodes
-  // only. Nothing when the fleet has none.
-  std::optional<nginx_xds::v1::WriteResponse> AwaitCanary(
-      const std::string& fleet, uint64_t version, const std::set<std::string>* changed) const
-      ABSL_LOCKS_EXCLUDED(mu_);
-  // The rollout thread: advances open rollouts whenever a node's status changes.
-  void AdvanceRollouts() ABSL_LOCKS_EXCLUDED(mu_);
-  // Restores the stored rollouts and starts the rollout thread (Create).
-  void RestoreRollouts(std::map<std::string, StoredRollout> rollouts) ABSL_LOCKS_EXCLUDED(mu_);
-
   UpstreamService(Store* store, SnapshotCache* cache, NodeRegistry* registry, Options options);
-
-  // The fleet name to use: `fleet`, or the default one; validated.
-  static absl::StatusOr<std::string> FleetName(const std::string& fleet);
 
   // Validates and normalizes `upstream` for Put and Replace.
   absl::Status PrepareUpstream(nginx_xds::v1::Upstream* upstream) const;
@@ -184,12 +180,18 @@ class UpstreamService {
                                         Slotting slotting = Slotting::kKeep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Waits for the fleet to take `version` and describes the result. With
-  // `changed` (the UpstreamKeys the write changed), a node that applied the
-  // version but rejected only other upstreams counts as acknowledged (see
-  // NodeRegistry::WaitForFleet); without, any rejected upstream counts.
+  // Waits for what the WriteWaiter says, or else the whole fleet
+  // (AwaitWholeFleet), to take a write's `version`.
   nginx_xds::v1::WriteResponse AwaitFleet(const std::string& fleet, uint64_t version,
-                                          const std::set<std::string>* changed = nullptr) const;
+                                          const std::set<std::string>* changed) const
+      ABSL_LOCKS_EXCLUDED(waiter_mu_);
+  // Waits for the fleet's connected nodes to take `version` and describes
+  // the result. With `changed` (the UpstreamKeys the write changed), a node
+  // that applied the version but rejected only other upstreams counts as
+  // acknowledged (see NodeRegistry::WaitForFleet); without, any rejected
+  // upstream counts.
+  nginx_xds::v1::WriteResponse AwaitWholeFleet(const std::string& fleet, uint64_t version,
+                                               const std::set<std::string>* changed) const;
   // AwaitFleet, then one info line: fleet, operation, version and the
   // fleet's answer. `start`: when the write was taken, for the latency
   // metrics (durable now, acked once the fleet answered).
@@ -214,12 +216,9 @@ class UpstreamService {
   // Per fleet, its slots (see ListInCreationOrder) as the store keeps them:
   // the UpstreamKey of the upstream in each slot, "" for a free slot.
   std::map<std::string, std::vector<std::string>> slots_ ABSL_GUARDED_BY(mu_);
-  // Per fleet, its open or last rollout.
-  std::map<std::string, RolloutEntry> rollouts_ ABSL_GUARDED_BY(mu_);
-  // How many rollouts are open: the rollout thread sleeps while none is.
-  std::atomic<int> open_rollouts_{0};
-  std::atomic<bool> stopping_{false};
-  std::thread rollout_thread_;
+
+  mutable absl::Mutex waiter_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  WriteWaiter waiter_ ABSL_GUARDED_BY(waiter_mu_);
 };
 
 }  // namespace nginx_xds

@@ -55,7 +55,7 @@ std::string StateLabel(nginx_xds::v1::RolloutState state) {
 }  // namespace
 
 void AddFleetCollectors(MetricsRegistry* metrics, const NodeRegistry* registry,
-                        const UpstreamService* upstreams) {
+                        const UpstreamService* upstreams, const RolloutService* rollouts) {
   metrics->AddCollector("nginx_xds_fleet_version",
                         "The current version of each fleet (0 before its first write).",
                         Type::kGauge, [upstreams](SampleWriter& out) {
@@ -119,6 +119,28 @@ void AddFleetCollectors(MetricsRegistry* metrics, const NodeRegistry* registry,
                                        {{"node", node.id}, {"fleet", node.fleet}}, node.nacks);
                           }
                         });
+  metrics->AddCollector(
+      "nginx_xds_node_lagging",
+      "1 while the node lags: a write's wait hit the ack timeout without its answer, and "
+      "writes no longer wait for it until it answers.",
+      Type::kGauge, [registry](SampleWriter& out) {
+        for (const auto& node : registry->Counters()) {
+          out.Sample("nginx_xds_node_lagging", {{"node", node.id}, {"fleet", node.fleet}},
+                     node.lagging ? 1 : 0);
+        }
+      });
+  metrics->AddCollector("nginx_xds_nodes_forgotten_total",
+                        "Nodes that left fleet status after --forget_nodes_after without a stream.",
+                        Type::kCounter, [registry](SampleWriter& out) {
+                          out.Sample("nginx_xds_nodes_forgotten_total", {}, registry->forgotten());
+                        });
+  metrics->AddCollector("nginx_xds_ads_streams_refused_total",
+                        "ADS streams refused: a node id in another fleet than its open streams', "
+                        "or over --max_streams_per_node.",
+                        Type::kCounter, [registry](SampleWriter& out) {
+                          out.Sample("nginx_xds_ads_streams_refused_total", {},
+                                     registry->refused_streams());
+                        });
   metrics->AddCollector("nginx_xds_ads_streams", "Open ADS streams of identified nodes.",
                         Type::kGauge, [registry](SampleWriter& out) {
                           int streams = 0;
@@ -146,10 +168,10 @@ void AddFleetCollectors(MetricsRegistry* metrics, const NodeRegistry* registry,
                         });
   metrics->AddCollector("nginx_xds_rollouts",
                         "Each fleet's open or last rollout, counted by state.", Type::kGauge,
-                        [upstreams](SampleWriter& out) {
+                        [rollouts](SampleWriter& out) {
                           std::map<std::string, int> states = {
                               {"canary", 0}, {"halted", 0}, {"promoted", 0}, {"aborted", 0}};
-                          for (const auto& rollout : upstreams->Rollouts(""))
+                          for (const auto& rollout : rollouts->Rollouts(""))
                             ++states[StateLabel(rollout.state())];
                           for (const auto& [state, count] : states) {
                             out.Sample("nginx_xds_rollouts", {{"state", state}}, count);

@@ -6,11 +6,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/printable.h"
 #include "common/upstream_rules.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace nginx_xds {
 
@@ -20,25 +18,6 @@ using nginx_xds::v1::CanaryNode;
 using nginx_xds::v1::NodeRejection;
 using nginx_xds::v1::Rollout;
 using nginx_xds::v1::RolloutState;
-
-// A JSON string: quotes, backslashes and control bytes escaped; other bytes
-// as they are.
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", byte);
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
 
 bool LabelsMatch(const Rollout& rollout, const std::map<std::string, std::string>& labels) {
   if (rollout.canary_labels().empty()) return false;
@@ -111,7 +90,7 @@ void FillCanaryProgress(const nginx_xds::v1::FleetStatus& status,
     if (node.has_last_nack() && node.last_nack().version() > rollout->stable_version()) {
       *out->mutable_last_nack() = node.last_nack();
     }
-    // The caller keeps those the rollout changed (UpstreamService).
+    // The caller keeps those the rollout changed (RolloutService).
     *out->mutable_rejected_upstreams() = node.rejected_upstreams();
     if (!node.connected()) continue;
     ++connected;
@@ -201,41 +180,6 @@ std::string RolloutText(const Rollout& rollout, absl::string_view indent) {
     text += "\n";
   }
   return text;
-}
-
-std::string RolloutJson(const Rollout& rollout) {
-  auto rejection = [](const NodeRejection& nack) {
-    return absl::StrCat("{\"node\":", JsonString(nack.node()), ",\"version\":", nack.version(),
-                        ",\"message\":", JsonString(nack.message()), ",\"time\":",
-                        JsonString(google::protobuf::util::TimeUtil::ToString(nack.time())), "}");
-  };
-  std::vector<std::string> ids;
-  for (const std::string& id : rollout.canary_node_ids()) ids.push_back(JsonString(id));
-  std::vector<std::string> labels;
-  for (const auto& [key, value] : std::map<std::string, std::string>(
-           rollout.canary_labels().begin(), rollout.canary_labels().end())) {
-    labels.push_back(absl::StrCat(JsonString(key), ":", JsonString(value)));
-  }
-  std::vector<std::string> nodes;
-  for (const CanaryNode& node : rollout.canary_nodes()) {
-    nodes.push_back(absl::StrCat(
-        "{\"id\":", JsonString(node.id()), ",\"connected\":", node.connected() ? "true" : "false",
-        ",\"acked_version\":", node.acked_version(),
-        ",\"last_nack\":", node.has_last_nack() ? rejection(node.last_nack()) : "null", "}"));
-  }
-  return absl::StrCat(
-      "{\"fleet\":", JsonString(rollout.fleet()), ",\"state\":\"",
-      RolloutStateName(rollout.state()), "\",\"stable_version\":", rollout.stable_version(),
-      ",\"canary_version\":", rollout.canary_version(), ",\"canary_node_ids\":[",
-      absl::StrJoin(ids, ","), "],\"canary_labels\":{", absl::StrJoin(labels, ","),
-      "},\"auto_promote\":", rollout.auto_promote() ? "true" : "false",
-      ",\"canary_acked\":", rollout.canary_acked(),
-      ",\"canary_connected\":", rollout.canary_connected(), ",\"canary_nodes\":[",
-      absl::StrJoin(nodes, ","),
-      "],\"halt\":", rollout.has_halt() ? rejection(rollout.halt()) : "null",
-      ",\"started\":", JsonString(google::protobuf::util::TimeUtil::ToString(rollout.started())),
-      ",\"updated\":", JsonString(google::protobuf::util::TimeUtil::ToString(rollout.updated())),
-      "}");
 }
 
 }  // namespace nginx_xds

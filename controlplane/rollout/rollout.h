@@ -14,7 +14,8 @@ namespace nginx_xds {
 
 // The pieces of a staged rollout that need no state of their own: who is in
 // the canary group, how far the group has got, and how a rollout reads in
-// text and JSON. UpstreamService keeps the rollouts. Thread-compatible
+// text (its JSON is api/http/status_json's). RolloutService keeps the
+// rollouts. Thread-compatible
 // (stateless functions).
 
 // Whether `rollout` is open (CANARY or HALTED).
@@ -48,10 +49,6 @@ std::string RolloutStateName(nginx_xds::v1::RolloutState state);
 // The rollout as /fleet/status and /rollouts show it in text: one line for
 // the rollout, one per canary node, each indented by `indent`.
 std::string RolloutText(const nginx_xds::v1::Rollout& rollout, absl::string_view indent);
-
-// The rollout as one JSON object (the proto's JSON mapping, field names as
-// in the .proto, states as "CANARY" and so on).
-std::string RolloutJson(const nginx_xds::v1::Rollout& rollout);
 
 }  // namespace nginx_xds
 

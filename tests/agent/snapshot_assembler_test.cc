@@ -8,6 +8,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/agent/test_resources.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
@@ -17,7 +18,7 @@ using testing::ClusterResponse;
 using ::testing::ElementsAre;
 using testing::EndpointResponse;
 using ::testing::IsEmpty;
-using testing::MakeUpstream;
+using testing::NormalizedUpstreamOnPorts;
 
 MATCHER_P3(IsNack, type_url, nonce, message, "") {
   return arg.type_url == type_url && arg.nonce == nonce && arg.message == message;
@@ -39,8 +40,8 @@ class SnapshotAssemblerTest : public ::testing::Test {
     assembler_.Commit();
   }
 
-  nginx_xds::v1::Upstream backends_ = MakeUpstream("backends", {6001, 6002});
-  nginx_xds::v1::Upstream api_ = MakeUpstream("api", {7001});
+  nginx_xds::v1::Upstream backends_ = NormalizedUpstreamOnPorts("backends", {6001, 6002});
+  nginx_xds::v1::Upstream api_ = NormalizedUpstreamOnPorts("api", {7001});
   SnapshotAssembler assembler_;
 };
 
@@ -233,7 +234,7 @@ TEST_F(SnapshotAssemblerTest, LastGoodKeptForRejectedUpstream) {
   CommitPair("1", {backends_, api_});
   nginx_xds::v1::Upstream bad = api_;
   bad.mutable_servers(0)->set_weight(1000001);  // above kMaxWeight
-  nginx_xds::v1::Upstream moved = MakeUpstream("backends", {6003});
+  nginx_xds::v1::Upstream moved = NormalizedUpstreamOnPorts("backends", {6003});
   assembler_.Offer(ClusterResponse("2", "c2", {moved, bad}));
   auto outcome = assembler_.Offer(EndpointResponse("2", "e2", {moved, bad}));
   EXPECT_THAT(outcome.nacks, IsEmpty());
@@ -264,7 +265,7 @@ TEST_F(SnapshotAssemblerTest, WithoutRejectedDropsNewAndFormatsMessage) {
   *offered.add_upstreams() = api_;
   *offered.add_upstreams() = backends_;
   nginx_xds::v1::Snapshot previous;
-  *previous.add_upstreams() = MakeUpstream("BACKENDS", {6009});
+  *previous.add_upstreams() = NormalizedUpstreamOnPorts("BACKENDS", {6009});
   std::vector<nginx_xds::v1::RejectedUpstream> rejected(2);
   rejected[0].set_name("api");
   rejected[0].set_message(ReasonAbout("api", "upstream \"api\": zone \"z\" is full"));

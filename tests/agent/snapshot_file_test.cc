@@ -14,12 +14,13 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/agent/test_resources.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::MakeUpstream;
+using testing::NormalizedUpstreamOnPorts;
 
 std::string TempDir() {
   const char* dir = std::getenv("TEST_TMPDIR");
@@ -57,8 +58,8 @@ void WriteAll(const std::string& path, const std::string& contents) {
 nginx_xds::v1::Snapshot MakeSnapshot(const std::string& version) {
   nginx_xds::v1::Snapshot snapshot;
   snapshot.set_version(version);
-  *snapshot.add_upstreams() = MakeUpstream("backends", {6001, 6002});
-  *snapshot.add_upstreams() = MakeUpstream("api", {7001});
+  *snapshot.add_upstreams() = NormalizedUpstreamOnPorts("backends", {6001, 6002});
+  *snapshot.add_upstreams() = NormalizedUpstreamOnPorts("api", {7001});
   return snapshot;
 }
 
@@ -204,16 +205,23 @@ nginx_xds::v1::Snapshot MustLoad(const std::string& path) {
 TEST(SnapshotCacheWriterTest, AppendsChangesAndLoadReplaysThem) {
   const std::string path = TempDir() + "/cache.bin";
   SnapshotCacheWriter writer(path);
-  ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1}), MakeUpstream("b", {2})})).ok());
+  ASSERT_TRUE(writer
+                  .Save(Versioned("1", {NormalizedUpstreamOnPorts("a", {1}),
+                                        NormalizedUpstreamOnPorts("b", {2})}))
+                  .ok());
   EXPECT_EQ(writer.compactions(), 1);
   const std::string base = ReadAll(path);
   ASSERT_TRUE(writer
-                  .Save(Versioned("2", {MakeUpstream("a", {11}), MakeUpstream("b", {2}),
-                                        MakeUpstream("c", {3})}))
+                  .Save(Versioned("2", {NormalizedUpstreamOnPorts("a", {11}),
+                                        NormalizedUpstreamOnPorts("b", {2}),
+                                        NormalizedUpstreamOnPorts("c", {3})}))
                   .ok());
   const uint64_t one_record = writer.log_bytes();
   EXPECT_GT(one_record, 0u);
-  ASSERT_TRUE(writer.Save(Versioned("3", {MakeUpstream("a", {11}), MakeUpstream("c", {33})})).ok());
+  ASSERT_TRUE(writer
+                  .Save(Versioned("3", {NormalizedUpstreamOnPorts("a", {11}),
+                                        NormalizedUpstreamOnPorts("c", {33})}))
+                  .ok());
   EXPECT_EQ(writer.compactions(), 1);
   // The whole file was not rewritten; the log holds the changes only.
   EXPECT_EQ(ReadAll(path), base);
@@ -222,7 +230,10 @@ TEST(SnapshotCacheWriterTest, AppendsChangesAndLoadReplaysThem) {
   EXPECT_EQ(loaded.version(), "3");
   EXPECT_EQ(Describe(loaded), (std::vector<std::string>{"a=11,", "c=33,"}));
   // A version that changes nothing writes nothing.
-  ASSERT_TRUE(writer.Save(Versioned("3", {MakeUpstream("a", {11}), MakeUpstream("c", {33})})).ok());
+  ASSERT_TRUE(writer
+                  .Save(Versioned("3", {NormalizedUpstreamOnPorts("a", {11}),
+                                        NormalizedUpstreamOnPorts("c", {33})}))
+                  .ok());
   EXPECT_EQ(ReadAll(ChangeLogPath(path)).size(), writer.log_bytes());
 }
 
@@ -231,10 +242,13 @@ TEST(SnapshotCacheWriterTest, AppendsChangesAndLoadReplaysThem) {
 TEST(SnapshotCacheWriterTest, TornTailRecordIsIgnored) {
   const std::string path = TempDir() + "/cache.bin";
   SnapshotCacheWriter writer(path);
-  ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1})})).ok());
-  ASSERT_TRUE(writer.Save(Versioned("2", {MakeUpstream("a", {2})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("1", {NormalizedUpstreamOnPorts("a", {1})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("2", {NormalizedUpstreamOnPorts("a", {2})})).ok());
   const std::string first = ReadAll(ChangeLogPath(path));
-  ASSERT_TRUE(writer.Save(Versioned("3", {MakeUpstream("a", {3}), MakeUpstream("b", {4})})).ok());
+  ASSERT_TRUE(writer
+                  .Save(Versioned("3", {NormalizedUpstreamOnPorts("a", {3}),
+                                        NormalizedUpstreamOnPorts("b", {4})}))
+                  .ok());
   const std::string both = ReadAll(ChangeLogPath(path));
   for (size_t cut = first.size(); cut < both.size(); ++cut) {
     WriteAll(ChangeLogPath(path), both.substr(0, cut));
@@ -251,10 +265,10 @@ TEST(SnapshotCacheWriterTest, TornTailRecordIsIgnored) {
 TEST(SnapshotCacheWriterTest, CorruptRecordEndsTheReplay) {
   const std::string path = TempDir() + "/cache.bin";
   SnapshotCacheWriter writer(path);
-  ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1})})).ok());
-  ASSERT_TRUE(writer.Save(Versioned("2", {MakeUpstream("a", {2})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("1", {NormalizedUpstreamOnPorts("a", {1})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("2", {NormalizedUpstreamOnPorts("a", {2})})).ok());
   const size_t first = ReadAll(ChangeLogPath(path)).size();
-  ASSERT_TRUE(writer.Save(Versioned("3", {MakeUpstream("a", {3})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("3", {NormalizedUpstreamOnPorts("a", {3})})).ok());
   const std::string both = ReadAll(ChangeLogPath(path));
   for (size_t at = first; at < both.size(); ++at) {
     std::string bad = both;
@@ -275,11 +289,11 @@ TEST(SnapshotCacheWriterTest, CorruptRecordEndsTheReplay) {
 TEST(SnapshotCacheWriterTest, StaleLogAfterCompactionIsNotReplayed) {
   const std::string path = TempDir() + "/cache.bin";
   SnapshotCacheWriter writer(path);
-  ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1})})).ok());
-  ASSERT_TRUE(writer.Save(Versioned("2", {MakeUpstream("a", {2})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("1", {NormalizedUpstreamOnPorts("a", {1})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("2", {NormalizedUpstreamOnPorts("a", {2})})).ok());
   const std::string old_log = ReadAll(ChangeLogPath(path));
   // The compaction wrote version 5 whole, then "crashed" before the unlink.
-  ASSERT_TRUE(SaveSnapshotFile(path, Versioned("5", {MakeUpstream("a", {5})})).ok());
+  ASSERT_TRUE(SaveSnapshotFile(path, Versioned("5", {NormalizedUpstreamOnPorts("a", {5})})).ok());
   WriteAll(ChangeLogPath(path), old_log);
   nginx_xds::v1::Snapshot loaded = MustLoad(path);
   EXPECT_EQ(loaded.version(), "5");
@@ -291,15 +305,19 @@ TEST(SnapshotCacheWriterTest, StaleLogAfterCompactionIsNotReplayed) {
 TEST(SnapshotCacheWriterTest, CompactsWhenTheLogOutgrowsTheSnapshot) {
   const std::string path = TempDir() + "/cache.bin";
   SnapshotCacheWriter writer(path, /*compact_min_bytes=*/256);
-  ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1}), MakeUpstream("b", {2})})).ok());
+  ASSERT_TRUE(writer
+                  .Save(Versioned("1", {NormalizedUpstreamOnPorts("a", {1}),
+                                        NormalizedUpstreamOnPorts("b", {2})}))
+                  .ok());
   int version = 1;
   while (writer.compactions() < 2) {
     ++version;
     ASSERT_LT(version, 100) << "never compacted";
-    ASSERT_TRUE(writer
-                    .Save(Versioned(std::to_string(version),
-                                    {MakeUpstream("a", {version}), MakeUpstream("b", {2})}))
-                    .ok());
+    ASSERT_TRUE(
+        writer
+            .Save(Versioned(std::to_string(version), {NormalizedUpstreamOnPorts("a", {version}),
+                                                      NormalizedUpstreamOnPorts("b", {2})}))
+            .ok());
     EXPECT_LE(writer.log_bytes(), 256u);
     nginx_xds::v1::Snapshot loaded = MustLoad(path);
     EXPECT_EQ(loaded.version(), std::to_string(version));
@@ -315,11 +333,11 @@ TEST(SnapshotCacheWriterTest, NewWriterWritesWholeFirst) {
   const std::string path = TempDir() + "/cache.bin";
   {
     SnapshotCacheWriter writer(path);
-    ASSERT_TRUE(writer.Save(Versioned("1", {MakeUpstream("a", {1})})).ok());
-    ASSERT_TRUE(writer.Save(Versioned("2", {MakeUpstream("a", {2})})).ok());
+    ASSERT_TRUE(writer.Save(Versioned("1", {NormalizedUpstreamOnPorts("a", {1})})).ok());
+    ASSERT_TRUE(writer.Save(Versioned("2", {NormalizedUpstreamOnPorts("a", {2})})).ok());
   }
   SnapshotCacheWriter writer(path);
-  ASSERT_TRUE(writer.Save(Versioned("3", {MakeUpstream("a", {3})})).ok());
+  ASSERT_TRUE(writer.Save(Versioned("3", {NormalizedUpstreamOnPorts("a", {3})})).ok());
   EXPECT_EQ(writer.compactions(), 1);
   EXPECT_EQ(access(ChangeLogPath(path).c_str(), F_OK), -1);
   EXPECT_EQ(MustLoad(path).version(), "3");

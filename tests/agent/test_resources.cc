@@ -7,23 +7,6 @@
 namespace nginx_xds {
 namespace testing {
 
-nginx_xds::v1::Upstream MakeUpstream(const std::string& name, std::vector<int> ports) {
-  nginx_xds::v1::Upstream upstream;
-  upstream.set_name(name);
-  upstream.set_zone(absl::StrCat("zone_for_", name));
-  upstream.set_keepalive_requests(kDefaultKeepaliveRequests);
-  upstream.set_keepalive_time_ms(kDefaultKeepaliveTimeMs);
-  upstream.set_keepalive_timeout_ms(kDefaultKeepaliveTimeoutMs);
-  for (int port : ports) {
-    nginx_xds::v1::Server* server = upstream.add_servers();
-    server->set_address(absl::StrCat("127.0.0.1:", port));
-    server->set_weight(kDefaultWeight);
-    server->set_max_fails(kDefaultMaxFails);
-    server->set_fail_timeout(kDefaultFailTimeoutSeconds);
-  }
-  return upstream;
-}
-
 envoy::service::discovery::v3::DiscoveryResponse ClusterResponse(
     const std::string& version, const std::string& nonce,
     const std::vector<nginx_xds::v1::Upstream>& upstreams) {

@@ -10,9 +10,7 @@
 namespace nginx_xds {
 namespace testing {
 
-// A normalized round-robin upstream with one server per port on 127.0.0.1,
-// every default filled in as the control plane would send it.
-nginx_xds::v1::Upstream MakeUpstream(const std::string& name, std::vector<int> ports);
+// Upstreams themselves: tests/testing/upstreams.h (NormalizedUpstreamOnPorts).
 
 // A Cluster response carrying ToCluster() of each upstream.
 envoy::service::discovery::v3::DiscoveryResponse ClusterResponse(

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "tests/agent/fake_ads_server.h"
 #include "tests/agent/test_resources.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
@@ -33,7 +34,7 @@ using testing::EndpointResponse;
 using testing::FakeAdsServer;
 using ::testing::HasSubstr;
 using testing::kWait;
-using testing::MakeUpstream;
+using testing::NormalizedUpstreamOnPorts;
 
 // What the handler saw of one snapshot, read through the accessors.
 struct Seen {
@@ -273,7 +274,7 @@ TEST(XdsAgentTest, EmbedderRejectionBecomesNack) {
   Next(server);
   Next(server);
   EXPECT_EQ(nxa_agent_connected(agent), 1);
-  SendPair(server, "1", {MakeUpstream("backends", {6001})});
+  SendPair(server, "1", {NormalizedUpstreamOnPorts("backends", {6001})});
   ASSERT_TRUE(embedder.Next());
   for (const char* nonce : {"c1", "e1"}) {
     DiscoveryRequest nack = AnswerTo(server, nonce);
@@ -283,7 +284,7 @@ TEST(XdsAgentTest, EmbedderRejectionBecomesNack) {
   }
 
   embedder.SetVerdict(NXA_OK, "");
-  SendPair(server, "2", {MakeUpstream("backends", {6001, 6002})});
+  SendPair(server, "2", {NormalizedUpstreamOnPorts("backends", {6001, 6002})});
   std::optional<Seen> seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_EQ(seen->version, "2");
@@ -346,13 +347,17 @@ TEST(XdsAgentTest, SingleUpstreamRejectionAppliesTheRest) {
   nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder, cache.c_str()));
   Next(server);
   Next(server);
-  SendPair(server, "1", {MakeUpstream("api", {7001}), MakeUpstream("backends", {6001})});
+  SendPair(
+      server, "1",
+      {NormalizedUpstreamOnPorts("api", {7001}), NormalizedUpstreamOnPorts("backends", {6001})});
   ASSERT_TRUE(embedder.Next());
   EXPECT_EQ(AnswerTo(server, "c1").version_info(), "1");
 
   // nginx's message names the upstream already; the NACK does not twice.
   embedder.RejectUpstreams({"api"}, "upstream \"api\": zone \"z\" is full");
-  SendPair(server, "2", {MakeUpstream("api", {7002}), MakeUpstream("backends", {6001, 6002})});
+  SendPair(server, "2",
+           {NormalizedUpstreamOnPorts("api", {7002}),
+            NormalizedUpstreamOnPorts("backends", {6001, 6002})});
   std::optional<Seen> seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_EQ(seen->addresses, (std::vector<std::vector<std::string>>{
@@ -371,8 +376,8 @@ TEST(XdsAgentTest, SingleUpstreamRejectionAppliesTheRest) {
   // Still bad, plus another change and a new upstream that is bad too.
   embedder.RejectUpstreams({"api", "fresh"}, "zone \"z\" is full");
   SendPair(server, "3",
-           {MakeUpstream("api", {7002}), MakeUpstream("backends", {6003}),
-            MakeUpstream("fresh", {8001})});
+           {NormalizedUpstreamOnPorts("api", {7002}), NormalizedUpstreamOnPorts("backends", {6003}),
+            NormalizedUpstreamOnPorts("fresh", {8001})});
   seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_EQ(seen->version, "3");
@@ -386,7 +391,9 @@ TEST(XdsAgentTest, SingleUpstreamRejectionAppliesTheRest) {
   EXPECT_EQ(version, "3");
 
   embedder.RejectUpstreams({}, "");
-  SendPair(server, "4", {MakeUpstream("api", {7004}), MakeUpstream("backends", {6003})});
+  SendPair(
+      server, "4",
+      {NormalizedUpstreamOnPorts("api", {7004}), NormalizedUpstreamOnPorts("backends", {6003})});
   ASSERT_TRUE(embedder.Next());
   for (const char* nonce : {"c4", "e4"}) {
     DiscoveryRequest ack = AnswerTo(server, nonce);
@@ -406,7 +413,7 @@ TEST(XdsAgentTest, RejectionWithoutMessage) {
   nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder));
   Next(server);
   Next(server);
-  SendPair(server, "1", {MakeUpstream("backends", {6001})});
+  SendPair(server, "1", {NormalizedUpstreamOnPorts("backends", {6001})});
   DiscoveryRequest nack = AnswerTo(server, "c1");
   EXPECT_EQ(nack.error_detail().message(), "rejected by nginx");
   DestroyReturns(agent);
@@ -420,7 +427,7 @@ TEST(XdsAgentTest, SnapshotAccessors) {
   Next(server);
   Next(server);
 
-  auto hashed = MakeUpstream("hashed", {6001, 6002});
+  auto hashed = NormalizedUpstreamOnPorts("hashed", {6001, 6002});
   hashed.set_method(nginx_xds::v1::HASH);
   hashed.set_hash_key("$request_uri");
   hashed.set_hash_consistent(true);
@@ -430,7 +437,7 @@ TEST(XdsAgentTest, SnapshotAccessors) {
   hashed.mutable_servers(0)->set_max_conns(100);
   hashed.mutable_servers(1)->set_down(true);
   hashed.mutable_servers(1)->set_max_fails(0);
-  auto plain = MakeUpstream("plain", {7001, 7002});
+  auto plain = NormalizedUpstreamOnPorts("plain", {7001, 7002});
   plain.mutable_servers(1)->set_backup(true);
   plain.mutable_servers(1)->set_fail_timeout(30);
   plain.set_zone("");
@@ -481,7 +488,7 @@ TEST(XdsAgentTest, CacheWrittenAfterAckAndHandedOverWhenUnreachable) {
     nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder, cache.c_str()));
     Next(server);
     Next(server);
-    SendPair(server, "3", {MakeUpstream("backends", {6001, 6002})});
+    SendPair(server, "3", {NormalizedUpstreamOnPorts("backends", {6001, 6002})});
     ASSERT_TRUE(embedder.Next());
     AnswerTo(server, "c3");
     absl::StatusOr<nginx_xds::v1::Snapshot> saved = LoadSnapshotFile(cache);
@@ -514,7 +521,7 @@ TEST(XdsAgentTest, ReachableServerIsNotToldTheUnappliedCachedVersion) {
   const std::string cache = TempPath("snapshot.cache");
   nginx_xds::v1::Snapshot cached;
   cached.set_version("3");
-  *cached.add_upstreams() = MakeUpstream("backends", {6001});
+  *cached.add_upstreams() = NormalizedUpstreamOnPorts("backends", {6001});
   ASSERT_TRUE(SaveSnapshotFile(cache, cached).ok());
 
   FakeAdsServer server;
@@ -525,7 +532,7 @@ TEST(XdsAgentTest, ReachableServerIsNotToldTheUnappliedCachedVersion) {
   EXPECT_TRUE(cds.has_node());
   DiscoveryRequest eds = Next(server);
   EXPECT_EQ(eds.version_info(), "");
-  SendPair(server, "3", {MakeUpstream("backends", {6001})});
+  SendPair(server, "3", {NormalizedUpstreamOnPorts("backends", {6001})});
   std::optional<Seen> seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_EQ(seen->version, "3");
@@ -540,7 +547,7 @@ TEST(XdsAgentTest, CachedSnapshotIsNotAckedAndItsVersionIsReported) {
   const std::string cache = TempPath("snapshot.cache");
   nginx_xds::v1::Snapshot cached;
   cached.set_version("5");
-  *cached.add_upstreams() = MakeUpstream("backends", {6001});
+  *cached.add_upstreams() = NormalizedUpstreamOnPorts("backends", {6001});
   ASSERT_TRUE(SaveSnapshotFile(cache, cached).ok());
 
   UnreachablePort port;
@@ -564,7 +571,7 @@ TEST(XdsAgentTest, CachedSnapshotIsNotAckedAndItsVersionIsReported) {
   EXPECT_EQ(eds.version_info(), "5");
   EXPECT_EQ(eds.response_nonce(), "");
 
-  SendPair(server, "5", {MakeUpstream("backends", {6001})});
+  SendPair(server, "5", {NormalizedUpstreamOnPorts("backends", {6001})});
   for (const char* nonce : {"c5", "e5"}) {
     DiscoveryRequest ack = AnswerTo(server, nonce);
     EXPECT_EQ(ack.version_info(), "5");
@@ -598,7 +605,7 @@ TEST(XdsAgentTest, DestroyWhileWaitingForVerdict) {
   nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder));
   Next(server);
   Next(server);
-  SendPair(server, "1", {MakeUpstream("backends", {6001})});
+  SendPair(server, "1", {NormalizedUpstreamOnPorts("backends", {6001})});
   ASSERT_TRUE(embedder.Next());
   DestroyReturns(agent);
 }
@@ -810,7 +817,9 @@ TEST(XdsAgentTest, DeltasHandOverOnlyWhatChanged) {
   nxa_agent_t* agent = StartAgent(config);
   Next(server);
   Next(server);
-  SendPair(server, "1", {MakeUpstream("api", {7001}), MakeUpstream("backends", {6001})});
+  SendPair(
+      server, "1",
+      {NormalizedUpstreamOnPorts("api", {7001}), NormalizedUpstreamOnPorts("backends", {6001})});
   std::optional<Seen> seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_FALSE(seen->is_delta);
@@ -818,8 +827,8 @@ TEST(XdsAgentTest, DeltasHandOverOnlyWhatChanged) {
   EXPECT_EQ(AnswerTo(server, "c1").version_info(), "1");
 
   SendPair(server, "2",
-           {MakeUpstream("api", {7002}), MakeUpstream("backends", {6001}),
-            MakeUpstream("fresh", {8001})});
+           {NormalizedUpstreamOnPorts("api", {7002}), NormalizedUpstreamOnPorts("backends", {6001}),
+            NormalizedUpstreamOnPorts("fresh", {8001})});
   seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_TRUE(seen->is_delta);
@@ -830,7 +839,7 @@ TEST(XdsAgentTest, DeltasHandOverOnlyWhatChanged) {
   EXPECT_TRUE(seen->removed.empty());
   EXPECT_EQ(AnswerTo(server, "c2").version_info(), "2");
 
-  SendPair(server, "3", {MakeUpstream("api", {7002})});
+  SendPair(server, "3", {NormalizedUpstreamOnPorts("api", {7002})});
   seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_TRUE(seen->is_delta);
@@ -851,12 +860,16 @@ TEST(XdsAgentTest, DeltasAfterRejectionsOfferTheRejectedAgain) {
   nxa_agent_t* agent = StartAgent(config);
   Next(server);
   Next(server);
-  SendPair(server, "1", {MakeUpstream("api", {7001}), MakeUpstream("backends", {6001})});
+  SendPair(
+      server, "1",
+      {NormalizedUpstreamOnPorts("api", {7001}), NormalizedUpstreamOnPorts("backends", {6001})});
   ASSERT_TRUE(embedder.Next());
   EXPECT_EQ(AnswerTo(server, "c1").version_info(), "1");
 
   embedder.RejectUpstreams({"api"}, "zone \"z\" is full");
-  SendPair(server, "2", {MakeUpstream("api", {7002}), MakeUpstream("backends", {6002})});
+  SendPair(
+      server, "2",
+      {NormalizedUpstreamOnPorts("api", {7002}), NormalizedUpstreamOnPorts("backends", {6002})});
   std::optional<Seen> seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "backends"}));
@@ -865,7 +878,9 @@ TEST(XdsAgentTest, DeltasAfterRejectionsOfferTheRejectedAgain) {
   // The embedder refuses version 3 whole: it runs what it ran.
   embedder.RejectUpstreams({}, "");
   embedder.SetVerdict(NXA_ERROR, "refused");
-  SendPair(server, "3", {MakeUpstream("api", {7002}), MakeUpstream("backends", {6003})});
+  SendPair(
+      server, "3",
+      {NormalizedUpstreamOnPorts("api", {7002}), NormalizedUpstreamOnPorts("backends", {6003})});
   seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_TRUE(seen->is_delta);
@@ -873,7 +888,9 @@ TEST(XdsAgentTest, DeltasAfterRejectionsOfferTheRejectedAgain) {
   EXPECT_EQ(AnswerTo(server, "c3").version_info(), "1");
 
   embedder.SetVerdict(NXA_OK, "");
-  SendPair(server, "4", {MakeUpstream("api", {7002}), MakeUpstream("backends", {6002})});
+  SendPair(
+      server, "4",
+      {NormalizedUpstreamOnPorts("api", {7002}), NormalizedUpstreamOnPorts("backends", {6002})});
   seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_TRUE(seen->is_delta);
@@ -893,19 +910,25 @@ TEST(XdsAgentTest, WantFullHandsOverTheNextWhole) {
   nxa_agent_t* agent = StartAgent(config);
   Next(server);
   Next(server);
-  SendPair(server, "1", {MakeUpstream("api", {7001}), MakeUpstream("backends", {6001})});
+  SendPair(
+      server, "1",
+      {NormalizedUpstreamOnPorts("api", {7001}), NormalizedUpstreamOnPorts("backends", {6001})});
   ASSERT_TRUE(embedder.Next());
   EXPECT_EQ(AnswerTo(server, "c1").version_info(), "1");
 
   nxa_agent_want_full(agent);
-  SendPair(server, "2", {MakeUpstream("api", {7002}), MakeUpstream("backends", {6001})});
+  SendPair(
+      server, "2",
+      {NormalizedUpstreamOnPorts("api", {7002}), NormalizedUpstreamOnPorts("backends", {6001})});
   std::optional<Seen> seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_FALSE(seen->is_delta);
   EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "backends"}));
   EXPECT_EQ(AnswerTo(server, "c2").version_info(), "2");
 
-  SendPair(server, "3", {MakeUpstream("api", {7003}), MakeUpstream("backends", {6001})});
+  SendPair(
+      server, "3",
+      {NormalizedUpstreamOnPorts("api", {7003}), NormalizedUpstreamOnPorts("backends", {6001})});
   seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_TRUE(seen->is_delta);
@@ -926,9 +949,10 @@ TEST(XdsAgentTest, CachedSnapshotIsWholeAndDeltasAreOptIn) {
   nxa_agent_t* agent = StartAgent(Config(server.address(), &embedder));
   Next(server);
   Next(server);
-  SendPair(server, "1", {MakeUpstream("api", {7001})});
+  SendPair(server, "1", {NormalizedUpstreamOnPorts("api", {7001})});
   ASSERT_TRUE(embedder.Next());
-  SendPair(server, "2", {MakeUpstream("api", {7002}), MakeUpstream("b", {6001})});
+  SendPair(server, "2",
+           {NormalizedUpstreamOnPorts("api", {7002}), NormalizedUpstreamOnPorts("b", {6001})});
   std::optional<Seen> seen = embedder.Next();
   ASSERT_TRUE(seen);
   EXPECT_FALSE(seen->is_delta);

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/agent/fake_ads_server.h"
 #include "tests/agent/test_resources.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
@@ -19,7 +20,7 @@ using testing::ClusterResponse;
 using testing::EndpointResponse;
 using testing::FakeAdsServer;
 using testing::kWait;
-using testing::MakeUpstream;
+using testing::NormalizedUpstreamOnPorts;
 
 // Collects the snapshots handed over and answers them with `verdict`.
 class Embedder {
@@ -119,7 +120,7 @@ class XdsClientTest : public ::testing::Test {
 // request only, subscriptions are wildcard, and an ACK carries version and nonce.
 TEST_F(XdsClientTest, NodeOnFirstRequestAndAckCarriesVersionAndNonce) {
   XdsClientOptions options = Options(server_.address());
-  options.static_upstreams.push_back(MakeUpstream("static1", {8080}));
+  options.static_upstreams.push_back(NormalizedUpstreamOnPorts("static1", {8080}));
   XdsClient client(options, embedder_.Handler(), nullptr);
   ASSERT_TRUE(client.Start().ok());
 
@@ -151,7 +152,7 @@ TEST_F(XdsClientTest, NodeOnFirstRequestAndAckCarriesVersionAndNonce) {
   EXPECT_FALSE(eds.has_node());
   EXPECT_EQ(eds.resource_names_size(), 0);
 
-  SendPair("1", {MakeUpstream("backends", {6001})});
+  SendPair("1", {NormalizedUpstreamOnPorts("backends", {6001})});
   std::optional<Embedder::Handed> handed = embedder_.Next();
   ASSERT_TRUE(handed);
   EXPECT_EQ(handed->snapshot.version(), "1");
@@ -165,7 +166,7 @@ TEST_F(XdsClientTest, InvalidResourceIsNackedAndLastGoodKept) {
   XdsClient client(Options(server_.address()), embedder_.Handler(), nullptr);
   ASSERT_TRUE(client.Start().ok());
   ExpectSubscriptions("");
-  const auto backends = MakeUpstream("backends", {6001, 6002});
+  const auto backends = NormalizedUpstreamOnPorts("backends", {6001, 6002});
   SendPair("1", {backends});
   ASSERT_TRUE(embedder_.Next());
   ExpectAcks("1");
@@ -216,7 +217,7 @@ TEST_F(XdsClientTest, InvalidResourceIsNackedAndLastGoodKept) {
 
   // The next good version is applied whole; the duplicate never reached the
   // embedder.
-  SendPair("4", {backends, MakeUpstream("api", {7001})});
+  SendPair("4", {backends, NormalizedUpstreamOnPorts("api", {7001})});
   handed = embedder_.Next();
   ASSERT_TRUE(handed);
   EXPECT_EQ(handed->snapshot.version(), "4");
@@ -230,7 +231,7 @@ TEST_F(XdsClientTest, ReconnectsAfterStreamEnds) {
   XdsClient client(Options(server_.address()), embedder_.Handler(), nullptr);
   ASSERT_TRUE(client.Start().ok());
   ExpectSubscriptions("");
-  const auto backends = MakeUpstream("backends", {6001});
+  const auto backends = NormalizedUpstreamOnPorts("backends", {6001});
   SendPair("1", {backends});
   ASSERT_TRUE(embedder_.Next());
   ExpectAcks("1");
@@ -247,7 +248,7 @@ TEST_F(XdsClientTest, ReconnectsAfterStreamEnds) {
 
   SendPair("1", {backends});
   ExpectAcks("1");
-  SendPair("2", {backends, MakeUpstream("api", {7001})});
+  SendPair("2", {backends, NormalizedUpstreamOnPorts("api", {7001})});
   std::optional<Embedder::Handed> handed = embedder_.Next();
   ASSERT_TRUE(handed);
   EXPECT_EQ(handed->snapshot.version(), "2");
@@ -263,7 +264,7 @@ TEST_F(XdsClientTest, SupersededResponseIsAnsweredWithoutNack) {
   XdsClient client(Options(server_.address()), embedder_.Handler(), nullptr);
   ASSERT_TRUE(client.Start().ok());
   ExpectSubscriptions("");
-  const auto backends = MakeUpstream("backends", {6001});
+  const auto backends = NormalizedUpstreamOnPorts("backends", {6001});
   ASSERT_TRUE(server_.Send(ClusterResponse("0", "c0", {})));
   ASSERT_TRUE(server_.Send(EndpointResponse("1", "e1", {backends})));
   DiscoveryRequest answer = Next(server_);
@@ -287,8 +288,10 @@ TEST(XdsClientRejectTest, EmbedderRejectionIsNacked) {
   ASSERT_TRUE(client.Start().ok());
   Next(server);
   Next(server);
-  ASSERT_TRUE(server.Send(ClusterResponse("1", "c1", {MakeUpstream("backends", {6001})})));
-  ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", {MakeUpstream("backends", {6001})})));
+  ASSERT_TRUE(
+      server.Send(ClusterResponse("1", "c1", {NormalizedUpstreamOnPorts("backends", {6001})})));
+  ASSERT_TRUE(
+      server.Send(EndpointResponse("1", "e1", {NormalizedUpstreamOnPorts("backends", {6001})})));
   ASSERT_TRUE(embedder.Next());
   for (const char* nonce : {"c1", "e1"}) {
     DiscoveryRequest nack = Next(server);

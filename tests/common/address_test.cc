@@ -18,6 +18,7 @@ using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// Validate that an IPv4 address with a port parses as IPv4.
 TEST(ParseServerAddressTest, ParsesIpv4WithPort) {
   absl::StatusOr<ServerAddress> address = ParseServerAddress("10.0.0.1:8080", 0);
   ASSERT_TRUE(address.ok()) << address.status();
@@ -27,12 +28,14 @@ TEST(ParseServerAddressTest, ParsesIpv4WithPort) {
   EXPECT_EQ(address->ToString(), "10.0.0.1:8080");
 }
 
+// Validate that an address without a port takes the default one.
 TEST(ParseServerAddressTest, MissingPortBecomesDefaultPort) {
   absl::StatusOr<ServerAddress> address = ParseServerAddress("10.0.0.1", 80);
   ASSERT_TRUE(address.ok()) << address.status();
   EXPECT_EQ(address->ToString(), "10.0.0.1:80");
 }
 
+// Validate that with no default port (0) a port is required.
 TEST(ParseServerAddressTest, ZeroDefaultPortRequiresAPort) {
   absl::StatusOr<ServerAddress> address = ParseServerAddress("10.0.0.1", 0);
   ASSERT_FALSE(address.ok());
@@ -40,6 +43,7 @@ TEST(ParseServerAddressTest, ZeroDefaultPortRequiresAPort) {
   EXPECT_EQ(address.status().message(), "address \"10.0.0.1\": missing port");
 }
 
+// Validate that an IPv6 literal is written in canonical form.
 TEST(ParseServerAddressTest, CanonicalizesIpv6Literal) {
   absl::StatusOr<ServerAddress> address = ParseServerAddress("[0:0:0:0:0:0:0:1]:8080", 0);
   ASSERT_TRUE(address.ok()) << address.status();
@@ -49,12 +53,15 @@ TEST(ParseServerAddressTest, CanonicalizesIpv6Literal) {
   EXPECT_EQ(address->ToString(), "[::1]:8080");
 }
 
+// Validate that a bracketed IPv6 address without a port takes the default
+// port and is lower-cased.
 TEST(ParseServerAddressTest, Ipv6WithoutPortTakesDefaultPort) {
   absl::StatusOr<ServerAddress> address = ParseServerAddress("[2001:DB8::1]", 80);
   ASSERT_TRUE(address.ok()) << address.status();
   EXPECT_EQ(address->ToString(), "[2001:db8::1]:80");
 }
 
+// Validate that a unix: socket parses and takes no port.
 TEST(ParseServerAddressTest, ParsesUnixSocketWithoutPort) {
   absl::StatusOr<ServerAddress> address = ParseServerAddress("unix:/run/app.sock", 80);
   ASSERT_TRUE(address.ok()) << address.status();
@@ -73,6 +80,7 @@ TEST(ParseServerAddressTest, ParsesUnixPrefixInAnyCase) {
   EXPECT_EQ(address->ToString(), "unix:/run/app.sock");
 }
 
+// Validate that a host name with a port parses as a host name.
 TEST(ParseServerAddressTest, ParsesHostNameWithPort) {
   absl::StatusOr<ServerAddress> address = ParseServerAddress("backend-1.example.com:8080", 0);
   ASSERT_TRUE(address.ok()) << address.status();
@@ -81,6 +89,7 @@ TEST(ParseServerAddressTest, ParsesHostNameWithPort) {
   EXPECT_EQ(address->ToString(), "backend-1.example.com:8080");
 }
 
+// Validate that ports 1 and 65535 are accepted.
 TEST(ParseServerAddressTest, AcceptsPortBounds) {
   EXPECT_TRUE(ParseServerAddress("10.0.0.1:1", 0).ok());
   EXPECT_TRUE(ParseServerAddress("10.0.0.1:65535", 0).ok());
@@ -93,6 +102,7 @@ struct Rejection {
 
 class ParseServerAddressRejectionTest : public ::testing::TestWithParam<Rejection> {};
 
+// Validate that each malformed address is INVALID_ARGUMENT naming it.
 TEST_P(ParseServerAddressRejectionTest, RejectsWithInvalidArgumentNamingIt) {
   const Rejection& rejection = GetParam();
   absl::StatusOr<ServerAddress> address = ParseServerAddress(rejection.text, 80);
@@ -134,6 +144,7 @@ INSTANTIATE_TEST_SUITE_P(
         Rejection{std::string(64, 'a') + ".com:80",
                   "invalid host name \"" + std::string(64, 'a') + ".com\""}));
 
+// Validate that resolving an IP address returns it unchanged.
 TEST(ResolveServerAddressTest, ReturnsIpAddressesUnchanged) {
   ServerAddress address = *ParseServerAddress("[::1]:8080", 0);
   absl::StatusOr<std::vector<ServerAddress>> resolved = ResolveServerAddress(address);
@@ -142,6 +153,7 @@ TEST(ResolveServerAddressTest, ReturnsIpAddressesUnchanged) {
   EXPECT_EQ((*resolved)[0].ToString(), "[::1]:8080");
 }
 
+// Validate that resolving a unix socket returns it unchanged.
 TEST(ResolveServerAddressTest, ReturnsUnixSocketUnchanged) {
   ServerAddress address = *ParseServerAddress("unix:/run/app.sock", 0);
   absl::StatusOr<std::vector<ServerAddress>> resolved = ResolveServerAddress(address);
@@ -150,6 +162,7 @@ TEST(ResolveServerAddressTest, ReturnsUnixSocketUnchanged) {
   EXPECT_EQ((*resolved)[0].ToString(), "unix:/run/app.sock");
 }
 
+// Validate that localhost resolves to loopback addresses, keeping the port.
 TEST(ResolveServerAddressTest, ResolvesLocalhostToLoopbackKeepingThePort) {
   ServerAddress address = *ParseServerAddress("localhost:8080", 0);
   absl::StatusOr<std::vector<ServerAddress>> resolved = ResolveServerAddress(address);

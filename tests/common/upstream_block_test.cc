@@ -38,6 +38,8 @@ std::string ParseError(absl::string_view body) {
   return std::string(upstream.status().message());
 }
 
+// Validate that a body splits into commands and words as nginx's
+// configuration parser splits them.
 TEST(TokenizeBlockTest, SplitsDirectivesAsNginxReadsThem) {
   EXPECT_THAT(Words("server 127.0.0.1:8089;server 127.0.0.1:8088;"),
               ElementsAre(ElementsAre("server", "127.0.0.1:8089"),
@@ -48,6 +50,8 @@ TEST(TokenizeBlockTest, SplitsDirectivesAsNginxReadsThem) {
   EXPECT_THAT(Words("# only a comment\n"), ElementsAre());
 }
 
+// Validate that '#' starts a comment to the end of the line, except inside
+// a word.
 TEST(TokenizeBlockTest, CommentsRunToTheEndOfTheLine) {
   EXPECT_THAT(Words("server a:1; # server b:2;\nleast_conn;"),
               ElementsAre(ElementsAre("server", "a:1"), ElementsAre("least_conn")));
@@ -55,6 +59,7 @@ TEST(TokenizeBlockTest, CommentsRunToTheEndOfTheLine) {
   EXPECT_THAT(Words("hash a#b;"), ElementsAre(ElementsAre("hash", "a#b")));
 }
 
+// Validate nginx's quotes and backslash escapes.
 TEST(TokenizeBlockTest, QuotesAndEscapes) {
   EXPECT_THAT(Words("hash \"$host $uri\" consistent;"),
               ElementsAre(ElementsAre("hash", "$host $uri", "consistent")));
@@ -64,10 +69,12 @@ TEST(TokenizeBlockTest, QuotesAndEscapes) {
   EXPECT_THAT(Words(R"(hash "";)"), ElementsAre(ElementsAre("hash", "")));
 }
 
+// Validate that the braces of ${variable} belong to the word.
 TEST(TokenizeBlockTest, BracesOfAVariableBelongToTheWord) {
   EXPECT_THAT(Words("hash ${request_uri}x;"), ElementsAre(ElementsAre("hash", "${request_uri}x")));
 }
 
+// Validate that a tokenizing error names the command by number and text.
 TEST(TokenizeBlockTest, ErrorsNameTheCommand) {
   EXPECT_THAT(TokenizeError("server a:1;\nserver b:2"),
               HasSubstr("command 2 (server b:2): unexpected end of body"));
@@ -80,6 +87,7 @@ TEST(TokenizeBlockTest, ErrorsNameTheCommand) {
   EXPECT_THAT(TokenizeError("hash \xff;"), HasSubstr("byte 0xff at offset 5"));
 }
 
+// Validate time values in seconds as nginx's ngx_parse_time reads them.
 TEST(ParseNginxTimeTest, SecondsAsNginxReadsThem) {
   struct Case {
     const char* text;
@@ -93,6 +101,7 @@ TEST(ParseNginxTimeTest, SecondsAsNginxReadsThem) {
   }
 }
 
+// Validate time values in milliseconds as nginx's ngx_parse_time reads them.
 TEST(ParseNginxTimeTest, MillisecondsAsNginxReadsThem) {
   struct Case {
     const char* text;
@@ -117,6 +126,7 @@ TEST(ParseNginxTimeTest, AcceptsWhatNginxAccepts) {
   EXPECT_EQ(*ParseNginxTime("00010", true), 10u);
 }
 
+// Validate that the time values nginx refuses are refused.
 TEST(ParseNginxTimeTest, RejectsWhatNginxRejects) {
   for (const char* text :
        {"", "s", "10x", "1.5s", "-1", "30s1m", "1m1m", "1s 1m", "99999999999999999999", "500ms"}) {
@@ -127,6 +137,7 @@ TEST(ParseNginxTimeTest, RejectsWhatNginxRejects) {
   }
 }
 
+// Validate that every directive and server parameter a block takes is read.
 TEST(ParseUpstreamBlockTest, EverythingAnUpstreamBlockTakes) {
   auto upstream = ParseUpstreamBlock(
       "hash $request_uri consistent;\n"
@@ -153,6 +164,7 @@ TEST(ParseUpstreamBlockTest, EverythingAnUpstreamBlockTakes) {
   EXPECT_EQ(upstream->keepalive_timeout_ms(), 30000u);
 }
 
+// Validate the method each balancing directive selects, the last one winning.
 TEST(ParseUpstreamBlockTest, Methods) {
   for (auto [body, method] : std::vector<std::pair<std::string, v1::Method>>{
            {"server a:1;", v1::ROUND_ROBIN},
@@ -214,6 +226,7 @@ TEST(ParseUpstreamBlockTest, BackupDependsOnTheMethodBeforeIt) {
               HasSubstr("does not support parameter \"backup\""));
 }
 
+// Validate that every error names the command and gives nginx's own reason.
 TEST(ParseUpstreamBlockTest, EveryErrorNamesTheCommandAndNginxsReason) {
   EXPECT_THAT(ParseError("server;"),
               HasSubstr("command 1 (server): invalid number of arguments in \"server\" directive"));
@@ -268,6 +281,7 @@ TEST(ParseUpstreamBlockTest, EveryErrorNamesTheCommandAndNginxsReason) {
   EXPECT_THAT(ParseError("keepalive_time 100d; server a:1;"), HasSubstr("is too long"));
 }
 
+// Validate that a long command is cut short in messages.
 TEST(ParseUpstreamBlockTest, LongCommandsAreCutInMessages) {
   std::string body = "server a:1 " + std::string(200, 'x') + ";";
   std::string message = ParseError(body);

@@ -57,11 +57,14 @@ absl::Status Normalize(Upstream* upstream) {
   return NormalizeUpstream(upstream, resolver.AsResolver());
 }
 
+// Validate that names of [A-Za-z0-9._-] up to the length limit pass.
 TEST(ValidateNameTest, AcceptsLettersDigitsDotsUnderscoresAndHyphens) {
   EXPECT_TRUE(ValidateName("upstream", "Backend_1.prod-eu").ok());
   EXPECT_TRUE(ValidateName("upstream", std::string(kMaxNameLength, 'a')).ok());
 }
 
+// Validate that empty, too long and odd-character names are refused,
+// the message naming what kind of name it was.
 TEST(ValidateNameTest, RejectsEmptyLongAndOddCharactersNamingWhat) {
   absl::Status status = ValidateName("fleet", "");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
@@ -71,10 +74,12 @@ TEST(ValidateNameTest, RejectsEmptyLongAndOddCharactersNamingWhat) {
   EXPECT_FALSE(ValidateName("upstream", "a/b").ok());
 }
 
+// Validate that an upstream's key is its name in lower case.
 TEST(UpstreamKeyTest, IsTheLowerCaseName) {
   EXPECT_EQ(UpstreamKey("BackEnds.Prod"), "backends.prod");
 }
 
+// Validate that unset fields take nginx's defaults.
 TEST(NormalizeUpstreamTest, FillsNginxDefaults) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "backends"
@@ -94,6 +99,7 @@ TEST(NormalizeUpstreamTest, FillsNginxDefaults) {
   EXPECT_EQ(server.fail_timeout(), kDefaultFailTimeoutSeconds);
 }
 
+// Validate that explicit settings, zeroes included, are kept.
 TEST(NormalizeUpstreamTest, KeepsExplicitSettingsIncludingZeroes) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "backends"
@@ -121,6 +127,7 @@ TEST(NormalizeUpstreamTest, KeepsExplicitSettingsIncludingZeroes) {
   EXPECT_TRUE(server.down());
 }
 
+// Validate that IPv6 and unix addresses are put in canonical form.
 TEST(NormalizeUpstreamTest, CanonicalizesIpv6AndUnixAddresses) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "backends"
@@ -132,6 +139,7 @@ TEST(NormalizeUpstreamTest, CanonicalizesIpv6AndUnixAddresses) {
   EXPECT_EQ(upstream.servers(1).address(), "unix:/run/app.sock");
 }
 
+// Validate that normalizing a normalized upstream changes nothing.
 TEST(NormalizeUpstreamTest, IsIdempotent) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "backends"
@@ -148,6 +156,8 @@ TEST(NormalizeUpstreamTest, IsIdempotent) {
   EXPECT_TRUE(ValidateNormalizedUpstream(upstream).ok());
 }
 
+// Validate that a host name becomes one server per address, in its place,
+// keeping the host name.
 TEST(NormalizeUpstreamTest, ResolvesHostNameIntoOneServerPerAddressInPlace) {
   FakeResolver resolver;
   resolver.Add("backend.local", {"10.0.0.1", "[::2]"});
@@ -172,6 +182,7 @@ TEST(NormalizeUpstreamTest, ResolvesHostNameIntoOneServerPerAddressInPlace) {
   EXPECT_EQ(upstream.servers(3).address(), "10.0.0.10:80");
 }
 
+// Validate that an unknown host name is INVALID_ARGUMENT naming the server.
 TEST(NormalizeUpstreamTest, UnknownHostNameIsInvalidArgumentNamingTheServer) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "backends"
@@ -183,6 +194,7 @@ TEST(NormalizeUpstreamTest, UnknownHostNameIsInvalidArgumentNamingTheServer) {
             "host not found in upstream \"nowhere.local:80\": host \"nowhere.local\": not found");
 }
 
+// Validate that a resolver outage stays UNAVAILABLE, not a bad request.
 TEST(NormalizeUpstreamTest, ResolverOutageStaysUnavailable) {
   AddressResolver failing = [](const ServerAddress&) -> absl::StatusOr<std::vector<ServerAddress>> {
     return absl::UnavailableError("resolver down");
@@ -194,6 +206,7 @@ TEST(NormalizeUpstreamTest, ResolverOutageStaysUnavailable) {
   EXPECT_EQ(NormalizeUpstream(&upstream, failing).code(), absl::StatusCode::kUnavailable);
 }
 
+// Validate that addresses equal once canonical are duplicates.
 TEST(NormalizeUpstreamTest, RejectsDuplicateAddressesAfterCanonicalForm) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "backends"
@@ -205,6 +218,7 @@ TEST(NormalizeUpstreamTest, RejectsDuplicateAddressesAfterCanonicalForm) {
   EXPECT_EQ(status.message(), "server \"10.0.0.1:80\": duplicate address");
 }
 
+// Validate that a resolved address that duplicates a listed one is refused.
 TEST(NormalizeUpstreamTest, RejectsResolvedAddressThatDuplicatesAListedOne) {
   FakeResolver resolver;
   resolver.Add("backend.local", {"10.0.0.1"});
@@ -217,6 +231,7 @@ TEST(NormalizeUpstreamTest, RejectsResolvedAddressThatDuplicatesAListedOne) {
   EXPECT_EQ(status.message(), "server \"10.0.0.1:80\": duplicate address");
 }
 
+// Validate that a port out of range is refused naming the server.
 TEST(NormalizeUpstreamTest, PortOutOfRangeNamesTheServer) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "backends"
@@ -227,6 +242,7 @@ TEST(NormalizeUpstreamTest, PortOutOfRangeNamesTheServer) {
   EXPECT_EQ(status.message(), "server \"10.0.0.1:0\": port must be 1-65535");
 }
 
+// Validate that on error the upstream is left as it was.
 TEST(NormalizeUpstreamTest, LeavesUpstreamUnchangedOnError) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "backends"
@@ -246,6 +262,7 @@ struct BadUpstream {
 
 class NormalizeUpstreamRejectionTest : public ::testing::TestWithParam<BadUpstream> {};
 
+// Validate that each bad field is INVALID_ARGUMENT naming the field and value.
 TEST_P(NormalizeUpstreamRejectionTest, RejectsWithMessageNamingTheField) {
   Upstream upstream = ParseUpstream(GetParam().text);
   absl::Status status = Normalize(&upstream);
@@ -352,6 +369,7 @@ TEST(NormalizeUpstreamTest, DownPrimaryAndBackupIsEnough) {
   EXPECT_TRUE(Normalize(&upstream).ok());
 }
 
+// Validate that a method number the enum lacks is refused.
 TEST(NormalizeUpstreamTest, RejectsUnknownMethodNumber) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "b"
@@ -361,6 +379,7 @@ TEST(NormalizeUpstreamTest, RejectsUnknownMethodNumber) {
   EXPECT_EQ(Normalize(&upstream).message(), "upstream \"b\": unknown method 9");
 }
 
+// Validate that more servers than the limit are refused.
 TEST(NormalizeUpstreamTest, RejectsMoreServersThanTheLimit) {
   Upstream upstream;
   upstream.set_name("big");
@@ -372,6 +391,7 @@ TEST(NormalizeUpstreamTest, RejectsMoreServersThanTheLimit) {
   EXPECT_EQ(status.message(), "upstream \"big\": more than 4096 servers");
 }
 
+// Validate that the agent's check refuses a host name still unresolved.
 TEST(ValidateNormalizedUpstreamTest, RejectsUnresolvedHostName) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "b"
@@ -384,6 +404,7 @@ TEST(ValidateNormalizedUpstreamTest, RejectsUnresolvedHostName) {
             "server \"backend.local:80\": host name is not resolved");
 }
 
+// Validate that the agent's check refuses an address not in canonical form.
 TEST(ValidateNormalizedUpstreamTest, RejectsNonCanonicalAddress) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "b"
@@ -396,6 +417,7 @@ TEST(ValidateNormalizedUpstreamTest, RejectsNonCanonicalAddress) {
             "server \"[0::1]:80\": not in canonical form \"[::1]:80\"");
 }
 
+// Validate that the agent's check refuses unset defaults.
 TEST(ValidateNormalizedUpstreamTest, RejectsUnsetDefaults) {
   Upstream upstream = ParseUpstream(R"pb(
     name: "b"
@@ -407,6 +429,16 @@ TEST(ValidateNormalizedUpstreamTest, RejectsUnsetDefaults) {
   EXPECT_EQ(ValidateNormalizedUpstream(upstream).message(),
             "server \"10.0.0.1:80\": weight, max_fails and fail_timeout must be "
             "set");
+}
+
+// Validate the one default-fleet fallback: an empty fleet is "default",
+// any other is kept and must be a valid name.
+TEST(ResolveFleetTest, EmptyIsDefaultOthersValidated) {
+  EXPECT_EQ(FleetOrDefault(""), "default");
+  EXPECT_EQ(FleetOrDefault("web"), "web");
+  EXPECT_EQ(ResolveFleet("").value(), "default");
+  EXPECT_EQ(ResolveFleet("web").value(), "web");
+  EXPECT_EQ(ResolveFleet("a b").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -57,10 +57,12 @@ struct MethodCase {
 
 class MethodMappingTest : public ::testing::TestWithParam<MethodCase> {};
 
+// Validate the lb_policy each nginx method maps to.
 TEST_P(MethodMappingTest, LbPolicyApproximatesTheMethod) {
   EXPECT_EQ(ToCluster(Normalized(GetParam().upstream)).lb_policy(), GetParam().policy);
 }
 
+// Validate that every method survives ToCluster/ToLoadAssignment and FromXds.
 TEST_P(MethodMappingTest, RoundTripsThroughXds) {
   ExpectRoundTrip(Normalized(GetParam().upstream));
 }
@@ -106,6 +108,7 @@ INSTANTIATE_TEST_SUITE_P(
                                  Cluster::RANDOM}),
     [](const ::testing::TestParamInfo<MethodCase>& info) { return info.param.name; });
 
+// Validate that the Cluster is EDS over ADS (v3), named after the upstream.
 TEST(ToClusterTest, IsEdsOverAdsV3NamedAfterTheUpstream) {
   Cluster cluster = ToCluster(Normalized(R"pb(
     name: "Backends"
@@ -118,6 +121,7 @@ TEST(ToClusterTest, IsEdsOverAdsV3NamedAfterTheUpstream) {
             envoy::config::core::v3::V3);
 }
 
+// Validate that default settings leave the nginx metadata empty.
 TEST(ToClusterTest, DefaultSettingsLeaveNginxMetadataEmpty) {
   Cluster cluster = ToCluster(Normalized(R"pb(
     name: "b"
@@ -126,6 +130,8 @@ TEST(ToClusterTest, DefaultSettingsLeaveNginxMetadataEmpty) {
   EXPECT_EQ(NginxMetadata(cluster).fields_size(), 0);
 }
 
+// Validate that non-default settings (hash key, zone, keepalive) go to the
+// nginx metadata.
 TEST(ToClusterTest, NonDefaultSettingsGoToNginxMetadata) {
   Cluster cluster = ToCluster(Normalized(R"pb(
     name: "b"
@@ -195,6 +201,8 @@ TEST(ToLoadAssignmentTest, LocalityWeightIsTheServerWeight) {
             envoy::config::core::v3::DRAINING);
 }
 
+// Validate that weight, down and the other server settings map onto the
+// endpoint's fields and metadata.
 TEST(ToLoadAssignmentTest, ServerSettingsMapToEndpointFields) {
   ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
     name: "b"
@@ -214,6 +222,7 @@ TEST(ToLoadAssignmentTest, ServerSettingsMapToEndpointFields) {
   EXPECT_EQ(NginxMetadata(up).fields().at("max_conns").number_value(), 9);
 }
 
+// Validate that a unix socket becomes a Pipe address.
 TEST(ToLoadAssignmentTest, UnixSocketBecomesPipe) {
   ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
     name: "b"
@@ -224,6 +233,7 @@ TEST(ToLoadAssignmentTest, UnixSocketBecomesPipe) {
   EXPECT_EQ(address.pipe().path(), "/run/app.sock");
 }
 
+// Validate that an IPv6 address becomes a socket address without brackets.
 TEST(ToLoadAssignmentTest, Ipv6BecomesSocketAddressWithoutBrackets) {
   ClusterLoadAssignment assignment = ToLoadAssignment(Normalized(R"pb(
     name: "b"
@@ -235,6 +245,7 @@ TEST(ToLoadAssignmentTest, Ipv6BecomesSocketAddressWithoutBrackets) {
   EXPECT_EQ(socket.port_value(), 443u);
 }
 
+// Validate that the round trip keeps backups interleaved in list order.
 TEST(XdsRoundTripTest, KeepsInterleavedBackupOrder) {
   ExpectRoundTrip(Normalized(R"pb(
     name: "b"
@@ -246,6 +257,7 @@ TEST(XdsRoundTripTest, KeepsInterleavedBackupOrder) {
   )pb"));
 }
 
+// Validate that the round trip keeps down servers.
 TEST(XdsRoundTripTest, KeepsDownServers) {
   ExpectRoundTrip(Normalized(R"pb(
     name: "b"
@@ -301,6 +313,7 @@ TEST(XdsRoundTripTest, KeepsBackupsWithHash) {
   )pb"));
 }
 
+// Validate that the round trip keeps unix sockets and IPv6 addresses.
 TEST(XdsRoundTripTest, KeepsUnixSocketsAndIpv6) {
   ExpectRoundTrip(Normalized(R"pb(
     name: "b"
@@ -310,6 +323,8 @@ TEST(XdsRoundTripTest, KeepsUnixSocketsAndIpv6) {
   )pb"));
 }
 
+// Validate that the round trip keeps a resolved server's host name and
+// every non-default setting.
 TEST(XdsRoundTripTest, KeepsResolvedHostNameAndEveryNonDefaultSetting) {
   Upstream upstream = Normalized(R"pb(
     name: "Backends"
@@ -325,6 +340,8 @@ TEST(XdsRoundTripTest, KeepsResolvedHostNameAndEveryNonDefaultSetting) {
   ExpectRoundTrip(upstream);
 }
 
+// Validate that endpoints without an index (a generic xDS server's) are
+// taken in the order received.
 TEST(FromXdsTest, AcceptsEndpointsWithoutIndexInReceivedOrder) {
   Upstream upstream = Normalized(R"pb(
     name: "b"
@@ -374,6 +391,7 @@ class FromXdsRejectionTest : public ::testing::Test {
   ClusterLoadAssignment assignment_;
 };
 
+// Validate that FromXds refuses an assignment named after another cluster.
 TEST_F(FromXdsRejectionTest, MismatchedClusterName) {
   assignment_.set_cluster_name("other");
   ExpectRejected(
@@ -381,28 +399,33 @@ TEST_F(FromXdsRejectionTest, MismatchedClusterName) {
       "ClusterLoadAssignment differs");
 }
 
+// Validate that FromXds refuses port 0.
 TEST_F(FromXdsRejectionTest, PortZero) {
   Endpoint(2)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_port_value(0);
   ExpectRejected("cluster \"backends\": endpoint 2: port 0 out of range 1-65535");
 }
 
+// Validate that FromXds refuses a port above 65535.
 TEST_F(FromXdsRejectionTest, PortAboveRange) {
   Endpoint(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_port_value(
       65536);
   ExpectRejected("cluster \"backends\": endpoint 0: port 65536 out of range 1-65535");
 }
 
+// Validate that FromXds refuses a load_balancing_weight of 0.
 TEST_F(FromXdsRejectionTest, ZeroWeight) {
   Endpoint(1)->mutable_load_balancing_weight()->set_value(0);
   ExpectRejected("cluster \"backends\": endpoint 1: weight 0 out of range 1-1000000");
 }
 
+// Validate that FromXds refuses a metadata weight other than 0.
 TEST_F(FromXdsRejectionTest, MetadataWeightOtherThanZero) {
   *EndpointField(1, "weight") = google::protobuf::Value();
   EndpointField(1, "weight")->set_number_value(2);
   ExpectRejected("cluster \"backends\": endpoint 1: metadata \"weight\" must be an integer 0-0");
 }
 
+// Validate that FromXds refuses a metadata weight 0 on an endpoint that is not DRAINING.
 TEST_F(FromXdsRejectionTest, MetadataWeightZeroWithoutDraining) {
   EndpointField(1, "weight")->set_number_value(0);
   ExpectRejected(
@@ -410,12 +433,14 @@ TEST_F(FromXdsRejectionTest, MetadataWeightZeroWithoutDraining) {
       "and DRAINING");
 }
 
+// Validate that FromXds refuses an assignment with backups only.
 TEST_F(FromXdsRejectionTest, OnlyBackups) {
   for (auto& group : *assignment_.mutable_endpoints()) group.set_priority(1);
   ExpectRejected(
       "cluster \"backends\": no servers in upstream \"backends\" (every server is a backup)");
 }
 
+// Validate that FromXds refuses an unknown method in the metadata.
 TEST_F(FromXdsRejectionTest, UnknownMethod) {
   (*(*cluster_.mutable_metadata()->mutable_filter_metadata())[kNginxMetadataKey]
         .mutable_fields())["method"]
@@ -423,6 +448,7 @@ TEST_F(FromXdsRejectionTest, UnknownMethod) {
   ExpectRejected("cluster \"backends\": unknown method \"fastest\"");
 }
 
+// Validate that FromXds refuses an lb_policy that does not match the method.
 TEST_F(FromXdsRejectionTest, LbPolicyThatDoesNotMatchTheMethod) {
   cluster_.set_lb_policy(Cluster::MAGLEV);
   ExpectRejected(
@@ -430,11 +456,13 @@ TEST_F(FromXdsRejectionTest, LbPolicyThatDoesNotMatchTheMethod) {
       "round_robin");
 }
 
+// Validate that FromXds refuses a cluster type other than EDS.
 TEST_F(FromXdsRejectionTest, TypeOtherThanEds) {
   cluster_.set_type(Cluster::STRICT_DNS);
   ExpectRejected("cluster \"backends\": type STRICT_DNS is not EDS");
 }
 
+// Validate that FromXds refuses a host name in a socket address.
 TEST_F(FromXdsRejectionTest, HostNameInSocketAddress) {
   Endpoint(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_address(
       "backend.local");
@@ -443,6 +471,7 @@ TEST_F(FromXdsRejectionTest, HostNameInSocketAddress) {
       "an IP address");
 }
 
+// Validate that FromXds refuses a malformed IP literal.
 TEST_F(FromXdsRejectionTest, MalformedIpLiteral) {
   Endpoint(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_address(
       "10.0.0");
@@ -451,6 +480,7 @@ TEST_F(FromXdsRejectionTest, MalformedIpLiteral) {
       "address \"10.0.0\"");
 }
 
+// Validate that FromXds refuses a negative max_fails.
 TEST_F(FromXdsRejectionTest, NegativeMaxFails) {
   EndpointField(1, "max_fails")->set_number_value(-1);
   ExpectRejected(
@@ -458,6 +488,7 @@ TEST_F(FromXdsRejectionTest, NegativeMaxFails) {
       "integer 0-4294967295");
 }
 
+// Validate that FromXds refuses a fractional fail_timeout.
 TEST_F(FromXdsRejectionTest, FractionalFailTimeout) {
   EndpointField(1, "fail_timeout")->set_number_value(1.5);
   ExpectRejected(
@@ -465,6 +496,7 @@ TEST_F(FromXdsRejectionTest, FractionalFailTimeout) {
       "integer 0-4294967295");
 }
 
+// Validate that FromXds refuses a repeated endpoint index.
 TEST_F(FromXdsRejectionTest, RepeatedIndex) {
   EndpointField(2, "index")->set_number_value(0);
   ExpectRejected(
@@ -472,6 +504,7 @@ TEST_F(FromXdsRejectionTest, RepeatedIndex) {
       "or repeated");
 }
 
+// Validate that FromXds refuses a health status other than HEALTHY, UNKNOWN or DRAINING.
 TEST_F(FromXdsRejectionTest, UnsupportedHealthStatus) {
   Endpoint(0)->set_health_status(envoy::config::core::v3::UNHEALTHY);
   ExpectRejected(
@@ -480,12 +513,14 @@ TEST_F(FromXdsRejectionTest, UnsupportedHealthStatus) {
       "UNKNOWN or DRAINING");
 }
 
+// Validate that FromXds refuses a duplicate address.
 TEST_F(FromXdsRejectionTest, DuplicateAddress) {
   Endpoint(1)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_address(
       "10.0.0.1");
   ExpectRejected("cluster \"backends\": server \"10.0.0.1:80\": duplicate address");
 }
 
+// Validate that FromXds refuses an assignment without endpoints, in nginx's words.
 TEST_F(FromXdsRejectionTest, NoEndpoints) {
   assignment_.clear_endpoints();
   ExpectRejected("cluster \"backends\": no servers are inside upstream \"backends\"");

@@ -52,6 +52,8 @@ class FleetEndToEndTest : public ::testing::Test {
   std::unique_ptr<ControlPlane> cp_;
 };
 
+// Validate that a write reaches every agent of the fleet, is answered after
+// their ACKs, and that fleet status shows each node's ACKed version.
 TEST_F(FleetEndToEndTest, WriteReachesEveryAgentAndEveryAckShowsInFleetStatus) {
   std::vector<std::unique_ptr<TestAgent>> agents;
   for (int i = 0; i < 3; ++i) {
@@ -84,6 +86,8 @@ TEST_F(FleetEndToEndTest, WriteReachesEveryAgentAndEveryAckShowsInFleetStatus) {
   }
 }
 
+// Validate that an agent's rejection is in the write's answer (node and
+// reason) and in fleet status.
 TEST_F(FleetEndToEndTest, AgentRejectionIsReportedToTheWriterAndInFleetStatus) {
   TestAgent good("good", "web", cp_->xds_port());
   TestAgent picky("picky", "web", cp_->xds_port(), /*reject_upstream=*/"backends");
@@ -168,6 +172,7 @@ TEST_F(FleetEndToEndTest, UpstreamRejectedAloneDoesNotBlockLaterWrites) {
   }
 }
 
+// Validate that WatchFleetStatus sends a new status after each ACK.
 TEST_F(FleetEndToEndTest, WatchFleetStatusStreamsEveryAckOverGrpc) {
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(cp_->admin_port()),
                                      grpc::InsecureChannelCredentials());
@@ -196,6 +201,7 @@ TEST_F(FleetEndToEndTest, WatchFleetStatusStreamsEveryAckOverGrpc) {
   context.TryCancel();
 }
 
+// Validate that a write waits for its own fleet's nodes only.
 TEST_F(FleetEndToEndTest, OtherFleetsAreNotWaitedFor) {
   TestAgent web("web-0", "web", cp_->xds_port());
   TestAgent api("api-0", "api", cp_->xds_port());

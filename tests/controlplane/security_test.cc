@@ -78,6 +78,7 @@ TEST(AdminAuthTest, ConstantTimeEqualsIsExact) {
   EXPECT_TRUE(ConstantTimeEquals("", ""));
 }
 
+// Validate that only "Bearer <token>" (scheme in any case) passes.
 TEST(AdminAuthTest, ChecksTheAuthorizationHeader) {
   auto auth = AdminAuth::FromToken(kToken);
   ASSERT_TRUE(auth.ok()) << auth.status();
@@ -93,6 +94,8 @@ TEST(AdminAuthTest, ChecksTheAuthorizationHeader) {
   EXPECT_TRUE(AdminAuth().Check("").ok());
 }
 
+// Validate that short tokens, tokens with spaces and unreadable token
+// files are refused before anything starts.
 TEST(AdminAuthTest, RefusesWeakOrUnreadableTokenFiles) {
   EXPECT_EQ(AdminAuth::FromToken("short").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(AdminAuth::FromToken("has a space in the middle!").status().code(),
@@ -109,6 +112,7 @@ TEST(AdminAuthTest, RefusesWeakOrUnreadableTokenFiles) {
   EXPECT_EQ(AdminAuth::FromFile(path).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Validate which listen addresses count as loopback and which are exposed.
 TEST(AdminAuthTest, KnowsWhichListenAddressesAreLoopback) {
   for (const char* loopback : {"127.0.0.1:18001", "127.1.2.3:0", "[::1]:18001", "localhost:80"}) {
     EXPECT_TRUE(IsLoopbackListen(loopback)) << loopback;
@@ -191,6 +195,8 @@ class AdminTokenTest : public ::testing::Test {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
+// Validate that a gRPC admin call without the token, or with a wrong one,
+// is UNAUTHENTICATED, and with it succeeds.
 TEST_F(AdminTokenTest, GrpcCallsNeedTheToken) {
   grpc::Status missing = List("");
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::UNAUTHENTICATED);
@@ -261,6 +267,8 @@ TEST_F(AdminTokenTest, EveryAdminMethodIsProtectedAndHealthIsOpen) {
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
+// Validate that an HTTP admin request without the token, or with a wrong
+// one, is a 401, and with it succeeds.
 TEST_F(AdminTokenTest, HttpRequestsNeedTheToken) {
   auto missing = Http("GET", "/list", "");
   ASSERT_TRUE(missing);
@@ -348,6 +356,8 @@ TEST(NodeIdentityTest, ParsesSpiffeUris) {
             absl::StatusCode::kPermissionDenied);
 }
 
+// Validate that incomplete or bad ADS TLS files are INVALID_ARGUMENT
+// naming the file.
 TEST(XdsTlsFilesTest, RefusesIncompleteOrBadFiles) {
   XdsTlsFiles files;
   files.cert = PkiFile("server.crt");
@@ -498,6 +508,7 @@ class XdsTlsTest : public ::testing::Test {
   std::unique_ptr<ControlPlane> cp_;
 };
 
+// Validate that an agent over TLS receives snapshots.
 TEST_F(XdsTlsTest, TlsAgentReceivesSnapshots) {
   StartControlPlane(/*mutual=*/false);
   TlsAgent agent("node-1", "default", cp_->xds_port(), {"ca.crt", "", ""});
@@ -515,6 +526,8 @@ TEST_F(XdsTlsTest, AgentRejectsServerFromAnotherCa) {
   EXPECT_FALSE(Known("node-2"));
 }
 
+// Validate that over mutual TLS nodes whose certificates name them (URI
+// SAN, with or without a fleet, or CN) are served.
 TEST_F(XdsTlsTest, MutualTlsAcceptsNodesTheirCertificatesName) {
   StartControlPlane(/*mutual=*/true);
   TlsAgent uri("node-1", "default", cp_->xds_port(), {"ca.crt", "node-1.crt", "node-1.key"});
@@ -565,6 +578,8 @@ TEST_F(XdsTlsTest, MutualTlsRejectsANodeIdOtherThanTheCertificates) {
   EXPECT_FALSE(Known("node-4"));
 }
 
+// Validate that the agent refuses bad TLS settings (a key that does not
+// match, a missing half) with a clear error.
 TEST(AgentTlsConfigTest, RefusesBadTlsSettings) {
   const std::string ca = ReadFile(PkiFile("ca.crt"));
   const std::string cert = ReadFile(PkiFile("node-1.crt"));

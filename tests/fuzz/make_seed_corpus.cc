@@ -19,32 +19,20 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "nginx_xds/v1/upstream.pb.h"
+#include "tests/testing/upstreams.h"
 
 namespace {
 
 using nginx_xds::v1::Upstream;
 
-Upstream MakeUpstream(const std::string& name, const std::vector<std::string>& addresses) {
-  Upstream upstream;
-  upstream.set_name(name);
-  upstream.set_keepalive_requests(1000);
-  upstream.set_keepalive_time_ms(3600000);
-  upstream.set_keepalive_timeout_ms(60000);
-  for (const std::string& address : addresses) {
-    auto* server = upstream.add_servers();
-    server->set_address(address);
-    server->set_weight(1);
-    server->set_max_fails(1);
-    server->set_fail_timeout(10);
-  }
-  return upstream;
-}
+using nginx_xds::testing::NormalizedUpstream;
 
 // Normalized upstreams covering each method, flag and address kind.
 std::vector<Upstream> Upstreams() {
   std::vector<Upstream> upstreams;
-  upstreams.push_back(MakeUpstream("backends", {"127.0.0.1:6001", "127.0.0.1:6002"}));
-  Upstream weighted = MakeUpstream("weighted", {"10.0.0.1:80", "[::1]:8080", "unix:/tmp/app.sock"});
+  upstreams.push_back(NormalizedUpstream("backends", {"127.0.0.1:6001", "127.0.0.1:6002"}));
+  Upstream weighted =
+      NormalizedUpstream("weighted", {"10.0.0.1:80", "[::1]:8080", "unix:/tmp/app.sock"});
   weighted.mutable_servers(0)->set_weight(5);
   weighted.mutable_servers(1)->set_down(true);
   weighted.mutable_servers(2)->set_backup(true);
@@ -53,16 +41,16 @@ std::vector<Upstream> Upstreams() {
   weighted.set_zone("zone_for_weighted");
   weighted.set_keepalive(16);
   upstreams.push_back(weighted);
-  Upstream hashed = MakeUpstream("hashed", {"192.168.1.10:443", "192.168.1.11:443"});
+  Upstream hashed = NormalizedUpstream("hashed", {"192.168.1.10:443", "192.168.1.11:443"});
   hashed.set_method(nginx_xds::v1::HASH);
   hashed.set_hash_key("$request_uri");
   hashed.set_hash_consistent(true);
   hashed.mutable_servers(1)->set_host("app.internal");
   upstreams.push_back(hashed);
-  Upstream ip_hash = MakeUpstream("sticky", {"127.0.0.1:8088"});
+  Upstream ip_hash = NormalizedUpstream("sticky", {"127.0.0.1:8088"});
   ip_hash.set_method(nginx_xds::v1::IP_HASH);
   upstreams.push_back(ip_hash);
-  Upstream random = MakeUpstream("random", {"127.0.0.1:8089", "127.0.0.1:8090"});
+  Upstream random = NormalizedUpstream("random", {"127.0.0.1:8089", "127.0.0.1:8090"});
   random.set_method(nginx_xds::v1::RANDOM);
   upstreams.push_back(random);
   return upstreams;

@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "controlplane/fleet/fleet_status.h"
+#include "controlplane/api/fleet_status.h"
 
 namespace nginx_xds {
 
@@ -79,7 +79,7 @@ grpc::Status UpstreamGrpcService::UpdateServer(grpc::ServerContext*,
 }
 
 nginx_xds::v1::FleetStatus FleetGrpcService::Status(const std::string& fleet) const {
-  return BuildFleetStatus(*registry_, *service_, fleet);
+  return BuildFleetStatus(*registry_, *service_, *rollouts_, fleet);
 }
 
 grpc::Status FleetGrpcService::GetFleetStatus(grpc::ServerContext*,

@@ -4,6 +4,7 @@
 #include "controlplane/fleet/node_registry.h"
 #include "controlplane/fleet/upstream_service.h"
 #include "controlplane/metrics/write_metrics.h"
+#include "controlplane/rollout/rollout_service.h"
 #include "nginx_xds/v1/management.grpc.pb.h"
 
 namespace nginx_xds {
@@ -50,8 +51,9 @@ class UpstreamGrpcService final : public nginx_xds::v1::UpstreamService::Service
 // The gRPC face of the fleet status.
 class FleetGrpcService final : public nginx_xds::v1::FleetService::Service {
  public:
-  FleetGrpcService(NodeRegistry* registry, UpstreamService* service)
-      : registry_(registry), service_(service) {}
+  // Each must outlive this.
+  FleetGrpcService(NodeRegistry* registry, UpstreamService* service, RolloutService* rollouts)
+      : registry_(registry), service_(service), rollouts_(rollouts) {}
 
   grpc::Status GetFleetStatus(grpc::ServerContext* context,
                               const nginx_xds::v1::GetFleetStatusRequest* request,
@@ -66,6 +68,7 @@ class FleetGrpcService final : public nginx_xds::v1::FleetService::Service {
 
   NodeRegistry* registry_;
   UpstreamService* service_;
+  RolloutService* rollouts_;
 };
 
 }  // namespace nginx_xds

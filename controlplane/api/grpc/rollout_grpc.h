@@ -2,19 +2,19 @@
 #define CONTROLPLANE_API_GRPC_ROLLOUT_GRPC_H_
 
 #include "controlplane/api/admin_auth.h"
-#include "controlplane/fleet/upstream_service.h"
+#include "controlplane/rollout/rollout_service.h"
 #include "nginx_xds/v1/management.grpc.pb.h"
 
 namespace nginx_xds {
 
-// The gRPC face of UpstreamService's staged rollouts, behind the admin
+// The gRPC face of RolloutService (staged rollouts), behind the admin
 // bearer token: each method checks the token (AdminAuth), converts the
 // request, calls the service and maps absl::Status codes one to one onto
 // gRPC's. Thread-safe.
 class RolloutGrpcService final : public nginx_xds::v1::RolloutService::Service {
  public:
   // Both must outlive this.
-  RolloutGrpcService(const AdminAuth* auth, UpstreamService* service)
+  RolloutGrpcService(const AdminAuth* auth, RolloutService* service)
       : auth_(auth), service_(service) {}
 
   grpc::Status StartRollout(grpc::ServerContext* context,
@@ -32,7 +32,7 @@ class RolloutGrpcService final : public nginx_xds::v1::RolloutService::Service {
 
  private:
   const AdminAuth* const auth_;
-  UpstreamService* const service_;
+  RolloutService* const service_;
 };
 
 }  // namespace nginx_xds

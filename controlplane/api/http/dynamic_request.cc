@@ -1,10 +1,12 @@
 #include "controlplane/api/http/dynamic_request.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "common/decimal.h"
 
 namespace nginx_xds {
 namespace {
@@ -13,22 +15,17 @@ namespace {
 // module took them: decimal digits only.
 absl::StatusOr<uint32_t> ParseDynamicInteger(const QueryParam& param) {
   const std::string& value = param.value;
-  bool digits = !value.empty() && std::all_of(value.begin(), value.end(),
-                                              [](char c) { return c >= '0' && c <= '9'; });
-  if (!digits) {
+  if (!IsDecimal(value)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "parameter ", param.name, "=\"", value, "\" is not an integer (", param.name,
         " takes decimal digits only", param.name == "fail_timeout" ? ", in seconds" : "", ")"));
   }
-  uint64_t number = 0;
-  for (char c : value) {
-    number = number * 10 + static_cast<uint64_t>(c - '0');
-    if (number > 0xffffffffu) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameter ", param.name, "=\"", value, "\" is too large"));
-    }
+  std::optional<uint64_t> number = ParseDecimal(value, 0xffffffffu);
+  if (!number) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameter ", param.name, "=\"", value, "\" is too large"));
   }
-  return static_cast<uint32_t>(number);
+  return static_cast<uint32_t>(*number);
 }
 
 }  // namespace

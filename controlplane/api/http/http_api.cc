@@ -10,19 +10,18 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/printable.h"
 #include "common/upstream_block.h"
 #include "common/upstream_rules.h"
+#include "controlplane/api/fleet_status.h"
 #include "controlplane/api/http/dynamic_request.h"
 #include "controlplane/api/http/http_status.h"
 #include "controlplane/api/http/query.h"
-#include "controlplane/fleet/fleet_status.h"
+#include "controlplane/api/http/status_json.h"
 #include "controlplane/rollout/rollout.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace nginx_xds {
 
@@ -33,15 +32,6 @@ using nginx_xds::v1::Upstream;
 using nginx_xds::v1::WriteResponse;
 
 constexpr absl::string_view kUpstreamPrefix = "/upstream/";
-
-// An error whose message has several lines.
-HttpResponse ErrorLines(int status, const std::vector<std::string>& lines) {
-  HttpResponse response;
-  response.status = status;
-  response.body = absl::StrCat(status, " ", HttpApi::Reason(status), "\n");
-  for (const std::string& line : lines) absl::StrAppend(&response.body, Printable(line), "\n");
-  return response;
-}
 
 HttpResponse Ok(std::string body) {
   HttpResponse response;
@@ -57,7 +47,7 @@ HttpResponse NoContent() {
 
 HttpResponse MethodNotAllowed(absl::string_view method, absl::string_view path,
                               absl::string_view allowed) {
-  HttpResponse response = HttpApi::Error(
+  HttpResponse response = HttpError(
       405, absl::StrCat("method ", method, " is not allowed on ", path, "; use ", allowed));
   response.headers.emplace_back("Allow", std::string(allowed));
   return response;
@@ -79,7 +69,7 @@ HttpResponse WriteAnswer(const WriteResponse& write, std::string success_body) {
       lines.push_back(absl::StrCat("node \"", rejection.node(), "\" rejected version ",
                                    rejection.version(), ": ", rejection.message()));
     }
-    response = ErrorLines(500, lines);
+    response = HttpErrorLines(500, lines);
   }
   response.headers.emplace_back("X-Xds-Version", absl::StrCat(write.version()));
   response.headers.emplace_back("X-Xds-Acked-Nodes", absl::StrCat(write.acked_nodes()));
@@ -131,23 +121,6 @@ std::string DyupsServers(const Upstream& upstream) {
   return body;
 }
 
-// A JSON string literal.
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte == 0x7f) {
-      absl::StrAppendFormat(&out, "\\u%04x", byte);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 // The service's name of the change a /dynamic request asks for.
 const char* OperationOf(const DynamicRequest& op) {
   return op.add ? "add server" : op.remove ? "remove server" : "update server";
@@ -158,20 +131,20 @@ const char* OperationOf(const DynamicRequest& op) {
 HttpResponse DynamicOperation(UpstreamService* upstreams, WriteMetrics* metrics,
                               const std::string& fleet, const DynamicRequest& op) {
   if (!op.has_zone) {
-    return HttpApi::Error(404, "upstream is missing: give upstream=ZONE, the zone of an upstream");
+    return HttpError(404, "upstream is missing: give upstream=ZONE, the zone of an upstream");
   }
-  if (op.zone.empty()) return HttpApi::Error(404, "upstream is empty: give upstream=ZONE");
+  if (op.zone.empty()) return HttpError(404, "upstream is empty: give upstream=ZONE");
   absl::StatusOr<Upstream> upstream = upstreams->FindByZone(fleet, op.zone);
   if (!upstream.ok()) {
-    return HttpApi::Error(upstream.status().code() == absl::StatusCode::kNotFound ? 404 : 409,
-                          upstream.status().message());
+    return HttpError(upstream.status().code() == absl::StatusCode::kNotFound ? 404 : 409,
+                     upstream.status().message());
   }
   if (!op.Changes()) return Ok(DynamicListing(*upstream, op.Verbose()));
   if (op.server.empty()) {
-    return HttpApi::Error(
-        400, absl::StrCat("server is ", op.has_server ? "empty" : "missing",
-                          ": add, remove, up, down, weight, max_fails and fail_timeout "
-                          "need server=HOST:PORT"));
+    return HttpError(400,
+                     absl::StrCat("server is ", op.has_server ? "empty" : "missing",
+                                  ": add, remove, up, down, weight, max_fails and fail_timeout "
+                                  "need server=HOST:PORT"));
   }
 
   absl::StatusOr<WriteResponse> write;
@@ -206,7 +179,7 @@ HttpResponse DynamicOperation(UpstreamService* upstreams, WriteMetrics* metrics,
         !upstreams->FindByZone(fleet, op.zone).ok()) {
       status = 404;
     }
-    return HttpApi::Error(status, write.status().message());
+    return HttpError(status, write.status().message());
   }
   return WriteAnswer(*write, DynamicListing(write->upstream(), op.Verbose()));
 }
@@ -229,8 +202,8 @@ std::optional<HttpResponse> DyupsMethod(const HttpRequest& request, const std::s
       return response;
     }
     if (!list) return std::nullopt;
-    return HttpApi::Error(404, absl::StrCat("not support this interface: POST ", path,
-                                            "; POST takes /upstream/NAME"));
+    return HttpError(404, absl::StrCat("not support this interface: POST ", path,
+                                       "; POST takes /upstream/NAME"));
   }
   if (method == "DELETE") {
     if (!list) return std::nullopt;
@@ -251,54 +224,13 @@ struct HttpApi::Target {
   std::string query;
 };
 
-absl::string_view HttpApi::Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 204:
-      return "No Content";
-    case 301:
-      return "Moved Permanently";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Not Allowed";
-    case 408:
-      return "Request Time-out";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "Payload Too Large";
-    case 414:
-      return "URI Too Long";
-    case 415:
-      return "Unsupported Media Type";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Error";
-  }
-}
-
-HttpResponse HttpApi::Error(int status, absl::string_view message) {
-  return ErrorLines(status, {std::string(message)});
-}
-
 HttpResponse HttpApi::Handle(const HttpRequest& request) const {
   Target target;
   const size_t question = request.target.find('?');
   const absl::string_view raw_path = absl::string_view(request.target).substr(0, question);
   if (question != std::string::npos) target.query = request.target.substr(question + 1);
   absl::StatusOr<std::string> path = PercentDecode(raw_path, false, "the path");
-  if (!path.ok()) return Error(400, path.status().message());
+  if (!path.ok()) return HttpError(400, path.status().message());
   target.path = *std::move(path);
   const std::string& method = request.method;
   const bool read = method == "GET" || method == "HEAD";
@@ -326,21 +258,17 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
   if (target.path == "/rollouts" || absl::StartsWith(target.path, "/rollouts/")) {
     if (!read && method != "POST") return MethodNotAllowed(method, target.path, "GET, HEAD, POST");
     absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
-    if (!params.ok()) return Error(400, params.status().message());
-    std::vector<std::pair<std::string, std::string>> pairs;
-    for (QueryParam& param : *params) {
-      pairs.emplace_back(std::move(param.name), std::move(param.value));
-    }
-    return Rollouts(request, target.path, pairs);
+    if (!params.ok()) return HttpError(400, params.status().message());
+    return rollouts_http_.Handle(request, target.path, *params);
   }
   const bool dynamic = target.path == "/dynamic";
   const bool list = target.path == "/list" || target.path == "/detail";
   const bool upstream = absl::StartsWith(target.path, kUpstreamPrefix);
   if (!dynamic && !list && !upstream) {
-    return Error(404, absl::StrCat("no endpoint \"", target.path,
-                                   "\"; the endpoints are /dynamic, /list, /detail, "
-                                   "/upstream/NAME, /fleet/status, /rollouts, /metrics, /ui/ "
-                                   "and /xds/bootstrap"));
+    return HttpError(404, absl::StrCat("no endpoint \"", target.path,
+                                       "\"; the endpoints are /dynamic, /list, /detail, "
+                                       "/upstream/NAME, /fleet/status, /rollouts, /metrics, "
+                                       "/ui/ and /xds/bootstrap"));
   }
   if (dynamic && !read) return MethodNotAllowed(method, target.path, "GET, HEAD");
   if (!dynamic) {
@@ -348,21 +276,21 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
     if (refused) return *std::move(refused);
   }
   absl::StatusOr<std::string> fleet = FleetOf(request);
-  if (!fleet.ok()) return Error(400, fleet.status().message());
+  if (!fleet.ok()) return HttpError(400, fleet.status().message());
   if (dynamic) return Dynamic(request, *fleet, target);
 
   if (!target.query.empty()) {
-    return Error(400, absl::StrCat(upstream ? "/upstream/NAME" : target.path,
-                                   " takes no query parameters, got \"", target.query, "\""));
+    return HttpError(400, absl::StrCat(upstream ? "/upstream/NAME" : target.path,
+                                       " takes no query parameters, got \"", target.query, "\""));
   }
   if (method != "POST" && !request.body.empty()) {
-    return Error(400, absl::StrCat(method, " ", upstream ? "/upstream/NAME" : target.path,
-                                   " takes no body"));
+    return HttpError(400, absl::StrCat(method, " ", upstream ? "/upstream/NAME" : target.path,
+                                       " takes no body"));
   }
   if (list) return List(*fleet, target.path == "/detail");
   const std::string name = target.path.substr(kUpstreamPrefix.size());
   absl::Status valid = ValidateName("upstream", name);
-  if (!valid.ok()) return Error(400, valid.message());
+  if (!valid.ok()) return HttpError(400, valid.message());
   if (read) return GetUpstream(*fleet, name);
   if (method == "POST") return PostUpstream(*fleet, name, request.body);
   return DeleteUpstream(*fleet, name);
@@ -377,11 +305,11 @@ HttpResponse HttpApi::Dynamic(const HttpRequest& request, const std::string& fle
     head.no_content_length = true;
     return head;
   }
-  if (!request.body.empty()) return Error(400, "/dynamic takes no body");
+  if (!request.body.empty()) return HttpError(400, "/dynamic takes no body");
   absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
-  if (!params.ok()) return Error(400, params.status().message());
+  if (!params.ok()) return HttpError(400, params.status().message());
   absl::StatusOr<DynamicRequest> parsed = ParseDynamic(*params);
-  if (!parsed.ok()) return Error(400, parsed.status().message());
+  if (!parsed.ok()) return HttpError(400, parsed.status().message());
   DynamicRequest& op = *parsed;
   DropUnused(&op);
   HttpResponse response = DynamicOperation(upstreams_, write_metrics_, fleet, op);
@@ -405,8 +333,8 @@ HttpResponse HttpApi::List(const std::string& fleet, bool detail) const {
 HttpResponse HttpApi::GetUpstream(const std::string& fleet, const std::string& name) const {
   absl::StatusOr<Upstream> upstream = upstreams_->Get(fleet, name);
   if (!upstream.ok())
-    return Error(HttpStatusFor(upstream.status(), HttpDialect::kDyups),
-                 upstream.status().message());
+    return HttpError(HttpStatusFor(upstream.status(), HttpDialect::kDyups),
+                     upstream.status().message());
   if (upstream->servers().empty()) return NoContent();
   return Ok(DyupsServers(*upstream));
 }
@@ -414,12 +342,12 @@ HttpResponse HttpApi::GetUpstream(const std::string& fleet, const std::string& n
 HttpResponse HttpApi::PostUpstream(const std::string& fleet, const std::string& name,
                                    const std::string& body) const {
   absl::StatusOr<Upstream> upstream = ParseUpstreamBlock(body);
-  if (!upstream.ok()) return Error(400, upstream.status().message());
+  if (!upstream.ok()) return HttpError(400, upstream.status().message());
   upstream->set_name(name);
   absl::StatusOr<WriteResponse> write = upstreams_->Replace(fleet, *std::move(upstream));
   if (write_metrics_ != nullptr) write_metrics_->Count("dyups", "replace", write);
   if (!write.ok())
-    return Error(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
+    return HttpError(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
   return WriteAnswer(*write, "success");
 }
 
@@ -427,17 +355,17 @@ HttpResponse HttpApi::DeleteUpstream(const std::string& fleet, const std::string
   absl::StatusOr<WriteResponse> write = upstreams_->Delete(fleet, name);
   if (write_metrics_ != nullptr) write_metrics_->Count("dyups", "delete", write);
   if (!write.ok())
-    return Error(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
+    return HttpError(HttpStatusFor(write.status(), HttpDialect::kDyups), write.status().message());
   return WriteAnswer(*write, "success");
 }
 
 HttpResponse HttpApi::Bootstrap(const HttpRequest& request, const Target& target) const {
-  if (!bootstrap_) return Error(404, "/xds/bootstrap: this control plane serves no ADS");
-  if (!request.body.empty()) return Error(400, "/xds/bootstrap takes no body");
+  if (!bootstrap_) return HttpError(404, "/xds/bootstrap: this control plane serves no ADS");
+  if (!request.body.empty()) return HttpError(400, "/xds/bootstrap takes no body");
   absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
-  if (!params.ok()) return Error(400, params.status().message());
+  if (!params.ok()) return HttpError(400, params.status().message());
   absl::StatusOr<std::string> json = XdsBootstrapJson(*bootstrap_, *params);
-  if (!json.ok()) return Error(400, json.status().message());
+  if (!json.ok()) return HttpError(400, json.status().message());
   HttpResponse response;
   response.content_type = "application/json";
   response.body = *std::move(json);
@@ -445,9 +373,9 @@ HttpResponse HttpApi::Bootstrap(const HttpRequest& request, const Target& target
 }
 
 HttpResponse HttpApi::Metrics(const HttpRequest& request, const Target& target) const {
-  if (!request.body.empty()) return Error(400, "/metrics takes no body");
+  if (!request.body.empty()) return HttpError(400, "/metrics takes no body");
   if (!target.query.empty()) {
-    return Error(400,
+    return HttpError(400,
                  absl::StrCat("/metrics takes no query parameters, got \"", target.query, "\""));
   }
   HttpResponse response = Ok(metrics_->Render());
@@ -457,21 +385,21 @@ HttpResponse HttpApi::Metrics(const HttpRequest& request, const Target& target) 
 }
 
 HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& target) const {
-  if (!request.body.empty()) return Error(400, "/fleet/status takes no body");
+  if (!request.body.empty()) return HttpError(400, "/fleet/status takes no body");
   absl::StatusOr<std::vector<QueryParam>> params = ParseQuery(target.query);
-  if (!params.ok()) return Error(400, params.status().message());
+  if (!params.ok()) return HttpError(400, params.status().message());
   bool json = false;
   std::set<std::string> seen;
   for (const QueryParam& param : *params) {
     if (param.name != "format") {
-      return Error(400, absl::StrCat("unknown parameter \"", param.name,
-                                     "\"; /fleet/status takes format=json or format=text"));
+      return HttpError(400, absl::StrCat("unknown parameter \"", param.name,
+                                         "\"; /fleet/status takes format=json or format=text"));
     }
     if (!seen.insert(param.name).second) {
-      return Error(400, "parameter \"format\" is given more than once");
+      return HttpError(400, "parameter \"format\" is given more than once");
     }
     if (param.value != "json" && param.value != "text") {
-      return Error(400, absl::StrCat("format \"", param.value, "\" is not json or text"));
+      return HttpError(400, absl::StrCat("format \"", param.value, "\" is not json or text"));
     }
     json = param.value == "json";
   }
@@ -479,10 +407,11 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
   std::string only;
   if (!request.fleet_headers.empty()) {
     absl::StatusOr<std::string> fleet = FleetOf(request);
-    if (!fleet.ok()) return Error(400, fleet.status().message());
+    if (!fleet.ok()) return HttpError(400, fleet.status().message());
     only = *fleet;
   }
-  const nginx_xds::v1::FleetStatus status = BuildFleetStatus(*registry_, *upstreams_, only);
+  const nginx_xds::v1::FleetStatus status =
+      BuildFleetStatus(*registry_, *upstreams_, *rollouts_, only);
   // Fleets by name, as the text and the JSON list them.
   const std::map<std::string, uint64_t> versions(status.fleet_versions().begin(),
                                                  status.fleet_versions().end());
@@ -490,52 +419,7 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
 
   std::string body;
   if (json) {
-    body = "{\"fleets\":[";
-    bool first = true;
-    for (const auto& [fleet, version] : versions) {
-      absl::StrAppend(&body, first ? "" : ",", "{\"name\":", JsonString(fleet),
-                      ",\"version\":", version, "}");
-      first = false;
-    }
-    body += "],\"nodes\":[";
-    first = true;
-    for (const auto& node : status.nodes()) {
-      absl::StrAppend(&body, first ? "" : ",", "{\"id\":", JsonString(node.id()),
-                      ",\"fleet\":", JsonString(node.fleet()),
-                      ",\"connected\":", node.connected() ? "true" : "false",
-                      ",\"acked_version\":", node.acked_version(),
-                      ",\"user_agent\":", JsonString(node.user_agent()), ",\"updated\":",
-                      JsonString(google::protobuf::util::TimeUtil::ToString(node.updated())),
-                      ",\"last_nack\":");
-      if (node.has_last_nack()) {
-        absl::StrAppend(
-            &body, "{\"version\":", node.last_nack().version(),
-            ",\"message\":", JsonString(node.last_nack().message()), ",\"time\":",
-            JsonString(google::protobuf::util::TimeUtil::ToString(node.last_nack().time())), "}");
-      } else {
-        body += "null";
-      }
-      // The upstreams the node rejects alone while it runs the rest.
-      body += ",\"rejected_upstreams\":[";
-      for (int i = 0; i < node.rejected_upstreams_size(); ++i) {
-        const auto& rejected = node.rejected_upstreams(i);
-        absl::StrAppend(
-            &body, i == 0 ? "" : ",", "{\"name\":", JsonString(rejected.name()),
-            ",\"message\":", JsonString(rejected.message()), ",\"version\":", rejected.version(),
-            ",\"since_version\":", rejected.since_version(),
-            ",\"time\":", JsonString(google::protobuf::util::TimeUtil::ToString(rejected.time())),
-            "}");
-      }
-      body += "]}";
-      first = false;
-    }
-    body += "],\"rollouts\":[";
-    first = true;
-    for (const auto& rollout : rollouts) {
-      absl::StrAppend(&body, first ? "" : ",", RolloutJson(rollout));
-      first = false;
-    }
-    body += "]}\n";
+    body = FleetStatusJson(status) + "\n";
   } else {
     for (const auto& [fleet, version] : versions) {
       int nodes = 0;
@@ -552,6 +436,10 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
         absl::StrAppend(&body, "  node ", Printable(node.id()), ": ",
                         node.connected() ? "connected" : "not connected", ", acked version ",
                         node.acked_version());
+        if (node.lagging_at_version() != 0) {
+          absl::StrAppend(&body, ", lagging since version ", node.lagging_at_version(),
+                          " (writes do not wait for it)");
+        }
         if (node.has_last_nack()) {
           // A NACK naming single upstreams has a line for each.
           absl::StrAppend(

@@ -8,48 +8,28 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "controlplane/api/http/http_message.h"
+#include "controlplane/api/http/http_rollouts.h"
 #include "controlplane/fleet/node_registry.h"
 #include "controlplane/api/http/xds_bootstrap.h"
 #include "common/metrics.h"
 #include "controlplane/fleet/upstream_service.h"
 #include "controlplane/metrics/write_metrics.h"
+#include "controlplane/rollout/rollout_service.h"
 
 namespace nginx_xds {
-
-// One HTTP request as the gateway hands it over.
-struct HttpRequest {
-  // "GET", "HEAD", "POST", ...
-  std::string method;
-  // The request target as sent: path and query, still percent-encoded.
-  std::string target;
-  // Every value of the X-Xds-Fleet header, in order.
-  std::vector<std::string> fleet_headers;
-  std::string body;
-  // The request has a body that was not read (`body` is empty): the
-  // gateway answers such requests without reading it.
-  bool body_unread = false;
-};
-
-// The answer: status, body and the headers besides Content-Type/-Length.
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "text/plain";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-  // Sent without Content-Length (and without a body): HEAD /dynamic, as
-  // ngx_dynamic_upstream answered it.
-  bool no_content_length = false;
-};
 
 // The two HTTP APIs of the seed modules, served over whatever carries the
 // request (HttpGateway): ngx_dynamic_upstream's `/dynamic?upstream=ZONE...`
 // and dyups' `/list`, `/detail`, `/upstream/NAME`, plus `/fleet/status`,
 // the staged rollouts under `/rollouts` (which name their fleet in the path),
-// the Prometheus metrics at `/metrics` and the live fleet page at `/ui/`
-// (with the recent writes it shows at `/fleet/writes`).
-// Every read and write goes through UpstreamService, so validation and
-// errors are the gRPC API's; this class only parses requests, maps status
-// codes and renders bodies byte for byte as the seeds show them. A request
+// the Prometheus metrics at `/metrics`, the live fleet page at `/ui/` (with
+// the recent writes it shows at `/fleet/writes`) and the bootstrap of
+// proxyless gRPC clients at `/xds/bootstrap`.
+// Every read and write goes through UpstreamService (and /rollouts through
+// HttpRollouts and RolloutService), so validation and errors are the gRPC
+// API's; this class only routes and parses requests, maps status codes and
+// renders bodies byte for byte as the seeds show them. A request
 // names its fleet with the X-Xds-Fleet header ("default" without one).
 // Error bodies start with the status line's words ("400 Bad Request") and
 // say what was wrong on the next line. Stateless and thread-safe.
@@ -57,28 +37,21 @@ class HttpApi {
  public:
   // `metrics`: served at GET /metrics (404 without); `write_metrics`:
   // where each write is counted (api "dynamic" or "dyups"). Either may be
-  // null; both must outlive the HttpApi.
-  HttpApi(UpstreamService* upstreams, NodeRegistry* registry,
+  // null. Each must outlive this.
+  HttpApi(UpstreamService* upstreams, RolloutService* rollouts, NodeRegistry* registry,
           const MetricsRegistry* metrics = nullptr, WriteMetrics* write_metrics = nullptr)
       : upstreams_(upstreams),
+        rollouts_(rollouts),
         registry_(registry),
         metrics_(metrics),
-        write_metrics_(write_metrics) {}
+        write_metrics_(write_metrics),
+        rollouts_http_(rollouts) {}
 
   HttpResponse Handle(const HttpRequest& request) const;
 
   // Where proxyless gRPC clients reach the ADS server: enables
   // `GET /xds/bootstrap` (see XdsBootstrapJson). Call before serving.
   void set_xds_bootstrap(XdsBootstrapServer server) { bootstrap_ = std::move(server); }
-
-  // An error answer: "<status> <reason>\n<message>\n", with the bytes of
-  // `message` that are not printable ASCII written as \xNN.
-  static HttpResponse Error(int status, absl::string_view message);
-
-  // The reason phrase of `status` ("Bad Request"), nginx's where nginx's
-  // differs from RFC 9110's ("405 Not Allowed"); "Error" for a status it
-  // does not name. The gateway's status lines carry it too.
-  static absl::string_view Reason(int status);
 
  private:
   struct Target;
@@ -91,10 +64,6 @@ class HttpApi {
                             const std::string& body) const;
   HttpResponse DeleteUpstream(const std::string& fleet, const std::string& name) const;
   HttpResponse FleetStatus(const HttpRequest& request, const Target& target) const;
-  // /rollouts and /rollouts/FLEET[/promote|/abort] (http_rollouts.cc), with
-  // the query's parameters decoded, in order.
-  HttpResponse Rollouts(const HttpRequest& request, const std::string& path,
-                        const std::vector<std::pair<std::string, std::string>>& params) const;
 
   // GET /metrics: every metric in Prometheus' text format.
   HttpResponse Metrics(const HttpRequest& request, const Target& target) const;
@@ -107,10 +76,13 @@ class HttpApi {
   HttpResponse Bootstrap(const HttpRequest& request, const Target& target) const;
 
   UpstreamService* const upstreams_;
+  RolloutService* const rollouts_;
   NodeRegistry* const registry_;
   const MetricsRegistry* const metrics_;
   WriteMetrics* const write_metrics_;
   std::optional<XdsBootstrapServer> bootstrap_;
+  // /rollouts and /rollouts/FLEET[/promote|/abort].
+  const HttpRollouts rollouts_http_;
 };
 
 }  // namespace nginx_xds

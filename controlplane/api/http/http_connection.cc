@@ -170,7 +170,7 @@ void HttpConnection::OnHeader(beast::error_code error) {
           : host_->Authorize(absl::string_view(request[http::field::authorization].data(),
                                                request[http::field::authorization].size()));
   if (!allowed.ok()) {
-    HttpResponse answer = HttpApi::Error(401, allowed.message());
+    HttpResponse answer = HttpError(401, allowed.message());
     answer.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"nginx-xds\"");
     return Write(answer, false);
   }
@@ -263,7 +263,7 @@ void HttpConnection::Dispatch(std::string body, bool body_unread) {
 void HttpConnection::Write(const HttpResponse& answer, bool keep_alive) {
   if (closed_) return;
   response_.emplace(static_cast<http::status>(answer.status), version_);
-  const absl::string_view reason = HttpApi::Reason(answer.status);
+  const absl::string_view reason = HttpReason(answer.status);
   if (reason != "Error") response_->reason(boost::string_view(reason.data(), reason.size()));
   for (const auto& [name, value] : answer.headers) {
     if (absl::EqualsIgnoreCase(name, "Connection")) {
@@ -302,7 +302,7 @@ void HttpConnection::OnWritten(beast::error_code error, bool keep_alive) {
 }
 
 void HttpConnection::Fail(int status, std::string message) {
-  Write(HttpApi::Error(status, message), false);
+  Write(HttpError(status, message), false);
 }
 
 void HttpConnection::Refuse(HttpResponse response) { Write(response, false); }

@@ -34,7 +34,7 @@ Value Number(double number) {
 }  // namespace
 
 HttpResponse HttpApi::FleetPage(const HttpRequest& request, const std::string& path) const {
-  if (!request.body.empty()) return Error(400, "/ui/ takes no body");
+  if (!request.body.empty()) return HttpError(400, "/ui/ takes no body");
   // The page lives under /ui/: relative links resolve there.
   if (path == "/ui") {
     HttpResponse response;
@@ -45,7 +45,7 @@ HttpResponse HttpApi::FleetPage(const HttpRequest& request, const std::string& p
   std::string name = path.substr(sizeof("/ui/") - 1);
   if (name.empty()) name = "index.html";
   const UiFile* file = FindUiFile(name);
-  if (file == nullptr) return Error(404, absl::StrCat("the fleet page has no file \"", name, "\""));
+  if (file == nullptr) return HttpError(404, absl::StrCat("the fleet page has no file \"", name, "\""));
   HttpResponse response;
   response.content_type = file->content_type;
   response.body = file->body;
@@ -55,9 +55,9 @@ HttpResponse HttpApi::FleetPage(const HttpRequest& request, const std::string& p
 }
 
 HttpResponse HttpApi::RecentWrites(const HttpRequest& request, const std::string& query) const {
-  if (!request.body.empty()) return Error(400, "/fleet/writes takes no body");
+  if (!request.body.empty()) return HttpError(400, "/fleet/writes takes no body");
   if (!query.empty()) {
-    return Error(400, absl::StrCat("/fleet/writes takes no query parameters, got \"", query, "\""));
+    return HttpError(400, absl::StrCat("/fleet/writes takes no query parameters, got \"", query, "\""));
   }
   // {"writes":[{"time","fleet","operation","version","acked","connected",
   // "rejected_by":[...],"result","took_seconds"}, ...]}, newest first.
@@ -79,7 +79,7 @@ HttpResponse HttpApi::RecentWrites(const HttpRequest& request, const std::string
   }
   std::string body;
   auto printed = google::protobuf::util::MessageToJsonString(answer, &body);
-  if (!printed.ok()) return Error(500, std::string(printed.message()));
+  if (!printed.ok()) return HttpError(500, std::string(printed.message()));
   HttpResponse response;
   response.content_type = "application/json";
   response.body = body + "\n";

@@ -133,7 +133,7 @@ class HttpServer : public HttpConnectionHost {
       try {
         answer = api_->Handle(request);
       } catch (const std::exception& e) {
-        answer = HttpApi::Error(500, absl::StrCat("internal error: ", e.what()));
+        answer = HttpError(500, absl::StrCat("internal error: ", e.what()));
       }
       net::post(io_, [done = std::move(done), answer = std::move(answer)] { done(answer); });
     });
@@ -184,8 +184,8 @@ class HttpServer : public HttpConnectionHost {
     }
     LogLimit("refused a connection (503), none is idle");
     connection->Refuse(
-        HttpApi::Error(503, absl::StrCat("the gateway has ", options_.max_connections,
-                                         " connections open, all busy: try again later")));
+        HttpError(503, absl::StrCat("the gateway has ", options_.max_connections,
+                                    " connections open, all busy: try again later")));
   }
 
   // One line per 100 times a limit bites, so a flood cannot flood the log.

@@ -1,11 +1,4 @@
-// The HTTP face of UpstreamService's staged rollouts:
-//   GET  /rollouts                  every fleet's open or last rollout
-//   GET  /rollouts/FLEET            one fleet's (404 when it has had none)
-//   POST /rollouts/FLEET?nodes=ID,ID&label=KEY=VALUE&auto_promote=true
-//   POST /rollouts/FLEET/promote[?force=true]
-//   POST /rollouts/FLEET/abort
-// Each takes format=text (the default) or format=json. Errors carry the gRPC
-// API's message, with the status HttpStatusFor gives the rollouts dialect.
+#include "controlplane/api/http/http_rollouts.h"
 
 #include <set>
 #include <string>
@@ -16,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "controlplane/api/http/http_api.h"
 #include "controlplane/api/http/http_status.h"
+#include "controlplane/api/http/status_json.h"
 #include "controlplane/rollout/rollout.h"
 
 namespace nginx_xds {
@@ -27,7 +20,7 @@ namespace {
 constexpr absl::string_view kRolloutsPrefix = "/rollouts/";
 
 HttpResponse Failed(const absl::Status& status) {
-  return HttpApi::Error(HttpStatusFor(status, HttpDialect::kRollouts), status.message());
+  return HttpError(HttpStatusFor(status, HttpDialect::kRollouts), status.message());
 }
 
 absl::StatusOr<bool> ParseBool(const std::string& name, const std::string& value) {
@@ -74,10 +67,10 @@ HttpResponse RenderClosed(const nginx_xds::v1::RolloutResponse& closed, bool jso
 
 }  // namespace
 
-HttpResponse HttpApi::Rollouts(
-    const HttpRequest& request, const std::string& path,
-    const std::vector<std::pair<std::string, std::string>>& params) const {
-  if (!request.body.empty()) return Error(400, "/rollouts takes no body; give query parameters");
+HttpResponse HttpRollouts::Handle(const HttpRequest& request, const std::string& path,
+                                  const std::vector<QueryParam>& params) const {
+  if (!request.body.empty())
+    return HttpError(400, "/rollouts takes no body; give query parameters");
   const bool read = request.method == "GET" || request.method == "HEAD";
   std::string fleet;
   std::string action;
@@ -85,18 +78,19 @@ HttpResponse HttpApi::Rollouts(
     std::vector<std::string> parts = absl::StrSplit(path.substr(kRolloutsPrefix.size()), '/');
     if (parts.size() > 2 || parts[0].empty() ||
         (parts.size() == 2 && parts[1] != "promote" && parts[1] != "abort")) {
-      return Error(404, absl::StrCat("no endpoint \"", path,
-                                     "\"; the rollout endpoints are /rollouts, /rollouts/FLEET, "
-                                     "/rollouts/FLEET/promote and /rollouts/FLEET/abort"));
+      return HttpError(404,
+                       absl::StrCat("no endpoint \"", path,
+                                    "\"; the rollout endpoints are /rollouts, /rollouts/FLEET, "
+                                    "/rollouts/FLEET/promote and /rollouts/FLEET/abort"));
     }
     fleet = parts[0];
     if (parts.size() == 2) action = parts[1];
   }
   if (fleet.empty() && !read) {
-    return Error(405, "method POST is not allowed on /rollouts; use GET, HEAD");
+    return HttpError(405, "method POST is not allowed on /rollouts; use GET, HEAD");
   }
   if (!action.empty() && read) {
-    HttpResponse response = Error(
+    HttpResponse response = HttpError(
         405, absl::StrCat("method ", request.method, " is not allowed on ", path, "; use POST"));
     response.headers.emplace_back("Allow", "POST");
     return response;
@@ -112,59 +106,61 @@ HttpResponse HttpApi::Rollouts(
   nginx_xds::v1::StartRolloutRequest start;
   start.set_fleet(fleet);
   std::set<std::string> seen;
-  for (const auto& [name, value] : params) {
+  for (const QueryParam& param : params) {
+    const std::string& name = param.name;
+    const std::string& value = param.value;
     if (allowed.count(name) == 0) {
       std::vector<std::string> names(allowed.begin(), allowed.end());
-      return Error(400, absl::StrCat("unknown parameter \"", name, "\"; ", path, " takes ",
-                                     absl::StrJoin(names, ", ")));
+      return HttpError(400, absl::StrCat("unknown parameter \"", name, "\"; ", path, " takes ",
+                                         absl::StrJoin(names, ", ")));
     }
     const bool repeatable = repeatable_ok && (name == "nodes" || name == "label");
     if (!seen.insert(name).second && !repeatable) {
-      return Error(400, absl::StrCat("parameter \"", name, "\" is given more than once"));
+      return HttpError(400, absl::StrCat("parameter \"", name, "\" is given more than once"));
     }
     if (name == "format") {
       if (value != "json" && value != "text") {
-        return Error(400, absl::StrCat("format \"", value, "\" is not json or text"));
+        return HttpError(400, absl::StrCat("format \"", value, "\" is not json or text"));
       }
       json = value == "json";
     } else if (name == "nodes") {
       for (absl::string_view id : absl::StrSplit(value, ',')) {
         if (id.empty())
-          return Error(400, absl::StrCat("nodes \"", value, "\" has an empty node id"));
+          return HttpError(400, absl::StrCat("nodes \"", value, "\" has an empty node id"));
         start.add_canary_node_ids(std::string(id));
       }
     } else if (name == "label") {
       const size_t equals = value.find('=');
       if (equals == std::string::npos) {
-        return Error(400, absl::StrCat("label \"", value, "\" is not KEY=VALUE"));
+        return HttpError(400, absl::StrCat("label \"", value, "\" is not KEY=VALUE"));
       }
       const std::string key = value.substr(0, equals);
       if (start.canary_labels().count(key) != 0) {
-        return Error(400, absl::StrCat("label \"", key, "\" is given more than once"));
+        return HttpError(400, absl::StrCat("label \"", key, "\" is given more than once"));
       }
       (*start.mutable_canary_labels())[key] = value.substr(equals + 1);
     } else {
       absl::StatusOr<bool> flag = ParseBool(name, value);
-      if (!flag.ok()) return Error(400, flag.status().message());
+      if (!flag.ok()) return HttpError(400, flag.status().message());
       if (name == "force") force = *flag;
       if (name == "auto_promote") start.set_auto_promote(*flag);
     }
   }
 
-  if (fleet.empty()) return Render(upstreams_->Rollouts(""), json, true);
+  if (fleet.empty()) return Render(rollouts_->Rollouts(""), json, true);
   if (read) {
-    absl::StatusOr<nginx_xds::v1::Rollout> rollout = upstreams_->GetRollout(fleet);
+    absl::StatusOr<nginx_xds::v1::Rollout> rollout = rollouts_->GetRollout(fleet);
     if (!rollout.ok()) return Failed(rollout.status());
     return Render({*rollout}, json, false);
   }
   if (action.empty()) {
-    absl::StatusOr<nginx_xds::v1::Rollout> rollout = upstreams_->StartRollout(start);
+    absl::StatusOr<nginx_xds::v1::Rollout> rollout = rollouts_->StartRollout(start);
     if (!rollout.ok()) return Failed(rollout.status());
     return Render({*rollout}, json, false);
   }
   absl::StatusOr<nginx_xds::v1::RolloutResponse> closed =
-      action == "promote" ? upstreams_->PromoteRollout(fleet, force)
-                          : upstreams_->AbortRollout(fleet);
+      action == "promote" ? rollouts_->PromoteRollout(fleet, force)
+                          : rollouts_->AbortRollout(fleet);
   if (!closed.ok()) return Failed(closed.status());
   return RenderClosed(*closed, json);
 }

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "tests/agent/fake_ads_server.h"
 #include "tests/agent/test_resources.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
@@ -18,7 +19,7 @@ namespace {
 using testing::ClusterResponse;
 using testing::EndpointResponse;
 using testing::FakeAdsServer;
-using testing::MakeUpstream;
+using testing::NormalizedUpstreamOnPorts;
 
 // Waits for an answer to `nonce`; false when none comes.
 bool AnswerTo(FakeAdsServer& server, const std::string& nonce, bool* nack) {
@@ -32,6 +33,7 @@ bool AnswerTo(FakeAdsServer& server, const std::string& nonce, bool* nack) {
   }
 }
 
+// Validate that the CLI agent prints every snapshot it applies.
 TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
   FakeAdsServer server;
   // `timeout` only keeps a broken binary from hanging the test.
@@ -42,12 +44,12 @@ TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
   FILE* out = popen(command.c_str(), "r");
   ASSERT_NE(out, nullptr);
 
-  auto api = MakeUpstream("api", {7001});
+  auto api = NormalizedUpstreamOnPorts("api", {7001});
   api.set_zone("");
   api.set_method(nginx_xds::v1::HASH);
   api.set_hash_key("$request_uri");
   api.set_hash_consistent(true);
-  auto backends = MakeUpstream("backends", {6001, 6002});
+  auto backends = NormalizedUpstreamOnPorts("backends", {6001, 6002});
   backends.set_keepalive(16);
   backends.mutable_servers(0)->set_down(true);
   backends.mutable_servers(0)->set_max_conns(5);
@@ -102,7 +104,8 @@ TEST(XdsAgentMainTest, RejectsSingleUpstreamsAndAppliesTheRest) {
   ASSERT_NE(out, nullptr);
   ASSERT_TRUE(server.NextRequest());
   ASSERT_TRUE(server.NextRequest());
-  const auto ups = {MakeUpstream("api", {7001}), MakeUpstream("bad", {7002})};
+  const auto ups = {NormalizedUpstreamOnPorts("api", {7001}),
+                    NormalizedUpstreamOnPorts("bad", {7002})};
   ASSERT_TRUE(server.Send(ClusterResponse("1", "c1", ups)));
   ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", ups)));
   std::optional<FakeAdsServer::Received> received;
@@ -112,7 +115,7 @@ TEST(XdsAgentMainTest, RejectsSingleUpstreamsAndAppliesTheRest) {
   } while (received->request.response_nonce() != "e1");
   EXPECT_EQ(received->request.error_detail().message(),
             "upstream \"bad\": rejected by --reject_upstreams");
-  const auto next = {MakeUpstream("api", {7003})};
+  const auto next = {NormalizedUpstreamOnPorts("api", {7003})};
   ASSERT_TRUE(server.Send(ClusterResponse("2", "c2", next)));
   ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", next)));
 
@@ -144,12 +147,13 @@ TEST(XdsAgentMainTest, DeltasPrintTheChangeOnly) {
   ASSERT_NE(out, nullptr);
   ASSERT_TRUE(server.NextRequest());
   ASSERT_TRUE(server.NextRequest());
-  const auto first = {MakeUpstream("api", {7001}), MakeUpstream("old", {7002})};
+  const auto first = {NormalizedUpstreamOnPorts("api", {7001}),
+                      NormalizedUpstreamOnPorts("old", {7002})};
   ASSERT_TRUE(server.Send(ClusterResponse("1", "c1", first)));
   ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", first)));
   bool nack = false;
   ASSERT_TRUE(AnswerTo(server, "e1", &nack));
-  const auto next = {MakeUpstream("api", {7003})};
+  const auto next = {NormalizedUpstreamOnPorts("api", {7003})};
   ASSERT_TRUE(server.Send(ClusterResponse("2", "c2", next)));
   ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", next)));
 

@@ -144,12 +144,15 @@ TEST_F(NodeRegistryTest, PartialNackSettlesWhenEveryTypeAnswered) {
   EXPECT_TRUE(done.rejections.empty());
 }
 
+// Validate that a fleet without connected nodes is not waited for.
 TEST_F(NodeRegistryTest, NoConnectedNodeMeansNothingToWaitFor) {
   NodeRegistry::Progress progress = WaitInBackground(7).get();
   EXPECT_EQ(progress.connected, 0u);
   EXPECT_EQ(progress.acked, 0u);
 }
 
+// Validate that a wait ends once every connected node ACKed the version
+// or a newer one; an older ACK does not count.
 TEST_F(NodeRegistryTest, WaitEndsWhenEveryConnectedNodeAcked) {
   for (const char* id : {"a", "b", "c"}) Connect(id);
   auto wait = WaitInBackground(5);
@@ -165,6 +168,8 @@ TEST_F(NodeRegistryTest, WaitEndsWhenEveryConnectedNodeAcked) {
   EXPECT_TRUE(progress.rejections.empty());
 }
 
+// Validate that a node counts as acknowledged only once both resource
+// types are ACKed at the version.
 TEST_F(NodeRegistryTest, ANodeAckedOnlyOneTypeHasNotTakenTheVersion) {
   Connect("a");
   auto wait = WaitInBackground(3);
@@ -174,6 +179,8 @@ TEST_F(NodeRegistryTest, ANodeAckedOnlyOneTypeHasNotTakenTheVersion) {
   EXPECT_EQ(wait.get().acked, 1u);
 }
 
+// Validate that a NACK settles its node for the wait and is reported with
+// the node and its reason.
 TEST_F(NodeRegistryTest, RejectionSettlesTheNodeAndIsReported) {
   Connect("a");
   Connect("b");
@@ -188,6 +195,7 @@ TEST_F(NodeRegistryTest, RejectionSettlesTheNodeAndIsReported) {
   EXPECT_EQ(progress.rejections[0].message(), "zone is full");
 }
 
+// Validate that a node whose stream closes is no longer waited for.
 TEST_F(NodeRegistryTest, ANodeThatLeavesIsNoLongerWaitedFor) {
   Connect("a");
   Connect("b");
@@ -199,6 +207,7 @@ TEST_F(NodeRegistryTest, ANodeThatLeavesIsNoLongerWaitedFor) {
   EXPECT_EQ(progress.acked, 1u);
 }
 
+// Validate that a node that connects during a wait is waited for too.
 TEST_F(NodeRegistryTest, ANodeThatJoinsDuringTheWaitIsWaitedFor) {
   Connect("a");
   auto wait = WaitInBackground(4);
@@ -212,6 +221,8 @@ TEST_F(NodeRegistryTest, ANodeThatJoinsDuringTheWaitIsWaitedFor) {
   EXPECT_EQ(progress.acked, 2u);
 }
 
+// Validate that a node with two streams (a reload's old and new worker)
+// counts once and stays connected until both close.
 TEST_F(NodeRegistryTest, ANodeWithTwoStreamsCountsOnceAndStaysUntilBothClose) {
   Connect("a");
   ASSERT_TRUE(registry_.StreamOpened("a", "edge", "test").ok());  // a reload's new worker
@@ -226,6 +237,8 @@ TEST_F(NodeRegistryTest, ANodeWithTwoStreamsCountsOnceAndStaysUntilBothClose) {
   EXPECT_EQ(progress.acked, 1u);
 }
 
+// Validate that a node reconnecting in another fleet leaves the first
+// fleet's wait.
 TEST_F(NodeRegistryTest, ANodeMovingToAnotherFleetLeavesThisOnesWait) {
   Connect("a");
   Connect("mover");
@@ -240,6 +253,8 @@ TEST_F(NodeRegistryTest, ANodeMovingToAnotherFleetLeavesThisOnesWait) {
   EXPECT_EQ(Now(6, "other").acked, 0u);
 }
 
+// Validate that concurrent waits for different fleets and versions each
+// end on their own condition.
 TEST_F(NodeRegistryTest, ConcurrentWaitsForFleetsAndVersionsEachEndOnTheirOwn) {
   Connect("a");
   Connect("x", "other");

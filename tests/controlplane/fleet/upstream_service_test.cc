@@ -65,6 +65,8 @@ class UpstreamServiceTest : public ::testing::Test {
   std::unique_ptr<UpstreamService> service_;
 };
 
+// Validate that a put fills unset server fields with nginx's defaults
+// (weight 1, max_fails 1, fail_timeout 10) and answers the new version.
 TEST_F(UpstreamServiceTest, PutFillsNginxDefaults) {
   auto result = service_->Put("", MakeUpstream("backends", {"127.0.0.1:8080"}));
   ASSERT_TRUE(result.ok()) << result.status();
@@ -75,6 +77,8 @@ TEST_F(UpstreamServiceTest, PutFillsNginxDefaults) {
   EXPECT_EQ(result->version(), 1u);
 }
 
+// Validate that upstream names are matched case-insensitively, as nginx
+// compares them, while the name keeps the spelling it was written with.
 TEST_F(UpstreamServiceTest, NamesAreMatchedCaseInsensitively) {
   ASSERT_TRUE(service_->Put("", MakeUpstream("Backends", {"127.0.0.1:8080"})).ok());
   auto got = service_->Get("", "BACKENDS");
@@ -84,6 +88,7 @@ TEST_F(UpstreamServiceTest, NamesAreMatchedCaseInsensitively) {
   EXPECT_EQ(service_->List("").size(), 1u);
 }
 
+// Validate that every accepted write gets a strictly higher version.
 TEST_F(UpstreamServiceTest, EveryWriteMakesAHigherVersion) {
   uint64_t last = 0;
   for (int i = 0; i < 5; ++i) {
@@ -97,6 +102,8 @@ TEST_F(UpstreamServiceTest, EveryWriteMakesAHigherVersion) {
   EXPECT_GT(removed->version(), last);
 }
 
+// Validate that a bad upstream is INVALID_ARGUMENT naming the field and
+// value, and leaves the fleet's upstreams and version as they were.
 TEST_F(UpstreamServiceTest, InvalidUpstreamIsRejectedAndChangesNothing) {
   ASSERT_TRUE(service_->Put("", MakeUpstream("backends", {"127.0.0.1:8080"})).ok());
   const std::string before = State();
@@ -116,6 +123,8 @@ TEST_F(UpstreamServiceTest, InvalidUpstreamIsRejectedAndChangesNothing) {
   EXPECT_EQ(State(), before);
 }
 
+// Validate that a host name is resolved into one server per address, each
+// keeping the name it came from.
 TEST_F(UpstreamServiceTest, HostNameBecomesOneServerPerAddress) {
   auto result = service_->Put("", MakeUpstream("app", {"app.test:8080"}));
   ASSERT_TRUE(result.ok()) << result.status();
@@ -128,6 +137,8 @@ TEST_F(UpstreamServiceTest, HostNameBecomesOneServerPerAddress) {
   EXPECT_NE(unknown.status().message().find("nowhere.test"), std::string::npos);
 }
 
+// Validate that AddServer appends a server and refuses one whose address
+// the upstream already has (ALREADY_EXISTS), changing nothing.
 TEST_F(UpstreamServiceTest, AddServerAppendsAndRejectsDuplicates) {
   ASSERT_TRUE(service_->Put("", MakeUpstream("backends", {"127.0.0.1:8080"})).ok());
   nginx_xds::v1::Server server;
@@ -142,6 +153,9 @@ TEST_F(UpstreamServiceTest, AddServerAppendsAndRejectsDuplicates) {
   EXPECT_EQ(State(), before);
 }
 
+// Validate that RemoveServer refuses an unknown address (NOT_FOUND) and the
+// last server (FAILED_PRECONDITION), changing nothing, and finds an address
+// written in another form ([0::1] for [::1]).
 TEST_F(UpstreamServiceTest, RemoveServerRefusesTheLastOneAndUnknownOnes) {
   ASSERT_TRUE(service_->Put("", MakeUpstream("backends", {"127.0.0.1:8080", "[::1]:8081"})).ok());
   const std::string before = State();
@@ -157,6 +171,7 @@ TEST_F(UpstreamServiceTest, RemoveServerRefusesTheLastOneAndUnknownOnes) {
   EXPECT_NE(last.status().message().find("last server"), std::string::npos);
 }
 
+// Validate that UpdateServer changes only the fields the request sets.
 TEST_F(UpstreamServiceTest, UpdateServerChangesOnlyTheGivenFields) {
   ASSERT_TRUE(service_->Put("", MakeUpstream("backends", {"127.0.0.1:8080"})).ok());
   nginx_xds::v1::UpdateServerRequest request;
@@ -183,12 +198,15 @@ TEST_F(UpstreamServiceTest, UpdateServerChangesOnlyTheGivenFields) {
   EXPECT_EQ(State(), before);
 }
 
+// Validate that deleting an unknown upstream is NOT_FOUND naming it.
 TEST_F(UpstreamServiceTest, DeleteOfUnknownUpstreamIsNotFound) {
   auto result = service_->Delete("", "nothing");
   EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(result.status().message().find("nothing"), std::string::npos);
 }
 
+// Validate that Adopt stores only the upstreams the fleet lacks: the
+// control plane's state wins over a node's nginx.conf.
 TEST_F(UpstreamServiceTest, AdoptKeepsWhatTheFleetAlreadyHas) {
   ASSERT_TRUE(service_->Put("", MakeUpstream("host1", {"127.0.0.1:9000"})).ok());
   auto adopted = service_->Adopt(
@@ -199,6 +217,8 @@ TEST_F(UpstreamServiceTest, AdoptKeepsWhatTheFleetAlreadyHas) {
   EXPECT_EQ(service_->Get("", "host2")->servers(0).address(), "127.0.0.1:8089");
 }
 
+// Validate that every answered write, in every fleet, is there after the
+// store is closed and opened again, deletes included.
 TEST_F(UpstreamServiceTest, EveryAcknowledgedWriteSurvivesARestart) {
   ASSERT_TRUE(service_->Put("blue", MakeUpstream("backends", {"127.0.0.1:8080"})).ok());
   ASSERT_TRUE(service_->Put("green", MakeUpstream("backends", {"127.0.0.1:9090"})).ok());
@@ -276,6 +296,8 @@ TEST_F(UpstreamServiceTest, SlotsOfChangesReplacesAndTrailingFreeSlots) {
             (std::vector<std::string>{"newer", "u1", "u2", "new"}));
 }
 
+// Validate that FindByZone matches the zone exactly and refuses a zone
+// several upstreams share (FAILED_PRECONDITION naming them).
 TEST_F(UpstreamServiceTest, FindByZoneMatchesExactlyAndRefusesAmbiguity) {
   Upstream zoned = MakeUpstream("backends", {"127.0.0.1:8080"});
   zoned.set_zone("zone_for_backends");

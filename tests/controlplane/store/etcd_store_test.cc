@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
@@ -37,15 +38,7 @@ int FreePort() {
   return ntohs(address.sin_port);
 }
 
-Upstream MakeUpstream(const std::string& name, const std::string& address) {
-  Upstream upstream;
-  upstream.set_name(name);
-  upstream.set_keepalive_requests(1000);
-  auto* server = upstream.add_servers();
-  server->set_address(address);
-  server->set_weight(1);
-  return upstream;
-}
+using nginx_xds::testing::NormalizedUpstream;
 
 // One etcd member on free loopback ports, killed when it goes away.
 class EtcdProcess {
@@ -144,11 +137,13 @@ TEST_F(EtcdStoreTest, CommitsAreWhatANewStoreLoads) {
   auto store = Open();
   ASSERT_TRUE(store->Load().ok());
   ASSERT_EQ(
-      *store->Commit("a", {MakeUpstream("X", "10.0.0.1:80"), MakeUpstream("y", "10.0.0.2:80")}, {}),
+      *store->Commit(
+          "a", {NormalizedUpstream("X", {"10.0.0.1:80"}), NormalizedUpstream("y", {"10.0.0.2:80"})},
+          {}),
       1u);
-  ASSERT_EQ(*store->Commit("b", {MakeUpstream("z", "10.0.0.3:80")}, {}), 2u);
+  ASSERT_EQ(*store->Commit("b", {NormalizedUpstream("z", {"10.0.0.3:80"})}, {}), 2u);
   // Replacing keeps the slot; deleting frees it but it stays counted.
-  ASSERT_EQ(*store->Commit("a", {MakeUpstream("x", "10.0.0.9:80")}, {"y"}), 3u);
+  ASSERT_EQ(*store->Commit("a", {NormalizedUpstream("x", {"10.0.0.9:80"})}, {"y"}), 3u);
 
   auto loaded = Open()->Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -169,11 +164,12 @@ TEST_F(EtcdStoreTest, PlacementDecidesTheOrder) {
   Placement placement;
   placement.slots = {4, 1};
   placement.slot_count = 5;
-  ASSERT_TRUE(
-      store
-          ->Commit("a", {MakeUpstream("late", "10.0.0.1:80"), MakeUpstream("early", "10.0.0.2:80")},
-                   {}, placement)
-          .ok());
+  ASSERT_TRUE(store
+                  ->Commit("a",
+                           {NormalizedUpstream("late", {"10.0.0.1:80"}),
+                            NormalizedUpstream("early", {"10.0.0.2:80"})},
+                           {}, placement)
+                  .ok());
   auto loaded = Open()->Load();
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->upstreams.at("a")[0].name(), "early");
@@ -188,8 +184,8 @@ TEST_F(EtcdStoreTest, LostCompareAndSwapStoresNothing) {
   auto second = Open();
   ASSERT_TRUE(first->Load().ok());
   ASSERT_TRUE(second->Load().ok());
-  ASSERT_EQ(*first->Commit("a", {MakeUpstream("one", "10.0.0.1:80")}, {}), 1u);
-  auto lost = second->Commit("a", {MakeUpstream("two", "10.0.0.2:80")}, {});
+  ASSERT_EQ(*first->Commit("a", {NormalizedUpstream("one", {"10.0.0.1:80"})}, {}), 1u);
+  auto lost = second->Commit("a", {NormalizedUpstream("two", {"10.0.0.2:80"})}, {});
   EXPECT_EQ(lost.status().code(), absl::StatusCode::kAborted);
   EXPECT_THAT(lost.status().message(), HasSubstr("another control plane wrote"));
   auto loaded = Open()->Load();
@@ -199,7 +195,7 @@ TEST_F(EtcdStoreTest, LostCompareAndSwapStoresNothing) {
   EXPECT_EQ(loaded->upstreams.at("a")[0].name(), "one");
   // After reading the newest state, the loser commits the next version.
   ASSERT_TRUE(second->Load().ok());
-  EXPECT_EQ(*second->Commit("a", {MakeUpstream("two", "10.0.0.2:80")}, {}), 2u);
+  EXPECT_EQ(*second->Commit("a", {NormalizedUpstream("two", {"10.0.0.2:80"})}, {}), 2u);
 }
 
 // Validates that a rollout and its stable upstreams round-trip.
@@ -210,7 +206,7 @@ TEST_F(EtcdStoreTest, RolloutRoundTrips) {
   rollout.rollout.set_fleet("a");
   rollout.rollout.set_stable_version(7);
   rollout.rollout.add_canary_node_ids("web-1");
-  rollout.stable_upstreams.push_back(MakeUpstream("x", "10.0.0.1:80"));
+  rollout.stable_upstreams.push_back(NormalizedUpstream("x", {"10.0.0.1:80"}));
   ASSERT_TRUE(store->SaveRollout(rollout).ok());
   auto loaded = Open()->Load();
   ASSERT_TRUE(loaded.ok());
@@ -226,7 +222,7 @@ TEST_F(EtcdStoreTest, FailsOverToTheNextEndpoint) {
   auto store = Open({absl::StrCat("http://127.0.0.1:", FreePort()),
                      absl::StrCat("http://127.0.0.1:", client_port())});
   ASSERT_TRUE(store->Load().ok());
-  EXPECT_TRUE(store->Commit("a", {MakeUpstream("x", "10.0.0.1:80")}, {}).ok());
+  EXPECT_TRUE(store->Commit("a", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {}).ok());
 }
 
 // Validates that an unreachable etcd is UNAVAILABLE naming etcd, and a bad endpoint
@@ -250,7 +246,7 @@ TEST(EtcdStoreDownTest, CommitWithEtcdDownIsUnavailable) {
   auto store = OpenStore({etcd.url()}, "/nginx-xds/");
   ASSERT_TRUE(store->Load().ok());
   etcd.Kill();
-  auto commit = store->Commit("a", {MakeUpstream("x", "10.0.0.1:80")}, {});
+  auto commit = store->Commit("a", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {});
   EXPECT_EQ(commit.status().code(), absl::StatusCode::kUnavailable);
 }
 

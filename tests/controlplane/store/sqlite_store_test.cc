@@ -17,6 +17,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "nginx_xds/v1/upstream.pb.h"
+#include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
 namespace {
@@ -25,15 +26,7 @@ using google::protobuf::util::MessageDifferencer;
 using nginx_xds::v1::Upstream;
 using ::testing::HasSubstr;
 
-Upstream MakeUpstream(const std::string& name, const std::string& address) {
-  Upstream upstream;
-  upstream.set_name(name);
-  upstream.set_keepalive_requests(1000);
-  auto* server = upstream.add_servers();
-  server->set_address(address);
-  server->set_weight(1);
-  return upstream;
-}
+using nginx_xds::testing::NormalizedUpstream;
 
 // A fresh database path in its own directory under TEST_TMPDIR.
 std::string NewDatabasePath() {
@@ -82,7 +75,7 @@ class SqliteStoreTest : public ::testing::Test {
 // Validates that the WAL stays small however many writes go through (it
 // grew to 1 MiB for 60 KB of data before checkpoints were set; issue 12).
 TEST_F(SqliteStoreTest, WalStaysSmallOverManyWrites) {
-  Upstream big = MakeUpstream("big", "10.0.0.1:80");
+  Upstream big = NormalizedUpstream("big", {"10.0.0.1:80"});
   for (int i = 2; i < 60; ++i) big.add_servers()->set_address(absl::StrCat("10.0.0.", i, ":80"));
   for (int i = 0; i < 400; ++i) {
     big.mutable_servers(0)->set_weight(static_cast<uint32_t>(i % 100 + 1));
@@ -94,6 +87,7 @@ TEST_F(SqliteStoreTest, WalStaysSmallOverManyWrites) {
   EXPECT_EQ(LoadOrDie(*store_).version, 400u);
 }
 
+// Validate that a new store loads empty at version 0.
 TEST_F(SqliteStoreTest, NewStoreIsEmptyAtVersionZero) {
   StoredState state = LoadOrDie(*store_);
   EXPECT_EQ(state.version, 0u);
@@ -101,8 +95,10 @@ TEST_F(SqliteStoreTest, NewStoreIsEmptyAtVersionZero) {
   EXPECT_TRUE(state.upstreams.empty());
 }
 
+// Validate that a committed upstream, every field included, is loaded
+// back after the store is closed and opened again.
 TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
-  Upstream upstream = MakeUpstream("Backends", "10.0.0.1:80");
+  Upstream upstream = NormalizedUpstream("Backends", {"10.0.0.1:80"});
   upstream.mutable_servers(0)->set_backup(true);
   ASSERT_TRUE(store_->Commit("default", {upstream}, {}).ok());
   Reopen();
@@ -111,9 +107,13 @@ TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
   EXPECT_TRUE(MessageDifferencer::Equals(state.upstreams["default"][0], upstream));
 }
 
+// Validate that versions strictly increase across fleets and that a
+// fleet's version is that of its last commit.
 TEST_F(SqliteStoreTest, VersionsStrictlyIncreaseAndBecomeTheFleetVersion) {
-  absl::StatusOr<uint64_t> first = store_->Commit("a", {MakeUpstream("x", "10.0.0.1:80")}, {});
-  absl::StatusOr<uint64_t> second = store_->Commit("b", {MakeUpstream("x", "10.0.0.2:80")}, {});
+  absl::StatusOr<uint64_t> first =
+      store_->Commit("a", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {});
+  absl::StatusOr<uint64_t> second =
+      store_->Commit("b", {NormalizedUpstream("x", {"10.0.0.2:80"})}, {});
   absl::StatusOr<uint64_t> third = store_->Commit("a", {}, {"x"});
   ASSERT_TRUE(first.ok() && second.ok() && third.ok());
   EXPECT_LT(*first, *second);
@@ -124,21 +124,24 @@ TEST_F(SqliteStoreTest, VersionsStrictlyIncreaseAndBecomeTheFleetVersion) {
   EXPECT_EQ(state.fleet_versions["b"], *second);
 }
 
+// Validate that the version counter is restored on open and keeps
+// increasing.
 TEST_F(SqliteStoreTest, VersionsKeepIncreasingAcrossReopen) {
   absl::StatusOr<uint64_t> before =
-      store_->Commit("default", {MakeUpstream("x", "10.0.0.1:80")}, {});
+      store_->Commit("default", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {});
   ASSERT_TRUE(before.ok());
   Reopen();
   EXPECT_EQ(LoadOrDie(*store_).version, *before);
   absl::StatusOr<uint64_t> after =
-      store_->Commit("default", {MakeUpstream("y", "10.0.0.1:80")}, {});
+      store_->Commit("default", {NormalizedUpstream("y", {"10.0.0.1:80"})}, {});
   ASSERT_TRUE(after.ok());
   EXPECT_GT(*after, *before);
 }
 
+// Validate that two fleets keep separate upstreams of the same name.
 TEST_F(SqliteStoreTest, FleetsKeepSeparateUpstreamsOfTheSameName) {
-  Upstream in_a = MakeUpstream("backends", "10.0.0.1:80");
-  Upstream in_b = MakeUpstream("backends", "10.0.0.2:80");
+  Upstream in_a = NormalizedUpstream("backends", {"10.0.0.1:80"});
+  Upstream in_b = NormalizedUpstream("backends", {"10.0.0.2:80"});
   ASSERT_TRUE(store_->Commit("a", {in_a}, {}).ok());
   ASSERT_TRUE(store_->Commit("b", {in_b}, {}).ok());
   ASSERT_TRUE(store_->Commit("a", {}, {"backends"}).ok());
@@ -148,19 +151,24 @@ TEST_F(SqliteStoreTest, FleetsKeepSeparateUpstreamsOfTheSameName) {
   EXPECT_TRUE(MessageDifferencer::Equals(state.upstreams["b"][0], in_b));
 }
 
+// Validate that a put replaces the upstream of the same key (the name in
+// lower case), whatever its spelling.
 TEST_F(SqliteStoreTest, PutReplacesTheUpstreamWithTheSameKey) {
-  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("Backends", "10.0.0.1:80")}, {}).ok());
-  Upstream replacement = MakeUpstream("backends", "10.0.0.2:80");
+  ASSERT_TRUE(
+      store_->Commit("default", {NormalizedUpstream("Backends", {"10.0.0.1:80"})}, {}).ok());
+  Upstream replacement = NormalizedUpstream("backends", {"10.0.0.2:80"});
   ASSERT_TRUE(store_->Commit("default", {replacement}, {}).ok());
   StoredState state = LoadOrDie(*store_);
   ASSERT_EQ(state.upstreams["default"].size(), 1u);
   EXPECT_TRUE(MessageDifferencer::Equals(state.upstreams["default"][0], replacement));
 }
 
+// Validate that a delete removes the named upstream and no other.
 TEST_F(SqliteStoreTest, DeleteRemovesOnlyTheNamedUpstream) {
   ASSERT_TRUE(store_
                   ->Commit("default",
-                           {MakeUpstream("one", "10.0.0.1:80"), MakeUpstream("two", "10.0.0.2:80")},
+                           {NormalizedUpstream("one", {"10.0.0.1:80"}),
+                            NormalizedUpstream("two", {"10.0.0.2:80"})},
                            {})
                   .ok());
   ASSERT_TRUE(store_->Commit("default", {}, {"One"}).ok());
@@ -169,6 +177,7 @@ TEST_F(SqliteStoreTest, DeleteRemovesOnlyTheNamedUpstream) {
   EXPECT_EQ(state.upstreams["default"][0].name(), "two");
 }
 
+// Validate that a commit deleting an unknown key still makes a version.
 TEST_F(SqliteStoreTest, DeletingAnUnknownKeyStillMakesAVersion) {
   absl::StatusOr<uint64_t> version = store_->Commit("default", {}, {"nothing"});
   ASSERT_TRUE(version.ok()) << version.status();
@@ -180,11 +189,13 @@ TEST_F(SqliteStoreTest, DeletingAnUnknownKeyStillMakesAVersion) {
 TEST_F(SqliteStoreTest, LoadListsUpstreamsInCreationOrder) {
   ASSERT_TRUE(store_
                   ->Commit("default",
-                           {MakeUpstream("c", "10.0.0.1:80"), MakeUpstream("A", "10.0.0.1:80")}, {})
+                           {NormalizedUpstream("c", {"10.0.0.1:80"}),
+                            NormalizedUpstream("A", {"10.0.0.1:80"})},
+                           {})
                   .ok());
-  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("b", "10.0.0.1:80")}, {}).ok());
-  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("C", "10.0.0.2:80")}, {}).ok());
-  ASSERT_TRUE(store_->Commit("other", {MakeUpstream("z", "10.0.0.1:80")}, {}).ok());
+  ASSERT_TRUE(store_->Commit("default", {NormalizedUpstream("b", {"10.0.0.1:80"})}, {}).ok());
+  ASSERT_TRUE(store_->Commit("default", {NormalizedUpstream("C", {"10.0.0.2:80"})}, {}).ok());
+  ASSERT_TRUE(store_->Commit("other", {NormalizedUpstream("z", {"10.0.0.1:80"})}, {}).ok());
   Reopen();
   StoredState state = LoadOrDie(*store_);
   ASSERT_EQ(state.upstreams["default"].size(), 3u);
@@ -194,16 +205,18 @@ TEST_F(SqliteStoreTest, LoadListsUpstreamsInCreationOrder) {
   EXPECT_EQ(state.upstreams["default"][2].name(), "b");
 }
 
+// Validate that an upstream deleted and created again is listed last.
 TEST_F(SqliteStoreTest, DeletedAndRecreatedUpstreamGoesLast) {
   ASSERT_TRUE(store_
                   ->Commit("default",
-                           {MakeUpstream("a", "10.0.0.1:80"), MakeUpstream("b", "10.0.0.1:80"),
-                            MakeUpstream("c", "10.0.0.1:80")},
+                           {NormalizedUpstream("a", {"10.0.0.1:80"}),
+                            NormalizedUpstream("b", {"10.0.0.1:80"}),
+                            NormalizedUpstream("c", {"10.0.0.1:80"})},
                            {})
                   .ok());
   ASSERT_TRUE(store_->Commit("default", {}, {"c"}).ok());
   ASSERT_TRUE(store_->Commit("default", {}, {"a"}).ok());
-  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("a", "10.0.0.1:80")}, {}).ok());
+  ASSERT_TRUE(store_->Commit("default", {NormalizedUpstream("a", {"10.0.0.1:80"})}, {}).ok());
   StoredState state = LoadOrDie(*store_);
   ASSERT_EQ(state.upstreams["default"].size(), 2u);
   EXPECT_EQ(state.upstreams["default"][0].name(), "b");
@@ -223,7 +236,7 @@ TEST_F(SqliteStoreTest, SchemaOneFileIsMigratedKeepingItsOrder) {
           "body BLOB NOT NULL, PRIMARY KEY (fleet, key));"
           "PRAGMA user_version=1;");
   for (const char* name : {"zeta", "alpha", "mid"}) {
-    const std::string body = MakeUpstream(name, "10.0.0.1:80").SerializeAsString();
+    const std::string body = NormalizedUpstream(name, {"10.0.0.1:80"}).SerializeAsString();
     std::string hex;
     for (unsigned char c : body) {
       static const char kDigits[] = "0123456789abcdef";
@@ -235,7 +248,7 @@ TEST_F(SqliteStoreTest, SchemaOneFileIsMigratedKeepingItsOrder) {
   }
   std::unique_ptr<SqliteStore> store = OpenOrDie(path);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Commit("default", {MakeUpstream("beta", "10.0.0.1:80")}, {}).ok());
+  ASSERT_TRUE(store->Commit("default", {NormalizedUpstream("beta", {"10.0.0.1:80"})}, {}).ok());
   StoredState state = LoadOrDie(*store);
   EXPECT_EQ(state.version, 4u);
   ASSERT_EQ(state.upstreams["default"].size(), 4u);
@@ -267,7 +280,7 @@ TEST_F(SqliteStoreTest, SchemaTwoFileIsMigratedAndKeepsRollouts) {
     rollout.rollout.set_state(nginx_xds::v1::ROLLOUT_STATE_CANARY);
     rollout.rollout.set_stable_version(1);
     rollout.rollout.add_canary_node_ids("c1");
-    rollout.stable_upstreams.push_back(MakeUpstream("app", "10.0.0.1:80"));
+    rollout.stable_upstreams.push_back(NormalizedUpstream("app", {"10.0.0.1:80"}));
     ASSERT_TRUE(store->SaveRollout(rollout).ok());
   }
   std::unique_ptr<SqliteStore> store = OpenOrDie(path);
@@ -288,16 +301,17 @@ TEST_F(SqliteStoreTest, PlacementKeepsSlotsAndTheSlotCount) {
   Placement three;
   three.slots = {2, 0};
   three.slot_count = 3;
-  ASSERT_TRUE(
-      store_
-          ->Commit("default",
-                   {MakeUpstream("two", "10.0.0.1:80"), MakeUpstream("zero", "10.0.0.1:80")}, {},
-                   three)
-          .ok());
+  ASSERT_TRUE(store_
+                  ->Commit("default",
+                           {NormalizedUpstream("two", {"10.0.0.1:80"}),
+                            NormalizedUpstream("zero", {"10.0.0.1:80"})},
+                           {}, three)
+                  .ok());
   Placement moved;
   moved.slots = {4};
   moved.slot_count = 6;
-  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("zero", "10.0.0.2:80")}, {}, moved).ok());
+  ASSERT_TRUE(
+      store_->Commit("default", {NormalizedUpstream("zero", {"10.0.0.2:80"})}, {}, moved).ok());
   Reopen();
   StoredState state = LoadOrDie(*store_);
   ASSERT_EQ(state.upstreams["default"].size(), 2u);
@@ -306,7 +320,7 @@ TEST_F(SqliteStoreTest, PlacementKeepsSlotsAndTheSlotCount) {
   EXPECT_EQ(state.slots["default"], (std::vector<uint64_t>{2, 4}));
   EXPECT_EQ(state.slot_counts["default"], 6u);
   // A commit without placement puts a new upstream after every slot.
-  ASSERT_TRUE(store_->Commit("default", {MakeUpstream("last", "10.0.0.1:80")}, {}).ok());
+  ASSERT_TRUE(store_->Commit("default", {NormalizedUpstream("last", {"10.0.0.1:80"})}, {}).ok());
   state = LoadOrDie(*store_);
   EXPECT_EQ(state.slots["default"], (std::vector<uint64_t>{2, 4, 6}));
   EXPECT_EQ(state.slot_counts["default"], 7u);
@@ -318,15 +332,16 @@ TEST_F(SqliteStoreTest, BadPlacementIsRejectedAndChangesNothing) {
   outside.slots = {3};
   outside.slot_count = 3;
   absl::StatusOr<uint64_t> result =
-      store_->Commit("default", {MakeUpstream("x", "10.0.0.1:80")}, {}, outside);
+      store_->Commit("default", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {}, outside);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(result.status().message(), HasSubstr("slot 3 of upstream \"x\" is not below 3"));
   Placement short_one;
   short_one.slots = {0};
   short_one.slot_count = 2;
-  result = store_->Commit("default",
-                          {MakeUpstream("x", "10.0.0.1:80"), MakeUpstream("y", "10.0.0.1:80")}, {},
-                          short_one);
+  result = store_->Commit(
+      "default",
+      {NormalizedUpstream("x", {"10.0.0.1:80"}), NormalizedUpstream("y", {"10.0.0.1:80"})}, {},
+      short_one);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(LoadOrDie(*store_).version, 0u);
 }
@@ -335,7 +350,8 @@ TEST_F(SqliteStoreTest, BadPlacementIsRejectedAndChangesNothing) {
 TEST_F(SqliteStoreTest, SharedSlotGivesDataLoss) {
   ASSERT_TRUE(store_
                   ->Commit("edge",
-                           {MakeUpstream("one", "10.0.0.1:80"), MakeUpstream("two", "10.0.0.1:80")},
+                           {NormalizedUpstream("one", {"10.0.0.1:80"}),
+                            NormalizedUpstream("two", {"10.0.0.1:80"})},
                            {})
                   .ok());
   ExecRaw(path_, "UPDATE upstreams SET created = 0");
@@ -362,7 +378,7 @@ TEST_F(SqliteStoreTest, SchemaThreeFileIsMigratedToSlots) {
           "PRAGMA user_version=3;");
   const std::vector<std::pair<const char*, int>> rows = {{"zeta", 2}, {"alpha", 9}, {"mid", 5}};
   for (const auto& [name, created] : rows) {
-    const std::string body = MakeUpstream(name, "10.0.0.1:80").SerializeAsString();
+    const std::string body = NormalizedUpstream(name, {"10.0.0.1:80"}).SerializeAsString();
     std::string hex;
     for (unsigned char c : body) {
       static const char kDigits[] = "0123456789abcdef";
@@ -391,16 +407,20 @@ TEST_F(SqliteStoreTest, SchemaThreeFileIsMigratedToSlots) {
   EXPECT_EQ(LoadOrDie(*store).slots["default"], (std::vector<uint64_t>{0, 1, 2}));
 }
 
+// Validate that a commit that puts and deletes the same key is
+// INVALID_ARGUMENT and stores nothing.
 TEST_F(SqliteStoreTest, KeyBothPutAndDeletedIsRejectedAndChangesNothing) {
   absl::StatusOr<uint64_t> result =
-      store_->Commit("default", {MakeUpstream("x", "10.0.0.1:80")}, {"X"});
+      store_->Commit("default", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {"X"});
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(LoadOrDie(*store_).version, 0u);
 }
 
+// Validate that a commit to an invalid fleet name is INVALID_ARGUMENT
+// naming it.
 TEST_F(SqliteStoreTest, InvalidFleetNameIsRejected) {
   absl::StatusOr<uint64_t> result =
-      store_->Commit("bad fleet", {MakeUpstream("x", "10.0.0.1:80")}, {});
+      store_->Commit("bad fleet", {NormalizedUpstream("x", {"10.0.0.1:80"})}, {});
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(result.status().message(), HasSubstr("fleet name \"bad fleet\""));
 }
@@ -409,13 +429,13 @@ TEST_F(SqliteStoreTest, InvalidFleetNameIsRejected) {
 // the puts and the version too.
 TEST_F(SqliteStoreTest, FailedCommitRollsBackEverything) {
   absl::StatusOr<uint64_t> first =
-      store_->Commit("default", {MakeUpstream("keep", "10.0.0.1:80")}, {});
+      store_->Commit("default", {NormalizedUpstream("keep", {"10.0.0.1:80"})}, {});
   ASSERT_TRUE(first.ok());
   ExecRaw(path_,
           "CREATE TRIGGER poison BEFORE DELETE ON upstreams "
           "WHEN OLD.key = 'keep' BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
   absl::StatusOr<uint64_t> failed =
-      store_->Commit("default", {MakeUpstream("fresh", "10.0.0.2:80")}, {"keep"});
+      store_->Commit("default", {NormalizedUpstream("fresh", {"10.0.0.2:80"})}, {"keep"});
   ASSERT_FALSE(failed.ok());
   EXPECT_THAT(failed.status().message(), HasSubstr("poisoned"));
   StoredState state = LoadOrDie(*store_);
@@ -425,22 +445,27 @@ TEST_F(SqliteStoreTest, FailedCommitRollsBackEverything) {
   EXPECT_EQ(state.upstreams["default"][0].name(), "keep");
 }
 
+// Validate that a row that does not parse is DATA_LOSS naming its fleet
+// and key.
 TEST_F(SqliteStoreTest, CorruptRowGivesDataLossNamingFleetAndKey) {
-  ASSERT_TRUE(store_->Commit("edge", {MakeUpstream("Backends", "10.0.0.1:80")}, {}).ok());
+  ASSERT_TRUE(store_->Commit("edge", {NormalizedUpstream("Backends", {"10.0.0.1:80"})}, {}).ok());
   ExecRaw(path_, "UPDATE upstreams SET body = x'ffffffff' WHERE key = 'backends'");
   absl::StatusOr<StoredState> state = store_->Load();
   EXPECT_EQ(state.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(state.status().message(), HasSubstr("fleet \"edge\" upstream \"backends\""));
 }
 
+// Validate that a row whose body names another upstream than its key is
+// DATA_LOSS.
 TEST_F(SqliteStoreTest, RowWhoseBodyNamesAnotherUpstreamGivesDataLoss) {
-  ASSERT_TRUE(store_->Commit("edge", {MakeUpstream("one", "10.0.0.1:80")}, {}).ok());
+  ASSERT_TRUE(store_->Commit("edge", {NormalizedUpstream("one", {"10.0.0.1:80"})}, {}).ok());
   ExecRaw(path_, "UPDATE upstreams SET key = 'two'");
   absl::StatusOr<StoredState> state = store_->Load();
   EXPECT_EQ(state.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(state.status().message(), HasSubstr("fleet \"edge\" upstream \"two\""));
 }
 
+// Validate that a path that cannot be opened gives an error naming it.
 TEST(SqliteStoreOpenTest, UnopenablePathGivesErrorNamingIt) {
   absl::StatusOr<std::unique_ptr<SqliteStore>> store =
       SqliteStore::Open("/nonexistent-dir/for/sure/store.db");
@@ -462,7 +487,7 @@ TEST(SqliteStoreCrashTest, CommitSurvivesAKilledProcess) {
     absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
     if (store.ok()) {
       absl::StatusOr<uint64_t> committed =
-          (*store)->Commit("default", {MakeUpstream("survivor", "10.0.0.1:80")}, {});
+          (*store)->Commit("default", {NormalizedUpstream("survivor", {"10.0.0.1:80"})}, {});
       if (committed.ok()) version = *committed;
     }
     if (write(fds[1], &version, sizeof(version)) != sizeof(version)) _exit(1);

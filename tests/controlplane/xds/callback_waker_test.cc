@@ -13,6 +13,8 @@
 namespace nginx_xds {
 namespace {
 
+// Validate that the waker keeps completing health calls on the in-process
+// channel until it is destroyed, and that destroying it returns.
 TEST(CallbackWakerTest, CompletesCallsRepeatedlyUntilDestroyed) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

@@ -231,6 +231,7 @@ class HttpGatewayTest : public ::testing::Test {
 
 constexpr char kZone[] = "/dynamic?upstream=zone_for_backends";
 
+// Validate seed 000's /dynamic list, byte for byte.
 TEST_F(HttpGatewayTest, Seed000List) {
   PutSeedBackends();
   Reply reply = Get(kZone);
@@ -242,6 +243,7 @@ TEST_F(HttpGatewayTest, Seed000List) {
             "server 127.0.0.1:6003;\n");
 }
 
+// Validate seed 000's verbose list, byte for byte.
 TEST_F(HttpGatewayTest, Seed000Verbose) {
   PutSeedBackends();
   Reply reply = Get(absl::StrCat(kZone, "&verbose="));
@@ -252,6 +254,7 @@ TEST_F(HttpGatewayTest, Seed000Verbose) {
             "server 127.0.0.1:6003 weight=1 max_fails=1 fail_timeout=10;\n");
 }
 
+// Validate seed 000's parameter update, byte for byte.
 TEST_F(HttpGatewayTest, Seed000UpdateParameters) {
   PutSeedBackends();
   Reply reply =
@@ -263,6 +266,7 @@ TEST_F(HttpGatewayTest, Seed000UpdateParameters) {
             "server 127.0.0.1:6003 weight=10 max_fails=5 fail_timeout=5;\n");
 }
 
+// Validate seed 000's down then up, byte for byte.
 TEST_F(HttpGatewayTest, Seed000DownThenUp) {
   PutSeedBackends();
   Reply down = Get(absl::StrCat(kZone, "&server=127.0.0.1:6003&down="));
@@ -279,6 +283,8 @@ TEST_F(HttpGatewayTest, Seed000DownThenUp) {
             "server 127.0.0.1:6003 weight=1 max_fails=1 fail_timeout=10;\n");
 }
 
+// Validate seed 000's add then remove, byte for byte, and that the change
+// is the fleet's stored state.
 TEST_F(HttpGatewayTest, Seed000AddThenRemove) {
   PutSeedBackends();
   Reply add = Get("/dynamic?upstream=zone_for_backends&add=&server=127.0.0.1:6004");
@@ -305,6 +311,7 @@ TEST_F(HttpGatewayTest, Seed000AddThenRemove) {
 // Seed 002 (dyups), the sample session byte for byte, after the sample
 // nginx.conf's upstreams host1 and host2 are in place.
 
+// Validate seed 002's dyups transcript (POST, detail, DELETE), byte for byte.
 TEST_F(HttpGatewayTest, Seed002Sample) {
   Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
   Put("", MakeUpstream("host2", {"127.0.0.1:8089"}));
@@ -343,6 +350,8 @@ TEST_F(HttpGatewayTest, Seed002Sample) {
             "\n");
 }
 
+// Validate dyups' /list order and /upstream/NAME (case-insensitive), and
+// that HEAD is a 405 as in dyups.
 TEST_F(HttpGatewayTest, DyupsListAndUpstream) {
   Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
   Put("", MakeUpstream("host2", {"127.0.0.1:8089"}));
@@ -364,6 +373,7 @@ TEST_F(HttpGatewayTest, DyupsListAndUpstream) {
   }
 }
 
+// Validate that an empty /list or /detail is a 204 with no body.
 TEST_F(HttpGatewayTest, DyupsEmptyListAndDetailAre204) {
   Reply list = Get("/list");
   EXPECT_EQ(list.status, 204);
@@ -452,6 +462,8 @@ TEST_F(HttpGatewayTest, DyupsPostWithoutABodyIs204AndStoresNothing) {
   EXPECT_EQ(Get("/upstream/newone").status, 404);
 }
 
+// Validate that every write answer carries X-Xds-Version and the fleet's
+// acked and connected node counts.
 TEST_F(HttpGatewayTest, WritesCarryTheirVersionAndFleetCounts) {
   Reply post = Post("/upstream/dyhost", "server 127.0.0.1:8089;");
   ASSERT_EQ(post.status, 200);
@@ -468,6 +480,7 @@ TEST_F(HttpGatewayTest, WritesCarryTheirVersionAndFleetCounts) {
   EXPECT_EQ(add.Header("X-Xds-Version"), std::to_string(cp_->upstreams()->FleetVersion("")));
 }
 
+// Validate that /dynamic's add takes weight, max_fails, backup and down.
 TEST_F(HttpGatewayTest, DynamicAddTakesParametersBackupAndDown) {
   PutSeedBackends();
   // Parameters make the answer verbose; so does down.
@@ -641,6 +654,8 @@ TEST_F(HttpGatewayTest, FleetHeaderSelectsTheFleet) {
   EXPECT_EQ(Delete("/upstream/dyhost", edge).status, 200);
 }
 
+// Validate that what the HTTP APIs wrote is there after a restart, slots
+// (dyups' order) included.
 TEST_F(HttpGatewayTest, StateSurvivesARestart) {
   Put("", MakeUpstream("host1", {"127.0.0.1:8088"}));
   ASSERT_EQ(Post("/upstream/dyhost", "server 127.0.0.1:8089;server 127.0.0.1:8088;").status, 200);
@@ -677,6 +692,7 @@ TEST_F(HttpGatewayTest, ConcurrentWritesAllLand) {
 // The fleet: ACKs in the headers, a rejection is a 500 naming the node and
 // its reason, the fleet status shows both.
 
+// Validate that an HTTP write waits for the fleet's ACKs and counts them.
 TEST_F(HttpGatewayTest, WriteWaitsForTheFleetAndCountsItsAcks) {
   TestAgent agent("web-1", "default", cp_->xds_port());
   AwaitConnected("default", 1);
@@ -708,6 +724,8 @@ TEST_F(HttpGatewayTest, WriteWaitsForTheFleetAndCountsItsAcks) {
             "fleet edge: version 0, 0 nodes, 0 connected\n");
 }
 
+// Validate that a node's rejection makes the write a 500 naming the node
+// and its reason.
 TEST_F(HttpGatewayTest, RejectionIsA500NamingTheNodeAndItsReason) {
   TestAgent good("good", "default", cp_->xds_port());
   TestAgent picky("picky", "default", cp_->xds_port(), /*reject_upstream=*/"dyhost");
@@ -1099,13 +1117,15 @@ class HttpGatewayCorpusTest : public HttpGatewayTest {
   // The body of an error: the status line's words, then what was wrong.
   static void ExpectErrorBody(const Reply& reply, int status, const std::string& message) {
     EXPECT_EQ(reply.status, status);
-    EXPECT_THAT(reply.body, StartsWith(absl::StrCat(status, " ", HttpApi::Reason(status), "\n")));
+    EXPECT_THAT(reply.body, StartsWith(absl::StrCat(status, " ", HttpReason(status), "\n")));
     EXPECT_THAT(reply.body, HasSubstr(message));
     EXPECT_EQ(reply.body.back(), '\n');
     EXPECT_THAT(reply.Header("Content-Type"), StartsWith("text/plain"));
   }
 };
 
+// Validate that every malformed request of the corpus gets its status and
+// message and changes nothing.
 TEST_F(HttpGatewayCorpusTest, EveryMalformedRequestGetsItsErrorAndChangesNothing) {
   const std::vector<BadRequest> cases = BadRequests();
   const std::string before = State();

@@ -1,14 +1,12 @@
-// UpstreamService's staged rollouts: a fleet pinned to its stable snapshot
-// for every node outside a canary group until the rollout is promoted or
-// aborted. See docs/architecture.md, "Staged rollouts".
+// See docs/architecture.md, "Staged rollouts".
 
-#include <cstdio>
+#include "controlplane/rollout/rollout_service.h"
+
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/upstream_rules.h"
-#include "controlplane/fleet/upstream_service.h"
 #include "controlplane/rollout/rollout.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -74,39 +72,57 @@ std::optional<nginx_xds::v1::NodeRejection> WriteRejection(const nginx_xds::v1::
 
 }  // namespace
 
-UpstreamService::~UpstreamService() {
+std::unique_ptr<RolloutService> RolloutService::Create(
+    Store* store, UpstreamService* upstreams, SnapshotCache* cache, NodeRegistry* registry,
+    Options options, std::map<std::string, StoredRollout> rollouts) {
+  std::unique_ptr<RolloutService> service(
+      new RolloutService(store, upstreams, cache, registry, std::move(options)));
+  {
+    absl::MutexLock lock(&service->mu_);
+    for (auto& [fleet, stored] : rollouts) {
+      RolloutEntry& entry = service->rollouts_[fleet];
+      entry.stored = std::move(stored);
+      if (!RolloutOpen(entry.stored.rollout)) continue;
+      std::shared_ptr<const Snapshot> current = upstreams->Current(fleet);
+      if (current != nullptr && current->version() == entry.stored.rollout.stable_version()) {
+        entry.stable = std::move(current);
+      } else {
+        Snapshot::UpstreamMap stable;
+        for (const Upstream& upstream : entry.stored.stable_upstreams) {
+          stable[UpstreamKey(upstream.name())] =
+              std::make_shared<const UpstreamResources>(upstream);
+        }
+        entry.stable = std::make_shared<const Snapshot>(entry.stored.rollout.stable_version(),
+                                                        std::move(stable));
+      }
+      cache->Pin(fleet, entry.stable, CanaryGroupOf(entry.stored.rollout));
+      ++service->open_rollouts_;
+    }
+  }
+  RolloutService* self = service.get();
+  upstreams->SetWriteWaiter(
+      [self](const std::string& fleet, uint64_t version, const std::set<std::string>* changed) {
+        return self->AwaitCanary(fleet, version, changed);
+      });
+  service->rollout_thread_ = std::thread([self] { self->AdvanceRollouts(); });
+  return service;
+}
+
+RolloutService::RolloutService(Store* store, UpstreamService* upstreams, SnapshotCache* cache,
+                               NodeRegistry* registry, Options options)
+    : store_(store),
+      upstreams_(upstreams),
+      cache_(cache),
+      registry_(registry),
+      options_(std::move(options)) {}
+
+RolloutService::~RolloutService() {
+  upstreams_->SetWriteWaiter(nullptr);
   stopping_ = true;
   if (rollout_thread_.joinable()) rollout_thread_.join();
 }
 
-void UpstreamService::RestoreRollouts(std::map<std::string, StoredRollout> rollouts) {
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto& [fleet, stored] : rollouts) {
-      RolloutEntry& entry = rollouts_[fleet];
-      entry.stored = std::move(stored);
-      if (!RolloutOpen(entry.stored.rollout)) continue;
-      auto current = fleets_.find(fleet);
-      if (current != fleets_.end() &&
-          current->second->version() == entry.stored.rollout.stable_version()) {
-        entry.stable = current->second;
-      } else {
-        Snapshot::UpstreamMap upstreams;
-        for (const Upstream& upstream : entry.stored.stable_upstreams) {
-          upstreams[UpstreamKey(upstream.name())] =
-              std::make_shared<const UpstreamResources>(upstream);
-        }
-        entry.stable = std::make_shared<const Snapshot>(entry.stored.rollout.stable_version(),
-                                                        std::move(upstreams));
-      }
-      cache_->Pin(fleet, entry.stable, CanaryGroupOf(entry.stored.rollout));
-      ++open_rollouts_;
-    }
-  }
-  rollout_thread_ = std::thread([this] { AdvanceRollouts(); });
-}
-
-void UpstreamService::AdvanceRollouts() {
+void RolloutService::AdvanceRollouts() {
   uint64_t seen = 0;
   while (!stopping_) {
     seen = registry_->WaitForChange(seen, absl::Now() + kRolloutTick);
@@ -118,16 +134,15 @@ void UpstreamService::AdvanceRollouts() {
   }
 }
 
-Rollout UpstreamService::DescribeLocked(const std::string& fleet, const RolloutEntry& entry) const {
+Rollout RolloutService::DescribeLocked(const std::string& fleet, const RolloutEntry& entry) const {
   Rollout rollout = entry.stored.rollout;
   if (!RolloutOpen(rollout)) return rollout;
-  auto current = fleets_.find(fleet);
-  rollout.set_canary_version(current == fleets_.end() ? rollout.stable_version()
-                                                      : current->second->version());
+  const std::shared_ptr<const Snapshot> current = upstreams_->Current(fleet);
+  rollout.set_canary_version(current == nullptr ? rollout.stable_version() : current->version());
   FillCanaryProgress(registry_->Status(fleet), cache_->Watchers(fleet), &rollout);
   // Of the upstreams a canary rejects alone, only those the rollout changed
   // are the rollout's concern.
-  const Snapshot* now = current == fleets_.end() ? nullptr : current->second.get();
+  const Snapshot* now = current.get();
   for (auto& node : *rollout.mutable_canary_nodes()) {
     google::protobuf::RepeatedPtrField<nginx_xds::v1::RejectedUpstream> kept;
     for (auto& rejected : *node.mutable_rejected_upstreams()) {
@@ -140,7 +155,7 @@ Rollout UpstreamService::DescribeLocked(const std::string& fleet, const RolloutE
   return rollout;
 }
 
-Rollout UpstreamService::AdvanceRolloutLocked(const std::string& fleet, RolloutEntry* entry) {
+Rollout RolloutService::AdvanceRolloutLocked(const std::string& fleet, RolloutEntry* entry) {
   Rollout now = DescribeLocked(fleet, *entry);
   if (!RolloutOpen(now)) return now;
   const auto rejection = CanaryRejection(now);
@@ -182,9 +197,9 @@ Rollout UpstreamService::AdvanceRolloutLocked(const std::string& fleet, RolloutE
   return DescribeLocked(fleet, *entry);
 }
 
-absl::Status UpstreamService::CloseRolloutLocked(const std::string& fleet, RolloutEntry* entry,
-                                                 nginx_xds::v1::RolloutState state,
-                                                 uint64_t version) {
+absl::Status RolloutService::CloseRolloutLocked(const std::string& fleet, RolloutEntry* entry,
+                                                nginx_xds::v1::RolloutState state,
+                                                uint64_t version) {
   StoredRollout closed = entry->stored;
   closed.rollout.set_state(state);
   closed.rollout.set_canary_version(version);
@@ -201,68 +216,70 @@ absl::Status UpstreamService::CloseRolloutLocked(const std::string& fleet, Rollo
   return absl::OkStatus();
 }
 
-absl::StatusOr<Rollout> UpstreamService::StartRollout(
+absl::StatusOr<Rollout> RolloutService::StartRollout(
     const nginx_xds::v1::StartRolloutRequest& request) {
-  auto fleet = FleetName(request.fleet());
+  auto fleet = ResolveFleet(request.fleet());
   if (!fleet.ok()) return fleet.status();
   absl::Status valid = ValidateCanaryGroup(request);
   if (!valid.ok()) return valid;
   absl::MutexLock lock(&mu_);
-  auto current = fleets_.find(*fleet);
-  if (current == fleets_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("fleet \"", *fleet, "\" not found: it has no version to roll out from"));
-  }
-  auto existing = rollouts_.find(*fleet);
-  if (existing != rollouts_.end() && RolloutOpen(existing->second.stored.rollout)) {
-    const Rollout& open = existing->second.stored.rollout;
-    return absl::AlreadyExistsError(absl::StrCat(
-        "fleet \"", *fleet, "\" already has an open rollout (", RolloutStateName(open.state()),
-        ", stable version ", open.stable_version(), "); promote or abort it first"));
-  }
-  std::set<std::string> known;
-  const nginx_xds::v1::FleetStatus status = registry_->Status(*fleet);
-  for (const auto& node : status.nodes()) known.insert(node.id());
-  std::set<std::string> ids;
-  for (const std::string& id : request.canary_node_ids()) {
-    if (known.count(id) == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("node \"", id, "\" is not a node of fleet \"", *fleet,
-                       "\" (known nodes connected since the control plane started)"));
-    }
-    ids.insert(id);
-  }
+  // Read, saved and pinned at one version: no write lands in between.
+  absl::Status started = upstreams_->WithFleetState(
+      *fleet, [&](const UpstreamService::FleetState& current) -> absl::Status {
+        if (current.snapshot == nullptr) {
+          return absl::NotFoundError(
+              absl::StrCat("fleet \"", *fleet, "\" not found: it has no version to roll out from"));
+        }
+        auto existing = rollouts_.find(*fleet);
+        if (existing != rollouts_.end() && RolloutOpen(existing->second.stored.rollout)) {
+          const Rollout& open = existing->second.stored.rollout;
+          return absl::AlreadyExistsError(
+              absl::StrCat("fleet \"", *fleet, "\" already has an open rollout (",
+                           RolloutStateName(open.state()), ", stable version ",
+                           open.stable_version(), "); promote or abort it first"));
+        }
+        std::set<std::string> known;
+        const nginx_xds::v1::FleetStatus status = registry_->Status(*fleet);
+        for (const auto& node : status.nodes()) known.insert(node.id());
+        std::set<std::string> ids;
+        for (const std::string& id : request.canary_node_ids()) {
+          if (known.count(id) == 0) {
+            return absl::NotFoundError(
+                absl::StrCat("node \"", id, "\" is not a node of fleet \"", *fleet,
+                             "\" (known nodes connected since the control plane started)"));
+          }
+          ids.insert(id);
+        }
 
-  RolloutEntry entry;
-  Rollout& rollout = entry.stored.rollout;
-  rollout.set_fleet(*fleet);
-  rollout.set_state(nginx_xds::v1::ROLLOUT_STATE_CANARY);
-  rollout.set_stable_version(current->second->version());
-  rollout.set_canary_version(current->second->version());
-  for (const std::string& id : ids) rollout.add_canary_node_ids(id);
-  *rollout.mutable_canary_labels() = request.canary_labels();
-  rollout.set_auto_promote(request.auto_promote());
-  *rollout.mutable_started() = Now();
-  *rollout.mutable_updated() = rollout.started();
-  for (const std::string& key : slots_[*fleet]) {
-    if (key.empty()) continue;
-    const UpstreamResources* resources = current->second->Find(key);
-    if (resources != nullptr) entry.stored.stable_upstreams.push_back(resources->upstream);
-  }
-  absl::Status saved = store_->SaveRollout(entry.stored);
-  if (!saved.ok()) return saved;
-  entry.stable = current->second;
-  cache_->Pin(*fleet, entry.stable, CanaryGroupOf(rollout));
-  ++open_rollouts_;
-  Log(options_.log, LogLevel::kInfo,
-      absl::StrCat("fleet \"", *fleet, "\": rollout started at stable version ",
-                   rollout.stable_version()));
-  RolloutEntry& stored = rollouts_[*fleet] = std::move(entry);
-  return DescribeLocked(*fleet, stored);
+        RolloutEntry entry;
+        Rollout& rollout = entry.stored.rollout;
+        rollout.set_fleet(*fleet);
+        rollout.set_state(nginx_xds::v1::ROLLOUT_STATE_CANARY);
+        rollout.set_stable_version(current.snapshot->version());
+        rollout.set_canary_version(current.snapshot->version());
+        for (const std::string& id : ids) rollout.add_canary_node_ids(id);
+        *rollout.mutable_canary_labels() = request.canary_labels();
+        rollout.set_auto_promote(request.auto_promote());
+        *rollout.mutable_started() = Now();
+        *rollout.mutable_updated() = rollout.started();
+        entry.stored.stable_upstreams = current.in_slot_order;
+        absl::Status saved = store_->SaveRollout(entry.stored);
+        if (!saved.ok()) return saved;
+        entry.stable = current.snapshot;
+        cache_->Pin(*fleet, entry.stable, CanaryGroupOf(rollout));
+        ++open_rollouts_;
+        Log(options_.log, LogLevel::kInfo,
+            absl::StrCat("fleet \"", *fleet, "\": rollout started at stable version ",
+                         rollout.stable_version()));
+        rollouts_[*fleet] = std::move(entry);
+        return absl::OkStatus();
+      });
+  if (!started.ok()) return started;
+  return DescribeLocked(*fleet, rollouts_.at(*fleet));
 }
 
-absl::StatusOr<Rollout> UpstreamService::GetRollout(const std::string& fleet_name) const {
-  auto fleet = FleetName(fleet_name);
+absl::StatusOr<Rollout> RolloutService::GetRollout(const std::string& fleet_name) const {
+  auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   absl::ReaderMutexLock lock(&mu_);
   auto it = rollouts_.find(*fleet);
@@ -272,7 +289,7 @@ absl::StatusOr<Rollout> UpstreamService::GetRollout(const std::string& fleet_nam
   return DescribeLocked(*fleet, it->second);
 }
 
-std::vector<Rollout> UpstreamService::Rollouts(const std::string& fleet) const {
+std::vector<Rollout> RolloutService::Rollouts(const std::string& fleet) const {
   std::vector<Rollout> rollouts;
   absl::ReaderMutexLock lock(&mu_);
   for (const auto& [name, entry] : rollouts_) {
@@ -281,9 +298,9 @@ std::vector<Rollout> UpstreamService::Rollouts(const std::string& fleet) const {
   return rollouts;
 }
 
-absl::StatusOr<RolloutResponse> UpstreamService::PromoteRollout(const std::string& fleet_name,
-                                                                bool force) {
-  auto fleet = FleetName(fleet_name);
+absl::StatusOr<RolloutResponse> RolloutService::PromoteRollout(const std::string& fleet_name,
+                                                               bool force) {
+  auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   RolloutResponse response;
   {
@@ -325,12 +342,12 @@ absl::StatusOr<RolloutResponse> UpstreamService::PromoteRollout(const std::strin
     // Otherwise the rollout thread's rules promoted it just now.
     *response.mutable_rollout() = DescribeLocked(*fleet, it->second);
   }
-  *response.mutable_write() = AwaitFleet(*fleet, response.rollout().canary_version());
+  *response.mutable_write() = upstreams_->AwaitVersion(*fleet, response.rollout().canary_version());
   return response;
 }
 
-absl::StatusOr<RolloutResponse> UpstreamService::AbortRollout(const std::string& fleet_name) {
-  auto fleet = FleetName(fleet_name);
+absl::StatusOr<RolloutResponse> RolloutService::AbortRollout(const std::string& fleet_name) {
+  auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
   RolloutResponse response;
   {
@@ -340,47 +357,36 @@ absl::StatusOr<RolloutResponse> UpstreamService::AbortRollout(const std::string&
       return NoOpenRollout(*fleet);
     }
     RolloutEntry& entry = it->second;
-    const std::shared_ptr<const Snapshot>& current = fleets_.at(*fleet);
-    uint64_t version = current->version();
-    if (version != entry.stored.rollout.stable_version()) {
-      // Write the stable upstreams back, as one new version: those that
-      // changed or went, and delete those that came.
-      std::vector<Upstream> puts;
-      std::set<std::string> stable_keys;
-      for (const Upstream& upstream : entry.stored.stable_upstreams) {
-        const std::string key = UpstreamKey(upstream.name());
-        stable_keys.insert(key);
-        const UpstreamResources* now = current->Find(key);
-        if (now == nullptr ||
-            !google::protobuf::util::MessageDifferencer::Equals(now->upstream, upstream)) {
-          puts.push_back(upstream);
-        }
-      }
-      std::vector<std::string> deletes;
-      for (const auto& [key, resources] : current->upstreams()) {
-        if (stable_keys.count(key) == 0) deletes.push_back(key);
-      }
-      auto committed = CommitLocked(*fleet, std::move(puts), deletes);
-      if (!committed.ok()) return committed.status();
-      version = *committed;
-    }
+    // The stable upstreams written back as one new version, unless the
+    // fleet has had no write since the rollout started.
+    auto version = upstreams_->RestoreFleet(*fleet, entry.stored.rollout.stable_version(),
+                                            entry.stored.stable_upstreams);
+    if (!version.ok()) return version.status();
     absl::Status closed =
-        CloseRolloutLocked(*fleet, &entry, nginx_xds::v1::ROLLOUT_STATE_ABORTED, version);
+        CloseRolloutLocked(*fleet, &entry, nginx_xds::v1::ROLLOUT_STATE_ABORTED, *version);
     if (!closed.ok()) return closed;
     *response.mutable_rollout() = DescribeLocked(*fleet, entry);
   }
-  *response.mutable_write() = AwaitFleet(*fleet, response.rollout().canary_version());
+  *response.mutable_write() = upstreams_->AwaitVersion(*fleet, response.rollout().canary_version());
   return response;
 }
 
-std::optional<WriteResponse> UpstreamService::AwaitCanary(
+std::optional<WriteResponse> RolloutService::AwaitCanary(
     const std::string& fleet, uint64_t version, const std::set<std::string>* changed) const {
   Rollout group;
   {
     absl::ReaderMutexLock lock(&mu_);
     auto it = rollouts_.find(fleet);
-    if (it == rollouts_.end() || !RolloutOpen(it->second.stored.rollout)) return std::nullopt;
-    group = it->second.stored.rollout;
+    if (it == rollouts_.end()) return std::nullopt;
+    const Rollout& rollout = it->second.stored.rollout;
+    // Committed during the rollout: while it is open, or before it closed
+    // (a close records the fleet's version then). Decided by the version,
+    // not by when this runs, so a rollout that auto-promotes before the
+    // write is answered still answers it for the canary.
+    const bool during = RolloutOpen(rollout) ||
+                        (version > rollout.stable_version() && version <= rollout.canary_version());
+    if (!during) return std::nullopt;
+    group = rollout;
   }
   group.set_canary_version(version);
   const absl::Time deadline = absl::Now() + options_.ack_timeout;

@@ -1,4 +1,4 @@
-#include "controlplane/fleet/fleet_status.h"
+#include "controlplane/api/fleet_status.h"
 
 #include <utility>
 
@@ -6,6 +6,7 @@ namespace nginx_xds {
 
 nginx_xds::v1::FleetStatus BuildFleetStatus(const NodeRegistry& registry,
                                             const UpstreamService& upstreams,
+                                            const RolloutService& rollouts,
                                             const std::string& fleet) {
   nginx_xds::v1::FleetStatus status = registry.Status(fleet);
   auto& versions = *status.mutable_fleet_versions();
@@ -15,7 +16,7 @@ nginx_xds::v1::FleetStatus BuildFleetStatus(const NodeRegistry& registry,
   } else {
     versions[fleet] = upstreams.FleetVersion(fleet);
   }
-  for (auto& rollout : upstreams.Rollouts(fleet)) *status.add_rollouts() = std::move(rollout);
+  for (auto& rollout : rollouts.Rollouts(fleet)) *status.add_rollouts() = std::move(rollout);
   return status;
 }
 

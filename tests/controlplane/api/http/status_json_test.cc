@@ -87,7 +87,8 @@ TEST(FleetStatusJsonTest, FleetsByNameNodesAndRollouts) {
   EXPECT_THAT(
       json, ::testing::StartsWith("{\"fleets\":[{\"name\":\"api\",\"version\":0},"
                                   "{\"name\":\"web\",\"version\":7}],\"nodes\":[{\"id\":\"n1\","));
-  EXPECT_THAT(json, HasSubstr("\"acked_version\":7,\"user_agent\":\"nginx\""));
+  EXPECT_THAT(json, HasSubstr("\"acked_version\":7,\"lagging_at_version\":0,\"streams\":0,"
+                              "\"user_agent\":\"nginx\""));
   EXPECT_THAT(json, HasSubstr("\"last_nack\":null,\"rejected_upstreams\":[]}"));
   EXPECT_THAT(json, HasSubstr("\"last_nack\":{\"version\":7,\"message\":\"no\""));
   EXPECT_THAT(json, HasSubstr("\"rejected_upstreams\":[{\"name\":\"u\",\"message\":\"bad\","

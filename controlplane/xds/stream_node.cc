@@ -11,7 +11,7 @@
 namespace nginx_xds {
 
 std::string FleetOfNode(const envoy::config::core::v3::Node& node) {
-  return node.cluster().empty() ? kDefaultFleet : node.cluster();
+  return FleetOrDefault(node.cluster());
 }
 
 absl::Status ValidateStreamNode(const envoy::config::core::v3::Node& node) {

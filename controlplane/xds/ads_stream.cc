@@ -24,62 +24,15 @@ AdsStream* AdsStream::Start(SnapshotCache* cache, NodeRegistry* registry,
                             absl::StatusOr<std::optional<NodeIdentity>> peer) {
   auto stream = std::make_shared<AdsStream>(cache, registry, on_static_upstreams);
   AdsStream* raw = stream.get();
-  {
-    absl::MutexLock lock(&raw->mu_);
-    raw->self_ = std::move(stream);
-    raw->peer_ = std::move(peer);
-  }
-  raw->StartRead(&raw->request_);
+  Begin(std::move(stream), std::move(peer));
   return raw;
 }
 
 AdsStream::AdsStream(SnapshotCache* cache, NodeRegistry* registry,
                      const StaticUpstreamsHandler* on_static_upstreams)
-    : cache_(cache), registry_(registry), on_static_upstreams_(on_static_upstreams) {}
-
-void AdsStream::OnReadDone(bool ok) {
-  bool first;
-  absl::Status authorized;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!ok) {
-      // The client half-closed or went away: answer what is queued, then end.
-      FinishLocked(grpc::Status::OK);
-      return;
-    }
-    first = node_.empty();
-    // With mutual TLS a node speaks only for itself: checked before its
-    // static upstreams are adopted.
-    if (first) authorized = AuthorizeNode(peer_, request_.node());
-  }
-  if (first) {
-    absl::Status adopted = authorized.ok()
-                               ? AdoptStaticUpstreams(request_.node(), *on_static_upstreams_)
-                               : authorized;
-    if (!adopted.ok()) {
-      absl::MutexLock lock(&mu_);
-      FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(adopted.code()),
-                                std::string(adopted.message())));
-      return;
-    }
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    absl::Status status = HandleRequest(request_);
-    if (!status.ok()) {
-      FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                                std::string(status.message())));
-      return;
-    }
-  }
-  StartRead(&request_);
-}
+    : AdsReactor(cache, registry, on_static_upstreams) {}
 
 absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
-  if (node_.empty()) {
-    absl::Status identified = Identify(request);
-    if (!identified.ok()) return identified;
-  }
   const std::string& type_url = request.type_url();
   if (!IsServedType(type_url)) {
     // Other xDS types (secrets, runtime) are not served; a client asking for
@@ -118,20 +71,6 @@ absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
   }
   UpdateSubscription(request, first, &type);
   MaybeSend(type_url, &type);
-  return absl::OkStatus();
-}
-
-absl::Status AdsStream::Identify(const DiscoveryRequest& request) {
-  const auto& node = request.node();
-  absl::Status valid = ValidateStreamNode(node);
-  if (!valid.ok()) return valid;
-  // node_ is set only once the registry counts the stream (OnDone closes it).
-  absl::Status opened = registry_->StreamOpened(node.id(), FleetOfNode(node), UserAgentOf(node));
-  if (!opened.ok()) return opened;
-  node_ = node.id();
-  fleet_ = FleetOfNode(node);
-  max_response_bytes_ = MaxResponseBytesOf(node);
-  snapshot_ = cache_->Watch(fleet_, WatcherNodeOf(node), std::weak_ptr<SnapshotWatcher>(self_));
   return absl::OkStatus();
 }
 
@@ -175,14 +114,7 @@ void AdsStream::UpdateSubscription(const DiscoveryRequest& request, bool first, 
   }
 }
 
-void AdsStream::OnSnapshot(std::shared_ptr<const Snapshot> snapshot) {
-  absl::MutexLock lock(&mu_);
-  if (finish_ || (snapshot_ && snapshot_->version() >= snapshot->version())) return;
-  snapshot_ = std::move(snapshot);
-  MaybeSendAll();
-}
-
-void AdsStream::MaybeSendAll() {
+void AdsStream::OnNewSnapshot() {
   for (auto& [type_url, type] : types_) MaybeSend(type_url, &type);
 }
 
@@ -218,7 +150,7 @@ void AdsStream::MaybeSend(const std::string& type_url, TypeState* type) {
                      "in Node.metadata[\"nginx\"][\"max_response_bytes\"], or use Delta xDS)"));
     return;
   }
-  response.set_nonce(RandomNonce(&random_));
+  response.set_nonce(NewNonce());
   type->last_nonce = response.nonce();
   type->sent_version = version;
   type->sent_snapshot = snapshot_;
@@ -226,62 +158,6 @@ void AdsStream::MaybeSend(const std::string& type_url, TypeState* type) {
   type->names_changed = false;
   AdsTraffic::Global().Sent(type_url, response.ByteSizeLong());  // metrics: the one counting line
   Write(std::move(response));
-}
-
-void AdsStream::Write(DiscoveryResponse response) {
-  // Validate that a stream that does not read holds at most one queued
-  // response per type, the newest: a newer one replaces the queued one
-  // (the one being written, the front, stays).
-  for (size_t i = 1; i < pending_.size(); ++i) {
-    if (pending_[i].type_url() == response.type_url()) {
-      pending_[i] = std::move(response);
-      return;
-    }
-  }
-  pending_.push_back(std::move(response));
-  if (writing_) return;
-  writing_ = true;
-  StartWrite(&pending_.front());
-}
-
-void AdsStream::OnWriteDone(bool ok) {
-  absl::MutexLock lock(&mu_);
-  pending_.pop_front();
-  if (!ok) {
-    // The stream is broken; OnReadDone(false) or OnDone follows.
-    pending_.clear();
-    writing_ = false;
-    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
-    return;
-  }
-  if (!pending_.empty()) {
-    StartWrite(&pending_.front());
-    return;
-  }
-  writing_ = false;
-  if (finish_ && !finished_) {
-    finished_ = true;
-    Finish(*finish_);
-  }
-}
-
-void AdsStream::FinishLocked(const grpc::Status& status) {
-  if (!finish_) finish_ = status;
-  if (writing_ || finished_) return;
-  finished_ = true;
-  Finish(*finish_);
-}
-
-void AdsStream::OnDone() {
-  std::shared_ptr<AdsStream> self;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!node_.empty()) registry_->StreamClosed(node_);
-    // Publishers holding a reference see finish_ and leave the stream alone.
-    if (!finish_) finish_ = grpc::Status::CANCELLED;
-    self = std::move(self_);
-  }
-  // `self` may be the last reference: this object may be gone after this.
 }
 
 }  // namespace nginx_xds

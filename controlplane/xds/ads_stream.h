@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "controlplane/fleet/node_registry.h"
+#include "controlplane/xds/ads_reactor.h"
 #include "controlplane/xds/ads_service.h"
 #include "controlplane/xds/snapshot_cache.h"
 #include "controlplane/xds/xds_tls.h"
@@ -26,10 +27,8 @@ namespace nginx_xds {
 // One ADS stream (see AdsService for the rules it follows). Owns itself: it
 // lives until gRPC calls OnDone() and the last snapshot publisher holding it
 // lets go.
-class AdsStream final
-    : public grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
-                                     envoy::service::discovery::v3::DiscoveryResponse>,
-      public SnapshotWatcher {
+class AdsStream final : public AdsReactor<envoy::service::discovery::v3::DiscoveryRequest,
+                                           envoy::service::discovery::v3::DiscoveryResponse> {
  public:
   // `peer`: who the client certificate says the node is (mutual TLS), or
   // the error to end the stream with on its first request.
@@ -39,11 +38,6 @@ class AdsStream final
 
   AdsStream(SnapshotCache* cache, NodeRegistry* registry,
             const StaticUpstreamsHandler* on_static_upstreams);
-
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone() override;
-  void OnSnapshot(std::shared_ptr<const Snapshot> snapshot) override;
 
  private:
   // Per resource type.
@@ -61,10 +55,9 @@ class AdsStream final
     bool awaiting_reply = false;
   };
 
-  absl::Status HandleRequest(const envoy::service::discovery::v3::DiscoveryRequest& request)
+  absl::Status HandleRequest(const envoy::service::discovery::v3::DiscoveryRequest& request) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Identify(const envoy::service::discovery::v3::DiscoveryRequest& request)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnNewSnapshot() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UpdateSubscription(const envoy::service::discovery::v3::DiscoveryRequest& request,
                           bool first, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The upstreams a NACK of `type` rejects: its RejectedUpstreams details
@@ -75,33 +68,10 @@ class AdsStream final
   // last sent and the current one (always true for wildcard subscriptions).
   bool SubscribedResourcesChanged(const std::string& type_url, const TypeState& type) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MaybeSendAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSend(const std::string& type_url, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Write(envoy::service::discovery::v3::DiscoveryResponse response)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  SnapshotCache* const cache_;
-  NodeRegistry* const registry_;
-  const StaticUpstreamsHandler* const on_static_upstreams_;
-
-  absl::Mutex mu_;
-  envoy::service::discovery::v3::DiscoveryRequest request_;  // the read buffer
-  std::shared_ptr<AdsStream> self_ ABSL_GUARDED_BY(mu_);
-  std::string node_ ABSL_GUARDED_BY(mu_);
-  std::string fleet_ ABSL_GUARDED_BY(mu_);
-  size_t max_response_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  // Checked against the first request's node before anything else.
-  absl::StatusOr<std::optional<NodeIdentity>> peer_ ABSL_GUARDED_BY(mu_) = std::nullopt;
-  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
   // Ordered so that Clusters are always sent before their assignments.
   std::map<std::string, TypeState> types_ ABSL_GUARDED_BY(mu_);
-  absl::BitGen random_ ABSL_GUARDED_BY(mu_);
-  std::deque<envoy::service::discovery::v3::DiscoveryResponse> pending_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  // Set once the stream is ending; the status is sent once writes drain.
-  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace nginx_xds

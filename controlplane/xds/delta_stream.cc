@@ -20,67 +20,15 @@ DeltaStream* DeltaStream::Start(SnapshotCache* cache, NodeRegistry* registry,
                                 absl::StatusOr<std::optional<NodeIdentity>> peer) {
   auto stream = std::make_shared<DeltaStream>(cache, registry, on_static_upstreams);
   DeltaStream* raw = stream.get();
-  {
-    absl::MutexLock lock(&raw->mu_);
-    raw->self_ = std::move(stream);
-    raw->peer_ = std::move(peer);
-  }
-  raw->StartRead(&raw->request_);
+  Begin(std::move(stream), std::move(peer));
   return raw;
 }
 
 DeltaStream::DeltaStream(SnapshotCache* cache, NodeRegistry* registry,
                          const StaticUpstreamsHandler* on_static_upstreams)
-    : cache_(cache), registry_(registry), on_static_upstreams_(on_static_upstreams) {}
-
-void DeltaStream::OnReadDone(bool ok) {
-  bool first;
-  absl::Status authorized;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!ok) {
-      FinishLocked(grpc::Status::OK);
-      return;
-    }
-    first = node_.empty();
-    if (first) authorized = AuthorizeNode(peer_, request_.node());
-  }
-  if (first) {
-    absl::Status adopted = authorized.ok()
-                               ? AdoptStaticUpstreams(request_.node(), *on_static_upstreams_)
-                               : authorized;
-    if (!adopted.ok()) {
-      absl::MutexLock lock(&mu_);
-      FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(adopted.code()),
-                                std::string(adopted.message())));
-      return;
-    }
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    absl::Status status = HandleRequest(request_);
-    if (!status.ok()) {
-      FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                                std::string(status.message())));
-      return;
-    }
-  }
-  StartRead(&request_);
-}
+    : AdsReactor(cache, registry, on_static_upstreams) {}
 
 absl::Status DeltaStream::HandleRequest(const DeltaDiscoveryRequest& request) {
-  if (node_.empty()) {
-    const auto& node = request.node();
-    absl::Status valid = ValidateStreamNode(node);
-    if (!valid.ok()) return valid;
-    // node_ is set only once the registry counts the stream (OnDone closes it).
-    absl::Status opened =
-        registry_->StreamOpened(node.id(), FleetOfNode(node), UserAgentOf(node));
-    if (!opened.ok()) return opened;
-    node_ = node.id();
-    fleet_ = FleetOfNode(node);
-    snapshot_ = cache_->Watch(fleet_, WatcherNodeOf(node), std::weak_ptr<SnapshotWatcher>(self_));
-  }
   const std::string& type_url = request.type_url();
   if (!IsServedType(type_url)) return absl::OkStatus();
   auto [it, first] = types_.try_emplace(type_url);
@@ -169,10 +117,7 @@ void DeltaStream::HandleReply(const DeltaDiscoveryRequest& request, const std::s
   }
 }
 
-void DeltaStream::OnSnapshot(std::shared_ptr<const Snapshot> snapshot) {
-  absl::MutexLock lock(&mu_);
-  if (finish_ || (snapshot_ && snapshot_->version() >= snapshot->version())) return;
-  snapshot_ = std::move(snapshot);
+void DeltaStream::OnNewSnapshot() {
   for (auto& [type_url, type] : types_) MaybeSend(type_url, &type);
 }
 
@@ -235,66 +180,13 @@ void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
   }
   response.set_type_url(type_url);
   response.set_system_version_info(snapshot_->version_info());
-  response.set_nonce(RandomNonce(&random_));
+  response.set_nonce(NewNonce());
   type->last_nonce = response.nonce();
   type->in_flight_version = version;
   type->awaiting_reply = true;
   type->responded = true;
   AdsTraffic::Global().Sent(type_url, response.ByteSizeLong());  // metrics: the one counting line
   Write(std::move(response));
-}
-
-void DeltaStream::Write(DeltaDiscoveryResponse response) {
-  // Validate that a stream that does not read holds at most one queued
-  // response per type, the newest: a newer one replaces the queued one
-  // (the one being written, the front, stays).
-  for (size_t i = 1; i < pending_.size(); ++i) {
-    if (pending_[i].type_url() == response.type_url()) {
-      pending_[i] = std::move(response);
-      return;
-    }
-  }
-  pending_.push_back(std::move(response));
-  if (writing_) return;
-  writing_ = true;
-  StartWrite(&pending_.front());
-}
-
-void DeltaStream::OnWriteDone(bool ok) {
-  absl::MutexLock lock(&mu_);
-  pending_.pop_front();
-  if (!ok) {
-    pending_.clear();
-    writing_ = false;
-    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
-    return;
-  }
-  if (!pending_.empty()) {
-    StartWrite(&pending_.front());
-    return;
-  }
-  writing_ = false;
-  if (finish_ && !finished_) {
-    finished_ = true;
-    Finish(*finish_);
-  }
-}
-
-void DeltaStream::FinishLocked(const grpc::Status& status) {
-  if (!finish_) finish_ = status;
-  if (writing_ || finished_) return;
-  finished_ = true;
-  Finish(*finish_);
-}
-
-void DeltaStream::OnDone() {
-  std::shared_ptr<DeltaStream> self;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!node_.empty()) registry_->StreamClosed(node_);
-    if (!finish_) finish_ = grpc::Status::CANCELLED;
-    self = std::move(self_);
-  }
 }
 
 }  // namespace nginx_xds

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "controlplane/fleet/node_registry.h"
+#include "controlplane/xds/ads_reactor.h"
 #include "controlplane/xds/ads_service.h"
 #include "controlplane/xds/snapshot_cache.h"
 #include "controlplane/xds/xds_tls.h"
@@ -39,11 +40,10 @@ inline constexpr size_t kMaxDeltaResponseBytes = 1 << 20;
 // per type is outstanding at a time; a stale nonce answers nothing (its
 // subscription changes still count). The node is registered like a SotW
 // node: fleet status shows its ACKs and NACKs, writes wait for it. Owns
-// itself until OnDone, like AdsStream.
+// itself until OnDone (AdsReactor).
 class DeltaStream final
-    : public grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
-                                     envoy::service::discovery::v3::DeltaDiscoveryResponse>,
-      public SnapshotWatcher {
+    : public AdsReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                        envoy::service::discovery::v3::DeltaDiscoveryResponse> {
  public:
   static DeltaStream* Start(SnapshotCache* cache, NodeRegistry* registry,
                             const StaticUpstreamsHandler* on_static_upstreams,
@@ -51,11 +51,6 @@ class DeltaStream final
 
   DeltaStream(SnapshotCache* cache, NodeRegistry* registry,
               const StaticUpstreamsHandler* on_static_upstreams);
-
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone() override;
-  void OnSnapshot(std::shared_ptr<const Snapshot> snapshot) override;
 
  private:
   struct TypeState {
@@ -78,37 +73,19 @@ class DeltaStream final
     std::optional<uint64_t> reported_version;
   };
 
-  absl::Status HandleRequest(const envoy::service::discovery::v3::DeltaDiscoveryRequest& request)
+  absl::Status HandleRequest(
+      const envoy::service::discovery::v3::DeltaDiscoveryRequest& request) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnNewSnapshot() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UpdateSubscription(const envoy::service::discovery::v3::DeltaDiscoveryRequest& request,
                           bool first, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleReply(const envoy::service::discovery::v3::DeltaDiscoveryRequest& request,
                    const std::string& type_url, TypeState* type)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSend(const std::string& type_url, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Write(envoy::service::discovery::v3::DeltaDiscoveryResponse response)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  SnapshotCache* const cache_;
-  NodeRegistry* const registry_;
-  const StaticUpstreamsHandler* const on_static_upstreams_;
-
-  absl::Mutex mu_;
-  envoy::service::discovery::v3::DeltaDiscoveryRequest request_;  // the read buffer
-  std::shared_ptr<DeltaStream> self_ ABSL_GUARDED_BY(mu_);
-  std::string node_ ABSL_GUARDED_BY(mu_);
-  std::string fleet_ ABSL_GUARDED_BY(mu_);
-  absl::StatusOr<std::optional<NodeIdentity>> peer_ ABSL_GUARDED_BY(mu_) = std::nullopt;
-  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
   // Ordered so that Clusters go before their assignments.
   std::map<std::string, TypeState> types_ ABSL_GUARDED_BY(mu_);
-  absl::BitGen random_ ABSL_GUARDED_BY(mu_);
-  // At most one response per type.
-  std::deque<envoy::service::discovery::v3::DeltaDiscoveryResponse> pending_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace nginx_xds

@@ -95,26 +95,9 @@ class AdsProtocolTest : public ::testing::Test {
     return result.ok() ? result->version() : 0;
   }
 
-  nginx_xds::v1::NodeStatus NodeStatusOf(const std::string& node) {
-    const auto fleet_status = cp_->registry()->Status("");
-    for (const auto& status : fleet_status.nodes()) {
-      if (status.id() == node) return status;
-    }
-    return {};
-  }
-
-  // Waits (bounded) until `done` holds for the node's status.
   template <typename Pred>
   nginx_xds::v1::NodeStatus AwaitNode(const std::string& node, Pred done) {
-    uint64_t seen = 0;
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < deadline) {
-      auto status = NodeStatusOf(node);
-      if (done(status)) return status;
-      seen = cp_->registry()->WaitForChange(seen, deadline);
-    }
-    ADD_FAILURE() << "node " << node << " never reached the awaited state";
-    return NodeStatusOf(node);
+    return AwaitNodeStatus(*cp_->registry(), node, done);
   }
 
   std::unique_ptr<ControlPlane> cp_;
@@ -350,7 +333,7 @@ TEST_F(AdsProtocolTest, WriteReportsFleetAcks) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->connected_nodes(), 1u);
   EXPECT_EQ(result->acked_nodes(), 1u);
-  EXPECT_EQ(NodeStatusOf("n1").acked_version(), result->version());
+  EXPECT_EQ(NodeStatusOf(*cp_->registry(), "n1").acked_version(), result->version());
 }
 
 // Validate that a node's nginx.conf upstreams (Node metadata) are adopted

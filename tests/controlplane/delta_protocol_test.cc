@@ -105,25 +105,9 @@ class DeltaProtocolTest : public ::testing::Test {
     return result.ok() ? result->version() : 0;
   }
 
-  nginx_xds::v1::NodeStatus NodeStatusOf(const std::string& node) {
-    const nginx_xds::v1::FleetStatus fleet = cp_->registry()->Status("");
-    for (const auto& status : fleet.nodes()) {
-      if (status.id() == node) return status;
-    }
-    return {};
-  }
-
   template <typename Pred>
   nginx_xds::v1::NodeStatus AwaitNode(const std::string& node, Pred done) {
-    uint64_t seen = 0;
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < deadline) {
-      auto status = NodeStatusOf(node);
-      if (done(status)) return status;
-      seen = cp_->registry()->WaitForChange(seen, deadline);
-    }
-    ADD_FAILURE() << "node " << node << " never reached the awaited state";
-    return NodeStatusOf(node);
+    return AwaitNodeStatus(*cp_->registry(), node, done);
   }
 
   std::unique_ptr<ControlPlane> cp_;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "controlplane/control_plane.h"
 #include "gtest/gtest.h"
@@ -25,6 +26,32 @@ inline ControlPlane::Options TestControlPlaneOptions(absl::Duration ack_timeout)
   unlink(options.database_path.c_str());
   options.ack_timeout = ack_timeout;
   return options;
+}
+
+// The status of `node` as `registry` reports it; empty when it knows no such node.
+inline nginx_xds::v1::NodeStatus NodeStatusOf(const NodeRegistry& registry,
+                                              const std::string& node) {
+  const nginx_xds::v1::FleetStatus fleet = registry.Status("");
+  for (const auto& status : fleet.nodes()) {
+    if (status.id() == node) return status;
+  }
+  return {};
+}
+
+// Waits (10 s at most, woken by every registry change) until `done` holds
+// for the node's status; a test failure names the node otherwise.
+template <typename Pred>
+nginx_xds::v1::NodeStatus AwaitNodeStatus(const NodeRegistry& registry, const std::string& node,
+                                          Pred done) {
+  uint64_t seen = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    auto status = NodeStatusOf(registry, node);
+    if (done(status)) return status;
+    seen = registry.WaitForChange(seen, deadline);
+  }
+  ADD_FAILURE() << "node " << node << " never reached the awaited state";
+  return NodeStatusOf(registry, node);
 }
 
 }  // namespace nginx_xds

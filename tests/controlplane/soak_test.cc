@@ -113,27 +113,52 @@ TEST_F(SoakTest, WellBehavedClientsAreServedWhileOthersMisbehave) {
 
   // Well-behaved streams: ACK everything, remember the newest version.
   std::vector<std::atomic<uint64_t>> acked(kGoodStreams);
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  for (int i = 0; i < kGoodStreams; ++i) contexts.push_back(std::make_unique<grpc::ClientContext>());
+  // Why a good stream last ended before the end, if it did (for the log).
+  std::vector<std::string> ended(kGoodStreams);
+  std::atomic<int> reconnects{0};
+  // Each reconnects when its stream fails, as an agent does (wait_for_ready
+  // rides out a refused connect on a loaded machine); `current` lets the end
+  // of the test cancel the stream in flight.
+  absl::Mutex streams_mu;
+  std::vector<grpc::ClientContext*> current(kGoodStreams, nullptr);
   for (int i = 0; i < kGoodStreams; ++i) {
     threads.emplace_back([&, i] {
       auto stub = NewStub(i);
-      auto stream = stub->StreamAggregatedResources(contexts[i].get());
-      stream->Write(Subscribe(absl::StrCat("good-", i), kClusterTypeUrl));
-      stream->Write(Subscribe(absl::StrCat("good-", i), kEndpointTypeUrl));
       uint64_t versions[2] = {0, 0};
-      DiscoveryResponse response;
-      while (stream->Read(&response)) {
-        DiscoveryRequest ack;
-        ack.set_type_url(response.type_url());
-        ack.set_version_info(response.version_info());
-        ack.set_response_nonce(response.nonce());
-        if (!stream->Write(ack)) break;
-        uint64_t version = 0;
-        if (absl::SimpleAtoi(response.version_info(), &version)) {
-          versions[response.type_url() == kClusterTypeUrl ? 0 : 1] = version;
+      while (!stop) {
+        grpc::ClientContext context;
+        context.set_wait_for_ready(true);
+        {
+          absl::MutexLock lock(&streams_mu);
+          if (stop) break;
+          current[i] = &context;
         }
-        acked[i] = std::min(versions[0], versions[1]);
+        auto stream = stub->StreamAggregatedResources(&context);
+        stream->Write(Subscribe(absl::StrCat("good-", i), kClusterTypeUrl));
+        stream->Write(Subscribe(absl::StrCat("good-", i), kEndpointTypeUrl));
+        DiscoveryResponse response;
+        while (stream->Read(&response)) {
+          DiscoveryRequest ack;
+          ack.set_type_url(response.type_url());
+          ack.set_version_info(response.version_info());
+          ack.set_response_nonce(response.nonce());
+          if (!stream->Write(ack)) break;
+          uint64_t version = 0;
+          if (absl::SimpleAtoi(response.version_info(), &version)) {
+            versions[response.type_url() == kClusterTypeUrl ? 0 : 1] = version;
+          }
+          acked[i] = std::min(versions[0], versions[1]);
+        }
+        {
+          absl::MutexLock lock(&streams_mu);
+          current[i] = nullptr;
+        }
+        grpc::Status status = stream->Finish();
+        if (!stop) {
+          ++reconnects;
+          absl::MutexLock lock(&streams_mu);
+          ended[i] = absl::StrCat(status.error_code(), " ", status.error_message());
+        }
       }
     });
   }
@@ -158,9 +183,13 @@ TEST_F(SoakTest, WellBehavedClientsAreServedWhileOthersMisbehave) {
 
   // Nodes that come and go: one response, its ACK, gone.
   std::atomic<int> churned{0};
+  // Fifty channels, kept: the nodes come and go as streams, not as TCP
+  // connections, which would leave thousands of ports in TIME_WAIT.
+  std::vector<std::unique_ptr<AggregatedDiscoveryService::Stub>> churn_stubs;
+  for (int i = 0; i < 50; ++i) churn_stubs.push_back(NewStub(2000 + i));
   threads.emplace_back([&] {
     for (int i = 0; Running() && !stop; ++i) {
-      auto stub = NewStub(2000 + i % 50);
+      auto& stub = churn_stubs[i % churn_stubs.size()];
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
       auto stream = stub->StreamAggregatedResources(&context);
@@ -195,6 +224,9 @@ TEST_F(SoakTest, WellBehavedClientsAreServedWhileOthersMisbehave) {
           cp_->http_port(),
           absl::StrCat("GET /list HTTP/1.1\r\nHost: x\r\nX-Xds-Fleet: ", kFleet,
                        "\r\nConnection: close\r\n\r\n"));
+      // A connection per request (as curl scripts do), 5 ms apart: the
+      // ports in TIME_WAIT stay well inside the ephemeral range.
+      absl::SleepFor(absl::Milliseconds(5));
       // 204: dyups' answer before the fleet has an upstream.
       if (answer.rfind("HTTP/1.1 200", 0) == 0 || answer.rfind("HTTP/1.1 204", 0) == 0) {
         ++reads;
@@ -251,13 +283,25 @@ TEST_F(SoakTest, WellBehavedClientsAreServedWhileOthersMisbehave) {
   };
   while (!converged() && absl::Now() < converge_deadline) absl::SleepFor(absl::Milliseconds(20));
   const double rss_end = RssMib();
-  stop = true;
-  for (auto& context : contexts) context->TryCancel();
+  {
+    absl::MutexLock lock(&streams_mu);
+    stop = true;
+    for (grpc::ClientContext* context : current) {
+      if (context != nullptr) context->TryCancel();
+    }
+  }
   for (int i = 0; i < kGoodStreams; ++i) threads[i].join();
   for (auto& context : silent_contexts) context->TryCancel();
   for (auto& stream : silent) stream->Finish();
 
-  EXPECT_TRUE(converged()) << "a well-behaved stream did not reach version " << last;
+  std::string behind;
+  for (int i = 0; i < kGoodStreams; ++i) {
+    if (acked[i] < last) {
+      absl::StrAppend(&behind, " good-", i, " at ", acked[i].load(), " (last end: ", ended[i], ")");
+    }
+  }
+  EXPECT_TRUE(converged()) << "well-behaved streams did not reach version " << last << ":"
+                           << behind;
   EXPECT_EQ(write_errors.load(), 0) << first_error;
   EXPECT_EQ(read_errors.load(), 0) << first_error;
   ASSERT_FALSE(answers.empty());
@@ -270,7 +314,8 @@ TEST_F(SoakTest, WellBehavedClientsAreServedWhileOthersMisbehave) {
   // What the run did, for the log.
   std::cout << "soak: " << absl::FormatDuration(duration_) << ", " << answers.size()
             << " writes (p99 answer " << absl::FormatDuration(p99) << "), " << reads.load()
-            << " reads, " << churned.load() << " nodes came and went, RSS " << rss_start
+            << " reads, " << churned.load() << " nodes came and went, " << reconnects.load()
+            << " good streams reconnected, RSS " << rss_start
             << " -> " << rss_end << " MiB" << std::endl;
 }
 

@@ -26,18 +26,7 @@ bazel build "${BAZEL_FLAGS[@]}" //controlplane:nginx-xds-controlplane \
 BIN=$(bazel info "${BAZEL_FLAGS[@]}" bazel-bin 2>/dev/null)
 
 mkdir -p "$OUT_DIR"
-/usr/bin/python3 - "$OUT_DIR/machine.json" <<'PY'
-import json, re, subprocess, sys
-def run(*argv):
-    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode().strip()
-model = re.search(r"^Model name:\s*(.*)$", run("lscpu"), re.M)
-mem = int(re.search(r"^MemTotal:\s*(\d+)", open("/proc/meminfo").read(), re.M).group(1))
-json.dump({"nproc": run("nproc"), "model": model.group(1) if model else "unknown",
-           "mem_gib": "%.1f" % (mem / 1024 / 1024), "kernel": run("uname", "-r"),
-           "commit": run("git", "rev-parse", "--short", "HEAD"),
-           "nginx": run("/usr/sbin/nginx", "-v").replace("nginx version: ", "")},
-          open(sys.argv[1], "w"))
-PY
+/usr/bin/python3 bench/machine_info.py "$OUT_DIR/machine.json"
 
 export PYTHONPATH="$BIN/tests/python:$ROOT/tests/python:$ROOT/tests/nginx:$ROOT/bench/nginx"
 export PYTHONDONTWRITEBYTECODE=1

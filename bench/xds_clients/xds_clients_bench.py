@@ -33,6 +33,7 @@ import time
 
 import harness
 import nginx_bench as nb
+from nginx_xds_testing import http_client
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "tests", "xds_clients"))
@@ -44,7 +45,6 @@ ZONE = "zone_for_backends"
 
 
 def http_write(cp, fleet, name, address):
-    from nginx_xds_testing import http_client  # pylint: disable=import-outside-toplevel
     port = int(cp.http_address.rsplit(":", 1)[1])
     answer = http_client.request(port, "POST", "/upstream/" + name, body="server %s;" % address,
                                  headers={"X-Xds-Fleet": fleet}, timeout=30)
@@ -132,7 +132,6 @@ def run(args):
         first = http_write(cp, GRPC_FLEET, "foo", ga.address)
         assert first.status == 200, first
         bootstrap = os.path.join(cp.dir, "bootstrap.json")
-        from nginx_xds_testing import http_client  # pylint: disable=import-outside-toplevel
         answer = http_client.request(int(cp.http_address.rsplit(":", 1)[1]),
                                      path="/xds/bootstrap?node=bench-channels&fleet=" + GRPC_FLEET)
         assert answer.status == 200, answer

@@ -137,6 +137,8 @@ void AdsStream::MaybeSend(const std::string& type_url, TypeState* type) {
   }
   DiscoveryResponse response;
   snapshot_->FillResponse(type_url, type->wildcard, type->names, &response);
+  response.set_nonce(NewNonce());
+  // Walks the whole response: once per push, for the limit and the metric.
   const size_t bytes = response.ByteSizeLong();
   if (bytes > max_response_bytes_) {
     // The client would drop its stream on it and reconnect forever: say so
@@ -150,13 +152,12 @@ void AdsStream::MaybeSend(const std::string& type_url, TypeState* type) {
                      "in Node.metadata[\"nginx\"][\"max_response_bytes\"], or use Delta xDS)"));
     return;
   }
-  response.set_nonce(NewNonce());
   type->last_nonce = response.nonce();
   type->sent_version = version;
   type->sent_snapshot = snapshot_;
   type->awaiting_reply = true;
   type->names_changed = false;
-  AdsTraffic::Global().Sent(type_url, response.ByteSizeLong());  // metrics: the one counting line
+  AdsTraffic::Global().Sent(type_url, bytes);  // metrics: the one counting line
   Write(std::move(response));
 }
 

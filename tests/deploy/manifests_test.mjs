@@ -40,7 +40,9 @@ const FLEET = "nginx-xds-fleet";
 const FLEET_SCRIPT = readRunfile("deploy/docker/nginx/nginx-xds-fleet");
 
 function podSpecs(objects) {
-  return workloads(objects).map((w) => ({ owner: id(w), labels: w.spec.template.metadata?.labels ?? {}, spec: w.spec.template.spec }));
+  return workloads(objects).map((w) => ({
+    owner: id(w), labels: w.spec.template.metadata?.labels ?? {}, spec: w.spec.template.spec, claimTemplates: w.spec.volumeClaimTemplates,
+  }));
 }
 
 function controlPlane(objects) {
@@ -234,7 +236,10 @@ describe("rendered variants", { skip: !canRender }, () => {
           }
           for (const container of pod.spec.containers) {
             for (const mount of container.volumeMounts ?? []) {
-              assert.ok((pod.spec.volumes ?? []).some((v) => v.name === mount.name), `${pod.owner}: mount of unknown volume ${mount.name}`);
+              // a StatefulSet's claim templates are volumes of its pods too
+              const claims = (pod.claimTemplates ?? []).map((c) => c.metadata.name);
+              assert.ok((pod.spec.volumes ?? []).some((v) => v.name === mount.name) || claims.includes(mount.name),
+                `${pod.owner}: mount of unknown volume ${mount.name}`);
             }
           }
         }
@@ -257,7 +262,7 @@ describe("rendered variants", { skip: !canRender }, () => {
         assert.deepEqual(selected, [id(fleetWorkload(objects()).workload)]);
       });
 
-      it("runs one control plane replica, Recreate, on its claim, with gRPC probes on the xDS port", () => {
+      if (!variant.name.startsWith("prod")) it("runs one control plane replica, Recreate, on its claim, with gRPC probes on the xDS port", () => {
         const cp = controlPlane(objects());
         assert.equal(cp.deployment.spec.replicas, 1);
         assert.equal(cp.deployment.spec.strategy?.type, "Recreate");
@@ -278,6 +283,69 @@ describe("rendered variants", { skip: !canRender }, () => {
           assert.equal(cp.container[probe]?.grpc?.port, cp.ports.xds, `${probe} is gRPC health on the xDS port`);
         }
       });
+
+      if (variant.name.startsWith("prod")) {
+        it("runs three control plane replicas on the overlay's etcd, one per node, ready only while etcd answers", () => {
+          const cp = controlPlane(objects());
+          assert.equal(cp.deployment.spec.replicas, 3);
+          assert.equal(cp.deployment.spec.strategy?.type, "RollingUpdate");
+          assert.equal(cp.deployment.spec.strategy.rollingUpdate.maxUnavailable, 1);
+          assert.equal(cp.flags.store, "etcd");
+          assert.equal(cp.flags.data_dir, undefined, "no --data_dir: the state is in etcd");
+          assert.ok(!find(objects(), "PersistentVolumeClaim", "nginx-xds-controlplane-data"), "a control plane claim is left");
+          const spec = cp.deployment.spec.template.spec;
+          assert.ok(!spec.volumes.some((v) => v.persistentVolumeClaim), "a replica mounts a claim");
+          const required = spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+          assert.ok(required.some((t) => t.topologyKey === "kubernetes.io/hostname"
+            && selects(t.labelSelector, cp.deployment.spec.template.metadata.labels)),
+          "replicas are not kept on separate nodes");
+          // readiness asks etcd (the gateway's /readyz); liveness and startup do not
+          assert.equal(cp.container.readinessProbe?.httpGet?.path, "/readyz");
+          assert.equal(cp.container.readinessProbe.httpGet.port, "admin-http");
+          assert.equal(cp.container.readinessProbe.grpc, undefined);
+          for (const probe of ["startupProbe", "livenessProbe"]) {
+            assert.equal(cp.container[probe]?.grpc?.port, cp.ports.xds, `${probe} is gRPC health on the xDS port`);
+          }
+
+          // the endpoints are the StatefulSet's members, by the peers Service's names, on its client port
+          const etcd = find(objects(), "StatefulSet", "nginx-xds-etcd");
+          assert.ok(etcd, "no etcd StatefulSet");
+          const peers = find(objects(), "Service", etcd.spec.serviceName);
+          assert.equal(peers?.spec.clusterIP, "None", "the StatefulSet's Service is not headless");
+          const clientPort = peers.spec.ports.find((p) => p.targetPort === "client").port;
+          const members = [...Array(etcd.spec.replicas).keys()].map((i) => `http://${etcd.metadata.name}-${i}.${peers.metadata.name}:${clientPort}`);
+          assert.deepEqual(cp.flags.etcd_endpoints.split(","), members);
+
+          // the members' --initial-cluster names the same pods and the peer port
+          const container = etcd.spec.template.spec.containers[0];
+          const args = Object.fromEntries(container.args.map((a) => a.replace(/^--/, "").split(/=(.*)/s).slice(0, 2)));
+          const peerPort = container.ports.find((p) => p.name === "peer").containerPort;
+          const initial = args["initial-cluster"].split(",").map((m) => m.split("=")[0]);
+          assert.deepEqual(initial, [...Array(etcd.spec.replicas).keys()].map((i) => `${etcd.metadata.name}-${i}`));
+          assert.ok(args["initial-cluster"].split(",").every((m) => m.endsWith(`.${peers.metadata.name}.$(POD_NAMESPACE).svc:${peerPort}`)));
+          assert.equal(args.name, "$(POD_NAME)");
+          assert.equal(etcd.spec.replicas, 3, "a quorum that survives one member");
+          const etcdRequired = etcd.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+          assert.ok(etcdRequired.some((t) => t.topologyKey === "kubernetes.io/hostname" && selects(t.labelSelector, etcd.spec.template.metadata.labels)));
+          const dataMount = container.volumeMounts.find((m) => m.mountPath === args["data-dir"]);
+          assert.ok(etcd.spec.volumeClaimTemplates.some((c) => c.metadata.name === dataMount?.name), "etcd's data dir is not on its claim");
+
+          // PDBs: one of each at a time
+          for (const workload of [cp.deployment, etcd]) {
+            const pdbs = objects().filter((o) => o.kind === "PodDisruptionBudget" && selects(o.spec.selector, workload.spec.template.metadata.labels));
+            assert.equal(pdbs.length, 1, `${id(workload)}: ${pdbs.length} PodDisruptionBudgets`);
+            assert.equal(pdbs[0].spec.maxUnavailable, 1);
+          }
+
+          // only the control plane and the members reach etcd's client port
+          const policy = objects().find((o) => o.kind === "NetworkPolicy" && selects(o.spec.podSelector, etcd.spec.template.metadata.labels));
+          assert.ok(policy, "no NetworkPolicy for etcd");
+          const clientPeers = policy.spec.ingress.filter((r) => r.ports.some((p) => p.port === "client")).flatMap((r) => r.from);
+          assert.ok(clientPeers.some((p) => selects(p.podSelector, cp.deployment.spec.template.metadata.labels)), "the control plane cannot reach etcd");
+          const fleetLabels = fleetWorkload(objects()).workload.spec.template.metadata.labels;
+          assert.ok(!clientPeers.some((p) => selects(p.podSelector, fleetLabels)), "the fleet reaches etcd");
+        });
+      }
 
       it("points the fleet's xds_server at the xDS Service, and the admin Service at the admin ports", () => {
         const cp = controlPlane(objects());
@@ -422,7 +490,9 @@ describe("rendered variants", { skip: !canRender }, () => {
         it("uses the overlay's images, with a tag", () => {
           for (const pod of podSpecs(objects())) {
             for (const container of pod.spec.containers) {
-              assert.match(container.image, /^[a-z0-9.-]+\/nginx-xds\/(controlplane|nginx):[\w.-]+$/, `${pod.owner} image`);
+              // ours from the overlay's registry; etcd's own release image
+              const image = container.name === "etcd" ? /^quay\.io\/coreos\/etcd:v3\.4\.\d+$/ : /^[a-z0-9.-]+\/nginx-xds\/(controlplane|nginx):[\w.-]+$/;
+              assert.match(container.image, image, `${pod.owner} image`);
             }
           }
         });
@@ -479,7 +549,9 @@ describe("rendered variants", { skip: !canRender }, () => {
         assert.ok(quantity(limits(prod)[resource]) > quantity(limits(dev)[resource]), `${name} ${resource} limit: prod > dev`);
       }
     }
-    const storage = (objects) => quantity(find(objects, "PersistentVolumeClaim", "nginx-xds-controlplane-data").spec.resources.requests.storage);
-    assert.ok(storage(prod) > storage(dev));
+    // dev keeps its store on one claim; prod on each etcd member's
+    const devStorage = quantity(find(dev, "PersistentVolumeClaim", "nginx-xds-controlplane-data").spec.resources.requests.storage);
+    const etcdClaims = find(prod, "StatefulSet", "nginx-xds-etcd").spec.volumeClaimTemplates;
+    assert.ok(quantity(etcdClaims[0].spec.resources.requests.storage) > devStorage);
   });
 });

@@ -10,7 +10,9 @@ import sys
 
 # The number formatting of bench/nginx's report.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "nginx"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from render import f  # pylint: disable=wrong-import-position
+from markdown_section import replace_section  # pylint: disable=wrong-import-position
 
 BEGIN = "<!-- e2e:begin -->"
 END = "<!-- e2e:end -->"
@@ -80,20 +82,7 @@ def main():
         r = json.load(f)
     with open(machine_path) as f:
         m = json.load(f)
-    generated = section(r, m)
-    try:
-        with open(md_path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + generated + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + generated + "\n"
-    with open(md_path, "w") as f:
-        f.write(text)
+    replace_section(md_path, BEGIN, END, section(r, m))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ between rounds of one build shows next to the difference between builds.
 import argparse
 import datetime
 import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from markdown_section import replace_section  # pylint: disable=wrong-import-position
 
 BEGIN = "<!-- e2e-compare:begin -->"
 END = "<!-- e2e-compare:end -->"
@@ -84,16 +89,7 @@ def main():
     out.append("| failed writes | %s | %s |" % (cells(runs["before"], failures),
                                                  cells(runs["after"], failures)))
     out.append(END)
-    generated = "\n".join(out)
-    with open(a.md) as f:
-        text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + generated + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + generated + "\n"
-    with open(a.md, "w") as f:
-        f.write(text)
+    replace_section(a.md, BEGIN, END, "\n".join(out))
 
 
 if __name__ == "__main__":

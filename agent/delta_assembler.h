@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/resource_versions.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
@@ -34,12 +35,7 @@ namespace nginx_xds {
 // one instance belongs to one client thread.
 class DeltaAssembler {
  public:
-  // The version of a held Cluster and of a held ClusterLoadAssignment of one
-  // upstream name; empty when that resource is not held.
-  struct Versions {
-    std::string cluster;
-    std::string assignment;
-  };
+  using Versions = ResourceVersions;
 
   struct Candidate {
     // Every complete upstream as it would be after the response: a rejected

@@ -173,13 +173,14 @@ void XdsClient::RunOrLog() {
 
 void XdsClient::Run() {
   if (!options_.cache_path.empty()) {
-    absl::StatusOr<nginx_xds::v1::Snapshot> cached = LoadSnapshotFile(options_.cache_path);
+    absl::StatusOr<CachedState> cached = LoadCacheFile(options_.cache_path);
     if (cached.ok()) {
       Log(LogLevel::kInfo, absl::StrCat("cache file \"", options_.cache_path, "\" holds version ",
-                                        cached->version()));
+                                        cached->snapshot.version()));
       // Not yet the version the client holds: only once the embedder has
       // accepted it (see HandOverCache) is it sent as version_info.
-      cached_ = *std::move(cached);
+      cached_ = std::move(cached->snapshot);
+      cached_versions_ = std::move(cached->versions);
       // Delta: the resources of the file are held, so the control plane
       // sends only what differs; the first snapshot handed over is whole
       // all the same (built from them).
@@ -425,7 +426,9 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
 
 void XdsClient::SaveCache() {
   if (options_.cache_path.empty() || !applied_) return;
-  absl::Status saved = cache_writer_.Save(*applied_);
+  absl::Status saved = cache_writer_.Save(
+      *applied_,
+      options_.protocol == XdsProtocol::kDelta ? delta_.AllVersions() : ResourceVersionMap());
   if (!saved.ok()) {
     Log(LogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
   }

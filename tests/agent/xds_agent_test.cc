@@ -207,6 +207,8 @@ nxa_config_t Config(const std::string& server, CEmbedder* embedder,
   config.ctx = embedder;
   config.backoff_initial_ms = 20;
   config.backoff_max_ms = 200;
+  // The fake server speaks state of the world; Delta has its own tests.
+  config.sotw = 1;
   config.on_log = [](void*, int level, const char* msg) {
     std::fprintf(stderr, "agent log %d: %s\n", level, msg);
   };

@@ -64,6 +64,8 @@ class Embedder {
 XdsClientOptions Options(const std::string& server) {
   XdsClientOptions options;
   options.server = server;
+  // The fake server speaks state of the world; Delta has its own tests.
+  options.protocol = XdsProtocol::kSotw;
   options.node_id = "node-1";
   options.fleet = "edge";
   options.user_agent = "agent-test";

@@ -38,7 +38,7 @@ TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
   FakeAdsServer server;
   // `timeout` only keeps a broken binary from hanging the test.
   const std::string command =
-      absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=", server.address(),
+      absl::StrCat("timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=", server.address(),
                    " --node_id=cli-test --fleet=edge --exit_after_versions=2 --reject_version=2 "
                    "--log_level=0");
   FILE* out = popen(command.c_str(), "r");
@@ -97,7 +97,7 @@ TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
 TEST(XdsAgentMainTest, RejectsSingleUpstreamsAndAppliesTheRest) {
   FakeAdsServer server;
   const std::string command =
-      absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=", server.address(),
+      absl::StrCat("timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=", server.address(),
                    " --node_id=cli-test --exit_after_versions=2 --reject_upstreams=bad "
                    "--log_level=0");
   FILE* out = popen(command.c_str(), "r");
@@ -141,7 +141,7 @@ TEST(XdsAgentMainTest, RejectsSingleUpstreamsAndAppliesTheRest) {
 TEST(XdsAgentMainTest, DeltasPrintTheChangeOnly) {
   FakeAdsServer server;
   const std::string command =
-      absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=", server.address(),
+      absl::StrCat("timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=", server.address(),
                    " --node_id=cli-test --exit_after_versions=2 --deltas --log_level=0");
   FILE* out = popen(command.c_str(), "r");
   ASSERT_NE(out, nullptr);
@@ -194,7 +194,7 @@ TEST(XdsAgentMainTest, RefusesUnreadableOrBadTlsFiles) {
   };
   for (const Case& c : cases) {
     const std::string command = absl::StrCat(
-        "timeout -s KILL 60 agent/xds-agent --server=127.0.0.1:1 --node_id=n ", c.flags, " 2>&1");
+        "timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=127.0.0.1:1 --node_id=n ", c.flags, " 2>&1");
     FILE* out = popen(command.c_str(), "r");
     ASSERT_NE(out, nullptr);
     std::string output;

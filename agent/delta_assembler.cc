@@ -67,6 +67,7 @@ DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& resp
   pending_.version = response.system_version_info();
   std::map<std::string, std::string> rejected;  // name -> reason
   std::set<std::string> touched;
+  bool incomplete = false;
   // Remembers the held entry of `name` before the response changes it.
   auto save = [&](const std::string& name) {
     if (is_cluster) {
@@ -137,6 +138,7 @@ DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& resp
     if (cluster == clusters_.end() || assignment == assignments_.end()) {
       // Incomplete: the other half is still to come, or is gone.
       pending_.upstreams[name] = std::nullopt;
+      if (cluster != clusters_.end() || assignment != assignments_.end()) incomplete = true;
       continue;
     }
     absl::StatusOr<nginx_xds::v1::Upstream> upstream =
@@ -153,7 +155,7 @@ DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& resp
   Candidate candidate;
   candidate.type_url = type_url;
   candidate.nonce = response.nonce();
-  candidate.changed = pending_.version != version_;
+  candidate.incomplete = incomplete;
   for (const auto& [name, reason] : rejected) {
     nginx_xds::v1::RejectedUpstream each;
     each.set_name(name);
@@ -163,7 +165,7 @@ DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& resp
   for (const auto& [name, upstream] : pending_.upstreams) {
     auto it = upstreams_.find(name);
     if (!SameUpstream(upstream, it == upstreams_.end() ? nullptr : &it->second)) {
-      candidate.changed = true;
+      candidate.upstreams_changed = true;
     }
   }
   candidate.snapshot.set_version(pending_.version);

@@ -43,8 +43,13 @@ class DeltaAssembler {
     nginx_xds::v1::Snapshot snapshot;
     // The upstreams the agent's own validation rejected.
     std::vector<nginx_xds::v1::RejectedUpstream> rejected;
-    // Whether an upstream (or the version) differs from the last good state.
-    bool changed = false;
+    // Whether an upstream differs from the last good state.
+    bool upstreams_changed = false;
+    // Whether the response leaves an upstream it touches with one half (its
+    // Cluster or its ClusterLoadAssignment) only: the other is on its way
+    // (the server sends both types of one version back to back), or gone
+    // with the upstream.
+    bool incomplete = false;
     std::string type_url;
     std::string nonce;
   };

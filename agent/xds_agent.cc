@@ -386,7 +386,7 @@ int nxa_agent_start(nxa_agent_t* agent) {
                 nginx_xds::SnapshotVerdict verdict) {
           OnSnapshot(agent, snapshot, from_cache, std::move(verdict));
         },
-        [agent](nginx_xds::LogLevel level, const std::string& message) {
+        [agent](nginx_xds::AgentLogLevel level, const std::string& message) {
           agent->Log(static_cast<int>(level), message);
         });
     absl::Status status = client->Start();

@@ -152,7 +152,7 @@ bool XdsClient::shutting_down() {
   return shutdown_;
 }
 
-void XdsClient::Log(LogLevel level, const std::string& message) {
+void XdsClient::Log(AgentLogLevel level, const std::string& message) {
   if (!on_log_) return;
   try {
     on_log_(level, message);
@@ -165,9 +165,9 @@ void XdsClient::RunOrLog() {
   try {
     Run();
   } catch (const std::exception& e) {
-    Log(LogLevel::kError, absl::StrCat("agent thread stopped: ", e.what()));
+    Log(AgentLogLevel::kError, absl::StrCat("agent thread stopped: ", e.what()));
   } catch (...) {
-    Log(LogLevel::kError, "agent thread stopped by an unknown exception");
+    Log(AgentLogLevel::kError, "agent thread stopped by an unknown exception");
   }
 }
 
@@ -175,7 +175,7 @@ void XdsClient::Run() {
   if (!options_.cache_path.empty()) {
     absl::StatusOr<CachedState> cached = LoadCacheFile(options_.cache_path);
     if (cached.ok()) {
-      Log(LogLevel::kInfo, absl::StrCat("cache file \"", options_.cache_path, "\" holds version ",
+      Log(AgentLogLevel::kInfo, absl::StrCat("cache file \"", options_.cache_path, "\" holds version ",
                                         cached->snapshot.version()));
       // Not yet the version the client holds: only once the embedder has
       // accepted it (see HandOverCache) is it sent as version_info.
@@ -186,9 +186,9 @@ void XdsClient::Run() {
       // all the same (built from them).
       if (options_.protocol == XdsProtocol::kDelta) delta_.Seed(*cached_, cached_versions_);
     } else if (absl::IsNotFound(cached.status())) {
-      Log(LogLevel::kDebug, absl::StrCat("no cache file \"", options_.cache_path, "\" yet"));
+      Log(AgentLogLevel::kDebug, absl::StrCat("no cache file \"", options_.cache_path, "\" yet"));
     } else {
-      Log(LogLevel::kWarn, absl::StrCat("ignoring the cache file: ", cached.status().message()));
+      Log(AgentLogLevel::kWarn, absl::StrCat("ignoring the cache file: ", cached.status().message()));
     }
   }
 
@@ -202,7 +202,7 @@ void XdsClient::Run() {
       result = options_.protocol == XdsProtocol::kSotw ? RunStream(stub.get())
                                                        : RunDeltaStream(stub.get());
     } else if (!shutting_down()) {
-      Log(LogLevel::kWarn, absl::StrCat("control plane ", server, " is not reachable"));
+      Log(AgentLogLevel::kWarn, absl::StrCat("control plane ", server, " is not reachable"));
     }
     if (shutting_down()) break;
     assembler_.ResetStream();
@@ -214,11 +214,11 @@ void XdsClient::Run() {
     // holds goes with it (Delta: initial_resource_versions).
     current_ = (current_ + 1) % servers_.size();
     absl::Duration delay = backoff_.Next();
-    Log(LogLevel::kInfo, absl::StrCat("reconnecting to ", servers_[current_], " in ",
+    Log(AgentLogLevel::kInfo, absl::StrCat("reconnecting to ", servers_[current_], " in ",
                                       absl::FormatDuration(delay)));
     if (!Sleep(delay)) break;
   }
-  Log(LogLevel::kDebug, "agent thread exiting");
+  Log(AgentLogLevel::kDebug, "agent thread exiting");
 }
 
 grpc::Channel* XdsClient::ChannelTo(size_t index) {
@@ -281,7 +281,7 @@ XdsClient::StreamResult XdsClient::RunStream(AggregatedDiscoveryService::Stub* s
     if (shutdown_) return result;
     context_ = context.get();
   }
-  Log(LogLevel::kInfo, absl::StrCat("connected to ", servers_[current_]));
+  Log(AgentLogLevel::kInfo, absl::StrCat("connected to ", servers_[current_]));
   std::unique_ptr<grpc::ClientReaderWriter<DiscoveryRequest, DiscoveryResponse>> stream =
       stub->StreamAggregatedResources(context.get());
 
@@ -309,7 +309,7 @@ XdsClient::StreamResult XdsClient::RunStream(AggregatedDiscoveryService::Stub* s
     context_ = nullptr;
   }
   if (!shutting_down()) {
-    Log(LogLevel::kWarn, absl::StrCat("stream to ", servers_[current_], " ended: ",
+    Log(AgentLogLevel::kWarn, absl::StrCat("stream to ", servers_[current_], " ended: ",
                                       status.error_code(), " ", status.error_message()));
   }
   return result;
@@ -342,7 +342,7 @@ bool XdsClient::AnswerApplied(Stream* stream, const std::vector<SnapshotAssemble
   const std::string message = RejectedUpstreamsMessage(rejected);
   nginx_xds::v1::RejectedUpstreams detail;
   for (const auto& each : rejected) *detail.add_upstreams() = each;
-  Log(LogLevel::kWarn, absl::StrCat("version ", version, " applied except ", rejected.size(),
+  Log(AgentLogLevel::kWarn, absl::StrCat("version ", version, " applied except ", rejected.size(),
                                     rejected.size() == 1 ? " upstream: " : " upstreams: ",
                                     absl::StrReplaceAll(message, {{"\n", "; "}})));
   for (const SnapshotAssembler::Answer& answer : answers) {
@@ -355,19 +355,19 @@ bool XdsClient::AnswerApplied(Stream* stream, const std::vector<SnapshotAssemble
 
 bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response,
                                StreamResult* result) {
-  Log(LogLevel::kDebug,
+  Log(AgentLogLevel::kDebug,
       absl::StrCat("received ", TypeName(response.type_url()), " version ", response.version_info(),
                    " nonce ", response.nonce(), " with ", response.resources_size(), " resources"));
   SnapshotAssembler::Outcome outcome = assembler_.Offer(response);
   for (const SnapshotAssembler::Nack& nack : outcome.nacks) {
-    Log(LogLevel::kWarn, absl::StrCat("rejecting ", TypeName(nack.type_url), " nonce ", nack.nonce,
+    Log(AgentLogLevel::kWarn, absl::StrCat("rejecting ", TypeName(nack.type_url), " nonce ", nack.nonce,
                                       ": ", nack.message));
     if (!Send(stream, nack.type_url, last_good_version_, nack.nonce, &nack.message)) {
       return false;
     }
   }
   for (const SnapshotAssembler::Answer& answer : outcome.superseded) {
-    Log(LogLevel::kDebug, absl::StrCat(TypeName(answer.type_url), " nonce ", answer.nonce,
+    Log(AgentLogLevel::kDebug, absl::StrCat(TypeName(answer.type_url), " nonce ", answer.nonce,
                                        " superseded before its pair arrived"));
     if (!Send(stream, answer.type_url, last_good_version_, answer.nonce, nullptr)) {
       return false;
@@ -383,7 +383,7 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
   const nginx_xds::v1::Snapshot offered = WithoutRejected(candidate.snapshot, rejected, previous);
   std::optional<Verdict> verdict;
   if (applied_ && google::protobuf::util::MessageDifferencer::Equals(*applied_, offered)) {
-    Log(LogLevel::kDebug, absl::StrCat("version ", offered.version(), " is already applied"));
+    Log(AgentLogLevel::kDebug, absl::StrCat("version ", offered.version(), " is already applied"));
     verdict = Verdict{absl::OkStatus(), {}};
   } else {
     verdict = HandOver(offered, /*from_cache=*/false);
@@ -407,7 +407,7 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
     result->got_snapshot = true;
     backoff_.Reset();
     SaveCache();
-    Log(LogLevel::kInfo,
+    Log(AgentLogLevel::kInfo,
         absl::StrCat("applied version ", now.version(), " (", now.upstreams_size(), " upstreams)"));
     return AnswerApplied(stream, candidate.answers, now.version(), rejected);
   }
@@ -415,7 +415,7 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
   assembler_.Reject();
   std::string message(verdict->status.message());
   if (message.empty()) message = "rejected by nginx";
-  Log(LogLevel::kWarn, absl::StrCat("version ", offered.version(), " rejected: ", message));
+  Log(AgentLogLevel::kWarn, absl::StrCat("version ", offered.version(), " rejected: ", message));
   for (const SnapshotAssembler::Answer& answer : candidate.answers) {
     if (!Send(stream, answer.type_url, last_good_version_, answer.nonce, &message)) {
       return false;
@@ -430,7 +430,7 @@ void XdsClient::SaveCache() {
       *applied_,
       options_.protocol == XdsProtocol::kDelta ? delta_.AllVersions() : ResourceVersionMap());
   if (!saved.ok()) {
-    Log(LogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
+    Log(AgentLogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
   }
 }
 
@@ -468,7 +468,7 @@ std::optional<XdsClient::Verdict> XdsClient::HandOver(const nginx_xds::v1::Snaps
 void XdsClient::HandOverCache() {
   if (cache_handed_over_ || !cached_) return;
   cache_handed_over_ = true;
-  Log(LogLevel::kInfo, absl::StrCat("using version ", cached_->version(),
+  Log(AgentLogLevel::kInfo, absl::StrCat("using version ", cached_->version(),
                                     " from the cache file until the control plane answers"));
   std::optional<Verdict> verdict = HandOver(*cached_, /*from_cache=*/true);
   if (!verdict) return;
@@ -484,7 +484,7 @@ void XdsClient::HandOverCache() {
     // again (initial_resource_versions).
     delta_.Seed(*applied_, cached_versions_);
   } else {
-    Log(LogLevel::kWarn, absl::StrCat("cached version ", cached_->version(),
+    Log(AgentLogLevel::kWarn, absl::StrCat("cached version ", cached_->version(),
                                       " rejected: ", verdict->status.message()));
   }
 }

@@ -33,7 +33,7 @@ namespace nginx_xds {
 inline constexpr size_t kAgentMaxResponseBytes = 64 << 20;
 
 // Log levels, numbered as NXA_LOG_* in agent/xds_agent.h.
-enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
+enum class AgentLogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
 // The embedder's answer to one handed-over snapshot. Copyable; the first
 // Done() counts and later ones are ignored. Safe to call from any thread, also
@@ -141,7 +141,7 @@ class XdsClient {
   // sends no ACK or NACK and hands over no newer snapshot.
   using SnapshotHandler = std::function<void(const nginx_xds::v1::Snapshot& snapshot,
                                              bool from_cache, SnapshotVerdict verdict)>;
-  using LogHandler = std::function<void(LogLevel level, const std::string& message)>;
+  using LogHandler = std::function<void(AgentLogLevel level, const std::string& message)>;
 
   XdsClient(XdsClientOptions options, SnapshotHandler on_snapshot, LogHandler on_log);
   // Shutdown().
@@ -220,7 +220,7 @@ class XdsClient {
   // Sleeps `delay` unless shut down first; false when shut down.
   bool Sleep(absl::Duration delay) ABSL_LOCKS_EXCLUDED(mu_);
   bool shutting_down() ABSL_LOCKS_EXCLUDED(mu_);
-  void Log(LogLevel level, const std::string& message);
+  void Log(AgentLogLevel level, const std::string& message);
 
   const XdsClientOptions options_;
   const SnapshotHandler on_snapshot_;

@@ -51,7 +51,7 @@ XdsClient::StreamResult XdsClient::RunDeltaStream(AggregatedDiscoveryService::St
     if (shutdown_) return result;
     context_ = context.get();
   }
-  Log(LogLevel::kInfo, absl::StrCat("connected to ", servers_[current_], " (Delta)"));
+  Log(AgentLogLevel::kInfo, absl::StrCat("connected to ", servers_[current_], " (Delta)"));
   std::unique_ptr<grpc::ClientReaderWriter<DeltaDiscoveryRequest, DeltaDiscoveryResponse>> stream =
       stub->DeltaAggregatedResources(context.get());
 
@@ -84,7 +84,7 @@ XdsClient::StreamResult XdsClient::RunDeltaStream(AggregatedDiscoveryService::St
     context_ = nullptr;
   }
   if (!shutting_down()) {
-    Log(LogLevel::kWarn, absl::StrCat("stream to ", servers_[current_], " ended: ",
+    Log(AgentLogLevel::kWarn, absl::StrCat("stream to ", servers_[current_], " ended: ",
                                       status.error_code(), " ", status.error_message()));
   }
   return result;
@@ -92,14 +92,14 @@ XdsClient::StreamResult XdsClient::RunDeltaStream(AggregatedDiscoveryService::St
 
 bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryResponse& response,
                                     StreamResult* result) {
-  Log(LogLevel::kDebug,
+  Log(AgentLogLevel::kDebug,
       absl::StrCat("received ", TypeName(response.type_url()), " version ",
                    response.system_version_info(), " nonce ", response.nonce(), " with ",
                    response.resources_size(), " resources and ",
                    response.removed_resources_size(), " removed"));
   DeltaAssembler::Outcome outcome = delta_.Offer(response);
   if (outcome.nack) {
-    Log(LogLevel::kWarn, absl::StrCat("rejecting ", TypeName(response.type_url()), " nonce ",
+    Log(AgentLogLevel::kWarn, absl::StrCat("rejecting ", TypeName(response.type_url()), " nonce ",
                                       response.nonce(), ": ", *outcome.nack));
     return Answer(stream, response.type_url(), response.nonce(), &*outcome.nack);
   }
@@ -109,23 +109,29 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
   // The candidate holds a rejected upstream as last good already; the
   // embedder's state decides (it may differ after the cache file).
   const nginx_xds::v1::Snapshot offered = WithoutRejected(candidate.snapshot, rejected, previous);
-  std::optional<Verdict> verdict;
-  if (!candidate.changed && applied_) {
-    Log(LogLevel::kDebug, absl::StrCat("version ", offered.version(), " changes nothing applied"));
-    verdict = Verdict{absl::OkStatus(), {}};
-  } else {
-    verdict = HandOver(offered, /*from_cache=*/false);
-    if (!verdict) {
-      delta_.Reject();
-      return false;
-    }
+  // Nothing for the embedder: no upstream changed, and either the other
+  // halves of new upstreams are still to come (a snapshot without them is
+  // no state to run, not even at first) or it runs this version already.
+  const bool nothing_to_hand_over =
+      !candidate.upstreams_changed && rejected.empty() &&
+      (candidate.incomplete || (applied_ && applied_->version() == offered.version()));
+  if (nothing_to_hand_over) {
+    Log(AgentLogLevel::kDebug,
+        absl::StrCat("version ", offered.version(), " changes nothing to apply yet"));
+    delta_.Commit();
+    return Answer(stream, candidate.type_url, candidate.nonce);
+  }
+  std::optional<Verdict> verdict = HandOver(offered, /*from_cache=*/false);
+  if (!verdict) {
+    delta_.Reject();
+    return false;
   }
 
   if (!verdict->status.ok()) {
     delta_.Reject();
     std::string message(verdict->status.message());
     if (message.empty()) message = "rejected by nginx";
-    Log(LogLevel::kWarn, absl::StrCat("version ", offered.version(), " rejected: ", message));
+    Log(AgentLogLevel::kWarn, absl::StrCat("version ", offered.version(), " rejected: ", message));
     return Answer(stream, candidate.type_url, candidate.nonce, &message);
   }
 
@@ -141,14 +147,14 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
   backoff_.Reset();
   SaveCache();
   if (rejected.empty()) {
-    Log(LogLevel::kInfo, absl::StrCat("applied version ", applied_->version(), " (",
+    Log(AgentLogLevel::kInfo, absl::StrCat("applied version ", applied_->version(), " (",
                                       applied_->upstreams_size(), " upstreams)"));
     return Answer(stream, candidate.type_url, candidate.nonce);
   }
   const std::string message = RejectedUpstreamsMessage(rejected);
   nginx_xds::v1::RejectedUpstreams detail;
   for (const auto& each : rejected) *detail.add_upstreams() = each;
-  Log(LogLevel::kWarn, absl::StrCat("version ", applied_->version(), " applied except ",
+  Log(AgentLogLevel::kWarn, absl::StrCat("version ", applied_->version(), " applied except ",
                                     rejected.size(), rejected.size() == 1 ? " upstream: " : " upstreams: ",
                                     absl::StrReplaceAll(message, {{"\n", "; "}})));
   return Answer(stream, candidate.type_url, candidate.nonce, &message, &detail);

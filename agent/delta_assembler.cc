@@ -156,6 +156,7 @@ DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& resp
   candidate.type_url = type_url;
   candidate.nonce = response.nonce();
   candidate.incomplete = incomplete;
+  candidate.touched.assign(touched.begin(), touched.end());
   for (const auto& [name, reason] : rejected) {
     nginx_xds::v1::RejectedUpstream each;
     each.set_name(name);

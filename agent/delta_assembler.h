@@ -50,6 +50,8 @@ class DeltaAssembler {
     // (the server sends both types of one version back to back), or gone
     // with the upstream.
     bool incomplete = false;
+    // The upstream names the response sends or removes.
+    std::vector<std::string> touched;
     std::string type_url;
     std::string nonce;
   };

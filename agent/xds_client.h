@@ -230,6 +230,12 @@ class XdsClient {
   envoy::config::core::v3::Node node_;
   SnapshotAssembler assembler_;
   DeltaAssembler delta_;
+  // Delta: the upstreams the node does not run as the control plane has
+  // them, by name, each with its reason; every answer NACKs naming them (as
+  // SotW's answers do, where the server sends them again each version) until
+  // a later state of the upstream is applied or it is removed, so that fleet
+  // status keeps showing them.
+  std::map<std::string, nginx_xds::v1::RejectedUpstream> delta_rejected_;
   // The control plane replicas, and a channel to each once used.
   std::vector<std::string> servers_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;

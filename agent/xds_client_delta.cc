@@ -119,7 +119,13 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
     Log(AgentLogLevel::kDebug,
         absl::StrCat("version ", offered.version(), " changes nothing to apply yet"));
     delta_.Commit();
-    return Answer(stream, candidate.type_url, candidate.nonce);
+    for (const std::string& name : candidate.touched) delta_rejected_.erase(name);
+    if (delta_rejected_.empty()) return Answer(stream, candidate.type_url, candidate.nonce);
+    for (const auto& [name, each] : delta_rejected_) rejected.push_back(each);
+    const std::string message = RejectedUpstreamsMessage(rejected);
+    nginx_xds::v1::RejectedUpstreams detail;
+    for (const auto& each : rejected) *detail.add_upstreams() = each;
+    return Answer(stream, candidate.type_url, candidate.nonce, &message, &detail);
   }
   std::optional<Verdict> verdict = HandOver(offered, /*from_cache=*/false);
   if (!verdict) {
@@ -141,22 +147,34 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
   }
   nginx_xds::v1::Snapshot now = WithoutRejected(offered, verdict->rejected, previous);
   delta_.Commit(verdict->rejected);
+  // A name the response sent or removed is settled by it: applied, or
+  // rejected again just now.
+  for (const std::string& name : candidate.touched) delta_rejected_.erase(name);
+  for (const auto& each : rejected) delta_rejected_[each.name()] = each;
+  if (!rejected.empty()) {
+    Log(AgentLogLevel::kWarn,
+        absl::StrCat("version ", now.version(), " applied except ", rejected.size(),
+                     rejected.size() == 1 ? " upstream: " : " upstreams: ",
+                     absl::StrReplaceAll(RejectedUpstreamsMessage(rejected), {{"\n", "; "}})));
+  }
   applied_ = std::move(now);
-  if (rejected.empty()) last_good_version_ = applied_->version();
+  if (delta_rejected_.empty()) last_good_version_ = applied_->version();
   result->got_snapshot = true;
   backoff_.Reset();
   SaveCache();
-  if (rejected.empty()) {
-    Log(AgentLogLevel::kInfo, absl::StrCat("applied version ", applied_->version(), " (",
-                                      applied_->upstreams_size(), " upstreams)"));
-    return Answer(stream, candidate.type_url, candidate.nonce);
-  }
+  Log(AgentLogLevel::kInfo,
+      absl::StrCat("applied version ", applied_->version(), " (", applied_->upstreams_size(),
+                   " upstreams)",
+                   delta_rejected_.empty()
+                       ? ""
+                       : absl::StrCat(", ", delta_rejected_.size(), " rejected")));
+  if (delta_rejected_.empty()) return Answer(stream, candidate.type_url, candidate.nonce);
+  // Every answer names what the node still does not run (see delta_rejected_).
+  rejected.clear();
+  for (const auto& [name, each] : delta_rejected_) rejected.push_back(each);
   const std::string message = RejectedUpstreamsMessage(rejected);
   nginx_xds::v1::RejectedUpstreams detail;
   for (const auto& each : rejected) *detail.add_upstreams() = each;
-  Log(AgentLogLevel::kWarn, absl::StrCat("version ", applied_->version(), " applied except ",
-                                    rejected.size(), rejected.size() == 1 ? " upstream: " : " upstreams: ",
-                                    absl::StrReplaceAll(message, {{"\n", "; "}})));
   return Answer(stream, candidate.type_url, candidate.nonce, &message, &detail);
 }
 

@@ -115,9 +115,8 @@ TEST(XdsAgentMainTest, RejectsSingleUpstreamsAndAppliesTheRest) {
   } while (received->request.response_nonce() != "e1");
   EXPECT_EQ(received->request.error_detail().message(),
             "upstream \"bad\": rejected by --reject_upstreams");
-  const auto next = {NormalizedUpstreamOnPorts("api", {7003})};
-  ASSERT_TRUE(server.Send(ClusterResponse("2", "c2", next)));
-  ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", next)));
+  // SotW to the letter: a server change sends the changed assignment alone.
+  ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", {NormalizedUpstreamOnPorts("api", {7003})})));
 
   std::string output;
   char buf[4096];
@@ -142,7 +141,7 @@ TEST(XdsAgentMainTest, DeltasPrintTheChangeOnly) {
   FakeAdsServer server;
   const std::string command =
       absl::StrCat("timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=", server.address(),
-                   " --node_id=cli-test --exit_after_versions=2 --deltas --log_level=0");
+                   " --node_id=cli-test --exit_after_versions=3 --deltas --log_level=0");
   FILE* out = popen(command.c_str(), "r");
   ASSERT_NE(out, nullptr);
   ASSERT_TRUE(server.NextRequest());
@@ -153,6 +152,8 @@ TEST(XdsAgentMainTest, DeltasPrintTheChangeOnly) {
   ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", first)));
   bool nack = false;
   ASSERT_TRUE(AnswerTo(server, "e1", &nack));
+  // SotW: the Cluster list without "old" goes first and applies alone (a
+  // snapshot at its version), then the changed assignment.
   const auto next = {NormalizedUpstreamOnPorts("api", {7003})};
   ASSERT_TRUE(server.Send(ClusterResponse("2", "c2", next)));
   ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", next)));
@@ -170,10 +171,12 @@ TEST(XdsAgentMainTest, DeltasPrintTheChangeOnly) {
             "upstream old method=round_robin zone=zone_for_old keepalive=0\n"
             "  server 127.0.0.1:7002 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
             "\n"
+            "version 2 (0 upstreams) delta\n"
+            "removed old\n"
+            "\n"
             "version 2 (1 upstreams) delta\n"
             "upstream api method=round_robin zone=zone_for_api keepalive=0\n"
             "  server 127.0.0.1:7003 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
-            "removed old\n"
             "\n");
 }
 

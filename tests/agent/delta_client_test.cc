@@ -339,5 +339,33 @@ TEST(DeltaClientTest, RestartFromCacheFileResendsNothing) {
   EXPECT_EQ(embedder.log_count("with 1 resources"), 0);
 }
 
+// Validate SotW mode (--protocol=sotw) against the real control plane as it
+// serves SotW today: the sync and each write are applied at their versions.
+TEST(DeltaClientTest, SotwModeAgainstTheControlPlane) {
+  auto cp = StartControlPlane();
+  ASSERT_NE(cp, nullptr);
+  Put(cp.get(), MakeUpstreamOnPort("a", 8001));
+  const std::string v2 = Put(cp.get(), MakeUpstreamOnPort("b", 8002));
+  Embedder embedder;
+  XdsClientOptions options = Options(Address(*cp));
+  options.protocol = XdsProtocol::kSotw;
+  XdsClient client(options, embedder.Handler(), embedder.Logger());
+  ASSERT_TRUE(client.Start().ok());
+  auto first = embedder.AwaitVersion(v2);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(Names(*first), (std::set<std::string>{"a", "b"}));
+  const std::string v3 = Put(cp.get(), MakeUpstreamOnPort("a", 9001));
+  auto changed = embedder.AwaitVersion(v3);
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(Find(*changed, "a")->servers(0).address(), "127.0.0.1:9001");
+  const std::string v4 = Delete(cp.get(), "b");
+  auto removed = embedder.AwaitVersion(v4);
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(Names(*removed), (std::set<std::string>{"a"}));
+  AwaitNodeStatus(*cp->registry(), "delta-node", [&](const nginx_xds::v1::NodeStatus& status) {
+    return std::to_string(status.acked_version()) == v4;
+  });
+}
+
 }  // namespace
 }  // namespace nginx_xds

@@ -209,5 +209,55 @@ TEST(XdsAgentMainTest, RefusesUnreadableOrBadTlsFiles) {
   }
 }
 
+// Validate --server takes a list of replicas: one that refuses connections
+// is passed over for the next.
+TEST(XdsAgentMainTest, ServerListFailsOverToTheNext) {
+  FakeAdsServer server;
+  // Port 1 of loopback: nothing listens there, connections are refused.
+  const std::string command = absl::StrCat(
+      "timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=127.0.0.1:1,", server.address(),
+      " --node_id=cli-test --exit_after_versions=1 --log_level=0");
+  FILE* out = popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  ASSERT_TRUE(server.NextRequest());
+  ASSERT_TRUE(server.NextRequest());
+  const auto ups = {NormalizedUpstreamOnPorts("api", {7001})};
+  ASSERT_TRUE(server.Send(ClusterResponse("1", "c1", ups)));
+  ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", ups)));
+  std::string output;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), out)) > 0) output.append(buf, n);
+  int status = pclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_EQ(output,
+            "version 1 (1 upstreams)\n"
+            "upstream api method=round_robin zone=zone_for_api keepalive=0\n"
+            "  server 127.0.0.1:7001 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
+            "\n");
+}
+
+// Validate an unknown --protocol and an empty entry of --server are refused
+// with a clear message and exit status 2, before anything starts.
+TEST(XdsAgentMainTest, BadProtocolOrServerListIsRefused) {
+  FILE* out = popen("agent/xds-agent --protocol=rest --node_id=n 2>&1", "r");
+  ASSERT_NE(out, nullptr);
+  std::string output;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), out)) > 0) output.append(buf, n);
+  int status = pclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << "status " << status;
+  EXPECT_NE(output.find("--protocol must be delta or sotw"), std::string::npos) << output;
+
+  out = popen("agent/xds-agent --server=127.0.0.1:1,,127.0.0.1:2 --node_id=n 2>&1", "r");
+  ASSERT_NE(out, nullptr);
+  output.clear();
+  while ((n = fread(buf, 1, sizeof(buf), out)) > 0) output.append(buf, n);
+  status = pclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
+  EXPECT_NE(output.find("empty entry"), std::string::npos) << output;
+}
+
 }  // namespace
 }  // namespace nginx_xds

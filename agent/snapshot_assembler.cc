@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/upstream_rules.h"
 #include "common/xds_mapping.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace nginx_xds {
 namespace {
@@ -21,6 +22,17 @@ nginx_xds::v1::RejectedUpstream Rejection(const std::string& name, const std::st
   rejected.set_name(name);
   rejected.set_message(ReasonAbout(name, message));
   return rejected;
+}
+
+bool SameClusters(const std::map<std::string, Cluster>& a, const std::map<std::string, Cluster>& b) {
+  if (a.size() != b.size()) return false;
+  for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j) {
+    if (i->first != j->first ||
+        !google::protobuf::util::MessageDifferencer::Equals(i->second, j->second)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -168,19 +180,43 @@ SnapshotAssembler::Outcome SnapshotAssembler::Offer(const DiscoveryResponse& res
   }
 
   // A newer response of the same type replaces a pending one; the server
-  // treats the older nonce as stale.
+  // treats the older nonce as stale. ClusterLoadAssignment responses may
+  // carry only the assignments that changed: they are merged by name onto
+  // the newest ones held (those of a pending one included).
+  if (!is_cluster) {
+    const Resources* base = state->latest();
+    if (base != nullptr) {
+      for (const auto& [key, assignment] : base->assignments) {
+        resources.assignments.emplace(key, assignment);
+      }
+    }
+  }
+  // A Cluster list equal to the one held at another version than the
+  // assignments held: only a server that sends both types whole at every
+  // version sends that (SotW sends the list only when a Cluster changed), so
+  // the assignments of its version follow; wait for them rather than hand
+  // over the new version with the old ones.
+  bool wait_for_assignments = false;
+  if (is_cluster && other->latest() != nullptr &&
+      other->latest()->version != resources.version && state->latest() != nullptr) {
+    wait_for_assignments = SameClusters(state->latest()->clusters, resources.clusters);
+  }
   state->pending = std::move(resources);
   const std::string& version = state->pending->version;
-  if (other->pending && other->pending->version != version) {
-    SupersedePending(other, other_type_url, &outcome);
-  }
-  const Resources* other_latest = other->latest();
-  if (other_latest == nullptr || other_latest->version != version) return outcome;
+  if (wait_for_assignments) return outcome;
 
-  const Resources& clusters = is_cluster ? *state->pending : *other_latest;
-  const Resources& assignments = is_cluster ? *other_latest : *state->pending;
+  // Ready when every cluster of the (complete) Cluster list has its
+  // assignment; assignments of clusters not in the list are ignored. The
+  // version is that of the newest response.
+  const Resources* clusters = clusters_.latest();
+  const Resources* assignments = assignments_.latest();
+  if (clusters == nullptr || assignments == nullptr) return outcome;
+  for (const auto& [key, cluster] : clusters->clusters) {
+    if (assignments->assignments.count(key) == 0) return outcome;
+  }
   Candidate candidate;
-  Assemble(clusters, assignments, &candidate.snapshot, &candidate.rejected);
+  Assemble(*clusters, *assignments, &candidate.snapshot, &candidate.rejected);
+  candidate.snapshot.set_version(version);
   if (clusters_.pending) candidate.answers.push_back({kClusterTypeUrl, clusters_.pending->nonce});
   if (assignments_.pending) {
     candidate.answers.push_back({kEndpointTypeUrl, assignments_.pending->nonce});
@@ -211,14 +247,6 @@ void SnapshotAssembler::Assemble(const Resources& clusters, const Resources& ass
     }
     *snapshot->add_upstreams() = *std::move(upstream);
   }
-  for (const auto& [key, assignment] : assignments.assignments) {
-    if (clusters.clusters.count(key) == 0) {
-      rejected->push_back(Rejection(
-          assignment.cluster_name(),
-          absl::StrCat("a ClusterLoadAssignment but no cluster of that name at version \"",
-                       clusters.version, "\"")));
-    }
-  }
 }
 
 void SnapshotAssembler::Commit(std::optional<nginx_xds::v1::Snapshot> applied) {
@@ -228,6 +256,13 @@ void SnapshotAssembler::Commit(std::optional<nginx_xds::v1::Snapshot> applied) {
     if (state->pending) {
       state->accepted = std::move(state->pending);
       state->pending.reset();
+    }
+  }
+  // A cluster removed from the list drops its assignment.
+  if (clusters_.accepted && assignments_.accepted) {
+    auto& held = assignments_.accepted->assignments;
+    for (auto it = held.begin(); it != held.end();) {
+      it = clusters_.accepted->clusters.count(it->first) ? std::next(it) : held.erase(it);
     }
   }
   last_good_ = std::move(candidate_snapshot_);

@@ -18,11 +18,17 @@ namespace nginx_xds {
 //
 // Every response is validated as a whole before anything of it is accepted:
 // its type, every Any's type_url and contents, unique resource names; a
-// failure there NACKs it whole. A response that passes waits (pending) until
-// the other type is at the same version; then every Cluster is paired with
-// its ClusterLoadAssignment and each pair goes through FromXds and
-// ValidateNormalizedUpstream on its own: a pair that fails (or a resource
-// without its pair) rejects that one upstream only, as gRFC A46 asks of xDS
+// failure there NACKs it whole. SotW's rules, to the letter: a Cluster
+// response is the complete list (sent when a Cluster changed); a
+// ClusterLoadAssignment response may carry only the assignments that
+// changed, merged by name onto those held. A snapshot is ready when every
+// cluster of the list has its assignment (an assignment of a cluster not in
+// the list is ignored; a cluster removed from the list drops its
+// assignment), and its version is the newest response's version_info. A
+// server that sends both types whole at one version (as ours did) is served
+// by the same rules. Each cluster is paired with its assignment and each
+// pair goes through FromXds and ValidateNormalizedUpstream on its own: a
+// pair that fails rejects that one upstream only, as gRFC A46 asks of xDS
 // clients, and the others still make a Candidate (see Candidate::rejected).
 // The caller reports the embedder's verdict with Commit() or Reject(); only
 // Commit() makes the responses the new last good state. Any failure leaves
@@ -31,10 +37,10 @@ namespace nginx_xds {
 // Each response the server sent is answered exactly once, through a Nack or
 // a `superseded` entry of an Outcome or through a Candidate's `answers`,
 // except a pending response that a newer one of the same type replaces (its
-// nonce is stale). A pending response is superseded when the other type moves
-// to another version before completing it: it is neither applied nor wrong,
-// so it is answered with the last good version and no error_detail (as the
-// xDS spec defines version_info), never NACKed.
+// nonce is stale). A pending response that an invalid response of the other
+// type leaves behind is answered with the last good version and no
+// error_detail (superseded: neither applied nor wrong), unless both share a
+// version (then both are NACKed).
 //
 // Not thread-safe: one instance belongs to one ADS client thread.
 class SnapshotAssembler {
@@ -124,7 +130,7 @@ class SnapshotAssembler {
                           Outcome* outcome);
   // Answers and drops `state`'s pending response as superseded, if any.
   static void SupersedePending(TypeState* state, const std::string& type_url, Outcome* outcome);
-  // Pairs the newest resources of both types (same version) into a snapshot.
+  // Pairs every cluster with its assignment into a snapshot.
   static void Assemble(const Resources& clusters, const Resources& assignments,
                        nginx_xds::v1::Snapshot* snapshot,
                        std::vector<nginx_xds::v1::RejectedUpstream>* rejected);

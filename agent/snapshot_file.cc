@@ -27,7 +27,11 @@ namespace nginx_xds {
 namespace {
 
 constexpr absl::string_view kMagic = "nginx-xds-snapshot";
+// 1: the payload is the Snapshot; 2: the Snapshot (length-prefixed), then
+// the resource versions (a count, then name, Cluster and
+// ClusterLoadAssignment version each, all length-prefixed).
 constexpr absl::string_view kFormatVersion = "1";
+constexpr absl::string_view kFormatVersionWithVersions = "2";
 // Far above any real snapshot; bounds what a corrupt header can make us read.
 constexpr uint64_t kMaxPayload = uint64_t{1} << 30;
 
@@ -106,13 +110,41 @@ bool GetBytes(absl::string_view* in, absl::string_view* bytes) {
   return true;
 }
 
+void PutVersions(std::string* out, const ResourceVersionMap& versions) {
+  PutU32(out, static_cast<uint32_t>(versions.size()));
+  for (const auto& [name, each] : versions) {
+    PutBytes(out, name);
+    PutBytes(out, each.cluster);
+    PutBytes(out, each.assignment);
+  }
+}
+
+// Reads what PutVersions wrote into `versions` (an entry with both versions
+// empty erases the name); false when malformed.
+bool GetVersions(absl::string_view* in, ResourceVersionMap* versions) {
+  uint32_t n;
+  if (!GetU32(in, &n)) return false;
+  for (uint32_t i = 0; i < n; ++i) {
+    absl::string_view name, cluster, assignment;
+    if (!GetBytes(in, &name) || !GetBytes(in, &cluster) || !GetBytes(in, &assignment)) {
+      return false;
+    }
+    if (cluster.empty() && assignment.empty()) {
+      versions->erase(std::string(name));
+    } else {
+      (*versions)[std::string(name)] = ResourceVersions{std::string(cluster), std::string(assignment)};
+    }
+  }
+  return true;
+}
+
 // Applies one record's payload to `state`; false (state unchanged) when it
 // is malformed, carries an invalid upstream, or is not the change of
 // `state`'s version.
-bool ApplyRecord(absl::string_view payload, nginx_xds::v1::Snapshot* state) {
+bool ApplyRecord(absl::string_view payload, CachedState* state) {
   absl::string_view previous, change_bytes, name;
   uint32_t nremoved;
-  if (!GetBytes(&payload, &previous) || previous != state->version() ||
+  if (!GetBytes(&payload, &previous) || previous != state->snapshot.version() ||
       !GetBytes(&payload, &change_bytes) || !GetU32(&payload, &nremoved)) {
     return false;
   }
@@ -129,15 +161,19 @@ bool ApplyRecord(absl::string_view payload, nginx_xds::v1::Snapshot* state) {
     if (!GetBytes(&payload, &name)) return false;
     removed.emplace(name);
   }
+  // Records of format 2 go on with the resource versions that changed.
+  ResourceVersionMap versions = state->versions;
+  if (!payload.empty() && !GetVersions(&payload, &versions)) return false;
   if (!payload.empty()) return false;
-
+  nginx_xds::v1::Snapshot* snapshot = &state->snapshot;
   std::map<std::string, nginx_xds::v1::Upstream> by_name;
-  for (auto& upstream : *state->mutable_upstreams()) by_name[upstream.name()] = std::move(upstream);
+  for (auto& upstream : *snapshot->mutable_upstreams()) by_name[upstream.name()] = std::move(upstream);
   for (const auto& upstream : change.upstreams()) by_name[upstream.name()] = upstream;
   for (const std::string& gone : removed) by_name.erase(gone);
-  state->clear_upstreams();
-  for (auto& [unused, upstream] : by_name) *state->add_upstreams() = std::move(upstream);
-  state->set_version(change.version());
+  snapshot->clear_upstreams();
+  for (auto& [unused, upstream] : by_name) *snapshot->add_upstreams() = std::move(upstream);
+  snapshot->set_version(change.version());
+  state->versions = std::move(versions);
   return true;
 }
 
@@ -171,6 +207,12 @@ std::string ChangeLogPath(const std::string& path) { return path + ".log"; }
 
 std::string ChangeLogRecord(const nginx_xds::v1::Snapshot& previous,
                             const nginx_xds::v1::Snapshot& next) {
+  return ChangeLogRecord(CachedState{previous, {}}, CachedState{next, {}});
+}
+
+std::string ChangeLogRecord(const CachedState& previous_state, const CachedState& next_state) {
+  const nginx_xds::v1::Snapshot& previous = previous_state.snapshot;
+  const nginx_xds::v1::Snapshot& next = next_state.snapshot;
   std::map<std::string, const nginx_xds::v1::Upstream*> before;
   for (const auto& upstream : previous.upstreams()) before[upstream.name()] = &upstream;
   nginx_xds::v1::Snapshot change;
@@ -183,7 +225,17 @@ std::string ChangeLogRecord(const nginx_xds::v1::Snapshot& previous,
     }
     if (it != before.end()) before.erase(it);
   }
-  if (change.upstreams().empty() && before.empty() && previous.version() == next.version()) {
+  // The versions that differ; a name no longer held as an empty entry.
+  ResourceVersionMap versions;
+  for (const auto& [name, each] : next_state.versions) {
+    auto it = previous_state.versions.find(name);
+    if (it == previous_state.versions.end() || it->second != each) versions[name] = each;
+  }
+  for (const auto& [name, each] : previous_state.versions) {
+    if (next_state.versions.count(name) == 0) versions[name] = ResourceVersions{};
+  }
+  if (change.upstreams().empty() && before.empty() && versions.empty() &&
+      previous.version() == next.version()) {
     return "";
   }
   std::string payload;
@@ -191,7 +243,7 @@ std::string ChangeLogRecord(const nginx_xds::v1::Snapshot& previous,
   PutBytes(&payload, change.SerializeAsString());
   PutU32(&payload, static_cast<uint32_t>(before.size()));
   for (const auto& [name, unused] : before) PutBytes(&payload, name);
-
+  if (!versions.empty()) PutVersions(&payload, versions);
   std::string record(kRecordMagic);
   PutU32(&record, static_cast<uint32_t>(payload.size()));
   PutU32(&record, Crc32(payload));
@@ -201,6 +253,12 @@ std::string ChangeLogRecord(const nginx_xds::v1::Snapshot& previous,
 
 nginx_xds::v1::Snapshot ReplayChangeLog(nginx_xds::v1::Snapshot base, absl::string_view contents,
                                         int* replayed) {
+  CachedState state{std::move(base), {}};
+  ReplayChangeLog(&state, contents, replayed);
+  return std::move(state.snapshot);
+}
+
+void ReplayChangeLog(CachedState* state, absl::string_view contents, int* replayed) {
   if (replayed != nullptr) *replayed = 0;
   while (contents.size() >= kRecordHeader && contents.substr(0, 4) == kRecordMagic) {
     absl::string_view header = contents.substr(4, 8);
@@ -209,33 +267,34 @@ nginx_xds::v1::Snapshot ReplayChangeLog(nginx_xds::v1::Snapshot base, absl::stri
     GetU32(&header, &crc);
     if (length > kMaxPayload || contents.size() - kRecordHeader < length) break;  // torn
     absl::string_view payload = contents.substr(kRecordHeader, length);
-    if (Crc32(payload) != crc || !ApplyRecord(payload, &base)) break;
+    if (Crc32(payload) != crc || !ApplyRecord(payload, state)) break;
     contents.remove_prefix(kRecordHeader + length);
     if (replayed != nullptr) ++*replayed;
   }
-  return base;
 }
 
 SnapshotCacheWriter::SnapshotCacheWriter(std::string path, uint64_t compact_min_bytes)
     : path_(std::move(path)), compact_min_bytes_(compact_min_bytes) {}
 
-absl::Status SnapshotCacheWriter::Compact(const nginx_xds::v1::Snapshot& now) {
+absl::Status SnapshotCacheWriter::Compact(const CachedState& now) {
   saved_.reset();
-  absl::Status status = SaveSnapshotFile(path_, now);
+  absl::Status status = SaveSnapshotFile(path_, now.snapshot, now.versions);
   if (!status.ok()) return status;
   // A crash before the unlink leaves a log whose first record is not the
   // change of the new whole snapshot: LoadSnapshotFile replays none of it.
   const std::string log = ChangeLogPath(path_);
   if (unlink(log.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "unlink", log);
   saved_ = now;
-  base_bytes_ = now.ByteSizeLong();
+  base_bytes_ = now.snapshot.ByteSizeLong();
   log_bytes_ = 0;
   ++compactions_;
   return absl::OkStatus();
 }
 
-absl::Status SnapshotCacheWriter::Save(const nginx_xds::v1::Snapshot& now) {
+absl::Status SnapshotCacheWriter::Save(const nginx_xds::v1::Snapshot& snapshot,
+                                       const ResourceVersionMap& versions) {
   if (path_.empty()) return absl::InvalidArgumentError("empty cache file path");
+  CachedState now{snapshot, versions};
   if (!saved_) return Compact(now);
   const std::string record = ChangeLogRecord(*saved_, now);
   if (record.empty()) return absl::OkStatus();
@@ -266,19 +325,28 @@ absl::Status SnapshotCacheWriter::Save(const nginx_xds::v1::Snapshot& now) {
       close(dir_fd);
     }
   }
-  saved_ = now;
+  saved_ = std::move(now);
   log_bytes_ += record.size();
   return absl::OkStatus();
 }
 
-absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snapshot& snapshot) {
+absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snapshot& snapshot,
+                              const ResourceVersionMap& versions) {
   if (path.empty()) return absl::InvalidArgumentError("empty cache file path");
   std::string payload;
   if (!snapshot.SerializeToString(&payload)) {
     return absl::InternalError("cannot serialize the snapshot");
   }
+  if (!versions.empty()) {
+    std::string with_versions;
+    PutBytes(&with_versions, payload);
+    PutVersions(&with_versions, versions);
+    payload = std::move(with_versions);
+  }
   std::string contents =
-      absl::StrFormat("%s %s %d %08x\n", kMagic, kFormatVersion, payload.size(), Crc32(payload));
+      absl::StrFormat("%s %s %d %08x\n", kMagic,
+                      versions.empty() ? kFormatVersion : kFormatVersionWithVersions,
+                      payload.size(), Crc32(payload));
   contents += payload;
 
   std::string temp = path + ".tmp.XXXXXX";
@@ -310,17 +378,30 @@ absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snap
 }
 
 absl::StatusOr<nginx_xds::v1::Snapshot> LoadSnapshotFile(const std::string& path) {
+  absl::StatusOr<CachedState> state = LoadCacheFile(path);
+  if (!state.ok()) return state.status();
+  return std::move(state->snapshot);
+}
+
+absl::StatusOr<CachedState> LoadCacheFile(const std::string& path) {
   absl::StatusOr<std::string> contents = ReadWholeFile(path);
   if (!contents.ok()) return contents.status();
-  absl::StatusOr<nginx_xds::v1::Snapshot> base = ParseSnapshotFile(*contents, path);
-  if (!base.ok()) return base;
+  absl::StatusOr<CachedState> state = ParseCacheFile(*contents, path);
+  if (!state.ok()) return state;
   absl::StatusOr<std::string> log = ReadWholeFile(ChangeLogPath(path));
-  if (!log.ok()) return base;  // no log (or unreadable): the whole snapshot is the state
-  return ReplayChangeLog(*std::move(base), *log);
+  if (!log.ok()) return state;  // no log (or unreadable): the whole snapshot is the state
+  ReplayChangeLog(&*state, *log);
+  return state;
 }
 
 absl::StatusOr<nginx_xds::v1::Snapshot> ParseSnapshotFile(absl::string_view contents,
                                                           absl::string_view path) {
+  absl::StatusOr<CachedState> state = ParseCacheFile(contents, path);
+  if (!state.ok()) return state.status();
+  return std::move(state->snapshot);
+}
+
+absl::StatusOr<CachedState> ParseCacheFile(absl::string_view contents, absl::string_view path) {
   if (contents.size() > kMaxPayload + 128) {
     return absl::DataLossError(absl::StrCat("cache file \"", path, "\": too large"));
   }
@@ -335,7 +416,8 @@ absl::StatusOr<nginx_xds::v1::Snapshot> ParseSnapshotFile(absl::string_view cont
   if (header.size() != 4 || header[0] != kMagic) {
     return corrupt("no nginx-xds-snapshot header");
   }
-  if (header[1] != kFormatVersion) {
+  const bool with_versions = header[1] == kFormatVersionWithVersions;
+  if (header[1] != kFormatVersion && !with_versions) {
     return corrupt(absl::StrCat("unknown format version \"", header[1], "\""));
   }
   uint64_t length = 0;
@@ -349,7 +431,14 @@ absl::StatusOr<nginx_xds::v1::Snapshot> ParseSnapshotFile(absl::string_view cont
     return corrupt(absl::StrCat("expected ", length, " bytes of snapshot, found ", payload.size()));
   }
   if (Crc32(payload) != crc) return corrupt("checksum mismatch");
-  nginx_xds::v1::Snapshot snapshot;
+  CachedState state;
+  nginx_xds::v1::Snapshot& snapshot = state.snapshot;
+  if (with_versions) {
+    absl::string_view rest = payload;
+    if (!GetBytes(&rest, &payload) || !GetVersions(&rest, &state.versions) || !rest.empty()) {
+      return corrupt("malformed resource versions");
+    }
+  }
   if (!snapshot.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     return corrupt("cannot parse the snapshot");
   }
@@ -360,7 +449,7 @@ absl::StatusOr<nginx_xds::v1::Snapshot> ParseSnapshotFile(absl::string_view cont
       return corrupt(absl::StrCat("upstream \"", upstream.name(), "\": ", status.message()));
     }
   }
-  return snapshot;
+  return state;
 }
 
 }  // namespace nginx_xds

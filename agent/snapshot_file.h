@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/resource_versions.h"
 #include "nginx_xds/v1/upstream.pb.h"
 
 namespace nginx_xds {
@@ -20,11 +21,19 @@ namespace nginx_xds {
 // detected rather than parsed into a wrong snapshot. Functions are
 // thread-compatible (concurrent writers of one path each produce a whole file).
 
-// Writes `snapshot` to `path` atomically: a temporary file in the same
+// What the cache holds: the snapshot the node runs and, from a Delta stream,
+// the resource versions it holds (format 2 of the file; format 1 has none).
+struct CachedState {
+  nginx_xds::v1::Snapshot snapshot;
+  ResourceVersionMap versions;
+};
+
+// Writes `snapshot` (and `versions`, when any) to `path` atomically: a temporary file in the same
 // directory is written, fsynced and renamed over `path`, then the directory is
 // fsynced. A reader sees the old file or the new one, never a mix. Returns
 // INTERNAL / PERMISSION_DENIED etc. naming the path and the failing call.
-absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snapshot& snapshot);
+absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snapshot& snapshot,
+                              const ResourceVersionMap& versions = {});
 
 // Reads a file written by SaveSnapshotFile and checks its header, length,
 // checksum and every upstream (ValidateNormalizedUpstream). NOT_FOUND when the
@@ -38,6 +47,9 @@ absl::Status SaveSnapshotFile(const std::string& path, const nginx_xds::v1::Snap
 // a compaction that crashed, or written by another process).
 absl::StatusOr<nginx_xds::v1::Snapshot> LoadSnapshotFile(const std::string& path);
 
+// LoadSnapshotFile with the resource versions kept beside the snapshot.
+absl::StatusOr<CachedState> LoadCacheFile(const std::string& path);
+
 // The change log of the cache file `path`.
 std::string ChangeLogPath(const std::string& path);
 
@@ -46,11 +58,15 @@ std::string ChangeLogPath(const std::string& path);
 // state before it; `*replayed` (if not NULL) counts the records applied.
 nginx_xds::v1::Snapshot ReplayChangeLog(nginx_xds::v1::Snapshot base, absl::string_view contents,
                                         int* replayed = nullptr);
+// The same on a state with resource versions.
+void ReplayChangeLog(CachedState* state, absl::string_view contents, int* replayed = nullptr);
 
 // One record of a change log: `next` as a change against `previous`.
 // Empty when nothing changed (same version, same upstreams).
 std::string ChangeLogRecord(const nginx_xds::v1::Snapshot& previous,
                             const nginx_xds::v1::Snapshot& next);
+// The same with the resource versions that changed.
+std::string ChangeLogRecord(const CachedState& previous, const CachedState& next);
 
 // Keeps the cache file current per change instead of rewriting it whole on
 // every version: the first save of a process writes the whole snapshot
@@ -65,7 +81,8 @@ class SnapshotCacheWriter {
  public:
   explicit SnapshotCacheWriter(std::string path, uint64_t compact_min_bytes = 64 * 1024);
 
-  absl::Status Save(const nginx_xds::v1::Snapshot& now);
+  // `versions`: the Delta resource versions held with `now`.
+  absl::Status Save(const nginx_xds::v1::Snapshot& now, const ResourceVersionMap& versions = {});
 
   // The size of the change log as this writer left it (0 after compaction).
   uint64_t log_bytes() const { return log_bytes_; }
@@ -73,12 +90,12 @@ class SnapshotCacheWriter {
   int compactions() const { return compactions_; }
 
  private:
-  absl::Status Compact(const nginx_xds::v1::Snapshot& now);
+  absl::Status Compact(const CachedState& now);
 
   std::string path_;
   uint64_t compact_min_bytes_;
   // What the files hold; unset: unknown (the next save compacts).
-  std::optional<nginx_xds::v1::Snapshot> saved_;
+  std::optional<CachedState> saved_;
   uint64_t base_bytes_ = 0;
   uint64_t log_bytes_ = 0;
   int compactions_ = 0;
@@ -88,6 +105,7 @@ class SnapshotCacheWriter {
 // `path` only names the file in errors.
 absl::StatusOr<nginx_xds::v1::Snapshot> ParseSnapshotFile(absl::string_view contents,
                                                           absl::string_view path);
+absl::StatusOr<CachedState> ParseCacheFile(absl::string_view contents, absl::string_view path);
 
 }  // namespace nginx_xds
 

@@ -265,7 +265,14 @@ int nxa_agent_create(const nxa_config_t* config, nxa_agent_t** agent, char* err,
     }
 
     auto created = std::make_unique<nxa_agent_s>();
+    absl::StatusOr<std::vector<std::string>> servers = nginx_xds::SplitServers(config->server);
+    if (!servers.ok()) {
+      WriteError(err, err_len, std::string(servers.status().message()));
+      return NXA_ERROR;
+    }
     created->options.server = config->server;
+    created->options.protocol =
+        config->sotw != 0 ? nginx_xds::XdsProtocol::kSotw : nginx_xds::XdsProtocol::kDelta;
     created->options.node_id = config->node_id;
     created->options.fleet = fleet;
     created->options.cache_path = OrEmpty(config->cache_path);
@@ -379,7 +386,7 @@ int nxa_agent_start(nxa_agent_t* agent) {
                 nginx_xds::SnapshotVerdict verdict) {
           OnSnapshot(agent, snapshot, from_cache, std::move(verdict));
         },
-        [agent](nginx_xds::LogLevel level, const std::string& message) {
+        [agent](nginx_xds::AgentLogLevel level, const std::string& message) {
           agent->Log(static_cast<int>(level), message);
         });
     absl::Status status = client->Start();

@@ -1,5 +1,5 @@
 /*
- * The nginx-xds agent's C ABI: an xDS (ADS, state of the world) client that
+ * The nginx-xds agent's C ABI: an xDS (ADS, Delta or state of the world) client that
  * keeps a stream to the control plane, validates every snapshot, hands it to
  * the embedder, and ACKs or NACKs it with the embedder's verdict.
  *
@@ -89,7 +89,10 @@ typedef struct {
 } nxa_label_t;
 
 typedef struct {
-    const char              *server;      /* control plane, "127.0.0.1:18000" */
+    const char              *server;      /* control plane, "127.0.0.1:18000",
+                                             or replicas "h1:p1,h2:p2": one
+                                             stream to one of them; on failure
+                                             the next, after the backoff */
     const char              *node_id;     /* required */
     const char              *fleet;       /* NULL or "": "default" */
     const char              *cache_path;  /* last-good snapshot file; NULL: none */
@@ -118,6 +121,14 @@ typedef struct {
     size_t                   nlabels;
 
     int                      deltas;      /* 1: hand over changes (above) */
+
+    /*
+     * 1: speak state-of-the-world ADS (StreamAggregatedResources); 0 (the
+     * default): Delta ADS, where the control plane sends only the resources
+     * that changed and, on a new stream, none the agent holds already.
+     * What the embedder is handed is the same either way.
+     */
+    int                      sotw;
 } nxa_config_t;
 
 #define NXA_PEM_CERTIFICATES  0

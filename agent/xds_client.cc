@@ -7,7 +7,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "agent/snapshot_file.h"
 #include "common/xds_mapping.h"
 #include "google/protobuf/struct.pb.h"
@@ -33,6 +35,19 @@ const char* TypeName(const std::string& type_url) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<std::string>> SplitServers(const std::string& server) {
+  std::vector<std::string> servers;
+  for (absl::string_view each : absl::StrSplit(server, ',')) {
+    each = absl::StripAsciiWhitespace(each);
+    if (each.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("control plane address list \"", server, "\" has an empty entry"));
+    }
+    servers.emplace_back(each);
+  }
+  return servers;
+}
 
 void SnapshotVerdict::Done(absl::Status status,
                            std::vector<nginx_xds::v1::RejectedUpstream> rejected) const {
@@ -92,7 +107,11 @@ absl::Status XdsClient::Start() {
   if (shutdown_) return absl::FailedPreconditionError("the agent is shut down");
   absl::StatusOr<envoy::config::core::v3::Node> node = MakeNode(options_);
   if (!node.ok()) return node.status();
+  absl::StatusOr<std::vector<std::string>> servers = SplitServers(options_.server);
+  if (!servers.ok()) return servers.status();
   node_ = *std::move(node);
+  servers_ = *std::move(servers);
+  channels_.resize(servers_.size());
   try {
     thread_ = std::thread([this] { RunOrLog(); });
   } catch (const std::exception& e) {
@@ -133,7 +152,7 @@ bool XdsClient::shutting_down() {
   return shutdown_;
 }
 
-void XdsClient::Log(LogLevel level, const std::string& message) {
+void XdsClient::Log(AgentLogLevel level, const std::string& message) {
   if (!on_log_) return;
   try {
     on_log_(level, message);
@@ -146,28 +165,64 @@ void XdsClient::RunOrLog() {
   try {
     Run();
   } catch (const std::exception& e) {
-    Log(LogLevel::kError, absl::StrCat("agent thread stopped: ", e.what()));
+    Log(AgentLogLevel::kError, absl::StrCat("agent thread stopped: ", e.what()));
   } catch (...) {
-    Log(LogLevel::kError, "agent thread stopped by an unknown exception");
+    Log(AgentLogLevel::kError, "agent thread stopped by an unknown exception");
   }
 }
 
 void XdsClient::Run() {
   if (!options_.cache_path.empty()) {
-    absl::StatusOr<nginx_xds::v1::Snapshot> cached = LoadSnapshotFile(options_.cache_path);
+    absl::StatusOr<CachedState> cached = LoadCacheFile(options_.cache_path);
     if (cached.ok()) {
-      Log(LogLevel::kInfo, absl::StrCat("cache file \"", options_.cache_path, "\" holds version ",
-                                        cached->version()));
+      Log(AgentLogLevel::kInfo, absl::StrCat("cache file \"", options_.cache_path, "\" holds version ",
+                                        cached->snapshot.version()));
       // Not yet the version the client holds: only once the embedder has
       // accepted it (see HandOverCache) is it sent as version_info.
-      cached_ = *std::move(cached);
+      cached_ = std::move(cached->snapshot);
+      cached_versions_ = std::move(cached->versions);
+      // Delta: the resources of the file are held, so the control plane
+      // sends only what differs; the first snapshot handed over is whole
+      // all the same (built from them).
+      if (options_.protocol == XdsProtocol::kDelta) delta_.Seed(*cached_, cached_versions_);
     } else if (absl::IsNotFound(cached.status())) {
-      Log(LogLevel::kDebug, absl::StrCat("no cache file \"", options_.cache_path, "\" yet"));
+      Log(AgentLogLevel::kDebug, absl::StrCat("no cache file \"", options_.cache_path, "\" yet"));
     } else {
-      Log(LogLevel::kWarn, absl::StrCat("ignoring the cache file: ", cached.status().message()));
+      Log(AgentLogLevel::kWarn, absl::StrCat("ignoring the cache file: ", cached.status().message()));
     }
   }
 
+  bool first_attempt = true;
+  while (!shutting_down()) {
+    StreamResult result;
+    const std::string& server = servers_[current_];
+    grpc::Channel* channel = ChannelTo(current_);
+    if (WaitForReady(channel, options_.connect_timeout)) {
+      auto stub = AggregatedDiscoveryService::NewStub(channels_[current_]);
+      result = options_.protocol == XdsProtocol::kSotw ? RunStream(stub.get())
+                                                       : RunDeltaStream(stub.get());
+    } else if (!shutting_down()) {
+      Log(AgentLogLevel::kWarn, absl::StrCat("control plane ", server, " is not reachable"));
+    }
+    if (shutting_down()) break;
+    assembler_.ResetStream();
+    delta_.Reject();
+    if (first_attempt && !result.got_snapshot) HandOverCache();
+    first_attempt = false;
+    if (shutting_down()) break;
+    // Another replica may serve while this one is down; what the client
+    // holds goes with it (Delta: initial_resource_versions).
+    current_ = (current_ + 1) % servers_.size();
+    absl::Duration delay = backoff_.Next();
+    Log(AgentLogLevel::kInfo, absl::StrCat("reconnecting to ", servers_[current_], " in ",
+                                      absl::FormatDuration(delay)));
+    if (!Sleep(delay)) break;
+  }
+  Log(AgentLogLevel::kDebug, "agent thread exiting");
+}
+
+grpc::Channel* XdsClient::ChannelTo(size_t index) {
+  if (channels_[index]) return channels_[index].get();
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(backoff_.initial())));
@@ -196,30 +251,8 @@ void XdsClient::Run() {
       args.SetSslTargetNameOverride(options_.tls_server_name);
     }
   }
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(options_.server, credentials, args);
-  std::unique_ptr<AggregatedDiscoveryService::Stub> stub =
-      AggregatedDiscoveryService::NewStub(channel);
-
-  bool first_attempt = true;
-  while (!shutting_down()) {
-    StreamResult result;
-    if (WaitForReady(channel.get(), options_.connect_timeout)) {
-      result = RunStream(stub.get());
-    } else if (!shutting_down()) {
-      Log(LogLevel::kWarn, absl::StrCat("control plane ", options_.server, " is not reachable"));
-    }
-    if (shutting_down()) break;
-    assembler_.ResetStream();
-    if (first_attempt && !result.got_snapshot) HandOverCache();
-    first_attempt = false;
-    if (shutting_down()) break;
-    absl::Duration delay = backoff_.Next();
-    Log(LogLevel::kInfo,
-        absl::StrCat("reconnecting to ", options_.server, " in ", absl::FormatDuration(delay)));
-    if (!Sleep(delay)) break;
-  }
-  Log(LogLevel::kDebug, "agent thread exiting");
+  channels_[index] = grpc::CreateCustomChannel(servers_[index], credentials, args);
+  return channels_[index].get();
 }
 
 bool XdsClient::WaitForReady(grpc::Channel* channel, absl::Duration timeout) {
@@ -248,7 +281,7 @@ XdsClient::StreamResult XdsClient::RunStream(AggregatedDiscoveryService::Stub* s
     if (shutdown_) return result;
     context_ = context.get();
   }
-  Log(LogLevel::kInfo, absl::StrCat("connected to ", options_.server));
+  Log(AgentLogLevel::kInfo, absl::StrCat("connected to ", servers_[current_]));
   std::unique_ptr<grpc::ClientReaderWriter<DiscoveryRequest, DiscoveryResponse>> stream =
       stub->StreamAggregatedResources(context.get());
 
@@ -276,7 +309,7 @@ XdsClient::StreamResult XdsClient::RunStream(AggregatedDiscoveryService::Stub* s
     context_ = nullptr;
   }
   if (!shutting_down()) {
-    Log(LogLevel::kWarn, absl::StrCat("stream to ", options_.server, " ended: ",
+    Log(AgentLogLevel::kWarn, absl::StrCat("stream to ", servers_[current_], " ended: ",
                                       status.error_code(), " ", status.error_message()));
   }
   return result;
@@ -309,7 +342,7 @@ bool XdsClient::AnswerApplied(Stream* stream, const std::vector<SnapshotAssemble
   const std::string message = RejectedUpstreamsMessage(rejected);
   nginx_xds::v1::RejectedUpstreams detail;
   for (const auto& each : rejected) *detail.add_upstreams() = each;
-  Log(LogLevel::kWarn, absl::StrCat("version ", version, " applied except ", rejected.size(),
+  Log(AgentLogLevel::kWarn, absl::StrCat("version ", version, " applied except ", rejected.size(),
                                     rejected.size() == 1 ? " upstream: " : " upstreams: ",
                                     absl::StrReplaceAll(message, {{"\n", "; "}})));
   for (const SnapshotAssembler::Answer& answer : answers) {
@@ -322,19 +355,19 @@ bool XdsClient::AnswerApplied(Stream* stream, const std::vector<SnapshotAssemble
 
 bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response,
                                StreamResult* result) {
-  Log(LogLevel::kDebug,
+  Log(AgentLogLevel::kDebug,
       absl::StrCat("received ", TypeName(response.type_url()), " version ", response.version_info(),
                    " nonce ", response.nonce(), " with ", response.resources_size(), " resources"));
   SnapshotAssembler::Outcome outcome = assembler_.Offer(response);
   for (const SnapshotAssembler::Nack& nack : outcome.nacks) {
-    Log(LogLevel::kWarn, absl::StrCat("rejecting ", TypeName(nack.type_url), " nonce ", nack.nonce,
+    Log(AgentLogLevel::kWarn, absl::StrCat("rejecting ", TypeName(nack.type_url), " nonce ", nack.nonce,
                                       ": ", nack.message));
     if (!Send(stream, nack.type_url, last_good_version_, nack.nonce, &nack.message)) {
       return false;
     }
   }
   for (const SnapshotAssembler::Answer& answer : outcome.superseded) {
-    Log(LogLevel::kDebug, absl::StrCat(TypeName(answer.type_url), " nonce ", answer.nonce,
+    Log(AgentLogLevel::kDebug, absl::StrCat(TypeName(answer.type_url), " nonce ", answer.nonce,
                                        " superseded before its pair arrived"));
     if (!Send(stream, answer.type_url, last_good_version_, answer.nonce, nullptr)) {
       return false;
@@ -350,7 +383,7 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
   const nginx_xds::v1::Snapshot offered = WithoutRejected(candidate.snapshot, rejected, previous);
   std::optional<Verdict> verdict;
   if (applied_ && google::protobuf::util::MessageDifferencer::Equals(*applied_, offered)) {
-    Log(LogLevel::kDebug, absl::StrCat("version ", offered.version(), " is already applied"));
+    Log(AgentLogLevel::kDebug, absl::StrCat("version ", offered.version(), " is already applied"));
     verdict = Verdict{absl::OkStatus(), {}};
   } else {
     verdict = HandOver(offered, /*from_cache=*/false);
@@ -369,16 +402,12 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
     nginx_xds::v1::Snapshot now = WithoutRejected(offered, verdict->rejected, previous);
     assembler_.Commit(now);
     applied_ = now;
+    // SaveCache() writes applied_.
     if (rejected.empty()) last_good_version_ = now.version();
     result->got_snapshot = true;
     backoff_.Reset();
-    if (!options_.cache_path.empty()) {
-      absl::Status saved = cache_writer_.Save(now);
-      if (!saved.ok()) {
-        Log(LogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
-      }
-    }
-    Log(LogLevel::kInfo,
+    SaveCache();
+    Log(AgentLogLevel::kInfo,
         absl::StrCat("applied version ", now.version(), " (", now.upstreams_size(), " upstreams)"));
     return AnswerApplied(stream, candidate.answers, now.version(), rejected);
   }
@@ -386,13 +415,23 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
   assembler_.Reject();
   std::string message(verdict->status.message());
   if (message.empty()) message = "rejected by nginx";
-  Log(LogLevel::kWarn, absl::StrCat("version ", offered.version(), " rejected: ", message));
+  Log(AgentLogLevel::kWarn, absl::StrCat("version ", offered.version(), " rejected: ", message));
   for (const SnapshotAssembler::Answer& answer : candidate.answers) {
     if (!Send(stream, answer.type_url, last_good_version_, answer.nonce, &message)) {
       return false;
     }
   }
   return true;
+}
+
+void XdsClient::SaveCache() {
+  if (options_.cache_path.empty() || !applied_) return;
+  absl::Status saved = cache_writer_.Save(
+      *applied_,
+      options_.protocol == XdsProtocol::kDelta ? delta_.AllVersions() : ResourceVersionMap());
+  if (!saved.ok()) {
+    Log(AgentLogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
+  }
 }
 
 std::optional<XdsClient::Verdict> XdsClient::HandOver(const nginx_xds::v1::Snapshot& snapshot,
@@ -429,7 +468,7 @@ std::optional<XdsClient::Verdict> XdsClient::HandOver(const nginx_xds::v1::Snaps
 void XdsClient::HandOverCache() {
   if (cache_handed_over_ || !cached_) return;
   cache_handed_over_ = true;
-  Log(LogLevel::kInfo, absl::StrCat("using version ", cached_->version(),
+  Log(AgentLogLevel::kInfo, absl::StrCat("using version ", cached_->version(),
                                     " from the cache file until the control plane answers"));
   std::optional<Verdict> verdict = HandOver(*cached_, /*from_cache=*/true);
   if (!verdict) return;
@@ -441,8 +480,11 @@ void XdsClient::HandOverCache() {
       applied_ = *cached_;
       last_good_version_ = cached_->version();
     }
+    // Delta: the resources held when the file was written are not sent
+    // again (initial_resource_versions).
+    delta_.Seed(*applied_, cached_versions_);
   } else {
-    Log(LogLevel::kWarn, absl::StrCat("cached version ", cached_->version(),
+    Log(AgentLogLevel::kWarn, absl::StrCat("cached version ", cached_->version(),
                                       " rejected: ", verdict->status.message()));
   }
 }

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/backoff.h"
+#include "agent/delta_assembler.h"
 #include "agent/snapshot_assembler.h"
 #include "agent/snapshot_file.h"
 #include "common/tls_pem.h"
@@ -32,7 +33,7 @@ namespace nginx_xds {
 inline constexpr size_t kAgentMaxResponseBytes = 64 << 20;
 
 // Log levels, numbered as NXA_LOG_* in agent/xds_agent.h.
-enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
+enum class AgentLogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
 // The embedder's answer to one handed-over snapshot. Copyable; the first
 // Done() counts and later ones are ignored. Safe to call from any thread, also
@@ -58,9 +59,26 @@ class SnapshotVerdict {
   std::shared_ptr<State> state_;
 };
 
+// Which ADS variant the client speaks.
+enum class XdsProtocol {
+  // DeltaAggregatedResources: per-resource versions, only changes sent, and
+  // initial_resource_versions on a new stream so nothing held is re-sent.
+  kDelta,
+  // StreamAggregatedResources (state of the world).
+  kSotw,
+};
+
+// The control plane addresses of `server`, a comma-separated list
+// ("h1:p1,h2:p2", spaces around the commas allowed); INVALID_ARGUMENT when
+// it or one of its entries is empty.
+absl::StatusOr<std::vector<std::string>> SplitServers(const std::string& server);
+
 struct XdsClientOptions {
-  // The control plane, e.g. "127.0.0.1:18000" (a gRPC target).
+  // The control plane, e.g. "127.0.0.1:18000" (a gRPC target), or several
+  // replicas "h1:p1,h2:p2": the client keeps one stream to one of them and,
+  // when it fails, moves on to the next after the backoff.
   std::string server;
+  XdsProtocol protocol = XdsProtocol::kDelta;
   std::string node_id;
   // Sent as Node.cluster.
   std::string fleet = "default";
@@ -87,9 +105,17 @@ struct XdsClientOptions {
   std::string tls_server_name;
 };
 
-// An ADS (state of the world) client for Clusters and ClusterLoadAssignments.
+// An ADS client for Clusters and ClusterLoadAssignments, Delta (the default)
+// or state of the world.
 //
-// One thread keeps one stream to the control plane at a time: the first
+// Delta: the wildcard subscription of both types (Clusters first) carries
+// initial_resource_versions, the resources held; each response goes through
+// a DeltaAssembler and is answered by its nonce after the embedder's
+// verdict on the snapshot it makes: an ACK, or a NACK naming the upstreams
+// rejected alone (their resources are then not held, and the server never
+// re-sends those versions) or the reason when rejected whole.
+//
+// State of the world: one thread keeps one stream to the control plane at a time: the first
 // request per type carries version_info = the version the embedder last
 // accepted (also one handed over from the cache file), the stream's first
 // request carries the Node. Each response is validated by
@@ -115,7 +141,7 @@ class XdsClient {
   // sends no ACK or NACK and hands over no newer snapshot.
   using SnapshotHandler = std::function<void(const nginx_xds::v1::Snapshot& snapshot,
                                              bool from_cache, SnapshotVerdict verdict)>;
-  using LogHandler = std::function<void(LogLevel level, const std::string& message)>;
+  using LogHandler = std::function<void(AgentLogLevel level, const std::string& message)>;
 
   XdsClient(XdsClientOptions options, SnapshotHandler on_snapshot, LogHandler on_log);
   // Shutdown().
@@ -155,6 +181,18 @@ class XdsClient {
   bool WaitForReady(grpc::Channel* channel, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
   StreamResult RunStream(envoy::service::discovery::v3::AggregatedDiscoveryService::Stub* stub)
       ABSL_LOCKS_EXCLUDED(mu_);
+  StreamResult RunDeltaStream(
+      envoy::service::discovery::v3::AggregatedDiscoveryService::Stub* stub)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Handles one Delta response; false when the stream must end.
+  bool HandleDeltaResponse(
+      grpc::ClientReaderWriterInterface<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                                        envoy::service::discovery::v3::DeltaDiscoveryResponse>*
+          stream,
+      const envoy::service::discovery::v3::DeltaDiscoveryResponse& response,
+      StreamResult* result) ABSL_LOCKS_EXCLUDED(mu_);
+  // Opens (once) the channel to server `index` of servers_.
+  grpc::Channel* ChannelTo(size_t index);
   // Handles one response; false when the stream must end.
   bool HandleResponse(Stream* stream,
                       const envoy::service::discovery::v3::DiscoveryResponse& response,
@@ -173,13 +211,16 @@ class XdsClient {
                      const std::string& version,
                      const std::vector<nginx_xds::v1::RejectedUpstream>& rejected);
   void HandOverCache() ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes applied_ (and, Delta, the resource versions held) to the cache
+  // file; a failure is logged.
+  void SaveCache();
   bool Send(Stream* stream, const std::string& type_url, const std::string& version,
             const std::string& nonce, const std::string* error,
             const nginx_xds::v1::RejectedUpstreams* rejected = nullptr);
   // Sleeps `delay` unless shut down first; false when shut down.
   bool Sleep(absl::Duration delay) ABSL_LOCKS_EXCLUDED(mu_);
   bool shutting_down() ABSL_LOCKS_EXCLUDED(mu_);
-  void Log(LogLevel level, const std::string& message);
+  void Log(AgentLogLevel level, const std::string& message);
 
   const XdsClientOptions options_;
   const SnapshotHandler on_snapshot_;
@@ -188,6 +229,18 @@ class XdsClient {
   // Owned by the client thread.
   envoy::config::core::v3::Node node_;
   SnapshotAssembler assembler_;
+  DeltaAssembler delta_;
+  // Delta: the upstreams the node does not run as the control plane has
+  // them, by name, each with its reason; every answer NACKs naming them (as
+  // SotW's answers do, where the server sends them again each version) until
+  // a later state of the upstream is applied or it is removed, so that fleet
+  // status keeps showing them.
+  std::map<std::string, nginx_xds::v1::RejectedUpstream> delta_rejected_;
+  // The control plane replicas, and a channel to each once used.
+  std::vector<std::string> servers_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  // The one streams go to now.
+  size_t current_ = 0;
   Backoff backoff_;
   // The version sent as version_info (on a new stream and in NACKs): that of
   // the snapshot the embedder accepted last without rejecting an upstream,
@@ -198,6 +251,8 @@ class XdsClient {
   // without handing it over again.
   std::optional<nginx_xds::v1::Snapshot> applied_;
   std::optional<nginx_xds::v1::Snapshot> cached_;
+  // The resource versions the cache file holds with cached_.
+  std::map<std::string, DeltaAssembler::Versions> cached_versions_;
   bool cache_handed_over_ = false;
   // Writes what the embedder runs to the cache file, per change.
   SnapshotCacheWriter cache_writer_;

@@ -32,7 +32,11 @@
 #include "google/protobuf/util/json_util.h"
 #include "nginx_xds/v1/upstream.pb.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:18000", "The control plane's ADS address.");
+ABSL_FLAG(std::string, server, "127.0.0.1:18000",
+          "The control plane's ADS address, or its replicas' a,b,c: the agent keeps one "
+          "stream to one of them and moves to the next when it fails.");
+ABSL_FLAG(std::string, protocol, "delta",
+          "The ADS variant: delta (incremental, the default) or sotw (state of the world).");
 ABSL_FLAG(std::string, node_id, "", "This node's id (required).");
 ABSL_FLAG(std::string, fleet, "default", "The node's fleet (Node.cluster).");
 ABSL_FLAG(std::string, cache_path, "", "The last-good snapshot file; empty: none.");
@@ -231,7 +235,8 @@ bool ReadFlagFile(const char* flag, const std::string& path, std::string* out) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Runs the nginx-xds agent and prints every snapshot it applies.\n"
-      "Usage: xds-agent --server=HOST:PORT --node_id=ID [--fleet=F] [--cache_path=FILE]");
+      "Usage: xds-agent --server=HOST:PORT[,HOST:PORT...] --node_id=ID [--fleet=F]\n"
+      "  [--cache_path=FILE] [--protocol=delta|sotw]");
   absl::ParseCommandLine(argc, argv);
   const std::string server = absl::GetFlag(FLAGS_server);
   const std::string node_id = absl::GetFlag(FLAGS_node_id);
@@ -242,6 +247,12 @@ int main(int argc, char** argv) {
   log_level = absl::GetFlag(FLAGS_log_level);
   if (node_id.empty()) {
     std::fprintf(stderr, "xds-agent: --node_id is required\n");
+    return 2;
+  }
+  const std::string protocol = absl::GetFlag(FLAGS_protocol);
+  if (protocol != "delta" && protocol != "sotw") {
+    std::fprintf(stderr, "xds-agent: --protocol must be delta or sotw, not \"%s\"\n",
+                 protocol.c_str());
     return 2;
   }
 
@@ -263,6 +274,7 @@ int main(int argc, char** argv) {
   config.on_log = &OnLog;
   config.ctx = const_cast<Rejects*>(&rejects);
   config.deltas = absl::GetFlag(FLAGS_deltas) ? 1 : 0;
+  config.sotw = protocol == "sotw" ? 1 : 0;
   std::string tls_ca, tls_cert, tls_key;
   const std::string tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   if (!ReadFlagFile("tls_ca", absl::GetFlag(FLAGS_tls_ca), &tls_ca) ||

@@ -86,7 +86,7 @@ TEST_F(SnapshotAssemblerTest, EmptySnapshot) {
   EXPECT_EQ(outcome.candidate->snapshot.upstreams_size(), 0);
 }
 
-// Validate only one type, or two types at different versions, yield nothing.
+// Validate a new cluster of the list waits for its assignment.
 TEST_F(SnapshotAssemblerTest, OnlyCompleteSameVersionPairsYield) {
   CommitPair("1", {backends_});
   // Clusters at 2 wait for assignments at 2; the accepted ones are at 1.
@@ -175,31 +175,78 @@ TEST_F(SnapshotAssemblerTest, NamelessResource) {
 
 MATCHER_P2(IsRejected, name, message, "") { return arg.name() == name && arg.message() == message; }
 
-// Validate a Cluster without its ClusterLoadAssignment at the same version
-// rejects that upstream alone: the others still make a candidate.
-TEST_F(SnapshotAssemblerTest, ClusterWithoutAssignment) {
+// Validate a cluster of the list without its assignment makes no snapshot
+// yet: its assignment completes it (and answers both responses).
+TEST_F(SnapshotAssemblerTest, ClusterWaitsForItsAssignment) {
   assembler_.Offer(ClusterResponse("3", "n1", {backends_, api_}));
   auto outcome = assembler_.Offer(EndpointResponse("3", "n2", {backends_}));
   EXPECT_THAT(outcome.nacks, IsEmpty());
+  EXPECT_FALSE(outcome.candidate);
+  outcome = assembler_.Offer(EndpointResponse("3", "n3", {api_}));
   ASSERT_TRUE(outcome.candidate);
-  EXPECT_THAT(outcome.candidate->snapshot.upstreams(), ElementsAre(EqualsProto(backends_)));
-  EXPECT_THAT(outcome.candidate->rejected,
-              ElementsAre(IsRejected("api", "no ClusterLoadAssignment at version \"3\"")));
+  EXPECT_THAT(outcome.candidate->snapshot.upstreams(),
+              ElementsAre(EqualsProto(api_), EqualsProto(backends_)));
+  EXPECT_THAT(outcome.candidate->rejected, IsEmpty());
   EXPECT_THAT(outcome.candidate->answers,
-              ElementsAre(IsAnswer(kClusterTypeUrl, "n1"), IsAnswer(kEndpointTypeUrl, "n2")));
+              ElementsAre(IsAnswer(kClusterTypeUrl, "n1"), IsAnswer(kEndpointTypeUrl, "n3")));
 }
 
-// Validate an assignment for a cluster that does not exist rejects that name
-// alone.
-TEST_F(SnapshotAssemblerTest, AssignmentWithoutCluster) {
+// Validate an assignment for a cluster not in the list is ignored.
+TEST_F(SnapshotAssemblerTest, AssignmentWithoutClusterIsIgnored) {
   assembler_.Offer(ClusterResponse("3", "n1", {backends_}));
   auto outcome = assembler_.Offer(EndpointResponse("3", "n2", {backends_, api_}));
   EXPECT_THAT(outcome.nacks, IsEmpty());
   ASSERT_TRUE(outcome.candidate);
   EXPECT_THAT(outcome.candidate->snapshot.upstreams(), ElementsAre(EqualsProto(backends_)));
-  EXPECT_THAT(outcome.candidate->rejected,
-              ElementsAre(IsRejected(
-                  "api", "a ClusterLoadAssignment but no cluster of that name at version \"3\"")));
+  EXPECT_THAT(outcome.candidate->rejected, IsEmpty());
+}
+
+// Validate SotW to the letter: assignment responses carrying only what
+// changed are merged by name, and each makes a snapshot at its version
+// without a Cluster response.
+TEST_F(SnapshotAssemblerTest, ChangedAssignmentsAloneAreMergedByName) {
+  CommitPair("1", {backends_, api_});
+  const auto api2 = NormalizedUpstreamOnPorts("api", {7002});
+  auto outcome = assembler_.Offer(EndpointResponse("2", "e2", {api2}));
+  ASSERT_TRUE(outcome.candidate);
+  EXPECT_EQ(outcome.candidate->snapshot.version(), "2");
+  EXPECT_THAT(outcome.candidate->snapshot.upstreams(),
+              ElementsAre(EqualsProto(api2), EqualsProto(backends_)));
+  EXPECT_THAT(outcome.candidate->answers, ElementsAre(IsAnswer(kEndpointTypeUrl, "e2")));
+  assembler_.Commit();
+}
+
+// Validate SotW to the letter: a Cluster list sent alone (a Cluster changed,
+// no assignment did) makes a snapshot at its version, and a cluster removed
+// from the list drops its assignment.
+TEST_F(SnapshotAssemblerTest, ClusterListAloneMakesASnapshotAndDropsRemoved) {
+  CommitPair("1", {backends_, api_});
+  auto outcome = assembler_.Offer(ClusterResponse("2", "c2", {backends_}));
+  ASSERT_TRUE(outcome.candidate);
+  EXPECT_EQ(outcome.candidate->snapshot.version(), "2");
+  EXPECT_THAT(outcome.candidate->snapshot.upstreams(), ElementsAre(EqualsProto(backends_)));
+  assembler_.Commit();
+  // api is back in the list: its old assignment is gone, so it waits for one.
+  EXPECT_FALSE(assembler_.Offer(ClusterResponse("3", "c3", {backends_, api_})).candidate);
+  outcome = assembler_.Offer(EndpointResponse("3", "e3", {api_}));
+  ASSERT_TRUE(outcome.candidate);
+  EXPECT_THAT(outcome.candidate->snapshot.upstreams(),
+              ElementsAre(EqualsProto(api_), EqualsProto(backends_)));
+}
+
+// Validate a server that sends both types whole at every version: an
+// unchanged Cluster list at a new version waits for the assignments of that
+// version (one snapshot per version, not a mix of two).
+TEST_F(SnapshotAssemblerTest, UnchangedClusterListWaitsForItsAssignments) {
+  CommitPair("1", {backends_, api_});
+  const auto api2 = NormalizedUpstreamOnPorts("api", {7002});
+  EXPECT_FALSE(assembler_.Offer(ClusterResponse("2", "c2", {backends_, api2})).candidate);
+  auto outcome = assembler_.Offer(EndpointResponse("2", "e2", {backends_, api2}));
+  ASSERT_TRUE(outcome.candidate);
+  EXPECT_THAT(outcome.candidate->snapshot.upstreams(),
+              ElementsAre(EqualsProto(api2), EqualsProto(backends_)));
+  EXPECT_THAT(outcome.candidate->answers,
+              ElementsAre(IsAnswer(kClusterTypeUrl, "c2"), IsAnswer(kEndpointTypeUrl, "e2")));
 }
 
 // Validate FromXds errors reach the upstream's rejection precisely, and the
@@ -304,19 +351,17 @@ TEST_F(SnapshotAssemblerTest, InvalidResponseNacksPendingOtherType) {
                                          IsNack(kClusterTypeUrl, "c5", message)));
 }
 
-// Validate a pending response is answered as superseded (not NACKed) once
-// the other type moves to another version.
-TEST_F(SnapshotAssemblerTest, VersionMismatchSupersedesStalePending) {
+// Validate responses of the two types at different versions complete each
+// other (SotW versions are per response); the snapshot has the newest one.
+TEST_F(SnapshotAssemblerTest, DifferentVersionsCompleteEachOther) {
   assembler_.Offer(ClusterResponse("5", "c5", {backends_}));
   auto outcome = assembler_.Offer(EndpointResponse("6", "e6", {backends_}));
   EXPECT_THAT(outcome.nacks, IsEmpty());
-  EXPECT_THAT(outcome.superseded, ElementsAre(IsAnswer(kClusterTypeUrl, "c5")));
-  EXPECT_FALSE(outcome.candidate);
-  outcome = assembler_.Offer(ClusterResponse("6", "c6", {backends_}));
   EXPECT_THAT(outcome.superseded, IsEmpty());
   ASSERT_TRUE(outcome.candidate);
+  EXPECT_EQ(outcome.candidate->snapshot.version(), "6");
   EXPECT_THAT(outcome.candidate->answers,
-              ElementsAre(IsAnswer(kClusterTypeUrl, "c6"), IsAnswer(kEndpointTypeUrl, "e6")));
+              ElementsAre(IsAnswer(kClusterTypeUrl, "c5"), IsAnswer(kEndpointTypeUrl, "e6")));
 }
 
 // Validate an invalid response at another version supersedes the other

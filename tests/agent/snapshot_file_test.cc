@@ -343,5 +343,72 @@ TEST(SnapshotCacheWriterTest, NewWriterWritesWholeFirst) {
   EXPECT_EQ(MustLoad(path).version(), "3");
 }
 
+// Validate the resource versions of a Delta stream are kept with the whole
+// snapshot (format 2) and in change-log records: a version that changes,
+// one that appears and one whose upstream is gone; a torn record with
+// versions is ignored like any other.
+TEST(SnapshotCacheWriterTest, KeepsResourceVersions) {
+  const std::string path = TempDir() + "/cache.bin";
+  SnapshotCacheWriter writer(path);
+  ResourceVersionMap v1 = {{"a", {"ca1", "ea1"}}, {"b", {"cb1", "eb1"}}};
+  ASSERT_TRUE(writer
+                  .Save(Versioned("1", {NormalizedUpstreamOnPorts("a", {1}),
+                                        NormalizedUpstreamOnPorts("b", {2})}),
+                        v1)
+                  .ok());
+  absl::StatusOr<CachedState> loaded = LoadCacheFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->versions, v1);
+  EXPECT_EQ(ReadAll(path).rfind("nginx-xds-snapshot 2 ", 0), 0u);
+
+  // Only a's assignment changes: a record with its versions alone.
+  ResourceVersionMap v2 = {{"a", {"ca1", "ea2"}}, {"b", {"cb1", "eb1"}}};
+  ASSERT_TRUE(writer
+                  .Save(Versioned("2", {NormalizedUpstreamOnPorts("a", {11}),
+                                        NormalizedUpstreamOnPorts("b", {2})}),
+                        v2)
+                  .ok());
+  const std::string one = ReadAll(ChangeLogPath(path));
+  // b is gone, c arrives.
+  ResourceVersionMap v3 = {{"a", {"ca1", "ea2"}}, {"c", {"cc1", "ec1"}}};
+  ASSERT_TRUE(writer
+                  .Save(Versioned("3", {NormalizedUpstreamOnPorts("a", {11}),
+                                        NormalizedUpstreamOnPorts("c", {3})}),
+                        v3)
+                  .ok());
+  EXPECT_EQ(writer.compactions(), 1);
+  loaded = LoadCacheFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->snapshot.version(), "3");
+  EXPECT_EQ(loaded->versions, v3);
+
+  // Torn in the last record: the state and the versions of version 2.
+  const std::string both = ReadAll(ChangeLogPath(path));
+  WriteAll(ChangeLogPath(path), both.substr(0, both.size() - 3));
+  loaded = LoadCacheFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->snapshot.version(), "2");
+  EXPECT_EQ(loaded->versions, v2);
+  WriteAll(ChangeLogPath(path), one);
+  EXPECT_EQ(LoadCacheFile(path)->versions, v2);
+}
+
+// Validate a whole file of format 2 with a damaged versions section is
+// corrupt, not half read.
+TEST(SnapshotFileTest, MalformedResourceVersionsAreCorrupt) {
+  const std::string path = TempDir() + "/cache.bin";
+  ASSERT_TRUE(SaveSnapshotFile(path, MakeSnapshot("4"), {{"api", {"c", "e"}}}).ok());
+  std::string contents = ReadAll(path);
+  // Drop the last byte and fix nothing else: the length check fails first.
+  WriteAll(path, contents.substr(0, contents.size() - 1));
+  EXPECT_TRUE(absl::IsDataLoss(LoadCacheFile(path).status()));
+  // Format 1 files (written without versions) still load, with none.
+  ASSERT_TRUE(SaveSnapshotFile(path, MakeSnapshot("5")).ok());
+  EXPECT_EQ(ReadAll(path).rfind("nginx-xds-snapshot 1 ", 0), 0u);
+  absl::StatusOr<CachedState> loaded = LoadCacheFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(loaded->versions.empty());
+}
+
 }  // namespace
 }  // namespace nginx_xds

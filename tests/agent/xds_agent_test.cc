@@ -1,4 +1,5 @@
-// Tests of the C ABI (agent/xds_agent.h) against a fake ADS server.
+// Tests of the C ABI (agent/xds_agent.h) against a fake ADS server (state of
+// the world) and, for Delta (the default), the real control plane.
 
 #include "agent/xds_agent.h"
 
@@ -19,10 +20,12 @@
 #include "absl/synchronization/notification.h"
 #include "agent/snapshot_file.h"
 #include "common/xds_mapping.h"
+#include "controlplane/control_plane.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/agent/fake_ads_server.h"
 #include "tests/agent/test_resources.h"
+#include "tests/controlplane/test_control_plane.h"
 #include "tests/testing/upstreams.h"
 
 namespace nginx_xds {
@@ -207,6 +210,8 @@ nxa_config_t Config(const std::string& server, CEmbedder* embedder,
   config.ctx = embedder;
   config.backoff_initial_ms = 20;
   config.backoff_max_ms = 200;
+  // The fake server speaks state of the world; Delta has its own tests.
+  config.sotw = 1;
   config.on_log = [](void*, int level, const char* msg) {
     std::fprintf(stderr, "agent log %d: %s\n", level, msg);
   };
@@ -766,6 +771,12 @@ TEST(XdsAgentTest, CreateValidatesConfig) {
   EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
   EXPECT_THAT(err, HasSubstr("server"));
 
+  // A list of replicas with an empty entry.
+  config = Config(nowhere, &embedder);
+  config.server = "127.0.0.1:1,,127.0.0.1:2";
+  EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
+  EXPECT_THAT(err, HasSubstr("empty entry"));
+
   config = Config(nowhere, &embedder);
   config.on_snapshot = nullptr;
   EXPECT_EQ(nxa_agent_create(&config, &agent, err, sizeof(err)), NXA_ERROR);
@@ -957,6 +968,56 @@ TEST(XdsAgentTest, CachedSnapshotIsWholeAndDeltasAreOptIn) {
   ASSERT_TRUE(seen);
   EXPECT_FALSE(seen->is_delta);
   EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "b"}));
+  DestroyReturns(agent);
+}
+
+// Validate the default protocol (Delta) through the C ABI with config.deltas,
+// as the nginx module runs it, against the real control plane: the first
+// snapshot whole, then each write as its change alone; and that the first
+// address of a replica list that refuses connections is passed over.
+TEST(XdsAgentDeltaTest, DeltasFromTheRealControlPlanePastAnUnreachableReplica) {
+  auto cp = ControlPlane::Start(TestControlPlaneOptions(absl::ZeroDuration()));
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  auto put = [&](const nginx_xds::v1::Upstream& upstream) {
+    auto written = (*cp)->upstreams()->Put("edge", upstream);
+    EXPECT_TRUE(written.ok()) << written.status();
+    return written.ok() ? std::to_string(written->version()) : "";
+  };
+  put(testing::MakeUpstreamOnPort("api", 7001));
+  const std::string v2 = put(testing::MakeUpstreamOnPort("backends", 6001));
+
+  UnreachablePort down;
+  const std::string servers = absl::StrCat(down.address(), ",127.0.0.1:", (*cp)->xds_port());
+  CEmbedder embedder;
+  nxa_config_t config = Config(servers, &embedder);
+  config.sotw = 0;
+  config.deltas = 1;
+  nxa_agent_t* agent = StartAgent(config);
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_FALSE(seen->is_delta);
+  EXPECT_EQ(seen->version, v2);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "backends"}));
+
+  const std::string v3 = put(testing::MakeUpstreamOnPort("api", 7002));
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->is_delta);
+  EXPECT_EQ(seen->version, v3);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api"}));
+  EXPECT_EQ(seen->addresses, (std::vector<std::vector<std::string>>{{"127.0.0.1:7002"}}));
+  EXPECT_TRUE(seen->removed.empty());
+
+  auto deleted = (*cp)->upstreams()->Delete("edge", "backends");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->is_delta);
+  EXPECT_EQ(seen->version, std::to_string(deleted->version()));
+  EXPECT_TRUE(seen->names.empty());
+  EXPECT_EQ(seen->removed, (std::vector<std::string>{"backends"}));
+  // Nothing else was handed over: the halves of one change make one hand-over.
+  EXPECT_FALSE(embedder.Next(absl::Milliseconds(300)));
   DestroyReturns(agent);
 }
 

@@ -38,7 +38,7 @@ TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
   FakeAdsServer server;
   // `timeout` only keeps a broken binary from hanging the test.
   const std::string command =
-      absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=", server.address(),
+      absl::StrCat("timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=", server.address(),
                    " --node_id=cli-test --fleet=edge --exit_after_versions=2 --reject_version=2 "
                    "--log_level=0");
   FILE* out = popen(command.c_str(), "r");
@@ -97,7 +97,7 @@ TEST(XdsAgentMainTest, PrintsEveryAppliedSnapshot) {
 TEST(XdsAgentMainTest, RejectsSingleUpstreamsAndAppliesTheRest) {
   FakeAdsServer server;
   const std::string command =
-      absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=", server.address(),
+      absl::StrCat("timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=", server.address(),
                    " --node_id=cli-test --exit_after_versions=2 --reject_upstreams=bad "
                    "--log_level=0");
   FILE* out = popen(command.c_str(), "r");
@@ -115,9 +115,8 @@ TEST(XdsAgentMainTest, RejectsSingleUpstreamsAndAppliesTheRest) {
   } while (received->request.response_nonce() != "e1");
   EXPECT_EQ(received->request.error_detail().message(),
             "upstream \"bad\": rejected by --reject_upstreams");
-  const auto next = {NormalizedUpstreamOnPorts("api", {7003})};
-  ASSERT_TRUE(server.Send(ClusterResponse("2", "c2", next)));
-  ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", next)));
+  // SotW to the letter: a server change sends the changed assignment alone.
+  ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", {NormalizedUpstreamOnPorts("api", {7003})})));
 
   std::string output;
   char buf[4096];
@@ -141,8 +140,8 @@ TEST(XdsAgentMainTest, RejectsSingleUpstreamsAndAppliesTheRest) {
 TEST(XdsAgentMainTest, DeltasPrintTheChangeOnly) {
   FakeAdsServer server;
   const std::string command =
-      absl::StrCat("timeout -s KILL 60 agent/xds-agent --server=", server.address(),
-                   " --node_id=cli-test --exit_after_versions=2 --deltas --log_level=0");
+      absl::StrCat("timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=", server.address(),
+                   " --node_id=cli-test --exit_after_versions=3 --deltas --log_level=0");
   FILE* out = popen(command.c_str(), "r");
   ASSERT_NE(out, nullptr);
   ASSERT_TRUE(server.NextRequest());
@@ -153,6 +152,8 @@ TEST(XdsAgentMainTest, DeltasPrintTheChangeOnly) {
   ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", first)));
   bool nack = false;
   ASSERT_TRUE(AnswerTo(server, "e1", &nack));
+  // SotW: the Cluster list without "old" goes first and applies alone (a
+  // snapshot at its version), then the changed assignment.
   const auto next = {NormalizedUpstreamOnPorts("api", {7003})};
   ASSERT_TRUE(server.Send(ClusterResponse("2", "c2", next)));
   ASSERT_TRUE(server.Send(EndpointResponse("2", "e2", next)));
@@ -170,10 +171,12 @@ TEST(XdsAgentMainTest, DeltasPrintTheChangeOnly) {
             "upstream old method=round_robin zone=zone_for_old keepalive=0\n"
             "  server 127.0.0.1:7002 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
             "\n"
+            "version 2 (0 upstreams) delta\n"
+            "removed old\n"
+            "\n"
             "version 2 (1 upstreams) delta\n"
             "upstream api method=round_robin zone=zone_for_api keepalive=0\n"
             "  server 127.0.0.1:7003 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
-            "removed old\n"
             "\n");
 }
 
@@ -194,7 +197,7 @@ TEST(XdsAgentMainTest, RefusesUnreadableOrBadTlsFiles) {
   };
   for (const Case& c : cases) {
     const std::string command = absl::StrCat(
-        "timeout -s KILL 60 agent/xds-agent --server=127.0.0.1:1 --node_id=n ", c.flags, " 2>&1");
+        "timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=127.0.0.1:1 --node_id=n ", c.flags, " 2>&1");
     FILE* out = popen(command.c_str(), "r");
     ASSERT_NE(out, nullptr);
     std::string output;
@@ -204,6 +207,56 @@ TEST(XdsAgentMainTest, RefusesUnreadableOrBadTlsFiles) {
     EXPECT_EQ(WEXITSTATUS(status), 2) << output;
     EXPECT_NE(output.find(c.error), std::string::npos) << output;
   }
+}
+
+// Validate --server takes a list of replicas: one that refuses connections
+// is passed over for the next.
+TEST(XdsAgentMainTest, ServerListFailsOverToTheNext) {
+  FakeAdsServer server;
+  // Port 1 of loopback: nothing listens there, connections are refused.
+  const std::string command = absl::StrCat(
+      "timeout -s KILL 60 agent/xds-agent --protocol=sotw --server=127.0.0.1:1,", server.address(),
+      " --node_id=cli-test --exit_after_versions=1 --log_level=0");
+  FILE* out = popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  ASSERT_TRUE(server.NextRequest());
+  ASSERT_TRUE(server.NextRequest());
+  const auto ups = {NormalizedUpstreamOnPorts("api", {7001})};
+  ASSERT_TRUE(server.Send(ClusterResponse("1", "c1", ups)));
+  ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", ups)));
+  std::string output;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), out)) > 0) output.append(buf, n);
+  int status = pclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_EQ(output,
+            "version 1 (1 upstreams)\n"
+            "upstream api method=round_robin zone=zone_for_api keepalive=0\n"
+            "  server 127.0.0.1:7001 weight=1 max_fails=1 fail_timeout=10 max_conns=0\n"
+            "\n");
+}
+
+// Validate an unknown --protocol and an empty entry of --server are refused
+// with a clear message and exit status 2, before anything starts.
+TEST(XdsAgentMainTest, BadProtocolOrServerListIsRefused) {
+  FILE* out = popen("agent/xds-agent --protocol=rest --node_id=n 2>&1", "r");
+  ASSERT_NE(out, nullptr);
+  std::string output;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), out)) > 0) output.append(buf, n);
+  int status = pclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << "status " << status;
+  EXPECT_NE(output.find("--protocol must be delta or sotw"), std::string::npos) << output;
+
+  out = popen("agent/xds-agent --server=127.0.0.1:1,,127.0.0.1:2 --node_id=n 2>&1", "r");
+  ASSERT_NE(out, nullptr);
+  output.clear();
+  while ((n = fread(buf, 1, sizeof(buf), out)) > 0) output.append(buf, n);
+  status = pclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
+  EXPECT_NE(output.find("empty entry"), std::string::npos) << output;
 }
 
 }  // namespace

@@ -1,0 +1,133 @@
+#ifndef AGENT_DELTA_ASSEMBLER_H_
+#define AGENT_DELTA_ASSEMBLER_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/resource_versions.h"
+#include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "nginx_xds/v1/upstream.pb.h"
+
+namespace nginx_xds {
+
+// Turns the responses of a Delta ADS stream (Clusters and
+// ClusterLoadAssignments, each resource with its own version, see
+// common/xds_mapping.h) into nginx_xds.v1.Snapshots, one per response.
+//
+// The resources are held by name with their versions. An upstream is
+// complete when both its Cluster and its ClusterLoadAssignment are held; it
+// goes through FromXds and ValidateNormalizedUpstream on its own, and one
+// that fails is rejected alone (gRFC A46): its resources of the response are
+// not taken, it keeps its last good state, and the rest applies. A resource
+// that cannot be decoded is rejected the same way, by its name. Only a
+// response that is wrong as a whole (unknown type, no system_version_info, a
+// resource without a name) is NACKed whole.
+//
+// The work per response is proportional to what it changes, except the
+// Snapshot it hands over (the embedder's interface is a whole snapshot).
+// Each response leads to one Candidate answered by Commit() or Reject():
+// only Commit() makes its resources held; Reject() forgets them (the server
+// marks them rejected and never re-sends those versions). Not thread-safe:
+// one instance belongs to one client thread.
+class DeltaAssembler {
+ public:
+  using Versions = ResourceVersions;
+
+  struct Candidate {
+    // Every complete upstream as it would be after the response: a rejected
+    // one as last good (or absent when it has no last good state).
+    nginx_xds::v1::Snapshot snapshot;
+    // The upstreams the agent's own validation rejected.
+    std::vector<nginx_xds::v1::RejectedUpstream> rejected;
+    // Whether an upstream differs from the last good state.
+    bool upstreams_changed = false;
+    // Whether the response leaves an upstream it touches with one half (its
+    // Cluster or its ClusterLoadAssignment) only: the other is on its way
+    // (the server sends both types of one version back to back), or gone
+    // with the upstream.
+    bool incomplete = false;
+    // The upstream names the response sends or removes.
+    std::vector<std::string> touched;
+    std::string type_url;
+    std::string nonce;
+  };
+
+  struct Outcome {
+    // Set when the response is NACKed whole, with the reason; nothing of it
+    // is taken.
+    std::optional<std::string> nack;
+    std::optional<Candidate> candidate;
+  };
+
+  DeltaAssembler() = default;
+  DeltaAssembler(const DeltaAssembler&) = delete;
+  DeltaAssembler& operator=(const DeltaAssembler&) = delete;
+
+  // Takes one response; a candidate must not be outstanding.
+  Outcome Offer(const envoy::service::discovery::v3::DeltaDiscoveryResponse& response);
+
+  // Accepts the outstanding candidate but the upstreams of `rejected` (by
+  // the embedder): those keep their last good state and their resources of
+  // the response are not held.
+  void Commit(const std::vector<nginx_xds::v1::RejectedUpstream>& rejected = {});
+
+  // Drops the outstanding candidate; nothing of its response is held.
+  void Reject();
+
+  // Makes `snapshot` (from the cache file, accepted by the embedder) the last
+  // good state, with the resource versions of `versions` (by upstream name)
+  // held: a Delta stream then starts from them (initial_resource_versions)
+  // and the server sends only what differs.
+  void Seed(const nginx_xds::v1::Snapshot& snapshot,
+            const std::map<std::string, Versions>& versions);
+
+  // name -> version of every held resource of `type_url`: a new stream's
+  // initial_resource_versions.
+  std::map<std::string, std::string> HeldVersions(const std::string& type_url) const;
+
+  // The versions held per upstream name (for the cache file).
+  std::map<std::string, Versions> AllVersions() const;
+
+  bool has_candidate() const { return outstanding_; }
+
+ private:
+  template <typename Resource>
+  struct Held {
+    std::string version;
+    Resource resource;
+  };
+  using ClusterMap = std::map<std::string, Held<envoy::config::cluster::v3::Cluster>>;
+  using AssignmentMap =
+      std::map<std::string, Held<envoy::config::endpoint::v3::ClusterLoadAssignment>>;
+
+  // What the outstanding response changes, to undo it or apply it.
+  struct Pending {
+    bool is_cluster = false;
+    // name -> the held entry before the response (nullopt: none).
+    std::map<std::string, std::optional<Held<envoy::config::cluster::v3::Cluster>>> clusters;
+    std::map<std::string, std::optional<Held<envoy::config::endpoint::v3::ClusterLoadAssignment>>>
+        assignments;
+    // name -> the upstream after the response (nullopt: absent).
+    std::map<std::string, std::optional<nginx_xds::v1::Upstream>> upstreams;
+    std::string version;
+  };
+
+  // Puts back the held resources of `name` as they were before the response.
+  void Undo(const std::string& name);
+
+  ClusterMap clusters_;
+  AssignmentMap assignments_;
+  // The last good upstreams, by name.
+  std::map<std::string, nginx_xds::v1::Upstream> upstreams_;
+  std::string version_;
+  bool outstanding_ = false;
+  Pending pending_;
+};
+
+}  // namespace nginx_xds
+
+#endif  // AGENT_DELTA_ASSEMBLER_H_

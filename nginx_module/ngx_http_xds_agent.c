@@ -197,6 +197,10 @@ ngx_http_xds_start_agent(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
         config.nlabels = xmcf->labels->nelts;
     }
 
+    /* each version as what changed against what nginx runs: applying it
+     * costs what changed, not the whole state */
+    config.deltas = 1;
+
     config.on_snapshot = ngx_http_xds_agent_snapshot;
     config.on_log = ngx_http_xds_agent_log;
     config.ctx = xw;
@@ -650,6 +654,11 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 
     ngx_log_error(NGX_LOG_ERR, xw->cycle->log, 0,
                   "xds rejected version \"%s\": %s", version, err);
+
+    /* nothing changed, but the next version comes whole: a change against
+     * state this worker may not have built is not worth the risk */
+
+    nxa_agent_want_full(xmcf->agent);
 
     nxa_snapshot_done(snapshot, NXA_ERROR, (const char *) err);
 }

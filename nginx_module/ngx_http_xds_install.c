@@ -1,10 +1,11 @@
 /*
  * nginx-xds: the builds each worker installs for a snapshot.
  *
- * For every upstream of a snapshot whose text changed, a build from text
- * (ngx_http_xds_build.c); then installing them: into nginx.conf's upstreams,
- * or as run-time upstreams that proxy_pass $host finds, kept per worker in
- * a registry; run-time upstreams the snapshot lacks are removed. Replaced
+ * For every upstream of a change whose text differs from this worker's
+ * build, a build from text (ngx_http_xds_build.c); then installing them:
+ * into nginx.conf's upstreams, or as run-time upstreams that proxy_pass
+ * $host finds, kept per worker in a registry; a removed run-time upstream
+ * is taken out of it by name. Replaced
  * builds are released, and live on while requests hold them.
  */
 
@@ -288,12 +289,10 @@ ngx_http_xds_balancer_crc(ngx_pool_t *pool, ngx_http_xds_upstream_def_t *xud,
 
 void
 ngx_http_xds_install_all(ngx_http_xds_main_conf_t *xmcf,
-    ngx_array_t *rebuilds, ngx_http_xds_snapshot_t *snapshot)
+    ngx_array_t *rebuilds)
 {
-    ngx_uint_t                    i, j, keep;
+    ngx_uint_t                    i;
     ngx_http_xds_rebuild_t       *rb;
-    ngx_http_xds_upstream_t     **runtime;
-    ngx_http_xds_upstream_def_t  *xud;
 
     rb = rebuilds->elts;
 
@@ -316,33 +315,19 @@ ngx_http_xds_install_all(ngx_http_xds_main_conf_t *xmcf,
 
         rb[i].build = NULL;
     }
+}
 
-    /* run-time upstreams the snapshot no longer has are deleted */
 
-    runtime = ngx_http_xds_runtime->elts;
+void
+ngx_http_xds_install_remove(ngx_str_t *name)
+{
+    ngx_http_xds_upstream_t  **runtime;
 
-    for (i = 0; i < ngx_http_xds_runtime->nelts; /* void */) {
-        keep = 0;
+    runtime = ngx_http_xds_find_runtime(name);
 
-        for (j = 0; j < snapshot->nupstreams; j++) {
-            xud = &snapshot->upstreams[j];
-
-            if (runtime[i]->uscf->host.len == xud->name.len
-                && ngx_strncasecmp(runtime[i]->uscf->host.data,
-                                   xud->name.data, xud->name.len)
-                   == 0)
-            {
-                keep = 1;
-                break;
-            }
-        }
-
-        if (keep) {
-            i++;
-
-        } else {
-            ngx_http_xds_remove_runtime(i);
-        }
+    if (runtime) {
+        ngx_http_xds_remove_runtime(runtime - (ngx_http_xds_upstream_t **)
+                                              ngx_http_xds_runtime->elts);
     }
 }
 
@@ -434,11 +419,16 @@ ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
 
     /*
      * The peers are the shared ones worker 0 (or the master, after a
-     * reload) applied before `last` named this upstream, so the balancing
+     * reload) applied before the upstream's record named its definition, so the balancing
      * state is one for all workers; the build's own peers go unused.
      */
 
+    /* worker 0 (or the master) may be adding records to the tree */
+
+    ngx_rwlock_rlock(&xmcf->sh->apply->lock);
     ush = ngx_http_xds_find_sh(xmcf->sh->apply, &build->uscf->host);
+    ngx_rwlock_unlock(&xmcf->sh->apply->lock);
+
     if (ush == NULL || ush->peers == NULL) {
         return NGX_ERROR;
     }

@@ -327,21 +327,25 @@ ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
         }
     }
 
-    if (xsn.upstreams && xsn.nupstreams
+    if (xsn.upstreams
         && ngx_http_xds_rejects_init(pool, &rejects, xsn.nupstreams) == NGX_OK)
     {
-        rc = ngx_http_xds_plan_apply(cycle->log, xmcf, &xsn, &rejects,
-                                     err, sizeof(err));
-        if (rc == NGX_OK) {
-            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                          "xds: re-applied %ui upstream%s of version %*s "
-                          "after reload", xsn.nupstreams,
-                          xsn.nupstreams == 1 ? "" : "s",
-                          xmcf->sh->version_len, xmcf->sh->version);
-        } else {
+        rc = xsn.nupstreams == 0
+             ? NGX_OK
+             : ngx_http_xds_plan_apply(cycle->log, xmcf, &xsn, &rejects,
+                                       err, sizeof(err));
+
+        if (rc != NGX_OK) {
             ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
                           "xds: version %*s not re-applied after reload: %s",
                           xmcf->sh->version_len, xmcf->sh->version, err);
+
+        } else if (xmcf->sh->version_len) {
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "xds: re-applied version %*s after reload "
+                          "(%ui upstream%s to peers nginx.conf rebuilt)",
+                          xmcf->sh->version_len, xmcf->sh->version,
+                          xsn.nupstreams, xsn.nupstreams == 1 ? "" : "s");
         }
 
         /* the rebuilt zones may be smaller: those keep nginx.conf's peers */

@@ -587,6 +587,7 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 {
     size_t                     len;
     u_char                     err[NGX_HTTP_XDS_ERROR_LEN];
+    u_char                     what[128], *p;
     uint64_t                   start;
     ngx_int_t                  rc;
     ngx_uint_t                 nrejected;
@@ -625,19 +626,35 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 
         ngx_shmtx_unlock(&xmcf->shpool->mutex);
 
+        /* whole or a change, and its size: what this apply cost */
+
+        if (nxa_snapshot_is_delta(snapshot)) {
+            p = ngx_snprintf(what, sizeof(what) - 1, "a change: %uz upstream%s, "
+                             "%uz removed", nxa_snapshot_upstream_count(snapshot),
+                             nxa_snapshot_upstream_count(snapshot) == 1
+                             ? "" : "s", nxa_snapshot_removed_count(snapshot));
+        } else {
+            p = ngx_snprintf(what, sizeof(what) - 1, "whole: %uz upstream%s",
+                             nxa_snapshot_upstream_count(snapshot),
+                             nxa_snapshot_upstream_count(snapshot) == 1
+                             ? "" : "s");
+        }
+
+        *p = '\0';
+
         if (nrejected) {
             ngx_log_error(NGX_LOG_NOTICE, xw->cycle->log, 0,
-                          "xds applied version \"%s\"%s except %ui "
+                          "xds applied version \"%s\"%s (%s) except %ui "
                           "upstream%s", version,
                           nxa_snapshot_from_cache(snapshot)
-                          ? " from the cache file" : "", nrejected,
+                          ? " from the cache file" : "", what, nrejected,
                           nrejected == 1 ? "" : "s");
 
         } else {
             ngx_log_error(NGX_LOG_NOTICE, xw->cycle->log, 0,
-                          "xds applied version \"%s\"%s", version,
+                          "xds applied version \"%s\"%s (%s)", version,
                           nxa_snapshot_from_cache(snapshot)
-                          ? " from the cache file" : "");
+                          ? " from the cache file" : "", what);
         }
 
         nxa_snapshot_done(snapshot, NXA_OK, NULL);

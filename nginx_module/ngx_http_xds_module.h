@@ -213,7 +213,7 @@ struct ngx_http_xds_upstream_sh_s {
     ngx_http_xds_upstream_def_t     *def;
     /* the zone generation that last changed `def` */
     ngx_atomic_t                     def_generation;
-    /* worker 0: the zone generation of the last whole version naming it */
+    /* worker 0: the `listing` of the last version naming it */
     ngx_uint_t                       listed;
     /* run-time upstreams: the peers of every worker's build, in the
      * module's zone (backups at next) */
@@ -284,6 +284,8 @@ struct ngx_http_xds_apply_shctx_s {
     ngx_atomic_t                     lock;
     /* bumped by every applied version that changed a definition */
     ngx_atomic_t                     generation;
+    /* bumped by every applied version: which records a whole one names */
+    ngx_uint_t                       listing;
     /* the change log, a ring: entry i % NGX_HTTP_XDS_CHANGE_LOG of the
      * `nchanges` ever written; `lost` is the newest generation of an entry
      * overwritten (a worker synced to less than it scans every record) */

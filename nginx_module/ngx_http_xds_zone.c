@@ -371,13 +371,14 @@ ngx_http_xds_zone_commit(ngx_http_xds_main_conf_t *xmcf,
     ngx_http_xds_snapshot_t *snapshot, ngx_http_xds_rejects_t *rejects,
     ngx_http_xds_upstream_def_t **defs, ngx_array_t *removed)
 {
-    ngx_uint_t                    i, n, generation;
+    ngx_uint_t                    i, n, generation, listing;
     ngx_http_xds_upstream_sh_t   *ush, **rm;
     ngx_http_xds_apply_shctx_t   *ash;
     ngx_http_xds_upstream_def_t  *xud;
 
     ash = xmcf->sh->apply;
     generation = ash->generation + 1;
+    listing = ++ash->listing;
     n = 0;
 
     for (i = 0; i < snapshot->nupstreams; i++) {
@@ -408,7 +409,7 @@ ngx_http_xds_zone_commit(ngx_http_xds_main_conf_t *xmcf,
             }
         }
 
-        ush->listed = generation;
+        ush->listed = listing;
 
         if (defs[i]) {
             n += ngx_http_xds_set_def(xmcf, ush, defs[i], generation);
@@ -435,7 +436,7 @@ ngx_http_xds_zone_commit(ngx_http_xds_main_conf_t *xmcf,
         /* whole: what it does not name is removed */
 
         for (ush = ash->upstreams; ush; ush = ush->next) {
-            if (ush->def && ush->listed != generation) {
+            if (ush->def && ush->listed != listing) {
                 n += ngx_http_xds_set_def(xmcf, ush, NULL, generation);
 
                 rm = ngx_array_push(removed);

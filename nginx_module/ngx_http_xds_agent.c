@@ -585,7 +585,7 @@ ngx_http_xds_process_queue(ngx_http_xds_worker_t *xw)
 static void
 ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 {
-    size_t                     len;
+    size_t                     len, n;
     u_char                     err[NGX_HTTP_XDS_ERROR_LEN];
     u_char                     what[128], *p;
     uint64_t                   start;
@@ -628,16 +628,16 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 
         /* whole or a change, and its size: what this apply cost */
 
+        n = nxa_snapshot_upstream_count(snapshot);
+
         if (nxa_snapshot_is_delta(snapshot)) {
-            p = ngx_snprintf(what, sizeof(what) - 1, "a change: %uz upstream%s, "
-                             "%uz removed", nxa_snapshot_upstream_count(snapshot),
-                             nxa_snapshot_upstream_count(snapshot) == 1
-                             ? "" : "s", nxa_snapshot_removed_count(snapshot));
+            p = ngx_snprintf(what, sizeof(what) - 1,
+                             "a change: %uz upstream%s, %uz removed", n,
+                             n == 1 ? "" : "s",
+                             nxa_snapshot_removed_count(snapshot));
         } else {
             p = ngx_snprintf(what, sizeof(what) - 1, "whole: %uz upstream%s",
-                             nxa_snapshot_upstream_count(snapshot),
-                             nxa_snapshot_upstream_count(snapshot) == 1
-                             ? "" : "s");
+                             n, n == 1 ? "" : "s");
         }
 
         *p = '\0';

@@ -419,8 +419,9 @@ ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
 
     /*
      * The peers are the shared ones worker 0 (or the master, after a
-     * reload) applied before the upstream's record named its definition, so the balancing
-     * state is one for all workers; the build's own peers go unused.
+     * reload) applied before the upstream's record named its definition,
+     * so the balancing state is one for all workers; the build's own peers
+     * go unused.
      */
 
     /* worker 0 (or the master) may be adding records to the tree */

@@ -12,10 +12,11 @@
 
 
 /* Applies the servers of `snapshot` to every zone and run-time upstream it
- * names, each upstream alone; the others keep their peers. Upstreams `rejects` already holds are skipped; one whose peers
- * cannot be prepared (a bad address, only backups, a full zone) is added to
- * `rejects` and keeps its peers as they were; the others are applied. The
- * caller holds the apply lock. NGX_ERROR (out of memory, with a message in
+ * names, each upstream alone; the others keep their peers. Upstreams
+ * `rejects` already holds are skipped; one whose peers cannot be prepared
+ * (a bad address, only backups, a full zone) is added to `rejects` and
+ * keeps its peers as they were; the others are applied. The caller holds
+ * the apply lock for writing. NGX_ERROR (out of memory, with a message in
  * `err`, NUL-terminated) changes no peer. */
 ngx_int_t ngx_http_xds_plan_apply(ngx_log_t *log,
     ngx_http_xds_main_conf_t *xmcf, ngx_http_xds_snapshot_t *snapshot,

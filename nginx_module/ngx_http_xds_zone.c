@@ -27,8 +27,6 @@ static ngx_http_xds_upstream_sh_t *ngx_http_xds_new_sh(
     ngx_http_xds_apply_shctx_t *ash, ngx_slab_pool_t *shpool,
     ngx_str_t *name);
 static ngx_int_t ngx_http_xds_name_cmp(ngx_str_t *a, ngx_str_t *b);
-static void ngx_http_xds_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_uint_t ngx_http_xds_def_equal(ngx_http_xds_upstream_def_t *a,
     ngx_http_xds_upstream_def_t *b);
 static ngx_http_xds_upstream_sh_t *ngx_http_xds_record(
@@ -58,14 +56,14 @@ ngx_http_xds_zone_init(ngx_http_xds_main_conf_t *xmcf, ngx_uint_t fresh)
         }
 
         ngx_rbtree_init(&ash->tree, &ash->sentinel,
-                        ngx_http_xds_insert_value);
+                        ngx_http_xds_name_insert);
 
         xmcf->sh->apply = ash;
     }
 
     /* the tree's insert function is this module's: set it again after a
      * reload loaded the module again */
-    ash->tree.insert = ngx_http_xds_insert_value;
+    ash->tree.insert = ngx_http_xds_name_insert;
 
     /* records are found by name, so they outlive reloads; old workers may
      * be reading the tree */
@@ -157,8 +155,8 @@ ngx_http_xds_name_cmp(ngx_str_t *a, ngx_str_t *b)
 }
 
 
-static void
-ngx_http_xds_insert_value(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+void
+ngx_http_xds_name_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
     ngx_rbtree_node_t *sentinel)
 {
     ngx_rbtree_node_t  **p;
@@ -169,9 +167,8 @@ ngx_http_xds_insert_value(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
             p = (node->key < temp->key) ? &temp->left : &temp->right;
 
         } else {
-            p = (ngx_http_xds_name_cmp(
-                     &((ngx_http_xds_upstream_sh_t *) node)->name,
-                     &((ngx_http_xds_upstream_sh_t *) temp)->name)
+            p = (ngx_http_xds_name_cmp(&((ngx_str_node_t *) node)->str,
+                                       &((ngx_str_node_t *) temp)->str)
                  < 0)
                 ? &temp->left : &temp->right;
         }
@@ -191,18 +188,18 @@ ngx_http_xds_insert_value(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
 }
 
 
-ngx_http_xds_upstream_sh_t *
-ngx_http_xds_find_sh(ngx_http_xds_apply_shctx_t *ash, ngx_str_t *name)
+ngx_str_node_t *
+ngx_http_xds_name_lookup(ngx_rbtree_t *tree, ngx_str_t *name)
 {
-    ngx_int_t                    rc;
-    ngx_uint_t                   key;
-    ngx_rbtree_node_t           *node, *sentinel;
-    ngx_http_xds_upstream_sh_t  *ush;
+    ngx_int_t           rc;
+    ngx_uint_t          key;
+    ngx_str_node_t     *sn;
+    ngx_rbtree_node_t  *node, *sentinel;
 
     key = ngx_hash_key_lc(name->data, name->len);
 
-    node = ash->tree.root;
-    sentinel = ash->tree.sentinel;
+    node = tree->root;
+    sentinel = tree->sentinel;
 
     while (node != sentinel) {
 
@@ -211,18 +208,27 @@ ngx_http_xds_find_sh(ngx_http_xds_apply_shctx_t *ash, ngx_str_t *name)
             continue;
         }
 
-        ush = (ngx_http_xds_upstream_sh_t *) node;
+        sn = (ngx_str_node_t *) node;
 
-        rc = ngx_http_xds_name_cmp(name, &ush->name);
+        rc = ngx_http_xds_name_cmp(name, &sn->str);
 
         if (rc == 0) {
-            return ush;
+            return sn;
         }
 
         node = (rc < 0) ? node->left : node->right;
     }
 
     return NULL;
+}
+
+
+ngx_http_xds_upstream_sh_t *
+ngx_http_xds_find_sh(ngx_http_xds_apply_shctx_t *ash, ngx_str_t *name)
+{
+    /* a record is laid out as ngx_str_node_t: its node, then its name */
+    return (ngx_http_xds_upstream_sh_t *) ngx_http_xds_name_lookup(&ash->tree,
+                                                                    name);
 }
 
 

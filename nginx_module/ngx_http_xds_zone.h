@@ -19,6 +19,14 @@
 ngx_int_t ngx_http_xds_zone_init(ngx_http_xds_main_conf_t *xmcf,
     ngx_uint_t fresh);
 
+/* Trees of ngx_str_node_t by name without case, as nginx matches upstream
+ * names: the insert function for ngx_rbtree_init(), and the lookup; a
+ * node's key is ngx_hash_key_lc() of its name. */
+void ngx_http_xds_name_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+ngx_str_node_t *ngx_http_xds_name_lookup(ngx_rbtree_t *tree,
+    ngx_str_t *name);
+
 /* The shared record of the upstream `name` (nginx.conf's or run-time), or
  * NULL. The caller holds the apply lock (for reading or writing). */
 ngx_http_xds_upstream_sh_t *ngx_http_xds_find_sh(

@@ -197,6 +197,10 @@ ngx_http_xds_start_agent(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
         config.nlabels = xmcf->labels->nelts;
     }
 
+    /* each version as what changed against what nginx runs: applying it
+     * costs what changed, not the whole state */
+    config.deltas = 1;
+
     config.on_snapshot = ngx_http_xds_agent_snapshot;
     config.on_log = ngx_http_xds_agent_log;
     config.ctx = xw;
@@ -581,8 +585,9 @@ ngx_http_xds_process_queue(ngx_http_xds_worker_t *xw)
 static void
 ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 {
-    size_t                     len;
+    size_t                     len, n;
     u_char                     err[NGX_HTTP_XDS_ERROR_LEN];
+    u_char                     what[128], *p;
     uint64_t                   start;
     ngx_int_t                  rc;
     ngx_uint_t                 nrejected;
@@ -621,19 +626,35 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 
         ngx_shmtx_unlock(&xmcf->shpool->mutex);
 
+        /* whole or a change, and its size: what this apply cost */
+
+        n = nxa_snapshot_upstream_count(snapshot);
+
+        if (nxa_snapshot_is_delta(snapshot)) {
+            p = ngx_snprintf(what, sizeof(what) - 1,
+                             "a change: %uz upstream%s, %uz removed", n,
+                             n == 1 ? "" : "s",
+                             nxa_snapshot_removed_count(snapshot));
+        } else {
+            p = ngx_snprintf(what, sizeof(what) - 1, "whole: %uz upstream%s",
+                             n, n == 1 ? "" : "s");
+        }
+
+        *p = '\0';
+
         if (nrejected) {
             ngx_log_error(NGX_LOG_NOTICE, xw->cycle->log, 0,
-                          "xds applied version \"%s\"%s except %ui "
+                          "xds applied version \"%s\"%s (%s) except %ui "
                           "upstream%s", version,
                           nxa_snapshot_from_cache(snapshot)
-                          ? " from the cache file" : "", nrejected,
+                          ? " from the cache file" : "", what, nrejected,
                           nrejected == 1 ? "" : "s");
 
         } else {
             ngx_log_error(NGX_LOG_NOTICE, xw->cycle->log, 0,
-                          "xds applied version \"%s\"%s", version,
+                          "xds applied version \"%s\"%s (%s)", version,
                           nxa_snapshot_from_cache(snapshot)
-                          ? " from the cache file" : "");
+                          ? " from the cache file" : "", what);
         }
 
         nxa_snapshot_done(snapshot, NXA_OK, NULL);
@@ -650,6 +671,11 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
 
     ngx_log_error(NGX_LOG_ERR, xw->cycle->log, 0,
                   "xds rejected version \"%s\": %s", version, err);
+
+    /* nothing changed, but the next version comes whole: a change against
+     * state this worker may not have built is not worth the risk */
+
+    nxa_agent_want_full(xmcf->agent);
 
     nxa_snapshot_done(snapshot, NXA_ERROR, (const char *) err);
 }

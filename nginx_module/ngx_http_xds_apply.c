@@ -1,16 +1,19 @@
 /*
- * nginx-xds: applying snapshots to upstreams: the entry points and the
- * state they share.
+ * nginx-xds: applying the agent's versions to upstreams: the entry points.
  *
- * Worker 0 applies a snapshot: it first builds what every worker will build
- * (ngx_http_xds_install.c), then, under the zone's apply lock, edits the
- * shared peers (ngx_http_xds_plan.c) and keeps what it applied in the
- * module's zone with a new generation. Each upstream is applied on its own:
- * one nginx refuses in either step keeps what it had, is reported to the
- * agent by name, and is kept in the zone as it was before. Every other
- * worker catches up with that generation before its next request
- * (ngx_http_xds_apply_sync), and the master re-applies the kept snapshot
- * after a reload.
+ * The agent hands worker 0 each version as a change (the upstreams new or
+ * different, and the names removed) or, when nginx has no state yet, whole.
+ * Worker 0 first builds what every worker will build for the upstreams it
+ * names (ngx_http_xds_install.c), then, under the zone's apply lock, copies
+ * their definitions into their records (ngx_http_xds_zone.c), edits their
+ * shared peers (ngx_http_xds_plan.c), and commits the records, which logs
+ * each changed record under a new zone generation. Each upstream is applied
+ * on its own: one nginx refuses in any step keeps what it had, its record
+ * too, and is reported to the agent by name. Every other worker catches up
+ * before its next request by visiting the records changed since its
+ * generation (ngx_http_xds_apply_sync), and the master re-applies the
+ * records to the rebuilt upstream zones after a reload. The cost of a
+ * change follows the upstreams it names, not how many there are.
  */
 
 
@@ -29,17 +32,15 @@
 
 static ngx_int_t ngx_http_xds_sync(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf);
-static void ngx_http_xds_keep(ngx_http_xds_main_conf_t *xmcf,
-    ngx_http_xds_snapshot_t *snapshot);
-static ngx_http_xds_snapshot_t *ngx_http_xds_applied(ngx_pool_t *pool,
-    ngx_http_xds_snapshot_t *snapshot, ngx_http_xds_rejects_t *rejects,
-    ngx_http_xds_snapshot_t *last);
+static ngx_int_t ngx_http_xds_collect(ngx_pool_t *pool,
+    ngx_http_xds_apply_shctx_t *ash, ngx_uint_t since,
+    ngx_http_xds_snapshot_t *xsn);
 static void ngx_http_xds_report_rejects(ngx_cycle_t *cycle,
     nxa_snapshot_t *snapshot, ngx_http_xds_snapshot_t *xsn,
     ngx_http_xds_rejects_t *rejects, u_char *err, size_t err_len);
 
 
-/* per worker: the generation of `last` this worker has built */
+/* per worker: the zone generation whose records this worker has built */
 static ngx_atomic_uint_t  ngx_http_xds_synced;
 
 
@@ -121,13 +122,23 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf, nxa_snapshot_t *snapshot,
     ngx_uint_t *nrejected, u_char *err, size_t err_len)
 {
-    ngx_int_t                 rc;
-    ngx_pool_t               *pool;
-    ngx_array_t               rebuilds;
-    ngx_http_xds_rejects_t    rejects;
-    ngx_http_xds_snapshot_t  *xsn, *applied;
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, current, generation;
+    ngx_pool_t                    *pool;
+    ngx_array_t                    rebuilds, removed;
+    ngx_http_xds_rejects_t         rejects;
+    ngx_http_xds_snapshot_t       *xsn;
+    ngx_http_xds_upstream_sh_t   **rm;
+    ngx_http_xds_apply_shctx_t    *ash;
+    ngx_http_xds_upstream_def_t  **defs;
 
     *nrejected = 0;
+    ash = xmcf->sh->apply;
+
+    /* an old worker 0 may have applied during a reload: its changes are
+     * built here first, so this worker's builds stay whole */
+
+    (void) ngx_http_xds_sync(cycle, xmcf);
 
     pool = ngx_create_pool(4096, cycle->log);
     if (pool == NULL) {
@@ -140,8 +151,11 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
     if (xsn == NULL
         || ngx_array_init(&rebuilds, pool, 4, sizeof(ngx_http_xds_rebuild_t))
            != NGX_OK
+        || ngx_array_init(&removed, pool, 4, sizeof(void *)) != NGX_OK
         || ngx_http_xds_rejects_init(pool, &rejects, xsn->nupstreams)
-           != NGX_OK)
+           != NGX_OK
+        || (defs = ngx_pcalloc(pool, (xsn->nupstreams + 1) * sizeof(void *)))
+           == NULL)
     {
         ngx_destroy_pool(pool);
         ngx_snprintf(err, err_len, "out of memory%Z");
@@ -150,36 +164,43 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
 
     /*
      * Building here first checks with nginx's parser what the other workers
-     * will build; then the zones change. An upstream refused by either step
-     * is left as it is; the others change.
+     * will build; then the records and the zones change. An upstream
+     * refused by any step is left as it is; the others change.
      */
 
     rc = ngx_http_xds_build_all(cycle, xmcf, xsn, pool, &rebuilds, &rejects,
                                 err, err_len);
 
+    current = 0;
+    generation = 0;
+
     if (rc == NGX_OK) {
-        ngx_rwlock_wlock(&xmcf->sh->apply->lock);
+        ngx_rwlock_wlock(&ash->lock);
 
-        rc = ngx_http_xds_plan_apply(cycle->log, xmcf, xsn, &rejects, err,
-                                     err_len);
+        current = (ngx_http_xds_synced == ash->generation);
 
-        if (rc == NGX_OK) {
-            /* what every worker builds, and a reload re-applies: the
-             * rejected upstreams as the last applied version had them */
+        rc = ngx_http_xds_zone_prepare(xmcf, xsn, &rejects, defs);
 
-            applied = ngx_http_xds_applied(pool, xsn, &rejects,
-                                           xmcf->sh->apply->last);
-            if (applied) {
-                ngx_http_xds_keep(xmcf, applied);
+        if (rc != NGX_OK) {
+            ngx_snprintf(err, err_len, "out of memory%Z");
+
+        } else {
+            rc = ngx_http_xds_plan_apply(cycle->log, xmcf, xsn, &rejects,
+                                         err, err_len);
+            if (rc == NGX_OK) {
+                ngx_http_xds_zone_unprepare(xmcf, xsn, &rejects, defs, 0);
+                (void) ngx_http_xds_zone_commit(xmcf, xsn, &rejects, defs,
+                                                &removed);
+                ngx_http_xds_plan_mark(xmcf, xsn, &rejects);
 
             } else {
-                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
-                              "xds: no memory to keep version %V",
-                              &xsn->version);
+                ngx_http_xds_zone_unprepare(xmcf, xsn, &rejects, defs, 1);
             }
         }
 
-        ngx_rwlock_unlock(&xmcf->sh->apply->lock);
+        generation = ash->generation;
+
+        ngx_rwlock_unlock(&ash->lock);
     }
 
     if (rc != NGX_OK) {
@@ -189,8 +210,19 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
     }
 
     ngx_http_xds_release_rejected(&rebuilds, xsn, &rejects);
-    ngx_http_xds_install_all(xmcf, &rebuilds, xsn);
-    ngx_http_xds_synced = xmcf->sh->apply->generation;
+    ngx_http_xds_install_all(xmcf, &rebuilds);
+
+    /* records outlive reloads: their names can be read without the lock */
+
+    rm = removed.elts;
+
+    for (i = 0; i < removed.nelts; i++) {
+        ngx_http_xds_install_remove(&rm[i]->name);
+    }
+
+    if (current) {
+        ngx_http_xds_synced = generation;
+    }
 
     if (rejects.n) {
         ngx_http_xds_report_rejects(cycle, snapshot, xsn, &rejects, err,
@@ -201,63 +233,6 @@ ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
     ngx_destroy_pool(pool);
 
     return NGX_OK;
-}
-
-
-/*
- * `snapshot` with each rejected upstream as `last` has it (found by name),
- * or without it: what nginx runs after this apply. Shallow: it points into
- * `snapshot` and `last`, so it must be copied before `last` is freed.
- */
-
-static ngx_http_xds_snapshot_t *
-ngx_http_xds_applied(ngx_pool_t *pool, ngx_http_xds_snapshot_t *snapshot,
-    ngx_http_xds_rejects_t *rejects, ngx_http_xds_snapshot_t *last)
-{
-    ngx_uint_t                    i, j;
-    ngx_http_xds_snapshot_t      *applied;
-    ngx_http_xds_upstream_def_t  *xud, *old;
-
-    if (rejects->n == 0) {
-        return snapshot;
-    }
-
-    applied = ngx_pcalloc(pool, sizeof(ngx_http_xds_snapshot_t));
-    if (applied == NULL) {
-        return NULL;
-    }
-
-    applied->version = snapshot->version;
-    applied->upstreams = ngx_pcalloc(pool,
-                                     (snapshot->nupstreams + 1)
-                                     * sizeof(ngx_http_xds_upstream_def_t));
-    if (applied->upstreams == NULL) {
-        return NULL;
-    }
-
-    for (i = 0; i < snapshot->nupstreams; i++) {
-        xud = &snapshot->upstreams[i];
-
-        if (rejects->reasons[i] == NULL) {
-            applied->upstreams[applied->nupstreams++] = *xud;
-            continue;
-        }
-
-        for (j = 0; last && j < last->nupstreams; j++) {
-            old = &last->upstreams[j];
-
-            if (old->name.len == xud->name.len
-                && ngx_strncasecmp(old->name.data, xud->name.data,
-                                   xud->name.len)
-                   == 0)
-            {
-                applied->upstreams[applied->nupstreams++] = *old;
-                break;
-            }
-        }
-    }
-
-    return applied;
 }
 
 
@@ -296,12 +271,15 @@ ngx_int_t
 ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf)
 {
-    u_char                       err[NGX_HTTP_XDS_ERROR_LEN];
-    ngx_int_t                    rc;
-    ngx_uint_t                   i;
-    ngx_pool_t                  *pool;
-    ngx_http_xds_rejects_t       rejects;
-    ngx_http_xds_apply_shctx_t  *ash;
+    u_char                        err[NGX_HTTP_XDS_ERROR_LEN];
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, n;
+    ngx_pool_t                   *pool;
+    ngx_http_xds_rejects_t        rejects;
+    ngx_http_xds_snapshot_t       xsn;
+    ngx_http_xds_upstream_t      *xu;
+    ngx_http_xds_upstream_sh_t   *ush;
+    ngx_http_xds_apply_shctx_t   *ash;
 
     if (xmcf->sh == NULL || xmcf->sh->apply == NULL) {
         return NGX_OK;
@@ -311,10 +289,11 @@ ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
 
     /*
      * After a reload the upstream zones are rebuilt from nginx.conf: bring
-     * them to the last applied version before any new worker starts. The
+     * them to their records' definitions before any new worker starts. The
      * run-time upstreams' peers are in the module's zone, which survived:
-     * only those that nginx.conf had before (and not now) are new. An old
-     * worker 0 may still apply: the lock keeps `last` and the peers still.
+     * only those that nginx.conf had before (and not now) have none yet. An
+     * old worker 0 may still apply: the lock keeps the records and the
+     * peers still.
      */
 
     pool = ngx_create_pool(4096, cycle->log);
@@ -324,31 +303,60 @@ ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
 
     ngx_rwlock_wlock(&ash->lock);
 
-    if (ash->last
-        && ngx_http_xds_rejects_init(pool, &rejects, ash->last->nupstreams)
-           == NGX_OK)
+    n = 0;
+
+    for (ush = ash->upstreams; ush; ush = ush->next) {
+        n += (ush->def != NULL);
+    }
+
+    ngx_memzero(&xsn, sizeof(ngx_http_xds_snapshot_t));
+    xsn.delta = 1;
+    xsn.upstreams = ngx_pcalloc(pool, (n + 1)
+                                      * sizeof(ngx_http_xds_upstream_def_t));
+
+    for (ush = ash->upstreams; xsn.upstreams && ush; ush = ush->next) {
+        if (ush->def == NULL) {
+            continue;
+        }
+
+        xu = ngx_http_xds_upstreams_find(&xmcf->upstreams, ush->name.data,
+                                         ush->name.len);
+
+        if (xu ? ngx_http_xds_in_zone(xu) : ush->peers == NULL) {
+            xsn.upstreams[xsn.nupstreams++] = *ush->def;
+        }
+    }
+
+    if (xsn.upstreams
+        && ngx_http_xds_rejects_init(pool, &rejects, xsn.nupstreams) == NGX_OK)
     {
-        rc = ngx_http_xds_plan_apply(cycle->log, xmcf, ash->last, &rejects,
-                                     err, sizeof(err));
-        if (rc == NGX_OK) {
-            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                          "xds: re-applied version %V after reload",
-                          &ash->last->version);
-        } else {
+        rc = xsn.nupstreams == 0
+             ? NGX_OK
+             : ngx_http_xds_plan_apply(cycle->log, xmcf, &xsn, &rejects,
+                                       err, sizeof(err));
+
+        if (rc != NGX_OK) {
             ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                          "xds: version %V not re-applied after reload: %s",
-                          &ash->last->version, err);
+                          "xds: version %*s not re-applied after reload: %s",
+                          xmcf->sh->version_len, xmcf->sh->version, err);
+
+        } else if (xmcf->sh->version_len) {
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "xds: re-applied version %*s after reload "
+                          "(%ui upstream%s to peers nginx.conf rebuilt)",
+                          xmcf->sh->version_len, xmcf->sh->version,
+                          xsn.nupstreams, xsn.nupstreams == 1 ? "" : "s");
         }
 
         /* the rebuilt zones may be smaller: those keep nginx.conf's peers */
 
-        for (i = 0; rc == NGX_OK && i < ash->last->nupstreams; i++) {
+        for (i = 0; rc == NGX_OK && i < xsn.nupstreams; i++) {
             if (rejects.reasons[i]) {
                 ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                              "xds: upstream \"%V\" of version %V not "
+                              "xds: upstream \"%V\" of version %*s not "
                               "re-applied after reload: %s",
-                              &ash->last->upstreams[i].name,
-                              &ash->last->version, rejects.reasons[i]);
+                              &xsn.upstreams[i].name, xmcf->sh->version_len,
+                              xmcf->sh->version, rejects.reasons[i]);
             }
         }
     }
@@ -360,37 +368,6 @@ ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
     /* a failure here leaves nginx.conf's peers until the agent reconnects */
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_xds_keep(ngx_http_xds_main_conf_t *xmcf,
-    ngx_http_xds_snapshot_t *snapshot)
-{
-    ngx_slab_pool_t          *shpool;
-    ngx_http_xds_snapshot_t  *copy, *old;
-
-    shpool = xmcf->shpool;
-
-    copy = ngx_http_xds_snapshot_copy(shpool, snapshot);
-
-    if (copy == NULL) {
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                      "xds: zone too small to keep version %V for reloads",
-                      &snapshot->version);
-    }
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    old = xmcf->sh->apply->last;
-    xmcf->sh->apply->last = copy;
-    xmcf->sh->apply->generation++;
-
-    if (old) {
-        ngx_slab_free_locked(shpool, old);
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
 }
 
 
@@ -408,12 +385,22 @@ ngx_http_xds_apply_sync(ngx_http_request_t *r, ngx_http_xds_main_conf_t *xmcf)
 }
 
 
+/*
+ * Brings this worker's builds to the zone's generation: the records changed
+ * since the generation it has are copied under the lock for reading, then
+ * built (only those whose text differs from this worker's build) and
+ * installed, and the run-time upstreams removed meanwhile are removed.
+ */
+
 static ngx_int_t
 ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
 {
     u_char                       err[NGX_HTTP_XDS_ERROR_LEN];
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, generation;
     ngx_pool_t                  *pool;
     ngx_array_t                  rebuilds;
+    ngx_http_xds_snapshot_t      xsn;
     ngx_http_xds_apply_shctx_t  *ash;
 
     if (xmcf->sh == NULL || xmcf->sh->apply == NULL) {
@@ -421,6 +408,10 @@ ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
     }
 
     ash = xmcf->sh->apply;
+
+    if (ngx_http_xds_synced == ash->generation) {
+        return NGX_OK;
+    }
 
     pool = ngx_create_pool(4096, cycle->log);
     if (pool == NULL) {
@@ -434,31 +425,104 @@ ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
         return NGX_ERROR;
     }
 
-    /* worker 0 replaces `last` under this lock */
+    ngx_memzero(&xsn, sizeof(ngx_http_xds_snapshot_t));
 
-    ngx_shmtx_lock(&xmcf->shpool->mutex);
+    /* worker 0 replaces definitions under this lock */
 
-    if (ash->last) {
-        if (ngx_http_xds_build_all(cycle, xmcf, ash->last, pool, &rebuilds,
-                                   NULL, err, sizeof(err))
-            == NGX_OK)
-        {
-            ngx_http_xds_install_all(xmcf, &rebuilds, ash->last);
+    ngx_rwlock_rlock(&ash->lock);
 
-        } else {
-            /* worker 0 built the same text; only memory can fail here */
-            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                          "xds: version %V not built in this worker: %s",
-                          &ash->last->version, err);
-            ngx_http_xds_release_all(&rebuilds);
-        }
+    generation = ash->generation;
+    rc = ngx_http_xds_collect(pool, ash, ngx_http_xds_synced, &xsn);
+
+    ngx_rwlock_unlock(&ash->lock);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "xds: no memory to catch up with generation %ui",
+                      generation);
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
     }
 
-    ngx_http_xds_synced = ash->generation;
+    if (ngx_http_xds_build_all(cycle, xmcf, &xsn, pool, &rebuilds, NULL, err,
+                               sizeof(err))
+        == NGX_OK)
+    {
+        ngx_http_xds_install_all(xmcf, &rebuilds);
 
-    ngx_shmtx_unlock(&xmcf->shpool->mutex);
+    } else {
+        /* worker 0 built the same text; only memory can fail here */
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "xds: generation %ui not built in this worker: %s",
+                      generation, err);
+        ngx_http_xds_release_all(&rebuilds);
+    }
+
+    for (i = 0; i < xsn.nremoved; i++) {
+        ngx_http_xds_install_remove(&xsn.removed[i]);
+    }
+
+    ngx_http_xds_synced = generation;
 
     ngx_destroy_pool(pool);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The records changed after generation `since`, as a change: a copy of
+ * each current definition (worker 0 frees the zone's when it replaces it),
+ * and the names of those that have none now. The caller holds the apply
+ * lock for reading.
+ */
+
+static ngx_int_t
+ngx_http_xds_collect(ngx_pool_t *pool, ngx_http_xds_apply_shctx_t *ash,
+    ngx_uint_t since, ngx_http_xds_snapshot_t *xsn)
+{
+    u_char                        *p;
+    size_t                         size;
+    ngx_uint_t                     i;
+    ngx_array_t                    changed;
+    ngx_http_xds_upstream_sh_t   **ush;
+    ngx_http_xds_upstream_def_t   *def;
+
+    if (ngx_array_init(&changed, pool, 16, sizeof(void *)) != NGX_OK
+        || ngx_http_xds_zone_changes(ash, since, &changed) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    xsn->delta = 1;
+    xsn->upstreams = ngx_pcalloc(pool, (changed.nelts + 1)
+                                       * sizeof(ngx_http_xds_upstream_def_t));
+    xsn->removed = ngx_pcalloc(pool, (changed.nelts + 1) * sizeof(ngx_str_t));
+
+    if (xsn->upstreams == NULL || xsn->removed == NULL) {
+        return NGX_ERROR;
+    }
+
+    ush = changed.elts;
+
+    for (i = 0; i < changed.nelts; i++) {
+        def = ush[i]->def;
+
+        if (def == NULL) {
+            /* a record's name lives as long as the zone */
+            xsn->removed[xsn->nremoved++] = ush[i]->name;
+            continue;
+        }
+
+        size = ngx_http_xds_def_size(def);
+
+        p = ngx_palloc(pool, size);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        xsn->upstreams[xsn->nupstreams++] = *ngx_http_xds_def_copy(p, def);
+    }
 
     return NGX_OK;
 }

@@ -1,10 +1,11 @@
 /*
  * nginx-xds: the builds each worker installs for a snapshot.
  *
- * For every upstream of a snapshot whose text changed, a build from text
- * (ngx_http_xds_build.c); then installing them: into nginx.conf's upstreams,
- * or as run-time upstreams that proxy_pass $host finds, kept per worker in
- * a registry; run-time upstreams the snapshot lacks are removed. Replaced
+ * For every upstream of a change whose text differs from this worker's
+ * build, a build from text (ngx_http_xds_build.c); then installing them:
+ * into nginx.conf's upstreams, or as run-time upstreams that proxy_pass
+ * $host finds, kept per worker in a registry; a removed run-time upstream
+ * is taken out of it by name. Replaced
  * builds are released, and live on while requests hold them.
  */
 
@@ -25,6 +26,7 @@
 
 static void ngx_http_xds_release_current(void *data);
 static ngx_http_xds_upstream_t **ngx_http_xds_find_runtime(ngx_str_t *name);
+static void ngx_http_xds_unindex_runtime(ngx_http_xds_upstream_t *xu);
 static ngx_int_t ngx_http_xds_balancer_crc(ngx_pool_t *pool,
     ngx_http_xds_upstream_def_t *xud, ngx_http_xds_upstream_t *xu,
     uint32_t *crc);
@@ -35,8 +37,19 @@ static ngx_int_t ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
 static void ngx_http_xds_remove_runtime(ngx_uint_t index);
 
 
-/* per worker: the run-time upstreams (ngx_http_xds_upstream_t *) */
-static ngx_array_t       *ngx_http_xds_runtime;
+/* per worker: a run-time upstream in the index by name; laid out as
+ * ngx_str_node_t, allocated from the upstream's build pool */
+typedef struct {
+    ngx_str_node_t                   sn;
+    ngx_http_xds_upstream_t         *xu;
+} ngx_http_xds_runtime_node_t;
+
+
+/* per worker: the run-time upstreams (ngx_http_xds_upstream_t *), and the
+ * same by name, so that a change finds its upstream among many at once */
+static ngx_array_t                  *ngx_http_xds_runtime;
+static ngx_rbtree_t                  ngx_http_xds_runtime_tree;
+static ngx_rbtree_node_t             ngx_http_xds_runtime_sentinel;
 
 
 ngx_int_t
@@ -50,6 +63,9 @@ ngx_http_xds_install_init_process(ngx_cycle_t *cycle,
     if (ngx_http_xds_runtime == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_rbtree_init(&ngx_http_xds_runtime_tree,
+                    &ngx_http_xds_runtime_sentinel, ngx_http_xds_name_insert);
 
     /* the worker exits by destroying the cycle pool, which holds the
      * current builds: release them first */
@@ -96,6 +112,7 @@ ngx_http_xds_release_current(void *data)
     runtime = ngx_http_xds_runtime->elts;
 
     for (i = 0; i < ngx_http_xds_runtime->nelts; i++) {
+        ngx_http_xds_unindex_runtime(runtime[i]);
         ngx_http_xds_build_release(runtime[i]->build);
     }
 
@@ -113,22 +130,43 @@ ngx_http_xds_runtime_upstreams(void)
 static ngx_http_xds_upstream_t **
 ngx_http_xds_find_runtime(ngx_str_t *name)
 {
-    ngx_uint_t                 i;
-    ngx_http_xds_upstream_t  **runtime;
+    ngx_uint_t                    i;
+    ngx_http_xds_upstream_t     **runtime;
+    ngx_http_xds_runtime_node_t  *rn;
+
+    rn = (ngx_http_xds_runtime_node_t *)
+             ngx_http_xds_name_lookup(&ngx_http_xds_runtime_tree, name);
+
+    if (rn == NULL) {
+        return NULL;
+    }
+
+    /* its slot: pointers side by side, scanned without touching names */
 
     runtime = ngx_http_xds_runtime->elts;
 
     for (i = 0; i < ngx_http_xds_runtime->nelts; i++) {
-        if (runtime[i]->uscf->host.len == name->len
-            && ngx_strncasecmp(runtime[i]->uscf->host.data, name->data,
-                               name->len)
-               == 0)
-        {
+        if (runtime[i] == rn->xu) {
             return &runtime[i];
         }
     }
 
     return NULL;
+}
+
+
+static void
+ngx_http_xds_unindex_runtime(ngx_http_xds_upstream_t *xu)
+{
+    ngx_http_xds_runtime_node_t  *rn;
+
+    rn = (ngx_http_xds_runtime_node_t *)
+             ngx_http_xds_name_lookup(&ngx_http_xds_runtime_tree,
+                                      &xu->uscf->host);
+
+    if (rn && rn->xu == xu) {
+        ngx_rbtree_delete(&ngx_http_xds_runtime_tree, &rn->sn.node);
+    }
 }
 
 
@@ -288,12 +326,10 @@ ngx_http_xds_balancer_crc(ngx_pool_t *pool, ngx_http_xds_upstream_def_t *xud,
 
 void
 ngx_http_xds_install_all(ngx_http_xds_main_conf_t *xmcf,
-    ngx_array_t *rebuilds, ngx_http_xds_snapshot_t *snapshot)
+    ngx_array_t *rebuilds)
 {
-    ngx_uint_t                    i, j, keep;
+    ngx_uint_t                    i;
     ngx_http_xds_rebuild_t       *rb;
-    ngx_http_xds_upstream_t     **runtime;
-    ngx_http_xds_upstream_def_t  *xud;
 
     rb = rebuilds->elts;
 
@@ -316,33 +352,19 @@ ngx_http_xds_install_all(ngx_http_xds_main_conf_t *xmcf,
 
         rb[i].build = NULL;
     }
+}
 
-    /* run-time upstreams the snapshot no longer has are deleted */
 
-    runtime = ngx_http_xds_runtime->elts;
+void
+ngx_http_xds_install_remove(ngx_str_t *name)
+{
+    ngx_http_xds_upstream_t  **runtime;
 
-    for (i = 0; i < ngx_http_xds_runtime->nelts; /* void */) {
-        keep = 0;
+    runtime = ngx_http_xds_find_runtime(name);
 
-        for (j = 0; j < snapshot->nupstreams; j++) {
-            xud = &snapshot->upstreams[j];
-
-            if (runtime[i]->uscf->host.len == xud->name.len
-                && ngx_strncasecmp(runtime[i]->uscf->host.data,
-                                   xud->name.data, xud->name.len)
-                   == 0)
-            {
-                keep = 1;
-                break;
-            }
-        }
-
-        if (keep) {
-            i++;
-
-        } else {
-            ngx_http_xds_remove_runtime(i);
-        }
+    if (runtime) {
+        ngx_http_xds_remove_runtime(runtime - (ngx_http_xds_upstream_t **)
+                                              ngx_http_xds_runtime->elts);
     }
 }
 
@@ -429,24 +451,39 @@ ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
     ngx_http_xds_upstream_t         *xu, **runtime;
     ngx_http_xds_srv_conf_t         *xscf;
     ngx_http_xds_upstream_sh_t      *ush;
+    ngx_http_xds_runtime_node_t     *rn;
     ngx_http_upstream_srv_conf_t   **uscfp;
     ngx_http_upstream_main_conf_t   *umcf;
 
     /*
      * The peers are the shared ones worker 0 (or the master, after a
-     * reload) applied before `last` named this upstream, so the balancing
-     * state is one for all workers; the build's own peers go unused.
+     * reload) applied before the upstream's record named its definition,
+     * so the balancing state is one for all workers; the build's own peers
+     * go unused.
      */
 
+    /* worker 0 (or the master) may be adding records to the tree */
+
+    ngx_rwlock_rlock(&xmcf->sh->apply->lock);
     ush = ngx_http_xds_find_sh(xmcf->sh->apply, &build->uscf->host);
+    ngx_rwlock_unlock(&xmcf->sh->apply->lock);
+
     if (ush == NULL || ush->peers == NULL) {
         return NGX_ERROR;
     }
 
     xu = ngx_pcalloc(build->pool, sizeof(ngx_http_xds_upstream_t));
-    if (xu == NULL) {
+    rn = ngx_pcalloc(build->pool, sizeof(ngx_http_xds_runtime_node_t));
+
+    if (xu == NULL || rn == NULL) {
         return NGX_ERROR;
     }
+
+    /* its node in this worker's index by name: inserted once installed */
+
+    rn->sn.str = build->uscf->host;
+    rn->sn.node.key = ngx_hash_key_lc(rn->sn.str.data, rn->sn.str.len);
+    rn->xu = xu;
 
     build->uscf->peer.data = ush->peers;
 
@@ -479,8 +516,11 @@ ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
             }
         }
 
+        ngx_http_xds_unindex_runtime(*runtime);
         ngx_http_xds_build_release((*runtime)->build);
         *runtime = xu;
+
+        ngx_rbtree_insert(&ngx_http_xds_runtime_tree, &rn->sn.node);
 
         return NGX_OK;
     }
@@ -498,6 +538,8 @@ ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
 
     *uscfp = build->uscf;
     *runtime = xu;
+
+    ngx_rbtree_insert(&ngx_http_xds_runtime_tree, &rn->sn.node);
 
     return NGX_OK;
 }
@@ -524,6 +566,8 @@ ngx_http_xds_remove_runtime(ngx_uint_t index)
             break;
         }
     }
+
+    ngx_http_xds_unindex_runtime(runtime[index]);
 
     /* requests still using it keep the build (and this record) alive */
     ngx_http_xds_build_release(runtime[index]->build);

@@ -35,10 +35,13 @@ ngx_int_t ngx_http_xds_build_all(ngx_cycle_t *cycle,
     ngx_pool_t *pool, ngx_array_t *rebuilds, ngx_http_xds_rejects_t *rejects,
     u_char *err, size_t err_len);
 
-/* Installs the builds of `rebuilds` and removes the run-time upstreams
- * `snapshot` lacks. Their peers must be applied first. */
+/* Installs the builds of `rebuilds`. Their peers must be applied first. */
 void ngx_http_xds_install_all(ngx_http_xds_main_conf_t *xmcf,
-    ngx_array_t *rebuilds, ngx_http_xds_snapshot_t *snapshot);
+    ngx_array_t *rebuilds);
+
+/* Removes this worker's run-time upstream `name`, if it has one; requests
+ * using it keep its build until they end. */
+void ngx_http_xds_install_remove(ngx_str_t *name);
 
 /* Releases the builds of `rebuilds` that were not installed. */
 void ngx_http_xds_release_all(ngx_array_t *rebuilds);

@@ -53,7 +53,7 @@ static void ngx_http_xds_exit_process(ngx_cycle_t *cycle);
 static ngx_command_t  ngx_http_xds_commands[] = {
 
     { ngx_string("xds_server"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_xds_server,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -330,42 +330,75 @@ ngx_http_xds_init_module(ngx_cycle_t *cycle)
 }
 
 
+/*
+ * xds_server ADDRESS...: one or more control planes, each host:port; the
+ * agent gets them joined by "," and fails over between them.
+ */
+
 static char *
 ngx_http_xds_server(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_xds_main_conf_t *xmcf = conf;
 
-    ngx_url_t   u;
-    ngx_str_t  *value;
+    u_char      *p;
+    size_t       len;
+    ngx_url_t    u;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
 
     if (xmcf->server.data != NULL) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+    len = 0;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
+    for (i = 1; i < cf->args->nelts; i++) {
 
-    u.url = value[1];
-    u.no_resolve = 1;
+        ngx_memzero(&u, sizeof(ngx_url_t));
 
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid xds_server \"%V\": %s", &value[1],
-                           u.err ? u.err : "cannot parse");
+        u.url = value[i];
+        u.no_resolve = 1;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid xds_server \"%V\": %s", &value[i],
+                               u.err ? u.err : "cannot parse");
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.family == AF_UNIX || u.no_port || u.host.len == 0
+            || ngx_strlchr(value[i].data, value[i].data + value[i].len, ',')
+               != NULL)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid xds_server \"%V\": expected "
+                               "host:port", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        len += value[i].len + 1;
+    }
+
+    /* NUL-terminated: the agent takes it as is */
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    if (u.family == AF_UNIX || u.no_port || u.host.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid xds_server \"%V\": expected host:port",
-                           &value[1]);
-        return NGX_CONF_ERROR;
+    xmcf->server.data = p;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (i > 1) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, value[i].data, value[i].len);
     }
 
-    /* configuration tokens are NUL-terminated: the agent takes it as is */
-
-    xmcf->server = value[1];
+    *p = '\0';
+    xmcf->server.len = p - xmcf->server.data;
 
     return NGX_CONF_OK;
 }

@@ -6,14 +6,16 @@
  *
  *   0  ngx_http_xds_compat.h    mirrors of nginx 1.22.1 internals
  *      ngx_http_xds_tls         the agent's TLS settings from nginx.conf
- *   1  ngx_http_xds_snapshot    the agent's snapshot as plain structures
+ *   1  ngx_http_xds_snapshot    the agent's version (a change or whole) as
+ *                               plain structures
  *   2  ngx_http_xds_build       upstreams built by nginx's own parser
  *   3  ngx_http_xds_peer        the request side of changing peers
  *   4  ngx_http_xds_upstreams   nginx.conf's upstream blocks
- *   5  ngx_http_xds_zone        the applied state in the module's zone
+ *   5  ngx_http_xds_zone        the applied state in the module's zone:
+ *                               per-upstream records and the change log
  *   6  ngx_http_xds_plan        editing the shared peer lists
  *   7  ngx_http_xds_install     each worker's builds
- *   8  ngx_http_xds_apply       applying a snapshot; workers catching up
+ *   8  ngx_http_xds_apply       applying a change; workers catching up
  *      ngx_http_xds_prometheus  the status page in Prometheus' text format
  *   9  ngx_http_xds_api_vars    the forwarded APIs' variables
  *      ngx_http_xds_api_proxy   running the proxy module's directives
@@ -41,6 +43,10 @@
 /* the buckets of the apply duration histogram, +Inf included
  * (ngx_http_xds_prometheus.c) */
 #define NGX_HTTP_XDS_APPLY_BUCKETS  15
+
+/* entries of the zone's change log: a worker that fell further behind than
+ * this many upstream changes catches up by a scan of every record */
+#define NGX_HTTP_XDS_CHANGE_LOG     4096
 
 
 typedef struct ngx_http_xds_apply_shctx_s  ngx_http_xds_apply_shctx_t;
@@ -144,10 +150,18 @@ typedef struct {
 } ngx_http_xds_upstream_def_t;
 
 
+/*
+ * A version as the agent hands it over: whole (every upstream; the others
+ * are removed), or a change against what nginx runs (the upstreams new or
+ * different, and the names of those removed).
+ */
 typedef struct {
     ngx_str_t                        version;
+    ngx_uint_t                       delta;
     ngx_uint_t                       nupstreams;
     ngx_http_xds_upstream_def_t     *upstreams;
+    ngx_uint_t                       nremoved;
+    ngx_str_t                       *removed;
 } ngx_http_xds_snapshot_t;
 
 
@@ -180,6 +194,10 @@ typedef struct {
 /* shared: one per upstream{} of nginx.conf and per run-time upstream;
  * outlives reloads (by name) */
 struct ngx_http_xds_upstream_sh_s {
+    /* in ngx_http_xds_apply_shctx_t.tree, keyed by the name's hash; laid
+     * out as ngx_str_node_t (node, then name) */
+    ngx_rbtree_node_t                node;
+    ngx_str_t                        name;
     /* zone and run-time upstreams: taken for reading by every peer
      * get/init, for writing by apply */
     ngx_atomic_t                     lock;
@@ -189,7 +207,14 @@ struct ngx_http_xds_upstream_sh_s {
     /* a snapshot had it: from then on, a snapshot without it deletes it */
     ngx_atomic_t                     seen;
     ngx_atomic_t                     deleted;
-    ngx_str_t                        name;
+    /* what the control plane defines for it as applied (one block in the
+     * module's zone, replaced alone when it changes); NULL: nothing (never
+     * defined, or removed). Written under the apply lock. */
+    ngx_http_xds_upstream_def_t     *def;
+    /* the zone generation that last changed `def` */
+    ngx_atomic_t                     def_generation;
+    /* worker 0: the `listing` of the last version naming it */
+    ngx_uint_t                       listed;
     /* run-time upstreams: the peers of every worker's build, in the
      * module's zone (backups at next) */
     ngx_http_upstream_rr_peers_t    *peers;
@@ -234,18 +259,39 @@ typedef struct {
 #define ngx_http_xds_in_zone(xu)  ((xu)->sh && (xu)->uscf->shm_zone)
 
 
-/* the applied state in the module's zone (ngx_http_xds_zone.c) */
+/* one entry of the zone's change log: record `sh` changed in `generation` */
+typedef struct {
+    ngx_atomic_uint_t                generation;
+    ngx_http_xds_upstream_sh_t      *sh;
+} ngx_http_xds_change_t;
+
+
+/*
+ * The applied state in the module's zone (ngx_http_xds_zone.c): a record
+ * per upstream with its own definition, and a bounded log of which records
+ * each generation changed, so a worker catches up by visiting those alone.
+ */
 struct ngx_http_xds_apply_shctx_s {
-    /* by name: nginx.conf's upstreams and the run-time ones; never freed */
+    /* every record, newest first: nginx.conf's upstreams and the run-time
+     * ones; never freed */
     ngx_http_xds_upstream_sh_t      *upstreams;
-    /* held by whoever changes peers or `last`: worker 0 applying, the
-     * master re-applying, and an old worker 0 during a reload */
+    /* the same records by name */
+    ngx_rbtree_t                     tree;
+    ngx_rbtree_node_t                sentinel;
+    /* held for writing by whoever changes records or peers: worker 0
+     * applying, the master re-applying, and an old worker 0 during a
+     * reload; for reading by a worker catching up */
     ngx_atomic_t                     lock;
-    /* the last applied snapshot, re-applied by the master after a reload
-     * and built from by every worker */
-    ngx_http_xds_snapshot_t         *last;
-    /* bumped with every change of `last` */
+    /* bumped by every applied version that changed a definition */
     ngx_atomic_t                     generation;
+    /* bumped by every applied version: which records a whole one names */
+    ngx_uint_t                       listing;
+    /* the change log, a ring: entry i % NGX_HTTP_XDS_CHANGE_LOG of the
+     * `nchanges` ever written; `lost` is the newest generation of an entry
+     * overwritten (a worker synced to less than it scans every record) */
+    ngx_atomic_uint_t                nchanges;
+    ngx_atomic_uint_t                lost;
+    ngx_http_xds_change_t            changes[NGX_HTTP_XDS_CHANGE_LOG];
 };
 
 

@@ -1,6 +1,7 @@
 /*
  * nginx-xds: editing the shared peer lists of zone and run-time upstreams
- * to match a snapshot.
+ * to match the upstreams of a version (each one alone: what it does not
+ * name keeps its peers).
  *
  * Two phases. Prepare: every address is parsed and every new peer (and
  * backup list) is allocated in its upstream's zone, with nothing visible
@@ -44,7 +45,7 @@ typedef struct {
 } ngx_http_xds_plan_t;
 
 
-static void ngx_http_xds_mark_deleted(ngx_http_xds_main_conf_t *xmcf,
+static ngx_uint_t ngx_http_xds_named(ngx_str_t *name,
     ngx_http_xds_snapshot_t *snapshot, ngx_http_xds_rejects_t *rejects);
 static ngx_int_t ngx_http_xds_prepare(ngx_pool_t *pool,
     ngx_http_xds_plan_t *plan, ngx_http_xds_upstream_def_t *xud, u_char *err,
@@ -179,10 +180,6 @@ ngx_http_xds_plan_apply(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
         }
     }
 
-    if (rc == NGX_OK) {
-        ngx_http_xds_mark_deleted(xmcf, snapshot, rejects);
-    }
-
     ngx_destroy_pool(pool);
 
     return rc;
@@ -190,19 +187,18 @@ ngx_http_xds_plan_apply(ngx_log_t *log, ngx_http_xds_main_conf_t *xmcf,
 
 
 /*
- * An upstream of nginx.conf that snapshots had and this one has not was
- * deleted at the control plane: requests to it get 502 (see
- * ngx_http_xds_peer.c). One a snapshot never had keeps nginx.conf's peers.
- * A rejected one keeps what it was.
+ * An upstream of nginx.conf that versions had and this one removes (a
+ * change names it; a whole version lacks it) was deleted at the control
+ * plane: requests to it get 502 (see ngx_http_xds_peer.c). One a version
+ * never had keeps nginx.conf's peers. A rejected one keeps what it was.
  */
 
-static void
-ngx_http_xds_mark_deleted(ngx_http_xds_main_conf_t *xmcf,
+void
+ngx_http_xds_plan_mark(ngx_http_xds_main_conf_t *xmcf,
     ngx_http_xds_snapshot_t *snapshot, ngx_http_xds_rejects_t *rejects)
 {
-    ngx_uint_t                    i, j, present;
-    ngx_http_xds_upstream_t      *xu;
-    ngx_http_xds_upstream_def_t  *xud;
+    ngx_uint_t                i, j, present;
+    ngx_http_xds_upstream_t  *xu;
 
     xu = xmcf->upstreams.elts;
 
@@ -212,20 +208,7 @@ ngx_http_xds_mark_deleted(ngx_http_xds_main_conf_t *xmcf,
             continue;
         }
 
-        present = 0;
-
-        for (j = 0; j < snapshot->nupstreams; j++) {
-            xud = &snapshot->upstreams[j];
-
-            if (xud->name.len == xu[i].uscf->host.len
-                && ngx_strncasecmp(xud->name.data, xu[i].uscf->host.data,
-                                   xud->name.len)
-                   == 0)
-            {
-                present = rejects->reasons[j] ? 2 : 1;
-                break;
-            }
-        }
+        present = ngx_http_xds_named(&xu[i].uscf->host, snapshot, rejects);
 
         if (present == 2) {
             continue;
@@ -234,13 +217,56 @@ ngx_http_xds_mark_deleted(ngx_http_xds_main_conf_t *xmcf,
         if (present) {
             xu[i].sh->seen = 1;
             xu[i].sh->deleted = 0;
+            continue;
+        }
 
-        } else if (xu[i].sh->seen && !xu[i].sh->deleted) {
+        if (snapshot->delta) {
+            for (j = 0; j < snapshot->nremoved; j++) {
+                if (snapshot->removed[j].len == xu[i].uscf->host.len
+                    && ngx_strncasecmp(snapshot->removed[j].data,
+                                       xu[i].uscf->host.data,
+                                       xu[i].uscf->host.len)
+                       == 0)
+                {
+                    break;
+                }
+            }
+
+            if (j == snapshot->nremoved) {
+                /* a change that does not name it leaves it */
+                continue;
+            }
+        }
+
+        if (xu[i].sh->seen && !xu[i].sh->deleted) {
             xu[i].sh->deleted = 1;
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                           "xds: upstream \"%V\" deleted", &xu[i].uscf->host);
         }
     }
+}
+
+
+/* 0: `snapshot` has no upstream `name`; 1: it has; 2: it has, rejected */
+
+static ngx_uint_t
+ngx_http_xds_named(ngx_str_t *name, ngx_http_xds_snapshot_t *snapshot,
+    ngx_http_xds_rejects_t *rejects)
+{
+    ngx_uint_t                    j;
+    ngx_http_xds_upstream_def_t  *xud;
+
+    for (j = 0; j < snapshot->nupstreams; j++) {
+        xud = &snapshot->upstreams[j];
+
+        if (xud->name.len == name->len
+            && ngx_strncasecmp(xud->name.data, name->data, name->len) == 0)
+        {
+            return rejects->reasons[j] ? 2 : 1;
+        }
+    }
+
+    return 0;
 }
 
 

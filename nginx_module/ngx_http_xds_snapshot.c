@@ -1,5 +1,6 @@
 /*
- * nginx-xds: a snapshot as the module keeps it.
+ * nginx-xds: a version as the module keeps it: converted once from the
+ * agent's, and each upstream's definition copied alone into the zone.
  */
 
 
@@ -13,7 +14,6 @@
 
 static ngx_int_t ngx_http_xds_str(ngx_pool_t *pool, ngx_str_t *dst,
     const char *src);
-static size_t ngx_http_xds_snapshot_size(ngx_http_xds_snapshot_t *snapshot);
 static u_char *ngx_http_xds_copy_str(u_char *p, ngx_str_t *dst,
     ngx_str_t *src);
 
@@ -78,6 +78,22 @@ ngx_http_xds_snapshot_from_agent(ngx_pool_t *pool, nxa_snapshot_t *snapshot)
         return NULL;
     }
 
+    xsn->delta = nxa_snapshot_is_delta(snapshot) ? 1 : 0;
+    xsn->nremoved = nxa_snapshot_removed_count(snapshot);
+    xsn->removed = ngx_pcalloc(pool, (xsn->nremoved + 1) * sizeof(ngx_str_t));
+    if (xsn->removed == NULL) {
+        return NULL;
+    }
+
+    for (u = 0; u < xsn->nremoved; u++) {
+        if (ngx_http_xds_str(pool, &xsn->removed[u],
+                             nxa_snapshot_removed(snapshot, u))
+            != NGX_OK)
+        {
+            return NULL;
+        }
+    }
+
     xsn->nupstreams = nxa_snapshot_upstream_count(snapshot);
     xsn->upstreams = ngx_pcalloc(pool, (xsn->nupstreams + 1)
                                        * sizeof(ngx_http_xds_upstream_def_t));
@@ -140,84 +156,53 @@ ngx_http_xds_snapshot_from_agent(ngx_pool_t *pool, nxa_snapshot_t *snapshot)
 }
 
 
-ngx_http_xds_snapshot_t *
-ngx_http_xds_snapshot_copy(ngx_slab_pool_t *shpool,
-    ngx_http_xds_snapshot_t *snapshot)
+size_t
+ngx_http_xds_def_size(ngx_http_xds_upstream_def_t *xud)
 {
-    u_char                       *p;
-    ngx_uint_t                    u, s;
-    ngx_http_xds_snapshot_t      *copy;
-    ngx_http_xds_upstream_def_t  *from, *to;
+    size_t      size;
+    ngx_uint_t  s;
 
-    /* one block: the zone is freed and refilled as a whole on each apply */
+    size = sizeof(ngx_http_xds_upstream_def_t) + xud->name.len
+           + xud->zone.len + xud->hash_key.len
+           + xud->nservers * sizeof(ngx_http_xds_server_t);
 
-    p = ngx_slab_alloc(shpool, ngx_http_xds_snapshot_size(snapshot));
-    if (p == NULL) {
-        return NULL;
-    }
-
-    copy = (ngx_http_xds_snapshot_t *) p;
-    p += sizeof(ngx_http_xds_snapshot_t);
-
-    copy->nupstreams = snapshot->nupstreams;
-    copy->upstreams = (ngx_http_xds_upstream_def_t *) p;
-    p += snapshot->nupstreams * sizeof(ngx_http_xds_upstream_def_t);
-
-    for (u = 0; u < snapshot->nupstreams; u++) {
-        from = &snapshot->upstreams[u];
-        to = &copy->upstreams[u];
-
-        *to = *from;
-        to->servers = (ngx_http_xds_server_t *) p;
-        p += from->nservers * sizeof(ngx_http_xds_server_t);
-
-        for (s = 0; s < from->nservers; s++) {
-            to->servers[s] = from->servers[s];
-        }
-    }
-
-    p = ngx_http_xds_copy_str(p, &copy->version, &snapshot->version);
-
-    for (u = 0; u < snapshot->nupstreams; u++) {
-        from = &snapshot->upstreams[u];
-        to = &copy->upstreams[u];
-
-        p = ngx_http_xds_copy_str(p, &to->name, &from->name);
-        p = ngx_http_xds_copy_str(p, &to->zone, &from->zone);
-        p = ngx_http_xds_copy_str(p, &to->hash_key, &from->hash_key);
-
-        for (s = 0; s < from->nservers; s++) {
-            p = ngx_http_xds_copy_str(p, &to->servers[s].address,
-                                      &from->servers[s].address);
-        }
-    }
-
-    return copy;
-}
-
-
-static size_t
-ngx_http_xds_snapshot_size(ngx_http_xds_snapshot_t *snapshot)
-{
-    size_t                        size;
-    ngx_uint_t                    u, s;
-    ngx_http_xds_upstream_def_t  *xud;
-
-    size = sizeof(ngx_http_xds_snapshot_t) + snapshot->version.len
-           + snapshot->nupstreams * sizeof(ngx_http_xds_upstream_def_t);
-
-    for (u = 0; u < snapshot->nupstreams; u++) {
-        xud = &snapshot->upstreams[u];
-
-        size += xud->name.len + xud->zone.len + xud->hash_key.len
-                + xud->nservers * sizeof(ngx_http_xds_server_t);
-
-        for (s = 0; s < xud->nservers; s++) {
-            size += xud->servers[s].address.len;
-        }
+    for (s = 0; s < xud->nservers; s++) {
+        size += xud->servers[s].address.len;
     }
 
     return size;
+}
+
+
+ngx_http_xds_upstream_def_t *
+ngx_http_xds_def_copy(u_char *p, ngx_http_xds_upstream_def_t *from)
+{
+    ngx_uint_t                    s;
+    ngx_http_xds_upstream_def_t  *to;
+
+    /* one block: a record's definition is replaced (and freed) whole */
+
+    to = (ngx_http_xds_upstream_def_t *) p;
+    p += sizeof(ngx_http_xds_upstream_def_t);
+
+    *to = *from;
+    to->servers = (ngx_http_xds_server_t *) p;
+    p += from->nservers * sizeof(ngx_http_xds_server_t);
+
+    for (s = 0; s < from->nservers; s++) {
+        to->servers[s] = from->servers[s];
+    }
+
+    p = ngx_http_xds_copy_str(p, &to->name, &from->name);
+    p = ngx_http_xds_copy_str(p, &to->zone, &from->zone);
+    p = ngx_http_xds_copy_str(p, &to->hash_key, &from->hash_key);
+
+    for (s = 0; s < from->nservers; s++) {
+        p = ngx_http_xds_copy_str(p, &to->servers[s].address,
+                                  &from->servers[s].address);
+    }
+
+    return to;
 }
 
 

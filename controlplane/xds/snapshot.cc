@@ -98,8 +98,7 @@ bool Snapshot::ChangedSince(const Snapshot& older, std::set<std::string>* names)
 }
 
 const UpstreamResources* Snapshot::Find(const std::string& key) const {
-  auto it = upstreams_.find(key);
-  return it == upstreams_.end() ? nullptr : it->second.get();
+  return upstreams_.Find(key);
 }
 
 const PackedResource* Snapshot::FindResource(const std::string& type_url,

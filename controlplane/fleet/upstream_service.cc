@@ -393,15 +393,15 @@ absl::StatusOr<uint64_t> UpstreamService::CommitLocked(const std::string& fleet,
   if (options_.metrics != nullptr) options_.metrics->StoreCommit(absl::Now() - commit_start);
   if (!version.ok()) return version.status();
   slots_[fleet] = std::move(slots);
-  Snapshot::UpstreamMap upstreams;
-  auto it = fleets_.find(fleet);
-  if (it != fleets_.end()) upstreams = it->second->upstreams();
-  for (const std::string& key : delete_keys) upstreams.erase(key);
+  // The next snapshot touches only what the write changes (O(change)).
+  std::vector<std::shared_ptr<const UpstreamResources>> resources;
   for (Upstream& upstream : puts) {
-    std::string key = UpstreamKey(upstream.name());
-    upstreams[key] = std::make_shared<const UpstreamResources>(std::move(upstream));
+    resources.push_back(std::make_shared<const UpstreamResources>(std::move(upstream)));
   }
-  auto snapshot = std::make_shared<const Snapshot>(*version, std::move(upstreams));
+  auto it = fleets_.find(fleet);
+  std::shared_ptr<const Snapshot> snapshot =
+      (it != fleets_.end() ? *it->second : Snapshot(0, Snapshot::UpstreamMap()))
+          .Next(*version, std::move(resources), delete_keys);
   fleets_[fleet] = snapshot;
   cache_->Publish(fleet, std::move(snapshot));
   return *version;

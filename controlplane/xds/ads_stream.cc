@@ -8,6 +8,7 @@
 #include "common/upstream_rules.h"
 #include "common/xds_mapping.h"
 #include "controlplane/xds/ads_traffic.h"
+#include "controlplane/xds/client_resources.h"
 #include "controlplane/xds/stream_node.h"
 
 namespace nginx_xds {
@@ -48,6 +49,7 @@ absl::Status AdsStream::HandleRequest(const DiscoveryRequest& request) {
     // nonce means the client has not seen that response yet.
     if (request.response_nonce() != type.last_nonce) return absl::OkStatus();
     type.awaiting_reply = false;
+    type.nacked = request.has_error_detail();
     if (request.has_error_detail()) {
       registry_->Nacked(node_, type_url, *type.sent_version, request.error_detail().message(),
                         RejectedByNack(request.error_detail(), type));
@@ -90,16 +92,29 @@ std::vector<nginx_xds::v1::RejectedUpstream> AdsStream::RejectedByNack(
   return rejected;
 }
 
-bool AdsStream::SubscribedResourcesChanged(const std::string& type_url,
-                                           const TypeState& type) const {
-  if (type.wildcard || type.names_changed || !type.sent_snapshot) return true;
-  for (const std::string& name : type.names) {
-    const PackedResource* sent = type.sent_snapshot->FindResource(type_url, name);
-    const PackedResource* now = snapshot_->FindResource(type_url, name);
-    if (sent == now) continue;
-    if (sent == nullptr || now == nullptr || sent->version != now->version) return true;
+std::optional<std::set<std::string>> AdsStream::ChangedForClient(const std::string& type_url,
+                                                                 const TypeState& type) const {
+  if (!type.sent_snapshot || type.names_changed || (type.wildcard && type.nacked)) {
+    return std::nullopt;
   }
-  return false;
+  const Snapshot& held = *type.sent_snapshot;
+  std::set<std::string> candidates;
+  if (!snapshot_->ChangedSince(held, &candidates)) {
+    // History does not reach back: a by-name subscription compares its few
+    // names; a wildcard one gets everything.
+    if (type.wildcard) return std::nullopt;
+    candidates = type.names;
+  }
+  std::set<std::string> changed;
+  for (const std::string& name : candidates) {
+    if (!type.wildcard && type.names.count(name) == 0) continue;
+    const PackedResource* before = held.FindResource(type_url, name);
+    const PackedResource* now = snapshot_->FindResource(type_url, name);
+    if (before == now) continue;
+    if (before != nullptr && now != nullptr && before->version == now->version) continue;
+    changed.insert(name);
+  }
+  return changed;
 }
 
 void AdsStream::UpdateSubscription(const DiscoveryRequest& request, bool first, TypeState* type) {
@@ -125,18 +140,35 @@ void AdsStream::MaybeSend(const std::string& type_url, TypeState* type) {
   if (!newer && !type->names_changed) return;
   // Validate that a version this node rejected is never sent to it again.
   if (registry_->Rejected(node_, type_url, version)) return;
-  if (!SubscribedResourcesChanged(type_url, *type)) {
-    // Nothing the client asked for by name changed (a write to another
-    // upstream, or a server change seen from a Listener): SotW sends a type
-    // only when one of its resources changed. The client holds this
-    // version's resources already, so it is up to date at this version.
+  // Clusters and Listeners: the complete list, whenever one changed.
+  // ClusterLoadAssignments and RouteConfigurations: the changed ones only.
+  const bool complete = type_url == kClusterTypeUrl || type_url == kListenerTypeUrl;
+  const std::optional<std::set<std::string>> changed = ChangedForClient(type_url, *type);
+  DiscoveryResponse response;
+  if (!changed || complete) {
+    if (!changed || !changed->empty()) {
+      snapshot_->FillResponse(type_url, type->wildcard, type->names, &response);
+    }
+  } else {
+    response.set_version_info(snapshot_->version_info());
+    response.set_type_url(type_url);
+    for (const std::string& name : *changed) {
+      // A removed one is not announced: the Cluster list drops it.
+      if (const PackedResource* resource = snapshot_->FindResource(type_url, name)) {
+        *response.add_resources() = resource->any;
+      }
+    }
+  }
+  if (changed && (changed->empty() || (!complete && response.resources_size() == 0))) {
+    // Nothing of this type the client holds changed (a write to another
+    // upstream, a server change seen from the Clusters, a removal seen from
+    // the assignments): SotW sends nothing, and the client, holding this
+    // version's resources already, is up to date at this version.
     type->sent_version = version;
     type->sent_snapshot = snapshot_;
     registry_->Acked(node_, type_url, version);
     return;
   }
-  DiscoveryResponse response;
-  snapshot_->FillResponse(type_url, type->wildcard, type->names, &response);
   response.set_nonce(NewNonce());
   // Walks the whole response: once per push, for the limit and the metric.
   const size_t bytes = response.ByteSizeLong();

@@ -22,7 +22,11 @@
 
 namespace nginx_xds {
 
-// One ADS stream (see AdsService for the rules it follows). Owns itself: it
+// One ADS stream (see AdsService for the rules it follows). State of the
+// world to the letter of the xDS spec: Clusters and Listeners go out as the
+// complete list, and only when one of them changed (a server change is not
+// a Cluster change); ClusterLoadAssignments and RouteConfigurations go out
+// per changed resource. Owns itself: it
 // lives until gRPC calls OnDone() and the last snapshot publisher holding it
 // lets go.
 class AdsStream final : public AdsReactor<envoy::service::discovery::v3::DiscoveryRequest,
@@ -47,9 +51,14 @@ class AdsStream final : public AdsReactor<envoy::service::discovery::v3::Discove
     std::string last_nonce;
     // The version the client holds or was last sent; empty before any.
     std::optional<uint64_t> sent_version;
-    // The snapshot last sent (or known to be held): what a by-name
-    // subscription's resources are compared with.
+    // The snapshot last sent (or known to be held, nothing subscribed having
+    // changed since): what the next response is the difference from, so a
+    // resource the client rejected is not sent again unchanged. Null:
+    // unknown, send everything.
     std::shared_ptr<const Snapshot> sent_snapshot;
+    // Whether the client's last answer was a NACK: a wildcard subscription
+    // then gets the whole state at the next version, as before it.
+    bool nacked = false;
     bool awaiting_reply = false;
   };
 
@@ -62,9 +71,13 @@ class AdsStream final : public AdsReactor<envoy::service::discovery::v3::Discove
   // (nginx agents), else every name of a by-name subscription.
   std::vector<nginx_xds::v1::RejectedUpstream> RejectedByNack(const google::rpc::Status& error,
                                                               const TypeState& type) const;
-  // Whether a resource `type` subscribes to differs between the snapshot
-  // last sent and the current one (always true for wildcard subscriptions).
-  bool SubscribedResourcesChanged(const std::string& type_url, const TypeState& type) const
+  // The names of the resources `type` subscribes to that differ between
+  // the snapshot last sent and the current one (added, changed or
+  // removed); nullopt when that is not known (nothing held yet, the
+  // subscription changed, a wildcard one was NACKed, or the change history
+  // does not reach back).
+  std::optional<std::set<std::string>> ChangedForClient(const std::string& type_url,
+                                                        const TypeState& type) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSend(const std::string& type_url, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -47,16 +47,20 @@ absl::Status DeltaStream::HandleRequest(const DeltaDiscoveryRequest& request) {
 
 void DeltaStream::UpdateSubscription(const DeltaDiscoveryRequest& request, bool first,
                                      TypeState* type) {
+  const bool was_wildcard = type->wildcard;
   for (const std::string& name : request.resource_names_subscribe()) {
     if (name == "*") {
       type->wildcard = true;
     } else {
-      type->names.insert(name.substr(0, kMaxNameLength + 1));
+      std::string kept = name.substr(0, kMaxNameLength + 1);
+      // A new name is considered by the next response.
+      if (type->names.insert(kept).second) type->dirty.insert(std::move(kept));
     }
   }
   // A type's first request without names subscribes to everything (the
   // legacy wildcard), as Envoy's and gRPC's clients expect.
   if (first && request.resource_names_subscribe().empty()) type->wildcard = true;
+  if (type->wildcard && !was_wildcard) type->full = true;
   for (const std::string& name : request.resource_names_unsubscribe()) {
     if (name == "*") {
       type->wildcard = false;
@@ -65,7 +69,7 @@ void DeltaStream::UpdateSubscription(const DeltaDiscoveryRequest& request, bool 
       type->reported_absent.erase(name);
     }
   }
-  if (!type->wildcard) {
+  if (!type->wildcard && (first || request.resource_names_unsubscribe_size() > 0)) {
     // The client forgets what it no longer subscribes to.
     for (auto it = type->held.begin(); it != type->held.end();) {
       it = type->names.count(it->first) ? std::next(it) : type->held.erase(it);
@@ -121,21 +125,39 @@ void DeltaStream::OnNewSnapshot() {
   for (auto& [type_url, type] : types_) MaybeSend(type_url, &type);
 }
 
+void DeltaStream::AbsorbChanges(TypeState* type) {
+  if (type->base != snapshot_) {
+    if (!type->full && type->base != nullptr &&
+        !snapshot_->ChangedSince(*type->base, &type->dirty)) {
+      // Beyond the recorded history (or another line, as after a pin):
+      // compare everything once.
+      type->full = true;
+    }
+    type->base = snapshot_;
+  }
+  if (type->full) type->dirty.clear();
+}
+
 void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
+  // Changes are absorbed while a response is outstanding, so the next one
+  // carries each changed resource once, at its newest state.
+  AbsorbChanges(type);
   if (type->awaiting_reply || finish_) return;
   DeltaDiscoveryResponse response;
   size_t bytes = 0;
   bool more = false;
+  // Adds `resource` when the client lacks this version of it; false when
+  // the response has no room left for it (it goes in a later one).
   auto consider = [&](const std::string& name, const PackedResource* resource) {
-    if (resource == nullptr) return;
+    if (resource == nullptr) return true;
     auto held = type->held.find(name);
-    if (held != type->held.end() && held->second == resource->version) return;
+    if (held != type->held.end() && held->second == resource->version) return true;
     // Validate that a version this node rejected is never sent to it again.
     auto rejected = type->rejected.find(name);
-    if (rejected != type->rejected.end() && rejected->second == resource->version) return;
+    if (rejected != type->rejected.end() && rejected->second == resource->version) return true;
     if (bytes > 0 && bytes + resource->any.value().size() > kMaxDeltaResponseBytes) {
       more = true;
-      return;
+      return false;
     }
     bytes += resource->any.value().size();
     auto* out = response.add_resources();
@@ -144,27 +166,50 @@ void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
     *out->mutable_resource() = resource->any;
     type->in_flight[name] = resource->version;
     type->reported_absent.erase(name);
+    return true;
   };
-  if (type->wildcard) {
-    for (const auto& [key, resources] : snapshot_->upstreams()) {
-      consider(resources->upstream.name(), resources->OfType(type_url));
+  auto remove = [&](const std::string& name) {
+    response.add_removed_resources(name);
+    type->in_flight_removed.push_back(name);
+  };
+  if (type->full) {
+    if (type->wildcard) {
+      for (const auto& [key, resources] : snapshot_->upstreams()) {
+        consider(resources->upstream.name(), resources->OfType(type_url));
+      }
     }
-  }
-  for (const std::string& name : type->names) {
-    const PackedResource* resource = snapshot_->FindResource(type_url, name);
-    if (resource != nullptr) {
-      if (!type->wildcard) consider(name, resource);
-    } else if (type->held.count(name) == 0 && type->reported_absent.insert(name).second) {
-      // Asked for by name and does not exist: Delta's "does not exist".
-      response.add_removed_resources(name);
-      type->in_flight_removed.push_back(name);
+    for (const std::string& name : type->names) {
+      const PackedResource* resource = snapshot_->FindResource(type_url, name);
+      if (resource != nullptr) {
+        if (!type->wildcard) consider(name, resource);
+      } else if (type->held.count(name) == 0 && type->reported_absent.insert(name).second) {
+        // Asked for by name and does not exist: Delta's "does not exist".
+        remove(name);
+      }
     }
-  }
-  for (const auto& [name, version] : type->held) {
-    if (snapshot_->FindResource(type_url, name) == nullptr) {
-      response.add_removed_resources(name);
-      type->in_flight_removed.push_back(name);
-      type->reported_absent.insert(name);
+    for (const auto& [name, version] : type->held) {
+      if (snapshot_->FindResource(type_url, name) == nullptr) {
+        remove(name);
+        type->reported_absent.insert(name);
+      }
+    }
+    // Cut short by the size limit: the next response walks again.
+    type->full = more;
+  } else {
+    // Only what changed: O(change), whatever the fleet's size.
+    for (auto it = type->dirty.begin(); it != type->dirty.end();) {
+      const std::string& name = *it;
+      const PackedResource* resource = snapshot_->FindResource(type_url, name);
+      bool done = true;
+      if (resource != nullptr) {
+        if (type->wildcard || type->names.count(name)) done = consider(name, resource);
+      } else if (type->held.count(name)) {
+        remove(name);
+        type->reported_absent.insert(name);
+      } else if (type->names.count(name) && type->reported_absent.insert(name).second) {
+        remove(name);
+      }
+      it = done ? type->dirty.erase(it) : std::next(it);
     }
   }
   const uint64_t version = snapshot_->version();

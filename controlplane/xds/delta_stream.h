@@ -69,6 +69,15 @@ class DeltaStream final
     std::vector<std::string> in_flight_removed;
     // The last version the registry was told this type is at.
     std::optional<uint64_t> reported_version;
+    // What the next response considers: every resource (`full`: the first
+    // one, a wildcard subscription, a gap in the change history), or else
+    // the names in `dirty` only: those changed by the snapshots since
+    // `base`, those newly subscribed, and those a response had no room for.
+    // A name changed by several snapshots is in `dirty` once, so a stream
+    // that is behind gets its newest state once.
+    bool full = true;
+    std::set<std::string> dirty;
+    std::shared_ptr<const Snapshot> base;
   };
 
   absl::Status HandleRequest(
@@ -80,6 +89,8 @@ class DeltaStream final
   void HandleReply(const envoy::service::discovery::v3::DeltaDiscoveryRequest& request,
                    const std::string& type_url, TypeState* type)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds what the snapshots since `type->base` changed to `type->dirty`.
+  void AbsorbChanges(TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSend(const std::string& type_url, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Ordered so that Clusters go before their assignments.

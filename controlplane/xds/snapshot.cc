@@ -57,12 +57,48 @@ const PackedResource* UpstreamResources::OfType(const std::string& type_url) con
   return nullptr;
 }
 
-Snapshot::Snapshot(uint64_t version, UpstreamMap upstreams)
-    : version_(version), version_info_(std::to_string(version)), upstreams_(std::move(upstreams)) {}
+Snapshot::Snapshot(uint64_t version, const UpstreamMap& upstreams)
+    : Snapshot(version, UpstreamTable(upstreams), std::make_shared<ChangeLog>(version)) {}
+
+Snapshot::Snapshot(uint64_t version, UpstreamTable upstreams, std::shared_ptr<ChangeLog> changes)
+    : version_(version),
+      version_info_(std::to_string(version)),
+      upstreams_(std::move(upstreams)),
+      changes_(std::move(changes)) {}
+
+std::shared_ptr<const Snapshot> Snapshot::Next(
+    uint64_t version, std::vector<std::shared_ptr<const UpstreamResources>> puts,
+    const std::vector<std::string>& delete_keys) const {
+  std::vector<UpstreamTable::Entry> entries;
+  std::vector<std::string> names;
+  entries.reserve(puts.size());
+  for (auto& resources : puts) {
+    std::string key = UpstreamKey(resources->upstream.name());
+    // A rename in case only (same key) changes the old name's resources too.
+    if (const UpstreamResources* old = upstreams_.Find(key)) names.push_back(old->upstream.name());
+    names.push_back(resources->upstream.name());
+    entries.emplace_back(std::move(key), std::move(resources));
+  }
+  for (const std::string& key : delete_keys) {
+    if (const UpstreamResources* old = upstreams_.Find(key)) names.push_back(old->upstream.name());
+  }
+  std::shared_ptr<ChangeLog> changes = changes_;
+  // Only the newest snapshot of a line continues it; another Next of an
+  // older one starts a line of its own.
+  if (!changes->Append(version_, version, std::move(names))) {
+    changes = std::make_shared<ChangeLog>(version);
+  }
+  return std::shared_ptr<const Snapshot>(
+      new Snapshot(version, upstreams_.With(entries, delete_keys), std::move(changes)));
+}
+
+bool Snapshot::ChangedSince(const Snapshot& older, std::set<std::string>* names) const {
+  if (older.changes_ != changes_) return false;
+  return changes_->Collect(older.version_, version_, names);
+}
 
 const UpstreamResources* Snapshot::Find(const std::string& key) const {
-  auto it = upstreams_.find(key);
-  return it == upstreams_.end() ? nullptr : it->second.get();
+  return upstreams_.Find(key);
 }
 
 const PackedResource* Snapshot::FindResource(const std::string& type_url,

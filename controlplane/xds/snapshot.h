@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/xds/change_log.h"
+#include "controlplane/xds/upstream_table.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "google/protobuf/any.pb.h"
 #include "nginx_xds/v1/upstream.pb.h"
@@ -52,17 +54,36 @@ struct UpstreamResources {
 };
 
 // One version of a fleet's upstreams, keyed by UpstreamKey(name). Immutable
-// and shared by every stream of the fleet; a write makes a new one that
-// shares the unchanged upstreams with the old. Thread-safe (read-only).
+// and shared by every stream of the fleet; a write makes the next one with
+// Next(), which touches only what the write changes (UpstreamTable) and
+// records the names it changed, so a stream can ask what changed since the
+// version it has (ChangedSince) instead of comparing every upstream.
+// Thread-safe (read-only).
 class Snapshot {
  public:
   using UpstreamMap = std::map<std::string, std::shared_ptr<const UpstreamResources>>;
 
-  Snapshot(uint64_t version, UpstreamMap upstreams);
+  // A snapshot of every upstream in `upstreams` that starts a new line of
+  // versions (nothing is known about what it changed). O(n).
+  Snapshot(uint64_t version, const UpstreamMap& upstreams);
+
+  // The next version: this one with `puts` written (replacing upstreams of
+  // the same key) and the upstreams of `delete_keys` removed. Shares every
+  // other upstream with this one. O(change).
+  std::shared_ptr<const Snapshot> Next(
+      uint64_t version, std::vector<std::shared_ptr<const UpstreamResources>> puts,
+      const std::vector<std::string>& delete_keys) const;
 
   uint64_t version() const { return version_; }
   const std::string& version_info() const { return version_info_; }
-  const UpstreamMap& upstreams() const { return upstreams_; }
+  // Every upstream, in key order.
+  const UpstreamTable& upstreams() const { return upstreams_; }
+
+  // Adds to `names` the resource names (upstream names, old and new
+  // spelling) that may differ between `older` and this snapshot; O(what
+  // changed). False when that is not known (`older` is of another line, not
+  // older, or beyond the recorded history): then compare everything.
+  bool ChangedSince(const Snapshot& older, std::set<std::string>* names) const;
 
   // The upstream with `key`, or null.
   const UpstreamResources* Find(const std::string& key) const;
@@ -78,9 +99,13 @@ class Snapshot {
                     envoy::service::discovery::v3::DiscoveryResponse* response) const;
 
  private:
+  Snapshot(uint64_t version, UpstreamTable upstreams, std::shared_ptr<ChangeLog> changes);
+
   uint64_t version_;
   std::string version_info_;
-  UpstreamMap upstreams_;
+  UpstreamTable upstreams_;
+  // Shared by the snapshots of this line.
+  std::shared_ptr<ChangeLog> changes_;
 };
 
 }  // namespace nginx_xds

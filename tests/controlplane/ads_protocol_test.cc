@@ -1,6 +1,7 @@
 // Each xDS protocol rule the control plane follows, checked over a real gRPC
 // stream on loopback against the real control plane and its SQLite store.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -155,7 +157,8 @@ TEST_F(AdsProtocolTest, EveryResponseCarriesANewNonce) {
   ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
   DiscoveryResponse first = Read(client.stream.get());
   ASSERT_TRUE(client.stream->Write(Ack(first)));
-  Write("web", MakeUpstreamOnPort("a", 8002));
+  // A new upstream: a Cluster change (a server change is none).
+  Write("web", MakeUpstreamOnPort("b", 8002));
   DiscoveryResponse second = Read(client.stream.get());
   EXPECT_EQ(first.nonce().size(), 16u);
   EXPECT_NE(first.nonce(), second.nonce());
@@ -177,7 +180,7 @@ TEST_F(AdsProtocolTest, GuessedNoncesBuildNoQueueForAStreamThatDoesNotRead) {
     guess.set_version_info(std::to_string(i));
     guess.set_response_nonce(std::to_string(i));
     ASSERT_TRUE(client.stream->Write(guess));
-    newest = Write("web", MakeUpstreamOnPort("a", 8001 + i));
+    newest = Write("web", MakeUpstreamOnPort(absl::StrCat("a", i), 8001 + i));
   }
   DiscoveryResponse first = Read(client.stream.get());
   ASSERT_TRUE(client.stream->Write(Ack(first)));
@@ -194,7 +197,7 @@ TEST_F(AdsProtocolTest, AckParksTheStreamUntilANewerVersion) {
   EXPECT_EQ(first.version_info(), std::to_string(v1));
   ASSERT_TRUE(client.stream->Write(Ack(first)));
   AwaitNode("n1", [&](const auto& s) { return s.acked_version() == v1; });
-  const uint64_t v2 = Write("web", MakeUpstreamOnPort("a", 8002));
+  const uint64_t v2 = Write("web", MakeUpstreamOnPort("b", 8002));
   DiscoveryResponse second = Read(client.stream.get());
   EXPECT_EQ(second.version_info(), std::to_string(v2));
 }
@@ -206,7 +209,7 @@ TEST_F(AdsProtocolTest, StaleNonceIsIgnored) {
   ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
   DiscoveryResponse first = Read(client.stream.get());
   ASSERT_TRUE(client.stream->Write(Ack(first)));
-  const uint64_t v2 = Write("web", MakeUpstreamOnPort("a", 8002));
+  const uint64_t v2 = Write("web", MakeUpstreamOnPort("b", 8002));
   DiscoveryResponse second = Read(client.stream.get());
   // A NACK naming the first response's nonce answers nothing current.
   ASSERT_TRUE(client.stream->Write(Nack(first, "late rejection")));
@@ -328,7 +331,8 @@ TEST_F(AdsProtocolTest, WriteReportsFleetAcks) {
     DiscoveryResponse next;
     if (client.stream->Read(&next)) client.stream->Write(Ack(next));
   });
-  auto result = cp_->upstreams()->Put("web", MakeUpstreamOnPort("a", 8002));
+  // A new upstream: a Cluster change, so the Cluster subscriber gets it.
+  auto result = cp_->upstreams()->Put("web", MakeUpstreamOnPort("b", 8002));
   acker.join();
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->connected_nodes(), 1u);
@@ -507,6 +511,122 @@ TEST_F(AdsProtocolTest, ResponseTooLargeForTheNodeIsReportedNotSent) {
       << status.last_nack().message();
   EXPECT_NE(status.last_nack().message().find("over the 1048576 this node accepts"),
             std::string::npos);
+}
+
+// The names of a SotW response's resources (Clusters or assignments), and
+// for assignments the port of their first endpoint.
+std::map<std::string, int> NamesAndPorts(const DiscoveryResponse& response) {
+  std::map<std::string, int> out;
+  for (const auto& any : response.resources()) {
+    envoy::config::endpoint::v3::ClusterLoadAssignment assignment;
+    envoy::config::cluster::v3::Cluster cluster;
+    if (any.UnpackTo(&assignment) && any.type_url() == kEndpointTypeUrl) {
+      out[assignment.cluster_name()] =
+          assignment.endpoints_size() == 0
+              ? 0
+              : assignment.endpoints(0).lb_endpoints(0).endpoint().address().socket_address()
+                    .port_value();
+    } else if (any.UnpackTo(&cluster)) {
+      out[cluster.name()] = 0;
+    }
+  }
+  return out;
+}
+
+// Validate SotW to the letter of the xDS spec with an Envoy-style client
+// (Clusters by wildcard, then ClusterLoadAssignments by the names it uses):
+// a server change sends that one assignment and no Cluster list, and its
+// EDS ACK puts the node at the version; a change to an assignment it did
+// not ask for sends nothing and the node is still up to date; a new or
+// deleted upstream sends the complete Cluster list; a new EDS name gets
+// its assignment.
+TEST_F(AdsProtocolTest, EnvoyStyleClientGetsCompleteClustersAndChangedAssignmentsByName) {
+  Write("web", MakeUpstreamOnPort("a", 8001));
+  Write("web", MakeUpstreamOnPort("b", 8002));
+  const uint64_t v3 = Write("web", MakeUpstreamOnPort("c", 8003));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe("envoy-1", "web", kClusterTypeUrl)));
+  DiscoveryResponse clusters = Read(client.stream.get());
+  EXPECT_EQ(NamesAndPorts(clusters), (std::map<std::string, int>{{"a", 0}, {"b", 0}, {"c", 0}}));
+  ASSERT_TRUE(client.stream->Write(Ack(clusters)));
+  auto eds = [](const std::vector<std::string>& names) {
+    DiscoveryRequest request;
+    request.set_type_url(kEndpointTypeUrl);
+    for (const std::string& name : names) request.add_resource_names(name);
+    return request;
+  };
+  auto eds_ack = [&](const DiscoveryResponse& response, const std::vector<std::string>& names) {
+    DiscoveryRequest request = Ack(response);
+    for (const std::string& name : names) request.add_resource_names(name);
+    return request;
+  };
+  ASSERT_TRUE(client.stream->Write(eds({"a", "b"})));
+  DiscoveryResponse assignments = Read(client.stream.get());
+  EXPECT_EQ(assignments.type_url(), kEndpointTypeUrl);
+  EXPECT_EQ(NamesAndPorts(assignments), (std::map<std::string, int>{{"a", 8001}, {"b", 8002}}));
+  ASSERT_TRUE(client.stream->Write(eds_ack(assignments, {"a", "b"})));
+  AwaitNode("envoy-1", [&](const auto& s) { return s.acked_version() == v3; });
+
+  // A server change: only its assignment; Clusters would have come first.
+  const uint64_t v4 = Write("web", MakeUpstreamOnPort("a", 9001));
+  DiscoveryResponse change = Read(client.stream.get());
+  EXPECT_EQ(change.type_url(), kEndpointTypeUrl);
+  EXPECT_EQ(change.version_info(), std::to_string(v4));
+  EXPECT_EQ(NamesAndPorts(change), (std::map<std::string, int>{{"a", 9001}}));
+  ASSERT_TRUE(client.stream->Write(eds_ack(change, {"a", "b"})));
+  AwaitNode("envoy-1", [&](const auto& s) { return s.acked_version() == v4; });
+
+  // Not asked for: nothing sent, yet the node is at the version.
+  const uint64_t v5 = Write("web", MakeUpstreamOnPort("c", 9003));
+  AwaitNode("envoy-1", [&](const auto& s) { return s.acked_version() == v5; });
+
+  // A new upstream: the complete Cluster list (the next thing read, so
+  // nothing was sent for v5), and no assignment (d is not asked for yet).
+  const uint64_t v6 = Write("web", MakeUpstreamOnPort("d", 8004));
+  clusters = Read(client.stream.get());
+  EXPECT_EQ(clusters.type_url(), kClusterTypeUrl);
+  EXPECT_EQ(clusters.version_info(), std::to_string(v6));
+  EXPECT_EQ(NamesAndPorts(clusters),
+            (std::map<std::string, int>{{"a", 0}, {"b", 0}, {"c", 0}, {"d", 0}}));
+  ASSERT_TRUE(client.stream->Write(Ack(clusters)));
+  AwaitNode("envoy-1", [&](const auto& s) { return s.acked_version() == v6; });
+  ASSERT_TRUE(client.stream->Write(eds({"a", "b", "d"})));
+  assignments = Read(client.stream.get());
+  EXPECT_EQ(assignments.type_url(), kEndpointTypeUrl);
+  EXPECT_EQ(NamesAndPorts(assignments).count("d"), 1u);
+  ASSERT_TRUE(client.stream->Write(eds_ack(assignments, {"a", "b", "d"})));
+
+  // A deleted upstream: the complete Cluster list without it; its
+  // assignment is not announced (the Cluster list drops it).
+  ASSERT_TRUE(cp_->upstreams()->Delete("web", "b").ok());
+  const uint64_t v7 = cp_->upstreams()->FleetVersion("web");
+  clusters = Read(client.stream.get());
+  EXPECT_EQ(clusters.type_url(), kClusterTypeUrl);
+  EXPECT_EQ(clusters.version_info(), std::to_string(v7));
+  EXPECT_EQ(NamesAndPorts(clusters), (std::map<std::string, int>{{"a", 0}, {"c", 0}, {"d", 0}}));
+  ASSERT_TRUE(client.stream->Write(Ack(clusters)));
+  AwaitNode("envoy-1", [&](const auto& s) { return s.acked_version() == v7; });
+}
+
+// Validate that a wildcard SotW client (an nginx agent in SotW mode) gets a
+// server change as that one assignment, without the Cluster list, and is at
+// the version once it ACKs the assignment.
+TEST_F(AdsProtocolTest, ServerChangeSendsOneAssignmentAndNoClusters) {
+  Write("web", MakeUpstreamOnPort("a", 8001));
+  Write("web", MakeUpstreamOnPort("b", 8002));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kClusterTypeUrl)));
+  ASSERT_TRUE(client.stream->Write(Ack(Read(client.stream.get()))));
+  ASSERT_TRUE(client.stream->Write(Subscribe("n1", "web", kEndpointTypeUrl)));
+  DiscoveryResponse all = Read(client.stream.get());
+  EXPECT_EQ(NamesAndPorts(all), (std::map<std::string, int>{{"a", 8001}, {"b", 8002}}));
+  ASSERT_TRUE(client.stream->Write(Ack(all)));
+  const uint64_t version = Write("web", MakeUpstreamOnPort("b", 9002));
+  DiscoveryResponse change = Read(client.stream.get());
+  EXPECT_EQ(change.type_url(), kEndpointTypeUrl);
+  EXPECT_EQ(NamesAndPorts(change), (std::map<std::string, int>{{"b", 9002}}));
+  ASSERT_TRUE(client.stream->Write(Ack(change)));
+  AwaitNode("n1", [&](const auto& s) { return s.acked_version() == version; });
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "controlplane/control_plane.h"
 #include "controlplane/xds/client_resources.h"
 #include "controlplane/xds/delta_stream.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -169,6 +170,41 @@ TEST_F(DeltaProtocolTest, DeletedUpstreamIsRemoved) {
   DeltaDiscoveryResponse response = Read(client.stream.get());
   EXPECT_EQ(response.resources_size(), 0);
   EXPECT_EQ(Removed(response), std::vector<std::string>{"b"});
+}
+
+// Validate coalescing: a stream that has not answered its response while
+// several writes land then gets each changed resource once, at its newest
+// state, and a deleted one as removed; an untouched one is not sent.
+TEST_F(DeltaProtocolTest, StreamBehindGetsEachChangedResourceOnceAtItsNewest) {
+  Write(MakeUpstreamOnPort("a", 8001));
+  Write(MakeUpstreamOnPort("b", 8002));
+  Write(MakeUpstreamOnPort("c", 8003));
+  Write(MakeUpstreamOnPort("d", 8004));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe(kEndpointTypeUrl)));
+  DeltaDiscoveryResponse first = Read(client.stream.get());
+  ASSERT_EQ(Resources(first).size(), 4u);
+  // Not answered yet: these writes pile up behind it.
+  Write(MakeUpstreamOnPort("a", 9001));
+  Write(MakeUpstreamOnPort("a", 9002));
+  Write(MakeUpstreamOnPort("b", 9003));
+  ASSERT_TRUE(cp_->upstreams()->Delete("web", "c").ok());
+  const uint64_t version = Write(MakeUpstreamOnPort("a", 9004));
+  ASSERT_TRUE(client.stream->Write(Ack(first)));
+  DeltaDiscoveryResponse change = Read(client.stream.get());
+  EXPECT_EQ(change.system_version_info(), std::to_string(version));
+  ASSERT_EQ(change.resources_size(), 2);
+  std::map<std::string, int> ports;
+  for (const auto& resource : change.resources()) {
+    envoy::config::endpoint::v3::ClusterLoadAssignment assignment;
+    ASSERT_TRUE(resource.resource().UnpackTo(&assignment));
+    ports[resource.name()] = assignment.endpoints(0).lb_endpoints(0).endpoint().address()
+                                 .socket_address().port_value();
+  }
+  EXPECT_EQ(ports, (std::map<std::string, int>{{"a", 9004}, {"b", 9003}}));
+  EXPECT_EQ(Removed(change), std::vector<std::string>{"c"});
+  ASSERT_TRUE(client.stream->Write(Ack(change)));
+  AwaitNode("n1", [&](const auto& s) { return s.acked_version() == version; });
 }
 
 // Validate subscribe and unsubscribe by name: only named resources come;

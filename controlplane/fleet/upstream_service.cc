@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
 
@@ -522,7 +523,10 @@ absl::StatusOr<uint64_t> UpstreamService::WriteWithRetry(
       return absl::AbortedError(absl::StrCat(committed.status().message(), " (gave up after ",
                                              attempts, " attempts: other replicas kept writing)"));
     }
-    // Another replica won: take in what it wrote, then validate again.
+    // Another replica won: pause a random while (it may write again at
+    // once, being up to date), take in what it wrote, then validate again.
+    absl::BitGen random;
+    absl::SleepFor(absl::Microseconds(absl::Uniform(random, 0, 1000 << std::min(attempts, 5))));
     absl::Status caught_up = options_.catch_up();
     if (!caught_up.ok()) return caught_up;
   }

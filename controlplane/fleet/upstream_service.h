@@ -52,8 +52,10 @@ class UpstreamService {
     std::function<absl::Status()> catch_up;
   };
 
-  // How often one write tries to commit when other replicas keep winning.
-  static constexpr int kCommitAttempts = 8;
+  // How often one write tries to commit when other replicas keep winning
+  // (each retry after a random pause that grows, so replicas writing flat
+  // out take turns).
+  static constexpr int kCommitAttempts = 16;
 
   // Loads the store and publishes every fleet's snapshot.
   static absl::StatusOr<std::unique_ptr<UpstreamService>> Create(Store* store, SnapshotCache* cache,

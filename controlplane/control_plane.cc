@@ -5,8 +5,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "controlplane/metrics/fleet_collectors.h"
 #include "controlplane/metrics/process_metrics.h"
+#include "controlplane/replication/etcd_probe.h"
 #include "controlplane/store/etcd_store.h"
 #include "controlplane/store/sqlite_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -34,13 +36,21 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     if (!store.ok()) return store.status();
     cp->store_ = std::move(*store);
   } else {
-    EtcdStore::Options etcd;
+    EtcdOptions etcd;
     etcd.endpoints = options.etcd_endpoints;
     etcd.prefix = options.etcd_prefix;
-    auto store = EtcdStore::Open(etcd);
-    if (!store.ok()) return store.status();
-    cp->store_ = std::move(*store);
+    etcd.timeout = options.etcd_timeout;
+    etcd.ca_file = options.etcd_ca_file;
+    etcd.cert_file = options.etcd_cert_file;
+    etcd.key_file = options.etcd_key_file;
+    etcd.user = options.etcd_user;
+    etcd.password_file = options.etcd_password_file;
+    auto connection = EtcdConnection::Open(etcd);
+    if (!connection.ok()) return connection.status();
+    cp->etcd_ = *std::move(connection);
+    cp->store_ = std::make_unique<EtcdStore>(cp->etcd_);
   }
+  cp->readiness_timeout_ = options.readiness_timeout;
 
   cp->write_metrics_ = std::make_unique<WriteMetrics>(&cp->metrics_);
   // Loaded once: the upstreams go to UpstreamService, the rollouts to
@@ -48,7 +58,24 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   auto state = cp->store_->Load();
   if (!state.ok()) return state.status();
   std::map<std::string, StoredRollout> stored_rollouts = std::move(state->rollouts);
+  const int64_t loaded_revision = state->revision;
   UpstreamService::Options service_options;
+  if (cp->etcd_ != nullptr) {
+    // A commit lost to another replica: wait until the watch brought in
+    // everything etcd had at that moment, then the write is tried again.
+    ControlPlane* plane = cp.get();
+    service_options.catch_up = [plane]() -> absl::Status {
+      auto newest = ReadEtcdVersion(plane->etcd_.get(), plane->etcd_->options().timeout);
+      if (!newest.ok()) return newest.status();
+      if (!plane->upstreams_->WaitForVersion(*newest,
+                                             absl::Now() + plane->etcd_->options().timeout)) {
+        return absl::UnavailableError(absl::StrCat(
+            "this replica has not caught up with version ", *newest, " of etcd at ",
+            plane->etcd_->target(), " in time (its watch is behind); try again"));
+      }
+      return absl::OkStatus();
+    };
+  }
   service_options.ack_timeout = options.ack_timeout;
   service_options.log = options.log;
   service_options.metrics = cp->write_metrics_.get();
@@ -62,6 +89,16 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
                              std::move(rollout_options), std::move(stored_rollouts));
 
   UpstreamService* service = cp->upstreams_.get();
+  if (cp->etcd_ != nullptr) {
+    auto* store = static_cast<EtcdStore*>(cp->store_.get());
+    StateFollower::Options follow;
+    follow.prefix = options.etcd_prefix;
+    follow.range_end = store->StateRangeEnd();
+    follow.apply = [service](const StoredCommit& commit) { service->ApplyCommitted(commit); };
+    follow.reload = [service] { return service->Reload(); };
+    follow.log = options.log;
+    cp->follower_ = std::make_unique<StateFollower>(cp->etcd_, std::move(follow), loaded_revision);
+  }
   AddFleetCollectors(&cp->metrics_, &cp->registry_, service, cp->rollouts_.get());
   AddProcessCollectors(&cp->metrics_);
   cp->ads_ = std::make_unique<AdsService>(
@@ -139,6 +176,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     bootstrap.tls = !options.xds_tls.cert.empty();
     bootstrap.mutual_tls = !options.xds_tls.client_ca.empty();
     cp->http_api_->set_xds_bootstrap(std::move(bootstrap));
+    ControlPlane* plane = cp.get();
+    cp->http_api_->set_readiness([plane] { return plane->Ready(); });
     HttpGateway::Options http_options;
     http_options.listen = options.http_listen;
     http_options.threads = options.http_threads;
@@ -158,6 +197,17 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
 }
 
 ControlPlane::~ControlPlane() { Shutdown(); }
+
+absl::Status ControlPlane::Ready() const {
+  if (etcd_ == nullptr) return absl::OkStatus();
+  auto newest = ReadEtcdVersion(etcd_.get(), readiness_timeout_);
+  if (!newest.ok()) return newest.status();
+  if (follower_ != nullptr && !follower_->watching()) {
+    return absl::UnavailableError(
+        absl::StrCat("the watch on etcd at ", etcd_->target(), " is not established"));
+  }
+  return absl::OkStatus();
+}
 
 void ControlPlane::Shutdown(absl::Duration grace) {
   if (shut_down_) return;

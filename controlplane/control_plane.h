@@ -19,6 +19,8 @@
 #include "controlplane/log/log.h"
 #include "controlplane/metrics/write_metrics.h"
 #include "controlplane/rollout/rollout_service.h"
+#include "controlplane/replication/state_follower.h"
+#include "controlplane/store/etcd_connection.h"
 #include "controlplane/store/store.h"
 #include "controlplane/xds/ads_service.h"
 #include "controlplane/xds/callback_waker.h"
@@ -46,6 +48,17 @@ class ControlPlane {
     // instead of SQLite, under `etcd_prefix`.
     std::vector<std::string> etcd_endpoints;
     std::string etcd_prefix = "/nginx-xds/";
+    // TLS and user authentication to etcd (EtcdOptions), and how long one
+    // etcd call may take (a write on a replica that lost etcd's quorum fails
+    // UNAVAILABLE after it).
+    std::string etcd_ca_file;
+    std::string etcd_cert_file;
+    std::string etcd_key_file;
+    std::string etcd_user;
+    std::string etcd_password_file;
+    absl::Duration etcd_timeout = absl::Seconds(5);
+    // How long the readiness probe (GET /readyz) waits for etcd.
+    absl::Duration readiness_timeout = absl::Seconds(1);
     // How long a write waits for the fleet's ACKs.
     absl::Duration ack_timeout = absl::Seconds(5);
     // Node limits (NodeRegistry::Options): streams per node id, and how long
@@ -85,6 +98,11 @@ class ControlPlane {
   // What every ADS stream is told: tests watch it as a stream would.
   SnapshotCache* cache() { return &cache_; }
 
+  // Whether this replica can serve writes: with etcd, whether etcd answers
+  // a linearizable read within Options::readiness_timeout and the replica
+  // follows its commits; SQLite is always ready. GET /readyz answers it.
+  absl::Status Ready() const;
+
   // Stops the HTTP gateway and both gRPC servers; open streams are
   // cancelled after `grace`.
   void Shutdown(absl::Duration grace = absl::Milliseconds(200));
@@ -99,9 +117,15 @@ class ControlPlane {
   MetricsRegistry metrics_;
   std::unique_ptr<WriteMetrics> write_metrics_;
   std::unique_ptr<Store> store_;
+  // With etcd: the connection shared by the store and the follower.
+  std::shared_ptr<EtcdConnection> etcd_;
+  absl::Duration readiness_timeout_;
   SnapshotCache cache_;
   NodeRegistry registry_;
   std::unique_ptr<UpstreamService> upstreams_;
+  // With etcd: applies the other replicas' commits to upstreams_ (so is
+  // declared after it: destroyed, and its thread stopped, first).
+  std::unique_ptr<StateFollower> follower_;
   // After upstreams_: destroyed first, as it unhooks from that service.
   std::unique_ptr<RolloutService> rollouts_;
   std::unique_ptr<AdsService> ads_;

@@ -44,6 +44,20 @@ ABSL_FLAG(std::vector<std::string>, etcd_endpoints, {},
           "tried in order.");
 ABSL_FLAG(std::string, etcd_prefix, "/nginx-xds/",
           "The etcd key prefix of this control plane's state.");
+ABSL_FLAG(std::string, etcd_ca_file, "",
+          "PEM CA bundle etcd's server certificate must chain to (https:// endpoints); empty: "
+          "the system's roots.");
+ABSL_FLAG(std::string, etcd_cert_file, "",
+          "PEM client certificate for etcd's --client-cert-auth (with --etcd_key_file).");
+ABSL_FLAG(std::string, etcd_key_file, "", "PEM private key of --etcd_cert_file.");
+ABSL_FLAG(std::string, etcd_user, "",
+          "etcd user (etcd's auth enabled); its password is read from --etcd_password_file.");
+ABSL_FLAG(std::string, etcd_password_file, "", "File holding the password of --etcd_user.");
+ABSL_FLAG(absl::Duration, etcd_timeout, absl::Seconds(5),
+          "How long one etcd call may take; a write on a replica cut off from etcd's quorum "
+          "fails with UNAVAILABLE (HTTP 503) after it.");
+ABSL_FLAG(absl::Duration, readiness_timeout, absl::Seconds(1),
+          "How long GET /readyz waits for etcd's linearizable read before it answers 503.");
 ABSL_FLAG(std::string, data_dir, ".",
           "Directory of the embedded store (nginx-xds.db); created if missing.");
 ABSL_FLAG(absl::Duration, ack_timeout, absl::Seconds(5),
@@ -147,6 +161,12 @@ int main(int argc, char** argv) {
   if (store == "etcd") {
     options.etcd_endpoints = absl::GetFlag(FLAGS_etcd_endpoints);
     options.etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix);
+    options.etcd_ca_file = absl::GetFlag(FLAGS_etcd_ca_file);
+    options.etcd_cert_file = absl::GetFlag(FLAGS_etcd_cert_file);
+    options.etcd_key_file = absl::GetFlag(FLAGS_etcd_key_file);
+    options.etcd_user = absl::GetFlag(FLAGS_etcd_user);
+    options.etcd_password_file = absl::GetFlag(FLAGS_etcd_password_file);
+    options.etcd_timeout = absl::GetFlag(FLAGS_etcd_timeout);
     if (options.etcd_endpoints.empty()) {
       fprintf(stderr, "nginx-xds control plane: --store=etcd needs --etcd_endpoints\n");
       return 1;
@@ -156,6 +176,7 @@ int main(int argc, char** argv) {
             store.c_str());
     return 1;
   }
+  options.readiness_timeout = absl::GetFlag(FLAGS_readiness_timeout);
   options.ack_timeout = absl::GetFlag(FLAGS_ack_timeout);
   options.nodes.max_streams_per_node = absl::GetFlag(FLAGS_max_streams_per_node);
   options.nodes.forget_nodes_after = absl::GetFlag(FLAGS_forget_nodes_after);

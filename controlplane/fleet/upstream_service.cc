@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
 
@@ -75,6 +76,7 @@ std::unique_ptr<UpstreamService> UpstreamService::Restore(Store* store, StoredSt
   std::unique_ptr<UpstreamService> service(
       new UpstreamService(store, cache, registry, std::move(options)));
   absl::MutexLock lock(&service->mu_);
+  service->version_ = state.version;
   for (auto& [fleet, version] : state.fleet_versions) {
     Snapshot::UpstreamMap upstreams;
     std::vector<std::string>& slots = service->slots_[fleet];
@@ -192,20 +194,18 @@ absl::StatusOr<WriteResponse> UpstreamService::Replace(const std::string& fleet_
   absl::Status valid = PrepareUpstream(&upstream);
   if (!valid.ok()) return valid;
   const absl::Time start = absl::Now();
-  uint64_t version;
-  {
-    absl::MutexLock lock(&mu_);
+  const std::string asked_name = upstream.name();
+  const std::string asked_zone = upstream.zone();
+  auto committed = WriteWithRetry([&]() -> absl::StatusOr<uint64_t> {
     auto it = fleets_.find(*fleet);
     const UpstreamResources* current =
         it == fleets_.end() ? nullptr : it->second->Find(UpstreamKey(upstream.name()));
-    if (current != nullptr) {
-      upstream.set_name(current->upstream.name());
-      upstream.set_zone(current->upstream.zone());
-    }
-    auto committed = CommitLocked(*fleet, {upstream}, {}, Slotting::kMove);
-    if (!committed.ok()) return committed.status();
-    version = *committed;
-  }
+    upstream.set_name(current != nullptr ? current->upstream.name() : asked_name);
+    upstream.set_zone(current != nullptr ? current->upstream.zone() : asked_zone);
+    return CommitLocked(*fleet, {upstream}, {}, Slotting::kMove);
+  });
+  if (!committed.ok()) return committed.status();
+  const uint64_t version = *committed;
   const std::set<std::string> changed = {UpstreamKey(upstream.name())};
   WriteResponse response = AwaitAndLog("replace", *fleet, version, &changed, start);
   *response.mutable_upstream() = std::move(upstream);
@@ -219,13 +219,11 @@ absl::StatusOr<WriteResponse> UpstreamService::Put(const std::string& fleet_name
   absl::Status valid = PrepareUpstream(&upstream);
   if (!valid.ok()) return valid;
   const absl::Time start = absl::Now();
-  uint64_t version;
-  {
-    absl::MutexLock lock(&mu_);
-    auto committed = CommitLocked(*fleet, {upstream}, {}, Slotting::kMove);
-    if (!committed.ok()) return committed.status();
-    version = *committed;
-  }
+  auto committed = WriteWithRetry([&]() -> absl::StatusOr<uint64_t> {
+    return CommitLocked(*fleet, {upstream}, {}, Slotting::kMove);
+  });
+  if (!committed.ok()) return committed.status();
+  const uint64_t version = *committed;
   const std::set<std::string> changed = {UpstreamKey(upstream.name())};
   WriteResponse response = AwaitAndLog("put", *fleet, version, &changed, start);
   *response.mutable_upstream() = std::move(upstream);
@@ -238,17 +236,15 @@ absl::StatusOr<WriteResponse> UpstreamService::Delete(const std::string& fleet_n
   if (!fleet.ok()) return fleet.status();
   const std::string key = UpstreamKey(name);
   const absl::Time start = absl::Now();
-  uint64_t version;
-  {
-    absl::MutexLock lock(&mu_);
+  auto committed = WriteWithRetry([&]() -> absl::StatusOr<uint64_t> {
     auto it = fleets_.find(*fleet);
     if (it == fleets_.end() || it->second->Find(key) == nullptr) {
       return UnknownUpstream(*fleet, name);
     }
-    auto committed = CommitLocked(*fleet, {}, {key});
-    if (!committed.ok()) return committed.status();
-    version = *committed;
-  }
+    return CommitLocked(*fleet, {}, {key});
+  });
+  if (!committed.ok()) return committed.status();
+  const uint64_t version = *committed;
   const std::set<std::string> changed = {key};
   return AwaitAndLog("delete", *fleet, version, &changed, start);
 }
@@ -330,9 +326,7 @@ absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
   if (!fleet.ok()) return fleet.status();
   Upstream upstream;
   const absl::Time start = absl::Now();
-  uint64_t version;
-  {
-    absl::MutexLock lock(&mu_);
+  auto committed = WriteWithRetry([&]() -> absl::StatusOr<uint64_t> {
     auto it = fleets_.find(*fleet);
     const UpstreamResources* current =
         it == fleets_.end() ? nullptr : it->second->Find(UpstreamKey(name));
@@ -341,10 +335,10 @@ absl::StatusOr<WriteResponse> UpstreamService::ChangeUpstream(
     absl::Status changed = change(&upstream);
     if (changed.ok()) changed = NormalizeUpstream(&upstream, options_.resolve);
     if (!changed.ok()) return changed;
-    auto committed = CommitLocked(*fleet, {upstream}, {});
-    if (!committed.ok()) return committed.status();
-    version = *committed;
-  }
+    return CommitLocked(*fleet, {upstream}, {});
+  });
+  if (!committed.ok()) return committed.status();
+  const uint64_t version = *committed;
   const std::set<std::string> changed = {UpstreamKey(upstream.name())};
   WriteResponse response = AwaitAndLog(operation, *fleet, version, &changed, start);
   *response.mutable_upstream() = std::move(upstream);
@@ -355,20 +349,23 @@ absl::StatusOr<int> UpstreamService::Adopt(const std::string& fleet_name,
                                            std::vector<Upstream> upstreams) {
   auto fleet = ResolveFleet(fleet_name);
   if (!fleet.ok()) return fleet.status();
-  absl::MutexLock lock(&mu_);
-  auto it = fleets_.find(*fleet);
-  std::vector<Upstream> adopted;
-  for (Upstream& upstream : upstreams) {
-    const std::string key = UpstreamKey(upstream.name());
-    if (it != fleets_.end() && it->second->Find(key) != nullptr) continue;
-    absl::Status valid = ValidateName("upstream", upstream.name());
-    if (valid.ok()) valid = NormalizeUpstream(&upstream, options_.resolve);
-    if (!valid.ok()) return valid;
-    adopted.push_back(std::move(upstream));
-  }
-  if (adopted.empty()) return 0;
-  const int count = static_cast<int>(adopted.size());
-  auto committed = CommitLocked(*fleet, std::move(adopted), {});
+  int count = 0;
+  auto committed = WriteWithRetry([&]() -> absl::StatusOr<uint64_t> {
+    auto it = fleets_.find(*fleet);
+    std::vector<Upstream> adopted;
+    for (const Upstream& offered : upstreams) {
+      const std::string key = UpstreamKey(offered.name());
+      if (it != fleets_.end() && it->second->Find(key) != nullptr) continue;
+      Upstream upstream = offered;
+      absl::Status valid = ValidateName("upstream", upstream.name());
+      if (valid.ok()) valid = NormalizeUpstream(&upstream, options_.resolve);
+      if (!valid.ok()) return valid;
+      adopted.push_back(std::move(upstream));
+    }
+    count = static_cast<int>(adopted.size());
+    if (adopted.empty()) return uint64_t{0};
+    return CommitLocked(*fleet, std::move(adopted), {});
+  });
   if (!committed.ok()) return committed.status();
   return count;
 }
@@ -393,6 +390,7 @@ absl::StatusOr<uint64_t> UpstreamService::CommitLocked(const std::string& fleet,
   if (options_.metrics != nullptr) options_.metrics->StoreCommit(absl::Now() - commit_start);
   if (!version.ok()) return version.status();
   slots_[fleet] = std::move(slots);
+  version_ = std::max(version_, *version);
   // The next snapshot touches only what the write changes (O(change)).
   std::vector<std::shared_ptr<const UpstreamResources>> resources;
   for (Upstream& upstream : puts) {
@@ -483,29 +481,122 @@ std::shared_ptr<const Snapshot> UpstreamService::Current(const std::string& flee
 
 absl::StatusOr<uint64_t> UpstreamService::RestoreFleet(const std::string& fleet, uint64_t version,
                                                        const std::vector<Upstream>& upstreams) {
-  absl::MutexLock lock(&mu_);
-  auto it = fleets_.find(fleet);
-  if (it == fleets_.end()) {
-    return absl::NotFoundError(absl::StrCat("fleet \"", fleet, "\" has had no write"));
-  }
-  const std::shared_ptr<const Snapshot> current = it->second;
-  if (current->version() == version) return version;
-  std::vector<Upstream> puts;
-  std::set<std::string> kept;
-  for (const Upstream& upstream : upstreams) {
-    const std::string key = UpstreamKey(upstream.name());
-    kept.insert(key);
-    const UpstreamResources* now = current->Find(key);
-    if (now == nullptr ||
-        !google::protobuf::util::MessageDifferencer::Equals(now->upstream, upstream)) {
-      puts.push_back(upstream);
+  return WriteWithRetry([&]() -> absl::StatusOr<uint64_t> {
+    auto it = fleets_.find(fleet);
+    if (it == fleets_.end()) {
+      return absl::NotFoundError(absl::StrCat("fleet \"", fleet, "\" has had no write"));
     }
+    const std::shared_ptr<const Snapshot> current = it->second;
+    if (current->version() == version) return version;
+    std::vector<Upstream> puts;
+    std::set<std::string> kept;
+    for (const Upstream& upstream : upstreams) {
+      const std::string key = UpstreamKey(upstream.name());
+      kept.insert(key);
+      const UpstreamResources* now = current->Find(key);
+      if (now == nullptr ||
+          !google::protobuf::util::MessageDifferencer::Equals(now->upstream, upstream)) {
+        puts.push_back(upstream);
+      }
+    }
+    std::vector<std::string> deletes;
+    for (const auto& [key, resources] : current->upstreams()) {
+      if (kept.count(key) == 0) deletes.push_back(key);
+    }
+    return CommitLocked(fleet, std::move(puts), deletes);
+  });
+}
+
+absl::StatusOr<uint64_t> UpstreamService::WriteWithRetry(
+    const std::function<absl::StatusOr<uint64_t>()>& attempt) {
+  for (int attempts = 1;; ++attempts) {
+    absl::StatusOr<uint64_t> committed;
+    {
+      absl::MutexLock lock(&mu_);
+      committed = attempt();
+    }
+    if (committed.ok() || committed.status().code() != absl::StatusCode::kAborted ||
+        !options_.catch_up) {
+      return committed;
+    }
+    if (attempts >= kCommitAttempts) {
+      return absl::AbortedError(absl::StrCat(committed.status().message(), " (gave up after ",
+                                             attempts, " attempts: other replicas kept writing)"));
+    }
+    // Another replica won: pause a random while (it may write again at
+    // once, being up to date), take in what it wrote, then validate again.
+    absl::BitGen random;
+    absl::SleepFor(absl::Microseconds(absl::Uniform(random, 0, 1000 << std::min(attempts, 5))));
+    absl::Status caught_up = options_.catch_up();
+    if (!caught_up.ok()) return caught_up;
   }
-  std::vector<std::string> deletes;
-  for (const auto& [key, resources] : current->upstreams()) {
-    if (kept.count(key) == 0) deletes.push_back(key);
+}
+
+void UpstreamService::ApplyCommitted(const StoredCommit& commit) {
+  absl::MutexLock lock(&mu_);
+  if (commit.version <= version_) return;
+  store_->Learn(commit);
+  version_ = commit.version;
+  std::vector<std::string>& slots = slots_[commit.fleet];
+  slots.resize(std::max<size_t>(slots.size(), commit.slot_count));
+  std::vector<std::shared_ptr<const UpstreamResources>> resources;
+  for (const std::string& key : commit.delete_keys) {
+    std::replace(slots.begin(), slots.end(), key, std::string());
   }
-  return CommitLocked(fleet, std::move(puts), deletes);
+  for (size_t i = 0; i < commit.puts.size(); ++i) {
+    std::string key = UpstreamKey(commit.puts[i].name());
+    std::replace(slots.begin(), slots.end(), key, std::string());
+    if (i < commit.slots.size()) {
+      if (commit.slots[i] >= slots.size()) slots.resize(commit.slots[i] + 1);
+      slots[commit.slots[i]] = key;
+    }
+    resources.push_back(std::make_shared<const UpstreamResources>(commit.puts[i]));
+  }
+  // Another replica's commit: the next snapshot, O(change) as for our own.
+  auto it = fleets_.find(commit.fleet);
+  std::shared_ptr<const Snapshot> snapshot =
+      (it != fleets_.end() ? *it->second : Snapshot(0, Snapshot::UpstreamMap()))
+          .Next(commit.version, std::move(resources), commit.delete_keys);
+  fleets_[commit.fleet] = snapshot;
+  cache_->Publish(commit.fleet, std::move(snapshot));
+}
+
+absl::StatusOr<int64_t> UpstreamService::Reload() {
+  absl::MutexLock lock(&mu_);
+  auto state = store_->Load();
+  if (!state.ok()) return state.status();
+  for (auto& [fleet, version] : state->fleet_versions) {
+    auto it = fleets_.find(fleet);
+    if (it != fleets_.end() && it->second->version() >= version) continue;
+    Snapshot::UpstreamMap upstreams;
+    std::vector<std::string> slots(state->slot_counts[fleet]);
+    std::vector<Upstream>& stored = state->upstreams[fleet];
+    const std::vector<uint64_t>& stored_slots = state->slots[fleet];
+    for (size_t i = 0; i < stored.size(); ++i) {
+      std::string key = UpstreamKey(stored[i].name());
+      const uint64_t slot = i < stored_slots.size() ? stored_slots[i] : slots.size();
+      if (slot >= slots.size()) slots.resize(slot + 1);
+      slots[slot] = key;
+      upstreams[key] = std::make_shared<const UpstreamResources>(std::move(stored[i]));
+    }
+    slots_[fleet] = std::move(slots);
+    auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
+    fleets_[fleet] = snapshot;
+    cache_->Publish(fleet, std::move(snapshot));
+  }
+  version_ = std::max(version_, state->version);
+  return state->revision;
+}
+
+uint64_t UpstreamService::Version() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return version_;
+}
+
+bool UpstreamService::WaitForVersion(uint64_t version, absl::Time deadline) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto reached = [this, version]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return version_ >= version; };
+  return mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
 }
 
 }  // namespace nginx_xds

@@ -44,7 +44,18 @@ class UpstreamService {
     // Where write and store commit latencies are recorded; null: nowhere.
     // Must outlive the service.
     WriteMetrics* metrics = nullptr;
+    // Replicas on one etcd: called, with no lock held, after a commit lost
+    // its compare-and-swap (ABORTED: another replica wrote first); returns
+    // once this service has applied (ApplyCommitted) everything the store
+    // had, after which the write is validated again on the new state and
+    // retried, kCommitAttempts times at most. Unset: ABORTED is the answer.
+    std::function<absl::Status()> catch_up;
   };
+
+  // How often one write tries to commit when other replicas keep winning
+  // (each retry after a random pause that grows, so replicas writing flat
+  // out take turns).
+  static constexpr int kCommitAttempts = 16;
 
   // Loads the store and publishes every fleet's snapshot.
   static absl::StatusOr<std::unique_ptr<UpstreamService>> Create(Store* store, SnapshotCache* cache,
@@ -160,6 +171,21 @@ class UpstreamService {
                                         const std::vector<nginx_xds::v1::Upstream>& upstreams)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Replicas (controlplane/replication): publishes `commit`, which another
+  // replica made, as its fleet's next snapshot and tells the store
+  // (Store::Learn). Commits come in version order; one this service already
+  // has (its own, seen again through the feed) is ignored.
+  void ApplyCommitted(const StoredCommit& commit) ABSL_LOCKS_EXCLUDED(mu_);
+  // Replicas: reads the whole store again (after the change feed lost
+  // history, e.g. etcd compacted it) and publishes every fleet that moved
+  // on. Returns the store's revision of that read, or its error.
+  absl::StatusOr<int64_t> Reload() ABSL_LOCKS_EXCLUDED(mu_);
+  // The newest version this service has, of any fleet (its own writes and
+  // those applied).
+  uint64_t Version() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until Version() is `version` or newer; false at `deadline`.
+  bool WaitForVersion(uint64_t version, absl::Time deadline) const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   UpstreamService(Store* store, SnapshotCache* cache, NodeRegistry* registry, Options options);
 
@@ -199,6 +225,12 @@ class UpstreamService {
                                            uint64_t version, const std::set<std::string>* changed,
                                            absl::Time start) const;
 
+  // Runs `attempt` (validate against the current state, then CommitLocked)
+  // under mu_; when its commit lost the store's compare-and-swap, catches
+  // up (Options::catch_up) and runs it again, up to kCommitAttempts times.
+  absl::StatusOr<uint64_t> WriteWithRetry(const std::function<absl::StatusOr<uint64_t>()>& attempt)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Applies `change` to a copy of one upstream, then normalizes and commits it.
   absl::StatusOr<nginx_xds::v1::WriteResponse> ChangeUpstream(
       const char* operation, const std::string& fleet, const std::string& name,
@@ -216,6 +248,8 @@ class UpstreamService {
   // Per fleet, its slots (see ListInCreationOrder) as the store keeps them:
   // the UpstreamKey of the upstream in each slot, "" for a free slot.
   std::map<std::string, std::vector<std::string>> slots_ ABSL_GUARDED_BY(mu_);
+  // The newest version of any fleet (see Version()).
+  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
 
   mutable absl::Mutex waiter_mu_ ABSL_ACQUIRED_AFTER(mu_);
   WriteWaiter waiter_ ABSL_GUARDED_BY(waiter_mu_);

@@ -22,36 +22,6 @@ using etcdserverpb::TxnRequest;
 using etcdserverpb::TxnResponse;
 using nginx_xds::v1::Upstream;
 
-// The first key after every key that starts with `prefix` (etcd's range end
-// for a prefix read).
-std::string PrefixEnd(std::string prefix) {
-  while (!prefix.empty()) {
-    if (static_cast<unsigned char>(prefix.back()) < 0xff) {
-      prefix.back() = static_cast<char>(prefix.back() + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return std::string(1, '\0');
-}
-
-// "http://host:port" or "host:port" as a gRPC address.
-absl::StatusOr<std::string> Address(absl::string_view endpoint) {
-  absl::string_view address = endpoint;
-  if (absl::ConsumePrefix(&address, "https://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "etcd endpoint \"", endpoint, "\": TLS to etcd is not supported yet; use http://"));
-  }
-  absl::ConsumePrefix(&address, "http://");
-  absl::ConsumeSuffix(&address, "/");
-  if (address.empty() || address.find(':') == absl::string_view::npos ||
-      address.find('/') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("etcd endpoint \"", endpoint, "\" is not http://HOST:PORT"));
-  }
-  return std::string(address);
-}
-
 void Put(TxnRequest* txn, std::string key, std::string value) {
   auto* put = txn->add_success()->mutable_request_put();
   put->set_key(std::move(key));
@@ -69,54 +39,32 @@ absl::Status Corrupt(absl::string_view key, absl::string_view why) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EtcdStore>> EtcdStore::Open(const Options& options) {
-  if (options.endpoints.empty()) return absl::InvalidArgumentError("no etcd endpoint given");
-  std::vector<std::string> addresses;
-  for (const std::string& endpoint : options.endpoints) {
-    absl::StatusOr<std::string> address = Address(endpoint);
-    if (!address.ok()) return address.status();
-    addresses.push_back(*std::move(address));
-  }
-  // Several endpoints: gRPC's pick_first tries them in order and moves on
-  // when one fails. ipv4: takes a list; names resolve through dns:.
-  std::string target =
-      addresses.size() == 1 ? addresses[0] : absl::StrCat("ipv4:", absl::StrJoin(addresses, ","));
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(256 << 20);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-  return std::unique_ptr<EtcdStore>(
-      new EtcdStore(options, std::move(target), etcdserverpb::KV::NewStub(channel)));
+  auto connection = EtcdConnection::Open(options);
+  if (!connection.ok()) return connection.status();
+  return std::make_unique<EtcdStore>(*std::move(connection));
 }
 
-EtcdStore::EtcdStore(Options options, std::string target,
-                     std::unique_ptr<etcdserverpb::KV::Stub> kv)
-    : options_(std::move(options)), target_(std::move(target)), kv_(std::move(kv)) {}
+EtcdStore::EtcdStore(std::shared_ptr<EtcdConnection> connection)
+    : connection_(std::move(connection)),
+      options_(connection_->options()),
+      kv_(etcdserverpb::KV::NewStub(connection_->channel())) {}
 
-absl::Status EtcdStore::Call(const char* what,
-                             const std::function<grpc::Status(grpc::ClientContext*)>& call) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
-  grpc::Status status = call(&context);
-  if (status.ok()) return absl::OkStatus();
-  absl::StatusCode code = static_cast<absl::StatusCode>(status.error_code());
-  // A member without quorum answers after its timeout: the same as unreachable.
-  if (code == absl::StatusCode::kDeadlineExceeded) code = absl::StatusCode::kUnavailable;
-  return absl::Status(
-      code, absl::StrCat("etcd store: ", what, " at ", target_, ": ", status.error_message()));
-}
+// "~" sorts after every letter: the state's keys all come before it, and
+// the replicas' node keys (~nodes/) after.
+std::string EtcdStore::StateRangeEnd() const { return options_.prefix + "~"; }
 
 absl::StatusOr<StoredState> EtcdStore::Load() {
   etcdserverpb::RangeRequest request;
   request.set_key(options_.prefix);
-  request.set_range_end(PrefixEnd(options_.prefix));
+  request.set_range_end(StateRangeEnd());
   etcdserverpb::RangeResponse response;
-  absl::Status status = Call("read", [&](grpc::ClientContext* context) {
+  absl::Status status = connection_->Call("read", [&](grpc::ClientContext* context) {
     return kv_->Range(context, request, &response);
   });
   if (!status.ok()) return status;
 
   StoredState state;
+  state.revision = response.header().revision();
   std::map<std::string, std::vector<std::pair<uint64_t, Upstream>>> placed;
   std::map<std::string, nginx_xds::v1::ListUpstreamsResponse> stables;
   slots_.clear();
@@ -238,7 +186,7 @@ absl::StatusOr<uint64_t> EtcdStore::Commit(absl::string_view fleet_view,
       absl::StrCat(version, " ", slot_count));
 
   TxnResponse response;
-  absl::Status status = Call(
+  absl::Status status = connection_->Call(
       "commit", [&](grpc::ClientContext* context) { return kv_->Txn(context, txn, &response); });
   if (!status.ok()) return status;
   if (!response.succeeded()) {
@@ -265,8 +213,23 @@ absl::Status EtcdStore::SaveRollout(const StoredRollout& stored) {
   Put(&txn, absl::StrCat(options_.prefix, "rollout-stable/", stored.rollout.fleet()),
       stable.SerializeAsString());
   TxnResponse response;
-  return Call("save the rollout",
+  return connection_->Call("save the rollout",
               [&](grpc::ClientContext* context) { return kv_->Txn(context, txn, &response); });
+}
+
+}  // namespace nginx_xds
+
+namespace nginx_xds {
+
+void EtcdStore::Learn(const StoredCommit& commit) {
+  if (commit.version <= version_) return;
+  version_ = commit.version;
+  std::map<std::string, uint64_t>& slots = slots_[commit.fleet];
+  for (const std::string& key : commit.delete_keys) slots.erase(key);
+  for (size_t i = 0; i < commit.puts.size() && i < commit.slots.size(); ++i) {
+    slots[UpstreamKey(commit.puts[i].name())] = commit.slots[i];
+  }
+  slot_counts_[commit.fleet] = commit.slot_count;
 }
 
 }  // namespace nginx_xds

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "controlplane/store/etcd_connection.h"
 #include "controlplane/store/store.h"
 #include "etcd/api/etcdserverpb/rpc.grpc.pb.h"
 
@@ -20,6 +21,8 @@ namespace nginx_xds {
 //   upstreams/FLEET/KEY          "SLOT\n" then the nginx_xds.v1.Upstream
 //   rollouts/FLEET               the nginx_xds.v1.Rollout
 //   rollout-stable/FLEET         its stable upstreams (ListUpstreamsResponse)
+// (and, past every one of those, ~nodes/REPLICA/NODE: replicas' node state,
+// controlplane/replication/node_state_sync.h, which Load does not read).
 // A commit is one etcd transaction guarded by a compare-and-swap on
 // `version`, so two writers never hand out the same version or lose each
 // other's change: the one that lost gets ABORTED and nothing of its commit
@@ -30,18 +33,19 @@ namespace nginx_xds {
 // --max-txn-ops, 128 by default). Thread-compatible, like every Store.
 class EtcdStore : public Store {
  public:
-  struct Options {
-    // etcd client URLs or host:port, e.g. "http://127.0.0.1:2379"; tried in order.
-    std::vector<std::string> endpoints;
-    // Where nginx-xds keeps its keys.
-    std::string prefix = "/nginx-xds/";
-    // How long one etcd call may take.
-    absl::Duration timeout = absl::Seconds(5);
-  };
+  using Options = EtcdOptions;
 
   // Connects (lazily: errors show at the first call). INVALID_ARGUMENT for
   // a malformed endpoint.
   static absl::StatusOr<std::unique_ptr<EtcdStore>> Open(const Options& options);
+  // A store on a connection the caller shares (with the replica's watch).
+  explicit EtcdStore(std::shared_ptr<EtcdConnection> connection);
+
+  // The key of the newest version (what a commit compares and swaps).
+  std::string VersionKey() const { return connection_->options().prefix + "version"; }
+  // The range [first, end) of every key of the state (upstreams, fleets,
+  // rollouts, the version): what a replica watches.
+  std::string StateRangeEnd() const;
 
   using Store::Commit;
   absl::StatusOr<StoredState> Load() override;
@@ -50,16 +54,11 @@ class EtcdStore : public Store {
                                   const std::vector<std::string>& delete_keys,
                                   const Placement& placement) override;
   absl::Status SaveRollout(const StoredRollout& rollout) override;
+  void Learn(const StoredCommit& commit) override;
 
  private:
-  EtcdStore(Options options, std::string target, std::unique_ptr<etcdserverpb::KV::Stub> kv);
-
-  // One KV call with the deadline; its gRPC error as an absl::Status naming etcd.
-  absl::Status Call(const char* what,
-                    const std::function<grpc::Status(grpc::ClientContext*)>& call);
-
-  const Options options_;
-  const std::string target_;
+  std::shared_ptr<EtcdConnection> connection_;
+  const Options& options_;
   std::unique_ptr<etcdserverpb::KV::Stub> kv_;
   // What this store last read or wrote: the version its next commit
   // compares against, and each fleet's slots.

@@ -37,6 +37,23 @@ struct StoredState {
   std::map<std::string, uint64_t> slot_counts;
   // Per fleet: its open or last rollout, if it has had one.
   std::map<std::string, StoredRollout> rollouts;
+  // The store's own position of this read (etcd: its revision), from which
+  // a replica follows later commits; 0 for a store without one.
+  int64_t revision = 0;
+};
+
+// One commit as another writer (a replica on the same etcd) made it, seen
+// through the store's change feed.
+struct StoredCommit {
+  std::string fleet;
+  uint64_t version = 0;
+  // The upstreams put, each with its slot (same order).
+  std::vector<nginx_xds::v1::Upstream> puts;
+  std::vector<uint64_t> slots;
+  // The UpstreamKeys deleted.
+  std::vector<std::string> delete_keys;
+  // How many slots the fleet has afterwards.
+  uint64_t slot_count = 0;
 };
 
 // Where a commit's upstreams go in their fleet's list order (dyups' /list
@@ -85,6 +102,11 @@ class Store {
   virtual absl::Status SaveRollout(const StoredRollout& rollout) {
     return absl::UnimplementedError("this store does not keep rollouts");
   }
+
+  // Records `commit`, which another writer made and the caller read from
+  // the store's change feed, so that the next Commit builds on it. Called
+  // with Commit() calls serialized, in version order; older ones are ignored.
+  virtual void Learn(const StoredCommit& commit) {}
 };
 
 }  // namespace nginx_xds

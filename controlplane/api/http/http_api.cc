@@ -239,6 +239,10 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
     if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
     return FleetStatus(request, target);
   }
+  if (target.path == "/readyz" || target.path == "/livez") {
+    if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
+    return Probe(request, target);
+  }
   if (target.path == "/xds/bootstrap") {
     if (!read) return MethodNotAllowed(method, target.path, "GET, HEAD");
     return Bootstrap(request, target);
@@ -268,7 +272,7 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
     return HttpError(404, absl::StrCat("no endpoint \"", target.path,
                                        "\"; the endpoints are /dynamic, /list, /detail, "
                                        "/upstream/NAME, /fleet/status, /rollouts, /metrics, "
-                                       "/ui/ and /xds/bootstrap"));
+                                       "/ui/, /xds/bootstrap, /readyz and /livez"));
   }
   if (dynamic && !read) return MethodNotAllowed(method, target.path, "GET, HEAD");
   if (!dynamic) {
@@ -460,6 +464,22 @@ HttpResponse HttpApi::FleetStatus(const HttpRequest& request, const Target& targ
   }
   HttpResponse response = Ok(std::move(body));
   if (json) response.content_type = "application/json";
+  return response;
+}
+
+HttpResponse HttpApi::Probe(const HttpRequest& request, const Target& target) const {
+  HttpResponse response;
+  response.headers.emplace_back("Cache-Control", "no-store");
+  absl::Status ready = absl::OkStatus();
+  if (target.path == "/readyz" && readiness_) ready = readiness_();
+  if (!ready.ok()) {
+    response.status = 503;
+    response.body = absl::StrCat("not ready: ", ready.message(), "\n");
+  } else {
+    response.status = 200;
+    response.body = target.path == "/readyz" ? "ready\n" : "alive\n";
+  }
+  if (request.method == "HEAD") response.body.clear();
   return response;
 }
 

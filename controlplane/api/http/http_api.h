@@ -1,6 +1,7 @@
 #ifndef CONTROLPLANE_API_HTTP_HTTP_API_H_
 #define CONTROLPLANE_API_HTTP_HTTP_API_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -53,6 +54,13 @@ class HttpApi {
   // `GET /xds/bootstrap` (see XdsBootstrapJson). Call before serving.
   void set_xds_bootstrap(XdsBootstrapServer server) { bootstrap_ = std::move(server); }
 
+  // What `GET /readyz` asks (e.g. whether etcd answers a linearizable read
+  // in time): 200 "ready" when OK, else 503 with its message. Unset: always
+  // ready. `GET /livez` is 200 while the gateway serves at all, whatever
+  // etcd does (restarting a replica does not bring etcd back). Neither
+  // needs the admin token. Call before serving.
+  void set_readiness(std::function<absl::Status()> readiness) { readiness_ = std::move(readiness); }
+
  private:
   struct Target;
 
@@ -74,6 +82,7 @@ class HttpApi {
   HttpResponse RecentWrites(const HttpRequest& request, const std::string& query) const;
 
   HttpResponse Bootstrap(const HttpRequest& request, const Target& target) const;
+  HttpResponse Probe(const HttpRequest& request, const Target& target) const;
 
   UpstreamService* const upstreams_;
   RolloutService* const rollouts_;
@@ -81,6 +90,7 @@ class HttpApi {
   const MetricsRegistry* const metrics_;
   WriteMetrics* const write_metrics_;
   std::optional<XdsBootstrapServer> bootstrap_;
+  std::function<absl::Status()> readiness_;
   // /rollouts and /rollouts/FLEET[/promote|/abort].
   const HttpRollouts rollouts_http_;
 };

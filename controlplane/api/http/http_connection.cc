@@ -33,7 +33,8 @@ constexpr size_t kLingerBytes = 64 * 1024;
 // endpoint this way (HttpApi decodes the same prefix).
 bool IsFleetPageFile(boost::beast::string_view target) {
   const absl::string_view path(target.data(), target.substr(0, target.find('?')).size());
-  return path == "/ui" || absl::StartsWith(path, "/ui/");
+  // The probes too: a kubelet sends no token, and they tell nothing secret.
+  return path == "/ui" || absl::StartsWith(path, "/ui/") || path == "/readyz" || path == "/livez";
 }
 
 bool TakesBody(http::verb method) {

@@ -226,7 +226,7 @@ TEST_F(EtcdStoreTest, FailsOverToTheNextEndpoint) {
 }
 
 // Validates that an unreachable etcd is UNAVAILABLE naming etcd, and a bad endpoint
-// INVALID_ARGUMENT.
+// or TLS setting INVALID_ARGUMENT.
 TEST_F(EtcdStoreTest, UnreachableAndMalformedEndpoints) {
   auto store = Open({absl::StrCat("http://127.0.0.1:", FreePort())});
   auto state = store->Load();
@@ -235,8 +235,14 @@ TEST_F(EtcdStoreTest, UnreachableAndMalformedEndpoints) {
   EtcdStore::Options options;
   options.endpoints = {"127.0.0.1"};
   EXPECT_EQ(EtcdStore::Open(options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.endpoints = {"https://127.0.0.1:2379", "http://127.0.0.1:2380"};
+  EXPECT_THAT(EtcdStore::Open(options).status().message(), HasSubstr("mix http:// and https://"));
+  options.endpoints = {"http://127.0.0.1:2379"};
+  options.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  EXPECT_THAT(EtcdStore::Open(options).status().message(), HasSubstr("use https://"));
   options.endpoints = {"https://127.0.0.1:2379"};
-  EXPECT_THAT(EtcdStore::Open(options).status().message(), HasSubstr("TLS to etcd"));
+  options.ca_file = "/nonexistent/ca.pem";
+  EXPECT_THAT(EtcdStore::Open(options).status().message(), HasSubstr("cannot be read"));
 }
 
 // Validates that etcd going away makes commits UNAVAILABLE, not lost or wrong.

@@ -1,0 +1,224 @@
+// Three control plane replicas (in this process) on a real 3-member etcd
+// cluster: a write through any replica reaches every replica with one
+// version; concurrent writes on all of them all land, with distinct
+// versions, and every replica publishes every version in order; writes go
+// on when an etcd member dies; with etcd gone writes fail clearly (naming
+// etcd), readiness fails, and both come back with etcd.
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "controlplane/control_plane.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/ha/etcd_cluster.h"
+#include "tests/testing/upstreams.h"
+
+namespace nginx_xds {
+namespace {
+
+using ::nginx_xds::testing::EtcdCluster;
+using ::nginx_xds::testing::MakeUpstream;
+using ::testing::HasSubstr;
+
+// Records every version a replica publishes for one fleet, as an ADS stream
+// would see them.
+class VersionRecorder : public SnapshotWatcher {
+ public:
+  void OnSnapshot(std::shared_ptr<const Snapshot> snapshot) override {
+    absl::MutexLock lock(&mu_);
+    versions_.push_back(snapshot->version());
+  }
+  std::vector<uint64_t> versions() const {
+    absl::MutexLock lock(&mu_);
+    return versions_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<uint64_t> versions_;
+};
+
+class ReplicasTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    etcd_ = std::make_unique<EtcdCluster>(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name(), 3);
+    for (int i = 0; i < 3; ++i) {
+      ControlPlane::Options options;
+      options.xds_listen = "127.0.0.1:0";
+      options.admin_listen = "127.0.0.1:0";
+      options.http_listen = "127.0.0.1:0";
+      options.etcd_endpoints = etcd_->urls(i);
+      options.etcd_timeout = absl::Seconds(2);
+      options.ack_timeout = absl::Milliseconds(100);
+      // etcd may still be electing its first leader: a replica that cannot
+      // load yet is started again, as its supervisor would.
+      absl::StatusOr<std::unique_ptr<ControlPlane>> started;
+      const absl::Time deadline = absl::Now() + absl::Seconds(30);
+      do {
+        started = ControlPlane::Start(options);
+      } while (!started.ok() && absl::Now() < deadline);
+      ASSERT_TRUE(started.ok()) << started.status();
+      replicas_.push_back(*std::move(started));
+    }
+  }
+
+  void TearDown() override {
+    replicas_.clear();
+    etcd_.reset();
+  }
+
+  // Waits until every replica has `version` or newer.
+  void AwaitEveryReplica(uint64_t version) {
+    for (auto& replica : replicas_) {
+      ASSERT_TRUE(replica->upstreams()->WaitForVersion(version, absl::Now() + absl::Seconds(10)))
+          << "a replica stayed at version " << replica->upstreams()->Version() << ", not "
+          << version;
+    }
+  }
+
+  std::unique_ptr<EtcdCluster> etcd_;
+  std::vector<std::unique_ptr<ControlPlane>> replicas_;
+};
+
+// Validates that a write through each replica reaches every replica with the same version.
+TEST_F(ReplicasTest, WritesThroughEachReplicaReachEveryReplica) {
+  uint64_t last = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto written = replicas_[i]->upstreams()->Put(
+        "web", MakeUpstream(absl::StrCat("u", i), {absl::StrCat("10.0.0.", i + 1, ":80")}));
+    ASSERT_TRUE(written.ok()) << written.status();
+    EXPECT_GT(written->version(), last) << "versions go up across replicas";
+    last = written->version();
+    AwaitEveryReplica(last);
+  }
+  for (auto& replica : replicas_) {
+    EXPECT_EQ(replica->upstreams()->FleetVersion("web"), last);
+    for (int i = 0; i < 3; ++i) {
+      auto got = replica->upstreams()->Get("web", absl::StrCat("u", i));
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(got->servers(0).address(), absl::StrCat("10.0.0.", i + 1, ":80"));
+    }
+  }
+}
+
+// Validates that concurrent writes on all replicas (which lose compare-and-swaps to each
+// other) all land with distinct versions, and that every replica publishes every version
+// of the fleet, in order, none skipped.
+TEST_F(ReplicasTest, ConcurrentWritesLandWithDistinctVersionsInOrder) {
+  std::vector<std::shared_ptr<VersionRecorder>> recorders;
+  for (auto& replica : replicas_) {
+    recorders.push_back(std::make_shared<VersionRecorder>());
+    replica->cache()->Watch("web", recorders.back());
+  }
+  constexpr int kWrites = 40;
+  absl::Mutex mu;
+  std::vector<uint64_t> versions;
+  std::vector<std::string> errors;
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 3; ++i) {
+    writers.emplace_back([&, i] {
+      for (int w = 0; w < kWrites; ++w) {
+        // Server changes of one upstream too: each is validated on the newest state.
+        auto written = replicas_[i]->upstreams()->Put(
+            "web", MakeUpstream(absl::StrCat("r", i, "-", w % 5),
+                                {absl::StrCat("10.", i, ".", w, ".1:80")}));
+        absl::MutexLock lock(&mu);
+        if (written.ok()) {
+          versions.push_back(written->version());
+        } else {
+          errors.push_back(std::string(written.status().message()));
+        }
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  ASSERT_TRUE(errors.empty()) << errors.front();
+  std::set<uint64_t> distinct(versions.begin(), versions.end());
+  EXPECT_EQ(distinct.size(), versions.size()) << "a version was handed out twice";
+  const uint64_t newest = *distinct.rbegin();
+  AwaitEveryReplica(newest);
+  for (size_t r = 0; r < replicas_.size(); ++r) {
+    std::vector<uint64_t> seen = recorders[r]->versions();
+    EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end())) << "replica " << r << " reordered";
+    EXPECT_EQ(std::set<uint64_t>(seen.begin(), seen.end()), distinct)
+        << "replica " << r << " skipped or invented a version";
+    EXPECT_EQ(seen.size(), distinct.size()) << "replica " << r << " published a version twice";
+  }
+  // The same state everywhere: each upstream as its last write left it.
+  const auto reference = replicas_[0]->upstreams()->List("web");
+  EXPECT_EQ(reference.size(), 15u);
+  for (auto& replica : replicas_) {
+    const auto list = replica->upstreams()->List("web");
+    ASSERT_EQ(list.size(), reference.size());
+    for (size_t k = 0; k < list.size(); ++k) {
+      EXPECT_EQ(list[k].DebugString(), reference[k].DebugString());
+    }
+    EXPECT_EQ(replica->upstreams()->ListInCreationOrder("web").size(), 15u);
+  }
+}
+
+// Validates that writes continue on the quorum when one etcd member is killed.
+TEST_F(ReplicasTest, EtcdMemberKilledWritesContinue) {
+  etcd_->Kill(0);  // the member replica 0 talks to first
+  uint64_t last = 0;
+  for (int i = 0; i < 3; ++i) {
+    // gRPC moves replica 0 to the next member once its connection broke;
+    // its readiness says when.
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    absl::Status ready;
+    while (!(ready = replicas_[i]->Ready()).ok() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ASSERT_TRUE(ready.ok()) << ready;
+    auto written = replicas_[i]->upstreams()->Put(
+        "web", MakeUpstream("u", {absl::StrCat("10.0.0.", i + 1, ":80")}));
+    ASSERT_TRUE(written.ok()) << written.status();
+    last = written->version();
+  }
+  AwaitEveryReplica(last);
+}
+
+// Validates that with etcd down writes fail clearly (UNAVAILABLE naming etcd), nothing
+// changes, readiness fails, and that all of it resumes when etcd is back.
+TEST_F(ReplicasTest, EtcdDownWritesFailClearlyAndResume) {
+  auto first = replicas_[0]->upstreams()->Put("web", MakeUpstream("u", {"10.0.0.1:80"}));
+  ASSERT_TRUE(first.ok()) << first.status();
+  AwaitEveryReplica(first->version());
+  for (int i = 0; i < 3; ++i) etcd_->Kill(i);
+  auto refused = replicas_[1]->upstreams()->Put("web", MakeUpstream("u", {"10.0.0.2:80"}));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(refused.status().message(), HasSubstr("etcd"));
+  EXPECT_FALSE(replicas_[1]->Ready().ok());
+  // Reads still serve the last state.
+  auto kept = replicas_[1]->upstreams()->Get("web", "u");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->servers(0).address(), "10.0.0.1:80");
+
+  for (int i = 0; i < 3; ++i) etcd_->Start(i);
+  for (auto& replica : replicas_) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    absl::Status ready;
+    while (!(ready = replica->Ready()).ok() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ASSERT_TRUE(ready.ok()) << ready;
+  }
+  auto resumed = replicas_[1]->upstreams()->Put("web", MakeUpstream("u", {"10.0.0.3:80"}));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->version(), first->version() + 1) << "the refused write left nothing";
+  AwaitEveryReplica(resumed->version());
+  EXPECT_EQ(replicas_[2]->upstreams()->Get("web", "u")->servers(0).address(), "10.0.0.3:80");
+}
+
+}  // namespace
+}  // namespace nginx_xds

@@ -40,23 +40,19 @@ Server* FindServer(Upstream* upstream, const std::string& canonical) {
   return nullptr;
 }
 
-// Gives `key` its slot in `slots` (an UpstreamKey per slot, "" when free)
-// as ngx_http_dyups_module would (ngx_dyups_do_update and
-// ngx_dyups_find_upstream at b29a7c5; see ListInCreationOrder) and returns
-// it. `moves`: an existing upstream moves as dyups' POST moves it.
-uint64_t TakeSlot(std::vector<std::string>* slots, const std::string& key, bool moves) {
-  const auto own = std::find(slots->begin(), slots->end(), key);
-  const size_t own_slot = static_cast<size_t>(own - slots->begin());
-  if (own != slots->end() && !moves) return own_slot;
-  // dyups' sandbox upstream took a free slot, or a new one at the end, and
-  // freed it again: there is a free slot now.
-  if (std::find(slots->begin(), slots->end(), "") == slots->end()) slots->emplace_back();
-  if (own_slot < slots->size()) (*slots)[own_slot].clear();
-  // find_upstream walks every slot and keeps the last free one it passed.
-  size_t slot = slots->size() - 1;
-  while (!(*slots)[slot].empty()) --slot;
-  (*slots)[slot] = key;
-  return slot;
+// A fleet as a store kept it: its snapshot, and its upstreams' slots into
+// `slots` (a store that keeps no slots lists its upstreams in order).
+std::shared_ptr<const Snapshot> LoadFleet(uint64_t version, std::vector<Upstream>* stored,
+                                          const std::vector<uint64_t>& stored_slots,
+                                          uint64_t slot_count, SlotTable* slots) {
+  Snapshot::UpstreamMap upstreams;
+  slots->Reserve(slot_count);
+  for (size_t i = 0; i < stored->size(); ++i) {
+    std::string key = UpstreamKey((*stored)[i].name());
+    slots->Set(i < stored_slots.size() ? stored_slots[i] : slots->size(), key);
+    upstreams[key] = std::make_shared<const UpstreamResources>(std::move((*stored)[i]));
+  }
+  return std::make_shared<const Snapshot>(version, std::move(upstreams));
 }
 
 }  // namespace
@@ -78,20 +74,8 @@ std::unique_ptr<UpstreamService> UpstreamService::Restore(Store* store, StoredSt
   absl::MutexLock lock(&service->mu_);
   service->version_ = state.version;
   for (auto& [fleet, version] : state.fleet_versions) {
-    Snapshot::UpstreamMap upstreams;
-    std::vector<std::string>& slots = service->slots_[fleet];
-    slots.resize(state.slot_counts[fleet]);
-    std::vector<Upstream>& stored = state.upstreams[fleet];
-    const std::vector<uint64_t>& stored_slots = state.slots[fleet];
-    for (size_t i = 0; i < stored.size(); ++i) {
-      std::string key = UpstreamKey(stored[i].name());
-      // A store that keeps no slots lists its upstreams in order.
-      const uint64_t slot = i < stored_slots.size() ? stored_slots[i] : slots.size();
-      if (slot >= slots.size()) slots.resize(slot + 1);
-      slots[slot] = key;
-      upstreams[key] = std::make_shared<const UpstreamResources>(std::move(stored[i]));
-    }
-    auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
+    auto snapshot = LoadFleet(version, &state.upstreams[fleet], state.slots[fleet],
+                              state.slot_counts[fleet], &service->slots_[fleet]);
     service->fleets_[fleet] = snapshot;
     cache->Publish(fleet, std::move(snapshot));
   }
@@ -120,7 +104,7 @@ std::vector<Upstream> UpstreamService::ListInCreationOrder(const std::string& fl
   auto it = fleets_.find(name);
   auto slots = slots_.find(name);
   if (it == fleets_.end() || slots == slots_.end()) return upstreams;
-  for (const std::string& key : slots->second) {
+  for (const std::string& key : slots->second.keys()) {
     if (key.empty()) continue;
     const UpstreamResources* resources = it->second->Find(key);
     if (resources != nullptr) upstreams.push_back(resources->upstream);
@@ -374,22 +358,23 @@ absl::StatusOr<uint64_t> UpstreamService::CommitLocked(const std::string& fleet,
                                                        std::vector<Upstream> puts,
                                                        const std::vector<std::string>& delete_keys,
                                                        Slotting slotting) {
-  // The slots after the commit, on a copy until the store has it.
-  std::vector<std::string> slots = slots_[fleet];
-  for (const std::string& key : delete_keys) {
-    std::replace(slots.begin(), slots.end(), key, std::string());
-  }
+  // The slots after the commit, undone if the store refuses it.
+  SlotTable& slots = slots_[fleet];
+  slots.Begin();
+  for (const std::string& key : delete_keys) slots.Free(key);
   Placement placement;
   for (const Upstream& upstream : puts) {
-    placement.slots.push_back(
-        TakeSlot(&slots, UpstreamKey(upstream.name()), slotting == Slotting::kMove));
+    placement.slots.push_back(slots.Take(UpstreamKey(upstream.name()), slotting == Slotting::kMove));
   }
   placement.slot_count = slots.size();
   const absl::Time commit_start = absl::Now();
   auto version = store_->Commit(fleet, puts, delete_keys, placement);
   if (options_.metrics != nullptr) options_.metrics->StoreCommit(absl::Now() - commit_start);
-  if (!version.ok()) return version.status();
-  slots_[fleet] = std::move(slots);
+  if (!version.ok()) {
+    slots.Rollback();
+    return version.status();
+  }
+  slots.Commit();
   version_ = std::max(version_, *version);
   // The next snapshot touches only what the write changes (O(change)).
   std::vector<std::shared_ptr<const UpstreamResources>> resources;
@@ -463,7 +448,7 @@ absl::Status UpstreamService::WithFleetState(
     state.snapshot = it->second;
     auto slots = slots_.find(fleet);
     if (slots != slots_.end()) {
-      for (const std::string& key : slots->second) {
+      for (const std::string& key : slots->second.keys()) {
         if (key.empty()) continue;
         const UpstreamResources* resources = it->second->Find(key);
         if (resources != nullptr) state.in_slot_order.push_back(resources->upstream);
@@ -537,19 +522,14 @@ void UpstreamService::ApplyCommitted(const StoredCommit& commit) {
   if (commit.version <= version_) return;
   store_->Learn(commit);
   version_ = commit.version;
-  std::vector<std::string>& slots = slots_[commit.fleet];
-  slots.resize(std::max<size_t>(slots.size(), commit.slot_count));
+  SlotTable& slots = slots_[commit.fleet];
+  slots.Reserve(commit.slot_count);
   std::vector<std::shared_ptr<const UpstreamResources>> resources;
-  for (const std::string& key : commit.delete_keys) {
-    std::replace(slots.begin(), slots.end(), key, std::string());
-  }
+  for (const std::string& key : commit.delete_keys) slots.Free(key);
   for (size_t i = 0; i < commit.puts.size(); ++i) {
     std::string key = UpstreamKey(commit.puts[i].name());
-    std::replace(slots.begin(), slots.end(), key, std::string());
-    if (i < commit.slots.size()) {
-      if (commit.slots[i] >= slots.size()) slots.resize(commit.slots[i] + 1);
-      slots[commit.slots[i]] = key;
-    }
+    slots.Free(key);
+    if (i < commit.slots.size()) slots.Set(commit.slots[i], key);
     resources.push_back(std::make_shared<const UpstreamResources>(commit.puts[i]));
   }
   // Another replica's commit: the next snapshot, O(change) as for our own.
@@ -568,19 +548,10 @@ absl::StatusOr<int64_t> UpstreamService::Reload() {
   for (auto& [fleet, version] : state->fleet_versions) {
     auto it = fleets_.find(fleet);
     if (it != fleets_.end() && it->second->version() >= version) continue;
-    Snapshot::UpstreamMap upstreams;
-    std::vector<std::string> slots(state->slot_counts[fleet]);
-    std::vector<Upstream>& stored = state->upstreams[fleet];
-    const std::vector<uint64_t>& stored_slots = state->slots[fleet];
-    for (size_t i = 0; i < stored.size(); ++i) {
-      std::string key = UpstreamKey(stored[i].name());
-      const uint64_t slot = i < stored_slots.size() ? stored_slots[i] : slots.size();
-      if (slot >= slots.size()) slots.resize(slot + 1);
-      slots[slot] = key;
-      upstreams[key] = std::make_shared<const UpstreamResources>(std::move(stored[i]));
-    }
+    SlotTable slots;
+    auto snapshot = LoadFleet(version, &state->upstreams[fleet], state->slots[fleet],
+                              state->slot_counts[fleet], &slots);
     slots_[fleet] = std::move(slots);
-    auto snapshot = std::make_shared<const Snapshot>(version, std::move(upstreams));
     fleets_[fleet] = snapshot;
     cache_->Publish(fleet, std::move(snapshot));
   }

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/upstream_rules.h"
 #include "controlplane/fleet/node_registry.h"
+#include "controlplane/fleet/slot_table.h"
 #include "controlplane/log/log.h"
 #include "controlplane/metrics/write_metrics.h"
 #include "controlplane/store/store.h"
@@ -247,7 +248,7 @@ class UpstreamService {
   std::map<std::string, std::shared_ptr<const Snapshot>> fleets_ ABSL_GUARDED_BY(mu_);
   // Per fleet, its slots (see ListInCreationOrder) as the store keeps them:
   // the UpstreamKey of the upstream in each slot, "" for a free slot.
-  std::map<std::string, std::vector<std::string>> slots_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, SlotTable> slots_ ABSL_GUARDED_BY(mu_);
   // The newest version of any fleet (see Version()).
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
 

@@ -549,24 +549,28 @@ ngx_int_t
 ngx_http_xds_zone_changes(ngx_http_xds_apply_shctx_t *ash, ngx_uint_t since,
     ngx_array_t *changed)
 {
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, first;
     ngx_http_xds_change_t        *change;
     ngx_http_xds_upstream_sh_t   *ush, **p;
 
     if (since >= ash->lost) {
 
-        /* the ring holds every change after `since`: an entry counts when
-         * it is its record's newest, so each record is visited once */
+        /* the ring holds every change after `since`, oldest first: walked
+         * back from the newest to the first entry not after `since`; an
+         * entry counts when it is its record's newest, so each record is
+         * visited once */
 
-        i = ash->nchanges > NGX_HTTP_XDS_CHANGE_LOG
-            ? ash->nchanges - NGX_HTTP_XDS_CHANGE_LOG : 0;
+        first = ash->nchanges > NGX_HTTP_XDS_CHANGE_LOG
+                ? ash->nchanges - NGX_HTTP_XDS_CHANGE_LOG : 0;
 
-        for ( /* void */ ; i < ash->nchanges; i++) {
-            change = &ash->changes[i % NGX_HTTP_XDS_CHANGE_LOG];
+        for (i = ash->nchanges; i > first; i--) {
+            change = &ash->changes[(i - 1) % NGX_HTTP_XDS_CHANGE_LOG];
 
-            if (change->generation <= since
-                || change->sh->def_generation != change->generation)
-            {
+            if (change->generation <= since) {
+                break;
+            }
+
+            if (change->sh->def_generation != change->generation) {
                 continue;
             }
 

@@ -387,7 +387,7 @@ ngx_http_xds_apply_sync(ngx_http_request_t *r, ngx_http_xds_main_conf_t *xmcf)
 
 /*
  * Brings this worker's builds to the zone's generation: the records changed
- * since the generation it has are copied under the lock for reading, then
+ * since the generation it has are copied under the zone's slab mutex, then
  * built (only those whose text differs from this worker's build) and
  * installed, and the run-time upstreams removed meanwhile are removed.
  */
@@ -427,14 +427,14 @@ ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
 
     ngx_memzero(&xsn, sizeof(ngx_http_xds_snapshot_t));
 
-    /* worker 0 replaces definitions under this lock */
+    /* worker 0 replaces definitions under this mutex; held only to copy */
 
-    ngx_rwlock_rlock(&ash->lock);
+    ngx_shmtx_lock(&xmcf->shpool->mutex);
 
     generation = ash->generation;
     rc = ngx_http_xds_collect(pool, ash, ngx_http_xds_synced, &xsn);
 
-    ngx_rwlock_unlock(&ash->lock);
+    ngx_shmtx_unlock(&xmcf->shpool->mutex);
 
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
@@ -473,8 +473,8 @@ ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
 /*
  * The records changed after generation `since`, as a change: a copy of
  * each current definition (worker 0 frees the zone's when it replaces it),
- * and the names of those that have none now. The caller holds the apply
- * lock for reading.
+ * and the names of those that have none now. The caller holds the zone's
+ * slab mutex.
  */
 
 static ngx_int_t

@@ -564,13 +564,15 @@ ngx_http_xds_def_equal(ngx_http_xds_upstream_def_t *a,
 
 ngx_int_t
 ngx_http_xds_zone_changes(ngx_http_xds_apply_shctx_t *ash, ngx_uint_t since,
-    ngx_array_t *changed)
+    ngx_array_t *changed, ngx_uint_t *scanned)
 {
     ngx_uint_t                    i, first;
     ngx_http_xds_change_t        *change;
     ngx_http_xds_upstream_sh_t   *ush, **p;
 
-    if (since >= ash->lost) {
+    *scanned = (since < ash->lost);
+
+    if (!*scanned) {
 
         /* the ring holds every change after `since`, oldest first: walked
          * back from the newest to the first entry not after `since`; an

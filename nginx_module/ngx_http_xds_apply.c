@@ -66,7 +66,7 @@ ngx_http_xds_apply_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    /* build what the last applied snapshot defines before serving */
+    /* build what every record defines before serving */
     return ngx_http_xds_sync(cycle, xmcf);
 }
 

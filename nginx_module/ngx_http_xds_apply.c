@@ -34,7 +34,7 @@ static ngx_int_t ngx_http_xds_sync(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf);
 static ngx_int_t ngx_http_xds_collect(ngx_pool_t *pool,
     ngx_http_xds_apply_shctx_t *ash, ngx_uint_t since,
-    ngx_http_xds_snapshot_t *xsn);
+    ngx_http_xds_snapshot_t *xsn, ngx_uint_t *scanned);
 static void ngx_http_xds_report_rejects(ngx_cycle_t *cycle,
     nxa_snapshot_t *snapshot, ngx_http_xds_snapshot_t *xsn,
     ngx_http_xds_rejects_t *rejects, u_char *err, size_t err_len);
@@ -66,7 +66,7 @@ ngx_http_xds_apply_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    /* build what the last applied snapshot defines before serving */
+    /* build what every record defines before serving */
     return ngx_http_xds_sync(cycle, xmcf);
 }
 
@@ -387,7 +387,7 @@ ngx_http_xds_apply_sync(ngx_http_request_t *r, ngx_http_xds_main_conf_t *xmcf)
 
 /*
  * Brings this worker's builds to the zone's generation: the records changed
- * since the generation it has are copied under the lock for reading, then
+ * since the generation it has are copied under the zone's slab mutex, then
  * built (only those whose text differs from this worker's build) and
  * installed, and the run-time upstreams removed meanwhile are removed.
  */
@@ -397,7 +397,7 @@ ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
 {
     u_char                       err[NGX_HTTP_XDS_ERROR_LEN];
     ngx_int_t                    rc;
-    ngx_uint_t                   i, generation;
+    ngx_uint_t                   i, generation, since, scanned;
     ngx_pool_t                  *pool;
     ngx_array_t                  rebuilds;
     ngx_http_xds_snapshot_t      xsn;
@@ -427,14 +427,25 @@ ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
 
     ngx_memzero(&xsn, sizeof(ngx_http_xds_snapshot_t));
 
-    /* worker 0 replaces definitions under this lock */
+    /* worker 0 replaces definitions under this mutex; held only to copy */
 
-    ngx_rwlock_rlock(&ash->lock);
+    ngx_shmtx_lock(&xmcf->shpool->mutex);
 
+    since = ngx_http_xds_synced;
     generation = ash->generation;
-    rc = ngx_http_xds_collect(pool, ash, ngx_http_xds_synced, &xsn);
+    scanned = 0;
+    rc = ngx_http_xds_collect(pool, ash, since, &xsn, &scanned);
 
-    ngx_rwlock_unlock(&ash->lock);
+    ngx_shmtx_unlock(&xmcf->shpool->mutex);
+
+    if (scanned) {
+        /* rare (a whole version, a new worker after one): worth a line */
+        ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                      "xds: caught up from generation %ui to %ui by a scan "
+                      "of every record, as the change log no longer holds "
+                      "every change since: %ui upstreams changed", since,
+                      generation, xsn.nupstreams + xsn.nremoved);
+    }
 
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
@@ -473,13 +484,13 @@ ngx_http_xds_sync(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
 /*
  * The records changed after generation `since`, as a change: a copy of
  * each current definition (worker 0 frees the zone's when it replaces it),
- * and the names of those that have none now. The caller holds the apply
- * lock for reading.
+ * and the names of those that have none now. The caller holds the zone's
+ * slab mutex.
  */
 
 static ngx_int_t
 ngx_http_xds_collect(ngx_pool_t *pool, ngx_http_xds_apply_shctx_t *ash,
-    ngx_uint_t since, ngx_http_xds_snapshot_t *xsn)
+    ngx_uint_t since, ngx_http_xds_snapshot_t *xsn, ngx_uint_t *scanned)
 {
     u_char                        *p;
     size_t                         size;
@@ -489,7 +500,8 @@ ngx_http_xds_collect(ngx_pool_t *pool, ngx_http_xds_apply_shctx_t *ash,
     ngx_http_xds_upstream_def_t   *def;
 
     if (ngx_array_init(&changed, pool, 16, sizeof(void *)) != NGX_OK
-        || ngx_http_xds_zone_changes(ash, since, &changed) != NGX_OK)
+        || ngx_http_xds_zone_changes(ash, since, &changed, scanned)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }

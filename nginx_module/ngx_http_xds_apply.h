@@ -1,7 +1,8 @@
 /*
- * nginx-xds: stage 8, applying snapshots to upstreams: the entry points for
- * the module's hooks and worker 0's agent. The state they share in the
- * module's zone is in ngx_http_xds_zone.c. The peers are edited in
+ * nginx-xds: stage 8, applying the agent's versions (whole, or changes) to
+ * upstreams: the entry points for the module's hooks and worker 0's agent.
+ * The state they share in the module's zone (a record per upstream, and
+ * the change log) is in ngx_http_xds_zone.c. The peers are edited in
  * ngx_http_xds_plan.c, each worker's builds installed in
  * ngx_http_xds_install.c, requests wrapped in ngx_http_xds_peer.c.
  */
@@ -20,13 +21,13 @@ ngx_int_t ngx_http_xds_apply_init_conf(ngx_conf_t *cf,
     ngx_http_xds_main_conf_t *xmcf);
 
 /* init module (the master, after the shared zones): after a reload,
- * re-applies the last applied snapshot to the rebuilt upstream zones before
+ * re-applies the records' definitions to the rebuilt upstream zones before
  * any new worker serves a request. */
 ngx_int_t ngx_http_xds_apply_init_module(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf);
 
-/* init process, every worker: binds the worker to the zone's state and
- * brings it to the newest applied version before it serves anything. */
+/* init process, every worker: builds every record's definition (it is at
+ * generation 0) before it serves anything. */
 ngx_int_t ngx_http_xds_apply_init_process(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf);
 
@@ -35,8 +36,10 @@ ngx_int_t ngx_http_xds_apply_init_process(ngx_cycle_t *cycle,
 ngx_int_t ngx_http_xds_apply_report_static(ngx_http_xds_main_conf_t *xmcf,
     nxa_agent_t *agent);
 
-/* Worker 0's event loop: applies `snapshot`, each upstream on its own. An
- * upstream nginx refuses (its parser, a bad address, only backups, a full
+/* Worker 0's event loop: applies `snapshot`, whole (what it does not name
+ * is removed) or a change (its upstreams and removed names alone), each
+ * upstream on its own; its cost follows what it names. An upstream nginx
+ * refuses (its parser, a bad address, only backups, a full
  * zone) keeps what it had (or stays absent when new) and is reported with
  * nxa_snapshot_reject_upstream(); the others are applied, and `*nrejected`
  * counts the rejected ones (the first one's message is in `err`). On error
@@ -46,8 +49,9 @@ ngx_int_t ngx_http_xds_apply_snapshot(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf, nxa_snapshot_t *snapshot,
     ngx_uint_t *nrejected, u_char *err, size_t err_len);
 
-/* Any worker, early in each request (a phase handler): if a newer version
- * was applied than this worker has materialized, catches up first. */
+/* Any worker, early in each request (a phase handler): if the zone's
+ * generation moved past this worker's, builds the records changed since
+ * first. */
 ngx_int_t ngx_http_xds_apply_sync(ngx_http_request_t *r,
     ngx_http_xds_main_conf_t *xmcf);
 

@@ -464,9 +464,9 @@ ngx_http_xds_install_runtime(ngx_http_xds_main_conf_t *xmcf,
 
     /* worker 0 (or the master) may be adding records to the tree */
 
-    ngx_rwlock_rlock(&xmcf->sh->apply->lock);
+    ngx_shmtx_lock(&xmcf->shpool->mutex);
     ush = ngx_http_xds_find_sh(xmcf->sh->apply, &build->uscf->host);
-    ngx_rwlock_unlock(&xmcf->sh->apply->lock);
+    ngx_shmtx_unlock(&xmcf->shpool->mutex);
 
     if (ush == NULL || ush->peers == NULL) {
         return NGX_ERROR;

@@ -10,6 +10,14 @@
  * generation g visits only the records logged after g, or scans every
  * record when the ring no longer holds all of them. Nothing is copied per
  * change beyond the upstreams that changed.
+ *
+ * Locks: writers (worker 0 applying, the master re-applying after a
+ * reload, an old worker 0 during one) hold the apply lock for writing, and
+ * change what readers see (the tree, definitions, the change log, the
+ * generation) under the zone's slab mutex too. Readers (a worker catching
+ * up, or finding its run-time upstream's record) hold the slab mutex only:
+ * the master frees it when its holder was killed, which an rwlock would not
+ * be, and they hold it only to copy what changed.
  */
 
 
@@ -122,21 +130,21 @@ ngx_http_xds_new_sh(ngx_http_xds_apply_shctx_t *ash, ngx_slab_pool_t *shpool,
         }
     }
 
-    shpool->log_nomem = log_nomem;
-    ngx_shmtx_unlock(&shpool->mutex);
+    if (ush) {
+        ngx_memcpy(ush->name.data, name->data, name->len);
+        ush->name.len = name->len;
+        ush->node.key = ngx_hash_key_lc(name->data, name->len);
 
-    if (ush == NULL) {
-        return NULL;
+        /* readers of the tree hold the mutex (see the file's top) */
+
+        ngx_rbtree_insert(&ash->tree, &ush->node);
+
+        ush->next = ash->upstreams;
+        ash->upstreams = ush;
     }
 
-    ngx_memcpy(ush->name.data, name->data, name->len);
-    ush->name.len = name->len;
-    ush->node.key = ngx_hash_key_lc(name->data, name->len);
-
-    ngx_rbtree_insert(&ash->tree, &ush->node);
-
-    ush->next = ash->upstreams;
-    ash->upstreams = ush;
+    shpool->log_nomem = log_nomem;
+    ngx_shmtx_unlock(&shpool->mutex);
 
     return ush;
 }
@@ -378,46 +386,54 @@ ngx_http_xds_zone_commit(ngx_http_xds_main_conf_t *xmcf,
     ngx_http_xds_upstream_def_t **defs, ngx_array_t *removed)
 {
     ngx_uint_t                    i, n, generation, listing;
+    ngx_slab_pool_t              *shpool;
     ngx_http_xds_upstream_sh_t   *ush, **rm;
     ngx_http_xds_apply_shctx_t   *ash;
     ngx_http_xds_upstream_def_t  *xud;
 
     ash = xmcf->sh->apply;
+    shpool = xmcf->shpool;
     generation = ash->generation + 1;
     listing = ++ash->listing;
     n = 0;
 
+    /*
+     * First the records, outside the mutex (making one takes it): each
+     * named upstream's, a rejected one's too (it keeps its record, and is
+     * still named). The definitions to set are kept in place of defs[i].
+     */
+
     for (i = 0; i < snapshot->nupstreams; i++) {
         xud = &snapshot->upstreams[i];
 
-        /* a rejected one keeps its record, and is still named */
-
         ush = ngx_http_xds_find_sh(ash, &xud->name);
 
-        if (ush == NULL) {
-            if (defs[i]) {
-                /* the zone had no room for the record (peers made it,
-                 * except for nginx.conf's without a zone) */
-                ush = ngx_http_xds_record(xmcf, &xud->name);
-            }
+        if (ush == NULL && defs[i]) {
+            /* the zone had no room for the record (peers made it, except
+             * for nginx.conf's without a zone) */
+            ush = ngx_http_xds_record(xmcf, &xud->name);
 
             if (ush == NULL) {
-                if (defs[i]) {
-                    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                                  "xds: zone too small to keep upstream "
-                                  "\"%V\" for reloads and other workers",
-                                  &xud->name);
-                    ngx_slab_free(xmcf->shpool, defs[i]);
-                    defs[i] = NULL;
-                }
-
-                continue;
+                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                              "xds: zone too small to keep upstream \"%V\" "
+                              "for reloads and other workers", &xud->name);
+                ngx_slab_free(shpool, defs[i]);
+                defs[i] = NULL;
             }
         }
 
-        ush->listed = listing;
+        if (ush) {
+            ush->listed = listing;
+        }
+    }
 
+    /* then what readers see, under the mutex they read under */
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < snapshot->nupstreams; i++) {
         if (defs[i]) {
+            ush = ngx_http_xds_find_sh(ash, &snapshot->upstreams[i].name);
             n += ngx_http_xds_set_def(xmcf, ush, defs[i], generation);
             defs[i] = NULL;
         }
@@ -454,16 +470,17 @@ ngx_http_xds_zone_commit(ngx_http_xds_main_conf_t *xmcf,
     }
 
     if (n) {
-        /* published last: a worker that sees it finds every record */
-        ngx_memory_barrier();
         ash->generation = generation;
     }
+
+    ngx_shmtx_unlock(&shpool->mutex);
 
     return n;
 }
 
 
-/* replaces the definition of `ush` and logs the change; returns 1 */
+/* replaces the definition of `ush` and logs the change; returns 1. The
+ * caller holds the mutex. */
 
 static ngx_int_t
 ngx_http_xds_set_def(ngx_http_xds_main_conf_t *xmcf,
@@ -491,7 +508,7 @@ ngx_http_xds_set_def(ngx_http_xds_main_conf_t *xmcf,
     ash->nchanges++;
 
     if (old) {
-        ngx_slab_free(xmcf->shpool, old);
+        ngx_slab_free_locked(xmcf->shpool, old);
     }
 
     return 1;
@@ -547,26 +564,32 @@ ngx_http_xds_def_equal(ngx_http_xds_upstream_def_t *a,
 
 ngx_int_t
 ngx_http_xds_zone_changes(ngx_http_xds_apply_shctx_t *ash, ngx_uint_t since,
-    ngx_array_t *changed)
+    ngx_array_t *changed, ngx_uint_t *scanned)
 {
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, first;
     ngx_http_xds_change_t        *change;
     ngx_http_xds_upstream_sh_t   *ush, **p;
 
-    if (since >= ash->lost) {
+    *scanned = (since < ash->lost);
 
-        /* the ring holds every change after `since`: an entry counts when
-         * it is its record's newest, so each record is visited once */
+    if (!*scanned) {
 
-        i = ash->nchanges > NGX_HTTP_XDS_CHANGE_LOG
-            ? ash->nchanges - NGX_HTTP_XDS_CHANGE_LOG : 0;
+        /* the ring holds every change after `since`, oldest first: walked
+         * back from the newest to the first entry not after `since`; an
+         * entry counts when it is its record's newest, so each record is
+         * visited once */
 
-        for ( /* void */ ; i < ash->nchanges; i++) {
-            change = &ash->changes[i % NGX_HTTP_XDS_CHANGE_LOG];
+        first = ash->nchanges > NGX_HTTP_XDS_CHANGE_LOG
+                ? ash->nchanges - NGX_HTTP_XDS_CHANGE_LOG : 0;
 
-            if (change->generation <= since
-                || change->sh->def_generation != change->generation)
-            {
+        for (i = ash->nchanges; i > first; i--) {
+            change = &ash->changes[(i - 1) % NGX_HTTP_XDS_CHANGE_LOG];
+
+            if (change->generation <= since) {
+                break;
+            }
+
+            if (change->sh->def_generation != change->generation) {
                 continue;
             }
 

@@ -28,7 +28,8 @@ ngx_str_node_t *ngx_http_xds_name_lookup(ngx_rbtree_t *tree,
     ngx_str_t *name);
 
 /* The shared record of the upstream `name` (nginx.conf's or run-time), or
- * NULL. The caller holds the apply lock (for reading or writing). */
+ * NULL. The caller holds the apply lock for writing, or the zone's slab
+ * mutex. */
 ngx_http_xds_upstream_sh_t *ngx_http_xds_find_sh(
     ngx_http_xds_apply_shctx_t *ash, ngx_str_t *name);
 
@@ -73,10 +74,11 @@ ngx_uint_t ngx_http_xds_zone_commit(ngx_http_xds_main_conf_t *xmcf,
  * The records whose definition changed after generation `since`, into
  * `changed` (ngx_http_xds_upstream_sh_t *), each once: from the change log
  * when it still holds every change since then, else by a scan of every
- * record. The caller holds the apply lock for reading.
+ * record (then `*scanned` is 1). The caller holds the zone's slab mutex
+ * (or the apply lock for writing).
  */
 ngx_int_t ngx_http_xds_zone_changes(ngx_http_xds_apply_shctx_t *ash,
-    ngx_uint_t since, ngx_array_t *changed);
+    ngx_uint_t since, ngx_array_t *changed, ngx_uint_t *scanned);
 
 
 #endif /* _NGX_HTTP_XDS_ZONE_H_INCLUDED_ */

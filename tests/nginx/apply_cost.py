@@ -104,7 +104,9 @@ def main():
     parser.add_argument("--upstreams", type=int, default=100)
     parser.add_argument("--servers", type=int, default=10)
     parser.add_argument("--changes", type=int, default=200)
-    parser.add_argument("--perf", help="perf record worker 0's event loop into this file")
+    parser.add_argument("--perf", help="perf record a thread into this file")
+    parser.add_argument("--perf_thread", choices=("loop", "other"), default="loop",
+                        help="worker 0's event loop, or the other worker")
     args = parser.parse_args()
 
     paths.NGINX_MODULE = os.path.join(args.bin, "nginx_module/ngx_http_xds_module.so")
@@ -170,7 +172,8 @@ def main():
             change(k)
         profiler = None
         if args.perf:
-            profiler = subprocess.Popen(["perf", "record", "-q", "-g", "-t", str(worker0),
+            target = worker0 if args.perf_thread == "loop" else other
+            profiler = subprocess.Popen(["perf", "record", "-q", "-g", "-t", str(target),
                                          "-o", args.perf])
             time.sleep(1)
         applied_before = apply_metrics(nginx)

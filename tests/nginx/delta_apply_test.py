@@ -9,6 +9,7 @@ import http.client
 import os
 import re
 import signal
+import sqlite3
 import threading
 
 import pytest
@@ -310,3 +311,93 @@ class DeltaApplyTest:
         self.write("u21", [self.b[2]])
         self.serves_populated({"u20": 2, "u21": 2, "u22": 2})
         assert len(self.cp.node_status(NODE).rejected_upstreams) == 0
+
+
+class BeyondTheChangeLogTest:
+    """A whole version of more upstreams than the change log holds (4096):
+    a worker behind it catches up by a scan of every record, a later change
+    by the log again, and a replaced worker by a scan; all serve the same."""
+
+    N = 5000
+
+    @pytest.fixture(autouse=True)
+    def set_up(self, processes, make_control_plane, make_backends):
+        self.backends = make_backends(3)
+        self.b = self.backends.addresses
+        self.cp = make_control_plane()
+        # Seeded into the store: N writes would each send the whole state.
+        self.cp.stop()
+        db = sqlite3.connect(os.path.join(self.cp.dir, "data", "nginx-xds.db"))
+        with db:
+            db.execute("INSERT INTO fleets(fleet, version, slots) VALUES ('default', 1, ?)",
+                       (self.N,))
+            db.execute("UPDATE meta SET version = 1 WHERE id = 0")
+            db.executemany(
+                "INSERT INTO upstreams(fleet, key, body, created) VALUES ('default', ?, ?, ?)",
+                [("u%d" % i, self.cp.upstream("u%d" % i, [self.b[i % 3]]).SerializeToString(), i)
+                 for i in range(self.N)])
+        db.close()
+        self.cp.start()
+        self.pinned_port = free_port()
+        self.nginx = processes.track(Nginx(http="""
+            xds_server %s;
+            xds_node_id beyond-node;
+            xds_zone_size 32m;
+            server {
+                listen 127.0.0.1:%d reuseport;
+                add_header X-Worker $pid always;
+                location = /pid {
+                    return 200 $pid;
+                }
+                location / {
+                    proxy_pass http://$host;
+                }
+            }
+            """ % (self.cp.xds_address, self.pinned_port)))
+        self.nginx.start()
+        def synced():
+            node = self.cp.node_status("beyond-node")
+            return node is not None and node.acked_version == 1
+
+        wait_until(synced, timeout=60.0, what="the seeded version acknowledged")
+        self.workers = None
+        yield
+        if self.workers:
+            self.workers.close()
+
+    def scans(self):
+        return len(re.findall(r"by a scan of every record", self.nginx.error_log()))
+
+    def serves(self, changed=None):
+        changed = changed or {}
+        for i in list(range(0, self.N, 97)) + [self.N - 1, 17]:
+            name = "u%d" % i
+            want = self.backends.backend_ports[changed.get(name, i % 3)]
+            for pid in self.workers.pids:
+                code, body = self.workers.get(pid, name)
+                assert (code, body) == (200, "%d\n" % want), (name, pid)
+
+    def test_scan_then_log_then_scan(self):
+        """Scan, then the log, then a scan again."""
+        self.workers = Workers(self.pinned_port)
+        self.serves()
+        # The other worker was at generation 0 when the whole version (one
+        # generation, N log entries) went in: it scanned.
+        scans = self.scans()
+        assert scans >= 1, self.nginx.error_log()[-2000:]
+        written = self.cp.put_upstream("u17", [self.b[0]])
+        assert written.acked_nodes == 1, written
+        self.serves({"u17": 0})
+        assert self.scans() == scans  # one change: from the log
+        victim = [p for p in self.workers.pids
+                  if p != int(re.findall(r"(\d+)#\d+: xds agent started",
+                                         self.nginx.error_log())[-1])][0]
+        self.workers.close()
+        self.workers = None
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: victim not in self.nginx.worker_pids()
+                   and len(self.nginx.worker_pids()) == 2,
+                   what="a new worker in place of %d" % victim)
+        self.workers = Workers(self.pinned_port)
+        self.serves({"u17": 0})
+        assert self.scans() == scans + 1

@@ -213,7 +213,7 @@ TEST(DeltaClientTest, SyncsChangesAndRemovals) {
   ASSERT_TRUE(first);
   // Both halves of each upstream arrive in two responses; the snapshot that
   // completes them holds both.
-  ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams)"));
+  ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams,"));
 
   const std::string v3 = Put(cp.get(), MakeUpstreamOnPort("a", 9001));
   auto changed = embedder.AwaitVersion(v3);
@@ -223,7 +223,7 @@ TEST(DeltaClientTest, SyncsChangesAndRemovals) {
   EXPECT_EQ(Names(*changed), (std::set<std::string>{"a", "b"}));
 
   const std::string v4 = Delete(cp.get(), "b");
-  ASSERT_TRUE(embedder.AwaitLog("applied version " + v4 + " (1 upstreams)"));
+  ASSERT_TRUE(embedder.AwaitLog("applied version " + v4 + " (1 upstreams,"));
   EXPECT_EQ(Names(*embedder.AwaitVersion(v4)), (std::set<std::string>{"a"}));
 
   AwaitNodeStatus(*cp->registry(), "delta-node", [&](const nginx_xds::v1::NodeStatus& status) {
@@ -288,7 +288,7 @@ TEST(DeltaClientTest, FailsOverToTheNextServerWithoutResending) {
   XdsClient client(Options(Address(*first) + "," + Address(*second)), embedder.Handler(),
                    embedder.Logger());
   ASSERT_TRUE(client.Start().ok());
-  ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams)"));
+  ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams,"));
   const size_t handed = embedder.handed().size();
   EXPECT_EQ(embedder.log_count("received Cluster version " + v2 + " nonce"), 1);
 
@@ -320,7 +320,7 @@ TEST(DeltaClientTest, RestartFromCacheFileResendsNothing) {
     Embedder embedder;
     XdsClient client(Options(Address(*cp), cache), embedder.Handler(), embedder.Logger());
     ASSERT_TRUE(client.Start().ok());
-    ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams)"));
+    ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams,"));
     const std::string v3 = Put(cp.get(), MakeUpstreamOnPort("a", 9001));
     ASSERT_TRUE(embedder.AwaitLog("applied version " + v3));
   }

@@ -164,6 +164,7 @@ DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& resp
     each.set_message(ReasonAbout(name, reason));
     candidate.rejected.push_back(std::move(each));
   }
+  for (const std::string& name : touched) Recount(name);
   candidate.version = pending_.version;
   for (const auto& [name, upstream] : pending_.upstreams) {
     auto it = upstreams_.find(name);
@@ -239,6 +240,15 @@ void DeltaAssembler::Undo(const std::string& name) {
     pending_.assignments.erase(assignment);
   }
   pending_.upstreams.erase(name);
+  Recount(name);
+}
+
+void DeltaAssembler::Recount(const std::string& name) {
+  if ((clusters_.count(name) != 0) != (assignments_.count(name) != 0)) {
+    half_held_.insert(name);
+  } else {
+    half_held_.erase(name);
+  }
 }
 
 void DeltaAssembler::Commit(const std::vector<nginx_xds::v1::RejectedUpstream>& rejected) {
@@ -272,6 +282,7 @@ void DeltaAssembler::Seed(const nginx_xds::v1::Snapshot& snapshot,
   clusters_.clear();
   assignments_.clear();
   upstreams_.clear();
+  half_held_.clear();
   version_ = snapshot.version();
   for (const auto& upstream : snapshot.upstreams()) {
     upstreams_[upstream.name()] = upstream;

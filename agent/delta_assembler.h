@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,10 @@ class DeltaAssembler {
   // The last good state, whole (O(upstreams)).
   nginx_xds::v1::Snapshot State() const;
 
+  // How many names have one half (Cluster or assignment) held without the
+  // other: a first sync split over several responses is not complete yet.
+  size_t half_held() const { return half_held_.size(); }
+
   // How many upstreams the last good state has.
   size_t size() const { return upstreams_.size(); }
 
@@ -143,6 +148,8 @@ class DeltaAssembler {
 
   // Puts back the held resources of `name` as they were before the response.
   void Undo(const std::string& name);
+  // Updates half_held_ for `name`.
+  void Recount(const std::string& name);
 
   ClusterMap clusters_;
   AssignmentMap assignments_;
@@ -151,6 +158,7 @@ class DeltaAssembler {
   std::string version_;
   bool outstanding_ = false;
   Pending pending_;
+  std::set<std::string> half_held_;
 };
 
 }  // namespace nginx_xds

@@ -267,6 +267,10 @@ class XdsClient {
   // Delta: whether the embedder runs a state this client handed over (or
   // the cache file's): then it gets changes, else the whole state.
   bool delta_embedder_has_state_ = false;
+  // Delta: since when the first hand-over waits for the other halves of a
+  // first sync split over several responses (a node starting gets one
+  // whole state, not the first megabyte of it); unset: not waiting.
+  std::optional<absl::Time> first_sync_waiting_since_;
   // The control plane replicas, and a channel to each once used.
   std::vector<std::string> servers_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;

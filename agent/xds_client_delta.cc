@@ -19,6 +19,8 @@ using DeltaStream = grpc::ClientReaderWriterInterface<DeltaDiscoveryRequest, Del
 
 // google.rpc.Code INVALID_ARGUMENT, the code of every NACK.
 constexpr int kNackCode = 3;
+// The longest a first sync waits for the other halves of its resources.
+constexpr absl::Duration kFirstSyncWait = absl::Seconds(5);
 
 const char* TypeName(const std::string& type_url) {
   if (type_url == kClusterTypeUrl) return "Cluster";
@@ -111,10 +113,19 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
   // Nothing for the embedder: no upstream changed, and either the other
   // halves of new upstreams are still to come (a snapshot without them is
   // no state to run, not even at first) or it runs this version already.
-  const bool nothing_to_hand_over =
+  bool nothing_to_hand_over =
       candidate.changes.empty() && rejected.empty() &&
       (candidate.incomplete ||
        (delta_embedder_has_state_ && delta_.version() == candidate.version));
+  // A first sync split over several responses (the server sends at most
+  // 1 MiB per response) is handed over once complete: every resource with
+  // its other half. A half that never comes does not hold nginx back for
+  // longer than kFirstSyncWait.
+  if (!nothing_to_hand_over && !delta_embedder_has_state_ && delta_.half_held() > 0) {
+    const absl::Time now = absl::Now();
+    if (!first_sync_waiting_since_) first_sync_waiting_since_ = now;
+    nothing_to_hand_over = now - *first_sync_waiting_since_ < kFirstSyncWait;
+  }
   std::optional<Verdict> verdict;
   if (nothing_to_hand_over) {
     Log(AgentLogLevel::kDebug,

@@ -367,5 +367,34 @@ TEST(DeltaClientTest, SotwModeAgainstTheControlPlane) {
   });
 }
 
+// Validate that a first sync the control plane splits over several
+// responses (at most 1 MiB each) is handed over once, whole: every upstream
+// in the first snapshot.
+TEST(DeltaClientTest, FirstSyncSplitOverResponsesIsHandedOverWhole) {
+  auto cp = StartControlPlane();
+  ASSERT_NE(cp, nullptr);
+  constexpr int kUpstreams = 4000;
+  std::vector<nginx_xds::v1::Upstream> upstreams;
+  for (int i = 0; i < kUpstreams; ++i) {
+    std::vector<std::string> servers;
+    for (int s = 1; s <= 10; ++s) {
+      servers.push_back(absl::StrCat("10.", i / 250, ".", i % 250, ".", s, ":80"));
+    }
+    upstreams.push_back(nginx_xds::testing::MakeUpstream(absl::StrCat("u", i), servers));
+  }
+  auto adopted = cp->upstreams()->Adopt("web", upstreams);
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  Embedder embedder;
+  XdsClient client(Options(Address(*cp)), embedder.Handler(), embedder.Logger());
+  ASSERT_TRUE(client.Start().ok());
+  ASSERT_TRUE(embedder.AwaitLog("applied version"));
+  // More than one response per type came (the split is real) ...
+  ASSERT_GE(embedder.log_count("received ClusterLoadAssignment"), 2);
+  // ... and the first snapshot handed over held every upstream.
+  const auto handed = embedder.handed();
+  ASSERT_FALSE(handed.empty());
+  EXPECT_EQ(handed.front().upstreams_size(), kUpstreams);
+}
+
 }  // namespace
 }  // namespace nginx_xds

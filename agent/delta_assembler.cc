@@ -26,7 +26,8 @@ bool SameUpstream(const std::optional<nginx_xds::v1::Upstream>& a,
 }  // namespace
 
 DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& response,
-                                              bool whole) {
+                                              bool whole,
+                                              const std::map<std::string, std::string>& refuse) {
   Outcome outcome;
   const std::string& type_url = response.type_url();
   if (outstanding_) {
@@ -134,6 +135,12 @@ DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& resp
   // Each upstream the response touches, on its own.
   for (const std::string& name : touched) {
     if (rejected.count(name)) continue;
+    auto refused = refuse.find(name);
+    if (refused != refuse.end()) {
+      rejected[name] = refused->second;
+      Undo(name);
+      continue;
+    }
     auto cluster = clusters_.find(name);
     auto assignment = assignments_.find(name);
     if (cluster == clusters_.end() || assignment == assignments_.end()) {

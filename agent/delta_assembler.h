@@ -76,9 +76,13 @@ class DeltaAssembler {
   DeltaAssembler& operator=(const DeltaAssembler&) = delete;
 
   // Takes one response; a candidate must not be outstanding. `whole`: also
-  // build Candidate::snapshot.
+  // build Candidate::snapshot. `refuse` (name -> reason) rejects those
+  // upstreams of the response as if invalid: the caller's rejections of the
+  // same system version, so the other half of an upstream rejected at that
+  // version does not make a state nobody wrote (its new Cluster refused,
+  // then its new assignment taken with the old Cluster).
   Outcome Offer(const envoy::service::discovery::v3::DeltaDiscoveryResponse& response,
-                bool whole = true);
+                bool whole = true, const std::map<std::string, std::string>& refuse = {});
 
   // Every upstream of the last good state with the outstanding candidate's
   // changes applied (all upstreams; O(upstreams)).

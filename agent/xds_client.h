@@ -264,6 +264,8 @@ class XdsClient {
   // a later state of the upstream is applied or it is removed, so that fleet
   // status keeps showing them.
   std::map<std::string, nginx_xds::v1::RejectedUpstream> delta_rejected_;
+  // The system version at which each of delta_rejected_ was rejected.
+  std::map<std::string, std::string> delta_rejected_at_;
   // Delta: whether the embedder runs a state this client handed over (or
   // the cache file's): then it gets changes, else the whole state.
   bool delta_embedder_has_state_ = false;

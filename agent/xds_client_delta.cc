@@ -101,7 +101,13 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
                    response.resources_size(), " resources and ",
                    response.removed_resources_size(), " removed"));
   // Changes for a change handler: no whole snapshot per response.
-  DeltaAssembler::Outcome outcome = delta_.Offer(response, /*whole=*/!on_change_);
+  // An upstream rejected at this version stays rejected at it, whichever
+  // half of it comes later.
+  std::map<std::string, std::string> refuse;
+  for (const auto& [name, version] : delta_rejected_at_) {
+    if (version == response.system_version_info()) refuse[name] = delta_rejected_[name].message();
+  }
+  DeltaAssembler::Outcome outcome = delta_.Offer(response, /*whole=*/!on_change_, refuse);
   if (outcome.nack) {
     Log(AgentLogLevel::kWarn, absl::StrCat("rejecting ", TypeName(response.type_url()), " nonce ",
                                            response.nonce(), ": ", *outcome.nack));
@@ -176,8 +182,14 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
   if (handed_over) delta_embedder_has_state_ = true;
   // A name the response sent or removed is settled by it: applied, or
   // rejected again just now.
-  for (const std::string& name : candidate.touched) delta_rejected_.erase(name);
-  for (const auto& each : rejected) delta_rejected_[each.name()] = each;
+  for (const std::string& name : candidate.touched) {
+    delta_rejected_.erase(name);
+    delta_rejected_at_.erase(name);
+  }
+  for (const auto& each : rejected) {
+    delta_rejected_[each.name()] = each;
+    delta_rejected_at_[each.name()] = candidate.version;
+  }
   if (!rejected.empty()) {
     Log(AgentLogLevel::kWarn,
         absl::StrCat("version ", candidate.version, " applied except ", rejected.size(),

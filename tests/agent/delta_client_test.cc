@@ -34,13 +34,16 @@ constexpr absl::Duration kWait = absl::Seconds(20);
 class Embedder {
  public:
   explicit Embedder(std::set<std::string> reject = {}) : reject_(std::move(reject)) {}
+  // Rejects each upstream for which `reject` holds.
+  explicit Embedder(std::function<bool(const nginx_xds::v1::Upstream&)> reject)
+      : reject_if_(std::move(reject)) {}
 
   XdsClient::SnapshotHandler Handler() {
     return [this](const nginx_xds::v1::Snapshot& snapshot, bool from_cache,
                   SnapshotVerdict verdict) {
       std::vector<nginx_xds::v1::RejectedUpstream> rejected;
       for (const auto& upstream : snapshot.upstreams()) {
-        if (reject_.count(upstream.name())) {
+        if (reject_.count(upstream.name()) || (reject_if_ && reject_if_(upstream))) {
           nginx_xds::v1::RejectedUpstream each;
           each.set_name(upstream.name());
           each.set_message("refused by the test");
@@ -113,6 +116,7 @@ class Embedder {
   }
 
   const std::set<std::string> reject_;
+  const std::function<bool(const nginx_xds::v1::Upstream&)> reject_if_;
   absl::Mutex mu_;
   std::deque<nginx_xds::v1::Snapshot> handed_ ABSL_GUARDED_BY(mu_);
   std::deque<bool> from_cache_ ABSL_GUARDED_BY(mu_);
@@ -394,6 +398,39 @@ TEST(DeltaClientTest, FirstSyncSplitOverResponsesIsHandedOverWhole) {
   const auto handed = embedder.handed();
   ASSERT_FALSE(handed.empty());
   EXPECT_EQ(handed.front().upstreams_size(), kUpstreams);
+}
+
+// Validate that a write changing both halves of an upstream (its method and
+// its servers), rejected by nginx when the Cluster half arrives, stays
+// rejected when the assignment half arrives: nginx never runs the new
+// servers with the old method, a state nobody wrote.
+TEST(DeltaClientTest, UpstreamRejectedAtAVersionStaysRejectedForItsOtherHalf) {
+  auto cp = StartControlPlane();
+  ASSERT_NE(cp, nullptr);
+  const std::string v1 = Put(cp.get(), MakeUpstreamOnPort("dyhost", 8001));
+  Embedder embedder([](const nginx_xds::v1::Upstream& upstream) {
+    return upstream.method() == nginx_xds::v1::HASH;
+  });
+  XdsClient client(Options(Address(*cp)), embedder.Handler(), embedder.Logger());
+  ASSERT_TRUE(client.Start().ok());
+  ASSERT_TRUE(embedder.AwaitVersion(v1));
+
+  nginx_xds::v1::Upstream hashed = MakeUpstreamOnPort("dyhost", 9001);
+  hashed.set_method(nginx_xds::v1::HASH);
+  hashed.set_hash_key("$request_uri");
+  const std::string v2 = Put(cp.get(), hashed);
+  // Both halves answered: the node's ACK state reaches v2 (with the NACK).
+  AwaitNodeStatus(*cp->registry(), "delta-node", [&](const nginx_xds::v1::NodeStatus& s) {
+    return std::to_string(s.acked_version()) == v2 && s.rejected_upstreams_size() == 1;
+  });
+  ASSERT_TRUE(embedder.AwaitLog("received ClusterLoadAssignment version " + v2));
+  ASSERT_TRUE(embedder.AwaitLog("applied version " + v2, 2));
+  for (const auto& snapshot : embedder.handed()) {
+    const nginx_xds::v1::Upstream* dyhost = Find(snapshot, "dyhost");
+    if (dyhost == nullptr || dyhost->method() == nginx_xds::v1::HASH) continue;
+    EXPECT_EQ(dyhost->servers(0).address(), "127.0.0.1:8001")
+        << "version " << snapshot.version() << " mixes the old method with the new servers";
+  }
 }
 
 }  // namespace

@@ -100,13 +100,13 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
                    response.system_version_info(), " nonce ", response.nonce(), " with ",
                    response.resources_size(), " resources and ",
                    response.removed_resources_size(), " removed"));
-  // Changes for a change handler: no whole snapshot per response.
   // An upstream rejected at this version stays rejected at it, whichever
   // half of it comes later.
   std::map<std::string, std::string> refuse;
   for (const auto& [name, version] : delta_rejected_at_) {
     if (version == response.system_version_info()) refuse[name] = delta_rejected_[name].message();
   }
+  // With a change handler no whole snapshot is made per response.
   DeltaAssembler::Outcome outcome = delta_.Offer(response, /*whole=*/!on_change_, refuse);
   if (outcome.nack) {
     Log(AgentLogLevel::kWarn, absl::StrCat("rejecting ", TypeName(response.type_url()), " nonce ",
@@ -153,8 +153,7 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
         }
       }
     }
-    verdict = AwaitVerdict(
-        [&](SnapshotVerdict each) { on_change_(change, std::move(each)); });
+    verdict = AwaitVerdict([&](SnapshotVerdict each) { on_change_(change, std::move(each)); });
   } else {
     verdict = HandOver(candidate.snapshot, /*from_cache=*/false);
   }

@@ -5,7 +5,7 @@
 // thread's CPU time and the time from the write's call (Put: SQLite commit,
 // snapshot, fan-out) to the hand-over.
 //
-//   bazel run -c opt //tests/agent/bench:delta_cost_bench -- [--sizes=100,1000,10000]
+//   bazel run -c opt //tests/agent/bench:delta_cost_bench -- [--sizes=100,1000,10000] [--sotw]
 
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +26,7 @@
 ABSL_FLAG(std::vector<std::string>, sizes, std::vector<std::string>({"100", "1000", "10000"}),
           "Fleet sizes (upstreams of 10 servers each).");
 ABSL_FLAG(int, changes, 40, "One-server writes measured per size.");
+ABSL_FLAG(bool, sotw, false, "Measure state of the world instead, for comparison.");
 
 namespace {
 
@@ -112,6 +113,7 @@ void Run(int size, int changes) {
   config.on_snapshot = &Embedder::OnSnapshot;
   config.ctx = &embedder;
   config.deltas = 1;
+  config.sotw = absl::GetFlag(FLAGS_sotw) ? 1 : 0;
   nxa_agent_t* agent = nullptr;
   char err[256];
   if (nxa_agent_create(&config, &agent, err, sizeof(err)) != NXA_OK) {

@@ -25,7 +25,9 @@ bool SameUpstream(const std::optional<nginx_xds::v1::Upstream>& a,
 
 }  // namespace
 
-DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& response) {
+DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& response,
+                                              bool whole,
+                                              const std::map<std::string, std::string>& refuse) {
   Outcome outcome;
   const std::string& type_url = response.type_url();
   if (outstanding_) {
@@ -133,6 +135,12 @@ DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& resp
   // Each upstream the response touches, on its own.
   for (const std::string& name : touched) {
     if (rejected.count(name)) continue;
+    auto refused = refuse.find(name);
+    if (refused != refuse.end()) {
+      rejected[name] = refused->second;
+      Undo(name);
+      continue;
+    }
     auto cluster = clusters_.find(name);
     auto assignment = assignments_.find(name);
     if (cluster == clusters_.end() || assignment == assignments_.end()) {
@@ -163,31 +171,60 @@ DeltaAssembler::Outcome DeltaAssembler::Offer(const DeltaDiscoveryResponse& resp
     each.set_message(ReasonAbout(name, reason));
     candidate.rejected.push_back(std::move(each));
   }
+  for (const std::string& name : touched) Recount(name);
+  candidate.version = pending_.version;
   for (const auto& [name, upstream] : pending_.upstreams) {
     auto it = upstreams_.find(name);
     if (!SameUpstream(upstream, it == upstreams_.end() ? nullptr : &it->second)) {
       candidate.upstreams_changed = true;
+      candidate.changes.emplace_back(name, upstream);
     }
-  }
-  candidate.snapshot.set_version(pending_.version);
-  auto next = pending_.upstreams.begin();
-  for (const auto& [name, upstream] : upstreams_) {
-    for (; next != pending_.upstreams.end() && next->first < name; ++next) {
-      if (next->second) *candidate.snapshot.add_upstreams() = *next->second;
-    }
-    if (next != pending_.upstreams.end() && next->first == name) {
-      if (next->second) *candidate.snapshot.add_upstreams() = *next->second;
-      ++next;
-    } else {
-      *candidate.snapshot.add_upstreams() = upstream;
-    }
-  }
-  for (; next != pending_.upstreams.end(); ++next) {
-    if (next->second) *candidate.snapshot.add_upstreams() = *next->second;
   }
   outstanding_ = true;
+  if (whole) candidate.snapshot = CandidateSnapshot();
   outcome.candidate = std::move(candidate);
   return outcome;
+}
+
+nginx_xds::v1::Snapshot DeltaAssembler::CandidateSnapshot() const {
+  nginx_xds::v1::Snapshot snapshot;
+  snapshot.set_version(outstanding_ ? pending_.version : version_);
+  auto next = pending_.upstreams.begin();
+  const auto end = outstanding_ ? pending_.upstreams.end() : pending_.upstreams.begin();
+  for (const auto& [name, upstream] : upstreams_) {
+    for (; next != end && next->first < name; ++next) {
+      if (next->second) *snapshot.add_upstreams() = *next->second;
+    }
+    if (next != end && next->first == name) {
+      if (next->second) *snapshot.add_upstreams() = *next->second;
+      ++next;
+    } else {
+      *snapshot.add_upstreams() = upstream;
+    }
+  }
+  for (; next != end; ++next) {
+    if (next->second) *snapshot.add_upstreams() = *next->second;
+  }
+  return snapshot;
+}
+
+nginx_xds::v1::Snapshot DeltaAssembler::State() const {
+  nginx_xds::v1::Snapshot snapshot;
+  snapshot.set_version(version_);
+  for (const auto& [name, upstream] : upstreams_) *snapshot.add_upstreams() = upstream;
+  return snapshot;
+}
+
+ResourceVersionMap DeltaAssembler::VersionsOf(const std::vector<std::string>& names) const {
+  ResourceVersionMap versions;
+  for (const std::string& name : names) {
+    ResourceVersions& each = versions[name];
+    auto cluster = clusters_.find(name);
+    if (cluster != clusters_.end()) each.cluster = cluster->second.version;
+    auto assignment = assignments_.find(name);
+    if (assignment != assignments_.end()) each.assignment = assignment->second.version;
+  }
+  return versions;
 }
 
 void DeltaAssembler::Undo(const std::string& name) {
@@ -210,6 +247,15 @@ void DeltaAssembler::Undo(const std::string& name) {
     pending_.assignments.erase(assignment);
   }
   pending_.upstreams.erase(name);
+  Recount(name);
+}
+
+void DeltaAssembler::Recount(const std::string& name) {
+  if ((clusters_.count(name) != 0) != (assignments_.count(name) != 0)) {
+    half_held_.insert(name);
+  } else {
+    half_held_.erase(name);
+  }
 }
 
 void DeltaAssembler::Commit(const std::vector<nginx_xds::v1::RejectedUpstream>& rejected) {
@@ -243,6 +289,7 @@ void DeltaAssembler::Seed(const nginx_xds::v1::Snapshot& snapshot,
   clusters_.clear();
   assignments_.clear();
   upstreams_.clear();
+  half_held_.clear();
   version_ = snapshot.version();
   for (const auto& upstream : snapshot.upstreams()) {
     upstreams_[upstream.name()] = upstream;

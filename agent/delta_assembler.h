@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,15 @@ class DeltaAssembler {
   using Versions = ResourceVersions;
 
   struct Candidate {
-    // Every complete upstream as it would be after the response: a rejected
-    // one as last good (or absent when it has no last good state).
+    // The system version of the response.
+    std::string version;
+    // What the response changes, by name: the upstream as it would be, or
+    // nullopt when it would be gone; only names whose upstream differs from
+    // the last good state, and none of `rejected`. O(change).
+    std::vector<std::pair<std::string, std::optional<nginx_xds::v1::Upstream>>> changes;
+    // With Offer(..., /*whole=*/true): every complete upstream as it would
+    // be after the response, a rejected one as last good (or absent when it
+    // has no last good state). O(upstreams).
     nginx_xds::v1::Snapshot snapshot;
     // The upstreams the agent's own validation rejected.
     std::vector<nginx_xds::v1::RejectedUpstream> rejected;
@@ -67,8 +75,34 @@ class DeltaAssembler {
   DeltaAssembler(const DeltaAssembler&) = delete;
   DeltaAssembler& operator=(const DeltaAssembler&) = delete;
 
-  // Takes one response; a candidate must not be outstanding.
-  Outcome Offer(const envoy::service::discovery::v3::DeltaDiscoveryResponse& response);
+  // Takes one response; a candidate must not be outstanding. `whole`: also
+  // build Candidate::snapshot. `refuse` (name -> reason) rejects those
+  // upstreams of the response as if invalid: the caller's rejections of the
+  // same system version, so the other half of an upstream rejected at that
+  // version does not make a state nobody wrote (its new Cluster refused,
+  // then its new assignment taken with the old Cluster).
+  Outcome Offer(const envoy::service::discovery::v3::DeltaDiscoveryResponse& response,
+                bool whole = true, const std::map<std::string, std::string>& refuse = {});
+
+  // Every upstream of the last good state with the outstanding candidate's
+  // changes applied (all upstreams; O(upstreams)).
+  nginx_xds::v1::Snapshot CandidateSnapshot() const;
+
+  // The last good state, whole (O(upstreams)).
+  nginx_xds::v1::Snapshot State() const;
+
+  // How many names have one half (Cluster or assignment) held without the
+  // other: a first sync split over several responses is not complete yet.
+  size_t half_held() const { return half_held_.size(); }
+
+  // How many upstreams the last good state has.
+  size_t size() const { return upstreams_.size(); }
+
+  // The system version of the last good state.
+  const std::string& version() const { return version_; }
+
+  // The held versions of `names` (an entry with both empty: none held).
+  ResourceVersionMap VersionsOf(const std::vector<std::string>& names) const;
 
   // Accepts the outstanding candidate but the upstreams of `rejected` (by
   // the embedder): those keep their last good state and their resources of
@@ -118,6 +152,8 @@ class DeltaAssembler {
 
   // Puts back the held resources of `name` as they were before the response.
   void Undo(const std::string& name);
+  // Updates half_held_ for `name`.
+  void Recount(const std::string& name);
 
   ClusterMap clusters_;
   AssignmentMap assignments_;
@@ -126,6 +162,7 @@ class DeltaAssembler {
   std::string version_;
   bool outstanding_ = false;
   Pending pending_;
+  std::set<std::string> half_held_;
 };
 
 }  // namespace nginx_xds

@@ -201,6 +201,24 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   return contents;
 }
 
+// One change-log record: `change` (its version and upserted upstreams) after
+// `previous_version`, the names of `removed`, and the resource versions.
+std::string MakeRecord(const std::string& previous_version, const nginx_xds::v1::Snapshot& change,
+                       const std::vector<std::string>& removed,
+                       const ResourceVersionMap& versions) {
+  std::string payload;
+  PutBytes(&payload, previous_version);
+  PutBytes(&payload, change.SerializeAsString());
+  PutU32(&payload, static_cast<uint32_t>(removed.size()));
+  for (const std::string& name : removed) PutBytes(&payload, name);
+  if (!versions.empty()) PutVersions(&payload, versions);
+  std::string record(kRecordMagic);
+  PutU32(&record, static_cast<uint32_t>(payload.size()));
+  PutU32(&record, Crc32(payload));
+  record += payload;
+  return record;
+}
+
 }  // namespace
 
 std::string ChangeLogPath(const std::string& path) { return path + ".log"; }
@@ -238,17 +256,9 @@ std::string ChangeLogRecord(const CachedState& previous_state, const CachedState
       previous.version() == next.version()) {
     return "";
   }
-  std::string payload;
-  PutBytes(&payload, previous.version());
-  PutBytes(&payload, change.SerializeAsString());
-  PutU32(&payload, static_cast<uint32_t>(before.size()));
-  for (const auto& [name, unused] : before) PutBytes(&payload, name);
-  if (!versions.empty()) PutVersions(&payload, versions);
-  std::string record(kRecordMagic);
-  PutU32(&record, static_cast<uint32_t>(payload.size()));
-  PutU32(&record, Crc32(payload));
-  record += payload;
-  return record;
+  std::vector<std::string> removed;
+  for (const auto& [name, unused] : before) removed.push_back(name);
+  return MakeRecord(previous.version(), change, removed, versions);
 }
 
 nginx_xds::v1::Snapshot ReplayChangeLog(nginx_xds::v1::Snapshot base, absl::string_view contents,
@@ -278,6 +288,7 @@ SnapshotCacheWriter::SnapshotCacheWriter(std::string path, uint64_t compact_min_
 
 absl::Status SnapshotCacheWriter::Compact(const CachedState& now) {
   saved_.reset();
+  saved_version_.reset();
   absl::Status status = SaveSnapshotFile(path_, now.snapshot, now.versions);
   if (!status.ok()) return status;
   // A crash before the unlink leaves a log whose first record is not the
@@ -285,6 +296,7 @@ absl::Status SnapshotCacheWriter::Compact(const CachedState& now) {
   const std::string log = ChangeLogPath(path_);
   if (unlink(log.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "unlink", log);
   saved_ = now;
+  saved_version_ = now.snapshot.version();
   base_bytes_ = now.snapshot.ByteSizeLong();
   log_bytes_ = 0;
   ++compactions_;
@@ -299,11 +311,44 @@ absl::Status SnapshotCacheWriter::Save(const nginx_xds::v1::Snapshot& snapshot,
   const std::string record = ChangeLogRecord(*saved_, now);
   if (record.empty()) return absl::OkStatus();
   if (log_bytes_ + record.size() > std::max(compact_min_bytes_, base_bytes_)) return Compact(now);
+  absl::Status status = Append(record);
+  if (!status.ok()) return status;
+  saved_ = std::move(now);
+  saved_version_ = saved_->snapshot.version();
+  return absl::OkStatus();
+}
 
+absl::Status SnapshotCacheWriter::SaveChange(const std::string& version,
+                                             const std::vector<nginx_xds::v1::Upstream>& upserted,
+                                             const std::vector<std::string>& removed,
+                                             const ResourceVersionMap& versions,
+                                             const std::function<CachedState()>& whole) {
+  if (path_.empty()) return absl::InvalidArgumentError("empty cache file path");
+  // The whole state is not kept here: a later Save() compacts.
+  saved_.reset();
+  if (!saved_version_) return Compact(whole());
+  if (upserted.empty() && removed.empty() && versions.empty() && *saved_version_ == version) {
+    return absl::OkStatus();
+  }
+  nginx_xds::v1::Snapshot change;
+  change.set_version(version);
+  for (const auto& upstream : upserted) *change.add_upstreams() = upstream;
+  const std::string record = MakeRecord(*saved_version_, change, removed, versions);
+  if (log_bytes_ + record.size() > std::max(compact_min_bytes_, base_bytes_)) {
+    return Compact(whole());
+  }
+  absl::Status status = Append(record);
+  if (!status.ok()) return status;
+  saved_version_ = version;
+  return absl::OkStatus();
+}
+
+absl::Status SnapshotCacheWriter::Append(const std::string& record) {
   const std::string log = ChangeLogPath(path_);
   int fd = open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     saved_.reset();
+    saved_version_.reset();
     return ErrnoStatus(errno, "open", log);
   }
   // One write(): a crash leaves the record whole or torn at the tail, where
@@ -314,6 +359,7 @@ absl::Status SnapshotCacheWriter::Save(const nginx_xds::v1::Snapshot& snapshot,
   if (!status.ok()) {
     // What the log ends with is unknown now: write it whole next time.
     saved_.reset();
+    saved_version_.reset();
     return status;
   }
   if (log_bytes_ == 0) {
@@ -325,7 +371,6 @@ absl::Status SnapshotCacheWriter::Save(const nginx_xds::v1::Snapshot& snapshot,
       close(dir_fd);
     }
   }
-  saved_ = std::move(now);
   log_bytes_ += record.size();
   return absl::OkStatus();
 }

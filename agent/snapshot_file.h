@@ -2,8 +2,10 @@
 #define AGENT_SNAPSHOT_FILE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -84,6 +86,18 @@ class SnapshotCacheWriter {
   // `versions`: the Delta resource versions held with `now`.
   absl::Status Save(const nginx_xds::v1::Snapshot& now, const ResourceVersionMap& versions = {});
 
+  // Saves a change of the state last saved, in O(change): version
+  // `version`, the upstreams of `upserted` new or changed, those named in
+  // `removed` gone, and the resource versions of `versions` (an entry with
+  // both versions empty: none held any more). `whole` gives the state after
+  // the change, whole; it is called only when the file must be written
+  // whole (the first save of this writer, or a compaction).
+  absl::Status SaveChange(const std::string& version,
+                          const std::vector<nginx_xds::v1::Upstream>& upserted,
+                          const std::vector<std::string>& removed,
+                          const ResourceVersionMap& versions,
+                          const std::function<CachedState()>& whole);
+
   // The size of the change log as this writer left it (0 after compaction).
   uint64_t log_bytes() const { return log_bytes_; }
   // How many times the whole snapshot was written.
@@ -94,8 +108,15 @@ class SnapshotCacheWriter {
 
   std::string path_;
   uint64_t compact_min_bytes_;
-  // What the files hold; unset: unknown (the next save compacts).
+  // Appends `record` to the log (one write, fsync); on failure what the
+  // files hold is unknown, and the next save compacts.
+  absl::Status Append(const std::string& record);
+
+  // What the files hold; unset: unknown to Save (it compacts), which
+  // SaveChange leaves so, keeping only the version (`saved_version_`).
   std::optional<CachedState> saved_;
+  // The version the files hold; unset: unknown (the next save compacts).
+  std::optional<std::string> saved_version_;
   uint64_t base_bytes_ = 0;
   uint64_t log_bytes_ = 0;
   int compactions_ = 0;

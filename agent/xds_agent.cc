@@ -9,6 +9,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,8 +42,11 @@ struct nxa_agent_s {
   bool deltas = false;
   // What the embedder runs, by name: every upstream of each snapshot it
   // answered NXA_OK, a rejected one as it was before. Valid once the
-  // embedder took a whole snapshot; reset by nxa_agent_want_full().
+  // embedder took a whole snapshot. Over Delta it is what a whole snapshot
+  // is made of (a change applied to it), so nxa_agent_want_full() keeps it
+  // and sets `want_full`.
   bool have_applied ABSL_GUARDED_BY(mu) = false;
+  bool want_full ABSL_GUARDED_BY(mu) = false;
   std::map<std::string, nginx_xds::v1::Upstream> applied ABSL_GUARDED_BY(mu);
 
   void Log(int level, const std::string& message) {
@@ -64,6 +68,9 @@ struct nxa_snapshot_s {
   bool is_delta = false;
   std::vector<int> upserted;
   std::vector<std::string> removed;
+  // A delta made from a Delta change: `snapshot` holds the upserted
+  // upstreams only (not whole), all of them in `upserted`.
+  bool partial = false;
 
   int count() const {
     return is_delta ? static_cast<int>(upserted.size()) : snapshot.upstreams_size();
@@ -131,20 +138,31 @@ void ComputeDelta(const std::map<std::string, nginx_xds::v1::Upstream>& applied,
 // upstreams, which stay as they were (or absent when new).
 void RecordApplied(nxa_agent_s* agent, const nxa_snapshot_s& done)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(agent->mu) {
+  std::set<std::string> rejected;
+  for (const nginx_xds::v1::RejectedUpstream& each : done.rejected) rejected.insert(each.name());
+  if (done.partial) {
+    // O(change): the upserted and removed upstreams alone.
+    for (const nginx_xds::v1::Upstream& u : done.snapshot.upstreams()) {
+      if (rejected.count(u.name()) == 0) agent->applied[u.name()] = u;
+    }
+    for (const std::string& name : done.removed) agent->applied.erase(name);
+    return;
+  }
   std::map<std::string, nginx_xds::v1::Upstream> next;
   for (const nginx_xds::v1::Upstream& u : done.snapshot.upstreams()) {
     next[u.name()] = u;
   }
-  for (const nginx_xds::v1::RejectedUpstream& rejected : done.rejected) {
-    auto before = agent->applied.find(rejected.name());
+  for (const std::string& name : rejected) {
+    auto before = agent->applied.find(name);
     if (before == agent->applied.end()) {
-      next.erase(rejected.name());
+      next.erase(name);
     } else {
-      next[rejected.name()] = before->second;
+      next[name] = before->second;
     }
   }
   agent->applied = std::move(next);
   agent->have_applied = true;
+  agent->want_full = false;
 }
 
 void OnSnapshot(nxa_agent_s* agent, const nginx_xds::v1::Snapshot& snapshot, bool from_cache,
@@ -159,8 +177,50 @@ void OnSnapshot(nxa_agent_s* agent, const nginx_xds::v1::Snapshot& snapshot, boo
     absl::MutexLock lock(&agent->mu);
     // A snapshot from the cache is whole: it is what the embedder starts
     // from when the control plane cannot be reached.
-    if (agent->deltas && agent->have_applied && !from_cache) {
+    if (agent->deltas && agent->have_applied && !agent->want_full && !from_cache) {
       ComputeDelta(agent->applied, raw);
+    }
+    agent->outstanding = raw;
+  }
+  agent->on_snapshot(agent->ctx, raw);
+}
+
+// A Delta change: handed over as it is (O(change)) when the embedder takes
+// deltas and has its state, else as the whole state it makes.
+void OnChange(nxa_agent_s* agent, const nginx_xds::XdsClient::UpstreamChange& change,
+              nginx_xds::SnapshotVerdict verdict) {
+  auto handed = std::make_unique<nxa_snapshot_s>();
+  handed->agent = agent;
+  handed->verdict = std::move(verdict);
+  nginx_xds::v1::Snapshot& snapshot = handed->snapshot;
+  snapshot.set_version(change.version);
+  nxa_snapshot_s* raw = handed.release();
+  {
+    absl::MutexLock lock(&agent->mu);
+    if (change.whole) {
+      for (const auto& u : change.upserted) *snapshot.add_upstreams() = u;
+    } else if (agent->deltas && agent->have_applied && !agent->want_full) {
+      raw->is_delta = true;
+      raw->partial = true;
+      for (const auto& u : change.upserted) {
+        auto it = agent->applied.find(u.name());
+        if (it != agent->applied.end() &&
+            google::protobuf::util::MessageDifferencer::Equals(it->second, u)) {
+          continue;
+        }
+        raw->upserted.push_back(snapshot.upstreams_size());
+        *snapshot.add_upstreams() = u;
+      }
+      for (const std::string& name : change.removed) {
+        if (agent->applied.count(name)) raw->removed.push_back(name);
+      }
+    } else {
+      // Whole: what the embedder ran, with the change.
+      std::map<std::string, const nginx_xds::v1::Upstream*> next;
+      for (const auto& [name, u] : agent->applied) next[name] = &u;
+      for (const auto& u : change.upserted) next[u.name()] = &u;
+      for (const std::string& name : change.removed) next.erase(name);
+      for (const auto& [name, u] : next) *snapshot.add_upstreams() = *u;
     }
     agent->outstanding = raw;
   }
@@ -389,6 +449,12 @@ int nxa_agent_start(nxa_agent_t* agent) {
         [agent](nginx_xds::AgentLogLevel level, const std::string& message) {
           agent->Log(static_cast<int>(level), message);
         });
+    if (agent->options.protocol == nginx_xds::XdsProtocol::kDelta) {
+      client->SetChangeHandler([agent](const nginx_xds::XdsClient::UpstreamChange& change,
+                                       nginx_xds::SnapshotVerdict verdict) {
+        OnChange(agent, change, std::move(verdict));
+      });
+    }
     absl::Status status = client->Start();
     if (!status.ok()) {
       agent->Log(NXA_LOG_ERROR, absl::StrCat("cannot start the agent: ", status.message()));
@@ -457,8 +523,7 @@ const char* nxa_snapshot_removed(const nxa_snapshot_t* snapshot, size_t index) {
 void nxa_agent_want_full(nxa_agent_t* agent) {
   if (agent == nullptr) return;
   absl::MutexLock lock(&agent->mu);
-  agent->have_applied = false;
-  agent->applied.clear();
+  agent->want_full = true;
 }
 
 int nxa_snapshot_upstream(const nxa_snapshot_t* snapshot, size_t index, nxa_upstream_t* out) {
@@ -528,7 +593,7 @@ void nxa_snapshot_done(nxa_snapshot_t* snapshot, int status, const char* error) 
       if (agent->outstanding == snapshot) agent->outstanding = nullptr;
       // NXA_OK: the embedder runs this version (but what it rejected); any
       // other verdict: it changed nothing.
-      if (status == NXA_OK && agent->deltas) RecordApplied(agent, *snapshot);
+      if (status == NXA_OK) RecordApplied(agent, *snapshot);
     }
     if (snapshot->verdict) {
       if (status == NXA_OK) {

@@ -426,9 +426,7 @@ bool XdsClient::HandleResponse(Stream* stream, const DiscoveryResponse& response
 
 void XdsClient::SaveCache() {
   if (options_.cache_path.empty() || !applied_) return;
-  absl::Status saved = cache_writer_.Save(
-      *applied_,
-      options_.protocol == XdsProtocol::kDelta ? delta_.AllVersions() : ResourceVersionMap());
+  absl::Status saved = cache_writer_.Save(*applied_);
   if (!saved.ok()) {
     Log(AgentLogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
   }
@@ -436,6 +434,12 @@ void XdsClient::SaveCache() {
 
 std::optional<XdsClient::Verdict> XdsClient::HandOver(const nginx_xds::v1::Snapshot& snapshot,
                                                       bool from_cache) {
+  return AwaitVerdict(
+      [&](SnapshotVerdict verdict) { on_snapshot_(snapshot, from_cache, std::move(verdict)); });
+}
+
+std::optional<XdsClient::Verdict> XdsClient::AwaitVerdict(
+    const std::function<void(SnapshotVerdict)>& handler) {
   auto state = std::make_shared<SnapshotVerdict::State>();
   {
     absl::MutexLock lock(&mu_);
@@ -443,7 +447,7 @@ std::optional<XdsClient::Verdict> XdsClient::HandOver(const nginx_xds::v1::Snaps
     verdict_ = state;
   }
   try {
-    on_snapshot_(snapshot, from_cache, SnapshotVerdict(state));
+    handler(SnapshotVerdict(state));
   } catch (const std::exception& e) {
     SnapshotVerdict(state).Done(
         absl::InternalError(absl::StrCat("snapshot handler failed: ", e.what())));
@@ -483,6 +487,7 @@ void XdsClient::HandOverCache() {
     // Delta: the resources held when the file was written are not sent
     // again (initial_resource_versions).
     delta_.Seed(*applied_, cached_versions_);
+    delta_embedder_has_state_ = true;
   } else {
     Log(AgentLogLevel::kWarn, absl::StrCat("cached version ", cached_->version(),
                                       " rejected: ", verdict->status.message()));

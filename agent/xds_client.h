@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -143,6 +144,20 @@ class XdsClient {
                                              bool from_cache, SnapshotVerdict verdict)>;
   using LogHandler = std::function<void(AgentLogLevel level, const std::string& message)>;
 
+  // Delta: what one response changes. `whole`: the embedder has no state
+  // from this client yet, and `upserted` is every upstream.
+  struct UpstreamChange {
+    std::string version;
+    bool whole = false;
+    // New or changed upstreams (whole: all of them).
+    std::vector<nginx_xds::v1::Upstream> upserted;
+    // Names of upstreams gone.
+    std::vector<std::string> removed;
+  };
+  // Receives a change (Delta); like SnapshotHandler otherwise. The embedder
+  // may reject upstreams of `upserted` one by one through the verdict.
+  using ChangeHandler = std::function<void(const UpstreamChange& change, SnapshotVerdict verdict)>;
+
   XdsClient(XdsClientOptions options, SnapshotHandler on_snapshot, LogHandler on_log);
   // Shutdown().
   ~XdsClient();
@@ -157,6 +172,11 @@ class XdsClient {
   // Cancels the stream, wakes every wait (also one for a verdict) and joins
   // the thread. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Delta: hand over changes to `on_change` instead of whole snapshots to
+  // the SnapshotHandler (which still gets the one from the cache file), so
+  // a change costs the agent O(change). Before Start() only.
+  void SetChangeHandler(ChangeHandler on_change) { on_change_ = std::move(on_change); }
 
   // Whether a stream to the control plane is open now. Thread-safe.
   bool connected() ABSL_LOCKS_EXCLUDED(mu_);
@@ -205,15 +225,22 @@ class XdsClient {
   // Hands `snapshot` over and waits for the verdict; nullopt on shutdown.
   std::optional<Verdict> HandOver(const nginx_xds::v1::Snapshot& snapshot, bool from_cache)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Calls `handler` with a new verdict and waits for it; nullopt on shutdown.
+  std::optional<Verdict> AwaitVerdict(const std::function<void(SnapshotVerdict)>& handler)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Sends the answer to `answers` after `snapshot` was applied except the
   // upstreams of `rejected`: an ACK, or a NACK naming them.
   bool AnswerApplied(Stream* stream, const std::vector<SnapshotAssembler::Answer>& answers,
                      const std::string& version,
                      const std::vector<nginx_xds::v1::RejectedUpstream>& rejected);
   void HandOverCache() ABSL_LOCKS_EXCLUDED(mu_);
-  // Writes applied_ (and, Delta, the resource versions held) to the cache
-  // file; a failure is logged.
+  // Writes applied_ to the cache file; a failure is logged.
   void SaveCache();
+  // Delta: appends the change `candidate` made (but the upstreams of
+  // `refused`, which stay as they were) and its resource versions to the
+  // cache file, in O(change); a failure is logged.
+  void SaveDeltaCache(const DeltaAssembler::Candidate& candidate,
+                      const std::set<std::string>& refused);
   bool Send(Stream* stream, const std::string& type_url, const std::string& version,
             const std::string& nonce, const std::string* error,
             const nginx_xds::v1::RejectedUpstreams* rejected = nullptr);
@@ -225,6 +252,7 @@ class XdsClient {
   const XdsClientOptions options_;
   const SnapshotHandler on_snapshot_;
   const LogHandler on_log_;
+  ChangeHandler on_change_;
 
   // Owned by the client thread.
   envoy::config::core::v3::Node node_;
@@ -236,6 +264,15 @@ class XdsClient {
   // a later state of the upstream is applied or it is removed, so that fleet
   // status keeps showing them.
   std::map<std::string, nginx_xds::v1::RejectedUpstream> delta_rejected_;
+  // The system version at which each of delta_rejected_ was rejected.
+  std::map<std::string, std::string> delta_rejected_at_;
+  // Delta: whether the embedder runs a state this client handed over (or
+  // the cache file's): then it gets changes, else the whole state.
+  bool delta_embedder_has_state_ = false;
+  // Delta: since when the first hand-over waits for the other halves of a
+  // first sync split over several responses (a node starting gets one
+  // whole state, not the first megabyte of it); unset: not waiting.
+  std::optional<absl::Time> first_sync_waiting_since_;
   // The control plane replicas, and a channel to each once used.
   std::vector<std::string> servers_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;

@@ -1,6 +1,7 @@
 // XdsClient's Delta stream (DeltaAggregatedResources); the rest of the client
 // (channels, failover, backoff, the cache file, hand-over) is xds_client.cc.
 
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,8 @@ using DeltaStream = grpc::ClientReaderWriterInterface<DeltaDiscoveryRequest, Del
 
 // google.rpc.Code INVALID_ARGUMENT, the code of every NACK.
 constexpr int kNackCode = 3;
+// The longest a first sync waits for the other halves of its resources.
+constexpr absl::Duration kFirstSyncWait = absl::Seconds(5);
 
 const char* TypeName(const std::string& type_url) {
   if (type_url == kClusterTypeUrl) return "Cluster";
@@ -97,37 +100,63 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
                    response.system_version_info(), " nonce ", response.nonce(), " with ",
                    response.resources_size(), " resources and ",
                    response.removed_resources_size(), " removed"));
-  DeltaAssembler::Outcome outcome = delta_.Offer(response);
+  // An upstream rejected at this version stays rejected at it, whichever
+  // half of it comes later.
+  std::map<std::string, std::string> refuse;
+  for (const auto& [name, version] : delta_rejected_at_) {
+    if (version == response.system_version_info()) refuse[name] = delta_rejected_[name].message();
+  }
+  // With a change handler no whole snapshot is made per response.
+  DeltaAssembler::Outcome outcome = delta_.Offer(response, /*whole=*/!on_change_, refuse);
   if (outcome.nack) {
     Log(AgentLogLevel::kWarn, absl::StrCat("rejecting ", TypeName(response.type_url()), " nonce ",
-                                      response.nonce(), ": ", *outcome.nack));
+                                           response.nonce(), ": ", *outcome.nack));
     return Answer(stream, response.type_url(), response.nonce(), &*outcome.nack);
   }
   const DeltaAssembler::Candidate& candidate = *outcome.candidate;
-  const nginx_xds::v1::Snapshot* previous = applied_ ? &*applied_ : nullptr;
   std::vector<nginx_xds::v1::RejectedUpstream> rejected = candidate.rejected;
-  // The candidate holds a rejected upstream as last good already; the
-  // embedder's state decides (it may differ after the cache file).
-  const nginx_xds::v1::Snapshot offered = WithoutRejected(candidate.snapshot, rejected, previous);
+
   // Nothing for the embedder: no upstream changed, and either the other
   // halves of new upstreams are still to come (a snapshot without them is
   // no state to run, not even at first) or it runs this version already.
-  const bool nothing_to_hand_over =
-      !candidate.upstreams_changed && rejected.empty() &&
-      (candidate.incomplete || (applied_ && applied_->version() == offered.version()));
+  bool nothing_to_hand_over =
+      candidate.changes.empty() && rejected.empty() &&
+      (candidate.incomplete ||
+       (delta_embedder_has_state_ && delta_.version() == candidate.version));
+  // A first sync split over several responses (the server sends at most
+  // 1 MiB per response) is handed over once complete: every resource with
+  // its other half. A half that never comes does not hold nginx back for
+  // longer than kFirstSyncWait.
+  if (!nothing_to_hand_over && !delta_embedder_has_state_ && delta_.half_held() > 0) {
+    const absl::Time now = absl::Now();
+    if (!first_sync_waiting_since_) first_sync_waiting_since_ = now;
+    nothing_to_hand_over = now - *first_sync_waiting_since_ < kFirstSyncWait;
+  }
+  std::optional<Verdict> verdict;
   if (nothing_to_hand_over) {
     Log(AgentLogLevel::kDebug,
-        absl::StrCat("version ", offered.version(), " changes nothing to apply yet"));
-    delta_.Commit();
-    for (const std::string& name : candidate.touched) delta_rejected_.erase(name);
-    if (delta_rejected_.empty()) return Answer(stream, candidate.type_url, candidate.nonce);
-    for (const auto& [name, each] : delta_rejected_) rejected.push_back(each);
-    const std::string message = RejectedUpstreamsMessage(rejected);
-    nginx_xds::v1::RejectedUpstreams detail;
-    for (const auto& each : rejected) *detail.add_upstreams() = each;
-    return Answer(stream, candidate.type_url, candidate.nonce, &message, &detail);
+        absl::StrCat("version ", candidate.version, " changes nothing to apply yet"));
+    verdict = Verdict{absl::OkStatus(), {}};
+  } else if (on_change_) {
+    UpstreamChange change;
+    change.version = candidate.version;
+    change.whole = !delta_embedder_has_state_;
+    if (change.whole) {
+      nginx_xds::v1::Snapshot all = delta_.CandidateSnapshot();
+      change.upserted.assign(all.upstreams().begin(), all.upstreams().end());
+    } else {
+      for (const auto& [name, upstream] : candidate.changes) {
+        if (upstream) {
+          change.upserted.push_back(*upstream);
+        } else {
+          change.removed.push_back(name);
+        }
+      }
+    }
+    verdict = AwaitVerdict([&](SnapshotVerdict each) { on_change_(change, std::move(each)); });
+  } else {
+    verdict = HandOver(candidate.snapshot, /*from_cache=*/false);
   }
-  std::optional<Verdict> verdict = HandOver(offered, /*from_cache=*/false);
   if (!verdict) {
     delta_.Reject();
     return false;
@@ -137,37 +166,46 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
     delta_.Reject();
     std::string message(verdict->status.message());
     if (message.empty()) message = "rejected by nginx";
-    Log(AgentLogLevel::kWarn, absl::StrCat("version ", offered.version(), " rejected: ", message));
+    Log(AgentLogLevel::kWarn, absl::StrCat("version ", candidate.version, " rejected: ", message));
     return Answer(stream, candidate.type_url, candidate.nonce, &message);
   }
 
+  std::set<std::string> refused;
   for (auto& each : verdict->rejected) {
     each.set_message(ReasonAbout(each.name(), each.message()));
+    refused.insert(each.name());
     rejected.push_back(each);
   }
-  nginx_xds::v1::Snapshot now = WithoutRejected(offered, verdict->rejected, previous);
   delta_.Commit(verdict->rejected);
+  const bool handed_over = !nothing_to_hand_over;
+  if (handed_over) delta_embedder_has_state_ = true;
   // A name the response sent or removed is settled by it: applied, or
   // rejected again just now.
-  for (const std::string& name : candidate.touched) delta_rejected_.erase(name);
-  for (const auto& each : rejected) delta_rejected_[each.name()] = each;
+  for (const std::string& name : candidate.touched) {
+    delta_rejected_.erase(name);
+    delta_rejected_at_.erase(name);
+  }
+  for (const auto& each : rejected) {
+    delta_rejected_[each.name()] = each;
+    delta_rejected_at_[each.name()] = candidate.version;
+  }
   if (!rejected.empty()) {
     Log(AgentLogLevel::kWarn,
-        absl::StrCat("version ", now.version(), " applied except ", rejected.size(),
+        absl::StrCat("version ", candidate.version, " applied except ", rejected.size(),
                      rejected.size() == 1 ? " upstream: " : " upstreams: ",
                      absl::StrReplaceAll(RejectedUpstreamsMessage(rejected), {{"\n", "; "}})));
   }
-  applied_ = std::move(now);
-  if (delta_rejected_.empty()) last_good_version_ = applied_->version();
-  result->got_snapshot = true;
-  backoff_.Reset();
-  SaveCache();
-  Log(AgentLogLevel::kInfo,
-      absl::StrCat("applied version ", applied_->version(), " (", applied_->upstreams_size(),
-                   " upstreams)",
-                   delta_rejected_.empty()
-                       ? ""
-                       : absl::StrCat(", ", delta_rejected_.size(), " rejected")));
+  if (handed_over) {
+    result->got_snapshot = true;
+    backoff_.Reset();
+    SaveDeltaCache(candidate, refused);
+    Log(AgentLogLevel::kInfo,
+        absl::StrCat("applied version ", candidate.version, " (", delta_.size(), " upstreams, ",
+                     candidate.changes.size(), " changed)",
+                     delta_rejected_.empty()
+                         ? ""
+                         : absl::StrCat(", ", delta_rejected_.size(), " rejected")));
+  }
   if (delta_rejected_.empty()) return Answer(stream, candidate.type_url, candidate.nonce);
   // Every answer names what the node still does not run (see delta_rejected_).
   rejected.clear();
@@ -176,6 +214,27 @@ bool XdsClient::HandleDeltaResponse(DeltaStream* stream, const DeltaDiscoveryRes
   nginx_xds::v1::RejectedUpstreams detail;
   for (const auto& each : rejected) *detail.add_upstreams() = each;
   return Answer(stream, candidate.type_url, candidate.nonce, &message, &detail);
+}
+
+void XdsClient::SaveDeltaCache(const DeltaAssembler::Candidate& candidate,
+                               const std::set<std::string>& refused) {
+  if (options_.cache_path.empty()) return;
+  std::vector<nginx_xds::v1::Upstream> upserted;
+  std::vector<std::string> removed;
+  for (const auto& [name, upstream] : candidate.changes) {
+    if (refused.count(name)) continue;  // kept as it was
+    if (upstream) {
+      upserted.push_back(*upstream);
+    } else {
+      removed.push_back(name);
+    }
+  }
+  absl::Status saved = cache_writer_.SaveChange(
+      candidate.version, upserted, removed, delta_.VersionsOf(candidate.touched),
+      [this] { return CachedState{delta_.State(), delta_.AllVersions()}; });
+  if (!saved.ok()) {
+    Log(AgentLogLevel::kWarn, absl::StrCat("cannot write the cache file: ", saved.message()));
+  }
 }
 
 }  // namespace nginx_xds

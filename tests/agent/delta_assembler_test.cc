@@ -221,5 +221,22 @@ TEST(DeltaAssemblerTest, SeedHoldsTheCachedVersions) {
   EXPECT_FALSE(outcome.candidate->upstreams_changed);
 }
 
+// Validate `refuse`: an upstream the caller rejected at this version is
+// rejected again by name, its resources of the response not held.
+TEST(DeltaAssemblerTest, RefusedUpstreamIsRejectedAgain) {
+  DeltaAssembler assembler;
+  Sync(&assembler, "1", {NormalizedUpstreamOnPorts("a", {8001})});
+  auto outcome = assembler.Offer(
+      Response(kEndpointTypeUrl, "2", {NormalizedUpstreamOnPorts("a", {9001})}), true,
+      {{"a", "refused at version 2"}});
+  ASSERT_TRUE(outcome.candidate);
+  ASSERT_EQ(outcome.candidate->rejected.size(), 1u);
+  EXPECT_EQ(outcome.candidate->rejected[0].message(), "refused at version 2");
+  EXPECT_TRUE(outcome.candidate->changes.empty());
+  EXPECT_EQ(outcome.candidate->snapshot.upstreams(0).servers(0).address(), "127.0.0.1:8001");
+  assembler.Commit();
+  EXPECT_EQ(assembler.HeldVersions(kEndpointTypeUrl).at("a"), "a@127.0.0.1:8001");
+}
+
 }  // namespace
 }  // namespace nginx_xds

@@ -34,13 +34,16 @@ constexpr absl::Duration kWait = absl::Seconds(20);
 class Embedder {
  public:
   explicit Embedder(std::set<std::string> reject = {}) : reject_(std::move(reject)) {}
+  // Rejects each upstream for which `reject` holds.
+  explicit Embedder(std::function<bool(const nginx_xds::v1::Upstream&)> reject)
+      : reject_if_(std::move(reject)) {}
 
   XdsClient::SnapshotHandler Handler() {
     return [this](const nginx_xds::v1::Snapshot& snapshot, bool from_cache,
                   SnapshotVerdict verdict) {
       std::vector<nginx_xds::v1::RejectedUpstream> rejected;
       for (const auto& upstream : snapshot.upstreams()) {
-        if (reject_.count(upstream.name())) {
+        if (reject_.count(upstream.name()) || (reject_if_ && reject_if_(upstream))) {
           nginx_xds::v1::RejectedUpstream each;
           each.set_name(upstream.name());
           each.set_message("refused by the test");
@@ -113,6 +116,7 @@ class Embedder {
   }
 
   const std::set<std::string> reject_;
+  const std::function<bool(const nginx_xds::v1::Upstream&)> reject_if_;
   absl::Mutex mu_;
   std::deque<nginx_xds::v1::Snapshot> handed_ ABSL_GUARDED_BY(mu_);
   std::deque<bool> from_cache_ ABSL_GUARDED_BY(mu_);
@@ -213,7 +217,7 @@ TEST(DeltaClientTest, SyncsChangesAndRemovals) {
   ASSERT_TRUE(first);
   // Both halves of each upstream arrive in two responses; the snapshot that
   // completes them holds both.
-  ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams)"));
+  ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams,"));
 
   const std::string v3 = Put(cp.get(), MakeUpstreamOnPort("a", 9001));
   auto changed = embedder.AwaitVersion(v3);
@@ -223,7 +227,7 @@ TEST(DeltaClientTest, SyncsChangesAndRemovals) {
   EXPECT_EQ(Names(*changed), (std::set<std::string>{"a", "b"}));
 
   const std::string v4 = Delete(cp.get(), "b");
-  ASSERT_TRUE(embedder.AwaitLog("applied version " + v4 + " (1 upstreams)"));
+  ASSERT_TRUE(embedder.AwaitLog("applied version " + v4 + " (1 upstreams,"));
   EXPECT_EQ(Names(*embedder.AwaitVersion(v4)), (std::set<std::string>{"a"}));
 
   AwaitNodeStatus(*cp->registry(), "delta-node", [&](const nginx_xds::v1::NodeStatus& status) {
@@ -288,7 +292,7 @@ TEST(DeltaClientTest, FailsOverToTheNextServerWithoutResending) {
   XdsClient client(Options(Address(*first) + "," + Address(*second)), embedder.Handler(),
                    embedder.Logger());
   ASSERT_TRUE(client.Start().ok());
-  ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams)"));
+  ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams,"));
   const size_t handed = embedder.handed().size();
   EXPECT_EQ(embedder.log_count("received Cluster version " + v2 + " nonce"), 1);
 
@@ -320,7 +324,7 @@ TEST(DeltaClientTest, RestartFromCacheFileResendsNothing) {
     Embedder embedder;
     XdsClient client(Options(Address(*cp), cache), embedder.Handler(), embedder.Logger());
     ASSERT_TRUE(client.Start().ok());
-    ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams)"));
+    ASSERT_TRUE(embedder.AwaitLog("applied version " + v2 + " (2 upstreams,"));
     const std::string v3 = Put(cp.get(), MakeUpstreamOnPort("a", 9001));
     ASSERT_TRUE(embedder.AwaitLog("applied version " + v3));
   }
@@ -365,6 +369,68 @@ TEST(DeltaClientTest, SotwModeAgainstTheControlPlane) {
   AwaitNodeStatus(*cp->registry(), "delta-node", [&](const nginx_xds::v1::NodeStatus& status) {
     return std::to_string(status.acked_version()) == v4;
   });
+}
+
+// Validate that a first sync the control plane splits over several
+// responses (at most 1 MiB each) is handed over once, whole: every upstream
+// in the first snapshot.
+TEST(DeltaClientTest, FirstSyncSplitOverResponsesIsHandedOverWhole) {
+  auto cp = StartControlPlane();
+  ASSERT_NE(cp, nullptr);
+  constexpr int kUpstreams = 4000;
+  std::vector<nginx_xds::v1::Upstream> upstreams;
+  for (int i = 0; i < kUpstreams; ++i) {
+    std::vector<std::string> servers;
+    for (int s = 1; s <= 10; ++s) {
+      servers.push_back(absl::StrCat("10.", i / 250, ".", i % 250, ".", s, ":80"));
+    }
+    upstreams.push_back(nginx_xds::testing::MakeUpstream(absl::StrCat("u", i), servers));
+  }
+  auto adopted = cp->upstreams()->Adopt("web", upstreams);
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  Embedder embedder;
+  XdsClient client(Options(Address(*cp)), embedder.Handler(), embedder.Logger());
+  ASSERT_TRUE(client.Start().ok());
+  ASSERT_TRUE(embedder.AwaitLog("applied version"));
+  // More than one response per type came (the split is real) ...
+  ASSERT_GE(embedder.log_count("received ClusterLoadAssignment"), 2);
+  // ... and the first snapshot handed over held every upstream.
+  const auto handed = embedder.handed();
+  ASSERT_FALSE(handed.empty());
+  EXPECT_EQ(handed.front().upstreams_size(), kUpstreams);
+}
+
+// Validate that a write changing both halves of an upstream (its method and
+// its servers), rejected by nginx when the Cluster half arrives, stays
+// rejected when the assignment half arrives: nginx never runs the new
+// servers with the old method, a state nobody wrote.
+TEST(DeltaClientTest, UpstreamRejectedAtAVersionStaysRejectedForItsOtherHalf) {
+  auto cp = StartControlPlane();
+  ASSERT_NE(cp, nullptr);
+  const std::string v1 = Put(cp.get(), MakeUpstreamOnPort("dyhost", 8001));
+  Embedder embedder([](const nginx_xds::v1::Upstream& upstream) {
+    return upstream.method() == nginx_xds::v1::HASH;
+  });
+  XdsClient client(Options(Address(*cp)), embedder.Handler(), embedder.Logger());
+  ASSERT_TRUE(client.Start().ok());
+  ASSERT_TRUE(embedder.AwaitVersion(v1));
+
+  nginx_xds::v1::Upstream hashed = MakeUpstreamOnPort("dyhost", 9001);
+  hashed.set_method(nginx_xds::v1::HASH);
+  hashed.set_hash_key("$request_uri");
+  const std::string v2 = Put(cp.get(), hashed);
+  // Both halves answered: the node's ACK state reaches v2 (with the NACK).
+  AwaitNodeStatus(*cp->registry(), "delta-node", [&](const nginx_xds::v1::NodeStatus& s) {
+    return std::to_string(s.acked_version()) == v2 && s.rejected_upstreams_size() == 1;
+  });
+  ASSERT_TRUE(embedder.AwaitLog("received ClusterLoadAssignment version " + v2));
+  ASSERT_TRUE(embedder.AwaitLog("applied version " + v2, 2));
+  for (const auto& snapshot : embedder.handed()) {
+    const nginx_xds::v1::Upstream* dyhost = Find(snapshot, "dyhost");
+    if (dyhost == nullptr || dyhost->method() == nginx_xds::v1::HASH) continue;
+    EXPECT_EQ(dyhost->servers(0).address(), "127.0.0.1:8001")
+        << "version " << snapshot.version() << " mixes the old method with the new servers";
+  }
 }
 
 }  // namespace

@@ -410,5 +410,66 @@ TEST(SnapshotFileTest, MalformedResourceVersionsAreCorrupt) {
   EXPECT_TRUE(loaded->versions.empty());
 }
 
+// Validate SaveChange: the first save is whole (from `whole`), each later
+// one a record of the change alone (upserted, removed, versions) that the
+// load replays; `whole` is not asked for then; a log outgrowing the file is
+// compacted from `whole`.
+TEST(SnapshotCacheWriterTest, SaveChangeAppendsTheChangeAlone) {
+  const std::string path = TempDir() + "/cache.bin";
+  SnapshotCacheWriter writer(path, /*compact_min_bytes=*/0);
+  int wholes = 0;
+  // Four more upstreams that never change: the whole file is larger than a
+  // record of one change.
+  std::vector<nginx_xds::v1::Upstream> steady;
+  for (const char* name : {"c", "d", "e", "f"}) {
+    steady.push_back(NormalizedUpstreamOnPorts(name, {3, 4, 5}));
+  }
+  auto with_steady = [&](std::vector<nginx_xds::v1::Upstream> some) {
+    some.insert(some.end(), steady.begin(), steady.end());
+    return some;
+  };
+  CachedState state{Versioned("1", with_steady({NormalizedUpstreamOnPorts("a", {1}),
+                                                NormalizedUpstreamOnPorts("b", {2})})),
+                    {{"a", {"ca", "ea"}}, {"b", {"cb", "eb"}}}};
+  auto whole = [&] {
+    ++wholes;
+    return state;
+  };
+  ASSERT_TRUE(writer.SaveChange("1", {}, {}, {}, whole).ok());
+  EXPECT_EQ(wholes, 1);
+
+  // a changes; b is removed.
+  state = CachedState{Versioned("2", with_steady({NormalizedUpstreamOnPorts("a", {11})})),
+                      {{"a", {"ca", "ea2"}}}};
+  ASSERT_TRUE(writer
+                  .SaveChange("2", {NormalizedUpstreamOnPorts("a", {11})}, {"b"},
+                              {{"a", {"ca", "ea2"}}, {"b", {}}}, whole)
+                  .ok());
+  EXPECT_EQ(wholes, 1);
+  EXPECT_GT(writer.log_bytes(), 0u);
+  absl::StatusOr<CachedState> loaded = LoadCacheFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->snapshot.version(), "2");
+  EXPECT_EQ(Describe(loaded->snapshot),
+            (std::vector<std::string>{"a=11,", "c=3,4,5,", "d=3,4,5,", "e=3,4,5,", "f=3,4,5,"}));
+  EXPECT_EQ(loaded->versions, state.versions);
+
+  // Enough changes that the log outgrows the whole file: compacted.
+  for (int v = 3; v < 200 && wholes == 1; ++v) {
+    state = CachedState{
+        Versioned(std::to_string(v), with_steady({NormalizedUpstreamOnPorts("a", {v})})),
+        {{"a", {"ca", absl::StrCat("ea", v)}}}};
+    ASSERT_TRUE(writer
+                    .SaveChange(std::to_string(v), {NormalizedUpstreamOnPorts("a", {v})}, {},
+                                state.versions, whole)
+                    .ok());
+  }
+  EXPECT_EQ(wholes, 2);
+  loaded = LoadCacheFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->snapshot.version(), state.snapshot.version());
+  EXPECT_EQ(loaded->versions, state.versions);
+}
+
 }  // namespace
 }  // namespace nginx_xds

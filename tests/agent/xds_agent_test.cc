@@ -1018,6 +1018,56 @@ TEST(XdsAgentDeltaTest, DeltasFromTheRealControlPlanePastAnUnreachableReplica) {
   EXPECT_EQ(seen->removed, (std::vector<std::string>{"backends"}));
   // Nothing else was handed over: the halves of one change make one hand-over.
   EXPECT_FALSE(embedder.Next(absl::Milliseconds(300)));
+
+  // After nxa_agent_want_full() the next change comes whole: what the
+  // embedder ran with the change applied.
+  nxa_agent_want_full(agent);
+  const std::string v6 = put(testing::MakeUpstreamOnPort("fresh", 8001));
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_FALSE(seen->is_delta);
+  EXPECT_EQ(seen->version, v6);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "fresh"}));
+  EXPECT_EQ(seen->addresses,
+            (std::vector<std::vector<std::string>>{{"127.0.0.1:7002"}, {"127.0.0.1:8001"}}));
+  // And the one after it is a change again.
+  const std::string v7 = put(testing::MakeUpstreamOnPort("fresh", 8002));
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->is_delta);
+  EXPECT_EQ(seen->version, v7);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"fresh"}));
+  DestroyReturns(agent);
+}
+
+// Validate that without config.deltas every version over Delta is handed
+// over whole (as the module takes it today): the change applied to what
+// the embedder runs.
+TEST(XdsAgentDeltaTest, WithoutDeltasEveryVersionIsWhole) {
+  auto cp = ControlPlane::Start(TestControlPlaneOptions(absl::ZeroDuration()));
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  auto put = [&](const nginx_xds::v1::Upstream& upstream) {
+    auto written = (*cp)->upstreams()->Put("edge", upstream);
+    EXPECT_TRUE(written.ok()) << written.status();
+    return written.ok() ? std::to_string(written->version()) : "";
+  };
+  put(testing::MakeUpstreamOnPort("api", 7001));
+  put(testing::MakeUpstreamOnPort("backends", 6001));
+  CEmbedder embedder;
+  nxa_config_t config = Config(absl::StrCat("127.0.0.1:", (*cp)->xds_port()), &embedder);
+  config.sotw = 0;
+  nxa_agent_t* agent = StartAgent(config);
+  std::optional<Seen> seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "backends"}));
+  const std::string v3 = put(testing::MakeUpstreamOnPort("api", 7002));
+  seen = embedder.Next();
+  ASSERT_TRUE(seen);
+  EXPECT_FALSE(seen->is_delta);
+  EXPECT_EQ(seen->version, v3);
+  EXPECT_EQ(seen->names, (std::vector<std::string>{"api", "backends"}));
+  EXPECT_EQ(seen->addresses,
+            (std::vector<std::vector<std::string>>{{"127.0.0.1:7002"}, {"127.0.0.1:6001"}}));
   DestroyReturns(agent);
 }
 

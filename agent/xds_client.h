@@ -114,10 +114,12 @@ struct XdsClientOptions {
 // a DeltaAssembler and is answered by its nonce after the embedder's
 // verdict on the snapshot it makes: an ACK, or a NACK naming the upstreams
 // rejected alone (their resources are then not held, and the server never
-// re-sends those versions) or the reason when rejected whole.
+// re-sends those versions) or the reason when rejected whole. A version
+// that changes none of the node's resources brings no response, so it is
+// never handed over.
 //
-// State of the world: one thread keeps one stream to the control plane at a time: the first
-// request per type carries version_info = the version the embedder last
+// State of the world: one thread keeps one stream to the control plane at a
+// time: the first request per type carries version_info = the version the embedder last
 // accepted (also one handed over from the cache file), the stream's first
 // request carries the Node. Each response is validated by
 // a SnapshotAssembler; an invalid one is NACKed at once. A complete snapshot

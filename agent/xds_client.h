@@ -195,6 +195,9 @@ class XdsClient {
   struct StreamResult {
     // Whether the embedder accepted a snapshot from the stream.
     bool got_snapshot = false;
+    // The server answered the Delta stream UNIMPLEMENTED (a control plane
+    // from before Delta).
+    bool delta_unimplemented = false;
   };
 
   void Run();
@@ -278,6 +281,8 @@ class XdsClient {
   // The control plane replicas, and a channel to each once used.
   std::vector<std::string> servers_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  // The servers that do not serve Delta: spoken to in state of the world.
+  std::vector<bool> sotw_only_;
   // The one streams go to now.
   size_t current_ = 0;
   Backoff backoff_;

@@ -14,6 +14,9 @@
  * nxa_agent_start() (a new agent per nginx start or reload), one from the
  * cache file, and the next one after nxa_agent_want_full(). A version that
  * changes nothing is still handed over (empty), so it is ACKed in order.
+ * (Over Delta, the default, the control plane sends a node nothing for a
+ * version that changes none of its upstreams, so such a version never
+ * reaches the agent; fleet status counts the node as up to date anyway.)
  * Without config.deltas every snapshot is whole, as before.
  *
  * Everything is callable from C; no C++ type or exception crosses it. A

@@ -112,6 +112,7 @@ absl::Status XdsClient::Start() {
   node_ = *std::move(node);
   servers_ = *std::move(servers);
   channels_.resize(servers_.size());
+  sotw_only_.assign(servers_.size(), false);
   try {
     thread_ = std::thread([this] { RunOrLog(); });
   } catch (const std::exception& e) {
@@ -199,8 +200,8 @@ void XdsClient::Run() {
     grpc::Channel* channel = ChannelTo(current_);
     if (WaitForReady(channel, options_.connect_timeout)) {
       auto stub = AggregatedDiscoveryService::NewStub(channels_[current_]);
-      result = options_.protocol == XdsProtocol::kSotw ? RunStream(stub.get())
-                                                       : RunDeltaStream(stub.get());
+      const bool sotw = options_.protocol == XdsProtocol::kSotw || sotw_only_[current_];
+      result = sotw ? RunStream(stub.get()) : RunDeltaStream(stub.get());
     } else if (!shutting_down()) {
       Log(AgentLogLevel::kWarn, absl::StrCat("control plane ", server, " is not reachable"));
     }
@@ -210,6 +211,14 @@ void XdsClient::Run() {
     if (first_attempt && !result.got_snapshot) HandOverCache();
     first_attempt = false;
     if (shutting_down()) break;
+    if (result.delta_unimplemented) {
+      // A control plane from before Delta (during an upgrade): the same
+      // server again, at once, in state of the world.
+      sotw_only_[current_] = true;
+      Log(AgentLogLevel::kWarn, absl::StrCat("control plane ", server,
+                                             " does not serve Delta xDS; using state of the world"));
+      continue;
+    }
     // Another replica may serve while this one is down; what the client
     // holds goes with it (Delta: initial_resource_versions).
     current_ = (current_ + 1) % servers_.size();

@@ -114,10 +114,12 @@ struct XdsClientOptions {
 // a DeltaAssembler and is answered by its nonce after the embedder's
 // verdict on the snapshot it makes: an ACK, or a NACK naming the upstreams
 // rejected alone (their resources are then not held, and the server never
-// re-sends those versions) or the reason when rejected whole.
+// re-sends those versions) or the reason when rejected whole. A version
+// that changes none of the node's resources brings no response, so it is
+// never handed over.
 //
-// State of the world: one thread keeps one stream to the control plane at a time: the first
-// request per type carries version_info = the version the embedder last
+// State of the world: one thread keeps one stream to the control plane at a
+// time: the first request per type carries version_info = the version the embedder last
 // accepted (also one handed over from the cache file), the stream's first
 // request carries the Node. Each response is validated by
 // a SnapshotAssembler; an invalid one is NACKed at once. A complete snapshot
@@ -193,6 +195,9 @@ class XdsClient {
   struct StreamResult {
     // Whether the embedder accepted a snapshot from the stream.
     bool got_snapshot = false;
+    // The server answered the Delta stream UNIMPLEMENTED (a control plane
+    // from before Delta).
+    bool delta_unimplemented = false;
   };
 
   void Run();
@@ -276,6 +281,8 @@ class XdsClient {
   // The control plane replicas, and a channel to each once used.
   std::vector<std::string> servers_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  // The servers that do not serve Delta: spoken to in state of the world.
+  std::vector<bool> sotw_only_;
   // The one streams go to now.
   size_t current_ = 0;
   Backoff backoff_;

@@ -86,6 +86,7 @@ XdsClient::StreamResult XdsClient::RunDeltaStream(AggregatedDiscoveryService::St
     absl::MutexLock lock(&mu_);
     context_ = nullptr;
   }
+  result.delta_unimplemented = status.error_code() == grpc::StatusCode::UNIMPLEMENTED;
   if (!shutting_down()) {
     Log(AgentLogLevel::kWarn, absl::StrCat("stream to ", servers_[current_], " ended: ",
                                       status.error_code(), " ", status.error_message()));

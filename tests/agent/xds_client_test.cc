@@ -291,6 +291,28 @@ TEST_F(XdsClientTest, AssignmentChangedAloneIsAppliedAtItsVersion) {
   EXPECT_EQ(answer.version_info(), "3");
 }
 
+// Validate that a Delta client (the default) facing a control plane that
+// does not serve Delta (UNIMPLEMENTED, as before Delta) goes on in state of
+// the world with the same server.
+TEST(XdsClientFallbackTest, DeltaUnimplementedFallsBackToSotw) {
+  FakeAdsServer server;  // serves StreamAggregatedResources only
+  Embedder embedder;
+  XdsClientOptions options = Options(server.address());
+  options.protocol = XdsProtocol::kDelta;
+  XdsClient client(options, embedder.Handler(), nullptr);
+  ASSERT_TRUE(client.Start().ok());
+  std::optional<FakeAdsServer::Received> cds = server.NextRequest();
+  ASSERT_TRUE(cds);
+  EXPECT_EQ(cds->request.type_url(), kClusterTypeUrl);
+  ASSERT_TRUE(server.NextRequest());
+  const auto backends = NormalizedUpstreamOnPorts("backends", {6001});
+  ASSERT_TRUE(server.Send(ClusterResponse("1", "c1", {backends})));
+  ASSERT_TRUE(server.Send(EndpointResponse("1", "e1", {backends})));
+  std::optional<Embedder::Handed> handed = embedder.Next();
+  ASSERT_TRUE(handed);
+  EXPECT_EQ(handed->snapshot.version(), "1");
+}
+
 // Validate the embedder's rejection becomes a NACK carrying its message.
 TEST(XdsClientRejectTest, EmbedderRejectionIsNacked) {
   FakeAdsServer server;

@@ -92,8 +92,12 @@ void NodeRegistry::Acked(const std::string& id, const std::string& type_url, uin
     TypeState& type = node.types[type_url];
     type.acked = std::max(type.acked, version);
     node.last_ack = absl::Now();
-    // A newer version taken whole: the node runs every upstream again.
-    if (version > node.rejected_at) node.rejected_upstreams.clear();
+    // A newer version of the type that carried the rejections, taken whole:
+    // the node runs every upstream again. Another type's ACK says nothing of
+    // them (over Delta a type with nothing to send counts as ACKed).
+    if (version > node.rejected_at && type_url == node.rejected_type) {
+      node.rejected_upstreams.clear();
+    }
     ClearLaggingIfAnswered(&node);
   });
 }
@@ -134,6 +138,7 @@ void NodeRegistry::Nacked(const std::string& id, const std::string& type_url, ui
     if (version >= node.rejected_at) {
       node.rejected_upstreams = std::move(now);
       node.rejected_at = version;
+      node.rejected_type = type_url;
     }
   });
 }

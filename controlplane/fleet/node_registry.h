@@ -135,6 +135,7 @@ class NodeRegistry {
     // version of the NACK that named them last.
     std::map<std::string, nginx_xds::v1::RejectedUpstream> rejected_upstreams;
     uint64_t rejected_at = 0;
+    std::string rejected_type;  // the type URL whose NACK named them
     // The version whose wait timed out without this node's answer.
     std::optional<uint64_t> lagging_at;
     absl::Time updated;

@@ -98,7 +98,8 @@ TEST_F(FleetEndToEndTest, AgentRejectionIsReportedToTheWriterAndInFleetStatus) {
   ASSERT_EQ(result->rejections_size(), 1);
   EXPECT_EQ(result->rejections(0).node(), "picky");
   EXPECT_EQ(result->rejections(0).version(), result->version());
-  EXPECT_EQ(result->rejections(0).message(), "cannot apply upstream");
+  // Over Delta the NACK names the resources of the response it refused.
+  EXPECT_EQ(result->rejections(0).message(), "upstream \"backends\": cannot apply upstream");
   const auto status = cp_->registry()->Status("web");
   for (const auto& node : status.nodes()) {
     if (node.id() == "picky") {

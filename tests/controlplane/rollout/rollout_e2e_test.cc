@@ -299,7 +299,8 @@ TEST_F(RolloutTest, CanaryNackHaltsAndPromoteIsRefused) {
   Rollout halted = AwaitState("web", nginx_xds::v1::ROLLOUT_STATE_HALTED);
   EXPECT_EQ(halted.halt().node(), "c1");
   EXPECT_EQ(halted.halt().version(), bad.version());
-  EXPECT_EQ(halted.halt().message(), "cannot apply upstream");
+  // Over Delta the node's NACK names the resources of the response it refused.
+  EXPECT_EQ(halted.halt().message(), "upstream \"bad\": cannot apply upstream");
 
   for (bool force : {false, true}) {
     RolloutResponse promoted;
@@ -308,7 +309,7 @@ TEST_F(RolloutTest, CanaryNackHaltsAndPromoteIsRefused) {
     EXPECT_THAT(status.error_message(),
                 HasSubstr(absl::StrCat("the rollout of fleet \"web\" is halted: node \"c1\" "
                                        "rejected version ",
-                                       bad.version(), ": cannot apply upstream")));
+                                       bad.version(), ": upstream \"bad\": cannot apply upstream")));
   }
   EXPECT_EQ(cp_->rollouts()->GetRollout("web")->state(), nginx_xds::v1::ROLLOUT_STATE_HALTED);
   EXPECT_TRUE(outside->told().empty());
@@ -316,7 +317,8 @@ TEST_F(RolloutTest, CanaryNackHaltsAndPromoteIsRefused) {
   auto text = http_->Get("/rollouts/web");
   ASSERT_TRUE(text);
   EXPECT_THAT(text->body, HasSubstr(absl::StrCat("  halted: node c1 rejected version ",
-                                                 bad.version(), ": cannot apply upstream\n")));
+                                                 bad.version(),
+                                                 ": upstream \"bad\": cannot apply upstream\n")));
 
   // A fix the canary takes resumes the rollout, which then auto-promotes.
   nginx_xds::v1::DeleteUpstreamRequest remove;
@@ -328,8 +330,10 @@ TEST_F(RolloutTest, CanaryNackHaltsAndPromoteIsRefused) {
   EXPECT_EQ(fixed.acked_nodes(), 1u);
   Rollout done = AwaitState("web", nginx_xds::v1::ROLLOUT_STATE_PROMOTED);
   EXPECT_EQ(done.canary_version(), fixed.version());
-  other.AwaitVersion(fixed.version(), "app");
+  // The promoted state is what w1 already runs (it never had "bad"), so over
+  // Delta nothing is sent to it: the control plane counts it as up to date.
   EXPECT_EQ(AwaitAcked("w1", fixed.version()), fixed.version());
+  EXPECT_EQ(other.AwaitVersion(stable, "app"), kOld);
 }
 
 // Validate a canary that rejects, alone, an upstream the rollout wrote halts
@@ -403,7 +407,10 @@ TEST_F(RolloutTest, AbortRevertsEveryone) {
                                      ", canary version ", version)));
   EXPECT_EQ(canary.AwaitVersion(version, "app"), kOld);
   EXPECT_EQ(canary.AwaitVersion(version, "extra"), std::vector<std::string>{});
-  EXPECT_EQ(other.AwaitVersion(version, "app"), kOld);
+  // w1 never left the stable upstreams, so the abort sends it nothing over
+  // Delta; the control plane counts it as up to date.
+  EXPECT_EQ(AwaitAcked("w1", version), version);
+  EXPECT_EQ(other.AwaitVersion(stable, "app"), kOld);
   std::vector<std::string> names;
   for (const auto& upstream : cp_->upstreams()->List("web")) names.push_back(upstream.name());
   EXPECT_EQ(names, std::vector<std::string>{"app"});

@@ -219,13 +219,18 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
         auto& held = held_[response_.type_url()];
         for (const auto& resource : response_.resources()) held[resource.name()] = resource.version();
         for (const auto& name : response_.removed_resources()) held.erase(name);
-        bool all = held_.size() == 2;
-        for (const auto& [type, names] : held_) all = all && names.size() >= expect_;
-        if (all && !synced_.HasBeenNotified()) synced_.Notify();
+        NotifyIfSyncedLocked();
       }
     } else {
       absl::SimpleAtoi(response_.version_info(), &version);
       ack.set_version_info(response_.version_info());
+      if (keep_held_) {
+        // SotW: counts only (the first responses are complete).
+        absl::MutexLock lock(&held_mu_);
+        auto& held = held_[response_.type_url()];
+        for (int i = 0; i < response_.resources_size(); ++i) held[absl::StrCat(i)];
+        NotifyIfSyncedLocked();
+      }
     }
     {
       absl::MutexLock lock(&mu_);
@@ -273,6 +278,12 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
   }
 
  private:
+  void NotifyIfSyncedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(held_mu_) {
+    bool all = held_.size() == 2;
+    for (const auto& [type, names] : held_) all = all && names.size() >= expect_;
+    if (all && !synced_.HasBeenNotified()) synced_.Notify();
+  }
+
   const int id_;
   Tracker* const tracker_;
   const bool keep_held_;
@@ -466,10 +477,10 @@ int main(int argc, char** argv) {
   // 4. One SotW stream.
   first->Cancel();
   tracker.Forget(0);
-  auto sotw = std::make_unique<SotwClient>(1, xds, fleet, &tracker, 0, nullptr);
+  auto sotw = std::make_unique<SotwClient>(1, xds, fleet, &tracker, n, nullptr);
   tracker.SetTarget(writer.Drain(), 1);
   sotw->Start();
-  if (!tracker.Wait(timeout)) {
+  if (!tracker.Wait(timeout) || !sotw->Synced(timeout)) {
     fprintf(stderr, "the SotW stream did not sync\n");
     return 1;
   }

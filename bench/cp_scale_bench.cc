@@ -509,6 +509,9 @@ int main(int argc, char** argv) {
   }
   const double open_s = Ms(Clock::now() - open_start) / 1000.0;
   const double rss_streams = RssMib(pid);
+  // One write first: each stream has had its catch-up response (the
+  // changes since `initial`) once it has this write's version.
+  WritePhase(&writer, &tracker, n_streams, n, 1, pid, &random, &weights);
   int64_t fan_bytes_before = 0;
   for (const auto& s : streams) fan_bytes_before += s->bytes();
   const int fan_writes = std::max(1, writes / 4);

@@ -74,6 +74,7 @@ using envoy::service::discovery::v3::DiscoveryResponse;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kServers = 10;
+constexpr int kMaxReceive = 64 << 20;
 const char* const kTypes[] = {nginx_xds::kClusterTypeUrl, nginx_xds::kEndpointTypeUrl};
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -165,7 +166,7 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("nginx_xds.bench.stream", id);
-    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetMaxReceiveMessageSize(kMaxReceive);
     channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
     stub_ = AggregatedDiscoveryService::NewStub(channel_);
     absl::MutexLock lock(&mu_);
@@ -174,6 +175,12 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
       if (pending_.empty()) {
         subscribe.mutable_node()->set_id(absl::StrCat("scale-", getpid(), "-", id));
         subscribe.mutable_node()->set_cluster(fleet);
+        // What this client accepts (its receive limit): a SotW response of a
+        // large fleet is one message of every resource.
+        auto* nginx = (*subscribe.mutable_node()->mutable_metadata()->mutable_fields())
+                          [nginx_xds::kNginxMetadataKey]
+                              .mutable_struct_value();
+        (*nginx->mutable_fields())[nginx_xds::kMaxResponseBytesKey].set_number_value(kMaxReceive);
       }
       subscribe.set_type_url(type_url);
       if constexpr (std::is_same_v<Request, DeltaDiscoveryRequest>) {

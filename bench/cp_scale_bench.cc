@@ -74,6 +74,7 @@ using envoy::service::discovery::v3::DiscoveryResponse;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kServers = 10;
+constexpr int kMaxReceive = 64 << 20;
 const char* const kTypes[] = {nginx_xds::kClusterTypeUrl, nginx_xds::kEndpointTypeUrl};
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -165,7 +166,7 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("nginx_xds.bench.stream", id);
-    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetMaxReceiveMessageSize(kMaxReceive);
     channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
     stub_ = AggregatedDiscoveryService::NewStub(channel_);
     absl::MutexLock lock(&mu_);
@@ -174,6 +175,12 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
       if (pending_.empty()) {
         subscribe.mutable_node()->set_id(absl::StrCat("scale-", getpid(), "-", id));
         subscribe.mutable_node()->set_cluster(fleet);
+        // What this client accepts (its receive limit): a SotW response of a
+        // large fleet is one message of every resource.
+        auto* nginx = (*subscribe.mutable_node()->mutable_metadata()->mutable_fields())
+                          [nginx_xds::kNginxMetadataKey]
+                              .mutable_struct_value();
+        (*nginx->mutable_fields())[nginx_xds::kMaxResponseBytesKey].set_number_value(kMaxReceive);
       }
       subscribe.set_type_url(type_url);
       if constexpr (std::is_same_v<Request, DeltaDiscoveryRequest>) {
@@ -219,13 +226,18 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
         auto& held = held_[response_.type_url()];
         for (const auto& resource : response_.resources()) held[resource.name()] = resource.version();
         for (const auto& name : response_.removed_resources()) held.erase(name);
-        bool all = held_.size() == 2;
-        for (const auto& [type, names] : held_) all = all && names.size() >= expect_;
-        if (all && !synced_.HasBeenNotified()) synced_.Notify();
+        NotifyIfSyncedLocked();
       }
     } else {
       absl::SimpleAtoi(response_.version_info(), &version);
       ack.set_version_info(response_.version_info());
+      if (keep_held_) {
+        // SotW: counts only (the first responses are complete).
+        absl::MutexLock lock(&held_mu_);
+        auto& held = held_[response_.type_url()];
+        for (int i = 0; i < response_.resources_size(); ++i) held[absl::StrCat(i)];
+        NotifyIfSyncedLocked();
+      }
     }
     {
       absl::MutexLock lock(&mu_);
@@ -273,6 +285,12 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
   }
 
  private:
+  void NotifyIfSyncedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(held_mu_) {
+    bool all = held_.size() == 2;
+    for (const auto& [type, names] : held_) all = all && names.size() >= expect_;
+    if (all && !synced_.HasBeenNotified()) synced_.Notify();
+  }
+
   const int id_;
   Tracker* const tracker_;
   const bool keep_held_;
@@ -466,10 +484,10 @@ int main(int argc, char** argv) {
   // 4. One SotW stream.
   first->Cancel();
   tracker.Forget(0);
-  auto sotw = std::make_unique<SotwClient>(1, xds, fleet, &tracker, 0, nullptr);
+  auto sotw = std::make_unique<SotwClient>(1, xds, fleet, &tracker, n, nullptr);
   tracker.SetTarget(writer.Drain(), 1);
   sotw->Start();
-  if (!tracker.Wait(timeout)) {
+  if (!tracker.Wait(timeout) || !sotw->Synced(timeout)) {
     fprintf(stderr, "the SotW stream did not sync\n");
     return 1;
   }
@@ -498,6 +516,9 @@ int main(int argc, char** argv) {
   }
   const double open_s = Ms(Clock::now() - open_start) / 1000.0;
   const double rss_streams = RssMib(pid);
+  // One write first: each stream has had its catch-up response (the
+  // changes since `initial`) once it has this write's version.
+  WritePhase(&writer, &tracker, n_streams, n, 1, pid, &random, &weights);
   int64_t fan_bytes_before = 0;
   for (const auto& s : streams) fan_bytes_before += s->bytes();
   const int fan_writes = std::max(1, writes / 4);

@@ -62,7 +62,7 @@ python3 bench/machine_info.py "$WORK/machine.json"
 for N in $SIZES; do
   CP_OUT="$WORK/cp-$N.out"
   "$BIN/controlplane/nginx-xds-controlplane" --xds_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 \
-    --http_listen=127.0.0.1:0 --data_dir="$WORK/data-$N" --ack_timeout=0s --log_level=warn \
+    --http_listen=127.0.0.1:0 --data_dir="$WORK/data-$N" --ack_timeout=0s --log_level=warning \
     >"$CP_OUT" 2>"$WORK/cp-$N.err" &
   CP_PID=$!
   XDS_PORT="" ADMIN_PORT=""

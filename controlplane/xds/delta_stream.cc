@@ -72,14 +72,18 @@ void DeltaStream::UpdateSubscription(const DeltaDiscoveryRequest& request, bool 
   if (!type->wildcard && (first || request.resource_names_unsubscribe_size() > 0)) {
     // The client forgets what it no longer subscribes to.
     for (auto it = type->held.begin(); it != type->held.end();) {
-      it = type->names.count(it->first) ? std::next(it) : type->held.erase(it);
+      if (type->names.count(it->first)) {
+        ++it;
+      } else {
+        type->held.erase(it++);
+      }
     }
   }
   if (first) {
     // What the client holds already (its cache, its previous stream) is not
     // sent again.
     for (const auto& [name, version] : request.initial_resource_versions()) {
-      if (type->wildcard || type->names.count(name)) type->held[name] = version;
+      if (type->wildcard || type->names.count(name)) type->held[name] = VersionBits(version);
     }
   }
 }
@@ -151,10 +155,12 @@ void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
   auto consider = [&](const std::string& name, const PackedResource* resource) {
     if (resource == nullptr) return true;
     auto held = type->held.find(name);
-    if (held != type->held.end() && held->second == resource->version) return true;
+    if (held != type->held.end() && held->second == resource->version_bits) return true;
     // Validate that a version this node rejected is never sent to it again.
     auto rejected = type->rejected.find(name);
-    if (rejected != type->rejected.end() && rejected->second == resource->version) return true;
+    if (rejected != type->rejected.end() && rejected->second == resource->version_bits) {
+      return true;
+    }
     if (bytes > 0 && bytes + resource->any.value().size() > kMaxDeltaResponseBytes) {
       more = true;
       return false;
@@ -164,7 +170,7 @@ void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
     out->set_name(name);
     out->set_version(resource->version);
     *out->mutable_resource() = resource->any;
-    type->in_flight[name] = resource->version;
+    type->in_flight[name] = resource->version_bits;
     type->reported_absent.erase(name);
     return true;
   };

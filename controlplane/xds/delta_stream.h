@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "controlplane/fleet/node_registry.h"
@@ -54,10 +55,11 @@ class DeltaStream final
   struct TypeState {
     bool wildcard = false;
     std::set<std::string> names;
-    // name -> version the client holds.
-    std::map<std::string, std::string> held;
+    // name -> version (VersionBits) the client holds: hashed and 8-byte
+    // values, as a stream of a large fleet holds one per resource.
+    absl::flat_hash_map<std::string, uint64_t> held;
     // name -> version the client rejected: never sent to it again.
-    std::map<std::string, std::string> rejected;
+    absl::flat_hash_map<std::string, uint64_t> rejected;
     // Names asked for that do not exist, already reported as removed.
     std::set<std::string> reported_absent;
     bool responded = false;
@@ -65,7 +67,7 @@ class DeltaStream final
     bool awaiting_reply = false;
     std::string last_nonce;
     uint64_t in_flight_version = 0;
-    std::map<std::string, std::string> in_flight;
+    std::map<std::string, uint64_t> in_flight;
     std::vector<std::string> in_flight_removed;
     // The last version the registry was told this type is at.
     std::optional<uint64_t> reported_version;

@@ -19,12 +19,30 @@ bool IsServedType(const std::string& type_url) {
          type_url == kListenerTypeUrl || type_url == kRouteConfigurationTypeUrl;
 }
 
+uint64_t VersionBits(const std::string& version) {
+  if (version.size() != 16) return 0;
+  uint64_t bits = 0;
+  for (char c : version) {
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return 0;
+    }
+    bits = bits << 4 | static_cast<uint64_t>(digit);
+  }
+  return bits;
+}
+
 PackedResource::PackedResource(const std::string& type_name, std::string bytes) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
   // 64 bits of SHA-256: versions only tell one resource's states apart.
   version = absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), 8));
+  version_bits = VersionBits(version);
   any.set_type_url(absl::StrCat("type.googleapis.com/", type_name));
   any.set_value(std::move(bytes));
 }

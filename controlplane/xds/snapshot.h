@@ -16,6 +16,11 @@
 
 namespace nginx_xds {
 
+// The number of a 16-hex-digit resource version (PackedResource::version);
+// 0, which no packed resource has but by a 2^-64 chance, for anything else
+// (a client's own version strings).
+uint64_t VersionBits(const std::string& version);
+
 // Whether the ADS server serves resources of `type_url`: Clusters and
 // ClusterLoadAssignments for nginx, Listeners and RouteConfigurations for
 // proxyless gRPC clients.
@@ -32,6 +37,9 @@ struct PackedResource {
 
   google::protobuf::Any any;
   std::string version;
+  // `version` as a number (its 16 hex digits): what streams keep per
+  // resource a client holds, 8 bytes instead of a string.
+  uint64_t version_bits = 0;
 
  private:
   PackedResource(const std::string& type_name, std::string bytes);

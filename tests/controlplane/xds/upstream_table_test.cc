@@ -155,5 +155,17 @@ TEST(SnapshotNextTest, ChangedSinceNamesWhatChanged) {
   EXPECT_FALSE(branch->ChangedSince(*v2, &names));
 }
 
+// Validate the numeric form of resource versions streams keep: the 16 hex
+// digits of a packed resource, 0 for a client's own strings.
+TEST(VersionBitsTest, PackedVersionsAndForeignStrings) {
+  const auto resources = Resources("a");
+  EXPECT_NE(resources->assignment.version_bits, 0u);
+  EXPECT_EQ(VersionBits(resources->assignment.version), resources->assignment.version_bits);
+  EXPECT_EQ(VersionBits("00000000000000ff"), 255u);
+  EXPECT_EQ(VersionBits("ffffffffffffffff"), ~uint64_t{0});
+  EXPECT_EQ(VersionBits("v1"), 0u);
+  EXPECT_EQ(VersionBits("00000000000000FG"), 0u);
+}
+
 }  // namespace
 }  // namespace nginx_xds

@@ -56,6 +56,15 @@ ABSL_FLAG(std::string, etcd_password_file, "", "File holding the password of --e
 ABSL_FLAG(absl::Duration, etcd_timeout, absl::Seconds(5),
           "How long one etcd call may take; a write on a replica cut off from etcd's quorum "
           "fails with UNAVAILABLE (HTTP 503) after it.");
+ABSL_FLAG(std::string, replica_id, "",
+          "With --store=etcd: this replica's id among the replicas, unique (e.g. the pod name); "
+          "shown as each node's replica in fleet status. Default: host name and process id.");
+ABSL_FLAG(absl::Duration, node_lease_ttl, absl::Seconds(10),
+          "With --store=etcd: the lease of this replica's node state in etcd; a replica killed "
+          "without stopping leaves fleet status this long after.");
+ABSL_FLAG(absl::Duration, node_state_interval, absl::Milliseconds(20),
+          "With --store=etcd: at most one write of this replica's node state to etcd per this "
+          "interval (ACKs in between are coalesced).");
 ABSL_FLAG(absl::Duration, readiness_timeout, absl::Seconds(1),
           "How long GET /readyz waits for etcd's linearizable read before it answers 503.");
 ABSL_FLAG(std::string, data_dir, ".",
@@ -167,6 +176,9 @@ int main(int argc, char** argv) {
     options.etcd_user = absl::GetFlag(FLAGS_etcd_user);
     options.etcd_password_file = absl::GetFlag(FLAGS_etcd_password_file);
     options.etcd_timeout = absl::GetFlag(FLAGS_etcd_timeout);
+    options.replica_id = absl::GetFlag(FLAGS_replica_id);
+    options.node_lease_ttl = absl::GetFlag(FLAGS_node_lease_ttl);
+    options.node_state_interval = absl::GetFlag(FLAGS_node_state_interval);
     if (options.etcd_endpoints.empty()) {
       fprintf(stderr, "nginx-xds control plane: --store=etcd needs --etcd_endpoints\n");
       return 1;

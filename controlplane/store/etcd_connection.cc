@@ -173,8 +173,15 @@ absl::Status EtcdConnection::Call(const char* what, absl::Duration timeout,
   }
   if (status.ok()) return absl::OkStatus();
   absl::StatusCode code = static_cast<absl::StatusCode>(status.error_code());
-  // A member without quorum answers after its timeout: the same as unreachable.
-  if (code == absl::StatusCode::kDeadlineExceeded) code = absl::StatusCode::kUnavailable;
+  // A member without quorum answers after its timeout: the same as
+  // unreachable. etcd itself may answer first with its context's error as
+  // UNKNOWN "context deadline exceeded". A commit that timed out may still
+  // land later; a replica then learns it through its watch like any other.
+  if (code == absl::StatusCode::kDeadlineExceeded ||
+      (code == absl::StatusCode::kUnknown &&
+       absl::StrContains(status.error_message(), "deadline exceeded"))) {
+    code = absl::StatusCode::kUnavailable;
+  }
   return absl::Status(
       code, absl::StrCat("etcd store: ", what, " at ", target_, ": ", status.error_message()));
 }

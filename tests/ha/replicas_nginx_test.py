@@ -34,7 +34,7 @@ class ReplicasNginxTest:
             "--store=etcd", "--etcd_endpoints=%s" % ",".join(self.etcd.urls(i)),
             "--replica_id=r%d" % i, "--ack_timeout=5s", "--etcd_timeout=2s",
             "--node_lease_ttl=5s"])).start() for i in range(3)]
-        self.cps[0].put_upstream("backends", [self.b[0]])
+        self.put(self.cps[0], [self.b[0]])
         self.nginx = [processes.track(self.make_nginx(i, self.cps[i].xds_address))
                       for i in range(3)]
         for n in self.nginx:
@@ -62,6 +62,11 @@ class ReplicasNginxTest:
             """)
 
     @staticmethod
+    def put(cp, servers, **kwargs):
+        """PutUpstream of `backends` with its nginx.conf zone (the /dynamic API's key)."""
+        return cp.put_upstream("backends", servers, zone="zone_for_backends", **kwargs)
+
+    @staticmethod
     def connected(cp):
         return {n.id for n in cp.fleet_status().nodes if n.connected}
 
@@ -76,7 +81,7 @@ class ReplicasNginxTest:
 
     def test_writes_through_each_replica_reach_every_nginx(self):
         for i, cp in enumerate(self.cps):
-            written = cp.put_upstream("backends", [self.b[i]])
+            written = self.put(cp, [self.b[i]])
             # Answered only once the nodes of all three replicas applied it.
             assert (written.acked_nodes, written.connected_nodes) == (3, 3), written
             port = self.b[i].rsplit(":", 1)[1]
@@ -96,7 +101,7 @@ class ReplicasNginxTest:
             wait_until(lambda cp=cp: http_client.request(cp.http_port, "GET",
                                                          "/readyz").status == 200,
                        what="replica ready on the quorum")
-            written = cp.put_upstream("backends", [self.b[i]])
+            written = self.put(cp, [self.b[i]])
             assert written.acked_nodes == 3, written
         # Quorum lost: readiness fails naming etcd, liveness does not, writes
         # are refused (503 over HTTP), reads still answer.
@@ -125,7 +130,7 @@ class ReplicasNginxTest:
         self.etcd.wait_healthy()
         wait_until(lambda: http_client.request(cp.http_port, "GET", "/readyz").status == 200,
                    timeout=30.0, what="ready again")
-        written = cp.put_upstream("backends", [self.b[1]])
+        written = self.put(cp, [self.b[1]])
         assert written.acked_nodes == 3, written
 
     def test_replica_killed_during_1000_writes_loses_nothing(self):
@@ -149,7 +154,7 @@ class ReplicasNginxTest:
         def write(cp, count):
             for w in range(count):
                 try:
-                    written = cp.put_upstream("backends", [self.b[w % 3]], timeout=10.0)
+                    written = self.put(cp, [self.b[w % 3]], timeout=10.0)
                     versions.append((written.version, w % 3))
                 except Exception as e:  # pylint: disable=broad-except
                     errors.append(e)

@@ -100,6 +100,7 @@ void NodeStateSync::Publish() {
   // What etcd holds of ours: node id -> serialized NodeStatus.
   std::map<std::string, std::string> written;
   uint64_t seen = 0;
+  absl::Time last_write = absl::InfinitePast();
   // Whether etcd may lack some of this replica's state (a new lease, a failed write).
   bool dirty = true;
   bool warned = false;
@@ -161,8 +162,12 @@ void NodeStateSync::Publish() {
     // Nothing changed: nothing to write (Status of many nodes is not free).
     if (seen == before && !dirty) continue;
     dirty = false;
-    // Coalesce: an ACK storm of many nodes becomes one transaction.
-    absl::SleepFor(options_.interval);
+    // Coalesce: at most one write per interval, so an ACK storm of many
+    // nodes becomes a few transactions; the first change after a quiet
+    // interval goes out at once (a write waits for these ACKs).
+    const absl::Time allowed = last_write + options_.interval;
+    if (absl::Now() < allowed) absl::SleepFor(allowed - absl::Now());
+    last_write = absl::Now();
     nginx_xds::v1::FleetStatus status = registry_->LocalStatus("");
     std::map<std::string, std::string> now;
     for (NodeStatus& node : *status.mutable_nodes()) {

@@ -24,8 +24,9 @@ namespace nginx_xds {
 //   PREFIX~nodes/REPLICA/NODE -> nginx_xds.v1.NodeStatus
 // attached to a lease it keeps alive, so a dead replica's nodes vanish
 // with the lease (after `lease_ttl`) while a stopped one revokes it at
-// once. Writes are coalesced: at most one transaction per `interval`, with
-// only the nodes that changed, however many ACKs came in between. It also
+// once. Writes are coalesced: at most one transaction per `interval` (the
+// first change after a quiet interval at once), with only the nodes that
+// changed, however many ACKs came in between. It also
 // watches every other replica's keys and serves them as the registry's
 // RemoteNodes: fleet status shows every node, and a write waits for the
 // remote nodes' ACKs as they arrive through the watch. Thread-safe; two

@@ -303,6 +303,11 @@ size_t NodeRegistry::waiting() const {
   return waiters_.size();
 }
 
+void NodeRegistry::RemoteChanged() {
+  absl::MutexLock lock(&mu_);
+  ++changes_;
+}
+
 uint64_t NodeRegistry::WaitForChange(uint64_t seen, absl::Time deadline) const {
   auto changed = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return changes_ != seen; };
   absl::ReaderMutexLock lock(&mu_);

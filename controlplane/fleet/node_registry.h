@@ -98,6 +98,9 @@ class NodeRegistry {
   // local nodes (a write is answered once every replica's nodes took it).
   // Set once, before any stream or write.
   void SetRemoteNodes(RemoteNodes remote) { remote_ = std::move(remote); }
+  // The remote nodes changed: moves the change counter (WaitForChange), so
+  // fleet status watchers see them.
+  void RemoteChanged() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Waits until every connected node of `fleet` has acknowledged `version`
   // (or newer) or rejected it, or until `deadline`; returns how far it got.

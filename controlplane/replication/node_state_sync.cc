@@ -167,7 +167,6 @@ void NodeStateSync::Publish() {
     // interval goes out at once (a write waits for these ACKs).
     const absl::Time allowed = last_write + options_.interval;
     if (absl::Now() < allowed) absl::SleepFor(allowed - absl::Now());
-    last_write = absl::Now();
     nginx_xds::v1::FleetStatus status = registry_->LocalStatus("");
     std::map<std::string, std::string> now;
     for (NodeStatus& node : *status.mutable_nodes()) {
@@ -191,6 +190,9 @@ void NodeStateSync::Publish() {
       op.mutable_request_delete_range()->set_key(own_prefix_ + id);
       ops.push_back(std::move(op));
     }
+    // The counter also moves for the other replicas' nodes: nothing of ours.
+    if (ops.empty()) continue;
+    last_write = absl::Now();
     bool ok = true;
     for (size_t first = 0; first < ops.size() && ok; first += kOpsPerTxn) {
       etcdserverpb::TxnRequest txn;
@@ -265,6 +267,7 @@ void NodeStateSync::FollowOnce() {
     for (const auto& kv : all.kvs()) take(kv.key(), kv.value(), true);
     ++remote_changes_;
   }
+  registry_->RemoteChanged();
   grpc::ClientContext context;
   if (!etcd_->Prepare(&context, absl::InfiniteDuration()).ok()) return;
   context.AddMetadata("hasleader", "true");
@@ -283,11 +286,14 @@ void NodeStateSync::FollowOnce() {
     etcdserverpb::WatchResponse response;
     while (stream->Read(&response)) {
       if (response.canceled()) break;
-      absl::MutexLock lock(&mu_);
-      for (const mvccpb::Event& event : response.events()) {
-        take(event.kv().key(), event.kv().value(), event.type() == mvccpb::Event::PUT);
+      {
+        absl::MutexLock lock(&mu_);
+        for (const mvccpb::Event& event : response.events()) {
+          take(event.kv().key(), event.kv().value(), event.type() == mvccpb::Event::PUT);
+        }
+        ++remote_changes_;
       }
-      ++remote_changes_;
+      registry_->RemoteChanged();
     }
   }
   context.TryCancel();

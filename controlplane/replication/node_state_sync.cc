@@ -157,8 +157,8 @@ void NodeStateSync::Publish() {
     }
     const uint64_t before = seen;
     // In slices of 100 ms: the registry cannot be told to wake this on stop.
-    seen = registry_->WaitForChange(
-        seen, std::min(keepalive_due, absl::Now() + absl::Milliseconds(100)));
+    seen = registry_->WaitForChange(seen,
+                                    std::min(keepalive_due, absl::Now() + absl::Milliseconds(100)));
     // Nothing changed: nothing to write (Status of many nodes is not free).
     if (seen == before && !dirty) continue;
     dirty = false;

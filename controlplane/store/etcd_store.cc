@@ -213,8 +213,9 @@ absl::Status EtcdStore::SaveRollout(const StoredRollout& stored) {
   Put(&txn, absl::StrCat(options_.prefix, "rollout-stable/", stored.rollout.fleet()),
       stable.SerializeAsString());
   TxnResponse response;
-  return connection_->Call("save the rollout",
-              [&](grpc::ClientContext* context) { return kv_->Txn(context, txn, &response); });
+  return connection_->Call("save the rollout", [&](grpc::ClientContext* context) {
+    return kv_->Txn(context, txn, &response);
+  });
 }
 
 }  // namespace nginx_xds
@@ -236,10 +237,9 @@ absl::Status EtcdStore::Import(const StoredState& state, bool replace) {
   auto current = Load();
   if (!current.ok()) return current.status();
   if (!replace && (current->version != 0 || !current->fleet_versions.empty())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("etcd store: ", connection_->target(), " holds version ", current->version,
-                     " under \"", options_.prefix,
-                     "\" already; importing would replace it (--force)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "etcd store: ", connection_->target(), " holds version ", current->version, " under \"",
+        options_.prefix, "\" already; importing would replace it (--force)"));
   }
   const std::string version_key = VersionKey();
   std::vector<TxnRequest> txns(1);
@@ -265,8 +265,8 @@ absl::Status EtcdStore::Import(const StoredState& state, bool replace) {
     for (size_t i = 0; i < upstreams.size(); ++i) {
       const uint64_t slot =
           slots != state.slots.end() && i < slots->second.size() ? slots->second[i] : i;
-      Put(next(), absl::StrCat(options_.prefix, "upstreams/", fleet, "/",
-                               UpstreamKey(upstreams[i].name())),
+      Put(next(),
+          absl::StrCat(options_.prefix, "upstreams/", fleet, "/", UpstreamKey(upstreams[i].name())),
           absl::StrCat(slot, "\n", upstreams[i].SerializeAsString()));
     }
   }

@@ -246,11 +246,14 @@ void AwaitConnectedNodes(ControlPlane* replica, const std::string& fleet, int co
 TEST_F(ReplicasTest, NodesOfEveryReplicaInStatusAndWriteWaits) {
   auto first = replicas_[2]->upstreams()->Put("web", MakeUpstream("u", {"10.0.0.1:80"}));
   ASSERT_TRUE(first.ok()) << first.status();
+  // Fleet status watchers of a replica without nodes are woken by remote ones.
+  const uint64_t seen = replicas_[2]->registry()->WaitForChange(~uint64_t{0}, absl::InfinitePast());
   auto a = std::make_unique<TestAgent>("node-a", "web", replicas_[0]->xds_port());
   auto b = std::make_unique<TestAgent>("node-b", "web", replicas_[1]->xds_port());
   a->AwaitVersion(first->version(), "u");
   b->AwaitVersion(first->version(), "u");
   for (auto& replica : replicas_) AwaitConnectedNodes(replica.get(), "web", 2);
+  EXPECT_NE(replicas_[2]->registry()->WaitForChange(seen, absl::Now() + absl::Seconds(5)), seen);
   const auto status = replicas_[2]->registry()->Status("web");
   ASSERT_EQ(status.nodes_size(), 2);
   EXPECT_EQ(status.nodes(0).id(), "node-a");

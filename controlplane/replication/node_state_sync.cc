@@ -1,6 +1,8 @@
 #include "controlplane/replication/node_state_sync.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -74,22 +76,49 @@ void NodeStateSync::WaitForRemote(const std::string& fleet, uint64_t version, ab
   auto settled = [&](const NodeStatus& node) {
     return node.acked_version() >= version || node.last_nack().version() >= version;
   };
+  {
+    absl::MutexLock lock(&mu_);
+    if (std::none_of(remote_.begin(), remote_.end(),
+                     [&](const auto& entry) { return counted(entry.second); })) {
+      return;
+    }
+  }
+  // A node that moved here from a replica killed a moment ago still shows
+  // there, connected, until that replica's lease expires: counted once, here.
+  std::set<std::string> local;
+  const nginx_xds::v1::FleetStatus here = registry_->LocalStatus(fleet);
+  for (const NodeStatus& node : here.nodes()) {
+    if (node.connected()) local.insert(node.id());
+  }
+  // One entry per node id: the one updated last (it moved between replicas).
+  auto chosen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::map<std::string, const NodeStatus*> nodes;
+    for (const auto& [key, node] : remote_) {
+      if (!counted(node) || local.count(node.id()) != 0) continue;
+      const NodeStatus*& best = nodes[node.id()];
+      if (best == nullptr ||
+          std::make_pair(node.updated().seconds(), node.updated().nanos()) >
+              std::make_pair(best->updated().seconds(), best->updated().nanos())) {
+        best = &node;
+      }
+    }
+    return nodes;
+  };
   absl::MutexLock lock(&mu_);
   auto all_settled = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (stopping_) return true;
-    for (const auto& [key, node] : remote_) {
-      if (counted(node) && !settled(node)) return false;
+    for (const auto& [id, node] : chosen()) {
+      if (!settled(*node)) return false;
     }
     return true;
   };
   mu_.AwaitWithDeadline(absl::Condition(&all_settled), deadline);
-  for (const auto& [key, node] : remote_) {
-    if (!counted(node)) continue;
+  for (const auto& [id, node] : chosen()) {
     ++progress->connected;
-    if (node.acked_version() >= version) {
+    if (node->acked_version() >= version) {
       ++progress->acked;
-    } else if (node.last_nack().version() >= version) {
-      progress->rejections.push_back(node.last_nack());
+    } else if (node->last_nack().version() >= version) {
+      progress->rejections.push_back(node->last_nack());
     }
   }
 }

@@ -1,5 +1,7 @@
 #include "controlplane/control_plane.h"
 
+#include <unistd.h>
+
 #include <map>
 #include <string>
 #include <utility>
@@ -98,6 +100,19 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     follow.reload = [service] { return service->Reload(); };
     follow.log = options.log;
     cp->follower_ = std::make_unique<StateFollower>(cp->etcd_, std::move(follow), loaded_revision);
+    cp->replica_id_ = options.replica_id;
+    if (cp->replica_id_.empty()) {
+      char host[256] = {};
+      gethostname(host, sizeof(host) - 1);
+      cp->replica_id_ = absl::StrCat(host, "-", getpid());
+    }
+    NodeStateSync::Options sync;
+    sync.replica = cp->replica_id_;
+    sync.lease_ttl = options.node_lease_ttl;
+    sync.interval = options.node_state_interval;
+    sync.log = options.log;
+    // Before the ADS server: it hooks into the registry the streams use.
+    cp->node_sync_ = std::make_unique<NodeStateSync>(cp->etcd_, &cp->registry_, std::move(sync));
   }
   AddFleetCollectors(&cp->metrics_, &cp->registry_, service, cp->rollouts_.get());
   AddProcessCollectors(&cp->metrics_);

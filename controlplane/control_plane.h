@@ -19,6 +19,7 @@
 #include "controlplane/log/log.h"
 #include "controlplane/metrics/write_metrics.h"
 #include "controlplane/rollout/rollout_service.h"
+#include "controlplane/replication/node_state_sync.h"
 #include "controlplane/replication/state_follower.h"
 #include "controlplane/store/etcd_connection.h"
 #include "controlplane/store/store.h"
@@ -57,6 +58,12 @@ class ControlPlane {
     std::string etcd_user;
     std::string etcd_password_file;
     absl::Duration etcd_timeout = absl::Seconds(5);
+    // With etcd: this replica's id among the replicas (default: host name
+    // and process id), how long its nodes outlive it in etcd (the lease),
+    // and how often at most it writes their state there.
+    std::string replica_id;
+    absl::Duration node_lease_ttl = absl::Seconds(10);
+    absl::Duration node_state_interval = absl::Milliseconds(20);
     // How long the readiness probe (GET /readyz) waits for etcd.
     absl::Duration readiness_timeout = absl::Seconds(1);
     // How long a write waits for the fleet's ACKs.
@@ -88,6 +95,8 @@ class ControlPlane {
 
   int xds_port() const { return xds_port_; }
   int admin_port() const { return admin_port_; }
+  // This replica's id (Options::replica_id or its default); empty without etcd.
+  const std::string& replica_id() const { return replica_id_; }
   // The HTTP gateway's port; 0 without one.
   int http_port() const { return http_gateway_ ? http_gateway_->port() : 0; }
   UpstreamService* upstreams() { return upstreams_.get(); }
@@ -120,12 +129,15 @@ class ControlPlane {
   // With etcd: the connection shared by the store and the follower.
   std::shared_ptr<EtcdConnection> etcd_;
   absl::Duration readiness_timeout_;
+  std::string replica_id_;
   SnapshotCache cache_;
   NodeRegistry registry_;
   std::unique_ptr<UpstreamService> upstreams_;
   // With etcd: applies the other replicas' commits to upstreams_ (so is
   // declared after it: destroyed, and its thread stopped, first).
   std::unique_ptr<StateFollower> follower_;
+  // With etcd: this replica's nodes in etcd, the others' from it.
+  std::unique_ptr<NodeStateSync> node_sync_;
   // After upstreams_: destroyed first, as it unhooks from that service.
   std::unique_ptr<RolloutService> rollouts_;
   std::unique_ptr<AdsService> ads_;

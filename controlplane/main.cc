@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "controlplane/control_plane.h"
 #include "controlplane/log/log.h"
+#include "controlplane/store/migrate.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -56,6 +57,15 @@ ABSL_FLAG(std::string, etcd_password_file, "", "File holding the password of --e
 ABSL_FLAG(absl::Duration, etcd_timeout, absl::Seconds(5),
           "How long one etcd call may take; a write on a replica cut off from etcd's quorum "
           "fails with UNAVAILABLE (HTTP 503) after it.");
+ABSL_FLAG(std::string, replica_id, "",
+          "With --store=etcd: this replica's id among the replicas, unique (e.g. the pod name); "
+          "shown as each node's replica in fleet status. Default: host name and process id.");
+ABSL_FLAG(absl::Duration, node_lease_ttl, absl::Seconds(10),
+          "With --store=etcd: the lease of this replica's node state in etcd; a replica killed "
+          "without stopping leaves fleet status this long after.");
+ABSL_FLAG(absl::Duration, node_state_interval, absl::Milliseconds(20),
+          "With --store=etcd: at most one write of this replica's node state to etcd per this "
+          "interval (ACKs in between are coalesced).");
 ABSL_FLAG(absl::Duration, readiness_timeout, absl::Seconds(1),
           "How long GET /readyz waits for etcd's linearizable read before it answers 503.");
 ABSL_FLAG(std::string, data_dir, ".",
@@ -79,6 +89,12 @@ ABSL_FLAG(std::string, xds_tls_key, "", "PEM private key of --xds_tls_cert.");
 ABSL_FLAG(std::string, xds_tls_client_ca, "",
           "PEM CA bundle that agents' client certificates must chain to: mutual TLS, and a "
           "node may only use the node id (and fleet) its certificate names.");
+
+ABSL_FLAG(std::string, from, "",
+          "migrate: the store to copy, sqlite:PATH or etcd:ENDPOINT[,ENDPOINT...][/PREFIX].");
+ABSL_FLAG(std::string, to, "", "migrate: the store to copy into (same forms as --from).");
+ABSL_FLAG(bool, force, false,
+          "migrate: replace what the target store holds (refused without it).");
 
 ABSL_FLAG(std::string, log_level, "info",
           "The least level logged to stderr: debug, info (one line per write and rollout "
@@ -125,12 +141,58 @@ absl::StatusOr<nginx_xds::LogHandler> StderrLog(const std::string& level_name) {
   };
 }
 
+// `nginx-xds-controlplane migrate --from=URL --to=URL [--force]`: copies one
+// store into another, versions preserved (SQLite to etcd and back). Run it
+// with no control plane on the target.
+int Migrate() {
+  nginx_xds::EtcdOptions etcd;
+  etcd.ca_file = absl::GetFlag(FLAGS_etcd_ca_file);
+  etcd.cert_file = absl::GetFlag(FLAGS_etcd_cert_file);
+  etcd.key_file = absl::GetFlag(FLAGS_etcd_key_file);
+  etcd.user = absl::GetFlag(FLAGS_etcd_user);
+  etcd.password_file = absl::GetFlag(FLAGS_etcd_password_file);
+  etcd.timeout = absl::GetFlag(FLAGS_etcd_timeout);
+  const std::string from_url = absl::GetFlag(FLAGS_from);
+  const std::string to_url = absl::GetFlag(FLAGS_to);
+  if (from_url.empty() || to_url.empty()) {
+    fprintf(stderr, "nginx-xds control plane migrate: --from and --to are needed\n");
+    return 2;
+  }
+  auto from = nginx_xds::OpenStoreUrl(from_url, etcd);
+  if (!from.ok()) {
+    fprintf(stderr, "migrate: --from: %s\n", std::string(from.status().message()).c_str());
+    return 1;
+  }
+  auto to = nginx_xds::OpenStoreUrl(to_url, etcd);
+  if (!to.ok()) {
+    fprintf(stderr, "migrate: --to: %s\n", std::string(to.status().message()).c_str());
+    return 1;
+  }
+  auto migrated = nginx_xds::Migrate(from->get(), to->get(), absl::GetFlag(FLAGS_force));
+  if (!migrated.ok()) {
+    fprintf(stderr, "migrate: %s\n", std::string(migrated.status().message()).c_str());
+    return 1;
+  }
+  printf("migrated version %llu: %zu fleet(s), %zu upstream(s), %zu rollout(s)\n",
+         static_cast<unsigned long long>(migrated->version), migrated->fleets,
+         migrated->upstreams, migrated->rollouts);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "nginx-xds control plane: --xds_listen, --admin_listen, --http_listen, --data_dir");
-  absl::ParseCommandLine(argc, argv);
+      "nginx-xds control plane: --xds_listen, --admin_listen, --http_listen, --data_dir\n"
+      "  or: nginx-xds-controlplane migrate --from=sqlite:PATH --to=etcd:ENDPOINTS[/PREFIX] "
+      "[--force] (and back)");
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    if (std::string(positional[1]) == "migrate" && positional.size() == 2) return Migrate();
+    fprintf(stderr, "nginx-xds control plane: unknown command \"%s\"; the one command is migrate\n",
+            positional[1]);
+    return 2;
+  }
   // Debian's Abseil checks every lock for deadlock cycles; that bookkeeping
   // cost 5-9% of the CPU at 1000 streams (BENCHMARKS.md).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -167,6 +229,9 @@ int main(int argc, char** argv) {
     options.etcd_user = absl::GetFlag(FLAGS_etcd_user);
     options.etcd_password_file = absl::GetFlag(FLAGS_etcd_password_file);
     options.etcd_timeout = absl::GetFlag(FLAGS_etcd_timeout);
+    options.replica_id = absl::GetFlag(FLAGS_replica_id);
+    options.node_lease_ttl = absl::GetFlag(FLAGS_node_lease_ttl);
+    options.node_state_interval = absl::GetFlag(FLAGS_node_state_interval);
     if (options.etcd_endpoints.empty()) {
       fprintf(stderr, "nginx-xds control plane: --store=etcd needs --etcd_endpoints\n");
       return 1;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <utility>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -167,6 +169,31 @@ bool NodeRegistry::Rejected(const std::string& id, const std::string& type_url,
 }
 
 nginx_xds::v1::FleetStatus NodeRegistry::Status(const std::string& fleet) const {
+  nginx_xds::v1::FleetStatus status = LocalStatus(fleet);
+  if (!remote_.status) return status;
+  std::map<std::pair<std::string, std::string>, nginx_xds::v1::NodeStatus> merged;
+  for (auto& node : *status.mutable_nodes()) {
+    node.set_replica(remote_.replica);
+    merged[{node.fleet(), node.id()}] = std::move(node);
+  }
+  for (auto& node : remote_.status(fleet)) {
+    auto [it, added] = merged.try_emplace({node.fleet(), node.id()}, node);
+    if (added) continue;
+    const nginx_xds::v1::NodeStatus& have = it->second;
+    // A node that moved between replicas: where it is connected wins.
+    const bool newer = have.connected() == node.connected()
+                           ? (node.updated().seconds() > have.updated().seconds() ||
+                              (node.updated().seconds() == have.updated().seconds() &&
+                               node.updated().nanos() > have.updated().nanos()))
+                           : node.connected();
+    if (newer) it->second = std::move(node);
+  }
+  status.clear_nodes();
+  for (auto& [key, node] : merged) *status.add_nodes() = std::move(node);
+  return status;
+}
+
+nginx_xds::v1::FleetStatus NodeRegistry::LocalStatus(const std::string& fleet) const {
   nginx_xds::v1::FleetStatus status;
   absl::ReaderMutexLock lock(&mu_);
   std::vector<std::pair<const std::string*, const Node*>> ordered;
@@ -200,6 +227,15 @@ nginx_xds::v1::FleetStatus NodeRegistry::Status(const std::string& fleet) const 
 NodeRegistry::Progress NodeRegistry::WaitForFleet(const std::string& fleet, uint64_t version,
                                                   absl::Time deadline,
                                                   const std::set<std::string>* changed) {
+  Progress progress = WaitForLocalFleet(fleet, version, deadline, changed);
+  // The other replicas' nodes, with the same deadline.
+  if (remote_.wait) remote_.wait(fleet, version, deadline, &progress);
+  return progress;
+}
+
+NodeRegistry::Progress NodeRegistry::WaitForLocalFleet(const std::string& fleet, uint64_t version,
+                                                       absl::Time deadline,
+                                                       const std::set<std::string>* changed) {
   absl::MutexLock lock(&mu_);
   // A wait whose deadline has passed already only looks (ack timeout 0).
   const bool waits = deadline > absl::Now();
@@ -270,6 +306,11 @@ void NodeRegistry::ForgetIdleNodes() {
 size_t NodeRegistry::waiting() const {
   absl::ReaderMutexLock lock(&mu_);
   return waiters_.size();
+}
+
+void NodeRegistry::RemoteChanged() {
+  absl::MutexLock lock(&mu_);
+  ++changes_;
 }
 
 uint64_t NodeRegistry::WaitForChange(uint64_t seen, absl::Time deadline) const {

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -72,8 +73,34 @@ class NodeRegistry {
   bool Rejected(const std::string& node, const std::string& type_url, uint64_t version) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The status of every node of `fleet` (every node when empty).
+  // The status of every node of `fleet` (every node when empty), the
+  // other replicas' nodes included (RemoteNodes): for a node id known on
+  // several (it moved), the connected entry, else the newest.
   nginx_xds::v1::FleetStatus Status(const std::string& fleet) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Status() of this registry's own nodes only: what a replica shares.
+  nginx_xds::v1::FleetStatus LocalStatus(const std::string& fleet) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The nodes of the other control plane replicas on one etcd
+  // (controlplane/replication/node_state_sync.h).
+  struct RemoteNodes {
+    // This replica's id, shown as the replica of the local nodes in Status().
+    std::string replica;
+    // Their status, of `fleet` (every fleet when empty).
+    std::function<std::vector<nginx_xds::v1::NodeStatus>(const std::string& fleet)> status;
+    // Waits until `deadline` for those of `fleet` to take `version` (as
+    // WaitForFleet waits for its own) and adds them to `progress`.
+    std::function<void(const std::string& fleet, uint64_t version, absl::Time deadline,
+                       Progress* progress)>
+        wait;
+  };
+  // Shows `remote` in Status() and makes WaitForFleet wait for it after the
+  // local nodes (a write is answered once every replica's nodes took it).
+  // Set once, before any stream or write.
+  void SetRemoteNodes(RemoteNodes remote) { remote_ = std::move(remote); }
+  // The remote nodes changed: moves the change counter (WaitForChange), so
+  // fleet status watchers see them.
+  void RemoteChanged() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Waits until every connected node of `fleet` has acknowledged `version`
   // (or newer) or rejected it, or until `deadline`; returns how far it got.
@@ -154,6 +181,9 @@ class NodeRegistry {
     int64_t settled = 0;
   };
 
+  // WaitForFleet for this registry's own nodes.
+  Progress WaitForLocalFleet(const std::string& fleet, uint64_t version, absl::Time deadline,
+                             const std::set<std::string>* changed) ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t AckedVersion(const Node& node) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Whether writes to `fleet` wait for `node`: connected there, not lagging.
   static bool Counted(const Node& node, const std::string& fleet);
@@ -173,6 +203,7 @@ class NodeRegistry {
   void Changed(Node* node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
+  RemoteNodes remote_;
   mutable absl::Mutex mu_;
   std::map<std::string, Node> nodes_ ABSL_GUARDED_BY(mu_);
   uint64_t forgotten_ ABSL_GUARDED_BY(mu_) = 0;

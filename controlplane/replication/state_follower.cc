@@ -207,7 +207,7 @@ void StateFollower::WatchOnce() {
   if (!reload) {
     Log(options_.log, LogLevel::kWarning,
         absl::StrCat("replica: the etcd watch at ", etcd_->target(), " ended (",
-                     finished.error_message(), "); resuming at revision ", start));
+                     finished.error_message(), "); resuming at revision ", revision() + 1));
     return;
   }
   auto revision = options_.reload();

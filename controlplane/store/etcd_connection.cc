@@ -110,6 +110,12 @@ absl::StatusOr<std::shared_ptr<EtcdConnection>> EtcdConnection::Open(const EtcdO
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  if (tls && addresses.size() > 1) {
+    // An ipv4: list has no one host name to check certificates against:
+    // every member's certificate must name the first endpoint's host (or
+    // give one DNS name that resolves to every member instead of a list).
+    args.SetSslTargetNameOverride(addresses[0].substr(0, addresses[0].rfind(':')));
+  }
   auto channel = grpc::CreateCustomChannel(target, credentials, args);
   return std::shared_ptr<EtcdConnection>(
       new EtcdConnection(options, std::move(target), std::move(channel), std::move(password)));
@@ -173,8 +179,15 @@ absl::Status EtcdConnection::Call(const char* what, absl::Duration timeout,
   }
   if (status.ok()) return absl::OkStatus();
   absl::StatusCode code = static_cast<absl::StatusCode>(status.error_code());
-  // A member without quorum answers after its timeout: the same as unreachable.
-  if (code == absl::StatusCode::kDeadlineExceeded) code = absl::StatusCode::kUnavailable;
+  // A member without quorum answers after its timeout: the same as
+  // unreachable. etcd itself may answer first with its context's error as
+  // UNKNOWN "context deadline exceeded". A commit that timed out may still
+  // land later; a replica then learns it through its watch like any other.
+  if (code == absl::StatusCode::kDeadlineExceeded ||
+      (code == absl::StatusCode::kUnknown &&
+       absl::StrContains(status.error_message(), "deadline exceeded"))) {
+    code = absl::StatusCode::kUnavailable;
+  }
   return absl::Status(
       code, absl::StrCat("etcd store: ", what, " at ", target_, ": ", status.error_message()));
 }

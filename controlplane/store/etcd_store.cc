@@ -213,8 +213,9 @@ absl::Status EtcdStore::SaveRollout(const StoredRollout& stored) {
   Put(&txn, absl::StrCat(options_.prefix, "rollout-stable/", stored.rollout.fleet()),
       stable.SerializeAsString());
   TxnResponse response;
-  return connection_->Call("save the rollout",
-              [&](grpc::ClientContext* context) { return kv_->Txn(context, txn, &response); });
+  return connection_->Call("save the rollout", [&](grpc::ClientContext* context) {
+    return kv_->Txn(context, txn, &response);
+  });
 }
 
 }  // namespace nginx_xds
@@ -230,6 +231,78 @@ void EtcdStore::Learn(const StoredCommit& commit) {
     slots[UpstreamKey(commit.puts[i].name())] = commit.slots[i];
   }
   slot_counts_[commit.fleet] = commit.slot_count;
+}
+
+absl::Status EtcdStore::Import(const StoredState& state, bool replace) {
+  auto current = Load();
+  if (!current.ok()) return current.status();
+  if (!replace && (current->version != 0 || !current->fleet_versions.empty())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "etcd store: ", connection_->target(), " holds version ", current->version, " under \"",
+        options_.prefix, "\" already; importing would replace it (--force)"));
+  }
+  const std::string version_key = VersionKey();
+  std::vector<TxnRequest> txns(1);
+  auto next = [&]() -> TxnRequest* {
+    if (txns.back().success_size() >= 100) txns.emplace_back();
+    return &txns.back();
+  };
+  if (replace) {
+    auto* wipe = txns.back().add_success()->mutable_request_delete_range();
+    wipe->set_key(options_.prefix);
+    wipe->set_range_end(StateRangeEnd());
+    txns.emplace_back();  // etcd refuses a put under a range deleted in the same transaction
+  }
+  for (const auto& [fleet, version] : state.fleet_versions) {
+    absl::Status valid = ValidateName("fleet", fleet);
+    if (!valid.ok()) return valid;
+    auto slot_count = state.slot_counts.find(fleet);
+    Put(next(), absl::StrCat(options_.prefix, "fleets/", fleet),
+        absl::StrCat(version, " ", slot_count == state.slot_counts.end() ? 0 : slot_count->second));
+  }
+  for (const auto& [fleet, upstreams] : state.upstreams) {
+    auto slots = state.slots.find(fleet);
+    for (size_t i = 0; i < upstreams.size(); ++i) {
+      const uint64_t slot =
+          slots != state.slots.end() && i < slots->second.size() ? slots->second[i] : i;
+      Put(next(),
+          absl::StrCat(options_.prefix, "upstreams/", fleet, "/", UpstreamKey(upstreams[i].name())),
+          absl::StrCat(slot, "\n", upstreams[i].SerializeAsString()));
+    }
+  }
+  for (const auto& [fleet, stored] : state.rollouts) {
+    nginx_xds::v1::ListUpstreamsResponse stable;
+    stable.set_version(stored.rollout.stable_version());
+    for (const Upstream& upstream : stored.stable_upstreams) *stable.add_upstreams() = upstream;
+    Put(next(), absl::StrCat(options_.prefix, "rollouts/", fleet),
+        stored.rollout.SerializeAsString());
+    Put(next(), absl::StrCat(options_.prefix, "rollout-stable/", fleet),
+        stable.SerializeAsString());
+  }
+  txns.emplace_back();
+  Put(&txns.back(), version_key, absl::StrCat(state.version));
+  for (size_t i = 0; i < txns.size(); ++i) {
+    TxnRequest& txn = txns[i];
+    if (txn.success_size() == 0) continue;
+    // The version key is absent until the last transaction (the first one
+    // deletes it when replacing): nobody else may write meanwhile.
+    if (!(replace && i == 0)) {
+      Compare* compare = txn.add_compare();
+      compare->set_key(version_key);
+      compare->set_target(Compare::VERSION);
+      compare->set_version(0);
+      compare->set_result(Compare::EQUAL);
+    }
+    TxnResponse response;
+    absl::Status status = connection_->Call(
+        "import", [&](grpc::ClientContext* context) { return kv_->Txn(context, txn, &response); });
+    if (!status.ok()) return status;
+    if (!response.succeeded()) {
+      return absl::AbortedError(absl::StrCat("etcd store: another writer wrote under \"",
+                                             options_.prefix, "\" during the import"));
+    }
+  }
+  return Load().status();
 }
 
 }  // namespace nginx_xds

@@ -55,6 +55,11 @@ class EtcdStore : public Store {
                                   const Placement& placement) override;
   absl::Status SaveRollout(const StoredRollout& rollout) override;
   void Learn(const StoredCommit& commit) override;
+  // In transactions of at most 100 operations (etcd's --max-txn-ops is 128
+  // by default), the version key last: until it lands, a replica started on
+  // the prefix sees no state, and each transaction is refused if another
+  // writer made one meanwhile.
+  absl::Status Import(const StoredState& state, bool replace) override;
 
  private:
   std::shared_ptr<EtcdConnection> connection_;

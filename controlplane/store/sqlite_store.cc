@@ -545,6 +545,75 @@ absl::Status SqliteStore::SaveRollout(const StoredRollout& stored) {
       .status();
 }
 
+absl::Status SqliteStore::Import(const StoredState& state, bool replace) {
+  return InTransaction<bool>(
+             db_, "BEGIN IMMEDIATE",
+             [&]() -> absl::StatusOr<bool> {
+               absl::StatusOr<uint64_t> current = ReadVersion(db_);
+               if (!current.ok()) return current.status();
+               if (*current != 0 && !replace) {
+                 return absl::FailedPreconditionError(absl::StrCat(
+                     "sqlite store: holds version ", *current,
+                     " already; importing would replace it (--force)"));
+               }
+               NGINX_XDS_RETURN_IF_ERROR(
+                   Exec(db_, "DELETE FROM upstreams; DELETE FROM fleets; DELETE FROM rollouts;"));
+               absl::StatusOr<Statement> meta =
+                   Statement::Prepare(db_, "UPDATE meta SET version = ?1 WHERE id = 0");
+               if (!meta.ok()) return meta.status();
+               NGINX_XDS_RETURN_IF_ERROR(meta->BindInt64(1, static_cast<int64_t>(state.version)));
+               NGINX_XDS_RETURN_IF_ERROR(meta->Run());
+               for (const auto& [fleet, version] : state.fleet_versions) {
+                 NGINX_XDS_RETURN_IF_ERROR(ValidateName("fleet", fleet));
+                 absl::StatusOr<Statement> row = Statement::Prepare(
+                     db_, "INSERT INTO fleets(fleet, version, slots) VALUES (?1, ?2, ?3)");
+                 if (!row.ok()) return row.status();
+                 auto slot_count = state.slot_counts.find(fleet);
+                 NGINX_XDS_RETURN_IF_ERROR(row->BindText(1, fleet));
+                 NGINX_XDS_RETURN_IF_ERROR(row->BindInt64(2, static_cast<int64_t>(version)));
+                 NGINX_XDS_RETURN_IF_ERROR(row->BindInt64(
+                     3, slot_count == state.slot_counts.end()
+                            ? 0
+                            : static_cast<int64_t>(slot_count->second)));
+                 NGINX_XDS_RETURN_IF_ERROR(row->Run());
+               }
+               for (const auto& [fleet, upstreams] : state.upstreams) {
+                 auto slots = state.slots.find(fleet);
+                 for (size_t i = 0; i < upstreams.size(); ++i) {
+                   absl::StatusOr<Statement> row = Statement::Prepare(
+                       db_,
+                       "INSERT INTO upstreams(fleet, key, body, created) VALUES (?1, ?2, ?3, ?4)");
+                   if (!row.ok()) return row.status();
+                   const int64_t slot =
+                       slots != state.slots.end() && i < slots->second.size()
+                           ? static_cast<int64_t>(slots->second[i])
+                           : static_cast<int64_t>(i);
+                   NGINX_XDS_RETURN_IF_ERROR(row->BindText(1, fleet));
+                   NGINX_XDS_RETURN_IF_ERROR(row->BindText(2, UpstreamKey(upstreams[i].name())));
+                   NGINX_XDS_RETURN_IF_ERROR(row->BindBlob(3, upstreams[i].SerializeAsString()));
+                   NGINX_XDS_RETURN_IF_ERROR(row->BindInt64(4, slot));
+                   NGINX_XDS_RETURN_IF_ERROR(row->Run());
+                 }
+               }
+               for (const auto& [fleet, stored] : state.rollouts) {
+                 nginx_xds::v1::ListUpstreamsResponse stable;
+                 stable.set_version(stored.rollout.stable_version());
+                 for (const Upstream& upstream : stored.stable_upstreams) {
+                   *stable.add_upstreams() = upstream;
+                 }
+                 absl::StatusOr<Statement> row = Statement::Prepare(
+                     db_, "INSERT INTO rollouts(fleet, rollout, stable) VALUES (?1, ?2, ?3)");
+                 if (!row.ok()) return row.status();
+                 NGINX_XDS_RETURN_IF_ERROR(row->BindText(1, fleet));
+                 NGINX_XDS_RETURN_IF_ERROR(row->BindBlob(2, stored.rollout.SerializeAsString()));
+                 NGINX_XDS_RETURN_IF_ERROR(row->BindBlob(3, stable.SerializeAsString()));
+                 NGINX_XDS_RETURN_IF_ERROR(row->Run());
+               }
+               return true;
+             })
+      .status();
+}
+
 #undef NGINX_XDS_RETURN_IF_ERROR
 
 }  // namespace nginx_xds

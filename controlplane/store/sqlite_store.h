@@ -27,6 +27,7 @@ class SqliteStore : public Store {
                                   const std::vector<std::string>& delete_keys,
                                   const Placement& placement) override;
   absl::Status SaveRollout(const StoredRollout& rollout) override;
+  absl::Status Import(const StoredState& state, bool replace) override;
 
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}

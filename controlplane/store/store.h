@@ -103,6 +103,15 @@ class Store {
     return absl::UnimplementedError("this store does not keep rollouts");
   }
 
+  // Writes `state` as it is (versions, slots, rollouts preserved) into
+  // this store, which must be empty: FAILED_PRECONDITION naming what it
+  // holds otherwise, unless `replace`, which first deletes everything. For
+  // moving between stores (`nginx-xds-controlplane migrate`), with no
+  // control plane running on the target.
+  virtual absl::Status Import(const StoredState& state, bool replace) {
+    return absl::UnimplementedError("this store cannot import");
+  }
+
   // Records `commit`, which another writer made and the caller read from
   // the store's change feed, so that the next Commit builds on it. Called
   // with Commit() calls serialized, in version order; older ones are ignored.

@@ -7,6 +7,7 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,6 +84,8 @@ class EtcdCluster {
     const std::string member_name = absl::StrCat("n", i);
     member.pid = fork();
     if (member.pid == 0) {
+      // Dies with the test, even when the test crashes.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       const std::string log = data + ".log";
       freopen(log.c_str(), "a", stderr);
       execl("/usr/bin/etcd", "etcd", "--name", member_name.c_str(), "--data-dir", data.c_str(),

@@ -19,6 +19,7 @@
 #include "controlplane/control_plane.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/controlplane/test_agent.h"
 #include "tests/ha/etcd_cluster.h"
 #include "tests/testing/upstreams.h"
 
@@ -59,7 +60,8 @@ class ReplicasTest : public ::testing::Test {
       options.http_listen = "127.0.0.1:0";
       options.etcd_endpoints = etcd_->urls(i);
       options.etcd_timeout = absl::Seconds(2);
-      options.ack_timeout = absl::Milliseconds(100);
+      options.ack_timeout = absl::Seconds(5);
+      options.replica_id = absl::StrCat("replica-", i);
       // etcd may still be electing its first leader: a replica that cannot
       // load yet is started again, as its supervisor would.
       absl::StatusOr<std::unique_ptr<ControlPlane>> started;
@@ -77,9 +79,10 @@ class ReplicasTest : public ::testing::Test {
     etcd_.reset();
   }
 
-  // Waits until every replica has `version` or newer.
+  // Waits until every (running) replica has `version` or newer.
   void AwaitEveryReplica(uint64_t version) {
     for (auto& replica : replicas_) {
+      if (replica == nullptr) continue;
       ASSERT_TRUE(replica->upstreams()->WaitForVersion(version, absl::Now() + absl::Seconds(10)))
           << "a replica stayed at version " << replica->upstreams()->Version() << ", not "
           << version;
@@ -218,6 +221,57 @@ TEST_F(ReplicasTest, EtcdDownWritesFailClearlyAndResume) {
   EXPECT_EQ(resumed->version(), first->version() + 1) << "the refused write left nothing";
   AwaitEveryReplica(resumed->version());
   EXPECT_EQ(replicas_[2]->upstreams()->Get("web", "u")->servers(0).address(), "10.0.0.3:80");
+}
+
+// Waits until `replica`'s fleet status shows `count` connected nodes of `fleet`.
+void AwaitConnectedNodes(ControlPlane* replica, const std::string& fleet, int count) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  int connected = 0;
+  while (absl::Now() < deadline) {
+    connected = 0;
+    const auto status = replica->registry()->Status(fleet);
+    for (const auto& node : status.nodes()) {
+      if (node.connected()) ++connected;
+    }
+    if (connected == count) return;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  FAIL() << "replica " << replica->replica_id() << " shows " << connected
+         << " connected nodes, not " << count;
+}
+
+// Validates that fleet status from any replica shows every node of every replica (with
+// its replica), that a write through a replica without nodes is answered once the nodes
+// on the other replicas have ACKed it, and that a stopped replica's nodes leave the status.
+TEST_F(ReplicasTest, NodesOfEveryReplicaInStatusAndWriteWaits) {
+  auto first = replicas_[2]->upstreams()->Put("web", MakeUpstream("u", {"10.0.0.1:80"}));
+  ASSERT_TRUE(first.ok()) << first.status();
+  // Fleet status watchers of a replica without nodes are woken by remote ones.
+  const uint64_t seen = replicas_[2]->registry()->WaitForChange(~uint64_t{0}, absl::InfinitePast());
+  auto a = std::make_unique<TestAgent>("node-a", "web", replicas_[0]->xds_port());
+  auto b = std::make_unique<TestAgent>("node-b", "web", replicas_[1]->xds_port());
+  a->AwaitVersion(first->version(), "u");
+  b->AwaitVersion(first->version(), "u");
+  for (auto& replica : replicas_) AwaitConnectedNodes(replica.get(), "web", 2);
+  EXPECT_NE(replicas_[2]->registry()->WaitForChange(seen, absl::Now() + absl::Seconds(5)), seen);
+  const auto status = replicas_[2]->registry()->Status("web");
+  ASSERT_EQ(status.nodes_size(), 2);
+  EXPECT_EQ(status.nodes(0).id(), "node-a");
+  EXPECT_EQ(status.nodes(0).replica(), "replica-0");
+  EXPECT_EQ(status.nodes(1).replica(), "replica-1");
+
+  // Replica 2 has no node: its write waits for replica 0's and 1's through etcd.
+  auto second = replicas_[2]->upstreams()->Put("web", MakeUpstream("u", {"10.0.0.2:80"}));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->connected_nodes(), 2u);
+  EXPECT_EQ(second->acked_nodes(), 2u);
+  EXPECT_EQ(a->AwaitVersion(second->version(), "u"), std::vector<std::string>{"10.0.0.2:80"});
+
+  // Replica 1 stops (its lease is revoked): its node leaves every status.
+  b.reset();
+  replicas_[1].reset();
+  AwaitConnectedNodes(replicas_[0].get(), "web", 1);
+  AwaitConnectedNodes(replicas_[2].get(), "web", 1);
 }
 
 }  // namespace

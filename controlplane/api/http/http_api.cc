@@ -272,7 +272,7 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
     return HttpError(404, absl::StrCat("no endpoint \"", target.path,
                                        "\"; the endpoints are /dynamic, /list, /detail, "
                                        "/upstream/NAME, /fleet/status, /rollouts, /metrics, "
-                                       "/ui/, /xds/bootstrap, /readyz and /livez"));
+                                       "/ui/ and /xds/bootstrap"));
   }
   if (dynamic && !read) return MethodNotAllowed(method, target.path, "GET, HEAD");
   if (!dynamic) {

@@ -91,6 +91,10 @@ std::string FleetStatusJson(const nginx_xds::v1::FleetStatus& status) {
                     ",\"acked_version\":", node.acked_version(),
                     ",\"lagging_at_version\":", node.lagging_at_version(),
                     ",\"streams\":", node.streams(),
+                    // With replicas on etcd: the one the node's streams are on.
+                    node.replica().empty()
+                        ? std::string()
+                        : absl::StrCat(",\"replica\":", JsonString(node.replica())),
                     ",\"user_agent\":", JsonString(node.user_agent()), ",\"updated\":",
                     JsonString(google::protobuf::util::TimeUtil::ToString(node.updated())),
                     ",\"last_nack\":");

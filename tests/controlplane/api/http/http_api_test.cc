@@ -89,6 +89,18 @@ TEST_F(HttpApiTest, UnknownPathAndMethod) {
   EXPECT_THAT(put.body, StartsWith("405 Not Allowed\n"));
 }
 
+// Validate that /readyz answers what the readiness check says (503 with its
+// message when it fails) and /livez is 200 either way.
+TEST_F(HttpApiTest, ReadinessAndLiveness) {
+  EXPECT_EQ(Call("GET", "/readyz").status, 200);
+  api_.set_readiness([] { return absl::UnavailableError("etcd store: read at 127.0.0.1:1"); });
+  HttpResponse ready = Call("GET", "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_THAT(ready.body, HasSubstr("not ready: etcd store: read at 127.0.0.1:1"));
+  EXPECT_EQ(Call("GET", "/livez").status, 200);
+  EXPECT_EQ(Call("POST", "/readyz").status, 405);
+}
+
 // Validate that /fleet/status answers the fleet status builder's fleets in
 // text and JSON.
 TEST_F(HttpApiTest, FleetStatusTextAndJson) {

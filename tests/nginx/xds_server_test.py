@@ -43,10 +43,6 @@ class XdsServerTest:
         wait_until(lambda: nginx.status_json()["version"], what="an applied version")
         assert nginx.status_json()["server"] == cp.xds_address
 
-    # The agent of this branch takes one address; the agent's branch makes it
-    # take the comma-separated list and fail over (issue 11). Remove the mark
-    # when both are merged.
-    @pytest.mark.skip(reason="needs the agent's failover across xds_server addresses")
     def test_the_agent_fails_over_to_the_next_address(self, make_control_plane):
         """The first address has no control plane: the agent moves on to the
         second and nginx applies from it."""

@@ -91,7 +91,10 @@ class ReplicasNginxTest:
             status = cp.fleet_status()
             assert {(n.id, n.replica) for n in status.nodes} == {
                 ("n0", "r0"), ("n1", "r1"), ("n2", "r2")}
-            assert all(n.acked_version == written.version for n in status.nodes)
+            # The writer saw every ACK; the others see them through etcd too.
+            wait_until(lambda cp=cp: all(n.acked_version == written.version
+                                         for n in cp.fleet_status().nodes),
+                       what="every replica's status at the last version")
 
     def test_etcd_member_killed_writes_continue_and_readiness_follows_etcd(self):
         for cp in self.cps:

@@ -214,7 +214,7 @@ describe("the fleet's nginx.conf", () => {
           assert.match(early.stderr, /not ready/);
           assert.equal((await status()).node_id, POD_NAME);
 
-          controlPlane = startControlPlane(t, dir, ports);
+          controlPlane = await startControlPlane(t, dir, ports);
           const controlPlaneOutput = collect(controlPlane);
           await until("readiness after the control plane started", () => ready().status === 0)
             .catch((e) => { throw new Error(`${e.message}\ncontrol plane:\n${controlPlaneOutput()}\nnginx:\n${nginxOutput()}`); });
@@ -273,7 +273,29 @@ describe("the fleet's nginx.conf", () => {
 // The admin APIs' bearer token (--admin_token_file, a Secret in the cluster).
 const ADMIN_TOKEN = "fleet-test-token-0123456789abcdef";
 
-function startControlPlane(t, dir, ports) {
+// The prod overlay keeps the state in etcd: a real one-member etcd on
+// loopback stands in for its StatefulSet (killed when the tests end).
+const etcds = [];
+after(() => { for (const etcd of etcds) etcd.kill("SIGKILL"); });
+
+async function startEtcd(dir) {
+  const client = await freePort();
+  const peer = await freePort();
+  const url = (port) => `http://127.0.0.1:${port}`;
+  const etcd = spawn("etcd", [
+    "--name=fleet-test", `--data-dir=${path.join(dir, "etcd")}`,
+    `--listen-client-urls=${url(client)}`, `--advertise-client-urls=${url(client)}`,
+    `--listen-peer-urls=${url(peer)}`, `--initial-advertise-peer-urls=${url(peer)}`,
+    `--initial-cluster=fleet-test=${url(peer)}`,
+  ], { stdio: ["ignore", "pipe", "pipe"] });
+  etcds.push(etcd);
+  const output = collect(etcd);
+  await until("etcd's health", async () => (await fetch(`${url(client)}/health`)).ok)
+    .catch((e) => { throw new Error(`${e.message}\netcd:\n${output()}`); });
+  return url(client);
+}
+
+async function startControlPlane(t, dir, ports) {
   const kubectl = findKubectl();
   let deployment;
   if (kubectl?.usable) {
@@ -291,6 +313,7 @@ function startControlPlane(t, dir, ports) {
   const tokenFile = path.join(dir, "cp/admin-token");
   fs.mkdirSync(path.dirname(tokenFile), { recursive: true });
   fs.writeFileSync(tokenFile, `${ADMIN_TOKEN}\n`, { mode: 0o600 });
+  const etcd = flags.includes("--store=etcd") ? await startEtcd(dir) : null;
   for (const flag of flags) {
     const [, name, value] = /^--([a-z_]+)=(.*)$/.exec(flag);
     assert.ok(known.has(name), `the Deployment passes --${name}, which the control plane does not know`);
@@ -300,6 +323,7 @@ function startControlPlane(t, dir, ports) {
       http_listen: "127.0.0.1:0",
       data_dir: path.join(dir, "cp/data"),
       admin_token_file: tokenFile,
+      etcd_endpoints: etcd,
     }[name] ?? value;
     argv.push(`--${name}=${moved}`);
   }

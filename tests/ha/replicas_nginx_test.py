@@ -175,7 +175,7 @@ class ReplicasNginxTest:
         newest, servers = max(versions)
         port = self.b[servers].rsplit(":", 1)[1]
         for n in self.nginx:
-            wait_until(lambda n=n: n.status_json()["version"] >= newest,
+            wait_until(lambda n=n: int(n.status_json()["version"] or 0) >= newest,
                        what="every nginx at the newest version")
             assert self.answering(n) == {port}
         for cp in self.cps[:2]:

@@ -13,7 +13,7 @@ threads (the agent: gRPC, decoding, the cache file), the other worker
   bazel build -c opt --symlink_prefix=/ //controlplane:nginx-xds-controlplane \\
       //nginx_module:ngx_http_xds_module.so //tests/python:nginx_xds_py_proto
   BIN=$(bazel info -c opt --symlink_prefix=/ bazel-bin)
-  PYTHONPATH=$BIN/tests/python:tests/python /usr/bin/python3 tests/nginx/apply_cost.py \\
+  PYTHONPATH=$BIN/tests/python:tests/python /usr/bin/python3 bench/nginx/apply_cost.py \\
       --bin=$BIN --upstreams=100 --servers=10 --changes=200
 """
 

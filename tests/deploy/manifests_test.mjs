@@ -292,6 +292,8 @@ describe("rendered variants", { skip: !canRender }, () => {
           assert.equal(cp.deployment.spec.strategy.rollingUpdate.maxUnavailable, 1);
           assert.equal(cp.flags.store, "etcd");
           assert.equal(cp.flags.data_dir, undefined, "no --data_dir: the state is in etcd");
+          assert.equal(cp.flags.replica_id, "$(POD_NAME)");
+          assert.equal(cp.container.env.find((e) => e.name === "POD_NAME")?.valueFrom?.fieldRef?.fieldPath, "metadata.name");
           assert.ok(!find(objects(), "PersistentVolumeClaim", "nginx-xds-controlplane-data"), "a control plane claim is left");
           const spec = cp.deployment.spec.template.spec;
           assert.ok(!spec.volumes.some((v) => v.persistentVolumeClaim), "a replica mounts a claim");

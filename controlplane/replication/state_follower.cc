@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/upstream_rules.h"
+#include "nginx_xds/v1/management.pb.h"
 
 namespace nginx_xds {
 namespace {
@@ -24,16 +25,30 @@ absl::Status Unreadable(absl::string_view key, absl::string_view why) {
 
 absl::StatusOr<std::vector<StoredCommit>> StateFollower::Commits(const std::string& prefix,
                                                                  const WatchResponse& response) {
+  auto changes = Changes(prefix, response);
+  if (!changes.ok()) return changes.status();
+  std::vector<StoredCommit> commits;
+  for (Change& change : *changes) {
+    if (change.commit) commits.push_back(*std::move(change.commit));
+  }
+  return commits;
+}
+
+absl::StatusOr<std::vector<StateFollower::Change>> StateFollower::Changes(
+    const std::string& prefix, const WatchResponse& response) {
   // The events of one revision are one transaction (etcd never splits a
   // revision across responses without fragmenting, which is not asked for).
   std::map<int64_t, std::vector<const mvccpb::Event*>> revisions;
   for (const mvccpb::Event& event : response.events()) {
     revisions[event.kv().mod_revision()].push_back(&event);
   }
-  std::vector<StoredCommit> commits;
+  std::vector<Change> changes;
   for (const auto& [revision, events] : revisions) {
     StoredCommit commit;
     bool versioned = false;
+    // A rollout is saved as its two keys in one transaction.
+    std::optional<StoredRollout> rollout;
+    std::optional<nginx_xds::v1::ListUpstreamsResponse> stable;
     std::vector<std::pair<std::string, const mvccpb::Event*>> upstream_events;
     for (const mvccpb::Event* event : events) {
       absl::string_view key = event->kv().key();
@@ -55,9 +70,29 @@ absl::StatusOr<std::vector<StoredCommit>> StateFollower::Commits(const std::stri
         commit.fleet = std::string(key);
       } else if (absl::ConsumePrefix(&key, "upstreams/")) {
         upstream_events.emplace_back(std::string(key), event);
+      } else if (absl::ConsumePrefix(&key, "rollouts/") && put) {
+        rollout.emplace();
+        if (!rollout->rollout.ParseFromString(value) || rollout->rollout.fleet() != key) {
+          return Unreadable(event->kv().key(), "not the nginx_xds.v1.Rollout of its fleet");
+        }
+      } else if (absl::ConsumePrefix(&key, "rollout-stable/") && put) {
+        stable.emplace();
+        if (!stable->ParseFromString(value)) {
+          return Unreadable(event->kv().key(), "not an nginx_xds.v1.ListUpstreamsResponse");
+        }
       }
     }
-    if (!versioned) continue;  // a rollout saved: no version of a fleet
+    if (rollout) {
+      if (!stable) {
+        return Unreadable(prefix + "rollouts/" + rollout->rollout.fleet(),
+                          "saved without its rollout-stable key");
+      }
+      for (auto& upstream : *stable->mutable_upstreams()) {
+        rollout->stable_upstreams.push_back(std::move(upstream));
+      }
+      changes.push_back(Change{std::nullopt, std::move(rollout)});
+    }
+    if (!versioned) continue;  // no version of a fleet moved
     if (commit.fleet.empty()) {
       return Unreadable(prefix + "version",
                         absl::StrCat("version ", commit.version, " was written without a fleet"));
@@ -87,9 +122,9 @@ absl::StatusOr<std::vector<StoredCommit>> StateFollower::Commits(const std::stri
       commit.slots.push_back(slot);
       commit.puts.push_back(std::move(upstream));
     }
-    commits.push_back(std::move(commit));
+    changes.push_back(Change{std::move(commit), std::nullopt});
   }
-  return commits;
+  return changes;
 }
 
 StateFollower::StateFollower(std::shared_ptr<EtcdConnection> etcd, Options options,
@@ -178,14 +213,17 @@ void StateFollower::WatchOnce() {
         reload = true;
         break;
       }
-      auto commits = Commits(options_.prefix, response);
-      if (!commits.ok()) {
+      auto changes = Changes(options_.prefix, response);
+      if (!changes.ok()) {
         Log(options_.log, LogLevel::kError,
-            absl::StrCat("replica: ", commits.status().message(), "; reloading the state"));
+            absl::StrCat("replica: ", changes.status().message(), "; reloading the state"));
         reload = true;
         break;
       }
-      for (const StoredCommit& commit : *commits) options_.apply(commit);
+      for (const Change& change : *changes) {
+        if (change.commit) options_.apply(*change.commit);
+        if (change.rollout && options_.rollout) options_.rollout(*change.rollout);
+      }
       int64_t last = 0;
       for (const mvccpb::Event& event : response.events()) {
         last = std::max(last, event.kv().mod_revision());

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,7 +23,9 @@ namespace nginx_xds {
 // Follows the commits other replicas make in etcd: one Watch on the state's
 // keys from the revision the replica loaded, each revision that moved the
 // version key turned into one StoredCommit and handed to `apply`, in
-// revision (= version) order, none skipped. When the watch breaks it
+// revision (= version) order, none skipped; each revision that saved a
+// rollout (EtcdStore::SaveRollout) handed to `rollout`, in the same
+// revision order (so a rollout closed at version V comes after commit V). When the watch breaks it
 // resumes from the next revision; when etcd compacted that revision away
 // (or a record cannot be read) it calls `reload`, which reads the whole
 // state again, and watches on from there. Thread-safe; the callbacks run on
@@ -35,6 +38,9 @@ class StateFollower {
     std::string range_end;
     // Publishes one commit (UpstreamService::ApplyCommitted).
     std::function<void(const StoredCommit&)> apply;
+    // Follows one saved rollout (RolloutService::ApplyStored); unset: rollouts
+    // are not followed.
+    std::function<void(const StoredRollout&)> rollout;
     // Reads everything again and returns its revision (UpstreamService::Reload).
     std::function<absl::StatusOr<int64_t>()> reload;
     LogHandler log;
@@ -55,6 +61,17 @@ class StateFollower {
   // record it cannot read. Public for tests.
   static absl::StatusOr<std::vector<StoredCommit>> Commits(
       const std::string& prefix, const etcdserverpb::WatchResponse& response);
+
+  // One revision's change: a commit, or a rollout saved (never both: they
+  // are separate transactions).
+  struct Change {
+    std::optional<StoredCommit> commit;
+    std::optional<StoredRollout> rollout;
+  };
+  // Commits and saved rollouts of one watch response, in revision order.
+  // DATA_LOSS for a record it cannot read. Public for tests.
+  static absl::StatusOr<std::vector<Change>> Changes(const std::string& prefix,
+                                                     const etcdserverpb::WatchResponse& response);
 
  private:
   void Run();

@@ -97,6 +97,9 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
     follow.prefix = options.etcd_prefix;
     follow.range_end = store->StateRangeEnd();
     follow.apply = [service](const StoredCommit& commit) { service->ApplyCommitted(commit); };
+    // Rollouts started, halted, promoted or aborted on any replica.
+    RolloutService* rollouts = cp->rollouts_.get();
+    follow.rollout = [rollouts](const StoredRollout& stored) { rollouts->ApplyStored(stored); };
     follow.reload = [service] { return service->Reload(); };
     follow.log = options.log;
     cp->follower_ = std::make_unique<StateFollower>(cp->etcd_, std::move(follow), loaded_revision);
@@ -211,7 +214,12 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   return cp;
 }
 
-ControlPlane::~ControlPlane() { Shutdown(); }
+ControlPlane::~ControlPlane() {
+  Shutdown();
+  // The follower calls into rollouts_, which is declared (so destroyed)
+  // after it: its thread stops first.
+  follower_.reset();
+}
 
 absl::Status ControlPlane::Ready() const {
   if (etcd_ == nullptr) return absl::OkStatus();

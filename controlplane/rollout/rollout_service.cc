@@ -83,18 +83,7 @@ std::unique_ptr<RolloutService> RolloutService::Create(
       RolloutEntry& entry = service->rollouts_[fleet];
       entry.stored = std::move(stored);
       if (!RolloutOpen(entry.stored.rollout)) continue;
-      std::shared_ptr<const Snapshot> current = upstreams->Current(fleet);
-      if (current != nullptr && current->version() == entry.stored.rollout.stable_version()) {
-        entry.stable = std::move(current);
-      } else {
-        Snapshot::UpstreamMap stable;
-        for (const Upstream& upstream : entry.stored.stable_upstreams) {
-          stable[UpstreamKey(upstream.name())] =
-              std::make_shared<const UpstreamResources>(upstream);
-        }
-        entry.stable = std::make_shared<const Snapshot>(entry.stored.rollout.stable_version(),
-                                                        std::move(stable));
-      }
+      entry.stable = service->StableSnapshot(fleet, entry.stored);
       cache->Pin(fleet, entry.stable, CanaryGroupOf(entry.stored.rollout));
       ++service->open_rollouts_;
     }
@@ -106,6 +95,54 @@ std::unique_ptr<RolloutService> RolloutService::Create(
       });
   service->rollout_thread_ = std::thread([self] { self->AdvanceRollouts(); });
   return service;
+}
+
+std::shared_ptr<const Snapshot> RolloutService::StableSnapshot(const std::string& fleet,
+                                                               const StoredRollout& stored) const {
+  std::shared_ptr<const Snapshot> current = upstreams_->Current(fleet);
+  if (current != nullptr && current->version() == stored.rollout.stable_version()) return current;
+  Snapshot::UpstreamMap stable;
+  for (const Upstream& upstream : stored.stable_upstreams) {
+    stable[UpstreamKey(upstream.name())] = std::make_shared<const UpstreamResources>(upstream);
+  }
+  return std::make_shared<const Snapshot>(stored.rollout.stable_version(), std::move(stable));
+}
+
+void RolloutService::ApplyStored(const StoredRollout& stored) {
+  const std::string& fleet = stored.rollout.fleet();
+  absl::MutexLock lock(&mu_);
+  auto it = rollouts_.find(fleet);
+  const bool was_open = it != rollouts_.end() && RolloutOpen(it->second.stored.rollout);
+  if (it != rollouts_.end()) {
+    const Rollout& have = it->second.stored.rollout;
+    // The watch brings this replica's own saves back, possibly after a
+    // newer one of its own: only a newer rollout moves it.
+    if (google::protobuf::util::MessageDifferencer::Equals(have, stored.rollout) ||
+        google::protobuf::util::TimeUtil::TimestampToNanoseconds(stored.rollout.updated()) <
+            google::protobuf::util::TimeUtil::TimestampToNanoseconds(have.updated())) {
+      return;
+    }
+  }
+  RolloutEntry& entry = rollouts_[fleet];
+  const bool same_rollout = was_open && entry.stored.rollout.started() == stored.rollout.started() &&
+                            entry.stored.rollout.stable_version() ==
+                                stored.rollout.stable_version();
+  entry.stored = stored;
+  if (!RolloutOpen(stored.rollout)) {
+    if (was_open) {
+      entry.stable.reset();
+      --open_rollouts_;
+      cache_->Unpin(fleet);
+    }
+  } else if (!same_rollout) {
+    // Started elsewhere (or replaced): pinned here at the same stable version.
+    entry.stable = StableSnapshot(fleet, entry.stored);
+    cache_->Pin(fleet, entry.stable, CanaryGroupOf(stored.rollout));
+    if (!was_open) ++open_rollouts_;
+  }
+  Log(options_.log, LogLevel::kInfo,
+      absl::StrCat("fleet \"", fleet, "\": followed rollout ", RolloutStateName(stored.rollout.state()),
+                   " (stable version ", stored.rollout.stable_version(), ") from the store"));
 }
 
 RolloutService::RolloutService(Store* store, UpstreamService* upstreams, SnapshotCache* cache,

@@ -67,6 +67,14 @@ class RolloutService {
   std::vector<nginx_xds::v1::Rollout> Rollouts(const std::string& fleet) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Replicas (controlplane/replication): follows `stored`, a rollout some
+  // replica (this one included) saved in the store, so that every replica
+  // pins, unpins, promotes and aborts the same rollout: an open one pins its
+  // fleet to the same stable version here; a closed one unpins it. A save
+  // older (by its `updated` time) than the rollout this service has, or the
+  // same, changes nothing: a replica's own saves come back through the watch.
+  void ApplyStored(const StoredRollout& stored) ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   // A fleet's rollout and, while it is open, the snapshot its non-canary
   // nodes keep.
@@ -78,6 +86,11 @@ class RolloutService {
   RolloutService(Store* store, UpstreamService* upstreams, SnapshotCache* cache,
                  NodeRegistry* registry, Options options);
 
+  // The snapshot the non-canary nodes of open rollout `stored` keep: the
+  // fleet's current one when it is still at the stable version, else one
+  // built from the stored stable upstreams.
+  std::shared_ptr<const Snapshot> StableSnapshot(const std::string& fleet,
+                                                 const StoredRollout& stored) const;
   // The rollout with its live fields (canary version and nodes) filled.
   nginx_xds::v1::Rollout DescribeLocked(const std::string& fleet, const RolloutEntry& entry) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);

@@ -3,7 +3,8 @@
 // version; concurrent writes on all of them all land, with distinct
 // versions, and every replica publishes every version in order; writes go
 // on when an etcd member dies; with etcd gone writes fail clearly (naming
-// etcd), readiness fails, and both come back with etcd.
+// etcd), readiness fails, and both come back with etcd; a rollout started,
+// halted, promoted or aborted on any replica is followed by every replica.
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "controlplane/control_plane.h"
+#include "controlplane/rollout/rollout_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/controlplane/test_agent.h"
@@ -272,6 +274,172 @@ TEST_F(ReplicasTest, NodesOfEveryReplicaInStatusAndWriteWaits) {
   replicas_[1].reset();
   AwaitConnectedNodes(replicas_[0].get(), "web", 1);
   AwaitConnectedNodes(replicas_[2].get(), "web", 1);
+}
+
+
+// Waits until `replica` shows the rollout of `fleet` in `state` from `stable_version`.
+void AwaitRollout(ControlPlane* replica, const std::string& fleet,
+                  nginx_xds::v1::RolloutState state, uint64_t stable_version) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  absl::StatusOr<nginx_xds::v1::Rollout> rollout;
+  while (absl::Now() < deadline) {
+    rollout = replica->rollouts()->GetRollout(fleet);
+    if (rollout.ok() && rollout->state() == state && rollout->stable_version() == stable_version) {
+      return;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  FAIL() << "replica " << replica->replica_id() << " shows rollout "
+         << (rollout.ok() ? rollout->ShortDebugString() : rollout.status().ToString())
+         << ", not state " << state << " from stable version " << stable_version;
+}
+
+// The version `node` of `fleet` last acknowledged, as `replica`'s fleet status shows it.
+uint64_t AckedVersion(ControlPlane* replica, const std::string& fleet, const std::string& node) {
+  for (const auto& each : replica->registry()->Status(fleet).nodes()) {
+    if (each.id() == node) return each.acked_version();
+  }
+  return 0;
+}
+
+class RolloutReplicasTest : public ReplicasTest {
+ protected:
+  // Version 1 of "web" on every replica, a canary node on replica 1 and a
+  // non-canary node on replica 2 (replica 0 has none), both at it.
+  void SetUp() override {
+    ReplicasTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto first = replicas_[0]->upstreams()->Put("web", MakeUpstream("u", {"10.0.0.1:80"}));
+    ASSERT_TRUE(first.ok()) << first.status();
+    first_ = first->version();
+    AwaitEveryReplica(first_);
+    canary_ = std::make_unique<TestAgent>("canary", "web", replicas_[1]->xds_port(), "bad");
+    stable_ = std::make_unique<TestAgent>("stable", "web", replicas_[2]->xds_port());
+    canary_->AwaitVersion(first_, "u");
+    stable_->AwaitVersion(first_, "u");
+    // Replica 0 checks the canary id against its (merged) fleet status.
+    for (auto& replica : replicas_) AwaitConnectedNodes(replica.get(), "web", 2);
+  }
+
+  void TearDown() override {
+    canary_.reset();
+    stable_.reset();
+    ReplicasTest::TearDown();
+  }
+
+  // Starts a rollout of "web" with the canary node on replica 0 and waits
+  // until every replica follows it.
+  void StartOnReplica0(uint64_t stable_version) {
+    nginx_xds::v1::StartRolloutRequest start;
+    start.set_fleet("web");
+    start.add_canary_node_ids("canary");
+    auto started = replicas_[0]->rollouts()->StartRollout(start);
+    ASSERT_TRUE(started.ok()) << started.status();
+    ASSERT_EQ(started->stable_version(), stable_version);
+    for (auto& replica : replicas_) {
+      AwaitRollout(replica.get(), "web", nginx_xds::v1::ROLLOUT_STATE_CANARY, stable_version);
+    }
+  }
+
+  uint64_t first_ = 0;
+  std::unique_ptr<TestAgent> canary_;
+  std::unique_ptr<TestAgent> stable_;
+};
+
+// Validates that a rollout started on replica 0 pins the non-canary node on replica 2 (a
+// write through replica 2 reaches the canary on replica 1 only and is answered for it),
+// that a promote through replica 2 sends it to everyone and every replica closes the
+// rollout, and that an abort through replica 1 of a second rollout reverts everyone.
+TEST_F(RolloutReplicasTest, RolloutOnOneReplicaPromotedAndAbortedThroughOthers) {
+  ASSERT_NO_FATAL_FAILURE(StartOnReplica0(first_));
+
+  auto canary_write = replicas_[2]->upstreams()->Put("web", MakeUpstream("u", {"10.0.0.2:80"}));
+  ASSERT_TRUE(canary_write.ok()) << canary_write.status();
+  const uint64_t second = canary_write->version();
+  EXPECT_TRUE(canary_write->canary()) << "replica 2 answered for the whole fleet";
+  EXPECT_EQ(canary_write->connected_nodes(), 1u);
+  EXPECT_EQ(canary_write->acked_nodes(), 1u);
+  EXPECT_EQ(canary_->AwaitVersion(second, "u"), std::vector<std::string>{"10.0.0.2:80"});
+  AwaitEveryReplica(second);
+  // The non-canary node must not get it: watched for a while (a negative
+  // cannot be awaited), on replica 2's status and on replica 0's (through etcd).
+  const absl::Time watched = absl::Now() + absl::Seconds(1);
+  while (absl::Now() < watched) {
+    ASSERT_EQ(AckedVersion(replicas_[2].get(), "web", "stable"), first_)
+        << "the non-canary node on replica 2 got the canary's version";
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(AckedVersion(replicas_[0].get(), "web", "stable"), first_);
+
+  auto promoted = replicas_[2]->rollouts()->PromoteRollout("web", false);
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  EXPECT_EQ(promoted->rollout().state(), nginx_xds::v1::ROLLOUT_STATE_PROMOTED);
+  EXPECT_EQ(promoted->rollout().canary_version(), second);
+  EXPECT_EQ(stable_->AwaitVersion(second, "u"), std::vector<std::string>{"10.0.0.2:80"});
+  for (auto& replica : replicas_) {
+    AwaitRollout(replica.get(), "web", nginx_xds::v1::ROLLOUT_STATE_PROMOTED, first_);
+  }
+
+  // A second rollout, from the promoted version, aborted through replica 1.
+  ASSERT_NO_FATAL_FAILURE(StartOnReplica0(second));
+  auto third = replicas_[0]->upstreams()->Put("web", MakeUpstream("u", {"10.0.0.3:80"}));
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_TRUE(third->canary());
+  EXPECT_EQ(canary_->AwaitVersion(third->version(), "u"), std::vector<std::string>{"10.0.0.3:80"});
+  auto aborted = replicas_[1]->rollouts()->AbortRollout("web");
+  ASSERT_TRUE(aborted.ok()) << aborted.status();
+  const uint64_t reverted = aborted->rollout().canary_version();
+  EXPECT_GT(reverted, third->version());
+  EXPECT_EQ(canary_->AwaitVersion(reverted, "u"), std::vector<std::string>{"10.0.0.2:80"});
+  EXPECT_EQ(stable_->AwaitVersion(reverted, "u"), std::vector<std::string>{"10.0.0.2:80"});
+  for (auto& replica : replicas_) {
+    AwaitRollout(replica.get(), "web", nginx_xds::v1::ROLLOUT_STATE_ABORTED, second);
+    auto kept = replica->upstreams()->Get("web", "u");
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    EXPECT_EQ(kept->servers(0).address(), "10.0.0.2:80");
+  }
+}
+
+// Validates that a canary NACK (the canary on replica 1 rejects "bad") halts the rollout
+// started on replica 0 on every replica, that a promote through replica 2 is refused as
+// halted, and that a replica restarted during the rollout still pins it.
+TEST_F(RolloutReplicasTest, HaltSeenEverywhereAndRestartKeepsRollout) {
+  ASSERT_NO_FATAL_FAILURE(StartOnReplica0(first_));
+  auto rejected = replicas_[0]->upstreams()->Put("web", MakeUpstream("bad", {"10.0.0.9:80"}));
+  ASSERT_TRUE(rejected.ok()) << rejected.status();
+  EXPECT_TRUE(rejected->canary());
+  EXPECT_EQ(rejected->rejections_size(), 1);
+  for (auto& replica : replicas_) {
+    AwaitRollout(replica.get(), "web", nginx_xds::v1::ROLLOUT_STATE_HALTED, first_);
+  }
+  auto refused = replicas_[2]->rollouts()->PromoteRollout("web", false);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("halted"));
+
+  // Replica 2 restarted (its node reconnects to it): the rollout is loaded
+  // from etcd and its non-canary node stays on the stable version.
+  stable_.reset();
+  ControlPlane::Options options;
+  options.xds_listen = "127.0.0.1:0";
+  options.admin_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
+  options.etcd_endpoints = etcd_->urls(2);
+  options.etcd_timeout = absl::Seconds(2);
+  options.replica_id = "replica-2b";
+  replicas_[2].reset();
+  auto restarted = ControlPlane::Start(options);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  replicas_[2] = *std::move(restarted);
+  AwaitRollout(replicas_[2].get(), "web", nginx_xds::v1::ROLLOUT_STATE_HALTED, first_);
+  stable_ = std::make_unique<TestAgent>("stable", "web", replicas_[2]->xds_port());
+  EXPECT_EQ(stable_->AwaitVersion(first_, "u"), std::vector<std::string>{"10.0.0.1:80"});
+  auto aborted = replicas_[2]->rollouts()->AbortRollout("web");
+  ASSERT_TRUE(aborted.ok()) << aborted.status();
+  EXPECT_EQ(stable_->AwaitVersion(aborted->rollout().canary_version(), "u"),
+            std::vector<std::string>{"10.0.0.1:80"});
+  for (auto& replica : replicas_) {
+    AwaitRollout(replica.get(), "web", nginx_xds::v1::ROLLOUT_STATE_ABORTED, first_);
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// StateFollower::Commits: one etcd watch response -> the commits in it, as
-// EtcdStore::Commit writes them (one revision = one transaction).
+// StateFollower::Commits/Changes: one etcd watch response -> the commits and
+// saved rollouts in it, as EtcdStore::Commit and SaveRollout write them (one
+// revision = one transaction).
 
 #include "controlplane/replication/state_follower.h"
 
@@ -47,7 +48,10 @@ TEST(StateFollowerCommitsTest, RevisionsBecomeCommitsInOrder) {
   Put(&response, 10, "upstreams/web/a", Record(0, NormalizedUpstream("a", {"10.0.0.1:80"})));
   Put(&response, 10, "upstreams/web/b", Record(1, NormalizedUpstream("b", {"10.0.0.2:80"})));
   Put(&response, 10, "fleets/web", "7 2");
-  Put(&response, 11, "rollouts/web", "");
+  nginx_xds::v1::Rollout rollout;
+  rollout.set_fleet("web");
+  Put(&response, 11, "rollouts/web", rollout.SerializeAsString());
+  Put(&response, 11, "rollout-stable/web", "");
   Put(&response, 12, "version", "8");
   Delete(&response, 12, "upstreams/web/a");
   Put(&response, 12, "fleets/web", "8 2");
@@ -94,6 +98,46 @@ TEST(StateFollowerCommitsTest, UnreadableRecordsAreDataLoss) {
   Put(&wrong_name, 5, "upstreams/web/a", Record(0, NormalizedUpstream("b", {"10.0.0.1:80"})));
   EXPECT_EQ(StateFollower::Commits(kPrefix, wrong_name).status().code(),
             absl::StatusCode::kDataLoss);
+}
+
+
+// Validates that a revision saving a rollout (both its keys, as EtcdStore::SaveRollout
+// writes them) is one rollout change with its stable upstreams, in revision order between
+// the commits, and that a rollout saved without its stable upstreams is DATA_LOSS.
+TEST(StateFollowerChangesTest, SavedRolloutsComeInRevisionOrder) {
+  etcdserverpb::WatchResponse response;
+  Put(&response, 10, "version", "7");
+  Put(&response, 10, "fleets/web", "7 1");
+  nginx_xds::v1::Rollout rollout;
+  rollout.set_fleet("web");
+  rollout.set_state(nginx_xds::v1::ROLLOUT_STATE_CANARY);
+  rollout.set_stable_version(7);
+  nginx_xds::v1::ListUpstreamsResponse stable;
+  stable.set_version(7);
+  *stable.add_upstreams() = NormalizedUpstream("a", {"10.0.0.1:80"});
+  Put(&response, 11, "rollouts/web", rollout.SerializeAsString());
+  Put(&response, 11, "rollout-stable/web", stable.SerializeAsString());
+  Put(&response, 12, "version", "8");
+  Put(&response, 12, "fleets/web", "8 1");
+  auto changes = StateFollower::Changes(kPrefix, response);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->size(), 3u);
+  EXPECT_TRUE((*changes)[0].commit && !(*changes)[0].rollout);
+  ASSERT_TRUE((*changes)[1].rollout && !(*changes)[1].commit);
+  EXPECT_EQ((*changes)[1].rollout->rollout.stable_version(), 7u);
+  ASSERT_EQ((*changes)[1].rollout->stable_upstreams.size(), 1u);
+  EXPECT_EQ((*changes)[1].rollout->stable_upstreams[0].name(), "a");
+  ASSERT_TRUE((*changes)[2].commit);
+  EXPECT_EQ((*changes)[2].commit->version, 8u);
+
+  etcdserverpb::WatchResponse half;
+  Put(&half, 5, "rollouts/web", rollout.SerializeAsString());
+  EXPECT_THAT(StateFollower::Changes(kPrefix, half).status().message(),
+              HasSubstr("without its rollout-stable key"));
+  etcdserverpb::WatchResponse other;
+  Put(&other, 5, "rollouts/api", rollout.SerializeAsString());
+  Put(&other, 5, "rollout-stable/api", stable.SerializeAsString());
+  EXPECT_EQ(StateFollower::Changes(kPrefix, other).status().code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace

@@ -70,6 +70,31 @@ std::optional<nginx_xds::v1::NodeRejection> WriteRejection(const nginx_xds::v1::
   return own;
 }
 
+// What a replica does with a rollout saved in the store (by any replica,
+// itself included) given the one it `held`.
+enum class Followed { kApply, kIgnore, kReopens };
+
+Followed CompareFollowed(const Rollout& held, const Rollout& saved) {
+  using google::protobuf::util::TimeUtil;
+  if (google::protobuf::util::MessageDifferencer::Equals(held, saved)) return Followed::kIgnore;
+  const int64_t held_started = TimeUtil::TimestampToNanoseconds(held.started());
+  const int64_t saved_started = TimeUtil::TimestampToNanoseconds(saved.started());
+  // Another rollout: the one started later is the fleet's.
+  if (saved_started != held_started) {
+    return saved_started > held_started ? Followed::kApply : Followed::kIgnore;
+  }
+  // The same rollout: closed is final (replicas advance it concurrently, and
+  // one may halt or resume it in the instant another closes it) ...
+  const bool held_open = RolloutOpen(held);
+  const bool saved_open = RolloutOpen(saved);
+  if (held_open != saved_open) return held_open ? Followed::kApply : Followed::kReopens;
+  // ... else the newer save wins; a late echo of an older own save does not.
+  return TimeUtil::TimestampToNanoseconds(saved.updated()) >
+                 TimeUtil::TimestampToNanoseconds(held.updated())
+             ? Followed::kApply
+             : Followed::kIgnore;
+}
+
 }  // namespace
 
 std::unique_ptr<RolloutService> RolloutService::Create(
@@ -114,13 +139,22 @@ void RolloutService::ApplyStored(const StoredRollout& stored) {
   auto it = rollouts_.find(fleet);
   const bool was_open = it != rollouts_.end() && RolloutOpen(it->second.stored.rollout);
   if (it != rollouts_.end()) {
-    const Rollout& have = it->second.stored.rollout;
-    // The watch brings this replica's own saves back, possibly after a
-    // newer one of its own: only a newer rollout moves it.
-    if (google::protobuf::util::MessageDifferencer::Equals(have, stored.rollout) ||
-        google::protobuf::util::TimeUtil::TimestampToNanoseconds(stored.rollout.updated()) <
-            google::protobuf::util::TimeUtil::TimestampToNanoseconds(have.updated())) {
-      return;
+    switch (CompareFollowed(it->second.stored.rollout, stored.rollout)) {
+      case Followed::kApply:
+        break;
+      case Followed::kIgnore:
+        return;
+      case Followed::kReopens: {
+        // Another replica halted or resumed this rollout before it saw it
+        // closed: the close stands, and is saved again so that etcd (what
+        // a restart loads) ends closed too. Every replica that holds the
+        // close does so; the copies are equal and change nothing.
+        absl::Status saved = store_->SaveRollout(it->second.stored);
+        Log(options_.log, saved.ok() ? LogLevel::kInfo : LogLevel::kError,
+            absl::StrCat("fleet \"", fleet, "\": a save reopening its closed rollout ignored",
+                         saved.ok() ? "" : "; the close not saved again: ", saved.message()));
+        return;
+      }
     }
   }
   RolloutEntry& entry = rollouts_[fleet];

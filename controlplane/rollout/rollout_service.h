@@ -71,8 +71,10 @@ class RolloutService {
   // replica (this one included) saved in the store, so that every replica
   // pins, unpins, promotes and aborts the same rollout: an open one pins its
   // fleet to the same stable version here; a closed one unpins it. A save
-  // older (by its `updated` time) than the rollout this service has, or the
-  // same, changes nothing: a replica's own saves come back through the watch.
+  // of an older rollout (by `started`), or of the same one older by
+  // `updated`, or the same, changes nothing (a replica's own saves come back
+  // through the watch); a save reopening a rollout this service holds closed
+  // changes nothing and the close is saved again (closed is final).
   void ApplyStored(const StoredRollout& stored) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:

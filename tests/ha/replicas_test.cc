@@ -296,7 +296,8 @@ void AwaitRollout(ControlPlane* replica, const std::string& fleet,
 
 // The version `node` of `fleet` last acknowledged, as `replica`'s fleet status shows it.
 uint64_t AckedVersion(ControlPlane* replica, const std::string& fleet, const std::string& node) {
-  for (const auto& each : replica->registry()->Status(fleet).nodes()) {
+  const auto status = replica->registry()->Status(fleet);
+  for (const auto& each : status.nodes()) {
     if (each.id() == node) return each.acked_version();
   }
   return 0;

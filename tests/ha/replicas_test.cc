@@ -289,7 +289,7 @@ void AwaitRollout(ControlPlane* replica, const std::string& fleet,
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
-  FAIL() << "replica " << replica->replica_id() << " shows rollout "
+  ADD_FAILURE() << "replica " << replica->replica_id() << " shows rollout "
          << (rollout.ok() ? rollout->ShortDebugString() : rollout.status().ToString())
          << ", not state " << state << " from stable version " << stable_version;
 }

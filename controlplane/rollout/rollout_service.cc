@@ -158,9 +158,9 @@ void RolloutService::ApplyStored(const StoredRollout& stored) {
     }
   }
   RolloutEntry& entry = rollouts_[fleet];
-  const bool same_rollout = was_open && entry.stored.rollout.started() == stored.rollout.started() &&
-                            entry.stored.rollout.stable_version() ==
-                                stored.rollout.stable_version();
+  const bool same_rollout =
+      was_open && entry.stored.rollout.started() == stored.rollout.started() &&
+      entry.stored.rollout.stable_version() == stored.rollout.stable_version();
   entry.stored = stored;
   if (!RolloutOpen(stored.rollout)) {
     if (was_open) {
@@ -175,8 +175,9 @@ void RolloutService::ApplyStored(const StoredRollout& stored) {
     if (!was_open) ++open_rollouts_;
   }
   Log(options_.log, LogLevel::kInfo,
-      absl::StrCat("fleet \"", fleet, "\": followed rollout ", RolloutStateName(stored.rollout.state()),
-                   " (stable version ", stored.rollout.stable_version(), ") from the store"));
+      absl::StrCat("fleet \"", fleet, "\": followed rollout ",
+                   RolloutStateName(stored.rollout.state()), " (stable version ",
+                   stored.rollout.stable_version(), ") from the store"));
 }
 
 RolloutService::RolloutService(Store* store, UpstreamService* upstreams, SnapshotCache* cache,

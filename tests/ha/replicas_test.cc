@@ -276,7 +276,6 @@ TEST_F(ReplicasTest, NodesOfEveryReplicaInStatusAndWriteWaits) {
   AwaitConnectedNodes(replicas_[2].get(), "web", 1);
 }
 
-
 // Waits until `replica` shows the rollout of `fleet` in `state` from `stable_version`.
 void AwaitRollout(ControlPlane* replica, const std::string& fleet,
                   nginx_xds::v1::RolloutState state, uint64_t stable_version) {
@@ -290,8 +289,8 @@ void AwaitRollout(ControlPlane* replica, const std::string& fleet,
     absl::SleepFor(absl::Milliseconds(20));
   }
   ADD_FAILURE() << "replica " << replica->replica_id() << " shows rollout "
-         << (rollout.ok() ? rollout->ShortDebugString() : rollout.status().ToString())
-         << ", not state " << state << " from stable version " << stable_version;
+                << (rollout.ok() ? rollout->ShortDebugString() : rollout.status().ToString())
+                << ", not state " << state << " from stable version " << stable_version;
 }
 
 // The version `node` of `fleet` last acknowledged, as `replica`'s fleet status shows it.
@@ -458,8 +457,7 @@ TEST_F(RolloutReplicasTest, HaltSeenEverywhereAndRestartKeepsRollout) {
   ASSERT_TRUE(aborted.ok()) << aborted.status();
   for (auto& replica : replicas_) {
     AwaitRollout(replica.get(), "web", nginx_xds::v1::ROLLOUT_STATE_ABORTED, first_);
-    EXPECT_EQ(replica->upstreams()->Get("web", "bad").status().code(),
-              absl::StatusCode::kNotFound);
+    EXPECT_EQ(replica->upstreams()->Get("web", "bad").status().code(), absl::StatusCode::kNotFound);
   }
   ExpectUnpinnedEverywhere("10.0.0.5:80");
 }

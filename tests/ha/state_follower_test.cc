@@ -100,7 +100,6 @@ TEST(StateFollowerCommitsTest, UnreadableRecordsAreDataLoss) {
             absl::StatusCode::kDataLoss);
 }
 
-
 // Validates that a revision saving a rollout (both its keys, as EtcdStore::SaveRollout
 // writes them) is one rollout change with its stable upstreams, in revision order between
 // the commits, and that a rollout saved without its stable upstreams is DATA_LOSS.

@@ -22,6 +22,8 @@ uint64_t HeldVersions::Get(const std::string& name) const {
 }
 
 uint64_t HeldVersions::Get(const std::string& name, const PackedResource* in_base) const {
+  // The common case of a full pass over an in-sync client: no hashing.
+  if (exceptions_.empty()) return in_base == nullptr ? kNone : in_base->version_bits;
   auto it = exceptions_.find(name);
   if (it != exceptions_.end()) return it->second;
   return in_base == nullptr ? kNone : in_base->version_bits;
@@ -65,17 +67,27 @@ void HeldVersions::Start(std::shared_ptr<const Snapshot> snapshot,
     return it == initial.end() ? kNone : ClientVersionBits(it->second);
   };
   if (wildcard) {
+    // One hash lookup per resource, a string compare for the (usual) held
+    // current version; no per-name snapshot lookup.
+    size_t found = 0;
     for (const auto& [key, resources] : base_->upstreams()) {
       const PackedResource* resource = resources->OfType(type_url_);
       if (resource == nullptr) continue;
       const std::string& name = resources->upstream.name();
-      uint64_t held = held_of(name);
-      if (held != resource->version_bits) exceptions_[name] = held;
+      auto it = initial.find(name);
+      if (it == initial.end()) {
+        exceptions_[name] = kNone;
+        continue;
+      }
+      ++found;
+      if (it->second != resource->version) exceptions_[name] = ClientVersionBits(it->second);
     }
-    // Held but gone: removed by the first response.
-    for (const auto& [name, version] : initial) {
-      if (base_->FindResource(type_url_, name) == nullptr) {
-        exceptions_[name] = ClientVersionBits(version);
+    if (found < initial.size()) {
+      // Held but gone: removed by the first response.
+      for (const auto& [name, version] : initial) {
+        if (base_->FindResource(type_url_, name) == nullptr) {
+          exceptions_[name] = ClientVersionBits(version);
+        }
       }
     }
   }

@@ -85,7 +85,7 @@ void DeltaStream::UpdateSubscription(const DeltaDiscoveryRequest& request, bool 
       type->names.erase(name);
       type->reported_absent.erase(name);
       // The client forgets what it no longer subscribes to.
-      if (!type->wildcard) type->held.Set(name, HeldVersions::kNone);
+      if (!type->wildcard) type->held.Forget(name);
     }
   }
   if (dropped_wildcard) type->held.KeepOnly(type->names);

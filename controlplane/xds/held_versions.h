@@ -40,6 +40,9 @@ class HeldVersions {
   uint64_t Get(const std::string& name, const PackedResource* in_base) const;
   // The client now holds `version` of `name` (kNone: nothing).
   void Set(const std::string& name, uint64_t version);
+  // `name` left the client's scope (it unsubscribed): nothing is kept for
+  // it; Set(name, kNone) when it comes back.
+  void Forget(const std::string& name) { exceptions_.erase(name); }
   // The client no longer holds anything outside `names` (it dropped the
   // wildcard): forgets those exceptions. O(exceptions).
   void KeepOnly(const std::set<std::string>& names);

@@ -45,6 +45,8 @@ def main():
          lambda n: runs[n]["bytes_per_endpoint"]),
         ("CP RSS loaded / with %s streams (MiB)" % streams,
          lambda n: "%s / %s" % (runs[n]["rss_loaded_mib"], runs[n]["rss_streams_mib"])),
+        ("open %s Delta streams with initial_resource_versions: wall / CP CPU (s)" % streams,
+         lambda n: "%s / %s" % (runs[n]["open_s"], runs[n].get("open_cpu_s", "-"))),
         ("initial Delta sync of every endpoint to one stream (ms)", lambda n: runs[n]["sync_ms"]),
         ("initial Delta sync bytes / responses",
          lambda n: "%s / %s" % (runs[n]["sync_bytes"], runs[n]["sync_responses"])),

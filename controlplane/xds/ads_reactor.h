@@ -67,6 +67,11 @@ class AdsReactor : public grpc::ServerBidiReactor<Request, Response>, public Sna
         return;
       }
     }
+    // A fresh buffer: a parsed message keeps its fields' capacity when it is
+    // parsed into again, so a Delta first request's initial_resource_versions
+    // (an entry per resource of the fleet) would stay allocated for the
+    // stream's life.
+    request_ = Request();
     this->StartRead(&request_);
   }
 

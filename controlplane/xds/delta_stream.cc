@@ -15,6 +15,11 @@ using envoy::service::discovery::v3::DeltaDiscoveryResponse;
 
 }  // namespace
 
+// Whether `name` is in the client's subscription.
+static bool InScope(bool wildcard, const std::set<std::string>& names, const std::string& name) {
+  return wildcard || names.count(name) > 0;
+}
+
 DeltaStream* DeltaStream::Start(SnapshotCache* cache, NodeRegistry* registry,
                                 const StaticUpstreamsHandler* on_static_upstreams,
                                 absl::StatusOr<std::optional<NodeIdentity>> peer) {
@@ -31,7 +36,7 @@ DeltaStream::DeltaStream(SnapshotCache* cache, NodeRegistry* registry,
 absl::Status DeltaStream::HandleRequest(const DeltaDiscoveryRequest& request) {
   const std::string& type_url = request.type_url();
   if (!IsServedType(type_url)) return absl::OkStatus();
-  auto [it, first] = types_.try_emplace(type_url);
+  auto [it, first] = types_.try_emplace(type_url, type_url);
   TypeState& type = it->second;
   if (first) registry_->Subscribed(node_, type_url);
   // Validate that only the reply to the newest response counts; a stale
@@ -53,6 +58,11 @@ void DeltaStream::UpdateSubscription(const DeltaDiscoveryRequest& request, bool 
       type->wildcard = true;
     } else {
       std::string kept = name.substr(0, kMaxNameLength + 1);
+      if (!InScope(was_wildcard, type->names, kept)) {
+        // Coming into scope: the client holds none of it (whatever it held
+        // before it unsubscribed, it forgot).
+        type->held.Set(kept, HeldVersions::kNone);
+      }
       // A new name is considered by the next response.
       if (type->names.insert(kept).second) type->dirty.insert(std::move(kept));
     }
@@ -60,31 +70,30 @@ void DeltaStream::UpdateSubscription(const DeltaDiscoveryRequest& request, bool 
   // A type's first request without names subscribes to everything (the
   // legacy wildcard), as Envoy's and gRPC's clients expect.
   if (first && request.resource_names_subscribe().empty()) type->wildcard = true;
-  if (type->wildcard && !was_wildcard) type->full = true;
+  if (type->wildcard && !was_wildcard) {
+    type->full = true;
+    // Every other name comes into scope, none of it held: the base goes
+    // (AbsorbChanges compares the whole snapshot once).
+    type->held.NarrowTo(type->names);
+  }
+  bool dropped_wildcard = false;
   for (const std::string& name : request.resource_names_unsubscribe()) {
     if (name == "*") {
+      dropped_wildcard = type->wildcard;
       type->wildcard = false;
     } else {
       type->names.erase(name);
       type->reported_absent.erase(name);
+      // The client forgets what it no longer subscribes to.
+      if (!type->wildcard) type->held.Forget(name);
     }
   }
-  if (!type->wildcard && (first || request.resource_names_unsubscribe_size() > 0)) {
-    // The client forgets what it no longer subscribes to.
-    for (auto it = type->held.begin(); it != type->held.end();) {
-      if (type->names.count(it->first)) {
-        ++it;
-      } else {
-        type->held.erase(it++);
-      }
-    }
-  }
+  if (dropped_wildcard) type->held.KeepOnly(type->names);
   if (first) {
     // What the client holds already (its cache, its previous stream) is not
-    // sent again.
-    for (const auto& [name, version] : request.initial_resource_versions()) {
-      if (type->wildcard || type->names.count(name)) type->held[name] = VersionBits(version);
-    }
+    // sent again: compared with the current snapshot once, only the
+    // differences kept.
+    type->held.Start(snapshot_, request.initial_resource_versions(), type->wildcard, type->names);
   }
 }
 
@@ -111,11 +120,14 @@ void DeltaStream::HandleReply(const DeltaDiscoveryRequest& request, const std::s
     if (rejected_keys.count(UpstreamKey(name))) {
       type->rejected[name] = version;
     } else {
-      type->held[name] = version;
+      // Unsubscribed meanwhile: forgotten, nothing to keep.
+      if (InScope(type->wildcard, type->names, name)) type->held.Set(name, version);
       type->rejected.erase(name);
     }
   }
-  for (const std::string& name : type->in_flight_removed) type->held.erase(name);
+  for (const std::string& name : type->in_flight_removed) {
+    type->held.Set(name, HeldVersions::kNone);
+  }
   type->in_flight.clear();
   type->in_flight_removed.clear();
   if (request.has_error_detail()) {
@@ -130,14 +142,18 @@ void DeltaStream::OnNewSnapshot() {
 }
 
 void DeltaStream::AbsorbChanges(TypeState* type) {
-  if (type->base != snapshot_) {
-    if (!type->full && type->base != nullptr &&
-        !snapshot_->ChangedSince(*type->base, &type->dirty)) {
-      // Beyond the recorded history (or another line, as after a pin):
-      // compare everything once.
+  const std::shared_ptr<const Snapshot>& base = type->held.base();
+  if (base != snapshot_) {
+    std::set<std::string> changed;
+    if (base != nullptr && snapshot_->ChangedSince(*base, &changed)) {
+      type->held.Advance(snapshot_, changed, type->wildcard, type->names);
+      if (!type->full) type->dirty.insert(changed.begin(), changed.end());
+    } else {
+      // No base yet, beyond the recorded history, or another line (as
+      // after a pin): compare everything once.
+      type->held.Rebase(snapshot_, type->wildcard, type->names);
       type->full = true;
     }
-    type->base = snapshot_;
   }
   if (type->full) type->dirty.clear();
 }
@@ -152,10 +168,11 @@ void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
   bool more = false;
   // Adds `resource` when the client lacks this version of it; false when
   // the response has no room left for it (it goes in a later one).
+  // After AbsorbChanges the client's holdings are based on snapshot_, where
+  // `resource` is from: that saves looking each name up again.
   auto consider = [&](const std::string& name, const PackedResource* resource) {
     if (resource == nullptr) return true;
-    auto held = type->held.find(name);
-    if (held != type->held.end() && held->second == resource->version_bits) return true;
+    if (type->held.Get(name, resource) == resource->version_bits) return true;
     // Validate that a version this node rejected is never sent to it again.
     auto rejected = type->rejected.find(name);
     if (rejected != type->rejected.end() && rejected->second == resource->version_bits) {
@@ -188,15 +205,18 @@ void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
       const PackedResource* resource = snapshot_->FindResource(type_url, name);
       if (resource != nullptr) {
         if (!type->wildcard) consider(name, resource);
-      } else if (type->held.count(name) == 0 && type->reported_absent.insert(name).second) {
+      } else if (type->held.Get(name, nullptr) == HeldVersions::kNone &&
+                 type->reported_absent.insert(name).second) {
         // Asked for by name and does not exist: Delta's "does not exist".
         remove(name);
       }
     }
-    for (const auto& [name, version] : type->held) {
-      if (snapshot_->FindResource(type_url, name) == nullptr) {
+    // Held and gone: only exceptions can be, as the base is snapshot_.
+    for (const auto& [name, version] : type->held.exceptions()) {
+      if (version != HeldVersions::kNone && InScope(type->wildcard, type->names, name) &&
+          snapshot_->FindResource(type_url, name) == nullptr) {
         remove(name);
-        type->reported_absent.insert(name);
+        if (type->names.count(name)) type->reported_absent.insert(name);
       }
     }
     // Cut short by the size limit: the next response walks again.
@@ -209,9 +229,10 @@ void DeltaStream::MaybeSend(const std::string& type_url, TypeState* type) {
       bool done = true;
       if (resource != nullptr) {
         if (type->wildcard || type->names.count(name)) done = consider(name, resource);
-      } else if (type->held.count(name)) {
+      } else if (InScope(type->wildcard, type->names, name) &&
+                 type->held.Get(name, nullptr) != HeldVersions::kNone) {
         remove(name);
-        type->reported_absent.insert(name);
+        if (type->names.count(name)) type->reported_absent.insert(name);
       } else if (type->names.count(name) && type->reported_absent.insert(name).second) {
         remove(name);
       }

@@ -16,6 +16,7 @@
 #include "controlplane/fleet/node_registry.h"
 #include "controlplane/xds/ads_reactor.h"
 #include "controlplane/xds/ads_service.h"
+#include "controlplane/xds/held_versions.h"
 #include "controlplane/xds/snapshot_cache.h"
 #include "controlplane/xds/xds_tls.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
@@ -30,9 +31,10 @@ namespace nginx_xds {
 inline constexpr size_t kMaxDeltaResponseBytes = 1 << 20;
 
 // One incremental ADS stream (DeltaAggregatedResources). Per type: the
-// client's subscription (wildcard, names, or both), the version of every
-// resource it holds (from `initial_resource_versions`, then from what it
-// ACKed), and the versions it rejected. A response carries only resources
+// client's subscription (wildcard, names, or both), what it holds (from
+// `initial_resource_versions`, then from what it ACKed) as the snapshot it
+// is in sync with plus the exceptions (HeldVersions), and the versions it
+// rejected. A response carries only resources
 // whose version differs from what the client holds and that it has not
 // rejected at that version, and `removed_resources` for names it holds that
 // are gone (or that it asked for by name and do not exist). One response
@@ -53,11 +55,14 @@ class DeltaStream final
 
  private:
   struct TypeState {
+    explicit TypeState(const std::string& type_url) : held(type_url) {}
+
     bool wildcard = false;
     std::set<std::string> names;
-    // name -> version (VersionBits) the client holds: hashed and 8-byte
-    // values, as a stream of a large fleet holds one per resource.
-    absl::flat_hash_map<std::string, uint64_t> held;
+    // What the client holds: the snapshot it is in sync with plus only the
+    // names it holds at another version, so a client that acknowledged
+    // everything costs O(1) here whatever the fleet's size.
+    HeldVersions held;
     // name -> version the client rejected: never sent to it again.
     absl::flat_hash_map<std::string, uint64_t> rejected;
     // Names asked for that do not exist, already reported as removed.
@@ -74,12 +79,11 @@ class DeltaStream final
     // What the next response considers: every resource (`full`: the first
     // one, a wildcard subscription, a gap in the change history), or else
     // the names in `dirty` only: those changed by the snapshots since
-    // `base`, those newly subscribed, and those a response had no room for.
-    // A name changed by several snapshots is in `dirty` once, so a stream
-    // that is behind gets its newest state once.
+    // held.base(), those newly subscribed, and those a response had no room
+    // for. A name changed by several snapshots is in `dirty` once, so a
+    // stream that is behind gets its newest state once.
     bool full = true;
     std::set<std::string> dirty;
-    std::shared_ptr<const Snapshot> base;
   };
 
   absl::Status HandleRequest(
@@ -91,7 +95,8 @@ class DeltaStream final
   void HandleReply(const envoy::service::discovery::v3::DeltaDiscoveryRequest& request,
                    const std::string& type_url, TypeState* type)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Adds what the snapshots since `type->base` changed to `type->dirty`.
+  // Adds what the snapshots since `type->held.base()` changed to
+  // `type->dirty` and makes snapshot_ the base of what the client holds.
   void AbsorbChanges(TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSend(const std::string& type_url, TypeState* type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -282,6 +282,81 @@ TEST_F(DeltaProtocolTest, InitialResourceVersionsAreNotResent) {
   EXPECT_TRUE(resources.count("b"));
 }
 
+// Validate that initial_resource_versions are compared with what exists:
+// a stale version is replaced, a name that is gone is removed, a current
+// one is not sent, and a name the client does not hold is sent.
+TEST_F(DeltaProtocolTest, StaleAndGoneInitialResourceVersionsAreCorrected) {
+  Write(MakeUpstreamOnPort("a", 8001));
+  Write(MakeUpstreamOnPort("b", 8002));
+  Write(MakeUpstreamOnPort("gone", 8003));
+  std::map<std::string, std::string> held;
+  {
+    Client client = Open();
+    ASSERT_TRUE(client.stream->Write(Subscribe(kEndpointTypeUrl)));
+    held = Resources(Read(client.stream.get()));
+    client.context->TryCancel();
+  }
+  ASSERT_EQ(held.size(), 3u);
+  Write(MakeUpstreamOnPort("a", 9001));
+  ASSERT_TRUE(cp_->upstreams()->Delete("web", "gone").ok());
+  const uint64_t version = Write(MakeUpstreamOnPort("new", 8004));
+  Client again = Open();
+  DeltaDiscoveryRequest request = Subscribe(kEndpointTypeUrl);
+  for (const auto& [name, v] : held) (*request.mutable_initial_resource_versions())[name] = v;
+  ASSERT_TRUE(again.stream->Write(request));
+  DeltaDiscoveryResponse first = Read(again.stream.get());
+  auto resources = Resources(first);
+  EXPECT_EQ(resources.size(), 2u);
+  EXPECT_TRUE(resources.count("a") && resources.count("new")) << "b was re-sent or a/new missing";
+  EXPECT_NE(resources["a"], held["a"]);
+  EXPECT_EQ(Removed(first), std::vector<std::string>{"gone"});
+  ASSERT_TRUE(again.stream->Write(Ack(first)));
+  AwaitNode("n1", [&](const auto& s) { return s.acked_version() == version; });
+}
+
+// Validate that a client that unsubscribes a name forgets it: subscribing
+// to it again sends it again, though it did not change.
+TEST_F(DeltaProtocolTest, ResubscribedNameIsSentAgain) {
+  Write(MakeUpstreamOnPort("a", 8001));
+  Write(MakeUpstreamOnPort("b", 8002));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe(kClusterTypeUrl, {"a", "b"})));
+  DeltaDiscoveryResponse first = Read(client.stream.get());
+  ASSERT_EQ(Resources(first).size(), 2u);
+  DeltaDiscoveryRequest fewer = Ack(first);
+  fewer.add_resource_names_unsubscribe("a");
+  ASSERT_TRUE(client.stream->Write(fewer));
+  // A write to b is no Cluster change: the client is up to date.
+  const uint64_t version = Write(MakeUpstreamOnPort("b", 9002));
+  AwaitNode("n1", [&](const auto& s) { return s.acked_version() == version; });
+  DeltaDiscoveryRequest more;
+  more.set_type_url(kClusterTypeUrl);
+  more.add_resource_names_subscribe("a");
+  ASSERT_TRUE(client.stream->Write(more));
+  auto resources = Resources(Read(client.stream.get()));
+  EXPECT_EQ(resources.size(), 1u);
+  EXPECT_TRUE(resources.count("a"));
+}
+
+// Validate that a client subscribed by name that then subscribes to the
+// wildcard gets every other resource, and not the ones it holds.
+TEST_F(DeltaProtocolTest, WildcardAfterNamesSendsOnlyWhatIsNotHeld) {
+  Write(MakeUpstreamOnPort("a", 8001));
+  Write(MakeUpstreamOnPort("b", 8002));
+  Write(MakeUpstreamOnPort("c", 8003));
+  Client client = Open();
+  ASSERT_TRUE(client.stream->Write(Subscribe(kClusterTypeUrl, {"a"})));
+  DeltaDiscoveryResponse first = Read(client.stream.get());
+  ASSERT_EQ(Resources(first).size(), 1u);
+  DeltaDiscoveryRequest all = Ack(first);
+  all.add_resource_names_subscribe("*");
+  ASSERT_TRUE(client.stream->Write(all));
+  DeltaDiscoveryResponse rest = Read(client.stream.get());
+  auto resources = Resources(rest);
+  EXPECT_EQ(resources.size(), 2u);
+  EXPECT_TRUE(resources.count("b") && resources.count("c")) << "a was re-sent";
+}
+
 // Validate that a NACKed resource version is never sent again (a write to
 // another upstream sends only that one), is shown in fleet status, and that
 // the resource's next version is sent.

@@ -103,17 +103,18 @@ def section(r, m):
         w("")
     churn = next((s["churn"] for s in sizes if s.get("churn")), None)
     if churn:
-        behind = churn.get("behind_ms", {})
+        acked = churn.get("acked_ms", {})
         w("Churn at %s upstreams: UpdateServer weight changes on random upstreams, paced at"
-          " %s/s from 32 gRPC writers for %s s, while wrk (16 connections) runs through"
-          " `backends`: %s writes (%s/s reached, %s errors); wrk %s requests, %s failed;"
-          " the node was behind the newest committed version by p50 %s / p99 %s / max %s ms,"
-          " at most %s versions (sampled every 100 ms)." % (
+          " %s/s from 4 processes of 16 gRPC writers for %s s, while wrk (16 connections) runs"
+          " through `backends`: %s writes (%s/s reached, %s errors); wrk %s requests, %s"
+          " failed. Each write is answered once the node ACKed it, so the answer time is how"
+          " long the node took to have that version: p50 %s / p99 %s / max %s ms; %s answers"
+          " came at the ack timeout without the node's ACK." % (
               f"{sizes[-1]['upstreams']:,}", f(churn.get("target_per_s"), 0),
               f(churn.get("seconds")), f(churn.get("writes")), f(churn.get("writes_per_s"), 0),
               f(churn.get("errors")), f(churn.get("wrk_requests")), f(churn.get("wrk_failed")),
-              f(behind.get("p50")), f(behind.get("p99")), f(behind.get("max")),
-              f(churn.get("versions_behind", {}).get("max"))))
+              f(acked.get("p50")), f(acked.get("p99")), f(acked.get("max")),
+              f(churn.get("answered_before_ack"))))
     w(END)
     return "\n".join(out)
 

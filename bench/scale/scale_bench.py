@@ -21,10 +21,11 @@ and one Debian nginx with our module, 2 workers:
    nginx_xds_ads_response_bytes_total, one node connected).
 3. churn (largest size only, --churn_rate > 0): UpdateServer weight changes
    on random upstreams paced at --churn_rate per second for --churn_seconds
-   from 32 gRPC writers, while wrk runs through `backends`: failed requests,
-   the writes/s reached, and how far the node fell behind (sampled every
-   100 ms from fleet status: how long ago the control plane first reported
-   the oldest version the node has not ACKed, and how many versions).
+   from 4 processes of 16 gRPC writers, while wrk runs through `backends`:
+   failed requests, the writes/s reached, and how far the node fell behind:
+   each write is answered once the node ACKed it, so its answer time is how
+   long the node took to have that version (and an answer with fewer acked
+   than connected nodes is one the node did not ACK within --ack_timeout).
 
 With --dynamic_upstream_module (bench/scale/build_dynamic_upstream.sh builds
 the real ngx_dynamic_upstream for Debian's nginx), the same one-host
@@ -184,70 +185,79 @@ def phase_size(n, args, backends):
     return out
 
 
-def phase_churn(cp, nginx, poll_port, n, args):
+CHURN_PROCESSES = 4
+CHURN_THREADS = 16  # per process
+
+
+def churn_writer_process(admin_port, n, rate, seconds, seed, queue):
+    """One process of the churn: CHURN_THREADS gRPC writers paced at `rate`
+    writes/s together; puts (answer ms, acked == connected) per write and
+    the error count on `queue`. A process of its own: one Python process
+    cannot issue 1,000 gRPC calls a second."""
+    import grpc  # pylint: disable=import-outside-toplevel
+    from nginx_xds.v1 import management_pb2, management_pb2_grpc  # pylint: disable=import-outside-toplevel
+    channel = grpc.insecure_channel("127.0.0.1:%d" % admin_port)
+    stub = management_pb2_grpc.UpstreamServiceStub(channel)
     addresses = nb.fake_addresses((n - 1) * SERVERS_PER_UPSTREAM)
-    committed = []  # (version, monotonic time its answer came back)
-    lock = threading.Lock()
-    counts = {"writes": 0, "errors": 0}
-    stop = threading.Event()
-    interval = 32.0 / args.churn_rate  # per writer
-    deadline = time.monotonic() + args.churn_seconds
+    interval = CHURN_THREADS / rate
+    deadline = time.monotonic() + seconds
+    results, errors = [], []
 
     def writer(index):
-        rng = random.Random(index)
+        rng = random.Random(seed * 1000 + index)
         next_at = time.monotonic() + rng.random() * interval
-        while not stop.is_set() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             delay = next_at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             next_at += interval
             u = rng.randrange(n - 1)
             address = addresses[u * SERVERS_PER_UPSTREAM + rng.randrange(SERVERS_PER_UPSTREAM)]
+            started = time.perf_counter()
             try:
-                answer = cp.update_server("u%05d" % u, address, weight=rng.randint(1, 9),
-                                          timeout=30)
-                with lock:
-                    counts["writes"] += 1
-                    committed.append((answer.version, time.monotonic()))
-            except Exception:  # pylint: disable=broad-except
-                with lock:
-                    counts["errors"] += 1
+                answer = stub.UpdateServer(management_pb2.UpdateServerRequest(
+                    upstream="u%05d" % u, address=address, weight=rng.randint(1, 9)), timeout=30)
+                results.append(((time.perf_counter() - started) * 1e3,
+                                answer.acked_nodes == answer.connected_nodes))
+            except grpc.RpcError:
+                errors.append(1)
 
-    lags, versions_behind = [], []
-
-    def sampler():
-        first_seen = {}  # fleet version -> when the control plane first reported it
-        while not stop.is_set() and time.monotonic() < deadline + 5:
-            status = cp.fleet_status()
-            now = time.monotonic()
-            newest = status.fleet_versions.get("default", 0)
-            first_seen.setdefault(newest, now)
-            node = next((x for x in status.nodes if x.id == NODE), None)
-            acked = node.acked_version if node else 0
-            pending = [t for v, t in first_seen.items() if v > acked]
-            lags.append((now - min(pending)) * 1e3 if pending else 0.0)
-            versions_behind.append(max(0, newest - acked))
-            time.sleep(0.1)
-
-    load = wrk.Background(poll_port, threads=1, connections=16)
-    started = time.monotonic()
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(32)]
-    watch = threading.Thread(target=sampler)
-    for t in threads + [watch]:
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(CHURN_THREADS)]
+    for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=args.churn_seconds + 60)
+        t.join(timeout=seconds + 60)
+    queue.put((results, len(errors)))
+    channel.close()
+
+
+def phase_churn(cp, nginx, poll_port, n, args):
+    """Writes on random upstreams at --churn_rate from several processes
+    while wrk runs through `backends`. Each write is answered once the node
+    ACKed it (or at the ack timeout), so its answer time is how long the
+    node took to have that version: how far it fell behind."""
+    import multiprocessing  # pylint: disable=import-outside-toplevel
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    load = wrk.Background(poll_port, threads=1, connections=16)
+    started = time.monotonic()
+    processes = [context.Process(target=churn_writer_process,
+                                 args=(cp.admin_port, n, args.churn_rate / CHURN_PROCESSES,
+                                       args.churn_seconds, i, queue))
+                 for i in range(CHURN_PROCESSES)]
+    for p in processes:
+        p.start()
+    outcomes = [queue.get(timeout=args.churn_seconds + 120) for _ in processes]
+    for p in processes:
+        p.join(timeout=30)
     elapsed = time.monotonic() - started
-    # the node catches up with the last write
-    newest = max((v for v, _ in committed), default=0)
-    harness.wait_until(lambda: node_acked(cp) >= newest, timeout=60, interval=0.05,
-                       what="the node to catch up after churn")
-    stop.set()
-    watch.join(timeout=10)
     result, _ = load.stop()
-    out = dict(counts, seconds=round(elapsed, 1), writes_per_s=round(counts["writes"] / elapsed, 1),
-               target_per_s=args.churn_rate, behind_ms=nb.dist(lags),
-               versions_behind=nb.dist(versions_behind),
+    latencies = [ms for results, _ in outcomes for ms, _ in results]
+    behind = sum(1 for results, _ in outcomes for _, all_acked in results if not all_acked)
+    errors = sum(e for _, e in outcomes)
+    out = dict(writes=len(latencies), errors=errors, seconds=round(elapsed, 1),
+               writes_per_s=round(len(latencies) / elapsed, 1), target_per_s=args.churn_rate,
+               acked_ms=nb.dist(latencies), answered_before_ack=behind,
                wrk_requests=result["requests"], wrk_failed=result["failed"])
     nb.log("churn: %s" % json.dumps(out))
     return out

@@ -19,7 +19,7 @@
 
 #include "nginx_module/ngx_http_xds_module.h"
 #include "nginx_module/ngx_http_xds_apply.h"
-#include "nginx_module/ngx_http_xds_prometheus.h"
+#include "nginx_module/ngx_http_xds_report.h"
 #include "nginx_module/ngx_http_xds_agent.h"
 
 
@@ -65,12 +65,6 @@ typedef struct {
 static ngx_int_t ngx_http_xds_start_agent(ngx_cycle_t *cycle,
     ngx_http_xds_main_conf_t *xmcf);
 static void ngx_http_xds_stop_agent(ngx_http_xds_worker_t *xw);
-static void ngx_http_xds_set_connected(ngx_http_xds_main_conf_t *xmcf,
-    ngx_uint_t connected);
-static void ngx_http_xds_set_error(ngx_http_xds_main_conf_t *xmcf,
-    u_char *err, size_t len);
-static void ngx_http_xds_count_apply(ngx_http_xds_main_conf_t *xmcf,
-    uint64_t usec, ngx_uint_t nacked);
 static uint64_t ngx_http_xds_usec(void);
 
 static void ngx_http_xds_agent_snapshot(void *ctx, nxa_snapshot_t *snapshot);
@@ -110,7 +104,7 @@ ngx_http_xds_agent_init_process(ngx_cycle_t *cycle,
     }
 
     if (xmcf->server.len == 0) {
-        ngx_http_xds_set_connected(xmcf, 0);
+        ngx_http_xds_report_connected(xmcf, 0);
         return NGX_OK;
     }
 
@@ -153,7 +147,7 @@ ngx_http_xds_start_agent(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
     if (fd == -1) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
                       "xds eventfd() failed");
-        ngx_http_xds_set_error(xmcf, (u_char *) "eventfd() failed",
+        ngx_http_xds_report_error(xmcf, (u_char *) "eventfd() failed",
                                sizeof("eventfd() failed") - 1);
         return NGX_ERROR;
     }
@@ -165,7 +159,7 @@ ngx_http_xds_start_agent(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
                           "xds eventfd close() failed");
         }
 
-        ngx_http_xds_set_error(xmcf, (u_char *) "no free connection",
+        ngx_http_xds_report_error(xmcf, (u_char *) "no free connection",
                                sizeof("no free connection") - 1);
         return NGX_ERROR;
     }
@@ -211,7 +205,7 @@ ngx_http_xds_start_agent(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
         err[sizeof(err) - 1] = '\0';
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "xds cannot create the agent: %s", err);
-        ngx_http_xds_set_error(xmcf, (u_char *) err, ngx_strlen(err));
+        ngx_http_xds_report_error(xmcf, (u_char *) err, ngx_strlen(err));
         xmcf->agent = NULL;
         return NGX_ERROR;
     }
@@ -240,7 +234,7 @@ ngx_http_xds_start_agent(ngx_cycle_t *cycle, ngx_http_xds_main_conf_t *xmcf)
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "xds cannot start the agent for \"%V\"",
                       &xmcf->server);
-        ngx_http_xds_set_error(xmcf, (u_char *) "cannot start the agent",
+        ngx_http_xds_report_error(xmcf, (u_char *) "cannot start the agent",
                                sizeof("cannot start the agent") - 1);
         return NGX_ERROR;
     }
@@ -332,51 +326,6 @@ ngx_http_xds_stop_agent(ngx_http_xds_worker_t *xw)
     ngx_shmtx_unlock(&xmcf->shpool->mutex);
 
     xw->xmcf = NULL;
-}
-
-
-static void
-ngx_http_xds_set_connected(ngx_http_xds_main_conf_t *xmcf,
-    ngx_uint_t connected)
-{
-    ngx_shmtx_lock(&xmcf->shpool->mutex);
-
-    xmcf->sh->connected = connected;
-    xmcf->sh->agent_pid = ngx_pid;
-
-    ngx_shmtx_unlock(&xmcf->shpool->mutex);
-}
-
-
-static void
-ngx_http_xds_set_error(ngx_http_xds_main_conf_t *xmcf, u_char *err,
-    size_t len)
-{
-    len = ngx_min(len, NGX_HTTP_XDS_ERROR_LEN);
-
-    ngx_shmtx_lock(&xmcf->shpool->mutex);
-
-    ngx_memcpy(xmcf->sh->last_error, err, len);
-    xmcf->sh->last_error_len = len;
-    xmcf->sh->error_at = ngx_time();
-
-    ngx_shmtx_unlock(&xmcf->shpool->mutex);
-}
-
-
-static void
-ngx_http_xds_count_apply(ngx_http_xds_main_conf_t *xmcf, uint64_t usec,
-    ngx_uint_t nacked)
-{
-    ngx_shmtx_lock(&xmcf->shpool->mutex);
-
-    ngx_http_xds_prometheus_observe_apply(xmcf->sh, usec);
-
-    if (nacked) {
-        xmcf->sh->nacks++;
-    }
-
-    ngx_shmtx_unlock(&xmcf->shpool->mutex);
 }
 
 
@@ -604,7 +553,7 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
     rc = ngx_http_xds_apply_snapshot(xw->cycle, xmcf, snapshot, &nrejected,
                                      err, sizeof(err));
 
-    ngx_http_xds_count_apply(xmcf, ngx_http_xds_usec() - start,
+    ngx_http_xds_report_apply(xmcf, ngx_http_xds_usec() - start,
                              rc != NGX_OK || nrejected);
 
     if (rc == NGX_OK && nrejected) {
@@ -612,7 +561,7 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
         /* the rest is applied; the agent NACKs naming the rejected ones */
 
         err[sizeof(err) - 1] = '\0';
-        ngx_http_xds_set_error(xmcf, err, ngx_strlen(err));
+        ngx_http_xds_report_error(xmcf, err, ngx_strlen(err));
     }
 
     if (rc == NGX_OK) {
@@ -667,7 +616,7 @@ ngx_http_xds_apply(ngx_http_xds_worker_t *xw, nxa_snapshot_t *snapshot)
         ngx_cpystrn(err, (u_char *) "rejected by nginx", sizeof(err));
     }
 
-    ngx_http_xds_set_error(xmcf, err, ngx_strlen(err));
+    ngx_http_xds_report_error(xmcf, err, ngx_strlen(err));
 
     ngx_log_error(NGX_LOG_ERR, xw->cycle->log, 0,
                   "xds rejected version \"%s\": %s", version, err);
@@ -707,7 +656,7 @@ ngx_http_xds_connected_handler(ngx_event_t *ev)
         xw->connected = connected;
     }
 
-    ngx_http_xds_set_connected(xw->xmcf, connected);
+    ngx_http_xds_report_connected(xw->xmcf, connected);
 
     ngx_add_timer(ev, NGX_HTTP_XDS_TIMER);
 }

@@ -6,6 +6,7 @@
  *
  *   0  ngx_http_xds_compat.h    mirrors of nginx 1.22.1 internals
  *      ngx_http_xds_tls         the agent's TLS settings from nginx.conf
+ *      ngx_http_xds_directives  the agent's other settings from nginx.conf
  *   1  ngx_http_xds_snapshot    the agent's version (a change or whole) as
  *                               plain structures
  *   2  ngx_http_xds_build       upstreams built by nginx's own parser
@@ -18,6 +19,7 @@
  *   8  ngx_http_xds_apply       applying a change; workers catching up
  *      ngx_http_xds_prometheus  the status page in Prometheus' text format
  *   9  ngx_http_xds_api_vars    the forwarded APIs' variables
+ *      ngx_http_xds_report      worker 0's reports into the zone
  *      ngx_http_xds_api_proxy   running the proxy module's directives
  *  10  ngx_http_xds_status, ngx_http_xds_api_conf, ngx_http_xds_api,
  *      ngx_http_xds_agent
